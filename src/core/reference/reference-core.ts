@@ -1,0 +1,1201 @@
+// The reference core: a naive, slow, obviously correct implementation of docs/CORE.md.
+//
+// Nothing here is clever. Books are plain arrays scanned in full for every match step; balances
+// are Maps; every ledger change goes through `transfer`, a move between two accounts of one
+// asset. Each block cites the sentence of CORE.md it implements, so a reviewer can check it
+// line by line. The property tests feed this core and the fast core the same commands and
+// compare every event and the exported state.
+//
+// Readings of the spec where it leaves room (see the section comments for the details):
+// - A rejected command changes nothing, including `lastSequence` (it counts accepted commands).
+// - "the order's own" self-trade policy is the incoming order's (a resting order's policy is
+//   only used while it was incoming).
+// - A (user, asset) balance counts as "changed" when a non-zero amount was moved into or out of
+//   its available or held part during the command, even if it ends where it started.
+// - Within a trade the changes happen in the order the spec lists them: seller base, buyer
+//   base, buyer quote, seller quote.
+// - Reaching `maxOpenOrders` (all users) rejects with `tooManyOpenOrders`, like the per-user limit.
+
+import type {
+  AddAssetCommand,
+  AddMarketCommand,
+  AdjustBalanceCommand,
+  CancelAllCommand,
+  CancelByClientIdCommand,
+  CancelOrderCommand,
+  Command,
+  MarketStatus,
+  PlaceOrderCommand,
+  SetMarketStatusCommand,
+  Side,
+} from "../commands.ts";
+import { MAX_REASON_LENGTH } from "../commands.ts";
+import type { AssetConfig, CoreLimits, MarketConfig, SelfTradePrevention } from "../config.ts";
+import {
+  assetConfigProblem,
+  BPS,
+  DEFAULT_CORE_LIMITS,
+  MAX_SAFE_UNITS,
+  MAX_USER_ID,
+  marketConfigProblem,
+  PPM,
+  SELF_TRADE_PREVENTIONS,
+} from "../config.ts";
+import type { CoreEvent, DoneReason, RejectReason } from "../events.ts";
+import type {
+  CoreMachine,
+  CoreStateView,
+  MarketView,
+  RestingOrderView,
+  StopOrderView,
+  SystemAccount,
+  SystemBalanceView,
+  UserBalanceView,
+} from "../state-view.ts";
+import { SYSTEM_ACCOUNTS } from "../state-view.ts";
+
+/** `mulDivCeil(x, n, d)`: the exact ceiling of x·n/d, computed in bigint so it cannot round. */
+export function referenceMulDivCeil(x: number, n: number, d: number): number {
+  const product = BigInt(x) * BigInt(n);
+  const quotient = product / BigInt(d);
+  const ceil = quotient * BigInt(d) === product ? quotient : quotient + 1n;
+  return Number(ceil);
+}
+
+interface RestingOrder {
+  orderId: number;
+  userId: number;
+  side: Side;
+  priceTicks: number;
+  remainingLots: number;
+  clientOrderId: number;
+  selfTradePrevention: SelfTradePrevention;
+}
+
+interface StopOrder {
+  orderId: number;
+  userId: number;
+  side: Side;
+  triggerPriceTicks: number;
+  quantityLots: number;
+  heldUnits: number;
+  clientOrderId: number;
+  selfTradePrevention: SelfTradePrevention;
+}
+
+interface Market {
+  config: MarketConfig;
+  status: MarketStatus;
+  lastPriceTicks: number;
+  /** Both sides, in no particular order: every lookup scans the whole array. */
+  resting: RestingOrder[];
+  stops: StopOrder[];
+}
+
+interface UserBalance {
+  available: number;
+  held: number;
+}
+
+type Account =
+  | { kind: "available"; userId: number }
+  | { kind: "held"; userId: number }
+  | { kind: "system"; account: SystemAccount };
+
+/** How the incoming order's money limits its fills (see "Fill size" in CORE.md). */
+type Funding =
+  /** Limit buy: each lot costs its limit price from the hold; price improvement returns at once. */
+  | { kind: "limitBuy"; limitPriceTicks: number }
+  /** Base held for the lots: limit sell, market sell, fired stop sell. */
+  | { kind: "baseHeld" }
+  /** Market buy by quantity or fired stop buy: spends the hold; when a lot is unaffordable: insufficientFunds. */
+  | { kind: "budgetBuy"; budgetLeft: number }
+  /** marketTotal buy: spends at most quoteAmountUnits (all held). */
+  | { kind: "totalBuy"; quoteLeft: number }
+  /** marketTotal sell: receives at most quoteAmountUnits gross, sells at most the held lots. */
+  | { kind: "totalSell"; quoteLeft: number; heldLotsLeft: number };
+
+interface Incoming {
+  orderId: number;
+  userId: number;
+  side: Side;
+  /** null: any price (market orders). */
+  limitPriceTicks: number | null;
+  /** Lots still to trade; for marketTotal orders the lots are bounded by money only (Infinity). */
+  remainingLots: number;
+  selfTradePrevention: SelfTradePrevention;
+  funding: Funding;
+}
+
+type MatchEnd = "noneLeft" | "bookExhausted" | "selfTrade" | "insufficientFunds" | "moneyUsedUp";
+
+class Rejection extends Error {
+  constructor(readonly reason: RejectReason) {
+    super(reason);
+  }
+}
+
+const SIDES: readonly string[] = ["buy", "sell"];
+const ORDER_TYPES: readonly string[] = ["limit", "market", "marketTotal", "stopMarket"];
+const TIMES_IN_FORCE: readonly string[] = ["gtc", "ioc", "fok"];
+const MARKET_STATUSES: readonly string[] = ["active", "suspended"];
+
+function isIntegerIn(value: number, min: number, max: number): boolean {
+  return Number.isInteger(value) && value >= min && value <= max;
+}
+
+function isValidUserId(userId: number): boolean {
+  return isIntegerIn(userId, 1, MAX_USER_ID);
+}
+
+function opposite(side: Side): Side {
+  return side === "buy" ? "sell" : "buy";
+}
+
+export class ReferenceCore implements CoreMachine {
+  private readonly limits: CoreLimits;
+  private lastSequence = 0;
+  private nextTradeId = 1;
+  private readonly assets: AssetConfig[] = [];
+  private readonly markets: Market[] = [];
+  /** userId → assetId → balance. A user exists from their first credit. */
+  private readonly users = new Map<number, Map<number, UserBalance>>();
+  /** account → assetId → balance. */
+  private readonly system = new Map<SystemAccount, Map<number, number>>();
+
+  // Per-command scratch: the events of the command in progress and the (user, asset) pairs it changed.
+  private pending: CoreEvent[] = [];
+  private changed: { userId: number; assetId: number }[] = [];
+
+  constructor(limits?: Partial<CoreLimits>) {
+    this.limits = { ...DEFAULT_CORE_LIMITS, ...limits };
+    for (const account of SYSTEM_ACCOUNTS) this.system.set(account, new Map());
+  }
+
+  applyBatch(commands: readonly Command[], events: CoreEvent[]): void {
+    if (commands.length > this.limits.maxCommandsPerBatch) {
+      throw new RangeError(`batch of ${commands.length} commands exceeds maxCommandsPerBatch`);
+    }
+    for (const command of commands) this.applyOne(command, events);
+  }
+
+  private applyOne(command: Command, events: CoreEvent[]): void {
+    if (!Number.isSafeInteger(command.sequence) || command.sequence <= this.lastSequence) {
+      throw new RangeError(`sequence ${command.sequence} is not above ${this.lastSequence}`);
+    }
+    // Work on a copy so that a rejection found half-way leaves nothing behind. The checks below
+    // all run before the first change, but the copy makes "changes nothing" true by construction.
+    const saved = this.saveState();
+    this.pending = [];
+    this.changed = [];
+    try {
+      this.execute(command);
+    } catch (error) {
+      if (!(error instanceof Rejection)) throw error;
+      this.restoreState(saved);
+      events.push({
+        type: "rejected",
+        sequence: command.sequence,
+        reason: error.reason,
+        userId: rejectedUserId(command),
+        clientOrderId: rejectedClientOrderId(command),
+      });
+      return;
+    }
+    this.lastSequence = command.sequence;
+    events.push(...this.pending);
+    // "one per (user, asset) whose available or held balance the command changed, in the order
+    // they were first changed, with the values after the command."
+    for (const { userId, assetId } of this.changed) {
+      const balance = this.balanceOf(userId, assetId);
+      events.push({
+        type: "balance",
+        sequence: command.sequence,
+        userId,
+        assetId,
+        availableUnits: balance.available,
+        heldUnits: balance.held,
+      });
+    }
+  }
+
+  private execute(command: Command): void {
+    switch (command.kind) {
+      case "placeOrder":
+        this.placeOrder(command);
+        break;
+      case "cancelOrder":
+        this.cancelOrder(command);
+        break;
+      case "cancelAll":
+        this.cancelAll(command);
+        break;
+      case "cancelByClientId":
+        this.cancelByClientId(command);
+        break;
+      case "adjustBalance":
+        this.adjustBalance(command);
+        break;
+      case "addAsset":
+        this.addAsset(command);
+        break;
+      case "addMarket":
+        this.addMarket(command);
+        break;
+      case "setMarketStatus":
+        this.setMarketStatus(command);
+        break;
+      default:
+        throw new Rejection("invalidCommand");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // placeOrder
+
+  private placeOrder(c: PlaceOrderCommand): void {
+    // 1. unknownMarket. 2. marketSuspended.
+    const market = this.findMarket(c.marketId);
+    if (market === undefined) throw new Rejection("unknownMarket");
+    if (market.status === "suspended") throw new Rejection("marketSuspended");
+    const cfg = market.config;
+
+    // 3. invalidCommand.
+    if (!SIDES.includes(c.side)) throw new Rejection("invalidCommand");
+    if (!ORDER_TYPES.includes(c.orderType)) throw new Rejection("invalidCommand");
+    if (!TIMES_IN_FORCE.includes(c.timeInForce)) throw new Rejection("invalidCommand");
+    if (typeof c.postOnly !== "boolean") throw new Rejection("invalidCommand");
+    if (c.selfTradePrevention !== null && !SELF_TRADE_PREVENTIONS.includes(c.selfTradePrevention)) {
+      throw new Rejection("invalidCommand");
+    }
+    const isLimit = c.orderType === "limit";
+    if (!isLimit && c.priceTicks !== 0) throw new Rejection("invalidCommand");
+    if (c.orderType === "marketTotal" && c.quantityLots !== 0) throw new Rejection("invalidCommand");
+    if (c.orderType !== "marketTotal" && c.quoteAmountUnits !== 0) throw new Rejection("invalidCommand");
+    if (c.orderType !== "stopMarket" && c.triggerPriceTicks !== 0) throw new Rejection("invalidCommand");
+    if (!isLimit && c.timeInForce !== "gtc") throw new Rejection("invalidCommand");
+    if (c.postOnly && !(isLimit && c.timeInForce === "gtc")) throw new Rejection("invalidCommand");
+    if (!Number.isSafeInteger(c.clientOrderId) || c.clientOrderId < 0) throw new Rejection("invalidCommand");
+    if (!isValidUserId(c.userId)) throw new Rejection("invalidCommand");
+
+    // 4. invalidPrice: limit price or stop trigger price.
+    if (isLimit && !isIntegerIn(c.priceTicks, cfg.minPriceTicks, cfg.maxPriceTicks)) {
+      throw new Rejection("invalidPrice");
+    }
+    if (
+      c.orderType === "stopMarket" &&
+      !isIntegerIn(c.triggerPriceTicks, cfg.minPriceTicks, cfg.maxPriceTicks)
+    ) {
+      throw new Rejection("invalidPrice");
+    }
+
+    // 5. invalidQuantity (limit, market, stopMarket).
+    if (
+      c.orderType !== "marketTotal" &&
+      !isIntegerIn(c.quantityLots, cfg.minQuantityLots, cfg.maxQuantityLots)
+    ) {
+      throw new Rejection("invalidQuantity");
+    }
+
+    // 6. invalidNotional.
+    if (isLimit || c.orderType === "stopMarket") {
+      const price = isLimit ? c.priceTicks : c.triggerPriceTicks;
+      const notional = price * c.quantityLots * cfg.quoteUnitsPerTickLot;
+      if (notional < cfg.minNotionalUnits || notional > cfg.maxNotionalUnits) {
+        throw new Rejection("invalidNotional");
+      }
+    }
+    if (
+      c.orderType === "marketTotal" &&
+      !isIntegerIn(c.quoteAmountUnits, Math.max(1, cfg.minNotionalUnits), cfg.maxNotionalUnits)
+    ) {
+      throw new Rejection("invalidNotional");
+    }
+
+    // 7. tooManyOpenOrders (per user, all markets; and, our reading, the whole pool), tooManyStopOrders.
+    const openOrders = this.allOpenOrders();
+    if (openOrders.filter((o) => o.userId === c.userId).length >= this.limits.maxOpenOrdersPerUser) {
+      throw new Rejection("tooManyOpenOrders");
+    }
+    if (openOrders.length >= this.limits.maxOpenOrders) throw new Rejection("tooManyOpenOrders");
+    if (c.orderType === "stopMarket" && market.stops.length >= this.limits.maxStopOrdersPerMarket) {
+      throw new Rejection("tooManyStopOrders");
+    }
+
+    // 8. noLiquidity: market / marketTotal and the opposite side of the book is empty.
+    const oppositeSide = opposite(c.side);
+    const bestOpposite = this.bestOrder(market, oppositeSide);
+    if ((c.orderType === "market" || c.orderType === "marketTotal") && bestOpposite === undefined) {
+      throw new Rejection("noLiquidity");
+    }
+
+    // 9. insufficientFunds: available below the hold (the hold table).
+    const holdAssetId = c.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId;
+    const available = this.balanceOf(c.userId, holdAssetId).available;
+    const lotBase = c.quantityLots * cfg.lotSizeBaseUnits;
+    let hold: number;
+    let marketTotalSellLots = 0;
+    if (c.orderType === "limit") {
+      hold = c.side === "buy" ? c.priceTicks * c.quantityLots * cfg.quoteUnitsPerTickLot : lotBase;
+    } else if (c.orderType === "market") {
+      if (c.side === "buy") {
+        // "for a market buy by quantity, below the cost of one lot at the best ask"
+        const oneLot = (bestOpposite as RestingOrder).priceTicks * cfg.quoteUnitsPerTickLot;
+        if (available < oneLot) throw new Rejection("insufficientFunds");
+        hold = available; // all of the user's available quote is its budget
+      } else {
+        hold = lotBase;
+      }
+    } else if (c.orderType === "marketTotal") {
+      if (c.side === "buy") {
+        hold = c.quoteAmountUnits;
+      } else {
+        // all available base rounded down to whole lots, capped at maxQuantityLots lots (reject if < 1 lot)
+        marketTotalSellLots = Math.min(Math.floor(available / cfg.lotSizeBaseUnits), cfg.maxQuantityLots);
+        if (marketTotalSellLots < 1) throw new Rejection("insufficientFunds");
+        hold = marketTotalSellLots * cfg.lotSizeBaseUnits;
+      }
+    } else {
+      hold =
+        c.side === "buy"
+          ? referenceMulDivCeil(
+              c.triggerPriceTicks * c.quantityLots * cfg.quoteUnitsPerTickLot,
+              BPS + cfg.stopBuySlippageBps,
+              BPS,
+            )
+          : lotBase;
+    }
+    if (available < hold) throw new Rejection("insufficientFunds");
+
+    // 10. postOnlyWouldTake: the best opposite price crosses the limit price.
+    if (c.postOnly && bestOpposite !== undefined && crosses(c.side, c.priceTicks, bestOpposite.priceTicks)) {
+      throw new Rejection("postOnlyWouldTake");
+    }
+
+    const stp = c.selfTradePrevention ?? cfg.selfTradePrevention;
+
+    // 11. fokCannotFill: simulated exactly, including self-trade prevention.
+    if (isLimit && c.timeInForce === "fok" && this.fokFillableLots(market, c, stp) < c.quantityLots) {
+      throw new Rejection("fokCannotFill");
+    }
+
+    // Accepted: move the hold, announce the order.
+    const orderId = c.sequence;
+    this.transfer(
+      holdAssetId,
+      { kind: "available", userId: c.userId },
+      { kind: "held", userId: c.userId },
+      hold,
+    );
+    this.pending.push({
+      type: "orderAccepted",
+      sequence: c.sequence,
+      timestampMs: c.timestampMs,
+      orderId,
+      userId: c.userId,
+      marketId: cfg.marketId,
+      side: c.side,
+      orderType: c.orderType,
+      priceTicks: c.priceTicks,
+      quantityLots: c.quantityLots,
+      quoteAmountUnits: c.quoteAmountUnits,
+      triggerPriceTicks: c.triggerPriceTicks,
+      clientOrderId: c.clientOrderId,
+      heldUnits: hold,
+    });
+
+    if (c.orderType === "stopMarket") {
+      market.stops.push({
+        orderId,
+        userId: c.userId,
+        side: c.side,
+        triggerPriceTicks: c.triggerPriceTicks,
+        quantityLots: c.quantityLots,
+        heldUnits: hold,
+        clientOrderId: c.clientOrderId,
+        selfTradePrevention: stp,
+      });
+      // "Stop triggers run ... after a stop is placed".
+      this.runStopTriggers(market, c);
+      return;
+    }
+
+    let funding: Funding;
+    if (c.orderType === "limit") {
+      funding = c.side === "buy" ? { kind: "limitBuy", limitPriceTicks: c.priceTicks } : { kind: "baseHeld" };
+    } else if (c.orderType === "market") {
+      funding = c.side === "buy" ? { kind: "budgetBuy", budgetLeft: hold } : { kind: "baseHeld" };
+    } else {
+      funding =
+        c.side === "buy"
+          ? { kind: "totalBuy", quoteLeft: c.quoteAmountUnits }
+          : { kind: "totalSell", quoteLeft: c.quoteAmountUnits, heldLotsLeft: marketTotalSellLots };
+    }
+    const incoming: Incoming = {
+      orderId,
+      userId: c.userId,
+      side: c.side,
+      limitPriceTicks: isLimit ? c.priceTicks : null,
+      remainingLots: c.orderType === "marketTotal" ? Number.POSITIVE_INFINITY : c.quantityLots,
+      selfTradePrevention: stp,
+      funding,
+    };
+    const tradesBefore = this.nextTradeId;
+    const end = this.match(market, incoming, c);
+
+    // After matching.
+    if (c.orderType === "marketTotal") {
+      // marketTotal: no lots to count; done with its reason, releasing the unspent hold.
+      const reason: DoneReason =
+        end === "selfTrade" ? "selfTrade" : end === "bookExhausted" ? "expired" : "filled";
+      this.finishIncoming(market, incoming, reason, 0, c);
+    } else if (end === "selfTrade") {
+      this.finishIncoming(market, incoming, "selfTrade", incoming.remainingLots, c);
+    } else if (end === "insufficientFunds") {
+      this.finishIncoming(market, incoming, "insufficientFunds", incoming.remainingLots, c);
+    } else if (incoming.remainingLots === 0) {
+      this.finishIncoming(market, incoming, "filled", 0, c);
+    } else if (isLimit && c.timeInForce === "gtc") {
+      // "GTC limit with lots left → rests at its price (no event beyond orderAccepted)"
+      market.resting.push({
+        orderId,
+        userId: c.userId,
+        side: c.side,
+        priceTicks: c.priceTicks,
+        remainingLots: incoming.remainingLots,
+        clientOrderId: c.clientOrderId,
+        selfTradePrevention: stp,
+      });
+    } else {
+      this.finishIncoming(market, incoming, "expired", incoming.remainingLots, c);
+    }
+
+    // "Stop triggers run after any command that traded in a market".
+    if (this.nextTradeId !== tradesBefore) this.runStopTriggers(market, c);
+  }
+
+  /** Lots a FOK limit order would get, walking the book as `match` would, changing nothing. */
+  private fokFillableLots(market: Market, c: PlaceOrderCommand, stp: SelfTradePrevention): number {
+    const makers = this.sortedSide(market, opposite(c.side)).filter((o) =>
+      crosses(c.side, c.priceTicks, o.priceTicks),
+    );
+    let filled = 0;
+    for (const maker of makers) {
+      if (filled >= c.quantityLots) break;
+      if (maker.userId === c.userId) {
+        if (stp === "cancelResting") continue;
+        break; // cancelIncoming / cancelBoth stop the incoming order here
+      }
+      filled += Math.min(c.quantityLots - filled, maker.remainingLots);
+    }
+    return filled;
+  }
+
+  /**
+   * "Matching walks the opposite side best price first, oldest order first within a price
+   * (price-time priority), while the incoming order has something left and the level price
+   * crosses its limit (market orders: any price)."
+   */
+  private match(market: Market, incoming: Incoming, c: PlaceOrderCommand): MatchEnd {
+    const cfg = market.config;
+    for (;;) {
+      if (!this.hasSomethingLeft(incoming)) return "noneLeft";
+      const maker = this.bestOrder(market, opposite(incoming.side));
+      if (maker === undefined) return "bookExhausted";
+      if (
+        incoming.limitPriceTicks !== null &&
+        !crosses(incoming.side, incoming.limitPriceTicks, maker.priceTicks)
+      ) {
+        return "bookExhausted";
+      }
+
+      // Self-trade prevention.
+      if (maker.userId === incoming.userId) {
+        const policy = incoming.selfTradePrevention;
+        if (policy === "cancelIncoming") return "selfTrade";
+        this.removeResting(market, maker);
+        this.releaseResting(market, maker, "selfTrade", c);
+        if (policy === "cancelBoth") return "selfTrade";
+        continue; // cancelResting
+      }
+
+      // Fill size, further limited by money.
+      const lotCost = maker.priceTicks * cfg.quoteUnitsPerTickLot;
+      let lots = Math.min(incoming.remainingLots, maker.remainingLots);
+      const f = incoming.funding;
+      if (f.kind === "budgetBuy") {
+        lots = Math.min(lots, Math.floor(f.budgetLeft / lotCost));
+        if (lots === 0) return "insufficientFunds";
+      } else if (f.kind === "totalBuy") {
+        lots = Math.min(lots, Math.floor(f.quoteLeft / lotCost));
+        if (lots === 0) return "moneyUsedUp";
+      } else if (f.kind === "totalSell") {
+        lots = Math.min(lots, Math.floor(f.quoteLeft / lotCost), f.heldLotsLeft);
+        if (lots === 0) return "moneyUsedUp";
+      }
+
+      this.trade(market, incoming, maker, lots, c);
+      if (maker.remainingLots === 0) {
+        this.removeResting(market, maker);
+        this.pending.push({
+          type: "orderDone",
+          sequence: c.sequence,
+          orderId: maker.orderId,
+          userId: maker.userId,
+          marketId: cfg.marketId,
+          reason: "filled",
+          remainingLots: 0,
+          releasedUnits: 0,
+        });
+      }
+    }
+  }
+
+  private hasSomethingLeft(incoming: Incoming): boolean {
+    const f = incoming.funding;
+    if (f.kind === "totalBuy") return f.quoteLeft > 0;
+    if (f.kind === "totalSell") return f.quoteLeft > 0 && f.heldLotsLeft > 0;
+    return incoming.remainingLots > 0;
+  }
+
+  /** One trade at the maker's price, with its fees and ledger changes. */
+  private trade(
+    market: Market,
+    incoming: Incoming,
+    maker: RestingOrder,
+    lots: number,
+    c: PlaceOrderCommand,
+  ): void {
+    const cfg = market.config;
+    const price = maker.priceTicks;
+    const notional = price * lots * cfg.quoteUnitsPerTickLot;
+    const baseUnits = lots * cfg.lotSizeBaseUnits;
+    const incomingBuys = incoming.side === "buy";
+    const buyerUserId = incomingBuys ? incoming.userId : maker.userId;
+    const sellerUserId = incomingBuys ? maker.userId : incoming.userId;
+    // "maker rate for the resting side, taker rate for the incoming side"
+    const buyerRate = incomingBuys ? cfg.takerFeePpm : cfg.makerFeePpm;
+    const sellerRate = incomingBuys ? cfg.makerFeePpm : cfg.takerFeePpm;
+    const buyerFee = referenceMulDivCeil(baseUnits, buyerRate, PPM);
+    const sellerFee = referenceMulDivCeil(notional, sellerRate, PPM);
+
+    this.pending.push({
+      type: "trade",
+      sequence: c.sequence,
+      timestampMs: c.timestampMs,
+      tradeId: this.nextTradeId,
+      marketId: cfg.marketId,
+      priceTicks: price,
+      quantityLots: lots,
+      notionalUnits: notional,
+      takerSide: incoming.side,
+      makerOrderId: maker.orderId,
+      takerOrderId: incoming.orderId,
+      makerUserId: maker.userId,
+      takerUserId: incoming.userId,
+      buyerFeeUnits: buyerFee,
+      sellerFeeUnits: sellerFee,
+    });
+    this.nextTradeId += 1;
+
+    const base = cfg.baseAssetId;
+    const quote = cfg.quoteAssetId;
+    const fees: Account = { kind: "system", account: "fees" };
+    // Seller held base −baseUnits; buyer available base +baseUnits − buyerFee.
+    this.transfer(
+      base,
+      { kind: "held", userId: sellerUserId },
+      { kind: "available", userId: buyerUserId },
+      baseUnits - buyerFee,
+    );
+    this.transfer(base, { kind: "held", userId: sellerUserId }, fees, buyerFee);
+    // Buyer held quote − (limit buyer: qty × limitPrice × unit, the difference to the notional
+    // going back to available at once; budget buyer: the notional).
+    const buyerHeld: Account = { kind: "held", userId: buyerUserId };
+    this.transfer(quote, buyerHeld, { kind: "available", userId: sellerUserId }, notional - sellerFee);
+    this.transfer(quote, buyerHeld, fees, sellerFee);
+    const buyerLimitPrice = incomingBuys
+      ? incoming.funding.kind === "limitBuy"
+        ? incoming.funding.limitPriceTicks
+        : null
+      : maker.priceTicks;
+    if (buyerLimitPrice !== null) {
+      const limitCost = lots * buyerLimitPrice * cfg.quoteUnitsPerTickLot;
+      this.transfer(quote, buyerHeld, { kind: "available", userId: buyerUserId }, limitCost - notional);
+    }
+    // (Seller available quote + notional − sellerFee: the first quote transfer above.)
+
+    maker.remainingLots -= lots;
+    incoming.remainingLots -= lots;
+    const f = incoming.funding;
+    if (f.kind === "budgetBuy") f.budgetLeft -= notional;
+    if (f.kind === "totalBuy") f.quoteLeft -= notional;
+    if (f.kind === "totalSell") {
+      f.quoteLeft -= notional;
+      f.heldLotsLeft -= lots;
+    }
+    // "lastPriceTicks of the market becomes the trade price."
+    market.lastPriceTicks = price;
+  }
+
+  /** What the incoming order still holds: released when it is done. */
+  private incomingHoldLeft(market: Market, incoming: Incoming): number {
+    const cfg = market.config;
+    const f = incoming.funding;
+    switch (f.kind) {
+      case "limitBuy":
+        return incoming.remainingLots * f.limitPriceTicks * cfg.quoteUnitsPerTickLot;
+      case "baseHeld":
+        return incoming.remainingLots * cfg.lotSizeBaseUnits;
+      case "budgetBuy":
+        return f.budgetLeft;
+      case "totalBuy":
+        return f.quoteLeft;
+      case "totalSell":
+        return f.heldLotsLeft * cfg.lotSizeBaseUnits;
+    }
+  }
+
+  private finishIncoming(
+    market: Market,
+    incoming: Incoming,
+    reason: DoneReason,
+    remainingLots: number,
+    c: PlaceOrderCommand,
+  ): void {
+    const cfg = market.config;
+    const released = this.incomingHoldLeft(market, incoming);
+    const assetId = incoming.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId;
+    this.transfer(
+      assetId,
+      { kind: "held", userId: incoming.userId },
+      { kind: "available", userId: incoming.userId },
+      released,
+    );
+    this.pending.push({
+      type: "orderDone",
+      sequence: c.sequence,
+      orderId: incoming.orderId,
+      userId: incoming.userId,
+      marketId: cfg.marketId,
+      reason,
+      remainingLots,
+      releasedUnits: released,
+    });
+  }
+
+  /**
+   * "while the market has a triggered stop (buy: lastPrice ≥ trigger; sell: lastPrice ≤ trigger;
+   * never before the market's first trade), the one with the lowest order id fires"
+   */
+  private runStopTriggers(market: Market, c: PlaceOrderCommand): void {
+    for (;;) {
+      const last = market.lastPriceTicks;
+      if (last === 0) return;
+      const triggered = market.stops
+        .filter((s) => (s.side === "buy" ? last >= s.triggerPriceTicks : last <= s.triggerPriceTicks))
+        .sort((a, b) => a.orderId - b.orderId);
+      const stop = triggered[0];
+      if (stop === undefined) return;
+      market.stops.splice(market.stops.indexOf(stop), 1);
+      this.pending.push({
+        type: "stopTriggered",
+        sequence: c.sequence,
+        orderId: stop.orderId,
+        userId: stop.userId,
+        marketId: market.config.marketId,
+        lastPriceTicks: last,
+      });
+      // "it matches as a market order of its quantity (buy: its hold is the budget)"
+      const incoming: Incoming = {
+        orderId: stop.orderId,
+        userId: stop.userId,
+        side: stop.side,
+        limitPriceTicks: null,
+        remainingLots: stop.quantityLots,
+        selfTradePrevention: stop.selfTradePrevention,
+        funding:
+          stop.side === "buy" ? { kind: "budgetBuy", budgetLeft: stop.heldUnits } : { kind: "baseHeld" },
+      };
+      const end = this.match(market, incoming, c);
+      let reason: DoneReason;
+      if (end === "selfTrade") reason = "selfTrade";
+      else if (end === "insufficientFunds") reason = "insufficientFunds";
+      else if (incoming.remainingLots === 0) reason = "filled";
+      else reason = "expired";
+      this.finishIncoming(market, incoming, reason, reason === "filled" ? 0 : incoming.remainingLots, c);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Cancels
+
+  private cancelOrder(c: CancelOrderCommand): void {
+    // "orderNotFound unless the order is open (resting or stop) and belongs to userId."
+    const found = this.allOpenOrders().find((o) => o.orderId === c.orderId && o.userId === c.userId);
+    if (found === undefined) throw new Rejection("orderNotFound");
+    this.cancelOpenOrder(found.marketId, found.orderId, c.sequence);
+  }
+
+  private cancelAll(c: CancelAllCommand): void {
+    if (c.marketId !== 0 && this.findMarket(c.marketId) === undefined) throw new Rejection("unknownMarket");
+    const toCancel = this.allOpenOrders().filter(
+      (o) => o.userId === c.userId && (c.marketId === 0 || o.marketId === c.marketId),
+    );
+    // "cancelAll with nothing to cancel produces no event (it is not an error)"
+    for (const o of toCancel) this.cancelOpenOrder(o.marketId, o.orderId, c.sequence);
+  }
+
+  private cancelByClientId(c: CancelByClientIdCommand): void {
+    if (c.marketId !== 0 && this.findMarket(c.marketId) === undefined) throw new Rejection("unknownMarket");
+    if (!Number.isSafeInteger(c.clientOrderId) || c.clientOrderId <= 0) throw new Rejection("invalidCommand");
+    const toCancel = this.allOpenOrders().filter(
+      (o) =>
+        o.userId === c.userId &&
+        o.clientOrderId === c.clientOrderId &&
+        (c.marketId === 0 || o.marketId === c.marketId),
+    );
+    if (toCancel.length === 0) throw new Rejection("orderNotFound");
+    for (const o of toCancel) this.cancelOpenOrder(o.marketId, o.orderId, c.sequence);
+  }
+
+  /** Every open order (resting and stop, all markets), ascending order id. */
+  private allOpenOrders(): { orderId: number; userId: number; marketId: number; clientOrderId: number }[] {
+    const all: { orderId: number; userId: number; marketId: number; clientOrderId: number }[] = [];
+    for (const market of this.markets) {
+      const marketId = market.config.marketId;
+      for (const o of market.resting)
+        all.push({ orderId: o.orderId, userId: o.userId, marketId, clientOrderId: o.clientOrderId });
+      for (const s of market.stops)
+        all.push({ orderId: s.orderId, userId: s.userId, marketId, clientOrderId: s.clientOrderId });
+    }
+    return all.sort((a, b) => a.orderId - b.orderId);
+  }
+
+  private cancelOpenOrder(marketId: number, orderId: number, sequence: number): void {
+    const market = this.markets[marketId - 1];
+    const resting = market.resting.find((o) => o.orderId === orderId);
+    if (resting !== undefined) {
+      this.removeResting(market, resting);
+      this.releaseResting(market, resting, "cancelled", { sequence });
+      return;
+    }
+    const stop = market.stops.find((s) => s.orderId === orderId);
+    if (stop === undefined) throw new Error(`order ${orderId} is not open`);
+    market.stops.splice(market.stops.indexOf(stop), 1);
+    const assetId = stop.side === "buy" ? market.config.quoteAssetId : market.config.baseAssetId;
+    this.transfer(
+      assetId,
+      { kind: "held", userId: stop.userId },
+      { kind: "available", userId: stop.userId },
+      stop.heldUnits,
+    );
+    this.pending.push({
+      type: "orderDone",
+      sequence,
+      orderId: stop.orderId,
+      userId: stop.userId,
+      marketId,
+      reason: "cancelled",
+      remainingLots: stop.quantityLots,
+      releasedUnits: stop.heldUnits,
+    });
+  }
+
+  /** A resting order leaves the book unfilled (cancel or self-trade): release what it holds. */
+  private releaseResting(
+    market: Market,
+    order: RestingOrder,
+    reason: DoneReason,
+    c: { sequence: number },
+  ): void {
+    const cfg = market.config;
+    const released = this.restingHold(cfg, order);
+    const assetId = order.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId;
+    this.transfer(
+      assetId,
+      { kind: "held", userId: order.userId },
+      { kind: "available", userId: order.userId },
+      released,
+    );
+    this.pending.push({
+      type: "orderDone",
+      sequence: c.sequence,
+      orderId: order.orderId,
+      userId: order.userId,
+      marketId: cfg.marketId,
+      reason,
+      remainingLots: order.remainingLots,
+      releasedUnits: released,
+    });
+  }
+
+  /** A resting limit buy holds remaining × limitPrice × unit quote, a resting sell remaining × lot base. */
+  private restingHold(cfg: MarketConfig, order: RestingOrder): number {
+    return order.side === "buy"
+      ? order.remainingLots * order.priceTicks * cfg.quoteUnitsPerTickLot
+      : order.remainingLots * cfg.lotSizeBaseUnits;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Operator commands
+
+  private adjustBalance(c: AdjustBalanceCommand): void {
+    if (!Number.isSafeInteger(c.amountUnits) || c.amountUnits === 0) throw new Rejection("invalidCommand");
+    if (!isValidUserId(c.userId)) throw new Rejection("invalidCommand");
+    if (typeof c.reason !== "string" || c.reason.length < 1 || c.reason.length > MAX_REASON_LENGTH) {
+      throw new Rejection("invalidCommand");
+    }
+    if (this.findAsset(c.assetId) === undefined) throw new Rejection("unknownAsset");
+    const user: Account = { kind: "available", userId: c.userId };
+    const equity: Account = { kind: "system", account: "operatorEquity" };
+    if (c.amountUnits < 0) {
+      if (this.balanceOf(c.userId, c.assetId).available < -c.amountUnits)
+        throw new Rejection("insufficientFunds");
+      this.transfer(c.assetId, user, equity, -c.amountUnits);
+    } else {
+      const equityNow = this.system.get("operatorEquity")?.get(c.assetId) ?? 0;
+      if (equityNow - c.amountUnits < -MAX_SAFE_UNITS) throw new Rejection("limitReached");
+      if (!this.users.has(c.userId) && this.users.size >= this.limits.maxUsers)
+        throw new Rejection("tooManyUsers");
+      this.transfer(c.assetId, equity, user, c.amountUnits);
+    }
+    this.pending.push({
+      type: "balanceAdjusted",
+      sequence: c.sequence,
+      timestampMs: c.timestampMs,
+      userId: c.userId,
+      assetId: c.assetId,
+      amountUnits: c.amountUnits,
+      reason: c.reason,
+    });
+  }
+
+  private addAsset(c: AddAssetCommand): void {
+    const asset = c.asset;
+    if (asset.assetId !== this.assets.length + 1 || assetConfigProblem(asset) !== null) {
+      throw new Rejection("invalidCommand");
+    }
+    if (this.assets.some((a) => a.code === asset.code)) throw new Rejection("alreadyExists");
+    if (this.assets.length >= this.limits.maxAssets) throw new Rejection("limitReached");
+    const copy: AssetConfig = { assetId: asset.assetId, code: asset.code, scale: asset.scale };
+    this.assets.push(copy);
+    this.pending.push({ type: "assetAdded", sequence: c.sequence, asset: { ...copy } });
+  }
+
+  private addMarket(c: AddMarketCommand): void {
+    const m = c.market;
+    if (
+      m.marketId !== this.markets.length + 1 ||
+      marketConfigProblem(m) !== null ||
+      this.findAsset(m.baseAssetId) === undefined ||
+      this.findAsset(m.quoteAssetId) === undefined
+    ) {
+      throw new Rejection("invalidCommand");
+    }
+    if (this.markets.some((x) => x.config.symbol === m.symbol)) throw new Rejection("alreadyExists");
+    if (this.markets.length >= this.limits.maxMarkets) throw new Rejection("limitReached");
+    const config: MarketConfig = copyMarketConfig(m);
+    this.markets.push({ config, status: "active", lastPriceTicks: 0, resting: [], stops: [] });
+    this.pending.push({ type: "marketAdded", sequence: c.sequence, market: copyMarketConfig(config) });
+  }
+
+  private setMarketStatus(c: SetMarketStatusCommand): void {
+    const market = this.findMarket(c.marketId);
+    if (market === undefined) throw new Rejection("unknownMarket");
+    if (!MARKET_STATUSES.includes(c.status)) throw new Rejection("invalidCommand");
+    market.status = c.status;
+    this.pending.push({
+      type: "marketStatusChanged",
+      sequence: c.sequence,
+      marketId: c.marketId,
+      status: c.status,
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Books
+
+  private findMarket(marketId: number): Market | undefined {
+    return this.markets.find((m) => m.config.marketId === marketId);
+  }
+
+  private findAsset(assetId: number): AssetConfig | undefined {
+    return this.assets.find((a) => a.assetId === assetId);
+  }
+
+  /** One side of a book, best first: bids price descending, asks ascending; oldest (lowest id) first. */
+  private sortedSide(market: Market, side: Side): RestingOrder[] {
+    return market.resting
+      .filter((o) => o.side === side)
+      .sort((a, b) => {
+        if (a.priceTicks !== b.priceTicks) {
+          return side === "buy" ? b.priceTicks - a.priceTicks : a.priceTicks - b.priceTicks;
+        }
+        return a.orderId - b.orderId;
+      });
+  }
+
+  private bestOrder(market: Market, side: Side): RestingOrder | undefined {
+    return this.sortedSide(market, side)[0];
+  }
+
+  private removeResting(market: Market, order: RestingOrder): void {
+    const index = market.resting.indexOf(order);
+    if (index < 0) throw new Error(`order ${order.orderId} is not resting`);
+    market.resting.splice(index, 1);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ledger
+
+  private balanceOf(userId: number, assetId: number): UserBalance {
+    return this.users.get(userId)?.get(assetId) ?? { available: 0, held: 0 };
+  }
+
+  /**
+   * The only way money moves: `amount` from one account to another of the same asset. A non-zero
+   * amount marks the user (from, then to) as changed for the command's balance events.
+   */
+  private transfer(assetId: number, from: Account, to: Account, amount: number): void {
+    if (!Number.isSafeInteger(amount) || amount < 0) throw new Error(`bad transfer amount ${amount}`);
+    if (amount === 0) return;
+    this.post(assetId, from, -amount);
+    this.post(assetId, to, amount);
+  }
+
+  private post(assetId: number, account: Account, delta: number): void {
+    if (account.kind === "system") {
+      const byAsset = this.system.get(account.account) as Map<number, number>;
+      byAsset.set(assetId, (byAsset.get(assetId) ?? 0) + delta);
+      return;
+    }
+    let byAsset = this.users.get(account.userId);
+    if (byAsset === undefined) {
+      byAsset = new Map();
+      this.users.set(account.userId, byAsset);
+    }
+    let balance = byAsset.get(assetId);
+    if (balance === undefined) {
+      balance = { available: 0, held: 0 };
+      byAsset.set(assetId, balance);
+    }
+    if (account.kind === "available") balance.available += delta;
+    else balance.held += delta;
+    if (!this.changed.some((x) => x.userId === account.userId && x.assetId === assetId)) {
+      this.changed.push({ userId: account.userId, assetId });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Whole-state copy (for rejections), view, invariants
+
+  private saveState(): string {
+    return JSON.stringify({
+      lastSequence: this.lastSequence,
+      nextTradeId: this.nextTradeId,
+      assets: this.assets,
+      markets: this.markets,
+      users: [...this.users].map(([userId, byAsset]) => [userId, [...byAsset]]),
+      system: [...this.system].map(([account, byAsset]) => [account, [...byAsset]]),
+    });
+  }
+
+  private restoreState(saved: string): void {
+    const s = JSON.parse(saved) as {
+      lastSequence: number;
+      nextTradeId: number;
+      assets: AssetConfig[];
+      markets: Market[];
+      users: [number, [number, UserBalance][]][];
+      system: [SystemAccount, [number, number][]][];
+    };
+    this.lastSequence = s.lastSequence;
+    this.nextTradeId = s.nextTradeId;
+    this.assets.splice(0, this.assets.length, ...s.assets);
+    this.markets.splice(0, this.markets.length, ...s.markets);
+    this.users.clear();
+    for (const [userId, byAsset] of s.users) this.users.set(userId, new Map(byAsset));
+    this.system.clear();
+    for (const [account, byAsset] of s.system) this.system.set(account, new Map(byAsset));
+  }
+
+  exportState(): CoreStateView {
+    const markets: MarketView[] = this.markets.map((m) => ({
+      config: copyMarketConfig(m.config),
+      status: m.status,
+      lastPriceTicks: m.lastPriceTicks,
+      bids: this.sortedSide(m, "buy").map(restingView),
+      asks: this.sortedSide(m, "sell").map(restingView),
+      stops: [...m.stops].sort((a, b) => a.orderId - b.orderId).map(stopView),
+    }));
+    const userBalances: UserBalanceView[] = [];
+    for (const userId of [...this.users.keys()].sort((a, b) => a - b)) {
+      const byAsset = this.users.get(userId) as Map<number, UserBalance>;
+      for (const assetId of [...byAsset.keys()].sort((a, b) => a - b)) {
+        const b = byAsset.get(assetId) as UserBalance;
+        if (b.available !== 0 || b.held !== 0) {
+          userBalances.push({ userId, assetId, availableUnits: b.available, heldUnits: b.held });
+        }
+      }
+    }
+    const systemBalances: SystemBalanceView[] = [];
+    for (const account of SYSTEM_ACCOUNTS) {
+      const byAsset = this.system.get(account) as Map<number, number>;
+      for (const assetId of [...byAsset.keys()].sort((a, b) => a - b)) {
+        const balanceUnits = byAsset.get(assetId) as number;
+        if (balanceUnits !== 0) systemBalances.push({ account, assetId, balanceUnits });
+      }
+    }
+    return {
+      lastSequence: this.lastSequence,
+      nextTradeId: this.nextTradeId,
+      assets: this.assets.map((a) => ({ ...a })),
+      markets,
+      userBalances,
+      systemBalances,
+      userCount: this.users.size,
+    };
+  }
+
+  checkInvariants(): void {
+    const fail = (message: string): never => {
+      throw new Error(`reference core invariant broken: ${message}`);
+    };
+    // Per asset the sum over all accounts is 0; user accounts and fees never below 0.
+    for (const asset of this.assets) {
+      let sum = 0;
+      for (const [userId, byAsset] of this.users) {
+        const b = byAsset.get(asset.assetId);
+        if (b === undefined) continue;
+        if (!Number.isSafeInteger(b.available) || b.available < 0)
+          fail(`user ${userId} available ${b.available}`);
+        if (!Number.isSafeInteger(b.held) || b.held < 0) fail(`user ${userId} held ${b.held}`);
+        sum += b.available + b.held;
+      }
+      for (const account of SYSTEM_ACCOUNTS) {
+        const value = this.system.get(account)?.get(asset.assetId) ?? 0;
+        if (!Number.isSafeInteger(value)) fail(`${account} of asset ${asset.assetId} is ${value}`);
+        if (account === "fees" && value < 0) fail(`fees of asset ${asset.assetId} is ${value}`);
+        sum += value;
+      }
+      if (sum !== 0) fail(`asset ${asset.assetId} sums to ${sum}`);
+    }
+    // Each user's held per asset equals what their open orders need.
+    const need = new Map<string, number>();
+    const addNeed = (userId: number, assetId: number, amount: number): void => {
+      const key = `${userId}:${assetId}`;
+      need.set(key, (need.get(key) ?? 0) + amount);
+    };
+    let openOrders = 0;
+    const perUser = new Map<number, number>();
+    for (const m of this.markets) {
+      const cfg = m.config;
+      for (const o of m.resting) {
+        if (o.remainingLots <= 0) fail(`order ${o.orderId} rests with ${o.remainingLots} lots`);
+        addNeed(o.userId, o.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId, this.restingHold(cfg, o));
+      }
+      for (const s of m.stops) {
+        addNeed(s.userId, s.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId, s.heldUnits);
+        const last = m.lastPriceTicks;
+        if (last !== 0 && (s.side === "buy" ? last >= s.triggerPriceTicks : last <= s.triggerPriceTicks)) {
+          fail(`stop ${s.orderId} is triggered but did not fire`);
+        }
+      }
+      if (m.stops.length > this.limits.maxStopOrdersPerMarket)
+        fail(`market ${cfg.marketId} has too many stops`);
+      for (const o of [...m.resting, ...m.stops]) {
+        openOrders += 1;
+        perUser.set(o.userId, (perUser.get(o.userId) ?? 0) + 1);
+      }
+      // The book is never crossed.
+      const bestBid = this.bestOrder(m, "buy");
+      const bestAsk = this.bestOrder(m, "sell");
+      if (bestBid !== undefined && bestAsk !== undefined && bestBid.priceTicks >= bestAsk.priceTicks) {
+        fail(`market ${cfg.marketId} is crossed`);
+      }
+    }
+    for (const [userId, byAsset] of this.users) {
+      for (const [assetId, b] of byAsset) {
+        const expected = need.get(`${userId}:${assetId}`) ?? 0;
+        if (b.held !== expected)
+          fail(`user ${userId} holds ${b.held} of asset ${assetId}, orders need ${expected}`);
+        need.delete(`${userId}:${assetId}`);
+      }
+    }
+    for (const [key, amount] of need)
+      if (amount !== 0) fail(`orders of ${key} need ${amount} but nothing is held`);
+    if (openOrders > this.limits.maxOpenOrders) fail("too many open orders");
+    for (const [userId, count] of perUser) {
+      if (count > this.limits.maxOpenOrdersPerUser) fail(`user ${userId} has ${count} open orders`);
+    }
+    if (this.users.size > this.limits.maxUsers) fail("too many users");
+  }
+}
+
+function crosses(side: Side, limitPriceTicks: number, makerPriceTicks: number): boolean {
+  return side === "buy" ? makerPriceTicks <= limitPriceTicks : makerPriceTicks >= limitPriceTicks;
+}
+
+function restingView(o: RestingOrder): RestingOrderView {
+  return {
+    orderId: o.orderId,
+    userId: o.userId,
+    side: o.side,
+    priceTicks: o.priceTicks,
+    remainingLots: o.remainingLots,
+    clientOrderId: o.clientOrderId,
+    selfTradePrevention: o.selfTradePrevention,
+  };
+}
+
+function stopView(s: StopOrder): StopOrderView {
+  return {
+    orderId: s.orderId,
+    userId: s.userId,
+    side: s.side,
+    triggerPriceTicks: s.triggerPriceTicks,
+    quantityLots: s.quantityLots,
+    heldUnits: s.heldUnits,
+    clientOrderId: s.clientOrderId,
+    selfTradePrevention: s.selfTradePrevention,
+  };
+}
+
+function copyMarketConfig(m: MarketConfig): MarketConfig {
+  return {
+    marketId: m.marketId,
+    symbol: m.symbol,
+    baseAssetId: m.baseAssetId,
+    quoteAssetId: m.quoteAssetId,
+    lotSizeBaseUnits: m.lotSizeBaseUnits,
+    quoteUnitsPerTickLot: m.quoteUnitsPerTickLot,
+    minPriceTicks: m.minPriceTicks,
+    maxPriceTicks: m.maxPriceTicks,
+    minQuantityLots: m.minQuantityLots,
+    maxQuantityLots: m.maxQuantityLots,
+    minNotionalUnits: m.minNotionalUnits,
+    maxNotionalUnits: m.maxNotionalUnits,
+    makerFeePpm: m.makerFeePpm,
+    takerFeePpm: m.takerFeePpm,
+    stopBuySlippageBps: m.stopBuySlippageBps,
+    selfTradePrevention: m.selfTradePrevention,
+  };
+}
+
+function rejectedUserId(command: Command): number {
+  switch (command.kind) {
+    case "placeOrder":
+    case "cancelOrder":
+    case "cancelAll":
+    case "cancelByClientId":
+    case "adjustBalance":
+      return command.userId;
+    default:
+      return 0;
+  }
+}
+
+function rejectedClientOrderId(command: Command): number {
+  return command.kind === "placeOrder" || command.kind === "cancelByClientId" ? command.clientOrderId : 0;
+}

@@ -1,8 +1,8 @@
 // Events: everything the core tells the world. Each carries the sequence of the command that
 // caused it. Amounts are integers: ticks, lots, or ledger units of an asset.
 
-import type { AssetConfig, MarketConfig } from "./config.ts";
 import type { MarketStatus, OrderType, Side } from "./commands.ts";
+import type { AssetConfig, MarketConfig } from "./config.ts";
 
 /** Why a command changed nothing. `src/gateway` maps each one to an EXMO error code in one table. */
 export type RejectReason =

@@ -2,8 +2,9 @@
 // reference core in tests and to read state in tools. Everything is sorted, so two cores in the
 // same logical state produce deep-equal views.
 
+import type { Command, MarketStatus, Side } from "./commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "./config.ts";
-import type { MarketStatus, OrderType, Side } from "./commands.ts";
+import type { CoreEvent } from "./events.ts";
 
 export const SYSTEM_ACCOUNTS = [
   "fees",
@@ -76,7 +77,10 @@ export interface CoreStateView {
 /** What both the fast core and the reference core offer. */
 export interface CoreMachine {
   /** Applies commands in order, appending their events to `events`. */
-  applyBatch(commands: readonly import("./commands.ts").Command[], events: import("./events.ts").CoreEvent[]): void;
+  applyBatch(
+    commands: readonly import("./commands.ts").Command[],
+    events: import("./events.ts").CoreEvent[],
+  ): void;
   exportState(): CoreStateView;
   /** Throws if a ledger or book invariant is broken. */
   checkInvariants(): void;

@@ -14,7 +14,6 @@
 //   its available or held part during the command, even if it ends where it started.
 // - Within a trade the changes happen in the order the spec lists them: seller base, buyer
 //   base, buyer quote, seller quote.
-// - Reaching `maxOpenOrders` (all users) rejects with `tooManyOpenOrders`, like the per-user limit.
 
 import type {
   AddAssetCommand,
@@ -312,15 +311,16 @@ export class ReferenceCore implements CoreMachine {
       throw new Rejection("invalidNotional");
     }
 
-    // 7. tooManyOpenOrders (per user, all markets; and, our reading, the whole pool), tooManyStopOrders.
+    // 7. tooManyOpenOrders (the user's, all markets); tooManyStopOrders (this market);
+    //    limitReached (the exchange's, resting + stop).
     const openOrders = this.allOpenOrders();
     if (openOrders.filter((o) => o.userId === c.userId).length >= this.limits.maxOpenOrdersPerUser) {
       throw new Rejection("tooManyOpenOrders");
     }
-    if (openOrders.length >= this.limits.maxOpenOrders) throw new Rejection("tooManyOpenOrders");
     if (c.orderType === "stopMarket" && market.stops.length >= this.limits.maxStopOrdersPerMarket) {
       throw new Rejection("tooManyStopOrders");
     }
+    if (openOrders.length >= this.limits.maxOpenOrders) throw new Rejection("limitReached");
 
     // 8. noLiquidity: market / marketTotal and the opposite side of the book is empty.
     const oppositeSide = opposite(c.side);
@@ -876,8 +876,8 @@ export class ReferenceCore implements CoreMachine {
     if (asset.assetId !== this.assets.length + 1 || assetConfigProblem(asset) !== null) {
       throw new Rejection("invalidCommand");
     }
-    if (this.assets.some((a) => a.code === asset.code)) throw new Rejection("alreadyExists");
     if (this.assets.length >= this.limits.maxAssets) throw new Rejection("limitReached");
+    if (this.assets.some((a) => a.code === asset.code)) throw new Rejection("alreadyExists");
     const copy: AssetConfig = { assetId: asset.assetId, code: asset.code, scale: asset.scale };
     this.assets.push(copy);
     this.pending.push({ type: "assetAdded", sequence: c.sequence, asset: { ...copy } });
@@ -893,8 +893,8 @@ export class ReferenceCore implements CoreMachine {
     ) {
       throw new Rejection("invalidCommand");
     }
-    if (this.markets.some((x) => x.config.symbol === m.symbol)) throw new Rejection("alreadyExists");
     if (this.markets.length >= this.limits.maxMarkets) throw new Rejection("limitReached");
+    if (this.markets.some((x) => x.config.symbol === m.symbol)) throw new Rejection("alreadyExists");
     const config: MarketConfig = copyMarketConfig(m);
     this.markets.push({ config, status: "active", lastPriceTicks: 0, resting: [], stops: [] });
     this.pending.push({ type: "marketAdded", sequence: c.sequence, market: copyMarketConfig(config) });

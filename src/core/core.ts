@@ -160,7 +160,7 @@ export class Core implements CoreMachine {
   private emitBalances(): void {
     const users = this.ledger.touchedUsers;
     const assets = this.ledger.touchedAssets;
-    for (let index = 0; index < users.length; index++) {
+    for (let index = 0; index < this.ledger.touchedCount; index++) {
       const user = users[index];
       const assetId = assets[index];
       this.events.push({

@@ -44,9 +44,10 @@ export class Ledger {
   readonly users = new Map<number, UserAccount>();
   /** Balance per (system account, asset): index account * assetSlots + assetId. */
   readonly systemBalances: Float64Array;
-  /** (user, asset) pairs changed by the current command, in first-change order. */
+  /** (user, asset) pairs changed by the current command, in first-change order: the first touchedCount entries. */
   readonly touchedUsers: UserAccount[] = [];
   readonly touchedAssets: number[] = [];
+  touchedCount = 0;
   private touchStamp = 1;
   /** Stride of systemBalances: asset ids 1..maxAssets. */
   private readonly assetSlots: number;
@@ -72,8 +73,8 @@ export class Ledger {
 
   /** Starts a new command: clears the touched list. */
   beginCommand(): void {
-    this.touchedUsers.length = 0;
-    this.touchedAssets.length = 0;
+    // Entries past touchedCount are stale and overwritten; truncating arrays is slow in V8.
+    this.touchedCount = 0;
     this.touchStamp += 1;
   }
 
@@ -159,8 +160,10 @@ export class Ledger {
   private touch(user: UserAccount, assetId: number, base: number): void {
     if (user.balances[base + TOUCHED] === this.touchStamp) return;
     user.balances[base + TOUCHED] = this.touchStamp;
-    this.touchedUsers.push(user);
-    this.touchedAssets.push(assetId);
+    const index = this.touchedCount;
+    this.touchedUsers[index] = user;
+    this.touchedAssets[index] = assetId;
+    this.touchedCount = index + 1;
   }
 
   /** Throws unless every asset sums to zero and no user or fee balance is negative. O(users × assets). */

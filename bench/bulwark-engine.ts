@@ -1,0 +1,351 @@
+// Bulwark's core driven with the op stream: resolve pass (liveness from its own events),
+// timed runs with and without the journal, per-op latency, memory of the 1M-order book,
+// snapshot/restore and journal replay.
+
+import type { CancelOrderCommand, Command } from "../src/core/commands.ts";
+import type { CoreLimits } from "../src/core/config.ts";
+import { Core } from "../src/core/core.ts";
+import type { CoreEvent } from "../src/core/events.ts";
+import { CommandEncoder } from "../src/journal/command-codec.ts";
+import { batches, placeCommand, setupCommands, streamCommands } from "./bulwark-commands.ts";
+import { type BenchJournal, openBenchJournal, replayBenchJournal } from "./journal-adapter.ts";
+import { applyLiveChanges, LiveSet } from "./live-set.ts";
+import { fullGc, type MemorySample, memoryDelta, sampleMemory } from "./stats.ts";
+import { emptyCounters, OP_CANCEL, OP_LIMIT, type OpStream, type WorkCounters } from "./workload.ts";
+
+/** Commands per applyBatch call and per journal group commit. */
+export const BATCH_SIZE = 1_000;
+
+export function benchLimits(stream: OpStream): Partial<CoreLimits> {
+  // Generous per-user limit so it never bites (the deep book puts ~500 orders on each user).
+  return { maxOpenOrdersPerUser: 100_000, maxOpenOrders: Math.max(1 << 20, stream.count + 1024) };
+}
+
+export interface BulwarkPrepared {
+  stream: OpStream;
+  limits: Partial<CoreLimits>;
+  setup: Command[][];
+  commands: Command[];
+  prefillBatches: Command[][];
+  opBatches: Command[][];
+}
+
+export function prepareBulwark(stream: OpStream): BulwarkPrepared {
+  const commands = streamCommands(stream);
+  return {
+    stream,
+    limits: benchLimits(stream),
+    setup: batches(setupCommands(stream.params.users), 0, stream.setupCount, BATCH_SIZE),
+    commands,
+    prefillBatches: batches(commands, 0, stream.prefillCount, BATCH_SIZE),
+    opBatches: batches(commands, stream.prefillCount, stream.count, BATCH_SIZE),
+  };
+}
+
+function applyChecked(core: Core, batch: readonly Command[], events: CoreEvent[], what: string): void {
+  core.applyBatch(batch, events);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (e.type === "rejected") throw new Error(`${what}: command ${e.sequence} rejected (${e.reason})`);
+  }
+  events.length = 0;
+}
+
+/** Fresh core with the market, funded users and the (untimed) prefill. */
+export function buildCore(prepared: BulwarkPrepared, journal?: BenchJournal, encoder?: CommandEncoder): Core {
+  const core = new Core(prepared.limits);
+  const events: CoreEvent[] = [];
+  for (const batch of [...prepared.setup, ...prepared.prefillBatches]) {
+    if (journal !== undefined && encoder !== undefined)
+      for (const c of batch) journal.append(c.sequence, encoder.encode(c));
+    applyChecked(core, batch, events, "setup/prefill");
+  }
+  return core;
+}
+
+export interface BulwarkResolved {
+  counters: WorkCounters;
+  cancelTargets: Float64Array;
+  rejects: Record<string, number>;
+  /** State hash after the last op. */
+  hash: string;
+}
+
+/**
+ * Untimed pass (doubles as warm-up): one command per applyBatch so each cancel sees the state
+ * after the previous command; picks cancel targets from the core's own events and writes them
+ * (orderId and owner) into the cancel commands used by every later run.
+ */
+export function resolveBulwark(prepared: BulwarkPrepared): BulwarkResolved {
+  const { stream, commands } = prepared;
+  const core = buildCore(prepared);
+  const live = new LiveSet(stream.firstSequence, stream.count);
+  for (let i = 0; i < stream.prefillCount; i++) live.add(stream.firstSequence + i);
+  const counters = emptyCounters();
+  const rejects: Record<string, number> = {};
+  const cancelTargets = new Float64Array(stream.count);
+  const events: CoreEvent[] = [];
+  const one: Command[] = [commands[0]];
+  const removed: number[] = [];
+
+  for (let i = stream.prefillCount; i < stream.count; i++) {
+    const command = commands[i];
+    const sequence = stream.firstSequence + i;
+    const kind = stream.kind[i];
+    if (kind === OP_CANCEL) {
+      const target = live.pick(stream.draw[i]);
+      cancelTargets[i] = target;
+      if (target === 0) counters.cancelsEmpty += 1;
+      const cancel = command as CancelOrderCommand;
+      cancel.orderId = target;
+      // The owner, so the cancel is the user's own (order id = sequence, so the stream knows it).
+      cancel.userId = target === 0 ? stream.userId[i] : stream.userId[target - stream.firstSequence];
+    }
+    one[0] = command;
+    core.applyBatch(one, events);
+    let rejected = false;
+    let takerDone = false;
+    let traded = false;
+    for (let k = 0; k < events.length; k++) {
+      const e = events[k];
+      switch (e.type) {
+        case "rejected":
+          rejected = true;
+          rejects[e.reason] = (rejects[e.reason] ?? 0) + 1;
+          break;
+        case "trade":
+          counters.trades += 1;
+          counters.volumeLots += e.quantityLots;
+          traded = true;
+          break;
+        case "orderDone":
+          if (e.orderId === sequence) takerDone = true;
+          else {
+            removed.push(e.orderId);
+            if (e.reason === "cancelled") counters.cancelsDone += 1;
+            else if (e.reason === "selfTrade") counters.selfTradeCancels += 1;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    events.length = 0;
+    if (kind === OP_LIMIT && traded) counters.marketableLimits += 1;
+    const resting = kind === OP_LIMIT && !rejected && !takerDone ? sequence : 0;
+    applyLiveChanges(live, removed, resting);
+  }
+  counters.restingAtEnd = live.size;
+  return { counters, cancelTargets, rejects, hash: core.stateHash() };
+}
+
+export interface TimedRun {
+  seconds: number;
+  events: number;
+}
+
+/** Core alone: batches of BATCH_SIZE through applyBatch. */
+export function timedCoreRun(prepared: BulwarkPrepared): TimedRun {
+  const core = buildCore(prepared);
+  const opBatches = prepared.opBatches;
+  const events: CoreEvent[] = [];
+  let eventCount = 0;
+  fullGc();
+  const t0 = process.hrtime.bigint();
+  for (let b = 0; b < opBatches.length; b++) {
+    core.applyBatch(opBatches[b], events);
+    eventCount += events.length;
+    events.length = 0;
+  }
+  const t1 = process.hrtime.bigint();
+  return { seconds: Number(t1 - t0) / 1e9, events: eventCount };
+}
+
+/**
+ * Core with the journal: per batch, encode + append every command, apply the batch, then await
+ * flush() (group commit). The journal file gets the setup and prefill untimed first, so it can
+ * be replayed into a fresh core. Returns the journal path (closed) for replay.
+ */
+export async function timedJournalRun(
+  prepared: BulwarkPrepared,
+  dir: string,
+  runLabel: string,
+): Promise<TimedRun & { journalPath: string; journalBytes: number }> {
+  const journal = await openBenchJournal(dir, runLabel);
+  const encoder = new CommandEncoder();
+  const core = buildCore(prepared, journal, encoder);
+  await journal.flush();
+  const opBatches = prepared.opBatches;
+  const events: CoreEvent[] = [];
+  let eventCount = 0;
+  fullGc();
+  const t0 = process.hrtime.bigint();
+  for (let b = 0; b < opBatches.length; b++) {
+    const batch = opBatches[b];
+    for (let i = 0; i < batch.length; i++) {
+      const c = batch[i];
+      journal.append(c.sequence, encoder.encode(c));
+    }
+    core.applyBatch(batch, events);
+    eventCount += events.length;
+    events.length = 0;
+    await journal.flush();
+  }
+  const t1 = process.hrtime.bigint();
+  const journalBytes = await journal.close();
+  return { seconds: Number(t1 - t0) / 1e9, events: eventCount, journalPath: journal.path, journalBytes };
+}
+
+/** Per-command latency, core alone: applyBatch of one command (ns, timer overhead subtracted). */
+export function latencyCore(prepared: BulwarkPrepared, timerOverheadNs: number): Float64Array {
+  const { stream, commands } = prepared;
+  const core = buildCore(prepared);
+  const samples = new Float64Array(stream.count - stream.prefillCount);
+  const events: CoreEvent[] = [];
+  const one: Command[] = [commands[0]];
+  fullGc();
+  let n = 0;
+  for (let i = stream.prefillCount; i < stream.count; i++) {
+    one[0] = commands[i];
+    const t0 = process.hrtime.bigint();
+    core.applyBatch(one, events);
+    const t1 = process.hrtime.bigint();
+    events.length = 0;
+    samples[n++] = Math.max(0, Number(t1 - t0) - timerOverheadNs);
+  }
+  return samples;
+}
+
+/**
+ * Per-command latency with the journal: encode + append + applyBatch of one command; the group
+ * commit flush every BATCH_SIZE commands is awaited outside the timed spans.
+ */
+export async function latencyJournal(
+  prepared: BulwarkPrepared,
+  timerOverheadNs: number,
+  dir: string,
+): Promise<Float64Array> {
+  const { stream, commands } = prepared;
+  const journal = await openBenchJournal(dir, "latency");
+  const encoder = new CommandEncoder();
+  const core = buildCore(prepared, journal, encoder);
+  await journal.flush();
+  const samples = new Float64Array(stream.count - stream.prefillCount);
+  const events: CoreEvent[] = [];
+  const one: Command[] = [commands[0]];
+  fullGc();
+  let n = 0;
+  for (let i = stream.prefillCount; i < stream.count; i++) {
+    const c = commands[i];
+    one[0] = c;
+    const t0 = process.hrtime.bigint();
+    journal.append(c.sequence, encoder.encode(c));
+    core.applyBatch(one, events);
+    const t1 = process.hrtime.bigint();
+    events.length = 0;
+    samples[n++] = Math.max(0, Number(t1 - t0) - timerOverheadNs);
+    if (n % BATCH_SIZE === 0) await journal.flush();
+  }
+  await journal.close();
+  return samples;
+}
+
+export interface SnapshotResult {
+  snapshotMs: number;
+  restoreMs: number;
+  snapshotBytes: number;
+  restingOrders: number;
+  hashMatches: boolean;
+}
+
+/** Snapshot and restore of a built core, each the median of `repeats` after one warm-up. */
+export function measureSnapshot(core: Core, limits: Partial<CoreLimits>, repeats: number): SnapshotResult {
+  const snaps: number[] = [];
+  const restores: number[] = [];
+  let bytes = core.snapshot();
+  Core.restore(bytes, limits);
+  for (let r = 0; r < repeats; r++) {
+    fullGc();
+    const t0 = process.hrtime.bigint();
+    bytes = core.snapshot();
+    const t1 = process.hrtime.bigint();
+    fullGc();
+    const t2 = process.hrtime.bigint();
+    Core.restore(bytes, limits);
+    const t3 = process.hrtime.bigint();
+    snaps.push(Number(t1 - t0) / 1e6);
+    restores.push(Number(t3 - t2) / 1e6);
+  }
+  const restored = Core.restore(bytes, limits);
+  const view = core.exportState();
+  let restingOrders = 0;
+  for (const m of view.markets) restingOrders += m.bids.length + m.asks.length;
+  return {
+    snapshotMs: medianOf(snaps),
+    restoreMs: medianOf(restores),
+    snapshotBytes: bytes.length,
+    restingOrders,
+    hashMatches: restored.stateHash() === core.stateHash(),
+  };
+}
+
+function medianOf(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Replay: read + decode every journal record and apply it to a fresh core; ops/s over all records. */
+export async function measureReplay(
+  path: string,
+  limits: Partial<CoreLimits>,
+): Promise<{ seconds: number; commands: number; hash: string }> {
+  fullGc();
+  const t0 = process.hrtime.bigint();
+  const core = new Core(limits);
+  const events: CoreEvent[] = [];
+  let batch: Command[] = [];
+  let commands = 0;
+  await replayBenchJournal(path, (command) => {
+    batch.push(command);
+    if (batch.length === BATCH_SIZE) {
+      core.applyBatch(batch, events);
+      events.length = 0;
+      commands += batch.length;
+      batch = [];
+    }
+  });
+  if (batch.length > 0) {
+    core.applyBatch(batch, events);
+    commands += batch.length;
+  }
+  const t1 = process.hrtime.bigint();
+  return { seconds: Number(t1 - t0) / 1e9, commands, hash: core.stateHash() };
+}
+
+/**
+ * Memory of the prefilled book: baseline is the core with its market and funded users but no
+ * orders; commands are made on the fly in chunks so nothing the core does not keep is counted.
+ * Returns the built core for the snapshot measurement.
+ */
+export function memoryBulwark(prepared: BulwarkPrepared): {
+  delta: MemorySample;
+  resting: number;
+  core: Core;
+} {
+  const { stream } = prepared;
+  const events: CoreEvent[] = [];
+  const core = new Core(prepared.limits);
+  for (const batch of prepared.setup) applyChecked(core, batch, events, "setup");
+  const before = sampleMemory();
+  const chunk: Command[] = [];
+  for (let i = 0; i < stream.prefillCount; i++) {
+    chunk.push(placeCommand(stream, i));
+    if (chunk.length === BATCH_SIZE || i === stream.prefillCount - 1) {
+      applyChecked(core, chunk, events, "prefill");
+      chunk.length = 0;
+    }
+  }
+  const after = sampleMemory();
+  return { delta: memoryDelta(before, after), resting: stream.prefillCount, core };
+}

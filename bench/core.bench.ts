@@ -55,6 +55,7 @@ import {
   deepParams,
   generate,
   mixedParams,
+  OP_CANCEL,
   type OpStream,
   type ScenarioParams,
   type WorkCounters,

@@ -1,0 +1,511 @@
+// Binary encoding of every Command, for the journal. Replay must hand the core exactly the
+// command it saw the first time, so every field round-trips bit for bit: numbers keep their
+// exact value (also -0, NaN, fractions and unsafe integers, which the core rejects but must
+// reject again the same way on replay), and strings keep every UTF-16 code unit.
+//
+// Layout: [format version u8][kind u8][sequence num][timestampMs num][fields of the kind...]
+// A "num" is one tag byte, then: 0x00..0xEF the value itself; 0xF0 u16; 0xF1 u32; 0xF2 u48;
+// 0xF3 float64 (anything else). Strings: [encoding u8: 0 latin1, 1 utf16le][length num][units].
+
+import type {
+  AddAssetCommand,
+  AddMarketCommand,
+  AdjustBalanceCommand,
+  CancelAllCommand,
+  CancelByClientIdCommand,
+  CancelOrderCommand,
+  Command,
+  MarketStatus,
+  OrderType,
+  PlaceOrderCommand,
+  SetMarketStatusCommand,
+  Side,
+  TimeInForce,
+} from "../core/commands.ts";
+import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../core/config.ts";
+import { ByteReader, ByteWriter, DecodeError } from "./byte-io.ts";
+
+export const COMMAND_FORMAT_VERSION = 1;
+/** Longest string the codec accepts (code units): bounds record size; the core's own limit is lower. */
+export const MAX_CODEC_STRING_UNITS = 4096;
+
+/** Thrown by encode for a value outside the Command type (e.g. side "up"): it cannot be journaled. */
+export class CommandEncodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CommandEncodeError";
+  }
+}
+
+const KIND_PLACE_ORDER = 1;
+const KIND_CANCEL_ORDER = 2;
+const KIND_CANCEL_BY_CLIENT_ID = 3;
+const KIND_CANCEL_ALL = 4;
+const KIND_ADJUST_BALANCE = 5;
+const KIND_ADD_ASSET = 6;
+const KIND_ADD_MARKET = 7;
+const KIND_SET_MARKET_STATUS = 8;
+
+const NUM_MAX_INLINE = 0xef;
+const NUM_U16 = 0xf0;
+const NUM_U32 = 0xf1;
+const NUM_U48 = 0xf2;
+const NUM_F64 = 0xf3;
+const TWO_POW_32 = 0x1_0000_0000;
+const TWO_POW_48 = 0x1_0000_0000_0000;
+
+const STRING_LATIN1 = 0;
+const STRING_UTF16 = 1;
+
+const ORDER_TYPES: readonly OrderType[] = ["limit", "market", "marketTotal", "stopMarket"];
+const TIMES_IN_FORCE: readonly TimeInForce[] = ["gtc", "ioc", "fok"];
+const STP_CODES: readonly (SelfTradePrevention | null)[] = [
+  null,
+  "cancelResting",
+  "cancelIncoming",
+  "cancelBoth",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/** Largest encoding of one number: tag byte + float64. */
+const MAX_NUMBER_SIZE_BYTES = 9;
+/** Room for every non-string field of any kind: version, kind, flags, 20 numbers, a status. */
+const MAX_FIXED_SIZE_BYTES = 4 + 20 * MAX_NUMBER_SIZE_BYTES;
+
+/** Writes one number; the caller has ensured MAX_NUMBER_SIZE_BYTES of room. */
+function writeNumber(w: ByteWriter, value: number): void {
+  const buffer = w.buffer;
+  let at = w.length;
+  // `value >>> 0 === value` is true only for uint32 values (and -0, which must keep its sign).
+  if (value >>> 0 === value && (value !== 0 || 1 / value > 0)) {
+    if (value <= NUM_MAX_INLINE) {
+      buffer[at++] = value;
+    } else if (value <= 0xffff) {
+      buffer[at++] = NUM_U16;
+      buffer[at++] = value & 0xff;
+      buffer[at++] = value >>> 8;
+    } else {
+      buffer[at++] = NUM_U32;
+      w.view.setUint32(at, value, true);
+      at += 4;
+    }
+  } else if (value > 0 && value < TWO_POW_48 && Number.isInteger(value)) {
+    // Timestamps in ms and large amounts: 7 bytes instead of 9.
+    buffer[at++] = NUM_U48;
+    w.view.setUint32(at, value >>> 0, true);
+    w.view.setUint16(at + 4, Math.floor(value / TWO_POW_32), true);
+    at += 6;
+  } else {
+    buffer[at++] = NUM_F64;
+    w.view.setFloat64(at, value, true);
+    at += 8;
+  }
+  w.length = at;
+}
+
+function writeString(w: ByteWriter, value: string, field: string): void {
+  if (typeof value !== "string") throw new CommandEncodeError(`${field} must be a string`);
+  const length = value.length;
+  if (length > MAX_CODEC_STRING_UNITS) {
+    throw new CommandEncodeError(`${field} is longer than ${MAX_CODEC_STRING_UNITS} characters`);
+  }
+  let wide = false;
+  for (let i = 0; i < length; i++) {
+    if (value.charCodeAt(i) > 0xff) {
+      wide = true;
+      break;
+    }
+  }
+  w.ensure(1 + MAX_NUMBER_SIZE_BYTES);
+  w.u8(wide ? STRING_UTF16 : STRING_LATIN1);
+  writeNumber(w, length);
+  if (wide) {
+    for (let i = 0; i < length; i++) w.u16(value.charCodeAt(i));
+  } else {
+    w.ensure(length);
+    const buffer = w.buffer;
+    const start = w.length;
+    for (let i = 0; i < length; i++) buffer[start + i] = value.charCodeAt(i);
+    w.length = start + length;
+  }
+}
+
+function sideCode(side: Side): number {
+  if (side === "buy") return 0;
+  if (side === "sell") return 1;
+  throw new CommandEncodeError(`unknown side ${JSON.stringify(side)}`);
+}
+
+function statusCode(status: MarketStatus): number {
+  if (status === "active") return 0;
+  if (status === "suspended") return 1;
+  throw new CommandEncodeError(`unknown market status ${JSON.stringify(status)}`);
+}
+
+function orderTypeCode(orderType: OrderType): number {
+  switch (orderType) {
+    case "limit":
+      return 0;
+    case "market":
+      return 1;
+    case "marketTotal":
+      return 2;
+    case "stopMarket":
+      return 3;
+  }
+  throw new CommandEncodeError(`unknown order type ${JSON.stringify(orderType)}`);
+}
+
+function timeInForceCode(timeInForce: TimeInForce): number {
+  switch (timeInForce) {
+    case "gtc":
+      return 0;
+    case "ioc":
+      return 1;
+    case "fok":
+      return 2;
+  }
+  throw new CommandEncodeError(`unknown time in force ${JSON.stringify(timeInForce)}`);
+}
+
+function stpCode(stp: SelfTradePrevention | null): number {
+  switch (stp) {
+    case null:
+      return 0;
+    case "cancelResting":
+      return 1;
+    case "cancelIncoming":
+      return 2;
+    case "cancelBoth":
+      return 3;
+  }
+  throw new CommandEncodeError(`unknown self-trade prevention ${JSON.stringify(stp)}`);
+}
+
+/** Flags byte: bit 0 side, bits 1-2 order type, bits 3-4 time in force, bit 5 postOnly, bits 6-7 STP. */
+function placeOrderFlags(c: PlaceOrderCommand): number {
+  if (typeof c.postOnly !== "boolean") throw new CommandEncodeError("postOnly must be a boolean");
+  return (
+    sideCode(c.side) |
+    (orderTypeCode(c.orderType) << 1) |
+    (timeInForceCode(c.timeInForce) << 3) |
+    (c.postOnly ? 1 << 5 : 0) |
+    (stpCode(c.selfTradePrevention) << 6)
+  );
+}
+
+function writePlaceOrder(w: ByteWriter, c: PlaceOrderCommand): void {
+  w.u8(placeOrderFlags(c));
+  writeNumber(w, c.userId);
+  writeNumber(w, c.marketId);
+  writeNumber(w, c.priceTicks);
+  writeNumber(w, c.quantityLots);
+  writeNumber(w, c.quoteAmountUnits);
+  writeNumber(w, c.triggerPriceTicks);
+  writeNumber(w, c.clientOrderId);
+}
+
+function writeAsset(w: ByteWriter, asset: AssetConfig): void {
+  writeNumber(w, asset.assetId);
+  writeString(w, asset.code, "asset.code");
+  w.ensure(MAX_NUMBER_SIZE_BYTES);
+  writeNumber(w, asset.scale);
+}
+
+function writeMarket(w: ByteWriter, m: MarketConfig): void {
+  writeNumber(w, m.marketId);
+  writeString(w, m.symbol, "market.symbol");
+  w.ensure(MAX_FIXED_SIZE_BYTES);
+  writeNumber(w, m.baseAssetId);
+  writeNumber(w, m.quoteAssetId);
+  writeNumber(w, m.lotSizeBaseUnits);
+  writeNumber(w, m.quoteUnitsPerTickLot);
+  writeNumber(w, m.minPriceTicks);
+  writeNumber(w, m.maxPriceTicks);
+  writeNumber(w, m.minQuantityLots);
+  writeNumber(w, m.maxQuantityLots);
+  writeNumber(w, m.minNotionalUnits);
+  writeNumber(w, m.maxNotionalUnits);
+  writeNumber(w, m.makerFeePpm);
+  writeNumber(w, m.takerFeePpm);
+  writeNumber(w, m.stopBuySlippageBps);
+  // null is not a valid market policy; code 0 is refused on decode.
+  const code = stpCode(m.selfTradePrevention);
+  if (code === 0) throw new CommandEncodeError("market self-trade prevention must not be null");
+  w.u8(code);
+}
+
+function writeBody(w: ByteWriter, c: Command): void {
+  switch (c.kind) {
+    case "placeOrder":
+      writePlaceOrder(w, c);
+      return;
+    case "cancelOrder":
+      writeNumber(w, c.userId);
+      writeNumber(w, c.orderId);
+      return;
+    case "cancelByClientId":
+      writeNumber(w, c.userId);
+      writeNumber(w, c.marketId);
+      writeNumber(w, c.clientOrderId);
+      return;
+    case "cancelAll":
+      writeNumber(w, c.userId);
+      writeNumber(w, c.marketId);
+      return;
+    case "adjustBalance":
+      writeNumber(w, c.userId);
+      writeNumber(w, c.assetId);
+      writeNumber(w, c.amountUnits);
+      writeString(w, c.reason, "reason");
+      return;
+    case "addAsset":
+      writeAsset(w, c.asset);
+      return;
+    case "addMarket":
+      writeMarket(w, c.market);
+      return;
+    case "setMarketStatus":
+      writeNumber(w, c.marketId);
+      w.u8(statusCode(c.status));
+      return;
+  }
+}
+
+function kindCode(c: Command): number {
+  switch (c.kind) {
+    case "placeOrder":
+      return KIND_PLACE_ORDER;
+    case "cancelOrder":
+      return KIND_CANCEL_ORDER;
+    case "cancelByClientId":
+      return KIND_CANCEL_BY_CLIENT_ID;
+    case "cancelAll":
+      return KIND_CANCEL_ALL;
+    case "adjustBalance":
+      return KIND_ADJUST_BALANCE;
+    case "addAsset":
+      return KIND_ADD_ASSET;
+    case "addMarket":
+      return KIND_ADD_MARKET;
+    case "setMarketStatus":
+      return KIND_SET_MARKET_STATUS;
+  }
+  throw new CommandEncodeError(`unknown command kind ${JSON.stringify((c as { kind: unknown }).kind)}`);
+}
+
+/** Appends the encoding of `command` to `w`. On error `w` may hold a partial command: reset it. */
+export function encodeCommandInto(w: ByteWriter, command: Command): void {
+  // One capacity check for all fixed fields; strings check their own room.
+  w.ensure(MAX_FIXED_SIZE_BYTES);
+  w.u8(COMMAND_FORMAT_VERSION);
+  w.u8(kindCode(command));
+  writeNumber(w, command.sequence);
+  writeNumber(w, command.timestampMs);
+  writeBody(w, command);
+}
+
+/**
+ * Reusable encoder for the hot path: encode() returns a view of an internal buffer that is
+ * valid until the next encode() call, so callers copy it (the journal does) before encoding again.
+ */
+export class CommandEncoder {
+  private readonly writer = new ByteWriter(256);
+
+  encode(command: Command): Uint8Array {
+    this.writer.reset();
+    encodeCommandInto(this.writer, command);
+    return this.writer.written();
+  }
+}
+
+/** Convenience for tests and tools: a fresh copy. */
+export function encodeCommand(command: Command): Uint8Array {
+  return new CommandEncoder().encode(command).slice();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+function readNumber(r: ByteReader, field: string): number {
+  const tag = r.u8(field);
+  if (tag <= NUM_MAX_INLINE) return tag;
+  switch (tag) {
+    case NUM_U16:
+      return r.u16(field);
+    case NUM_U32:
+      return r.u32(field);
+    case NUM_U48: {
+      const low = r.u32(field);
+      return r.u16(field) * TWO_POW_32 + low;
+    }
+    case NUM_F64:
+      return r.f64(field);
+    default:
+      throw new DecodeError(`unknown number tag 0x${tag.toString(16)} for ${field}`, r.offset - 1);
+  }
+}
+
+function readString(r: ByteReader, field: string): string {
+  const encoding = r.u8(field);
+  if (encoding !== STRING_LATIN1 && encoding !== STRING_UTF16) {
+    throw new DecodeError(`unknown string encoding ${encoding} for ${field}`, r.offset - 1);
+  }
+  const start = r.offset;
+  const length = readNumber(r, field);
+  if (!Number.isInteger(length) || length < 0 || length > MAX_CODEC_STRING_UNITS) {
+    throw new DecodeError(`bad string length ${length} for ${field}`, start);
+  }
+  const unitSizeBytes = encoding === STRING_UTF16 ? 2 : 1;
+  r.need(length * unitSizeBytes, field);
+  let out = "";
+  for (let i = 0; i < length; i++) {
+    out += String.fromCharCode(unitSizeBytes === 2 ? r.u16(field) : r.u8(field));
+  }
+  return out;
+}
+
+function readEnum<T>(values: readonly T[], code: number, field: string, offset: number): T {
+  if (code >= values.length) throw new DecodeError(`unknown ${field} code ${code}`, offset);
+  return values[code];
+}
+
+function readPlaceOrder(r: ByteReader, sequence: number, timestampMs: number): PlaceOrderCommand {
+  const flagsOffset = r.offset;
+  const flags = r.u8("order flags");
+  return {
+    kind: "placeOrder",
+    sequence,
+    timestampMs,
+    side: flags & 1 ? "sell" : "buy",
+    orderType: readEnum(ORDER_TYPES, (flags >> 1) & 3, "order type", flagsOffset),
+    timeInForce: readEnum(TIMES_IN_FORCE, (flags >> 3) & 3, "time in force", flagsOffset),
+    postOnly: (flags & (1 << 5)) !== 0,
+    selfTradePrevention: readEnum(STP_CODES, (flags >> 6) & 3, "self-trade prevention", flagsOffset),
+    userId: readNumber(r, "userId"),
+    marketId: readNumber(r, "marketId"),
+    priceTicks: readNumber(r, "priceTicks"),
+    quantityLots: readNumber(r, "quantityLots"),
+    quoteAmountUnits: readNumber(r, "quoteAmountUnits"),
+    triggerPriceTicks: readNumber(r, "triggerPriceTicks"),
+    clientOrderId: readNumber(r, "clientOrderId"),
+  };
+}
+
+function readAsset(r: ByteReader): AssetConfig {
+  return {
+    assetId: readNumber(r, "asset.assetId"),
+    code: readString(r, "asset.code"),
+    scale: readNumber(r, "asset.scale"),
+  };
+}
+
+function readMarket(r: ByteReader): MarketConfig {
+  const market = {
+    marketId: readNumber(r, "market.marketId"),
+    symbol: readString(r, "market.symbol"),
+    baseAssetId: readNumber(r, "market.baseAssetId"),
+    quoteAssetId: readNumber(r, "market.quoteAssetId"),
+    lotSizeBaseUnits: readNumber(r, "market.lotSizeBaseUnits"),
+    quoteUnitsPerTickLot: readNumber(r, "market.quoteUnitsPerTickLot"),
+    minPriceTicks: readNumber(r, "market.minPriceTicks"),
+    maxPriceTicks: readNumber(r, "market.maxPriceTicks"),
+    minQuantityLots: readNumber(r, "market.minQuantityLots"),
+    maxQuantityLots: readNumber(r, "market.maxQuantityLots"),
+    minNotionalUnits: readNumber(r, "market.minNotionalUnits"),
+    maxNotionalUnits: readNumber(r, "market.maxNotionalUnits"),
+    makerFeePpm: readNumber(r, "market.makerFeePpm"),
+    takerFeePpm: readNumber(r, "market.takerFeePpm"),
+    stopBuySlippageBps: readNumber(r, "market.stopBuySlippageBps"),
+  };
+  const stpOffset = r.offset;
+  const stp = readEnum(
+    STP_CODES,
+    r.u8("market.selfTradePrevention"),
+    "market self-trade prevention",
+    stpOffset,
+  );
+  if (stp === null) throw new DecodeError("market self-trade prevention must not be null", stpOffset);
+  return { ...market, selfTradePrevention: stp };
+}
+
+function readStatus(r: ByteReader): MarketStatus {
+  const offset = r.offset;
+  const code = r.u8("status");
+  if (code === 0) return "active";
+  if (code === 1) return "suspended";
+  throw new DecodeError(`unknown market status code ${code}`, offset);
+}
+
+function readBody(r: ByteReader, kind: number, sequence: number, timestampMs: number): Command {
+  switch (kind) {
+    case KIND_PLACE_ORDER:
+      return readPlaceOrder(r, sequence, timestampMs);
+    case KIND_CANCEL_ORDER:
+      return {
+        kind: "cancelOrder",
+        sequence,
+        timestampMs,
+        userId: readNumber(r, "userId"),
+        orderId: readNumber(r, "orderId"),
+      } satisfies CancelOrderCommand;
+    case KIND_CANCEL_BY_CLIENT_ID:
+      return {
+        kind: "cancelByClientId",
+        sequence,
+        timestampMs,
+        userId: readNumber(r, "userId"),
+        marketId: readNumber(r, "marketId"),
+        clientOrderId: readNumber(r, "clientOrderId"),
+      } satisfies CancelByClientIdCommand;
+    case KIND_CANCEL_ALL:
+      return {
+        kind: "cancelAll",
+        sequence,
+        timestampMs,
+        userId: readNumber(r, "userId"),
+        marketId: readNumber(r, "marketId"),
+      } satisfies CancelAllCommand;
+    case KIND_ADJUST_BALANCE:
+      return {
+        kind: "adjustBalance",
+        sequence,
+        timestampMs,
+        userId: readNumber(r, "userId"),
+        assetId: readNumber(r, "assetId"),
+        amountUnits: readNumber(r, "amountUnits"),
+        reason: readString(r, "reason"),
+      } satisfies AdjustBalanceCommand;
+    case KIND_ADD_ASSET:
+      return { kind: "addAsset", sequence, timestampMs, asset: readAsset(r) } satisfies AddAssetCommand;
+    case KIND_ADD_MARKET:
+      return { kind: "addMarket", sequence, timestampMs, market: readMarket(r) } satisfies AddMarketCommand;
+    case KIND_SET_MARKET_STATUS:
+      return {
+        kind: "setMarketStatus",
+        sequence,
+        timestampMs,
+        marketId: readNumber(r, "marketId"),
+        status: readStatus(r),
+      } satisfies SetMarketStatusCommand;
+    default:
+      throw new DecodeError(`unknown command kind ${kind}`, 1);
+  }
+}
+
+/** Decodes one command; throws DecodeError on any malformed, truncated or over-long input. */
+export function decodeCommand(bytes: Uint8Array): Command {
+  const r = new ByteReader(bytes);
+  const version = r.u8("format version");
+  if (version !== COMMAND_FORMAT_VERSION) {
+    throw new DecodeError(`unsupported command format version ${version}`, 0);
+  }
+  const kind = r.u8("kind");
+  const sequence = readNumber(r, "sequence");
+  const timestampMs = readNumber(r, "timestampMs");
+  const command = readBody(r, kind, sequence, timestampMs);
+  if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after the command`, r.offset);
+  return command;
+}

@@ -1,0 +1,97 @@
+// fast-check generators of every Command kind, including values the core rejects (fractions,
+// -0, NaN, unsafe integers, lone surrogates): the journal must carry them unchanged too.
+
+import fc from "fast-check";
+import type { Command, OrderType, Side, TimeInForce } from "../../src/core/commands.ts";
+import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
+
+export const anyNumber: fc.Arbitrary<number> = fc.oneof(
+  fc.integer({ min: 0, max: 300 }),
+  fc.integer({ min: 0, max: 0xffff_ffff }),
+  fc.maxSafeNat(),
+  fc.maxSafeInteger(),
+  fc.double(),
+  fc.constantFrom(-0, 0, 0xef, 0xf0, 0xffff, 0x1_0000, 2 ** 48 - 1, 2 ** 48, 2 ** 53, Number.NaN),
+);
+
+const anyCodeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+export const anyString: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: anyCodeUnit, maxLength: 40 }),
+  fc.string({ unit: "grapheme", maxLength: 10 }),
+);
+
+const side = fc.constantFrom<Side>("buy", "sell");
+const orderType = fc.constantFrom<OrderType>("limit", "market", "marketTotal", "stopMarket");
+const timeInForce = fc.constantFrom<TimeInForce>("gtc", "ioc", "fok");
+const stp = fc.constantFrom<SelfTradePrevention>("cancelResting", "cancelIncoming", "cancelBoth");
+const stamp = { sequence: anyNumber, timestampMs: anyNumber };
+
+export const assetConfig: fc.Arbitrary<AssetConfig> = fc.record({
+  assetId: anyNumber,
+  code: anyString,
+  scale: anyNumber,
+});
+
+export const marketConfig: fc.Arbitrary<MarketConfig> = fc.record({
+  marketId: anyNumber,
+  symbol: anyString,
+  baseAssetId: anyNumber,
+  quoteAssetId: anyNumber,
+  lotSizeBaseUnits: anyNumber,
+  quoteUnitsPerTickLot: anyNumber,
+  minPriceTicks: anyNumber,
+  maxPriceTicks: anyNumber,
+  minQuantityLots: anyNumber,
+  maxQuantityLots: anyNumber,
+  minNotionalUnits: anyNumber,
+  maxNotionalUnits: anyNumber,
+  makerFeePpm: anyNumber,
+  takerFeePpm: anyNumber,
+  stopBuySlippageBps: anyNumber,
+  selfTradePrevention: stp,
+});
+
+export const anyCommand: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({
+    kind: fc.constant("placeOrder" as const),
+    ...stamp,
+    userId: anyNumber,
+    marketId: anyNumber,
+    side,
+    orderType,
+    priceTicks: anyNumber,
+    quantityLots: anyNumber,
+    quoteAmountUnits: anyNumber,
+    triggerPriceTicks: anyNumber,
+    timeInForce,
+    postOnly: fc.boolean(),
+    clientOrderId: anyNumber,
+    selfTradePrevention: fc.option(stp, { nil: null }),
+  }),
+  fc.record({ kind: fc.constant("cancelOrder" as const), ...stamp, userId: anyNumber, orderId: anyNumber }),
+  fc.record({
+    kind: fc.constant("cancelByClientId" as const),
+    ...stamp,
+    userId: anyNumber,
+    marketId: anyNumber,
+    clientOrderId: anyNumber,
+  }),
+  fc.record({ kind: fc.constant("cancelAll" as const), ...stamp, userId: anyNumber, marketId: anyNumber }),
+  fc.record({
+    kind: fc.constant("adjustBalance" as const),
+    ...stamp,
+    userId: anyNumber,
+    assetId: anyNumber,
+    amountUnits: anyNumber,
+    reason: anyString,
+  }),
+  fc.record({ kind: fc.constant("addAsset" as const), ...stamp, asset: assetConfig }),
+  fc.record({ kind: fc.constant("addMarket" as const), ...stamp, market: marketConfig }),
+  fc.record({
+    kind: fc.constant("setMarketStatus" as const),
+    ...stamp,
+    marketId: anyNumber,
+    status: fc.constantFrom("active" as const, "suspended" as const),
+  }),
+);

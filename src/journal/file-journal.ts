@@ -1,0 +1,572 @@
+// The embedded journal: append-only segment files under one directory, with group commit.
+//
+// append() only copies the record into an in-memory pending buffer. flush() starts (or joins)
+// the single flush loop, which swaps the pending buffer with a spare one, writes the whole
+// chunk, fdatasyncs once and resolves every flush() waiting on records in that chunk — so one
+// sync covers all commands appended meanwhile, and appends continue into the other buffer
+// while the disk works. The pending buffer has a fixed size: when it is full append() throws
+// JournalFullError, and the writer must wait for a flush (hasRoomFor() tells it in advance).
+//
+// Opening checks every record. A bad tail of the last segment is what a crash mid-write
+// leaves: it was never synced, so never acknowledged, and is cut off (and reported). Bad bytes
+// anywhere else, or followed by a good record with the next sequence, are damage: open stops
+// with JournalCorruptError naming file and offset.
+
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+} from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type Journal,
+  JournalCorruptError,
+  JournalFailedError,
+  JournalFullError,
+  type JournalRecord,
+} from "./journal.ts";
+import {
+  findLaterRecord,
+  MAX_RECORD_PAYLOAD_SIZE_BYTES,
+  parseSegmentFileName,
+  RECORD_HEADER_SIZE_BYTES,
+  readRecord,
+  SEGMENT_HEADER_SIZE_BYTES,
+  scanSegment,
+  segmentFileName,
+  segmentHeaderProblem,
+  writeRecord,
+  writeSegmentHeader,
+} from "./segment-format.ts";
+
+export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_PENDING_SIZE_BYTES = 8 * 1024 * 1024;
+
+export interface FileJournalOptions {
+  dir: string;
+  /** A segment is closed and a new one started when the next record would pass this size. */
+  segmentSizeBytes?: number;
+  /** Capacity of the pending (not yet written) buffer; two of these are allocated. */
+  maxPendingSizeBytes?: number;
+}
+
+export interface JournalOpenReport {
+  segmentCount: number;
+  firstSequence: number;
+  lastSequence: number;
+  /** The last segment's torn tail that was cut off: it was never synced, hence never acknowledged. */
+  truncatedFile: string | null;
+  truncatedBytes: number;
+  truncatedReason: string | null;
+}
+
+export interface FileJournalStats {
+  /** fdatasync calls on segment files. */
+  dataSyncCount: number;
+  /** fsync calls on the directory (after creating or deleting segment files). */
+  dirSyncCount: number;
+  /** Flush-loop rounds: each writes one chunk of pending records. */
+  flushRoundCount: number;
+  writtenBytes: number;
+}
+
+interface Segment {
+  firstSequence: number;
+  path: string;
+}
+
+interface RollMark {
+  /** Offset in the pending buffer where the new segment's header starts. */
+  offset: number;
+  path: string;
+}
+
+interface Waiter {
+  target: number;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+interface RecoveredSegments {
+  segments: Segment[];
+  lastSequence: number;
+  tailSizeBytes: number;
+  tailRecordCount: number;
+  report: JournalOpenReport;
+}
+
+function corrupt(path: string, offset: number, reason: string): never {
+  throw new JournalCorruptError(path, offset, reason);
+}
+
+function syncDirSync(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Cuts a torn tail off (or deletes a segment left with no record) and makes that durable. */
+function dropTornTail(path: string, validSizeBytes: number, keepFile: boolean): void {
+  if (!keepFile) {
+    unlinkSync(path);
+    return;
+  }
+  const fd = openSync(path, "r+");
+  try {
+    ftruncateSync(fd, validSizeBytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface TornTail {
+  validSizeBytes: number;
+  recordCount: number;
+  lastSequence: number;
+  reason: string;
+}
+
+/** Checks one segment; returns its torn tail if it has one (only allowed for the last segment). */
+function checkSegment(
+  path: string,
+  bytes: Uint8Array,
+  firstSequence: number,
+  isLast: boolean,
+): TornTail | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerProblem = segmentHeaderProblem(bytes, firstSequence);
+  const scan = headerProblem === null ? scanSegment(bytes, firstSequence) : null;
+  const problem =
+    headerProblem !== null ? { offset: 0, reason: headerProblem, checksumValid: false } : scan!.problem;
+  if (problem === null) {
+    if (scan!.recordCount > 0) return null;
+    if (!isLast) corrupt(path, SEGMENT_HEADER_SIZE_BYTES, "segment holds no record but is not the last one");
+    return {
+      validSizeBytes: 0,
+      recordCount: 0,
+      lastSequence: firstSequence - 1,
+      reason: "segment holds no record",
+    };
+  }
+  if (!isLast) corrupt(path, problem.offset, `${problem.reason} (not the last segment)`);
+  if (problem.checksumValid) corrupt(path, problem.offset, problem.reason);
+  const lastSequence = scan === null ? firstSequence - 1 : scan.lastSequence;
+  const follower = findLaterRecord(bytes, view, problem.offset + 1, lastSequence);
+  if (follower >= 0)
+    corrupt(path, problem.offset, `${problem.reason}; a valid later record follows at byte ${follower}`);
+  const recordCount = scan === null ? 0 : scan.recordCount;
+  const validSizeBytes = recordCount === 0 ? 0 : scan!.validSizeBytes;
+  return { validSizeBytes, recordCount, lastSequence, reason: problem.reason };
+}
+
+function listSegments(dir: string): Segment[] {
+  const firstSequences: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const first = parseSegmentFileName(name);
+    if (first !== null) firstSequences.push(first);
+  }
+  firstSequences.sort((a, b) => a - b);
+  return firstSequences.map((firstSequence) => ({
+    firstSequence,
+    path: join(dir, segmentFileName(firstSequence)),
+  }));
+}
+
+/** Reads and checks every segment; cuts a torn tail off the last one. */
+function recoverSegments(dir: string): RecoveredSegments {
+  const found = listSegments(dir);
+  const segments: Segment[] = [];
+  const report: JournalOpenReport = {
+    segmentCount: 0,
+    firstSequence: 0,
+    lastSequence: 0,
+    truncatedFile: null,
+    truncatedBytes: 0,
+    truncatedReason: null,
+  };
+  let lastSequence = 0;
+  let tailSizeBytes = 0;
+  let tailRecordCount = 0;
+  for (let i = 0; i < found.length; i++) {
+    const { path, firstSequence } = found[i];
+    if (lastSequence !== 0 && firstSequence !== lastSequence + 1) {
+      corrupt(path, 0, `segment starts at ${firstSequence} but the previous one ends at ${lastSequence}`);
+    }
+    const bytes = readFileSync(path);
+    const torn = checkSegment(path, bytes, firstSequence, i === found.length - 1);
+    if (torn === null) {
+      const scan = scanSegment(bytes, firstSequence);
+      lastSequence = scan.lastSequence;
+      tailSizeBytes = bytes.length;
+      tailRecordCount = scan.recordCount;
+      segments.push(found[i]);
+      continue;
+    }
+    dropTornTail(path, torn.validSizeBytes, torn.recordCount > 0);
+    syncDirSync(dir);
+    Object.assign(report, {
+      truncatedFile: path,
+      truncatedBytes: bytes.length - torn.validSizeBytes,
+      truncatedReason: torn.reason,
+    });
+    if (torn.recordCount === 0) continue;
+    lastSequence = torn.lastSequence;
+    tailSizeBytes = torn.validSizeBytes;
+    tailRecordCount = torn.recordCount;
+    segments.push(found[i]);
+  }
+  report.segmentCount = segments.length;
+  report.firstSequence = segments.length > 0 ? segments[0].firstSequence : 0;
+  report.lastSequence = lastSequence;
+  return { segments, lastSequence, tailSizeBytes, tailRecordCount, report };
+}
+
+/** A crash may leave written-but-unsynced data in the page cache: sync it before building on it. */
+function syncExisting(segments: readonly Segment[]): void {
+  const last = segments[segments.length - 1];
+  if (last === undefined) return;
+  const fd = openSync(last.path, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class FileJournal implements Journal {
+  readonly dir: string;
+  readonly segmentSizeBytes: number;
+  readonly maxPendingSizeBytes: number;
+  readonly openReport: JournalOpenReport;
+  readonly stats: FileJournalStats = {
+    dataSyncCount: 0,
+    dirSyncCount: 0,
+    flushRoundCount: 0,
+    writtenBytes: 0,
+  };
+
+  lastSequence: number;
+  durableSequence: number;
+
+  private readonly segments: Segment[];
+  // Appender side: the segment new records go to, and its size including pending bytes.
+  private tailRecordCount: number;
+  private tailSizeBytes: number;
+  // Pending buffer and its spare, swapped by the flush loop.
+  private pending: Uint8Array;
+  private pendingView: DataView;
+  private spare: Uint8Array;
+  private pendingLength = 0;
+  private rollMarks: RollMark[] = [];
+  // Writer side: the file the flush loop writes to.
+  private file: FileHandle | null;
+  private fileSizeBytes: number;
+  private fileDirty = false;
+  private flushing = false;
+  private waiters: Waiter[] = [];
+  private failure: Error | null = null;
+  private closed = false;
+
+  private constructor(options: FileJournalOptions, recovered: RecoveredSegments, file: FileHandle | null) {
+    this.dir = options.dir;
+    this.segmentSizeBytes = options.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
+    this.maxPendingSizeBytes = options.maxPendingSizeBytes ?? DEFAULT_MAX_PENDING_SIZE_BYTES;
+    this.openReport = recovered.report;
+    this.segments = recovered.segments;
+    this.lastSequence = recovered.lastSequence;
+    this.durableSequence = recovered.lastSequence;
+    this.tailRecordCount = recovered.tailRecordCount;
+    this.tailSizeBytes = recovered.tailSizeBytes;
+    this.pending = new Uint8Array(this.maxPendingSizeBytes);
+    this.pendingView = new DataView(this.pending.buffer);
+    this.spare = new Uint8Array(this.maxPendingSizeBytes);
+    this.file = file;
+    this.fileSizeBytes = recovered.tailSizeBytes;
+  }
+
+  /** Opens (creating the directory if needed), checks every record, and cuts a torn tail. */
+  static async open(options: FileJournalOptions): Promise<FileJournal> {
+    const smallestRoomBytes =
+      SEGMENT_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + MAX_RECORD_PAYLOAD_SIZE_BYTES;
+    if ((options.maxPendingSizeBytes ?? DEFAULT_MAX_PENDING_SIZE_BYTES) < smallestRoomBytes) {
+      throw new RangeError(`maxPendingSizeBytes must be at least ${smallestRoomBytes} (one largest record)`);
+    }
+    if ((options.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES) < SEGMENT_HEADER_SIZE_BYTES) {
+      throw new RangeError(`segmentSizeBytes must be at least ${SEGMENT_HEADER_SIZE_BYTES}`);
+    }
+    mkdirSync(options.dir, { recursive: true });
+    const recovered = recoverSegments(options.dir);
+    syncExisting(recovered.segments);
+    const last = recovered.segments[recovered.segments.length - 1];
+    const file = last === undefined ? null : await open(last.path, "r+");
+    return new FileJournal(options, recovered, file);
+  }
+
+  get firstSequence(): number {
+    return this.segments.length > 0 ? this.segments[0].firstSequence : 0;
+  }
+
+  /** Bytes appended but not yet handed to the disk. */
+  get pendingSizeBytes(): number {
+    return this.pendingLength;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  hasRoomFor(payloadSizeBytes: number): boolean {
+    const worstCaseBytes = SEGMENT_HEADER_SIZE_BYTES + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
+    return this.pendingLength + worstCaseBytes <= this.pending.length;
+  }
+
+  append(sequence: number, payload: Uint8Array): void {
+    this.assertUsable();
+    this.assertNextSequence(sequence);
+    if (payload.length > MAX_RECORD_PAYLOAD_SIZE_BYTES) {
+      throw new RangeError(`payload of ${payload.length} bytes exceeds ${MAX_RECORD_PAYLOAD_SIZE_BYTES}`);
+    }
+    const recordSizeBytes = RECORD_HEADER_SIZE_BYTES + payload.length;
+    const roll = this.needsRoll(recordSizeBytes);
+    const neededBytes = recordSizeBytes + (roll ? SEGMENT_HEADER_SIZE_BYTES : 0);
+    if (this.pendingLength + neededBytes > this.pending.length) {
+      throw new JournalFullError(this.pendingLength, this.pending.length);
+    }
+    if (roll) this.startSegment(sequence);
+    writeRecord(this.pending, this.pendingView, this.pendingLength, sequence, payload);
+    this.pendingLength += recordSizeBytes;
+    this.tailSizeBytes += recordSizeBytes;
+    this.tailRecordCount++;
+    this.lastSequence = sequence;
+  }
+
+  flush(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const target = this.lastSequence;
+    if (this.durableSequence >= target) return Promise.resolve();
+    const waiter = this.waiterFor(target);
+    if (!this.flushing) void this.runFlushLoop();
+    return waiter.promise;
+  }
+
+  *replay(fromSequence: number): Generator<JournalRecord> {
+    if (this.lastSequence === 0) return;
+    if (fromSequence < this.firstSequence) {
+      throw new RangeError(`cannot replay from ${fromSequence}: the journal starts at ${this.firstSequence}`);
+    }
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i];
+      const next = this.segments[i + 1];
+      if (next !== undefined && next.firstSequence <= fromSequence) continue;
+      if (segment.firstSequence > this.durableSequence) return;
+      yield* this.replaySegment(segment, fromSequence);
+    }
+  }
+
+  async pruneThrough(sequence: number): Promise<number> {
+    // Only segments followed by one holding a durable record <= sequence: the journal then
+    // always keeps a record at or past the snapshot, so its lastSequence never falls behind it.
+    const coveredThrough = Math.min(sequence, this.durableSequence);
+    let pruned = 0;
+    while (this.segments.length > 1 && this.segments[1].firstSequence <= coveredThrough) {
+      const [segment] = this.segments.splice(0, 1);
+      unlinkSync(segment.path);
+      // Oldest first, each durable before the next, so a crash never leaves a gap in the middle.
+      await this.syncDir();
+      pruned++;
+    }
+    return pruned;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.failure === null) await this.flush();
+    this.closed = true;
+    this.failure ??= new JournalFailedError("journal closed");
+    await this.file?.close();
+    this.file = null;
+  }
+
+  // ---- append side
+
+  private assertUsable(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private assertNextSequence(sequence: number): void {
+    if (this.lastSequence === 0) {
+      if (!Number.isSafeInteger(sequence) || sequence < 1) {
+        throw new RangeError(`first journal sequence must be a positive safe integer, got ${sequence}`);
+      }
+    } else if (sequence !== this.lastSequence + 1) {
+      throw new RangeError(`journal sequence ${sequence} does not follow ${this.lastSequence}`);
+    }
+  }
+
+  private needsRoll(recordSizeBytes: number): boolean {
+    if (this.segments.length === 0) return true;
+    return this.tailRecordCount > 0 && this.tailSizeBytes + recordSizeBytes > this.segmentSizeBytes;
+  }
+
+  private startSegment(firstSequence: number): void {
+    const path = join(this.dir, segmentFileName(firstSequence));
+    this.rollMarks.push({ offset: this.pendingLength, path });
+    writeSegmentHeader(this.pending, this.pendingLength, firstSequence);
+    this.pendingLength += SEGMENT_HEADER_SIZE_BYTES;
+    this.segments.push({ firstSequence, path });
+    this.tailSizeBytes = SEGMENT_HEADER_SIZE_BYTES;
+    this.tailRecordCount = 0;
+  }
+
+  private waiterFor(target: number): Waiter {
+    const last = this.waiters[this.waiters.length - 1];
+    if (last !== undefined && last.target === target) return last;
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const waiter = { target, promise, resolve, reject };
+    this.waiters.push(waiter);
+    return waiter;
+  }
+
+  // ---- flush side
+
+  private async runFlushLoop(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pendingLength > 0) {
+        const chunkLastSequence = this.lastSequence;
+        const { bytes, marks } = this.takePending();
+        await this.writeChunk(bytes, marks);
+        this.durableSequence = chunkLastSequence;
+        this.stats.flushRoundCount++;
+        this.resolveWaiters();
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Swaps the pending buffer with the spare so appends continue while the chunk is written. */
+  private takePending(): { bytes: Uint8Array; marks: RollMark[] } {
+    const full = this.pending;
+    const bytes = full.subarray(0, this.pendingLength);
+    const marks = this.rollMarks;
+    // The chunk's buffer becomes the spare. It is not appended to again before this chunk is
+    // written, because the loop takes the next chunk only after writeChunk() finished.
+    this.pending = this.spare;
+    this.pendingView = new DataView(this.pending.buffer);
+    this.spare = full;
+    this.pendingLength = 0;
+    this.rollMarks = [];
+    return { bytes, marks };
+  }
+
+  private async writeChunk(bytes: Uint8Array, marks: readonly RollMark[]): Promise<void> {
+    let start = 0;
+    let createdSegment = false;
+    for (const mark of marks) {
+      await this.writeToFile(bytes.subarray(start, mark.offset));
+      await this.closeCurrentFile();
+      this.file = await open(mark.path, "wx");
+      this.fileSizeBytes = 0;
+      createdSegment = true;
+      start = mark.offset;
+    }
+    await this.writeToFile(bytes.subarray(start));
+    await this.syncCurrentFile();
+    if (createdSegment) await this.syncDir();
+  }
+
+  private async writeToFile(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    const file = this.file;
+    if (file === null) throw new JournalFailedError("no segment file open for writing");
+    let written = 0;
+    while (written < bytes.length) {
+      const result = await file.write(bytes, written, bytes.length - written, this.fileSizeBytes + written);
+      written += result.bytesWritten;
+    }
+    this.fileSizeBytes += written;
+    this.stats.writtenBytes += written;
+    this.fileDirty = true;
+  }
+
+  private async syncCurrentFile(): Promise<void> {
+    if (this.file === null || !this.fileDirty) return;
+    await this.file.datasync();
+    this.stats.dataSyncCount++;
+    this.fileDirty = false;
+  }
+
+  private async closeCurrentFile(): Promise<void> {
+    await this.syncCurrentFile();
+    await this.file?.close();
+    this.file = null;
+  }
+
+  private async syncDir(): Promise<void> {
+    const dir = await open(this.dir, "r");
+    try {
+      await dir.sync();
+      this.stats.dirSyncCount++;
+    } finally {
+      await dir.close();
+    }
+  }
+
+  private resolveWaiters(): void {
+    let resolved = 0;
+    while (resolved < this.waiters.length && this.waiters[resolved].target <= this.durableSequence) {
+      this.waiters[resolved].resolve();
+      resolved++;
+    }
+    this.waiters.splice(0, resolved);
+  }
+
+  private fail(error: unknown): void {
+    const failure = new JournalFailedError(`journal write failed: ${String(error)}`, { cause: error });
+    this.failure = failure;
+    for (const waiter of this.waiters) waiter.reject(failure);
+    this.waiters = [];
+  }
+
+  // ---- replay
+
+  private *replaySegment(segment: Segment, fromSequence: number): Generator<JournalRecord> {
+    const bytes = readFileSync(segment.path);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const headerProblem = segmentHeaderProblem(bytes, segment.firstSequence);
+    if (headerProblem !== null) corrupt(segment.path, 0, headerProblem);
+    let offset = SEGMENT_HEADER_SIZE_BYTES;
+    let expected = segment.firstSequence;
+    while (offset < bytes.length && expected <= this.durableSequence) {
+      const record = readRecord(bytes, view, offset);
+      if (!record.ok) corrupt(segment.path, offset, record.reason);
+      if (record.sequence !== expected)
+        corrupt(segment.path, offset, `sequence ${record.sequence}, expected ${expected}`);
+      if (record.sequence >= fromSequence) {
+        const payload = bytes.subarray(record.payloadOffset, record.nextOffset);
+        yield { sequence: record.sequence, payload };
+      }
+      expected++;
+      offset = record.nextOffset;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// The journal contract: an append-only, durable log of sequenced records (encoded commands).
+// The file journal implements it for embedded mode; a NATS JetStream journal can replace it in
+// cluster mode without the sequencer or recovery knowing the difference.
+
+export interface JournalRecord {
+  sequence: number;
+  /** Valid until the iterator advances; copy it to keep it. */
+  payload: Uint8Array;
+}
+
+export interface Journal {
+  /** Sequence of the last appended record (durable or not); 0 when the journal has none. */
+  readonly lastSequence: number;
+  /** Sequence of the first record still held (after pruning); 0 when the journal has none. */
+  readonly firstSequence: number;
+  /** Sequence of the last record known durable; never more than lastSequence. */
+  readonly durableSequence: number;
+
+  /**
+   * Buffers one record; synchronous and cheap. `sequence` must be lastSequence + 1 (or any
+   * positive integer for the first record ever). Throws JournalFullError when the bounded
+   * pending buffer has no room: callers check hasRoomFor() first or await flush() and retry.
+   */
+  append(sequence: number, payload: Uint8Array): void;
+
+  /** Whether append() of a payload of this size would fit in the pending buffer now. */
+  hasRoomFor(payloadSizeBytes: number): boolean;
+
+  /**
+   * Resolves once every record appended before the call is durable. Many appends share one
+   * write and one sync (group commit). Rejects if the journal failed: it is then unusable.
+   */
+  flush(): Promise<void>;
+
+  /** Records with sequence >= fromSequence, in order. Only durable records; throws if pruned. */
+  replay(fromSequence: number): Iterable<JournalRecord>;
+
+  /** Drops whole segments whose records are all <= sequence (covered by a snapshot). Returns how many. */
+  pruneThrough(sequence: number): Promise<number>;
+
+  /** Flushes what is pending, then releases the files. */
+  close(): Promise<void>;
+}
+
+/** Thrown by append() when the pending buffer is full: the writer must wait for a flush. */
+export class JournalFullError extends Error {
+  constructor(pendingSizeBytes: number, maxPendingSizeBytes: number) {
+    super(`journal pending buffer full (${pendingSizeBytes} of ${maxPendingSizeBytes} bytes): await flush()`);
+    this.name = "JournalFullError";
+  }
+}
+
+/** The journal holds a bad record that is not a torn tail: acknowledged data may be damaged. */
+export class JournalCorruptError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`journal corrupt in ${file} at byte ${offset}: ${reason}`);
+    this.name = "JournalCorruptError";
+  }
+}
+
+/** The journal failed (write or sync error) or was closed; the process must restart and recover. */
+export class JournalFailedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "JournalFailedError";
+  }
+}

@@ -747,8 +747,9 @@ export class ReferenceCore implements CoreMachine {
   }
 
   private cancelByClientId(c: CancelByClientIdCommand): void {
-    if (c.marketId !== 0 && this.findMarket(c.marketId) === undefined) throw new Rejection("unknownMarket");
+    // The spec gives no order between these two; we check the command's own field first.
     if (!Number.isSafeInteger(c.clientOrderId) || c.clientOrderId <= 0) throw new Rejection("invalidCommand");
+    if (c.marketId !== 0 && this.findMarket(c.marketId) === undefined) throw new Rejection("unknownMarket");
     const toCancel = this.allOpenOrders().filter(
       (o) =>
         o.userId === c.userId &&
@@ -1183,19 +1184,28 @@ function copyMarketConfig(m: MarketConfig): MarketConfig {
   };
 }
 
+/** A rejected event echoes the command's user and client order id; a value that is not a safe integer becomes 0. */
+function safeOrZero(value: number): number {
+  return Number.isSafeInteger(value) ? value : 0;
+}
+
 function rejectedUserId(command: Command): number {
   switch (command.kind) {
     case "placeOrder":
     case "cancelOrder":
     case "cancelAll":
     case "cancelByClientId":
+      return safeOrZero(command.userId);
     case "adjustBalance":
-      return command.userId;
+      // An operator command: it names a user only when the id is a valid one.
+      return isValidUserId(command.userId) ? command.userId : 0;
     default:
       return 0;
   }
 }
 
 function rejectedClientOrderId(command: Command): number {
-  return command.kind === "placeOrder" || command.kind === "cancelByClientId" ? command.clientOrderId : 0;
+  return command.kind === "placeOrder" || command.kind === "cancelByClientId"
+    ? safeOrZero(command.clientOrderId)
+    : 0;
 }

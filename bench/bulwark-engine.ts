@@ -2,6 +2,7 @@
 // timed runs with and without the journal, per-op latency, memory of the 1M-order book,
 // snapshot/restore and journal replay.
 
+import { rmSync } from "node:fs";
 import type { CancelOrderCommand, Command } from "../src/core/commands.ts";
 import type { CoreLimits } from "../src/core/config.ts";
 import { Core } from "../src/core/core.ts";
@@ -52,13 +53,26 @@ function applyChecked(core: Core, batch: readonly Command[], events: CoreEvent[]
 }
 
 /** Fresh core with the market, funded users and the (untimed) prefill. */
-export function buildCore(prepared: BulwarkPrepared, journal?: BenchJournal, encoder?: CommandEncoder): Core {
+export function buildCore(prepared: BulwarkPrepared): Core {
+  const core = new Core(prepared.limits);
+  const events: CoreEvent[] = [];
+  for (const batch of prepared.setup) applyChecked(core, batch, events, "setup");
+  for (const batch of prepared.prefillBatches) applyChecked(core, batch, events, "prefill");
+  return core;
+}
+
+/** Same, with every setup and prefill command also journaled and flushed (untimed). */
+async function buildJournaledCore(
+  prepared: BulwarkPrepared,
+  journal: BenchJournal,
+  encoder: CommandEncoder,
+): Promise<Core> {
   const core = new Core(prepared.limits);
   const events: CoreEvent[] = [];
   for (const batch of [...prepared.setup, ...prepared.prefillBatches]) {
-    if (journal !== undefined && encoder !== undefined)
-      for (const c of batch) journal.append(c.sequence, encoder.encode(c));
+    for (const c of batch) journal.append(c.sequence, encoder.encode(c));
     applyChecked(core, batch, events, "setup/prefill");
+    await journal.flush();
   }
   return core;
 }
@@ -170,14 +184,14 @@ export async function timedJournalRun(
   prepared: BulwarkPrepared,
   dir: string,
   runLabel: string,
-): Promise<TimedRun & { journalPath: string; journalBytes: number }> {
+): Promise<TimedRun & { journalPath: string; journalBytes: number; flushWaitSeconds: number }> {
   const journal = await openBenchJournal(dir, runLabel);
   const encoder = new CommandEncoder();
-  const core = buildCore(prepared, journal, encoder);
-  await journal.flush();
+  const core = await buildJournaledCore(prepared, journal, encoder);
   const opBatches = prepared.opBatches;
   const events: CoreEvent[] = [];
   let eventCount = 0;
+  let flushWaitNs = 0n;
   fullGc();
   const t0 = process.hrtime.bigint();
   for (let b = 0; b < opBatches.length; b++) {
@@ -189,11 +203,19 @@ export async function timedJournalRun(
     core.applyBatch(batch, events);
     eventCount += events.length;
     events.length = 0;
+    const f0 = process.hrtime.bigint();
     await journal.flush();
+    flushWaitNs += process.hrtime.bigint() - f0;
   }
   const t1 = process.hrtime.bigint();
   const journalBytes = await journal.close();
-  return { seconds: Number(t1 - t0) / 1e9, events: eventCount, journalPath: journal.path, journalBytes };
+  return {
+    seconds: Number(t1 - t0) / 1e9,
+    flushWaitSeconds: Number(flushWaitNs) / 1e9,
+    events: eventCount,
+    journalPath: journal.path,
+    journalBytes,
+  };
 }
 
 /** Per-command latency, core alone: applyBatch of one command (ns, timer overhead subtracted). */
@@ -228,8 +250,7 @@ export async function latencyJournal(
   const { stream, commands } = prepared;
   const journal = await openBenchJournal(dir, "latency");
   const encoder = new CommandEncoder();
-  const core = buildCore(prepared, journal, encoder);
-  await journal.flush();
+  const core = await buildJournaledCore(prepared, journal, encoder);
   const samples = new Float64Array(stream.count - stream.prefillCount);
   const events: CoreEvent[] = [];
   const one: Command[] = [commands[0]];
@@ -247,6 +268,7 @@ export async function latencyJournal(
     if (n % BATCH_SIZE === 0) await journal.flush();
   }
   await journal.close();
+  rmSync(journal.path, { recursive: true, force: true });
   return samples;
 }
 

@@ -1,74 +1,57 @@
-// Adapter between the benchmark and the journal: encoded commands in, group-commit flush,
-// replay back to Commands. INTERIM: until src/journal/file-journal.ts lands this writes a
-// simple length-prefixed file itself, so the rest of the benchmark can be exercised.
+// Adapter between the benchmark and Bulwark's file journal (src/journal/file-journal.ts):
+// encoded commands in, group-commit flush (write + fdatasync), replay back to Commands.
 
-import { closeSync, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "../src/core/commands.ts";
 import { decodeCommand } from "../src/journal/command-codec.ts";
+import { FileJournal } from "../src/journal/file-journal.ts";
 
 export interface BenchJournal {
+  /** The journal's directory. */
   readonly path: string;
-  /** Queues one encoded command (the bytes are copied). */
+  /** Queues one encoded command (the journal copies the bytes). */
   append(sequence: number, payload: Uint8Array): void;
-  /** Durably writes everything appended so far (group commit). */
+  /** Whether a payload of this size fits the pending buffer without a flush. */
+  hasRoomFor(payloadSizeBytes: number): boolean;
+  /** Resolves when everything appended so far is written and fdatasync'ed (group commit). */
   flush(): Promise<void>;
-  /** Flushes, closes, returns the file size in bytes. */
+  /** Flushes, closes, returns the size of the journal's files in bytes. */
   close(): Promise<number>;
 }
 
-export const JOURNAL_IMPLEMENTATION = "interim (bench-local length-prefixed file)";
+export const JOURNAL_IMPLEMENTATION = "FileJournal (write + fdatasync per flush)";
 
-class InterimJournal implements BenchJournal {
-  private buffer = new Uint8Array(1 << 20);
-  private length = 0;
-  private readonly fd: number;
-
-  constructor(readonly path: string) {
-    this.fd = openSync(path, "w");
-  }
-
-  append(_sequence: number, payload: Uint8Array): void {
-    const need = this.length + 4 + payload.length;
-    if (need > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(need, this.buffer.length * 2));
-      grown.set(this.buffer.subarray(0, this.length));
-      this.buffer = grown;
-    }
-    const b = this.buffer;
-    const n = payload.length;
-    b[this.length] = n & 0xff;
-    b[this.length + 1] = (n >>> 8) & 0xff;
-    b[this.length + 2] = (n >>> 16) & 0xff;
-    b[this.length + 3] = (n >>> 24) & 0xff;
-    b.set(payload, this.length + 4);
-    this.length = need;
-  }
-
-  async flush(): Promise<void> {
-    if (this.length > 0) writeSync(this.fd, this.buffer, 0, this.length);
-    this.length = 0;
-  }
-
-  async close(): Promise<number> {
-    await this.flush();
-    const size = fstatSync(this.fd).size;
-    closeSync(this.fd);
-    return size;
-  }
+function dirSizeBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) total += statSync(join(dir, name)).size;
+  return total;
 }
 
-export async function openBenchJournal(dir: string, label: string): Promise<BenchJournal> {
-  return new InterimJournal(join(dir, `${label}.journal`));
+export async function openBenchJournal(parentDir: string, label: string): Promise<BenchJournal> {
+  const dir = join(parentDir, label);
+  const journal = await FileJournal.open({ dir });
+  return {
+    path: dir,
+    append: (sequence, payload) => journal.append(sequence, payload),
+    hasRoomFor: (size) => journal.hasRoomFor(size),
+    flush: () => journal.flush(),
+    close: async () => {
+      await journal.close();
+      return dirSizeBytes(dir);
+    },
+  };
 }
 
-/** Reads the journal at `path` and hands every decoded command to `onCommand`, in order. */
-export async function replayBenchJournal(path: string, onCommand: (command: Command) => void): Promise<void> {
-  const bytes = readFileSync(path);
-  let at = 0;
-  while (at + 4 <= bytes.length) {
-    const n = bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
-    onCommand(decodeCommand(bytes.subarray(at + 4, at + 4 + n)));
-    at += 4 + n;
+/**
+ * Recovery as the server does it: open the journal directory (which checks every record),
+ * then decode every record and hand the command to `onCommand`, in order.
+ */
+export async function replayBenchJournal(dir: string, onCommand: (command: Command) => void): Promise<void> {
+  const journal = await FileJournal.open({ dir });
+  try {
+    for (const record of journal.replay(journal.firstSequence)) onCommand(decodeCommand(record.payload));
+  } finally {
+    await journal.close();
   }
 }

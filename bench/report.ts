@@ -19,15 +19,22 @@ export interface EngineResult {
   timerOverheadNs: number;
   bytesPerRestingOrder: number | null;
   memoryRestingOrders: number | null;
+  /** The scenario whose prefilled book the memory was measured on. */
+  memoryScenario?: ScenarioName;
   heapBytesDelta: number | null;
   externalBytesDelta: number | null;
   snapshotMs?: number;
   restoreMs?: number;
   snapshotBytes?: number;
   snapshotRestingOrders?: number;
+  /** Median of 3 replays after a first (cold) one. */
   replayOpsPerSec?: number;
+  /** The first replay in the process: JIT not yet warm for decoding. */
+  replayColdOpsPerSec?: number;
   replayCommands?: number;
   journalBytes?: number;
+  /** Share of the timed journal run spent awaiting flush() (write + fdatasync), median of runs. */
+  flushWaitShare?: number;
   ops: number;
   prefillOrders: number;
   trades: number;
@@ -129,7 +136,6 @@ export function renderTable(report: ScenarioReport): string {
       "≥ 60×",
       has(bj?.opsPerSec) && has(peer?.opsPerSec) ? bj.opsPerSec / peer.opsPerSec >= 60 : null,
     );
-  add("  runs (ops/s)", (r) => r.runsOpsPerSec.map((v) => fmtOps(v).replace(" ", "")).join(" "), "");
   add("p50 latency (µs)", (r) => fmtUs(r.p50Us), ratio(peer?.p50Us, bj?.p50Us));
   add(
     "p99 latency (µs)",
@@ -140,12 +146,13 @@ export function renderTable(report: ScenarioReport): string {
   );
   add("p99.9 latency (µs)", (r) => fmtUs(r.p999Us), ratio(peer?.p999Us, bj?.p999Us));
   add("max latency (µs)", (r) => fmtUs(r.maxUs), ratio(peer?.maxUs, bj?.maxUs));
+  const memOn = bj?.memoryScenario ?? peer?.memoryScenario;
   add(
-    "memory per resting order (B)",
+    `memory per resting order (B)${memOn !== undefined && memOn !== report.scenario ? ` [${memOn} book]` : ""}`,
     (r) => fmtNum(r.bytesPerRestingOrder),
     ratio(peer?.bytesPerRestingOrder, bj?.bytesPerRestingOrder),
-    isDeep ? "≤ 100" : "",
-    isDeep && has(bj?.bytesPerRestingOrder) ? bj.bytesPerRestingOrder <= 100 : null,
+    memOn === "deep" ? "≤ 100" : "",
+    memOn === "deep" && has(bj?.bytesPerRestingOrder) ? bj.bytesPerRestingOrder <= 100 : null,
   );
   add(
     "snapshot (ms)",
@@ -169,6 +176,7 @@ export function renderTable(report: ScenarioReport): string {
     "≥ 3 M",
     has(bj?.replayOpsPerSec) ? bj.replayOpsPerSec >= 3e6 : null,
   );
+  add("  first (cold) replay (ops/s)", (r) => fmtOps(r.replayColdOpsPerSec), "");
   add("trades (resolve pass)", (r) => fmtNum(r.trades), ratio(bj?.trades, peer?.trades));
   add("volume (lots)", (r) => fmtNum(r.volumeLots), ratio(bj?.volumeLots, peer?.volumeLots));
   add("marketable limits", (r) => `${(r.marketableLimitShare * 100).toFixed(1)} %`, "");
@@ -201,6 +209,11 @@ export function renderTable(report: ScenarioReport): string {
   for (const row of table) out.push(line(row));
   if (report.cancelIdAgreement !== null)
     out.push(`cancel target ids identical in both engines: ${(report.cancelIdAgreement * 100).toFixed(2)} %`);
+  for (const r of [bj, bc, peer])
+    if (r !== undefined)
+      out.push(
+        `${r.engine} runs (ops/s): ${r.runsOpsPerSec.map((v) => fmtOps(v).replace(" ", "")).join(" ")}`,
+      );
   for (const c of report.checks) out.push(`- ${c}`);
   const notes = new Set(report.results.flatMap((r) => r.notes.map((n) => `${r.engine}: ${n}`)));
   for (const n of notes) out.push(`- ${n}`);

@@ -1,0 +1,230 @@
+// The store's migrations, in code so they ship with the program and run the same on SQLite and
+// PostgreSQL. Only two column kinds differ by engine and are chosen here: the auto-assigned user
+// id (SQLite rowid with AUTOINCREMENT, so ids are never reused; PostgreSQL identity) and binary
+// data (blob / bytea). Everything else is the same SQL type on both.
+//
+// Append new migrations to the list; never edit one that has shipped.
+
+import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from "kysely";
+
+export type StoreEngine = "sqlite" | "postgres";
+
+function userIdColumn(engine: StoreEngine) {
+  return (column: ColumnDefinitionBuilder) =>
+    engine === "sqlite"
+      ? column.primaryKey().autoIncrement()
+      : column.generatedByDefaultAsIdentity().primaryKey();
+}
+
+function binaryType(engine: StoreEngine): "blob" | "bytea" {
+  return engine === "sqlite" ? "blob" : "bytea";
+}
+
+async function createAccountTables(db: Kysely<unknown>, engine: StoreEngine): Promise<void> {
+  await db.schema
+    .createTable("users")
+    .addColumn("id", "integer", userIdColumn(engine))
+    .addColumn("email", "text", (c) => c.notNull().unique())
+    .addColumn("password_hash", "text", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable("api_keys")
+    .addColumn("key_id", "text", (c) => c.primaryKey())
+    .addColumn("user_id", "integer", (c) => c.notNull().references("users.id"))
+    .addColumn("secret_ciphertext", binaryType(engine), (c) => c.notNull())
+    .addColumn("scopes_json", "text", (c) => c.notNull())
+    .addColumn("ip_allow_list_json", "text", (c) => c.notNull())
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .addColumn("revoked_ms", "bigint")
+    .execute();
+  await db.schema.createIndex("api_keys_by_user").on("api_keys").columns(["user_id", "created_ms"]).execute();
+  // No foreign key to api_keys: a nonce row must never block deleting or rotating a key.
+  await db.schema
+    .createTable("api_nonces")
+    .addColumn("key_id", "text", (c) => c.primaryKey())
+    .addColumn("last_nonce", "bigint", (c) => c.notNull())
+    .execute();
+}
+
+// Projected tables carry no foreign keys to users: the core knows users only by id, and an
+// operator may credit an id before (or without) an account row; projection must never fail on that.
+async function createOrderTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("orders")
+    .addColumn("order_id", "bigint", (c) => c.primaryKey())
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("market_id", "integer", (c) => c.notNull())
+    .addColumn("side", "text", (c) => c.notNull())
+    .addColumn("order_type", "text", (c) => c.notNull())
+    .addColumn("price_ticks", "bigint", (c) => c.notNull())
+    .addColumn("quantity_lots", "bigint", (c) => c.notNull())
+    .addColumn("quote_amount_units", "bigint", (c) => c.notNull())
+    .addColumn("trigger_price_ticks", "bigint", (c) => c.notNull())
+    .addColumn("client_order_id", "bigint", (c) => c.notNull())
+    .addColumn("held_units", "bigint", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("done_reason", "text")
+    .addColumn("filled_lots", "bigint", (c) => c.notNull())
+    .addColumn("filled_quote_units", "bigint", (c) => c.notNull())
+    .addColumn("fee_units", "bigint", (c) => c.notNull())
+    .addColumn("remaining_lots", "bigint", (c) => c.notNull())
+    .addColumn("released_units", "bigint", (c) => c.notNull())
+    .addColumn("triggered_ms", "bigint")
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .addColumn("updated_ms", "bigint", (c) => c.notNull())
+    .addColumn("updated_sequence", "bigint", (c) => c.notNull())
+    .execute();
+  // Serves open orders of a user (status = 'open') and cancelled orders newest first.
+  await db.schema
+    .createIndex("orders_by_user_status")
+    .on("orders")
+    .columns(["user_id", "status", "order_id"])
+    .execute();
+}
+
+async function createTradeTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("trades")
+    .addColumn("trade_id", "bigint", (c) => c.primaryKey())
+    .addColumn("sequence", "bigint", (c) => c.notNull())
+    .addColumn("market_id", "integer", (c) => c.notNull())
+    .addColumn("price_ticks", "bigint", (c) => c.notNull())
+    .addColumn("quantity_lots", "bigint", (c) => c.notNull())
+    .addColumn("notional_units", "bigint", (c) => c.notNull())
+    .addColumn("taker_side", "text", (c) => c.notNull())
+    .addColumn("maker_order_id", "bigint", (c) => c.notNull())
+    .addColumn("taker_order_id", "bigint", (c) => c.notNull())
+    .addColumn("maker_user_id", "integer", (c) => c.notNull())
+    .addColumn("taker_user_id", "integer", (c) => c.notNull())
+    .addColumn("buyer_fee_units", "bigint", (c) => c.notNull())
+    .addColumn("seller_fee_units", "bigint", (c) => c.notNull())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex("trades_by_market").on("trades").columns(["market_id", "trade_id"]).execute();
+  await db.schema
+    .createTable("fills")
+    .addColumn("trade_id", "bigint", (c) => c.notNull())
+    .addColumn("side", "text", (c) => c.notNull())
+    .addColumn("role", "text", (c) => c.notNull())
+    .addColumn("order_id", "bigint", (c) => c.notNull())
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("market_id", "integer", (c) => c.notNull())
+    .addColumn("client_order_id", "bigint", (c) => c.notNull())
+    .addColumn("price_ticks", "bigint", (c) => c.notNull())
+    .addColumn("quantity_lots", "bigint", (c) => c.notNull())
+    .addColumn("notional_units", "bigint", (c) => c.notNull())
+    .addColumn("fee_units", "bigint", (c) => c.notNull())
+    .addColumn("fee_asset_id", "integer", (c) => c.notNull())
+    .addColumn("fee_rate_ppm", "integer", (c) => c.notNull())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("fills_pk", ["trade_id", "side"])
+    .execute();
+  await db.schema
+    .createIndex("fills_by_user_market")
+    .on("fills")
+    .columns(["user_id", "market_id", "trade_id"])
+    .execute();
+  await db.schema.createIndex("fills_by_order").on("fills").columns(["order_id", "trade_id"]).execute();
+}
+
+async function createBalanceTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("balances")
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("available_units", "bigint", (c) => c.notNull())
+    .addColumn("held_units", "bigint", (c) => c.notNull())
+    .addColumn("updated_sequence", "bigint", (c) => c.notNull())
+    .addColumn("updated_ms", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("balances_pk", ["user_id", "asset_id"])
+    .execute();
+  await db.schema
+    .createTable("balance_history")
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("sequence", "bigint", (c) => c.notNull())
+    .addColumn("available_units", "bigint", (c) => c.notNull())
+    .addColumn("held_units", "bigint", (c) => c.notNull())
+    .addColumn("available_delta_units", "bigint", (c) => c.notNull())
+    .addColumn("held_delta_units", "bigint", (c) => c.notNull())
+    .addColumn("cause", "text", (c) => c.notNull())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("balance_history_pk", ["user_id", "asset_id", "sequence"])
+    .execute();
+  await db.schema
+    .createIndex("balance_history_by_user")
+    .on("balance_history")
+    .columns(["user_id", "sequence"])
+    .execute();
+  await db.schema
+    .createTable("adjustments")
+    .addColumn("sequence", "bigint", (c) => c.primaryKey())
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("amount_units", "bigint", (c) => c.notNull())
+    .addColumn("reason", "text", (c) => c.notNull())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("adjustments_by_user")
+    .on("adjustments")
+    .columns(["user_id", "sequence"])
+    .execute();
+}
+
+async function createReferenceTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("assets")
+    .addColumn("asset_id", "integer", (c) => c.primaryKey())
+    .addColumn("code", "text", (c) => c.notNull().unique())
+    .addColumn("scale", "integer", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable("markets")
+    .addColumn("market_id", "integer", (c) => c.primaryKey())
+    .addColumn("symbol", "text", (c) => c.notNull().unique())
+    .addColumn("base_asset_id", "integer", (c) => c.notNull())
+    .addColumn("quote_asset_id", "integer", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("config_json", "text", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable("audit_log")
+    .addColumn("seq", "bigint", (c) => c.primaryKey())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .addColumn("actor", "text", (c) => c.notNull())
+    .addColumn("action", "text", (c) => c.notNull())
+    .addColumn("subject", "text", (c) => c.notNull())
+    .addColumn("details_json", "text", (c) => c.notNull())
+    .addColumn("prev_hash", "text", (c) => c.notNull())
+    .addColumn("hash", "text", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable("projector_state")
+    .addColumn("name", "text", (c) => c.primaryKey())
+    .addColumn("last_sequence", "bigint", (c) => c.notNull())
+    .execute();
+}
+
+function initialMigration(engine: StoreEngine): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await createAccountTables(db, engine);
+      await createOrderTables(db);
+      await createTradeTables(db);
+      await createBalanceTables(db);
+      await createReferenceTables(db);
+    },
+  };
+}
+
+/** Migrations by name; the Migrator runs them in name order. */
+export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
+  return { "0001_initial": initialMigration(engine) };
+}
+
+export function storeMigrationProvider(engine: StoreEngine): MigrationProvider {
+  return { getMigrations: async () => storeMigrations(engine) };
+}

@@ -1,0 +1,128 @@
+// Opens the store: SQLite (a file under the data directory) by default, PostgreSQL when a
+// connection URL is given, and brings the schema up to date before anything else touches it.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { type StoreEngine, storeMigrationProvider } from "./migrations.ts";
+import type { StoreDatabase } from "./schema.ts";
+
+export type { StoreEngine } from "./migrations.ts";
+
+export interface StoreConfig {
+  /** postgres://… — when given, PostgreSQL is used; otherwise SQLite under `dataDir`. */
+  databaseUrl?: string;
+  /** Directory of the SQLite file; created if missing. Required without `databaseUrl`. */
+  dataDir?: string;
+  /** Default "bulwark.sqlite". */
+  sqliteFileName?: string;
+  /** PostgreSQL schema to create (if missing) and use; default "public". */
+  pgSchema?: string;
+  /** PostgreSQL pool size; default 10. */
+  pgMaxConnections?: number;
+}
+
+export interface Store {
+  readonly db: Kysely<StoreDatabase>;
+  readonly engine: StoreEngine;
+  close(): Promise<void>;
+}
+
+const PG_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const MAX_PG_CONNECTIONS = 100;
+const PG_CONNECT_TIMEOUT_MS = 5_000;
+
+/** The store config an operator gives through the environment: `DATABASE_URL` selects PostgreSQL. */
+export function storeConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): StoreConfig {
+  const databaseUrl = env.DATABASE_URL;
+  return databaseUrl !== undefined && databaseUrl !== "" ? { databaseUrl } : { dataDir };
+}
+
+export async function openStore(config: StoreConfig): Promise<Store> {
+  const engine: StoreEngine = config.databaseUrl === undefined ? "sqlite" : "postgres";
+  const db = engine === "sqlite" ? openSqlite(config) : await openPostgres(config);
+  try {
+    await migrate(db, engine);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return { db, engine, close: () => db.destroy() };
+}
+
+async function migrate(db: Kysely<StoreDatabase>, engine: StoreEngine): Promise<void> {
+  const migrator = new Migrator({ db, provider: storeMigrationProvider(engine) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`store migration ${failed} failed on ${engine}: ${String(error)}`, { cause: error });
+  }
+}
+
+function openSqlite(config: StoreConfig): Kysely<StoreDatabase> {
+  if (config.dataDir === undefined) throw new Error("store: dataDir is required for SQLite");
+  mkdirSync(config.dataDir, { recursive: true });
+  const database = new Database(join(config.dataDir, config.sqliteFileName ?? "bulwark.sqlite"));
+  // WAL lets the gateway read while the projector writes. synchronous=FULL because the account
+  // tables (users, API keys, nonces) must survive power loss: a lost user row could let a new
+  // account reuse an id the core already holds money for.
+  database.pragma("journal_mode = WAL");
+  database.pragma("synchronous = FULL");
+  database.pragma("foreign_keys = ON");
+  // A second process (a CLI tool) may hold the write lock briefly; wait instead of failing.
+  database.pragma("busy_timeout = 5000");
+  return new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) });
+}
+
+/** int8 as a JS number, refusing (not rounding) a value past 2^53: see schema.ts. */
+function parseSafeInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`store: int8 value ${text} is not a safe integer`);
+  return value;
+}
+
+const INT8_OID = 20;
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: (oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary" ? parseSafeInt8 : pg.types.getTypeParser(oid, format),
+};
+
+async function openPostgres(config: StoreConfig): Promise<Kysely<StoreDatabase>> {
+  const schema = config.pgSchema ?? "public";
+  if (!PG_SCHEMA_NAME.test(schema)) throw new Error(`store: bad PostgreSQL schema name ${schema}`);
+  const max = config.pgMaxConnections ?? 10;
+  if (!Number.isInteger(max) || max < 1 || max > MAX_PG_CONNECTIONS)
+    throw new RangeError(`store: pgMaxConnections must be in 1..${MAX_PG_CONNECTIONS}`);
+  if (schema !== "public") await createPgSchema(config.databaseUrl!, schema);
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max,
+    types: pgTypes,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    // Every connection resolves unqualified table names in the store's schema.
+    options: `-c search_path=${schema}`,
+  });
+  return new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function createPgSchema(databaseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+  });
+  await client.connect();
+  try {
+    await client.query(`create schema if not exists "${schema}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops a PostgreSQL schema and everything in it (tests, and an operator resetting a sandbox). */
+export async function dropPgSchema(db: Kysely<StoreDatabase>, schema: string): Promise<void> {
+  if (!PG_SCHEMA_NAME.test(schema) || schema === "public")
+    throw new Error(`store: refusing to drop ${schema}`);
+  await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
+}

@@ -1,0 +1,204 @@
+// The store's tables as Kysely sees them. One schema for SQLite and PostgreSQL (migrations.ts).
+//
+// Integers: every column that can pass 2^31 (ids that are command sequences, prices in ticks up
+// to 2^32-1, lots, ledger units, milliseconds, nonces) is `bigint` in SQL. They are read back as
+// JS numbers on both engines, deliberately: the core keeps every amount at or below 2^53-1
+// (config.ts), so a number is exact; PostgreSQL's int8 parser is replaced with one that throws on
+// an unsafe value instead of rounding (open-store.ts), and better-sqlite3 returns numbers.
+// Money is never a float or real column.
+
+import type { ColumnType, Generated, Selectable } from "kysely";
+
+export interface UsersTable {
+  /** The core's userId (1..2^31-1), assigned on insert: an identity column on PostgreSQL, the rowid on SQLite. */
+  id: Generated<number>;
+  /** Lower-cased and trimmed before it is stored, so uniqueness ignores case. */
+  email: string;
+  password_hash: string;
+  status: UserStatus;
+  created_ms: number;
+}
+
+export type UserStatus = "active" | "frozen";
+
+export interface ApiKeysTable {
+  /** The public key string a client sends in the `Key` header. */
+  key_id: string;
+  user_id: number;
+  /** The HMAC secret, encrypted by the gateway; the store never sees it in clear. */
+  secret_ciphertext: ColumnType<Buffer, Buffer, never>;
+  /** JSON array of scope names, e.g. ["info","trade"]. */
+  scopes_json: string;
+  /** JSON array of IP addresses or CIDR blocks; [] allows any address. */
+  ip_allow_list_json: string;
+  created_ms: number;
+  revoked_ms: number | null;
+}
+
+export interface ApiNoncesTable {
+  key_id: string;
+  last_nonce: number;
+}
+
+export type OrderStatus = "open" | "filled" | "cancelled" | "expired";
+
+export interface OrdersTable {
+  /** The sequence of the placeOrder command. */
+  order_id: number;
+  user_id: number;
+  market_id: number;
+  side: "buy" | "sell";
+  order_type: "limit" | "market" | "marketTotal" | "stopMarket";
+  price_ticks: number;
+  quantity_lots: number;
+  quote_amount_units: number;
+  trigger_price_ticks: number;
+  client_order_id: number;
+  /** Hold taken at acceptance (quote units for buys, base units for sells). */
+  held_units: number;
+  status: OrderStatus;
+  /** The core's DoneReason once the order is done, null while open. */
+  done_reason: string | null;
+  filled_lots: number;
+  /** Sum of the notionals of its trades, for the average price. */
+  filled_quote_units: number;
+  /** Fees it paid, in the asset it received (base for buys, quote for sells). */
+  fee_units: number;
+  /** Open: lots still to fill; done: the lots left unfilled (0 for marketTotal). */
+  remaining_lots: number;
+  /** Hold given back when it was done. */
+  released_units: number;
+  triggered_ms: number | null;
+  created_ms: number;
+  updated_ms: number;
+  updated_sequence: number;
+}
+
+export interface TradesTable {
+  trade_id: number;
+  sequence: number;
+  market_id: number;
+  price_ticks: number;
+  quantity_lots: number;
+  notional_units: number;
+  taker_side: "buy" | "sell";
+  maker_order_id: number;
+  taker_order_id: number;
+  maker_user_id: number;
+  taker_user_id: number;
+  buyer_fee_units: number;
+  seller_fee_units: number;
+  ts_ms: number;
+}
+
+/** One row per side of a trade: a user's own view of it (EXMO user_trades / order_trades). */
+export interface FillsTable {
+  trade_id: number;
+  side: "buy" | "sell";
+  role: "maker" | "taker";
+  order_id: number;
+  user_id: number;
+  market_id: number;
+  client_order_id: number;
+  price_ticks: number;
+  quantity_lots: number;
+  notional_units: number;
+  fee_units: number;
+  fee_asset_id: number;
+  fee_rate_ppm: number;
+  ts_ms: number;
+}
+
+export interface BalancesTable {
+  user_id: number;
+  asset_id: number;
+  available_units: number;
+  held_units: number;
+  updated_sequence: number;
+  updated_ms: number;
+}
+
+export interface BalanceHistoryTable {
+  user_id: number;
+  asset_id: number;
+  sequence: number;
+  available_units: number;
+  held_units: number;
+  available_delta_units: number;
+  held_delta_units: number;
+  /** What the command was, inferred from its first event: placeOrder, cancel, adjustBalance. */
+  cause: BalanceCause;
+  ts_ms: number;
+}
+
+export type BalanceCause = "placeOrder" | "cancel" | "adjustBalance";
+
+export interface AdjustmentsTable {
+  sequence: number;
+  user_id: number;
+  asset_id: number;
+  amount_units: number;
+  reason: string;
+  ts_ms: number;
+}
+
+export interface AssetsTable {
+  asset_id: number;
+  code: string;
+  scale: number;
+}
+
+export interface MarketsTable {
+  market_id: number;
+  symbol: string;
+  base_asset_id: number;
+  quote_asset_id: number;
+  status: "active" | "suspended";
+  /** The whole MarketConfig as JSON (it never changes after addMarket). */
+  config_json: string;
+}
+
+export interface AuditLogTable {
+  /** 1, 2, 3, ... without gaps. */
+  seq: number;
+  ts_ms: number;
+  actor: string;
+  action: string;
+  subject: string;
+  /** Canonical JSON (sorted keys), stored as hashed so verification needs no re-serialisation. */
+  details_json: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface ProjectorStateTable {
+  name: string;
+  last_sequence: number;
+}
+
+export interface StoreDatabase {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  api_nonces: ApiNoncesTable;
+  orders: OrdersTable;
+  trades: TradesTable;
+  fills: FillsTable;
+  balances: BalancesTable;
+  balance_history: BalanceHistoryTable;
+  adjustments: AdjustmentsTable;
+  assets: AssetsTable;
+  markets: MarketsTable;
+  audit_log: AuditLogTable;
+  projector_state: ProjectorStateTable;
+}
+
+export type OrderRow = Selectable<OrdersTable>;
+export type TradeRow = Selectable<TradesTable>;
+export type FillRow = Selectable<FillsTable>;
+export type BalanceRow = Selectable<BalancesTable>;
+export type BalanceHistoryRow = Selectable<BalanceHistoryTable>;
+export type UserRow = Selectable<UsersTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;
+export type MarketRow = Selectable<MarketsTable>;
+export type AssetRow = Selectable<AssetsTable>;

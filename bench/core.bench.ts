@@ -27,7 +27,7 @@
 // ArrayBuffers) after gc, empty book with funded users as baseline, divided by resting orders.
 
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   latencyCore,
@@ -170,6 +170,7 @@ async function runScenario(
   const runs = options.runs;
   const results: EngineResult[] = [];
   const checks: string[] = [];
+  const loadBefore = loadavg()[0];
   log(
     `${params.name}: ${stream.prefillCount} prefill + ${ops} ops (${stream.opCounts.limit} limit, ${stream.opCounts.cancel} cancel, ${stream.opCounts.market} market)`,
   );
@@ -309,6 +310,9 @@ async function runScenario(
     } else r.notes.push("same core without the journal (extra row); latency = applyBatch of one command");
     results.push(r);
   }
+  checks.push(
+    `machine load average (1 min) ${loadBefore.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end, on ${cpus().length} CPUs: other processes skew the numbers when it is above the CPU count`,
+  );
   return {
     scenario: params.name,
     ops,

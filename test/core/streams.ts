@@ -208,7 +208,7 @@ export const streamArb: fc.Arbitrary<Command[]> = fc
       minLength: USERS.length * 3,
       maxLength: USERS.length * 3,
     }),
-    ops: fc.array(opArb, { minLength: 1, maxLength: 150, size: "max" }),
+    ops: fc.array(opArb, { minLength: 1, maxLength: 250, size: "max" }),
   })
   .map(({ m1, m2, funding, ops }) => {
     const setup: Op[] = [

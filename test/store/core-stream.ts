@@ -202,8 +202,13 @@ export function runCoreStream(seed: number, commandCount: number, maxBatch = 40)
     const size = 1 + Math.floor(random() * maxBatch);
     const commands: Command[] = [];
     for (let index = 0; index < size && (pending.length > 0 || produced < commandCount); index++) {
-      const unstamped = pending.shift() ?? (produced++, generator.next());
+      let unstamped = pending.shift();
+      if (unstamped === undefined) {
+        unstamped = generator.next();
+        produced += 1;
+      }
       sequence += 1;
+      // Spreading a member of the Omit<…> union loses its link to the matching Command member.
       commands.push({ ...unstamped, sequence, timestampMs: START_MS + sequence * 7 } as Command);
     }
     const events: CoreEvent[] = [];

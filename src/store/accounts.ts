@@ -1,0 +1,237 @@
+// The account tables the gateway writes directly (not projected from the core): users, API keys
+// and API nonces. Each write is one statement, so each is atomic on both engines without an
+// explicit transaction, and concurrent gateways cannot interleave inside one.
+
+import type { Kysely } from "kysely";
+import { MAX_USER_ID } from "../core/config.ts";
+import { checkId, checkIntegerIn, checkLimit, checkText, checkUserId, STORE_LIMITS } from "./limits.ts";
+import type { ApiKeyRow, StoreDatabase, UserRow, UserStatus } from "./schema.ts";
+
+type Db = Kysely<StoreDatabase>;
+
+export interface UserRecord {
+  userId: number;
+  email: string;
+  passwordHash: string;
+  status: UserStatus;
+  createdMs: number;
+}
+
+export interface ApiKeyRecord {
+  keyId: string;
+  userId: number;
+  secretCiphertext: Buffer;
+  scopes: string[];
+  ipAllowList: string[];
+  createdMs: number;
+  revokedMs: number | null;
+}
+
+const SCOPE = /^[a-z_]{1,32}$/;
+const KEY_ID = /^[A-Za-z0-9_-]+$/;
+/** IPv4 / IPv6 address, optionally with a /prefix; the gateway parses them properly. */
+const IP_OR_CIDR = /^[0-9A-Fa-f:.]{2,45}(\/\d{1,3})?$/;
+const MAX_SECRET_CIPHERTEXT_BYTES = 4_096;
+const MAX_PASSWORD_HASH_LENGTH = 1_024;
+
+/** Emails are unique regardless of case and surrounding spaces. */
+export function normalizeEmail(email: string): string {
+  return checkText("email", email.trim().toLowerCase(), STORE_LIMITS.maxEmailLength);
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    userId: row.id,
+    email: row.email,
+    passwordHash: row.password_hash,
+    status: row.status,
+    createdMs: row.created_ms,
+  };
+}
+
+function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    keyId: row.key_id,
+    userId: row.user_id,
+    secretCiphertext: row.secret_ciphertext,
+    // Both JSON columns are written only by createApiKey, from checked string arrays.
+    scopes: JSON.parse(row.scopes_json) as string[],
+    ipAllowList: JSON.parse(row.ip_allow_list_json) as string[],
+    createdMs: row.created_ms,
+    revokedMs: row.revoked_ms,
+  };
+}
+
+// ---- users ---------------------------------------------------------------------------------------
+
+export type CreateUserResult = { ok: true; user: UserRecord } | { ok: false; reason: "emailTaken" };
+
+/** Creates an active user; the store assigns the id, which is also the user's id in the core. */
+export async function createUser(
+  db: Db,
+  input: { email: string; passwordHash: string; createdMs: number },
+): Promise<CreateUserResult> {
+  const row = await db
+    .insertInto("users")
+    .values({
+      email: normalizeEmail(input.email),
+      password_hash: checkText("passwordHash", input.passwordHash, MAX_PASSWORD_HASH_LENGTH),
+      status: "active",
+      created_ms: checkIntegerIn("createdMs", input.createdMs, 0, Number.MAX_SAFE_INTEGER),
+    })
+    // One statement, so two registrations of one email race safely: the loser gets no row back.
+    .onConflict((conflict) => conflict.column("email").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (row === undefined) return { ok: false, reason: "emailTaken" };
+  // The core accepts user ids up to 2^31-1 only; both engines' id columns stop there as well.
+  checkIntegerIn("assigned user id", row.id, 1, MAX_USER_ID);
+  return { ok: true, user: toUser(row) };
+}
+
+export async function getUserById(db: Db, userId: number): Promise<UserRecord | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("id", "=", checkUserId(userId))
+    .executeTakeFirst();
+  return row === undefined ? undefined : toUser(row);
+}
+
+export async function getUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .selectAll()
+    .where("email", "=", normalizeEmail(email))
+    .executeTakeFirst();
+  return row === undefined ? undefined : toUser(row);
+}
+
+/** Returns false when there is no such user. */
+export async function setUserStatus(db: Db, userId: number, status: UserStatus): Promise<boolean> {
+  if (status !== "active" && status !== "frozen") throw new RangeError(`store: bad user status ${status}`);
+  const result = await db
+    .updateTable("users")
+    .set({ status })
+    .where("id", "=", checkUserId(userId))
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+// ---- API keys ------------------------------------------------------------------------------------
+
+function checkStrings(name: string, values: readonly string[], max: number, pattern: RegExp): string[] {
+  if (!Array.isArray(values) || values.length > max) throw new RangeError(`store: at most ${max} ${name}`);
+  for (const value of values)
+    if (typeof value !== "string" || !pattern.test(value))
+      throw new RangeError(`store: bad ${name} entry ${value}`);
+  return [...values];
+}
+
+function checkKeyId(keyId: string): string {
+  checkText("keyId", keyId, STORE_LIMITS.maxKeyIdLength);
+  if (!KEY_ID.test(keyId)) throw new RangeError("store: keyId must be letters, digits, _ or -");
+  return keyId;
+}
+
+/** Returns false when the key id is already taken. */
+export async function createApiKey(
+  db: Db,
+  input: {
+    keyId: string;
+    userId: number;
+    secretCiphertext: Uint8Array;
+    scopes: readonly string[];
+    ipAllowList: readonly string[];
+    createdMs: number;
+  },
+): Promise<boolean> {
+  if (input.secretCiphertext.length === 0 || input.secretCiphertext.length > MAX_SECRET_CIPHERTEXT_BYTES)
+    throw new RangeError(`store: secretCiphertext must be 1..${MAX_SECRET_CIPHERTEXT_BYTES} bytes`);
+  const row = await db
+    .insertInto("api_keys")
+    .values({
+      key_id: checkKeyId(input.keyId),
+      user_id: checkUserId(input.userId),
+      secret_ciphertext: Buffer.from(input.secretCiphertext),
+      scopes_json: JSON.stringify(checkStrings("scopes", input.scopes, STORE_LIMITS.maxScopes, SCOPE)),
+      ip_allow_list_json: JSON.stringify(
+        checkStrings("ipAllowList", input.ipAllowList, STORE_LIMITS.maxAllowedIps, IP_OR_CIDR),
+      ),
+      created_ms: checkIntegerIn("createdMs", input.createdMs, 0, Number.MAX_SAFE_INTEGER),
+      revoked_ms: null,
+    })
+    .onConflict((conflict) => conflict.column("key_id").doNothing())
+    .returning("key_id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** The key, revoked or not: the caller rejects a key with revokedMs set. */
+export async function getApiKey(db: Db, keyId: string): Promise<ApiKeyRecord | undefined> {
+  const row = await db
+    .selectFrom("api_keys")
+    .selectAll()
+    .where("key_id", "=", checkKeyId(keyId))
+    .executeTakeFirst();
+  return row === undefined ? undefined : toApiKey(row);
+}
+
+export async function apiKeysOfUser(
+  db: Db,
+  userId: number,
+  options: { limit: number },
+): Promise<ApiKeyRecord[]> {
+  const rows = await db
+    .selectFrom("api_keys")
+    .selectAll()
+    .where("user_id", "=", checkUserId(userId))
+    .orderBy("created_ms", "asc")
+    .orderBy("key_id", "asc")
+    .limit(checkLimit(options.limit))
+    .execute();
+  return rows.map(toApiKey);
+}
+
+/** Returns false when the key does not exist or was already revoked (the first revocation time stays). */
+export async function revokeApiKey(db: Db, keyId: string, revokedMs: number): Promise<boolean> {
+  const result = await db
+    .updateTable("api_keys")
+    .set({ revoked_ms: checkIntegerIn("revokedMs", revokedMs, 0, Number.MAX_SAFE_INTEGER) })
+    .where("key_id", "=", checkKeyId(keyId))
+    .where("revoked_ms", "is", null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+// ---- nonces --------------------------------------------------------------------------------------
+
+/**
+ * Records `nonce` as the key's last nonce if it is greater than the stored one (or the first),
+ * and says whether it was. One upsert with a guarded update: on PostgreSQL the row lock makes
+ * concurrent calls with the same nonce succeed exactly once; SQLite serialises writers.
+ */
+export async function advanceNonce(db: Db, keyId: string, nonce: number): Promise<boolean> {
+  checkId("nonce", nonce);
+  const row = await db
+    .insertInto("api_nonces")
+    .values({ key_id: checkKeyId(keyId), last_nonce: nonce })
+    .onConflict((conflict) =>
+      conflict
+        .column("key_id")
+        .doUpdateSet({ last_nonce: (eb) => eb.ref("excluded.last_nonce") })
+        .where("api_nonces.last_nonce", "<", (eb) => eb.ref("excluded.last_nonce")),
+    )
+    .returning("last_nonce")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function lastNonce(db: Db, keyId: string): Promise<number | undefined> {
+  const row = await db
+    .selectFrom("api_nonces")
+    .select("last_nonce")
+    .where("key_id", "=", checkKeyId(keyId))
+    .executeTakeFirst();
+  return row?.last_nonce;
+}

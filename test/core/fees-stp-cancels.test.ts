@@ -57,6 +57,48 @@ describe.each(factories)("fees on $name", (factory) => {
     expect(d.state().systemBalances.filter((b) => b.account === "fees")).toEqual([]);
   });
 
+  it("a fee that takes the whole amount received changes nothing for the receiver: no balance event", () => {
+    const d = new Driver(factory);
+    d.addAsset(BTC, "BTC");
+    d.addAsset(USD, "USD");
+    // One lot is one base unit; the taker rate of 99.9999 % rounds the buyer's fee on 1 unit up to 1.
+    d.run({
+      kind: "addMarket",
+      market: marketConfig({
+        lotSizeBaseUnits: 1,
+        quoteUnitsPerTickLot: 1,
+        makerFeePpm: 1_000,
+        takerFeePpm: 999_999,
+      }),
+    });
+    d.fund(1, BTC, 10);
+    d.fund(2, USD, 100);
+    d.place({ userId: 1, side: "sell", priceTicks: 5, quantityLots: 1 }); // 6
+    const buy = { userId: 2, side: "buy" as const, priceTicks: 5, quantityLots: 1 };
+    expect(d.place(buy)).toEqual([
+      accepted(d, { ...buy, heldUnits: 5 }),
+      trade(d, {
+        tradeId: 1,
+        priceTicks: 5,
+        quantityLots: 1,
+        takerSide: "buy",
+        maker: [6, 1],
+        taker: [7, 2],
+        buyerFeeUnits: 1,
+        sellerFeeUnits: 1,
+        quoteUnitsPerTickLot: 1,
+      }),
+      done(d, 6, 1, "filled", 0, 0),
+      done(d, 7, 2, "filled", 0, 0),
+      // (2, USD) changed at the hold; (1, BTC) the seller's base; the buyer's BTC got 1 − 1 = 0,
+      // so (2, BTC) did not change and has no event; then the seller's quote.
+      bal(d, 2, USD, 95, 0),
+      bal(d, 1, BTC, 9, 0),
+      bal(d, 1, USD, 4, 0),
+    ]);
+    expect(d.systemBalance("fees", BTC)).toBe(1);
+  });
+
   it("computes fees exactly on amounts near 2^52", () => {
     const d = new Driver(factory);
     d.addAsset(BTC, "BTC");

@@ -35,7 +35,8 @@ export interface FastCore extends CoreMachine {
 }
 export interface FastCoreClass {
   new (limits?: Partial<CoreLimits>): FastCore;
-  restore(bytes: Uint8Array): FastCore;
+  /** Limits are configuration, not state: the restoring side passes the same ones. */
+  restore(bytes: Uint8Array, limits?: Partial<CoreLimits>): FastCore;
 }
 
 export const referenceFactory: MachineFactory = {

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { ReferenceCore } from "../../src/core/reference/reference-core.ts";
 import type { CoreStateView } from "../../src/core/state-view.ts";
 import { type FastCoreClass, loadFastCore } from "./machines.ts";
-import { applyAll, batchSizesArb, split, streamArb } from "./streams.ts";
+import { applyAll, batchSizesArb, limitsArb, split, streamArb } from "./streams.ts";
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
 const SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
@@ -22,8 +22,8 @@ const FastCore: FastCoreClass | null = await loadFastCore();
 describe("reference core on random streams", () => {
   it("keeps its invariants after every batch and answers every command", () => {
     fc.assert(
-      fc.property(streamArb, batchSizesArb, (commands, sizes) => {
-        const reference = new ReferenceCore();
+      fc.property(streamArb, limitsArb, batchSizesArb, (commands, limits, sizes) => {
+        const reference = new ReferenceCore(limits);
         for (const batch of split(commands, sizes)) {
           const events = applyAll(reference, batch);
           reference.checkInvariants();
@@ -50,9 +50,9 @@ describe.skipIf(FastCore === null)("fast core against the reference core", () =>
 
   it("gives identical events and state (lastSequence aside) after every batch", () => {
     fc.assert(
-      fc.property(streamArb, batchSizesArb, (commands, sizes) => {
-        const reference = new ReferenceCore();
-        const core = new Core();
+      fc.property(streamArb, limitsArb, batchSizesArb, (commands, limits, sizes) => {
+        const reference = new ReferenceCore(limits);
+        const core = new Core(limits);
         for (const batch of split(commands, sizes)) {
           const expected = applyAll(reference, batch);
           const actual = applyAll(core, batch);
@@ -70,9 +70,9 @@ describe.skipIf(FastCore === null)("fast core against the reference core", () =>
 
   it("agrees on lastSequence after every batch", () => {
     fc.assert(
-      fc.property(streamArb, batchSizesArb, (commands, sizes) => {
-        const reference = new ReferenceCore();
-        const core = new Core();
+      fc.property(streamArb, limitsArb, batchSizesArb, (commands, limits, sizes) => {
+        const reference = new ReferenceCore(limits);
+        const core = new Core(limits);
         for (const batch of split(commands, sizes)) {
           applyAll(reference, batch);
           applyAll(core, batch);
@@ -85,12 +85,12 @@ describe.skipIf(FastCore === null)("fast core against the reference core", () =>
 
   it("restores a snapshot to the same state and hash, and continues identically", () => {
     fc.assert(
-      fc.property(streamArb, fc.nat(), (commands, cut) => {
+      fc.property(streamArb, limitsArb, fc.nat(), (commands, limits, cut) => {
         // Agreement with the reference is the property above; this one is about snapshots only.
         const at = cut % (commands.length + 1);
-        const core = new Core();
+        const core = new Core(limits);
         applyAll(core, commands.slice(0, at));
-        const restored = Core.restore(core.snapshot());
+        const restored = Core.restore(core.snapshot(), limits);
         expect(restored.exportState()).toEqual(core.exportState());
         expect(restored.stateHash()).toBe(core.stateHash());
         restored.checkInvariants();

@@ -12,7 +12,7 @@ import type {
   TimeInForce,
   UnstampedCommand,
 } from "../../src/core/commands.ts";
-import type { MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
+import type { CoreLimits, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
 import type { CoreMachine } from "../../src/core/state-view.ts";
 
@@ -94,7 +94,7 @@ const placeArb: fc.Arbitrary<UnstampedCommand> = fc
     marketId: marketIdArb,
     side: fc.constantFrom<Side>("buy", "sell"),
     orderType: fc.oneof(
-      { weight: 10, arbitrary: fc.constant<OrderType>("limit") },
+      { weight: 14, arbitrary: fc.constant<OrderType>("limit") },
       { weight: 3, arbitrary: fc.constant<OrderType>("market") },
       { weight: 3, arbitrary: fc.constant<OrderType>("marketTotal") },
       { weight: 4, arbitrary: fc.constant<OrderType>("stopMarket") },
@@ -103,7 +103,7 @@ const placeArb: fc.Arbitrary<UnstampedCommand> = fc
     lots: lotsArb,
     quote: quoteAmountArb,
     tif: fc.oneof(
-      { weight: 6, arbitrary: fc.constant<TimeInForce>("gtc") },
+      { weight: 10, arbitrary: fc.constant<TimeInForce>("gtc") },
       { weight: 2, arbitrary: fc.constant<TimeInForce>("ioc") },
       { weight: 2, arbitrary: fc.constant<TimeInForce>("fok") },
     ),
@@ -189,7 +189,7 @@ const statusArb: fc.Arbitrary<UnstampedCommand> = fc
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 60, arbitrary: placeArb.map((command) => ({ command, gap: 1 })) },
-  { weight: 8, arbitrary: cancelArb },
+  { weight: 5, arbitrary: cancelArb },
   { weight: 2, arbitrary: cancelAllArb.map((command) => ({ command, gap: 1 })) },
   { weight: 3, arbitrary: cancelByCidArb.map((command) => ({ command, gap: 1 })) },
   { weight: 6, arbitrary: adjustArb.map((command) => ({ command, gap: 1 })) },
@@ -268,6 +268,20 @@ export function split(commands: Command[], sizes: number[]): Command[][] {
   }
   return batches;
 }
+
+/** Mostly the default limits; now and then small ones, so that every limit rejection happens. */
+export const limitsArb: fc.Arbitrary<Partial<CoreLimits>> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      maxUsers: fc.integer({ min: 2, max: 5 }),
+      maxOpenOrdersPerUser: fc.integer({ min: 1, max: 8 }),
+      maxStopOrdersPerMarket: fc.integer({ min: 1, max: 4 }),
+      maxOpenOrders: fc.integer({ min: 2, max: 20 }),
+    }),
+  },
+);
 
 export const batchSizesArb = fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 0, maxLength: 6 });
 

@@ -341,6 +341,14 @@ describe.each(factories)("cancels on $name", (factory) => {
     d.reject({ kind: "cancelAll", userId: 1, marketId: 9 }, "unknownMarket", 1);
   });
 
+  it("cancels for a user id no user can have find nothing: cancelAll is silent, the others orderNotFound", () => {
+    const d = start();
+    // CORE.md lists no invalidCommand for these: the user simply has no open orders.
+    expect(d.run({ kind: "cancelAll", userId: 0, marketId: 0 })).toEqual([]);
+    d.reject({ kind: "cancelByClientId", userId: 0, marketId: 0, clientOrderId: 5 }, "orderNotFound", 0, 5);
+    d.reject({ kind: "cancelOrder", userId: 0, orderId: 1 }, "orderNotFound", 0);
+  });
+
   it("cancelByClientId cancels every open order with that client id, ascending", () => {
     const d = twoMarkets();
     expect(d.run({ kind: "cancelByClientId", userId: 1, marketId: BTC_USD, clientOrderId: 7 })).toEqual([

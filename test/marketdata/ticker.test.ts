@@ -78,6 +78,15 @@ describe("RollingTicker", () => {
     expect(ticker.read(T0 + MINUTE, 0, 0).volumeQuoteUnits).toBe(3n * 2n ** 52n + 1n);
   });
 
+  it("reuses the window sums only while neither the minute nor the trades changed", () => {
+    const ticker = new RollingTicker(1, 10);
+    ticker.record(trade(T0, 100, 1));
+    expect(ticker.read(T0 + 1_000, 0, 0).volumeBaseLots).toBe(1n);
+    ticker.record(trade(T0 + 2_000, 140, 2)); // same minute as the read
+    expect(ticker.read(T0 + 3_000, 7, 9)).toMatchObject({ volumeBaseLots: 3n, highTicks: 140, bestBidTicks: 7 });
+    expect(ticker.read(T0 + DAY, 0, 0).volumeBaseLots).toBe(0n);
+  });
+
   it("touch moves updatedMs but never back", () => {
     const ticker = new RollingTicker(1, 10);
     ticker.touch(5_000);

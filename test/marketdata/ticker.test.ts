@@ -83,7 +83,11 @@ describe("RollingTicker", () => {
     ticker.record(trade(T0, 100, 1));
     expect(ticker.read(T0 + 1_000, 0, 0).volumeBaseLots).toBe(1n);
     ticker.record(trade(T0 + 2_000, 140, 2)); // same minute as the read
-    expect(ticker.read(T0 + 3_000, 7, 9)).toMatchObject({ volumeBaseLots: 3n, highTicks: 140, bestBidTicks: 7 });
+    expect(ticker.read(T0 + 3_000, 7, 9)).toMatchObject({
+      volumeBaseLots: 3n,
+      highTicks: 140,
+      bestBidTicks: 7,
+    });
     expect(ticker.read(T0 + DAY, 0, 0).volumeBaseLots).toBe(0n);
   });
 

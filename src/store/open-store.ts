@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import { type StoreEngine, storeMigrationProvider } from "./migrations.ts";
 import type { StoreDatabase } from "./schema.ts";
@@ -44,16 +44,28 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   const engine: StoreEngine = config.databaseUrl === undefined ? "sqlite" : "postgres";
   const db = engine === "sqlite" ? openSqlite(config) : await openPostgres(config);
   try {
-    await migrate(db, engine);
+    await migrate(db, engine, engine === "postgres" ? (config.pgSchema ?? "public") : undefined);
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return { db, engine, close: () => db.destroy() };
+  let closing: Promise<void> | null = null;
+  // Idempotent: a runtime's shutdown path and its error path may both close the store.
+  return { db, engine, close: () => (closing ??= db.destroy()) };
 }
 
-async function migrate(db: Kysely<StoreDatabase>, engine: StoreEngine): Promise<void> {
-  const migrator = new Migrator({ db, provider: storeMigrationProvider(engine) });
+async function migrate(
+  db: Kysely<StoreDatabase>,
+  engine: StoreEngine,
+  pgSchema: string | undefined,
+): Promise<void> {
+  // On PostgreSQL the migrator must be told the schema: it looks for its own tables in every
+  // schema, and would take another store's (a neighbouring schema's) as its own.
+  const migrator = new Migrator({
+    db,
+    provider: storeMigrationProvider(engine),
+    ...(pgSchema === undefined ? {} : { migrationTableSchema: pgSchema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((result) => result.status === "Error")?.migrationName ?? "unknown";
@@ -121,8 +133,17 @@ async function createPgSchema(databaseUrl: string, schema: string): Promise<void
 }
 
 /** Drops a PostgreSQL schema and everything in it (tests, and an operator resetting a sandbox). */
-export async function dropPgSchema(db: Kysely<StoreDatabase>, schema: string): Promise<void> {
+export async function dropPgSchema(databaseUrl: string, schema: string): Promise<void> {
   if (!PG_SCHEMA_NAME.test(schema) || schema === "public")
     throw new Error(`store: refusing to drop ${schema}`);
-  await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+  });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
 }

@@ -7,6 +7,7 @@ import type { Command, OrderType, Side, TimeInForce, UnstampedCommand } from "..
 import type { AssetConfig, MarketConfig } from "../../src/core/config.ts";
 import { Core } from "../../src/core/core.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
+import type { CoreStateView } from "../../src/core/state-view.ts";
 import type { ProjectorBatch } from "../../src/store/projection.ts";
 
 export const START_MS = 1_790_000_000_000;
@@ -184,17 +185,25 @@ class CommandGenerator {
 export interface CoreRun {
   core: Core;
   batches: ProjectorBatch[];
+  /** The core's state right after batch i, for every i that is a multiple of `checkpointEvery`. */
+  checkpoints: Map<number, CoreStateView>;
   /** All events of all batches, in order. */
   events: CoreEvent[];
 }
 
 /** Runs `commandCount` random commands (after the setup) through a real Core, in batches of 1..maxBatch. */
-export function runCoreStream(seed: number, commandCount: number, maxBatch = 40): CoreRun {
+export function runCoreStream(
+  seed: number,
+  commandCount: number,
+  maxBatch = 40,
+  checkpointEvery = 10,
+): CoreRun {
   const random = seededRandom(seed);
   const generator = new CommandGenerator(random);
   const core = new Core({ maxOpenOrders: 200_000, maxUsers: 1_000, maxOpenOrdersPerUser: 1_000 });
   const pending: UnstampedCommand[] = generator.setup();
   const batches: ProjectorBatch[] = [];
+  const checkpoints = new Map<number, CoreStateView>();
   const all: CoreEvent[] = [];
   let sequence = 0;
   let produced = 0;
@@ -217,7 +226,8 @@ export function runCoreStream(seed: number, commandCount: number, maxBatch = 40)
       if (event.type === "orderAccepted") generator.notePlaced(event.orderId, event.userId);
     batches.push({ commands, events });
     all.push(...events);
+    if ((batches.length - 1) % checkpointEvery === 0) checkpoints.set(batches.length - 1, core.exportState());
   }
   core.checkInvariants();
-  return { core, batches, events: all };
+  return { core, batches, checkpoints, events: all };
 }

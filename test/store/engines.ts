@@ -73,13 +73,12 @@ async function openPostgresTestStore(): Promise<TestStore> {
     opened.push(store);
     return store;
   };
-  const first = await open();
   return {
-    store: first,
+    store: await open(),
     reopen: open,
     async dispose() {
-      await dropPgSchema(first.db, pgSchema);
       for (const store of opened) await store.close();
+      await dropPgSchema(TEST_DATABASE_URL, pgSchema);
     },
   };
 }

@@ -72,24 +72,10 @@ export class ByteWriter {
     this.length += 4;
   }
 
-  /** Non-negative safe integer as two little-endian u32 halves. */
-  u64(value: number): void {
-    this.ensure(8);
-    this.view.setUint32(this.length, value >>> 0, true);
-    this.view.setUint32(this.length + 4, Math.floor(value / 0x1_0000_0000), true);
-    this.length += 8;
-  }
-
   f64(value: number): void {
     this.ensure(8);
     this.view.setFloat64(this.length, value, true);
     this.length += 8;
-  }
-
-  bytes(source: Uint8Array): void {
-    this.ensure(source.length);
-    this.buffer.set(source, this.length);
-    this.length += source.length;
   }
 }
 
@@ -131,16 +117,6 @@ export class ByteReader {
     const value = this.view.getUint32(this.offset, true);
     this.offset += 4;
     return value;
-  }
-
-  /** Reads what ByteWriter.u64 wrote; rejects values beyond the safe-integer range. */
-  u64(what: string): number {
-    this.need(8, what);
-    const low = this.view.getUint32(this.offset, true);
-    const high = this.view.getUint32(this.offset + 4, true);
-    if (high > 0x1f_ffff) throw new DecodeError(`${what} exceeds 2^53`, this.offset);
-    this.offset += 8;
-    return high * 0x1_0000_0000 + low;
   }
 
   f64(what: string): number {

@@ -4,11 +4,13 @@
 import { assert } from "./assert.ts";
 
 /**
- * ceil(value * numerator / denominator) without overflow, for 0 <= numerator <= denominator <= 2^26.
- * Splits value = a * denominator + b so that a * numerator <= value and b * numerator < denominator^2.
+ * ceil(value * numerator / denominator) exactly, for numerator and denominator in 0..2^26 (denominator > 0).
+ * Splits value = a * denominator + b so that b * numerator < 2^52; a * numerator is at most
+ * value * numerator / denominator, which the caller's configuration keeps below 2^53.
  */
 export function mulDivCeil(value: number, numerator: number, denominator: number): number {
-  assert(numerator >= 0 && numerator <= denominator, "mulDivCeil: numerator out of range");
+  assert(numerator >= 0 && numerator <= 2 ** 26, "mulDivCeil: numerator out of range");
+  assert(denominator > 0 && denominator <= 2 ** 26, "mulDivCeil: denominator out of range");
   const whole = Math.floor(value / denominator);
   const rest = value - whole * denominator;
   return whole * numerator + Math.ceil((rest * numerator) / denominator);

@@ -373,6 +373,10 @@ export class Core implements CoreMachine {
     // Each pass fills or removes one resting order, or stops: bounded by the orders in the book.
     for (let pass = pool.size + 1; pass >= 0; pass--) {
       if (this.takerRemainingLots === 0) return;
+      if (this.takerMode === MODE_TOTAL && this.totalUsedUp(isBuy)) {
+        this.takerStopReason = "filled";
+        return;
+      }
       const level = opposite.bestLevel();
       if (level === NO_SLOT) return;
       const priceTicks = opposite.levelPrice[level];
@@ -394,6 +398,12 @@ export class Core implements CoreMachine {
       this.fill(maker, opposite, priceTicks, lots);
     }
     assert(false, "matching did not terminate");
+  }
+
+  /** marketTotal: nothing left to spend (buy), or nothing left to receive or to sell (sell). */
+  private totalUsedUp(isBuy: boolean): boolean {
+    if (isBuy) return this.takerHeldUnits === 0;
+    return this.takerQuoteLeftUnits === 0 || this.takerHeldUnits === 0;
   }
 
   /** Applies the taker's self-trade policy to its own resting order; true when matching must stop. */
@@ -668,21 +678,21 @@ export class Core implements CoreMachine {
   }
 
   private cancelAll(command: CancelAllCommand): void {
-    if (!isUserId(command.userId)) return this.reject("invalidCommand", 0, 0);
+    const userId = isUserId(command.userId) ? command.userId : 0;
     if (command.marketId !== 0 && this.market(command.marketId) === undefined)
-      return this.reject("unknownMarket", command.userId, 0);
-    this.cancelMatching(command.userId, command.marketId, 0);
+      return this.reject("unknownMarket", userId, 0);
+    this.cancelMatching(userId, command.marketId, 0);
   }
 
   private cancelByClientId(command: CancelByClientIdCommand): void {
-    if (!isUserId(command.userId)) return this.reject("invalidCommand", 0, 0);
+    const userId = isUserId(command.userId) ? command.userId : 0;
     const clientOrderId = command.clientOrderId;
     if (!Number.isSafeInteger(clientOrderId) || clientOrderId <= 0)
-      return this.reject("invalidCommand", command.userId, 0);
+      return this.reject("invalidCommand", userId, 0);
     if (command.marketId !== 0 && this.market(command.marketId) === undefined)
-      return this.reject("unknownMarket", command.userId, clientOrderId);
-    if (this.cancelMatching(command.userId, command.marketId, clientOrderId) === 0)
-      this.reject("orderNotFound", command.userId, clientOrderId);
+      return this.reject("unknownMarket", userId, clientOrderId);
+    if (this.cancelMatching(userId, command.marketId, clientOrderId) === 0)
+      this.reject("orderNotFound", userId, clientOrderId);
   }
 
   /** Cancels the user's open orders in a market (0: all) with a client id (0: any), by ascending id. */
@@ -1062,8 +1072,11 @@ export class Core implements CoreMachine {
     }
   }
 
-  /** Rebuilds a core from snapshot() bytes. Throws on a truncated or malformed snapshot. */
-  static restore(bytes: Uint8Array, limits: Partial<CoreLimits> = {}): Core {
+  /**
+   * Rebuilds a core from snapshot() bytes. Throws on a truncated or malformed snapshot. Limits are
+   * configuration, not state, so the caller must pass the ones the core ran with.
+   */
+  static restore(bytes: Uint8Array, limits: Partial<CoreLimits>): Core {
     const reader = new ByteReader(bytes);
     if (reader.u32() !== SNAPSHOT_MAGIC) throw new Error("not a Bulwark core snapshot");
     const version = reader.u32();

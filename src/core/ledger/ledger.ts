@@ -138,9 +138,12 @@ export class Ledger {
     assert(feeUnits <= paidUnits, "fee larger than the amount received");
     from.balances[base + HELD] -= paidUnits;
     this.touch(from, assetId, base);
-    to.balances[base + AVAILABLE] += paidUnits - feeUnits;
-    this.touch(to, assetId, base);
     this.systemBalances[FEES * this.assetSlots + assetId] += feeUnits;
+    const receivedUnits = paidUnits - feeUnits;
+    // A fee can take the whole amount: then the receiver's balance did not change.
+    if (receivedUnits === 0) return;
+    to.balances[base + AVAILABLE] += receivedUnits;
+    this.touch(to, assetId, base);
   }
 
   /** Operator credit (amount > 0) or debit (< 0) of available against operator equity. */

@@ -7,7 +7,7 @@
 // compare every event and the exported state.
 //
 // Readings of the spec where it leaves room (see the section comments for the details):
-// - A rejected command changes nothing, including `lastSequence` (it counts accepted commands).
+// - A rejected command changes nothing but `lastSequence`, which every command advances.
 // - "the order's own" self-trade policy is the incoming order's (a resting order's policy is
 //   only used while it was incoming).
 // - A (user, asset) balance counts as "changed" when a non-zero amount was moved into or out of
@@ -192,6 +192,7 @@ export class ReferenceCore implements CoreMachine {
     } catch (error) {
       if (!(error instanceof Rejection)) throw error;
       this.restoreState(saved);
+      this.lastSequence = command.sequence;
       events.push({
         type: "rejected",
         sequence: command.sequence,

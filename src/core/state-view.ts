@@ -77,10 +77,7 @@ export interface CoreStateView {
 /** What both the fast core and the reference core offer. */
 export interface CoreMachine {
   /** Applies commands in order, appending their events to `events`. */
-  applyBatch(
-    commands: readonly import("./commands.ts").Command[],
-    events: import("./events.ts").CoreEvent[],
-  ): void;
+  applyBatch(commands: readonly Command[], events: CoreEvent[]): void;
   exportState(): CoreStateView;
   /** Throws if a ledger or book invariant is broken. */
   checkInvariants(): void;

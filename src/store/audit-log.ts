@@ -1,19 +1,20 @@
 // The hash-chained audit log: every row stores sha256(prev_hash + canonical row), and seq runs
 // 1, 2, 3, … without gaps, so editing, deleting or inserting any row breaks the chain at that row.
-// Truncating the tail leaves a valid shorter chain: publish auditHead() somewhere the database's
-// owner cannot rewrite (the status page, an operator's notes) and compare it to detect that.
+// Cutting rows off the tail leaves a valid shorter chain; the audit_head row catches that unless it
+// is rewritten too, so also publish auditHead() somewhere the database's owner cannot rewrite (the
+// status page, an operator's notes) and compare.
 
 import { createHash } from "node:crypto";
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import { checkIntegerIn, checkText, STORE_LIMITS } from "./limits.ts";
 import type { AuditLogRow, StoreDatabase } from "./schema.ts";
 
 type Db = Kysely<StoreDatabase>;
+type Tx = Transaction<StoreDatabase>;
 
 export const GENESIS_HASH = "0".repeat(64);
 const VERIFY_PAGE_ROWS = 1_000;
-/** Concurrent appenders on PostgreSQL race for the next seq; the losers retry this many times. */
-const MAX_APPEND_ATTEMPTS = 16;
+const HEAD_ID = 1;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -41,7 +42,7 @@ export interface AuditEntry {
 
 export type AuditVerifyResult =
   | { ok: true; checkedRows: number; head: { seq: number; hash: string } | null }
-  | { ok: false; checkedRows: number; seq: number; problem: "gap" | "prevHash" | "hash" };
+  | { ok: false; checkedRows: number; seq: number; problem: "gap" | "prevHash" | "hash" | "head" };
 
 /** JSON with object keys sorted at every level, so equal values always hash the same. */
 export function canonicalJson(value: JsonValue): string {
@@ -81,15 +82,14 @@ function toEntry(row: AuditLogRow): AuditEntry {
   };
 }
 
-/** The last row's seq and hash, or null for an empty log. */
+/** The chain's head (last seq and hash) as the head row records it, or null for an empty log. */
 export async function auditHead(db: Db): Promise<{ seq: number; hash: string } | null> {
   const row = await db
-    .selectFrom("audit_log")
+    .selectFrom("audit_head")
     .select(["seq", "hash"])
-    .orderBy("seq", "desc")
-    .limit(1)
+    .where("id", "=", HEAD_ID)
     .executeTakeFirst();
-  return row ?? null;
+  return row === undefined || row.seq === 0 ? null : row;
 }
 
 function checkInput(input: AuditInput): string {
@@ -103,26 +103,45 @@ function checkInput(input: AuditInput): string {
   return detailsJson;
 }
 
+/** Reads the head and takes its row lock until the transaction ends (creating it on first use). */
+async function lockHead(tx: Tx): Promise<{ seq: number; hash: string }> {
+  const lock = () =>
+    tx
+      .updateTable("audit_head")
+      .set((eb) => ({ seq: eb.ref("seq") }))
+      .where("id", "=", HEAD_ID)
+      .returning(["seq", "hash"])
+      .executeTakeFirst();
+  const head = await lock();
+  if (head !== undefined) return head;
+  await tx
+    .insertInto("audit_head")
+    .values({ id: HEAD_ID, seq: 0, hash: GENESIS_HASH })
+    .onConflict((conflict) => conflict.column("id").doNothing())
+    .execute();
+  const created = await lock();
+  if (created === undefined) throw new Error("audit: head row missing");
+  return created;
+}
+
 /**
- * Appends one row after the current head. The insert names the next seq and does nothing on a
- * conflict, so a concurrent appender that took the seq first makes this one retry on the new
- * head instead of forking the chain.
+ * Appends one row after the current head, in one transaction that holds the head's row lock, so
+ * concurrent appenders (several gateways on one PostgreSQL) take turns and never fork the chain.
  */
 export async function appendAudit(db: Db, input: AuditInput): Promise<AuditEntry> {
   const detailsJson = checkInput(input);
-  for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-    const head = await auditHead(db);
+  return db.transaction().execute(async (tx) => {
+    const head = await lockHead(tx);
     const fields = {
-      seq: (head?.seq ?? 0) + 1,
+      seq: head.seq + 1,
       tsMs: input.tsMs,
       actor: input.actor,
       action: input.action,
       subject: input.subject,
       detailsJson,
     };
-    const prevHash = head?.hash ?? GENESIS_HASH;
-    const entry: AuditEntry = { ...fields, prevHash, hash: auditRowHash(prevHash, fields) };
-    const inserted = await db
+    const entry: AuditEntry = { ...fields, prevHash: head.hash, hash: auditRowHash(head.hash, fields) };
+    await tx
       .insertInto("audit_log")
       .values({
         seq: entry.seq,
@@ -134,12 +153,14 @@ export async function appendAudit(db: Db, input: AuditInput): Promise<AuditEntry
         prev_hash: entry.prevHash,
         hash: entry.hash,
       })
-      .onConflict((conflict) => conflict.column("seq").doNothing())
-      .returning("seq")
-      .executeTakeFirst();
-    if (inserted !== undefined) return entry;
-  }
-  throw new Error(`audit: could not append after ${MAX_APPEND_ATTEMPTS} attempts (heavy contention)`);
+      .execute();
+    await tx
+      .updateTable("audit_head")
+      .set({ seq: entry.seq, hash: entry.hash })
+      .where("id", "=", HEAD_ID)
+      .execute();
+    return entry;
+  });
 }
 
 /** Checks one row against its predecessor; null when it is sound. */
@@ -201,5 +222,11 @@ export async function verifyAuditLog(
       head = { seq: row.seq, hash: row.hash };
     }
   }
+  // A full walk must end where the head row says the chain ends; rows cut off the tail show here.
+  const recorded = await auditHead(db);
+  const walkedToEnd = checkedRows < maxRows;
+  const endSeq = head?.seq ?? fromSeq - 1;
+  if (walkedToEnd && ((recorded?.seq ?? 0) !== endSeq || (head !== null && recorded?.hash !== head.hash)))
+    return { ok: false, checkedRows, seq: expectedSeq, problem: "head" };
   return { ok: true, checkedRows, head };
 }

@@ -201,6 +201,14 @@ async function createReferenceTables(db: Kysely<unknown>): Promise<void> {
     .addColumn("prev_hash", "text", (c) => c.notNull())
     .addColumn("hash", "text", (c) => c.notNull())
     .execute();
+  // One row (id 1): the chain's last seq and hash. Appenders lock it, so they take turns instead of
+  // racing for the next seq, and the verifier compares it with the last row to notice a cut tail.
+  await db.schema
+    .createTable("audit_head")
+    .addColumn("id", "integer", (c) => c.primaryKey())
+    .addColumn("seq", "bigint", (c) => c.notNull())
+    .addColumn("hash", "text", (c) => c.notNull())
+    .execute();
   await db.schema
     .createTable("projector_state")
     .addColumn("name", "text", (c) => c.primaryKey())

@@ -171,6 +171,12 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
 export interface ProjectorStateTable {
   name: string;
   last_sequence: number;
@@ -189,6 +195,7 @@ export interface StoreDatabase {
   assets: AssetsTable;
   markets: MarketsTable;
   audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
   projector_state: ProjectorStateTable;
 }
 

@@ -26,8 +26,7 @@ const MARKET_COMMON = {
   maxQuantityLots: 100,
   minNotionalUnits: 0,
   maxNotionalUnits: 1_000_000_000_000,
-  // 0, not 500: the core asserts in mulDivCeil on a stop buy with slippage (reported to the core owner).
-  stopBuySlippageBps: 0,
+  stopBuySlippageBps: 500,
 };
 
 export const TEST_MARKETS: MarketConfig[] = [

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { CoreLimits } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import { Core } from "../core/core.ts";
+import type { CoreEvent } from "../core/events.ts";
 import { FileJournal, type JournalOpenReport } from "../journal/file-journal.ts";
 import { type RecoveryReport, recover } from "./recovery.ts";
 import { Sequencer } from "./sequencer.ts";
@@ -28,6 +29,12 @@ export interface EmbeddedCoreOptions {
   segmentSizeBytes?: number;
   maxPendingSizeBytes?: number;
   onSnapshotError?: (error: unknown) => void;
+  /** See RecoveryOptions.maxSnapshotSequence. */
+  maxSnapshotSequence?: number;
+  /** See RecoveryOptions.onReplayedEvents. */
+  onReplayedEvents?: (events: readonly CoreEvent[]) => void;
+  /** See SnapshotterOptions.pruneLimit. */
+  pruneLimit?: () => number;
 }
 
 export interface EmbeddedCore {
@@ -58,6 +65,8 @@ export async function startEmbeddedCore(options: EmbeddedCoreOptions): Promise<E
     createCore: () => new Core(limits),
     restoreCore: (bytes) => Core.restore(bytes, limits),
     maxCommandsPerBatch: limits.maxCommandsPerBatch,
+    maxSnapshotSequence: options.maxSnapshotSequence,
+    onReplayedEvents: options.onReplayedEvents,
   });
   const monotonicClock = options.monotonicClock ?? (() => performance.now());
   const snapshotter = new Snapshotter({
@@ -67,6 +76,7 @@ export async function startEmbeddedCore(options: EmbeddedCoreOptions): Promise<E
     monotonicClock,
     onError: options.onSnapshotError,
     lastSnapshotSequence: report.snapshotSequence,
+    pruneLimit: options.pruneLimit,
   });
   const sequencer = new Sequencer({
     core,

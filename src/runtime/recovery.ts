@@ -17,6 +17,13 @@ export interface RecoveryOptions<C extends SequencedCore> {
   /** Rebuilds a core from snapshot bytes; throws if they are not a valid snapshot. */
   restoreCore: (bytes: Uint8Array) => C;
   maxCommandsPerBatch: number;
+  /**
+   * Start from no snapshot newer than this sequence. A projection that is behind the core (the
+   * store after a crash) passes its cursor, so replay regenerates every event it has not seen.
+   */
+  maxSnapshotSequence?: number;
+  /** Receives the events of replayed commands, in order (they are not journaled, only commands are). */
+  onReplayedEvents?: (events: readonly CoreEvent[]) => void;
 }
 
 export interface RecoveryReport {
@@ -75,7 +82,9 @@ function chooseStart<C extends SequencedCore>(
   options: RecoveryOptions<C>,
   skipped: RecoveryReport["skippedSnapshots"],
 ): Start<C> {
+  const maxSequence = options.maxSnapshotSequence ?? Number.MAX_SAFE_INTEGER;
   for (const entry of options.snapshots.list()) {
+    if (entry.sequence > maxSequence) continue;
     const restored = tryRestore(options, entry);
     if ("core" in restored) return { core: restored.core, snapshotSequence: entry.sequence };
     skipped.push({ path: entry.path, reason: restored.reason });
@@ -91,13 +100,19 @@ function chooseStart<C extends SequencedCore>(
 }
 
 /** Applies every journal record after the core's sequence, in batches. Returns how many. */
-export function replayJournal(core: SequencedCore, journal: Journal, maxCommandsPerBatch: number): number {
+export function replayJournal(
+  core: SequencedCore,
+  journal: Journal,
+  maxCommandsPerBatch: number,
+  onEvents?: (events: readonly CoreEvent[]) => void,
+): number {
   const batch: Command[] = [];
-  const events: CoreEvent[] = [];
   let count = 0;
   const applyPending = (): void => {
-    events.length = 0; // replay's events were already delivered before the crash, or never acknowledged
+    // Results of replayed commands were acknowledged before the crash, or never; projections may still need the events.
+    const events: CoreEvent[] = [];
     core.applyBatch(batch, events);
+    onEvents?.(events);
     count += batch.length;
     batch.length = 0;
   };
@@ -121,7 +136,12 @@ export function recover<C extends SequencedCore>(
 ): { core: C; report: RecoveryReport } {
   const skippedSnapshots: RecoveryReport["skippedSnapshots"] = [];
   const start = chooseStart(options, skippedSnapshots);
-  const replayedCommandCount = replayJournal(start.core, options.journal, options.maxCommandsPerBatch);
+  const replayedCommandCount = replayJournal(
+    start.core,
+    options.journal,
+    options.maxCommandsPerBatch,
+    options.onReplayedEvents,
+  );
   if (start.core.lastSequence !== options.journal.lastSequence && options.journal.lastSequence > 0) {
     throw new RecoveryError(
       `after replay the core is at ${start.core.lastSequence}, the journal at ${options.journal.lastSequence}`,

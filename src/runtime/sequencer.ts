@@ -5,7 +5,7 @@
 // before acknowledge); meanwhile the loop already works on the next batch, so the core never
 // waits for the disk unless the journal's pending buffer is full.
 
-import type { Command, UnstampedCommand } from "../core/commands.ts";
+import type { Command, CommandStamp, UnstampedCommand } from "../core/commands.ts";
 import type { CoreEvent } from "../core/events.ts";
 import { CommandEncodeError, CommandEncoder } from "../journal/command-codec.ts";
 import type { Journal } from "../journal/journal.ts";
@@ -29,7 +29,11 @@ export interface BatchBoundaryHook {
   afterBatch(core: SequencedCore, lastSequence: number): void;
 }
 
-export type EventListener = (events: readonly CoreEvent[]) => void;
+/**
+ * Receives each durable batch: its events and the stamps of its commands (projections need the
+ * stamps to date events that carry no time, and to move their cursor past silent commands).
+ */
+export type EventListener = (events: readonly CoreEvent[], commands: readonly CommandStamp[]) => void;
 
 export interface SequencerOptions {
   core: SequencedCore;
@@ -73,6 +77,7 @@ interface AppliedBatch {
   submissions: Submission[];
   results: SubmitResult[];
   events: CoreEvent[];
+  stamps: CommandStamp[];
 }
 
 /** Largest encoded command: the codec's string limit makes it a few KiB; the journal checks room per record too. */
@@ -241,7 +246,11 @@ export class Sequencer {
   private hold(submissions: Submission[], commands: Command[], events: CoreEvent[]): void {
     const results = splitEvents(commands, events);
     const lastSequence = commands[commands.length - 1].sequence;
-    this.applied.push({ lastSequence, submissions, results, events });
+    const stamps = commands.map((command) => ({
+      sequence: command.sequence,
+      timestampMs: command.timestampMs,
+    }));
+    this.applied.push({ lastSequence, submissions, results, events, stamps });
     this.journal.flush().then(
       () => this.release(lastSequence),
       (error: unknown) => this.fail(new SequencerStoppedError("journal flush failed", { cause: error })),
@@ -253,16 +262,15 @@ export class Sequencer {
       const batch = this.applied.shift()!;
       for (let i = 0; i < batch.submissions.length; i++) batch.submissions[i].resolve(batch.results[i]);
       this.acknowledgedSequence = batch.lastSequence;
-      this.notify(batch.events);
+      this.notify(batch.events, batch.stamps);
     }
     this.checkIdle();
   }
 
-  private notify(events: readonly CoreEvent[]): void {
-    if (events.length === 0) return;
+  private notify(events: readonly CoreEvent[], stamps: readonly CommandStamp[]): void {
     for (const listener of this.listeners) {
       try {
-        listener(events);
+        listener(events, stamps);
       } catch (error) {
         this.onListenerError(error);
       }

@@ -25,6 +25,8 @@ export interface SnapshotterOptions {
   onError?: (error: unknown) => void;
   /** Sequence of the newest snapshot already on disk (from recovery), 0 if none. */
   lastSnapshotSequence?: number;
+  /** Never prune the journal past this (e.g. the store projector's cursor, which replay must reach). */
+  pruneLimit?: () => number;
 }
 
 export class Snapshotter implements BatchBoundaryHook {
@@ -78,7 +80,8 @@ export class Snapshotter implements BatchBoundaryHook {
       this.writtenCount++;
       // Through the oldest kept snapshot, not the newest: if the newest turns out damaged,
       // recovery falls back to an older one and still finds the journal after it.
-      await journal.pruneThrough(store.oldestRetainedSequence());
+      const limit = this.options.pruneLimit?.() ?? Number.MAX_SAFE_INTEGER;
+      await journal.pruneThrough(Math.min(store.oldestRetainedSequence(), limit));
     } catch (error) {
       (this.options.onError ?? ((e) => console.error("snapshot failed", e)))(error);
     }

@@ -90,14 +90,18 @@ describe("Sequencer", () => {
     const core = new Core(STREAM_CORE_LIMITS);
     const sequencer = makeSequencer(core);
     const seen: CoreEvent[] = [];
+    const stampedSequences: number[] = [];
     let notDurable = 0;
-    sequencer.subscribe((events) => {
-      if (events[events.length - 1].sequence > journal.durableSequence) notDurable++;
+    sequencer.subscribe((events, stamps) => {
+      if (stamps[stamps.length - 1].sequence > journal.durableSequence) notDurable++;
       seen.push(...events);
+      stampedSequences.push(...stamps.map((stamp) => stamp.sequence));
     });
     await Promise.all(submitStream(sequencer, 1, 5000));
     expect(notDurable).toBe(0);
     expect(seen).toEqual(cleanEvents(1, 5000).flat());
+    // Every command's stamp arrives once, in order, even for commands without events.
+    expect(stampedSequences).toEqual(Array.from({ length: 5000 }, (_, index) => index + 1));
   });
 
   it("keeps batches within maxCommandsPerBatch", async () => {

@@ -11,6 +11,7 @@
 
 import type { MarketConfig } from "../core/config.ts";
 import type { CoreEvent, TradeEvent } from "../core/events.ts";
+import type { CoreStateView } from "../core/state-view.ts";
 import { type Candle, MarketCandles, type Resolution } from "./candles.ts";
 import { Depth, type DepthSnapshot } from "./depth.ts";
 import {
@@ -96,6 +97,38 @@ export class MarketData {
 
   marketConfigs(): MarketConfig[] {
     return [...this.markets.values()].map((entry) => entry.config);
+  }
+
+  /**
+   * Loads the resting orders of a recovered core, so depth is right after a restart even though
+   * the events that built the books came before this process. Call once, before any apply().
+   * Each order enters as an acceptance of its remaining lots, which is how depth tracks orders.
+   */
+  seedBooks(state: CoreStateView): void {
+    for (const market of state.markets) {
+      this.addMarket(market.config);
+      for (const order of [...market.bids, ...market.asks]) {
+        this.depth.applyEvent({
+          type: "orderAccepted",
+          sequence: state.lastSequence,
+          timestampMs: 0,
+          orderId: order.orderId,
+          userId: order.userId,
+          marketId: market.config.marketId,
+          side: order.side,
+          orderType: "limit",
+          priceTicks: order.priceTicks,
+          quantityLots: order.remainingLots,
+          quoteAmountUnits: 0,
+          triggerPriceTicks: 0,
+          clientOrderId: order.clientOrderId,
+          heldUnits: 0,
+        });
+      }
+    }
+    // Nobody is subscribed yet: drop the seeding's deltas rather than publish them.
+    this.depth.takeUpdates();
+    this.bookCache.clear();
   }
 
   /** Applies the events of whole commands, in order, then publishes what changed. */

@@ -3,6 +3,7 @@
 // periodic snapshots. Everything lives under <dataDir>/journal and <dataDir>/snapshots.
 
 import { join } from "node:path";
+import type { CommandStamp } from "../core/commands.ts";
 import type { CoreLimits } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import { Core } from "../core/core.ts";
@@ -32,7 +33,7 @@ export interface EmbeddedCoreOptions {
   /** See RecoveryOptions.maxSnapshotSequence. */
   maxSnapshotSequence?: number;
   /** See RecoveryOptions.onReplayedEvents. */
-  onReplayedEvents?: (events: readonly CoreEvent[]) => void;
+  onReplayedEvents?: (events: readonly CoreEvent[], commands: readonly CommandStamp[]) => void;
   /** See SnapshotterOptions.pruneLimit. */
   pruneLimit?: () => number;
 }

@@ -3,7 +3,7 @@
 // after it. Damaged snapshots are skipped (and reported); the result is the same core state a
 // replay of the whole command history would give.
 
-import type { Command } from "../core/commands.ts";
+import type { Command, CommandStamp } from "../core/commands.ts";
 import type { CoreEvent } from "../core/events.ts";
 import { decodeCommand } from "../journal/command-codec.ts";
 import type { Journal } from "../journal/journal.ts";
@@ -23,7 +23,7 @@ export interface RecoveryOptions<C extends SequencedCore> {
    */
   maxSnapshotSequence?: number;
   /** Receives the events of replayed commands, in order (they are not journaled, only commands are). */
-  onReplayedEvents?: (events: readonly CoreEvent[]) => void;
+  onReplayedEvents?: (events: readonly CoreEvent[], commands: readonly CommandStamp[]) => void;
 }
 
 export interface RecoveryReport {
@@ -104,7 +104,7 @@ export function replayJournal(
   core: SequencedCore,
   journal: Journal,
   maxCommandsPerBatch: number,
-  onEvents?: (events: readonly CoreEvent[]) => void,
+  onEvents?: (events: readonly CoreEvent[], commands: readonly CommandStamp[]) => void,
 ): number {
   const batch: Command[] = [];
   let count = 0;
@@ -112,7 +112,10 @@ export function replayJournal(
     // Results of replayed commands were acknowledged before the crash, or never; projections may still need the events.
     const events: CoreEvent[] = [];
     core.applyBatch(batch, events);
-    onEvents?.(events);
+    onEvents?.(
+      events,
+      batch.map((command) => ({ sequence: command.sequence, timestampMs: command.timestampMs })),
+    );
     count += batch.length;
     batch.length = 0;
   };

@@ -37,6 +37,9 @@ export class ProjectorClosedError extends Error {
   }
 }
 
+/** Callers waiting for their writes to be projected: one per in-flight private request at most. */
+const MAX_PROJECTED_WAITERS = 100_000;
+
 const DEFAULTS = {
   maxQueuedEvents: 262_144,
   maxEventsPerTransaction: 50_000,
@@ -55,6 +58,7 @@ export class ProjectorQueue {
   private running: Promise<void> | null = null;
   private closed = false;
   private waiters: (() => void)[] = [];
+  private projectedWaiters: { sequence: number; resolve: () => void }[] = [];
   private lastErrorValue: unknown = null;
   private readonly options: Required<Omit<ProjectorQueueOptions, "onError">> & ProjectorQueueOptions;
 
@@ -107,6 +111,28 @@ export class ProjectorQueue {
     while (!this.offer(batch)) await this.whenRoom();
   }
 
+  /**
+   * Resolves once the store holds the events of every command up to `sequence` (read-your-writes
+   * for a client that just placed an order), or when the queue closes. Waiters are bounded.
+   */
+  whenProjected(sequence: number): Promise<void> {
+    if (this.projector.lastSequence >= sequence || this.closed) return Promise.resolve();
+    if (this.projectedWaiters.length >= MAX_PROJECTED_WAITERS)
+      return Promise.reject(new RangeError("too many waiters for the projector"));
+    return new Promise((resolve) => this.projectedWaiters.push({ sequence, resolve }));
+  }
+
+  private wakeProjectedWaiters(): void {
+    const reached = this.projector.lastSequence;
+    const waiting = this.projectedWaiters;
+    if (waiting.length === 0) return;
+    this.projectedWaiters = [];
+    for (const waiter of waiting) {
+      if (waiter.sequence <= reached || this.closed) waiter.resolve();
+      else this.projectedWaiters.push(waiter);
+    }
+  }
+
   /** Resolves after the worker next frees room (or at once when the queue is empty). */
   whenRoom(): Promise<void> {
     if (this.queuedEventCount === 0 || this.closed) return Promise.resolve();
@@ -128,6 +154,7 @@ export class ProjectorQueue {
   }
 
   private wakeWaiters(): void {
+    this.wakeProjectedWaiters();
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();

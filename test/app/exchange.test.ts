@@ -7,6 +7,7 @@ import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/cli/default-markets.t
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { startEmbeddedCore } from "../../src/runtime/embedded.ts";
 import { balancesOfUser, openOrdersOfUser, projectedSequence } from "../../src/store/queries.ts";
+import { limitOrder } from "../support/orders.ts";
 
 const directories: string[] = [];
 afterEach(() => {
@@ -26,35 +27,12 @@ const setup: UnstampedCommand[] = [
   { kind: "adjustBalance", userId: 2, assetId: 1, amountUnits: 10_000_000_000, reason: "fund" },
 ];
 
-function limit(
-  userId: number,
-  side: "buy" | "sell",
-  priceTicks: number,
-  quantityLots: number,
-): UnstampedCommand {
-  return {
-    kind: "placeOrder",
-    userId,
-    marketId: 1,
-    side,
-    orderType: "limit",
-    priceTicks,
-    quantityLots,
-    quoteAmountUnits: 0,
-    triggerPriceTicks: 0,
-    timeInForce: "gtc",
-    postOnly: false,
-    clientOrderId: 0,
-    selfTradePrevention: null,
-  };
-}
-
 /** A stream with resting orders on both sides and some trades. */
 function trading(count: number): UnstampedCommand[] {
   const commands: UnstampedCommand[] = [];
   for (let index = 0; index < count; index++) {
-    commands.push(limit(2, "sell", 6_400_000 + (index % 7) * 100, 1 + (index % 5)));
-    commands.push(limit(1, "buy", 6_399_000 + (index % 11) * 150, 1 + (index % 3)));
+    commands.push(limitOrder(2, "sell", 6_400_000 + (index % 7) * 100, 1 + (index % 5)));
+    commands.push(limitOrder(1, "buy", 6_399_000 + (index % 11) * 150, 1 + (index % 3)));
   }
   return commands;
 }

@@ -5,31 +5,8 @@ import { Core } from "../../src/core/core.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
 import type { CoreStateView, RestingOrderView } from "../../src/core/state-view.ts";
 import { Depth, type DepthLevel, SideLevels } from "../../src/marketdata/depth.ts";
+import { limitOrder } from "../support/orders.ts";
 import { MARKETS, runThroughCore, setupCommands, stampedBatches, streamArb } from "./streams.ts";
-
-function limit(
-  userId: number,
-  side: "buy" | "sell",
-  priceTicks: number,
-  quantityLots: number,
-  timeInForce: "gtc" | "ioc" | "fok" = "gtc",
-): UnstampedCommand {
-  return {
-    kind: "placeOrder",
-    userId,
-    marketId: 1,
-    side,
-    orderType: "limit",
-    priceTicks,
-    quantityLots,
-    quoteAmountUnits: 0,
-    triggerPriceTicks: 0,
-    timeInForce,
-    postOnly: false,
-    clientOrderId: 0,
-    selfTradePrevention: null,
-  };
-}
 
 /** A core after the setup commands, and a function that applies more commands to it and a Depth. */
 function harness() {
@@ -100,12 +77,12 @@ describe("SideLevels", () => {
 describe("Depth from core events", () => {
   it("rests a partly filled GTC taker with what it did not trade", () => {
     const { core, depth, run } = harness();
-    run([limit(1, "sell", 10, 3), limit(1, "sell", 11, 4), limit(2, "buy", 9, 2)]);
+    run([limitOrder(1, "sell", 10, 3), limitOrder(1, "sell", 11, 4), limitOrder(2, "buy", 9, 2)]);
     expect(depth.takeUpdates()).toEqual([
       { marketId: 1, updateSequence: 1, bids: [level(9, 2)], asks: [level(10, 3), level(11, 4)] },
     ]);
     // Buys 3 at 10 and 4 at 11, then rests 2 at 11.
-    run([limit(3, "buy", 11, 9)]);
+    run([limitOrder(3, "buy", 11, 9)]);
     expect(depth.takeUpdates()).toEqual([
       { marketId: 1, updateSequence: 2, bids: [level(11, 2)], asks: [level(10, 0), level(11, 0)] },
     ]);
@@ -122,11 +99,11 @@ describe("Depth from core events", () => {
 
   it("does not rest IOC or FOK remainders and reports no change when nothing moved net", () => {
     const { core, depth, run } = harness();
-    run([limit(1, "sell", 10, 3)]);
+    run([limitOrder(1, "sell", 10, 3)]);
     depth.takeUpdates();
-    run([limit(2, "buy", 10, 5, "ioc")]);
+    run([limitOrder(2, "buy", 10, 5, { timeInForce: "ioc" })]);
     expect(depth.takeUpdates()).toEqual([{ marketId: 1, updateSequence: 2, bids: [], asks: [level(10, 0)] }]);
-    run([limit(2, "buy", 4, 5, "ioc")]); // nothing to trade: accepted, then expired
+    run([limitOrder(2, "buy", 4, 5, { timeInForce: "ioc" })]); // nothing to trade: accepted, then expired
     expect(depth.takeUpdates()).toEqual([]);
     expect(depth.trackedOrderCount).toBe(0);
     expectDepthMatchesCore(depth, core.exportState());
@@ -134,7 +111,7 @@ describe("Depth from core events", () => {
 
   it("removes a cancelled order's remaining lots", () => {
     const { core, depth, run } = harness();
-    const events = run([limit(1, "buy", 10, 3), limit(2, "buy", 10, 4)]);
+    const events = run([limitOrder(1, "buy", 10, 3), limitOrder(2, "buy", 10, 4)]);
     const first = events.find((event) => event.type === "orderAccepted")!;
     depth.takeUpdates();
     run([{ kind: "cancelOrder", userId: 1, orderId: first.sequence }]);
@@ -169,7 +146,7 @@ describe("Depth from core events", () => {
     const { depth, run } = harness();
     const small = new Depth(1);
     small.addMarket(1);
-    const events = run([limit(1, "buy", 10, 1), limit(1, "buy", 11, 1)]);
+    const events = run([limitOrder(1, "buy", 10, 1), limitOrder(1, "buy", 11, 1)]);
     const accepted = events.filter((event) => event.type === "orderAccepted");
     small.applyEvent(accepted[0]);
     expect(() => small.applyEvent(accepted[1])).toThrow(/at most 1 orders/);

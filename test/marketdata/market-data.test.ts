@@ -8,32 +8,10 @@ import type { DepthLevel } from "../../src/marketdata/depth.ts";
 import { MAX_DEPTH_LEVELS, REST_CACHE_TTL_MS } from "../../src/marketdata/limits.ts";
 import { MarketData } from "../../src/marketdata/market-data.ts";
 import type { DropReason, MarketDataUpdate, Subscriber } from "../../src/marketdata/subscriptions.ts";
+import { limitOrder } from "../support/orders.ts";
 import { runThroughCore, setupCommands, stampedBatches, streamArb } from "./streams.ts";
 
 const T0 = Date.UTC(2024, 2, 4, 10, 0, 0); // a Monday
-
-function limit(
-  userId: number,
-  side: "buy" | "sell",
-  priceTicks: number,
-  quantityLots: number,
-): UnstampedCommand {
-  return {
-    kind: "placeOrder",
-    userId,
-    marketId: 1,
-    side,
-    orderType: "limit",
-    priceTicks,
-    quantityLots,
-    quoteAmountUnits: 0,
-    triggerPriceTicks: 0,
-    timeInForce: "gtc",
-    postOnly: false,
-    clientOrderId: 0,
-    selfTradePrevention: null,
-  };
-}
 
 /** A core and a MarketData fed from it, with a clock the test moves. */
 function harness(options: { maxQueued?: number } = {}) {
@@ -72,8 +50,8 @@ describe("MarketData", () => {
     const { clock, data, run } = harness();
     expect(data.marketIdOf("ETH_BTC")).toBe(2);
     expect(data.orderBook(9)).toBeUndefined();
-    run([limit(1, "sell", 20, 5), limit(1, "sell", 21, 2), limit(2, "buy", 15, 4)], T0);
-    run([limit(3, "buy", 20, 3)], T0 + 90_000); // takes 3 of the 5 at 20
+    run([limitOrder(1, "sell", 20, 5), limitOrder(1, "sell", 21, 2), limitOrder(2, "buy", 15, 4)], T0);
+    run([limitOrder(3, "buy", 20, 3)], T0 + 90_000); // takes 3 of the 5 at 20
     clock.nowMs = T0 + 120_000;
     expect(data.orderBook(1, 1)).toEqual({
       marketId: 1,
@@ -113,11 +91,11 @@ describe("MarketData", () => {
 
   it("rebuilds REST snapshots at most every 100 ms of its clock", () => {
     const { clock, data, run } = harness();
-    run([limit(1, "sell", 20, 5)]);
+    run([limitOrder(1, "sell", 20, 5)]);
     const book = data.orderBook(1, MAX_DEPTH_LEVELS);
     const tickers = data.tickers();
     const trades = data.trades(1);
-    run([limit(1, "sell", 22, 1), limit(2, "buy", 20, 1)]);
+    run([limitOrder(1, "sell", 22, 1), limitOrder(2, "buy", 20, 1)]);
     clock.nowMs += REST_CACHE_TTL_MS - 1;
     // Same objects: nothing was rebuilt, however often we ask.
     for (let request = 0; request < 1_000; request++) {
@@ -133,7 +111,7 @@ describe("MarketData", () => {
 
   it("ages the REST ticker by the injected clock", () => {
     const { clock, data, run } = harness();
-    run([limit(1, "sell", 20, 5), limit(2, "buy", 20, 2)], T0);
+    run([limitOrder(1, "sell", 20, 5), limitOrder(2, "buy", 20, 2)], T0);
     // The last read instant whose window still holds minute T0 (the cache needs 100 ms to expire).
     clock.nowMs = T0 + 86_400_000 - REST_CACHE_TTL_MS;
     expect(data.tickers()[0].volumeBaseLots).toBe(2n);
@@ -143,7 +121,7 @@ describe("MarketData", () => {
 
   it("sends WS subscribers a snapshot, then deltas, trades and tickers per batch", () => {
     const { data, run } = harness();
-    run([limit(1, "sell", 20, 5)]);
+    run([limitOrder(1, "sell", 20, 5)]);
     const { subscriber } = subscriberOf(data);
     expect(data.subscribe(subscriber, { kind: "depth", marketId: 1 })).toBe("subscribed");
     expect(data.subscribe(subscriber, { kind: "trades", marketId: 1 })).toBe("subscribed");
@@ -157,7 +135,7 @@ describe("MarketData", () => {
       marketId: 1,
       depth: { marketId: 1, updateSequence: 1, bids: [], asks: [level(20, 5)] },
     });
-    run([limit(2, "buy", 20, 2), limit(3, "buy", 20, 1), limit(3, "buy", 18, 1)], T0 + 5_000);
+    run([limitOrder(2, "buy", 20, 2), limitOrder(3, "buy", 20, 1), limitOrder(3, "buy", 18, 1)], T0 + 5_000);
     const updates = subscriber.drain(10);
     expect(updates.map((u) => `${u.topic}:${u.event}`)).toEqual([
       "depth:update",
@@ -184,10 +162,10 @@ describe("MarketData", () => {
     const { data, run } = harness({ maxQueued: 3 });
     const { subscriber, drops } = subscriberOf(data);
     data.subscribe(subscriber, { kind: "depth", marketId: 1 }); // the snapshot takes one slot
-    run([limit(1, "sell", 20, 1)]);
-    run([limit(1, "sell", 21, 1)]);
+    run([limitOrder(1, "sell", 20, 1)]);
+    run([limitOrder(1, "sell", 21, 1)]);
     expect(drops).toEqual([]);
-    run([limit(1, "sell", 22, 1)]);
+    run([limitOrder(1, "sell", 22, 1)]);
     expect(drops).toEqual(["slowConsumer"]);
     expect(subscriber.state).toBe("dropped");
     expect(data.subscribe(subscriber, { kind: "depth", marketId: 1 })).toBe("closed");

@@ -47,6 +47,9 @@ export type GatewayError =
   | "orderHasNoTrades"
   | "walletNotAvailable"
   | "withdrawalsDisabled"
+  | "candleRangeTooLong"
+  | "busy"
+  | "payloadTooLarge"
   | "internalError";
 
 export type ExmoErrorKind = RejectReason | GatewayError;
@@ -80,6 +83,9 @@ const BULWARK_ALREADY_EXISTS = 59012;
 const BULWARK_CAPACITY = 59013;
 const BULWARK_WALLET_NOT_AVAILABLE = 59014;
 const BULWARK_WITHDRAWALS_DISABLED = 59015;
+const BULWARK_CANDLE_RANGE = 59016;
+const BULWARK_BUSY = 59017;
+const BULWARK_PAYLOAD_TOO_LARGE = 59018;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -279,6 +285,22 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
   withdrawalsDisabled: {
     code: BULWARK_WITHDRAWALS_DISABLED,
     text: "Withdrawals of this currency are temporarily disabled",
+    ccxtClass: "ExchangeError",
+  },
+  // candles_history asked for more candles than one answer holds; the words "range period is too
+  // long" are ccxt's broad match for BadRequest, so ccxt users see the class the problem has.
+  candleRangeTooLong: {
+    code: BULWARK_CANDLE_RANGE,
+    text: "Candles range period is too long",
+    ccxtClass: "BadRequest",
+  },
+  // The sequencer's input queue is full: nothing was done, the client may retry. Not 40016
+  // (OnMaintenance says the whole exchange is down) and not 40034 (the client did nothing wrong).
+  busy: { code: BULWARK_BUSY, text: "Exchange is busy, try again later", ccxtClass: "ExchangeError" },
+  // Body, header or parameter count beyond the gateway's limits (SECURITY.md, HTTP server).
+  payloadTooLarge: {
+    code: BULWARK_PAYLOAD_TOO_LARGE,
+    text: "Request is too large",
     ccxtClass: "ExchangeError",
   },
   internalError: { code: BULWARK_INTERNAL, text: "Internal error", ccxtClass: "ExchangeError" },

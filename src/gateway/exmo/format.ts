@@ -1,0 +1,167 @@
+// Core integers → EXMO's wire shapes (EXMO_API.md §3, §5): decimal strings for money, seconds for
+// most timestamps, milliseconds for candles, numbers for candle values.
+
+import type { MarketContext } from "../../app/exchange.ts";
+import type { AssetConfig } from "../../core/config.ts";
+import type { Candle } from "../../marketdata/candles.ts";
+import type { DepthLevel, DepthSnapshot } from "../../marketdata/depth.ts";
+import type { Ticker } from "../../marketdata/ticker.ts";
+import type { PublicTrade } from "../../marketdata/trades.ts";
+import type { FillRecord, OrderRecord } from "../../store/queries.ts";
+import { formatUnits, MAX_DECIMAL_SCALE } from "../../units/decimal.ts";
+import { feePercentText } from "../../units/market-units.ts";
+
+/** Extra decimals an average price gets beyond the tick, so a VWAP is not shown as a tick. */
+const AVERAGE_EXTRA_DECIMALS = 8;
+
+export function seconds(timestampMs: number): number {
+  return Math.floor(timestampMs / 1000);
+}
+
+/** An exact ratio of ticks as a price, rounded down at tick precision + AVERAGE_EXTRA_DECIMALS. */
+function ratioPrice(market: MarketContext, numerator: bigint, denominator: bigint): string {
+  if (denominator === 0n) return "0";
+  const units = market.units;
+  const scale = Math.min(MAX_DECIMAL_SCALE, units.pricePrecision + AVERAGE_EXTRA_DECIMALS);
+  const steps =
+    (numerator * units.priceStepsPerTick * 10n ** BigInt(scale - units.pricePrecision)) / denominator;
+  return formatUnits(steps, scale);
+}
+
+export function formatTicker(market: MarketContext, ticker: Ticker): Record<string, string | number> {
+  const units = market.units;
+  return {
+    buy_price: units.formatPrice(ticker.bestBidTicks),
+    sell_price: units.formatPrice(ticker.bestAskTicks),
+    last_trade: units.formatPrice(ticker.lastPriceTicks),
+    high: units.formatPrice(ticker.highTicks),
+    low: units.formatPrice(ticker.lowTicks),
+    avg: ratioPrice(market, ticker.averagePriceTicks.numerator, ticker.averagePriceTicks.denominator),
+    vol: units.formatBase(ticker.volumeBaseLots * units.lotSizeBaseUnits),
+    vol_curr: units.formatQuote(ticker.volumeQuoteUnits),
+    updated: seconds(ticker.updatedMs),
+  };
+}
+
+function bookSide(market: MarketContext, levels: readonly DepthLevel[]) {
+  const units = market.units;
+  let quantityLots = 0n;
+  let amountUnits = 0n;
+  const rows = levels.map((level) => {
+    const notional = units.notionalUnits(level.priceTicks, level.quantityLots);
+    quantityLots += BigInt(level.quantityLots);
+    amountUnits += notional;
+    return [
+      units.formatPrice(level.priceTicks),
+      units.formatQuantity(level.quantityLots),
+      units.formatQuote(notional),
+    ];
+  });
+  return {
+    rows,
+    quantity: units.formatBase(quantityLots * units.lotSizeBaseUnits),
+    amount: units.formatQuote(amountUnits),
+    top: levels.length === 0 ? "0" : units.formatPrice(levels[0].priceTicks),
+  };
+}
+
+export function formatOrderBook(market: MarketContext, book: DepthSnapshot): Record<string, unknown> {
+  const asks = bookSide(market, book.asks);
+  const bids = bookSide(market, book.bids);
+  return {
+    ask_quantity: asks.quantity,
+    ask_amount: asks.amount,
+    ask_top: asks.top,
+    bid_quantity: bids.quantity,
+    bid_amount: bids.amount,
+    bid_top: bids.top,
+    ask: asks.rows,
+    bid: bids.rows,
+  };
+}
+
+export function formatPublicTrade(
+  market: MarketContext,
+  trade: PublicTrade,
+): Record<string, string | number> {
+  const units = market.units;
+  return {
+    trade_id: trade.tradeId,
+    date: seconds(trade.timestampMs),
+    type: trade.takerSide,
+    quantity: units.formatQuantity(trade.quantityLots),
+    price: units.formatPrice(trade.priceTicks),
+    amount: units.formatQuote(trade.notionalUnits),
+  };
+}
+
+export function formatCandle(market: MarketContext, candle: Candle): Record<string, number> {
+  const units = market.units;
+  // EXMO's docs show candle values as JSON numbers; a double is what every chart reads anyway.
+  return {
+    t: candle.openTimeMs,
+    o: Number(units.formatPrice(candle.openTicks)),
+    c: Number(units.formatPrice(candle.closeTicks)),
+    h: Number(units.formatPrice(candle.highTicks)),
+    l: Number(units.formatPrice(candle.lowTicks)),
+    v: Number(units.formatBase(candle.volumeLots * units.lotSizeBaseUnits)),
+  };
+}
+
+function isStop(order: OrderRecord): boolean {
+  return order.orderType === "stopMarket";
+}
+
+/** A row of user_open_orders / user_cancelled_orders (§5.11, §5.13; stop orders per §5.9). */
+export function formatOrder(market: MarketContext, order: OrderRecord): Record<string, string> {
+  const units = market.units;
+  const created = String(seconds(order.createdMs));
+  if (isStop(order)) {
+    return {
+      parent_order_id: String(order.orderId),
+      client_id: String(order.clientOrderId),
+      created,
+      type: `stop_market_${order.side}`,
+      pair: units.symbol,
+      quantity: units.formatQuantity(order.remainingLots),
+      trigger_price: units.formatPrice(order.triggerPriceTicks),
+      amount: units.formatQuote(units.notionalUnits(order.triggerPriceTicks, order.remainingLots)),
+    };
+  }
+  return {
+    order_id: String(order.orderId),
+    client_id: String(order.clientOrderId),
+    created,
+    type: order.side,
+    pair: units.symbol,
+    quantity: units.formatQuantity(order.remainingLots),
+    price: units.formatPrice(order.priceTicks),
+    amount: units.formatQuote(units.notionalUnits(order.priceTicks, order.remainingLots)),
+  };
+}
+
+/** A row of user_trades / order_trades (§5.12). */
+export function formatFill(
+  market: MarketContext,
+  fill: FillRecord,
+  feeAsset: AssetConfig | undefined,
+): Record<string, string | number> {
+  const units = market.units;
+  const feeScale = feeAsset?.scale ?? (fill.side === "buy" ? units.baseScale : units.quoteScale);
+  return {
+    trade_id: fill.tradeId,
+    client_id: fill.clientOrderId,
+    date: seconds(fill.tsMs),
+    type: fill.side,
+    pair: units.symbol,
+    order_id: fill.orderId,
+    parent_order_id: 0,
+    quantity: units.formatQuantity(fill.quantityLots),
+    price: units.formatPrice(fill.priceTicks),
+    amount: units.formatQuote(fill.notionalUnits),
+    exec_type: fill.role,
+    commission_amount: formatUnits(fill.feeUnits, feeScale),
+    commission_currency: feeAsset?.code ?? "",
+    commission_percent: feePercentText(fill.feeRatePpm),
+  };
+}

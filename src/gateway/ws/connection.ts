@@ -1,0 +1,456 @@
+// One EXMO WebSocket connection (EXMO_API.md §6): greeting, rate-limited inbound frames handled one
+// at a time in arrival order, subscriptions (public from market data, private from a session),
+// login, and output with a hard bound on what may wait unsent.
+//
+// Output: market-data updates queue in bounded hub subscribers and are drained in a microtask
+// after each batch; private updates are sent as they come. Every send checks the socket's
+// buffered bytes; past maxBufferedBytes the client is a slow consumer and is dropped at once
+// (terminate: a close frame would wait behind the same full buffer). It reconnects and
+// resubscribes, getting fresh snapshots, which is cheaper than replaying what it missed.
+
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import type { Exchange, MarketContext } from "../../app/exchange.ts";
+import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
+import type { SecretBox } from "../auth/secret-box.ts";
+import type { ExmoErrorKind } from "../exmo/errors.ts";
+import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
+import { bookData, publicTradeData, tickerData } from "./format.ts";
+import type { WsLimits } from "./limits.ts";
+import { verifyLogin } from "./login.ts";
+import type { PrivateFeed } from "./private-feed.ts";
+import { PrivateSession } from "./private-session.ts";
+import {
+  type ClientRequest,
+  dataFrame,
+  errorFrame,
+  greetingFrame,
+  type LoginRequest,
+  loggedInFrame,
+  parseClientFrame,
+  type ServerFrame,
+  type SubscribeRequest,
+  subscribedFrame,
+  unsubscribedFrame,
+} from "./protocol.ts";
+import { InboundRateLimit } from "./rate-limit.ts";
+import { HUB_KIND, type PrivateChannel, parseTopic, topicName, type WsTopic } from "./topics.ts";
+
+export type WsPath = "public" | "private";
+
+/** Close codes (RFC 6455 §7.4.1): 1008 policy violation, 1001 going away. */
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_GOING_AWAY = 1001;
+
+/** Who logged in on a connection that is now closing: the seam for cancel-on-disconnect. */
+export interface PrivateDisconnect {
+  userId: number;
+  keyId: string;
+}
+
+export interface ConnectionDeps {
+  exchange: Exchange;
+  feed: PrivateFeed;
+  books: BookSnapshots;
+  secretBox: SecretBox;
+  limits: WsLimits;
+  clock: () => number;
+  logger?: Logger;
+  /** Called once when a logged-in connection closes; cancel-on-disconnect hooks in here. */
+  onPrivateDisconnect?: (who: PrivateDisconnect) => void;
+}
+
+/** The part of a `ws` socket a connection uses; a narrow type keeps the slow-consumer rule testable. */
+export type FrameSocket = Pick<WebSocket, "readyState" | "bufferedAmount" | "send" | "terminate" | "close">;
+
+const OPEN = 1;
+/** Hub updates taken per subscriber per drain: its whole queue bound. */
+const MAX_DRAIN_PER_SUBSCRIBER = 1_024;
+
+export class WsConnection implements SnapshotWatcher {
+  private readonly topics = new Map<string, WsTopic>();
+  /** Market-data subscribers of this connection; several when it has more topics than one may hold. */
+  private readonly hubSubscribers: Subscriber[] = [];
+  /** Hub topic key → the subscriber holding it. */
+  private readonly hubOwner = new Map<string, Subscriber>();
+  private readonly rate: InboundRateLimit;
+  private pendingInbound = 0;
+  private inbound: Promise<void> = Promise.resolve();
+  private drainScheduled = false;
+  private session: PrivateSession | null = null;
+  private login: { state: "none" | "pending" } | { state: "done"; userId: number; keyId: string } = {
+    state: "none",
+  };
+  private loginTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly socket: FrameSocket,
+    readonly path: WsPath,
+    readonly remoteAddress: string,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.rate = new InboundRateLimit(
+      deps.limits.maxInboundMessagesPerSecond,
+      deps.limits.maxRateLimitStrikes,
+      deps.clock,
+    );
+  }
+
+  get loggedInUserId(): number | null {
+    return this.login.state === "done" ? this.login.userId : null;
+  }
+
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
+  start(): void {
+    this.send(greetingFrame(this.deps.clock()));
+    if (this.path === "private")
+      this.loginTimer = setTimeout(() => this.loginDeadline(), this.deps.limits.loginDeadlineMs);
+  }
+
+  /** A text or binary frame from the client; `ws` already refused frames over maxPayload. */
+  receive(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    const decision = this.rate.take();
+    if (decision === "close") {
+      this.send(errorFrame(this.deps.clock(), undefined, "rateLimited"));
+      this.shut(CLOSE_POLICY_VIOLATION, "rate limit");
+      return;
+    }
+    if (decision === "refuse" || this.pendingInbound >= this.deps.limits.maxPendingInboundMessages) {
+      this.sendError(undefined, "rateLimited");
+      return;
+    }
+    const text = isBinary ? null : data.toString("utf8");
+    this.pendingInbound += 1;
+    this.inbound = this.inbound
+      .then(() => this.handle(text))
+      .catch((error: unknown) => {
+        this.deps.logger?.error({ err: error }, "ws message handling failed");
+        this.sendError(undefined, "internalError");
+      })
+      .finally(() => {
+        this.pendingInbound -= 1;
+      });
+  }
+
+  /** The socket closed (either side): release everything. Idempotent. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.loginTimer !== null) clearTimeout(this.loginTimer);
+    for (const subscriber of this.hubSubscribers) this.deps.exchange.marketData.closeSubscriber(subscriber);
+    this.hubSubscribers.length = 0;
+    this.hubOwner.clear();
+    for (const topic of this.topics.values())
+      if (topic.scope === "public" && topic.channel === "spot/order_book_snapshots")
+        this.deps.books.unwatch(this, topic.market);
+    this.topics.clear();
+    if (this.session !== null) {
+      this.session.close();
+      this.deps.feed.remove(this.session);
+    }
+    if (this.login.state === "done") {
+      const who = { userId: this.login.userId, keyId: this.login.keyId };
+      try {
+        this.deps.onPrivateDisconnect?.(who);
+      } catch (error) {
+        this.deps.logger?.error({ err: error }, "onPrivateDisconnect failed");
+      }
+    }
+  }
+
+  /** Closes with a code the client sees, then drops the socket if it does not finish closing. */
+  shut(code: number, reason: string): void {
+    if (this.socket.readyState === OPEN) this.socket.close(code, reason);
+  }
+
+  // ---- SnapshotWatcher -------------------------------------------------------------------------
+
+  sendBookSnapshot(market: MarketContext, data: unknown): void {
+    const name = topicName("spot/order_book_snapshots", market);
+    if (this.topics.has(name)) this.send(dataFrame(this.deps.clock(), "update", name, data));
+  }
+
+  bookFeedLost(market: MarketContext): void {
+    this.topics.delete(topicName("spot/order_book_snapshots", market));
+    this.dropSlowConsumer();
+  }
+
+  // ---- inbound ---------------------------------------------------------------------------------
+
+  private async handle(text: string | null): Promise<void> {
+    if (this.closed) return;
+    if (text === null) {
+      this.sendError(undefined, "invalidParameter", "message");
+      return;
+    }
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      this.sendError(parsed.id, parsed.kind, parsed.detail);
+      return;
+    }
+    await this.dispatch(parsed.request);
+  }
+
+  private async dispatch(request: ClientRequest): Promise<void> {
+    if (request.method === "login") return this.handleLogin(request);
+    for (const name of request.topics) {
+      if (this.closed) return;
+      if (request.method === "subscribe") this.subscribeTopic(request, name);
+      else this.unsubscribeTopic(request, name);
+    }
+  }
+
+  private resolveTopic(request: SubscribeRequest, name: string): WsTopic | null {
+    const parsed = parseTopic(name, (symbol) => this.deps.exchange.marketBySymbol(symbol));
+    if (!parsed.ok) {
+      this.sendError(
+        request.id,
+        parsed.problem === "unknownPair" ? "unknownPair" : "unknownFunction",
+        parsed.detail,
+      );
+      return null;
+    }
+    if (parsed.topic.scope === "private" && this.path !== "private") {
+      this.sendError(request.id, "unknownFunction", name);
+      return null;
+    }
+    if (parsed.topic.scope === "private" && (this.session === null || !this.session.ready)) {
+      this.sendError(request.id, "noPermission", "login first");
+      return null;
+    }
+    return parsed.topic;
+  }
+
+  private subscribeTopic(request: SubscribeRequest, name: string): void {
+    const topic = this.resolveTopic(request, name);
+    if (topic === null) return;
+    const ts = this.deps.clock();
+    if (this.topics.has(name)) {
+      this.send(subscribedFrame(ts, request.id, name));
+      return;
+    }
+    if (this.topics.size >= this.deps.limits.maxTopicsPerConnection) {
+      this.sendError(request.id, "limitReached", `at most ${this.deps.limits.maxTopicsPerConnection} topics`);
+      return;
+    }
+    if (topic.scope === "public") this.subscribePublic(request, topic);
+    else this.subscribePrivate(request, topic.name, topic.channel);
+  }
+
+  private subscribePublic(request: SubscribeRequest, topic: WsTopic & { scope: "public" }): void {
+    const kind = HUB_KIND[topic.channel];
+    if (kind === null) {
+      // The ack goes first; a shared mirror that is current sends the book at once.
+      this.topics.set(topic.name, topic);
+      this.send(subscribedFrame(this.deps.clock(), request.id, topic.name));
+      if (!this.deps.books.watch(this, topic.market)) {
+        this.topics.delete(topic.name);
+        this.sendError(request.id, "limitReached", "market data subscribers");
+      }
+      return;
+    }
+    const hubTopic: Topic = { kind, marketId: topic.market.config.marketId };
+    const subscriber = this.subscriberWithRoom();
+    if (subscriber === null) {
+      this.sendError(request.id, "limitReached", "market data subscribers");
+      return;
+    }
+    // Subscribing queues the snapshot; it is drained in a microtask, so the ack below precedes it.
+    const result = this.deps.exchange.marketData.subscribe(subscriber, hubTopic);
+    if (result !== "subscribed") {
+      this.sendError(request.id, "limitReached", `market data: ${result}`);
+      return;
+    }
+    this.hubOwner.set(hubKey(hubTopic), subscriber);
+    this.topics.set(topic.name, topic);
+    this.send(subscribedFrame(this.deps.clock(), request.id, topic.name));
+  }
+
+  private subscribePrivate(request: SubscribeRequest, name: string, channel: PrivateChannel): void {
+    const session = this.session!;
+    this.topics.set(name, { scope: "private", name, channel });
+    const ts = this.deps.clock();
+    this.send(subscribedFrame(ts, request.id, name));
+    if (channel === "spot/wallet") this.send(dataFrame(ts, "snapshot", name, session.walletSnapshot()));
+    else if (channel === "spot/orders") this.send(dataFrame(ts, "snapshot", name, session.ordersSnapshot()));
+  }
+
+  private unsubscribeTopic(request: SubscribeRequest, name: string): void {
+    const topic = this.topics.get(name);
+    if (topic === undefined) {
+      this.sendError(request.id, "invalidParameter", `topics: not subscribed to ${name}`);
+      return;
+    }
+    this.topics.delete(name);
+    if (topic.scope === "public") {
+      const kind = HUB_KIND[topic.channel];
+      if (kind === null) this.deps.books.unwatch(this, topic.market);
+      else this.leaveHubTopic({ kind, marketId: topic.market.config.marketId });
+    }
+    this.send(unsubscribedFrame(this.deps.clock(), request.id, name));
+  }
+
+  private async handleLogin(request: LoginRequest): Promise<void> {
+    if (this.path !== "private") {
+      this.sendError(request.id, "unknownFunction", "login on /v1/public");
+      return;
+    }
+    if (this.login.state !== "none") {
+      this.sendError(request.id, "invalidParameter", "login: already logged in");
+      return;
+    }
+    this.login = { state: "pending" };
+    const { exchange, secretBox } = this.deps;
+    const result = await verifyLogin({ db: exchange.store.db, secretBox }, request, this.remoteAddress);
+    if (this.closed) return;
+    if (!result.ok) {
+      this.login = { state: "none" };
+      this.deps.logger?.info(
+        { reason: result.reason, remoteAddress: this.remoteAddress },
+        "ws login refused",
+      );
+      this.sendError(request.id, result.kind);
+      return;
+    }
+    const session = new PrivateSession(
+      result.userId,
+      exchange,
+      {
+        push: (channel, event, data) => this.pushPrivate(channel, event, data),
+        overflow: () => this.dropSlowConsumer(),
+      },
+      this.deps.limits.maxEventsBufferedDuringLoad,
+    );
+    this.session = session;
+    this.deps.feed.add(session);
+    try {
+      await session.load(this.deps.feed.lastSeenSequence);
+    } catch (error) {
+      // Back to logged out; the caller answers internalError and the client may log in again.
+      session.close();
+      this.deps.feed.remove(session);
+      this.session = null;
+      this.login = { state: "none" };
+      throw error;
+    }
+    if (this.closed) return;
+    this.login = { state: "done", userId: result.userId, keyId: result.keyId };
+    if (this.loginTimer !== null) clearTimeout(this.loginTimer);
+    this.loginTimer = null;
+    this.send(loggedInFrame(this.deps.clock(), request.id));
+  }
+
+  private loginDeadline(): void {
+    this.loginTimer = null;
+    if (this.closed || this.login.state === "done") return;
+    this.sendError(undefined, "noPermission", "login deadline passed");
+    this.shut(CLOSE_POLICY_VIOLATION, "login deadline");
+  }
+
+  // ---- market data -----------------------------------------------------------------------------
+
+  private subscriberWithRoom(): Subscriber | null {
+    const marketData = this.deps.exchange.marketData;
+    const perSubscriber = marketData.subscriptionLimits.maxTopicsPerSubscriber;
+    for (const subscriber of this.hubSubscribers)
+      if (subscriber.topics.size < perSubscriber) return subscriber;
+    const subscriber = marketData.createSubscriber({
+      onReadable: () => this.scheduleDrain(),
+      onDrop: () => this.dropSlowConsumer(),
+    });
+    if (subscriber !== null) this.hubSubscribers.push(subscriber);
+    return subscriber;
+  }
+
+  private leaveHubTopic(topic: Topic): void {
+    const key = hubKey(topic);
+    const subscriber = this.hubOwner.get(key);
+    if (subscriber === undefined) return;
+    this.hubOwner.delete(key);
+    this.deps.exchange.marketData.unsubscribe(subscriber, topic);
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    queueMicrotask(() => this.drainHub());
+  }
+
+  private drainHub(): void {
+    this.drainScheduled = false;
+    for (const subscriber of this.hubSubscribers)
+      for (const update of subscriber.drain(MAX_DRAIN_PER_SUBSCRIBER)) {
+        if (this.closed) return;
+        this.sendMarketData(update);
+      }
+  }
+
+  private sendMarketData(update: MarketDataUpdate): void {
+    const market = this.deps.exchange.market(update.marketId);
+    if (market === undefined) return;
+    const ts = this.deps.clock();
+    switch (update.topic) {
+      case "ticker":
+        this.sendIfSubscribed(
+          ts,
+          update.event,
+          topicName("spot/ticker", market),
+          tickerData(market, update.ticker),
+        );
+        return;
+      case "trades":
+        this.sendIfSubscribed(
+          ts,
+          "update",
+          topicName("spot/trades", market),
+          update.trades.map((trade) => publicTradeData(market, trade)),
+        );
+        return;
+      case "depth":
+        this.sendIfSubscribed(
+          ts,
+          update.event,
+          topicName("spot/order_book_updates", market),
+          bookData(market, update.depth.bids, update.depth.asks),
+        );
+        return;
+    }
+  }
+
+  private sendIfSubscribed(ts: number, event: "snapshot" | "update", name: string, data: unknown): void {
+    if (this.topics.has(name)) this.send(dataFrame(ts, event, name, data));
+  }
+
+  private pushPrivate(channel: PrivateChannel, event: "snapshot" | "update", data: unknown): void {
+    if (this.topics.has(channel)) this.send(dataFrame(this.deps.clock(), event, channel, data));
+  }
+
+  // ---- output ----------------------------------------------------------------------------------
+
+  private sendError(id: number | undefined, kind: ExmoErrorKind, detail?: string): void {
+    this.send(errorFrame(this.deps.clock(), id, kind, detail));
+  }
+
+  private send(frame: ServerFrame): void {
+    if (this.closed || this.socket.readyState !== OPEN) return;
+    this.socket.send(JSON.stringify(frame));
+    if (this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes) this.dropSlowConsumer();
+  }
+
+  private dropSlowConsumer(): void {
+    if (this.closed) return;
+    this.deps.logger?.warn({ remoteAddress: this.remoteAddress }, "ws slow consumer dropped");
+    this.socket.terminate();
+    // terminate() emits 'close' later; stop producing for this socket now.
+    this.dispose();
+  }
+}
+
+function hubKey(topic: Topic): string {
+  return `${topic.kind}:${topic.marketId}`;
+}

@@ -1,0 +1,61 @@
+// WS `login` (EXMO_API.md §6.2): `sign` = base64 HMAC-SHA512(secret, api_key + nonce). The checks
+// mirror REST authentication (SECURITY.md, "Account and API security"), first failure wins:
+//   key well-formed, known, unrevoked → 40017; its sealed secret opens → 40017; signature → 40005;
+//   key has the `info` scope (private WS only reads) → 40032; caller's IP in the allow-list → 40032;
+//   user active → 40033; nonce advances in the store → 40009.
+// The nonce advances last and only after the signature is good (src/gateway/auth/nonce.ts), so
+// every failure changes nothing and nobody without the secret can burn a key's nonces.
+
+import type { Kysely } from "kysely";
+import { advanceNonce, getApiKey, getUserById } from "../../store/accounts.ts";
+import type { StoreDatabase } from "../../store/schema.ts";
+import { isIpAllowed, isWellFormedKeyId, parseAllowList } from "../auth/api-keys.ts";
+import { isValidNonceValue } from "../auth/nonce.ts";
+import type { SecretBox } from "../auth/secret-box.ts";
+import { verifyWsLoginSignature } from "../auth/signature.ts";
+import type { ExmoErrorKind } from "../exmo/errors.ts";
+import type { LoginRequest } from "./protocol.ts";
+
+/** Private WS topics only read the user's state. */
+const LOGIN_SCOPE = "info";
+
+/** The SecretBox context API secrets are sealed under (the same binding REST opens them with). */
+export function apiSecretContext(keyId: string): string {
+  return `api-key:${keyId}`;
+}
+
+export type LoginResult =
+  | { ok: true; userId: number; keyId: string }
+  | { ok: false; kind: ExmoErrorKind /** For logs only. */; reason: string };
+
+function fail(kind: ExmoErrorKind, reason: string): LoginResult {
+  return { ok: false, kind, reason };
+}
+
+export async function verifyLogin(
+  deps: { db: Kysely<StoreDatabase>; secretBox: SecretBox },
+  request: LoginRequest,
+  remoteAddress: string,
+): Promise<LoginResult> {
+  const keyId = request.api_key;
+  if (!isValidNonceValue(request.nonce)) return fail("invalidNonce", "nonce not a positive safe integer");
+  if (!isWellFormedKeyId(keyId)) return fail("unknownApiKey", "malformed key id");
+  const key = await getApiKey(deps.db, keyId);
+  if (key === undefined) return fail("unknownApiKey", "no such key");
+  if (key.revokedMs !== null) return fail("unknownApiKey", "key revoked");
+  const opened = deps.secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(keyId));
+  if (!opened.ok) return fail("unknownApiKey", `secret does not open: ${opened.failure}`);
+  if (!verifyWsLoginSignature(opened.plaintext.toString("utf8"), keyId, request.nonce, request.sign))
+    return fail("badSignature", "signature mismatch");
+  if (!key.scopes.includes(LOGIN_SCOPE)) return fail("noPermission", `key lacks scope ${LOGIN_SCOPE}`);
+  const allowList = parseAllowList(key.ipAllowList.join(","));
+  // An allow-list that no longer parses refuses everyone: fail closed.
+  if (!allowList.ok || !isIpAllowed(remoteAddress, allowList.entries))
+    return fail("ipNotAllowed", "address not in allow-list");
+  const user = await getUserById(deps.db, key.userId);
+  if (user === undefined) return fail("unknownApiKey", "key's user does not exist");
+  if (user.status !== "active") return fail("userBlocked", `user is ${user.status}`);
+  if (!(await advanceNonce(deps.db, keyId, request.nonce)))
+    return fail("invalidNonce", "nonce not increasing");
+  return { ok: true, userId: key.userId, keyId };
+}

@@ -1,0 +1,104 @@
+// EXMO WebSocket v1 frames (EXMO_API.md §6.2, §6.3): parsing what clients send and building what
+// the server sends. Every server frame carries `ts` in milliseconds and an `event`.
+//
+// Client frames are checked against a strict, bounded schema before anything looks at them:
+// unknown fields are ignored (ccxt may deep-extend extra params into a request), but the known
+// ones must have the right type and size.
+
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { type ExmoErrorKind, exmoError } from "../exmo/errors.ts";
+import { MAX_REQUEST_ID, MAX_TOPIC_LENGTH, MAX_TOPICS_PER_CONNECTION } from "./limits.ts";
+
+const requestId = z.number().int().min(0).max(MAX_REQUEST_ID);
+const topicList = z.array(z.string().max(MAX_TOPIC_LENGTH)).min(1).max(MAX_TOPICS_PER_CONNECTION);
+
+const subscribeSchema = z.object({
+  method: z.enum(["subscribe", "unsubscribe"]),
+  id: requestId.optional(),
+  topics: topicList,
+});
+
+const loginSchema = z.object({
+  method: z.literal("login"),
+  id: requestId.optional(),
+  api_key: z.string().max(MAX_TOPIC_LENGTH * 2),
+  sign: z.string().max(MAX_TOPIC_LENGTH * 2),
+  nonce: z.number(),
+});
+
+export type SubscribeRequest = z.infer<typeof subscribeSchema>;
+export type LoginRequest = z.infer<typeof loginSchema>;
+
+export type ClientRequest = SubscribeRequest | LoginRequest;
+
+export type ParseResult =
+  | { ok: true; request: ClientRequest }
+  | { ok: false; kind: ExmoErrorKind; detail: string; id?: number };
+
+const KNOWN_METHODS = new Set(["subscribe", "unsubscribe", "login"]);
+
+/** Parses one text frame; never throws. The id is echoed in errors when it could be read. */
+export function parseClientFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, kind: "invalidParameter", detail: "message" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { ok: false, kind: "invalidParameter", detail: "message" };
+  const record = value as Record<string, unknown>;
+  const id = requestId.safeParse(record.id);
+  const echo = id.success ? { id: id.data } : {};
+  const method = record.method;
+  if (typeof method !== "string") return { ok: false, kind: "missingParameter", detail: "method", ...echo };
+  if (!KNOWN_METHODS.has(method)) return { ok: false, kind: "unknownFunction", detail: method, ...echo };
+  const parsed = method === "login" ? loginSchema.safeParse(record) : subscribeSchema.safeParse(record);
+  if (!parsed.success) {
+    const field = String(parsed.error.issues[0]?.path[0] ?? "message");
+    return { ok: false, kind: "invalidParameter", detail: field, ...echo };
+  }
+  return { ok: true, request: parsed.data };
+}
+
+// ---- server frames -------------------------------------------------------------------------------
+
+export type ServerFrame = { ts: number; event: string } & Record<string, unknown>;
+
+export function greetingFrame(ts: number): ServerFrame {
+  return { ts, event: "info", code: 1, message: "connection established", session_id: randomUUID() };
+}
+
+/** One ack per topic, as EXMO sends them (EXMO_API.md §6.3). */
+export function subscribedFrame(ts: number, id: number | undefined, topic: string): ServerFrame {
+  return { ts, event: "subscribed", ...(id === undefined ? {} : { id }), topic };
+}
+
+export function unsubscribedFrame(ts: number, id: number | undefined, topic: string): ServerFrame {
+  return { ts, event: "unsubscribed", ...(id === undefined ? {} : { id }), topic };
+}
+
+export function loggedInFrame(ts: number, id: number | undefined): ServerFrame {
+  return { ts, event: "logged_in", ...(id === undefined ? {} : { id }) };
+}
+
+/** EXMO's error frame; ccxt surfaces it as NotSupported carrying the text (§6.3). */
+export function errorFrame(
+  ts: number,
+  id: number | undefined,
+  kind: ExmoErrorKind,
+  detail?: string,
+): ServerFrame {
+  const { code, message } = exmoError(kind, detail);
+  return { ts, event: "error", ...(id === undefined ? {} : { id }), code, message };
+}
+
+export function dataFrame(
+  ts: number,
+  event: "snapshot" | "update",
+  topic: string,
+  data: unknown,
+): ServerFrame {
+  return { ts, event, topic, data };
+}

@@ -1,0 +1,185 @@
+// The EXMO v1 WebSocket API on an existing HTTP(S) server (EXMO_API.md §6, SECURITY.md limits).
+//
+// Stable entry point, used by src/app/server.ts:
+//
+//   attachWebSocket(server: http.Server | https.Server, exchange: Exchange, options: {
+//     secretBox: SecretBox,             // opens API secrets for `login`
+//     logger?: pino.Logger,
+//     limits?: Partial<WsLimits>,       // defaults in ./limits.ts (SECURITY.md numbers)
+//     onPrivateDisconnect?: (who: {userId, keyId}) => void,  // seam for cancel-on-disconnect
+//     clock?: () => number,             // ms since the epoch, for `ts` and rate limits
+//   }) → { close(): Promise<void>; readonly connectionCount: number }
+//
+// Paths: `/v1/public` and `/v1/private` (a query string is ignored); any other upgrade is refused
+// with 404, an IP over its connection cap with 429, a full gateway with 503, before any WebSocket
+// state is allocated. Uses `ws` in noServer mode so HTTP routing stays with the HTTP server.
+// Protocol pings go out every pingIntervalMs; a peer that has not answered the previous one is
+// dropped. close() stops taking upgrades, closes every socket with 1001 and resolves once they
+// are gone (sockets that do not finish the close handshake in time are terminated).
+
+import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import { type WebSocket, WebSocketServer } from "ws";
+import type { Exchange } from "../../app/exchange.ts";
+import type { SecretBox } from "../auth/secret-box.ts";
+import { BookSnapshots } from "./book-snapshots.ts";
+import { CLOSE_GOING_AWAY, type PrivateDisconnect, WsConnection, type WsPath } from "./connection.ts";
+import { resolveWsLimits, type WsLimits } from "./limits.ts";
+import { PrivateFeed } from "./private-feed.ts";
+
+export type { PrivateDisconnect } from "./connection.ts";
+export type { WsLimits } from "./limits.ts";
+
+export interface AttachWebSocketOptions {
+  secretBox: SecretBox;
+  logger?: Logger;
+  limits?: Partial<WsLimits>;
+  /** Called once when a logged-in connection closes: where cancel-on-disconnect will hook in. */
+  onPrivateDisconnect?: (who: PrivateDisconnect) => void;
+  clock?: () => number;
+}
+
+export interface WebSocketGateway {
+  close(): Promise<void>;
+  readonly connectionCount: number;
+}
+
+const PATHS: ReadonlyMap<string, WsPath> = new Map([
+  ["/v1/public", "public"],
+  ["/v1/private", "private"],
+]);
+/** How long close() waits for clients to answer the close frame before terminating them. */
+const CLOSE_GRACE_MS = 1_000;
+
+interface Tracked {
+  connection: WsConnection;
+  socket: WebSocket;
+  alive: boolean;
+}
+
+export function attachWebSocket(
+  server: HttpServer | HttpsServer,
+  exchange: Exchange,
+  options: AttachWebSocketOptions,
+): WebSocketGateway {
+  const limits = resolveWsLimits(options.limits);
+  const clock = options.clock ?? Date.now;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxPayloadBytes,
+    // Compression would let a small frame inflate past the payload cap's intent, and costs CPU per socket.
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const feed = new PrivateFeed(exchange);
+  const books = new BookSnapshots(exchange);
+  const perIp = new Map<string, number>();
+  const live = new Set<Tracked>();
+  let reserved = 0;
+  let closing: Promise<void> | null = null;
+
+  const release = (ip: string): void => {
+    reserved -= 1;
+    const count = (perIp.get(ip) ?? 1) - 1;
+    if (count <= 0) perIp.delete(ip);
+    else perIp.set(ip, count);
+  };
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = PATHS.get(pathOf(request.url));
+    if (path === undefined) return refuse(socket, 404, "Not Found");
+    if (closing !== null) return refuse(socket, 503, "Service Unavailable");
+    const ip = request.socket.remoteAddress ?? "unknown";
+    if ((perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) return refuse(socket, 429, "Too Many Requests");
+    if (reserved >= limits.maxConnections) return refuse(socket, 503, "Service Unavailable");
+    // Reserved until the TCP socket closes, whether or not the handshake completes.
+    reserved += 1;
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+    socket.once("close", () => release(ip));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const connection = new WsConnection(ws, path, ip, {
+        exchange,
+        feed,
+        books,
+        secretBox: options.secretBox,
+        limits,
+        clock,
+        logger: options.logger,
+        onPrivateDisconnect: options.onPrivateDisconnect,
+      });
+      const tracked: Tracked = { connection, socket: ws, alive: true };
+      live.add(tracked);
+      ws.on("message", (data, isBinary) => connection.receive(toBuffer(data), isBinary));
+      ws.on("pong", () => {
+        tracked.alive = true;
+      });
+      ws.on("error", (error) => options.logger?.debug({ err: error, ip }, "ws socket error"));
+      ws.on("close", () => {
+        live.delete(tracked);
+        connection.dispose();
+      });
+      connection.start();
+    });
+  };
+
+  const pinger = setInterval(() => {
+    for (const tracked of live) {
+      if (!tracked.alive) {
+        tracked.socket.terminate();
+        continue;
+      }
+      tracked.alive = false;
+      tracked.socket.ping();
+    }
+  }, limits.pingIntervalMs);
+  pinger.unref();
+
+  server.on("upgrade", onUpgrade);
+
+  return {
+    get connectionCount(): number {
+      return live.size;
+    },
+    close(): Promise<void> {
+      closing ??= (async () => {
+        server.off("upgrade", onUpgrade);
+        clearInterval(pinger);
+        await Promise.all([...live].map((tracked) => closeSocket(tracked.socket)));
+        feed.close();
+        books.close();
+        wss.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "";
+  const query = url.indexOf("?");
+  return query < 0 ? url : url.slice(0, query);
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data);
+}
+
+function closeSocket(socket: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.readyState === socket.CLOSED) return resolve();
+    const timer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.close(CLOSE_GOING_AWAY, "server shutting down");
+  });
+}

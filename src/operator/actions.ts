@@ -1,0 +1,371 @@
+// What an operator can do, shared by the CLI and the operator HTTP API so both have exactly the
+// same powers and checks. Every change goes through the core (exchange.submit) or the account
+// tables, and every successful change is appended to the hash-chained audit log with who did it.
+// Failed attempts change nothing and are reported to the caller, not audited.
+
+import type { Exchange } from "../app/exchange.ts";
+import type { UnstampedCommand } from "../core/commands.ts";
+import { MAX_REASON_LENGTH } from "../core/commands.ts";
+import type { AssetConfig } from "../core/config.ts";
+import type { CoreEvent } from "../core/events.ts";
+import {
+  apiKeyPolicyProblem,
+  formatScopes,
+  generateApiKey,
+  parseAllowList,
+  parseScopes,
+} from "../gateway/auth/api-keys.ts";
+import { hashPassword, passwordPolicyProblem } from "../gateway/auth/passwords.ts";
+import type { SecretBox } from "../gateway/auth/secret-box.ts";
+import {
+  createApiKey,
+  createUser,
+  getApiKey,
+  getUserByEmail,
+  revokeApiKey,
+  setUserStatus,
+  type UserRecord,
+} from "../store/accounts.ts";
+import { type AuditEntry, appendAudit, type JsonValue, verifyAuditLog } from "../store/audit-log.ts";
+import { listMarkets } from "../store/queries.ts";
+import type { UserStatus } from "../store/schema.ts";
+import { formatUnits, parseDecimal } from "../units/decimal.ts";
+import {
+  type AssetSpec,
+  assetConfigFromSpec,
+  type MarketSpec,
+  marketConfigFromSpec,
+  SpecError,
+} from "./market-spec.ts";
+
+export type OperatorErrorKind = "invalid" | "notFound" | "conflict" | "rejected";
+
+/** A refused operator action: `kind` picks the HTTP status and the CLI's exit message. */
+export class OperatorError extends Error {
+  constructor(
+    readonly kind: OperatorErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The context an API key's secret is sealed under; the gateway opens it with the same text. */
+export function apiKeySealContext(keyId: string): string {
+  return `api-key:${keyId}`;
+}
+
+export interface CreatedApiKey {
+  keyId: string;
+  secret: string;
+  userId: number;
+  scopes: string;
+  ipAllowList: string[];
+}
+
+export interface AssetListing {
+  assetId: number;
+  code: string;
+  scale: number;
+}
+
+export interface MarketListing {
+  marketId: number;
+  symbol: string;
+  status: "active" | "suspended";
+  tick: string;
+  lot: string;
+  minPrice: string;
+  maxPrice: string;
+  minQuantity: string;
+  maxQuantity: string;
+  minNotional: string;
+  maxNotional: string;
+  makerFeePercent: string;
+  takerFeePercent: string;
+}
+
+export class OperatorActions {
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly secretBox: SecretBox,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  private get db() {
+    return this.exchange.store.db;
+  }
+
+  private audit(actor: string, action: string, subject: string, details: JsonValue): Promise<AuditEntry> {
+    return appendAudit(this.db, { tsMs: this.clock(), actor, action, subject, details });
+  }
+
+  // ---- users and keys ------------------------------------------------------------------------
+
+  async createUser(
+    actor: string,
+    input: { email: string; password: string },
+  ): Promise<{ userId: number; email: string }> {
+    const policy = passwordPolicyProblem(input.password);
+    if (policy === "tooShort") throw new OperatorError("invalid", "password must be at least 8 characters");
+    if (policy === "tooLong") throw new OperatorError("invalid", "password is too long");
+    const email = checkEmail(input.email);
+    const created = await createUser(this.db, {
+      email,
+      passwordHash: await hashPassword(input.password),
+      createdMs: this.clock(),
+    });
+    if (!created.ok) throw new OperatorError("conflict", `a user with email ${email} already exists`);
+    const { userId } = created.user;
+    await this.audit(actor, "user.create", `user:${userId}`, { email: created.user.email });
+    return { userId, email: created.user.email };
+  }
+
+  async setUserStatus(
+    actor: string,
+    input: { email: string; status: UserStatus },
+  ): Promise<{ userId: number; status: UserStatus }> {
+    const user = await this.user(input.email);
+    if (input.status !== "active" && input.status !== "frozen")
+      throw new OperatorError("invalid", "status must be active or frozen");
+    await setUserStatus(this.db, user.userId, input.status);
+    await this.audit(actor, "user.setStatus", `user:${user.userId}`, { status: input.status });
+    return { userId: user.userId, status: input.status };
+  }
+
+  async createApiKey(
+    actor: string,
+    input: { email: string; scopes: string; ipAllowList: readonly string[] },
+  ): Promise<CreatedApiKey> {
+    const user = await this.user(input.email);
+    const scopes = parseScopes(input.scopes);
+    if (!scopes.ok) throw new OperatorError("invalid", `scopes: ${scopes.problem}`);
+    const allowList = parseAllowList(input.ipAllowList.join(","));
+    if (!allowList.ok) throw new OperatorError("invalid", `ip allow-list: ${allowList.problem}`);
+    const policy = apiKeyPolicyProblem(scopes.scopes, allowList.entries);
+    if (policy !== null) throw new OperatorError("invalid", policy);
+    const { keyId, secret } = generateApiKey();
+    const scopesText = formatScopes(scopes.scopes);
+    const stored = await createApiKey(this.db, {
+      keyId,
+      userId: user.userId,
+      secretCiphertext: Buffer.from(this.secretBox.seal(secret, apiKeySealContext(keyId)), "utf8"),
+      scopes: scopesText.split(","),
+      ipAllowList: [...input.ipAllowList],
+      createdMs: this.clock(),
+    });
+    // 160 random bits: a collision means the random source is broken, not bad luck.
+    if (!stored) throw new Error("generated API key id already exists");
+    // The secret is shown once to the caller and never written to the audit log.
+    await this.audit(actor, "apiKey.create", `apiKey:${keyId}`, {
+      userId: user.userId,
+      scopes: scopesText,
+      ipAllowList: [...input.ipAllowList],
+    });
+    return { keyId, secret, userId: user.userId, scopes: scopesText, ipAllowList: [...input.ipAllowList] };
+  }
+
+  async revokeApiKey(actor: string, input: { keyId: string }): Promise<{ keyId: string }> {
+    const key = await getApiKey(this.db, checkKeyId(input.keyId));
+    if (key === undefined) throw new OperatorError("notFound", `no API key ${input.keyId}`);
+    if (!(await revokeApiKey(this.db, input.keyId, this.clock())))
+      throw new OperatorError("conflict", `API key ${input.keyId} is already revoked`);
+    await this.audit(actor, "apiKey.revoke", `apiKey:${input.keyId}`, { userId: key.userId });
+    return { keyId: input.keyId };
+  }
+
+  // ---- balances ------------------------------------------------------------------------------
+
+  /** Credits (amount > 0) or debits (amount < 0) a user's available balance, in the asset's decimals. */
+  async adjustBalance(
+    actor: string,
+    input: { email: string; asset: string; amount: string; reason: string },
+  ): Promise<{
+    userId: number;
+    asset: string;
+    amount: string;
+    available: string;
+    held: string;
+    sequence: number;
+  }> {
+    const user = await this.user(input.email);
+    const asset = this.asset(input.asset);
+    const amount = parseDecimal(input.amount, asset.scale, { allowNegative: true });
+    if (!amount.ok || amount.value === 0)
+      throw new OperatorError(
+        "invalid",
+        `amount ${input.amount} must be a non-zero decimal with at most ${asset.scale} decimals`,
+      );
+    const reason = input.reason.trim();
+    if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
+      throw new OperatorError("invalid", `reason must be 1..${MAX_REASON_LENGTH} characters`);
+    const sequence = await this.submit({
+      kind: "adjustBalance",
+      userId: user.userId,
+      assetId: asset.assetId,
+      amountUnits: amount.value,
+      reason,
+    });
+    await this.audit(actor, "balance.adjust", `user:${user.userId}`, {
+      asset: asset.code,
+      amountUnits: amount.value,
+      reason,
+      sequence,
+    });
+    const balance = this.exchange.core.balance(user.userId, asset.assetId);
+    return {
+      userId: user.userId,
+      asset: asset.code,
+      amount: formatUnits(amount.value, asset.scale),
+      available: formatUnits(balance.availableUnits, asset.scale),
+      held: formatUnits(balance.heldUnits, asset.scale),
+      sequence,
+    };
+  }
+
+  // ---- assets and markets --------------------------------------------------------------------
+
+  listAssets(): AssetListing[] {
+    return this.exchange
+      .assets()
+      .map((asset) => ({ assetId: asset.assetId, code: asset.code, scale: asset.scale }));
+  }
+
+  async addAsset(actor: string, spec: AssetSpec): Promise<AssetListing> {
+    if (this.exchange.assetByCode(spec.code) !== undefined)
+      throw new OperatorError("conflict", `asset ${spec.code} already exists`);
+    const asset = specOrInvalid(() =>
+      assetConfigFromSpec(spec, nextId(this.exchange.assets().map((a) => a.assetId))),
+    );
+    const sequence = await this.submit({ kind: "addAsset", asset });
+    await this.audit(actor, "asset.add", `asset:${asset.code}`, { ...asset, sequence });
+    return { ...asset };
+  }
+
+  async listMarkets(): Promise<MarketListing[]> {
+    await this.exchange.whenProjected(this.exchange.core.lastSequence);
+    const statuses = new Map((await listMarkets(this.db)).map((row) => [row.marketId, row.status]));
+    return this.exchange.markets().map(({ config, units }) => ({
+      marketId: config.marketId,
+      symbol: config.symbol,
+      status: statuses.get(config.marketId) ?? "active",
+      tick: units.formatPrice(1),
+      lot: units.formatQuantity(1),
+      minPrice: units.minPrice,
+      maxPrice: units.maxPrice,
+      minQuantity: units.minQuantity,
+      maxQuantity: units.maxQuantity,
+      minNotional: units.minAmount,
+      maxNotional: units.maxAmount,
+      makerFeePercent: units.makerFeePercent,
+      takerFeePercent: units.takerFeePercent,
+    }));
+  }
+
+  async addMarket(actor: string, spec: MarketSpec): Promise<MarketListing> {
+    const base = this.asset(spec.base);
+    const quote = this.asset(spec.quote);
+    const symbol = `${base.code}_${quote.code}`;
+    if (this.exchange.marketBySymbol(symbol) !== undefined)
+      throw new OperatorError("conflict", `market ${symbol} already exists`);
+    const marketId = nextId(this.exchange.markets().map((m) => m.config.marketId));
+    const market = specOrInvalid(() => marketConfigFromSpec(spec, marketId, base, quote));
+    const sequence = await this.submit({ kind: "addMarket", market });
+    await this.audit(actor, "market.add", `market:${symbol}`, {
+      spec: { ...spec },
+      market: { ...market },
+      sequence,
+    });
+    const listing = (await this.listMarkets()).find((entry) => entry.marketId === marketId);
+    if (listing === undefined) throw new Error(`market ${symbol} missing after it was added`);
+    return listing;
+  }
+
+  async setMarketStatus(
+    actor: string,
+    input: { symbol: string; status: "active" | "suspended" },
+  ): Promise<{ symbol: string; status: "active" | "suspended"; sequence: number }> {
+    const market = this.exchange.marketBySymbol(input.symbol.toUpperCase());
+    if (market === undefined) throw new OperatorError("notFound", `no market ${input.symbol}`);
+    const sequence = await this.submit({
+      kind: "setMarketStatus",
+      marketId: market.config.marketId,
+      status: input.status,
+    });
+    const action = input.status === "suspended" ? "market.suspend" : "market.resume";
+    await this.audit(actor, action, `market:${market.config.symbol}`, { sequence });
+    return { symbol: market.config.symbol, status: input.status, sequence };
+  }
+
+  // ---- audit ---------------------------------------------------------------------------------
+
+  async verifyAudit(): Promise<{
+    ok: boolean;
+    checkedRows: number;
+    head: { seq: number; hash: string } | null;
+    problem?: string;
+  }> {
+    const result = await verifyAuditLog(this.db);
+    if (result.ok) return { ok: true, checkedRows: result.checkedRows, head: result.head };
+    return {
+      ok: false,
+      checkedRows: result.checkedRows,
+      head: null,
+      problem: `${result.problem} at seq ${result.seq}`,
+    };
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private async user(email: string): Promise<UserRecord> {
+    const user = await getUserByEmail(this.db, checkEmail(email));
+    if (user === undefined) throw new OperatorError("notFound", `no user with email ${email}`);
+    return user;
+  }
+
+  private asset(code: string): AssetConfig {
+    const asset = this.exchange.assetByCode(code.toUpperCase());
+    if (asset === undefined) throw new OperatorError("notFound", `no asset ${code}`);
+    return asset;
+  }
+
+  /** Submits, waits until the store shows it, and turns a core rejection into an OperatorError. */
+  private async submit(command: UnstampedCommand): Promise<number> {
+    const result = await this.exchange.submit(command);
+    const rejected = result.events.find((event: CoreEvent) => event.type === "rejected");
+    if (rejected !== undefined && rejected.type === "rejected")
+      throw new OperatorError("rejected", `the core rejected ${command.kind}: ${rejected.reason}`);
+    await this.exchange.whenProjected(result.sequence);
+    return result.sequence;
+  }
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}$/;
+const KEY_ID_TEXT = /^[A-Za-z0-9_-]{1,128}$/;
+
+function checkEmail(email: string): string {
+  const trimmed = typeof email === "string" ? email.trim() : "";
+  if (!EMAIL.test(trimmed))
+    throw new OperatorError("invalid", `not an email address: ${trimmed.slice(0, 80)}`);
+  return trimmed;
+}
+
+function checkKeyId(keyId: string): string {
+  if (typeof keyId !== "string" || !KEY_ID_TEXT.test(keyId))
+    throw new OperatorError("invalid", "malformed key id");
+  return keyId;
+}
+
+/** Asset and market ids are dense, assigned in order. */
+function nextId(ids: readonly number[]): number {
+  return ids.reduce((max, id) => Math.max(max, id), 0) + 1;
+}
+
+function specOrInvalid<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof SpecError) throw new OperatorError("invalid", error.message);
+    throw error;
+  }
+}

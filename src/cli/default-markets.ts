@@ -3,7 +3,9 @@
 // BTC_USD a tick of 0.01 USD on a lot of 0.0001 BTC is 0.000001 USD = 1 unit at USD scale 6.
 // ETH is kept at 8 decimals in the ledger; chain amounts in wei convert with explicit rounding.
 
+import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig } from "../core/config.ts";
+import type { SubmitResult } from "../runtime/sequencer.ts";
 
 export const DEFAULT_ASSETS: readonly AssetConfig[] = [
   { assetId: 1, code: "BTC", scale: 8 },
@@ -81,3 +83,28 @@ export const DEFAULT_MARKETS: readonly MarketConfig[] = [
     maxNotionalUnits: 1_000_000_000_000_000,
   },
 ];
+
+/**
+ * A fresh exchange (no assets yet) gets the default assets and markets, through the journal like
+ * any command; returns how many commands that took (0 when the exchange already had assets).
+ */
+export async function ensureDefaultMarkets(exchange: {
+  assets(): readonly AssetConfig[];
+  submit(command: UnstampedCommand): Promise<SubmitResult>;
+  whenProjected(sequence: number): Promise<void>;
+}): Promise<number> {
+  if (exchange.assets().length > 0) return 0;
+  const commands: UnstampedCommand[] = [
+    ...DEFAULT_ASSETS.map((asset): UnstampedCommand => ({ kind: "addAsset", asset })),
+    ...DEFAULT_MARKETS.map((market): UnstampedCommand => ({ kind: "addMarket", market })),
+  ];
+  let last = 0;
+  for (const command of commands) {
+    const result = await exchange.submit(command);
+    const rejected = result.events.find((event) => event.type === "rejected");
+    if (rejected !== undefined) throw new Error(`default market setup rejected: ${JSON.stringify(rejected)}`);
+    last = result.sequence;
+  }
+  await exchange.whenProjected(last);
+  return commands.length;
+}

@@ -1,0 +1,93 @@
+// Demo accounts: a trader for the person trying Bulwark (funded once, on the first start, with an
+// info+trade API key shown at every start), and the market maker and taker behind the live books.
+// All of them are ordinary users created through OperatorActions, so they are audited like any
+// operator action (actor "system:demo") and funded through the core with adjustBalance.
+
+import { randomBytes } from "node:crypto";
+import type { SecretBox } from "../../gateway/auth/secret-box.ts";
+import type { OperatorActions } from "../../operator/actions.ts";
+import { apiKeySealContext } from "../../operator/actions.ts";
+import { apiKeysOfUser, getUserByEmail } from "../../store/accounts.ts";
+import type { Exchange } from "../exchange.ts";
+
+export const DEMO_ACTOR = "system:demo";
+export const DEMO_TRADER_EMAIL = "demo@bulwark.local";
+/** Shown at start: the demo account is for trying things on a local exchange, not a secret. */
+export const DEMO_TRADER_PASSWORD = "bulwark-demo";
+export const DEMO_MAKER_EMAIL = "demo-maker@bulwark.local";
+export const DEMO_TAKER_EMAIL = "demo-taker@bulwark.local";
+const MAX_KEYS_LOOKED_AT = 100;
+
+/** What a new account of each kind gets, in asset decimals; codes absent from the exchange are skipped. */
+export const DEMO_TRADER_FUNDING: Readonly<Record<string, string>> = {
+  BTC: "1",
+  ETH: "10",
+  USDT: "10000",
+  USD: "10000",
+};
+export const DEMO_LIQUIDITY_FUNDING: Readonly<Record<string, string>> = {
+  BTC: "1000",
+  ETH: "20000",
+  USDT: "100000000",
+  USD: "100000000",
+};
+
+export interface DemoApiKey {
+  keyId: string;
+  secret: string;
+}
+
+/** Creates the user if missing and funds it once; returns its id. */
+export async function ensureFundedUser(
+  exchange: Exchange,
+  actions: OperatorActions,
+  email: string,
+  password: string,
+  funding: Readonly<Record<string, string>>,
+): Promise<number> {
+  const existing = await getUserByEmail(exchange.store.db, email);
+  if (existing !== undefined) return existing.userId;
+  const { userId } = await actions.createUser(DEMO_ACTOR, { email, password });
+  for (const [asset, amount] of Object.entries(funding)) {
+    if (exchange.assetByCode(asset) === undefined) continue;
+    await actions.adjustBalance(DEMO_ACTOR, { email, asset, amount, reason: "demo funding" });
+  }
+  return userId;
+}
+
+export function randomPassword(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/**
+ * The demo trader's info+trade key: the first usable one, opened from its sealed secret, or a
+ * new one when there is none (first start, revoked, or sealed under a server key since replaced).
+ */
+export async function demoApiKey(
+  exchange: Exchange,
+  actions: OperatorActions,
+  secretBox: SecretBox,
+  userId: number,
+): Promise<DemoApiKey> {
+  const keys = await apiKeysOfUser(exchange.store.db, userId, { limit: MAX_KEYS_LOOKED_AT });
+  for (const key of keys) {
+    if (key.revokedMs !== null || key.ipAllowList.length > 0 || !key.scopes.includes("trade")) continue;
+    const opened = secretBox.open(key.secretCiphertext.toString("utf8"), apiKeySealContext(key.keyId));
+    if (opened.ok) return { keyId: key.keyId, secret: opened.plaintext.toString("utf8") };
+  }
+  const created = await actions.createApiKey(DEMO_ACTOR, {
+    email: DEMO_TRADER_EMAIL,
+    scopes: "info,trade",
+    ipAllowList: [],
+  });
+  return { keyId: created.keyId, secret: created.secret };
+}
+
+/** The two lines a reader pastes into Node to trade on the demo exchange with ccxt 4.5.73. */
+export function ccxtSnippet(httpOrigin: string, key: DemoApiKey): string {
+  const wsOrigin = httpOrigin.replace(/^http/, "ws");
+  return (
+    `import ccxt from 'ccxt'; const base = '${httpOrigin}', ws = '${wsOrigin}';\n` +
+    `const ex = new ccxt.pro.exmo({ apiKey: '${key.keyId}', secret: '${key.secret}', urls: { api: { public: base, private: base, web: base, ws: { public: ws + '/v1/public', spot: ws + '/v1/private', margin: ws + '/v1/margin/private' } } } });`
+  );
+}

@@ -6,7 +6,7 @@
 // The crc covers everything after itself (length, sequence, payload), so a zero-filled or
 // half-written tail never passes as a record.
 
-import { crc32 } from "node:zlib";
+import { crc32Range } from "./crc32.ts";
 
 export const SEGMENT_MAGIC = Uint8Array.from(Buffer.from("BWJSEG01", "latin1"));
 export const SEGMENT_HEADER_SIZE_BYTES = 16;
@@ -67,11 +67,84 @@ export function writeRecord(
   sequence: number,
   payload: Uint8Array,
 ): void {
-  view.setUint32(offset + 4, payload.length, true);
-  writeU64(view, offset + 8, sequence);
   target.set(payload, offset + RECORD_HEADER_SIZE_BYTES);
-  const end = offset + RECORD_HEADER_SIZE_BYTES + payload.length;
-  view.setUint32(offset, crc32(target.subarray(offset + 4, end)), true);
+  sealRecord(target, view, offset, sequence, payload.length);
+}
+
+/**
+ * Completes a record whose payload is already in place at `offset + RECORD_HEADER_SIZE_BYTES`
+ * (encoded there directly, so the payload is never copied): writes length and sequence, then
+ * the checksum over both and the payload. `view` must index the same bytes as `target`.
+ */
+export function sealRecord(
+  target: Uint8Array,
+  view: DataView,
+  offset: number,
+  sequence: number,
+  payloadSizeBytes: number,
+): void {
+  view.setUint32(offset + 4, payloadSizeBytes, true);
+  writeU64(view, offset + 8, sequence);
+  const end = offset + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
+  view.setUint32(offset, crc32Range(target, offset + 4, end), true);
+}
+
+// Problems checkRecordAt() reports, as negative numbers so they never collide with an offset.
+const RECORD_HEADER_TRUNCATED = -1;
+const RECORD_TOO_LONG = -2;
+const RECORD_PAYLOAD_TRUNCATED = -3;
+const RECORD_CHECKSUM_MISMATCH = -4;
+
+/**
+ * Checks the record at `offset` without allocating: returns the offset just past it, or a
+ * negative problem code for recordProblemReason(). `verifyChecksum` false checks only the
+ * framing; callers pass it only for bytes whose checksums were already verified in memory.
+ */
+export function checkRecordAt(
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  verifyChecksum: boolean,
+): number {
+  if (bytes.length - offset < RECORD_HEADER_SIZE_BYTES) return RECORD_HEADER_TRUNCATED;
+  const payloadSizeBytes = view.getUint32(offset + 4, true);
+  if (payloadSizeBytes > MAX_RECORD_PAYLOAD_SIZE_BYTES) return RECORD_TOO_LONG;
+  const nextOffset = offset + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
+  if (nextOffset > bytes.length) return RECORD_PAYLOAD_TRUNCATED;
+  if (verifyChecksum && !recordChecksumMatches(bytes, view, offset, nextOffset))
+    return RECORD_CHECKSUM_MISMATCH;
+  return nextOffset;
+}
+
+/** Why checkRecordAt() returned `code` for the record at `offset`. */
+export function recordProblemReason(bytes: Uint8Array, view: DataView, offset: number, code: number): string {
+  switch (code) {
+    case RECORD_HEADER_TRUNCATED:
+      return `record header truncated (${bytes.length - offset} bytes)`;
+    case RECORD_TOO_LONG:
+      return `record length ${view.getUint32(offset + 4, true)} exceeds ${MAX_RECORD_PAYLOAD_SIZE_BYTES}`;
+    case RECORD_PAYLOAD_TRUNCATED:
+      return `record payload truncated (${view.getUint32(offset + 4, true)} bytes announced)`;
+    case RECORD_CHECKSUM_MISMATCH:
+      return "checksum mismatch";
+    default:
+      return `unknown record problem ${code}`;
+  }
+}
+
+/** Whether the stored checksum of the record at `offset` (framing already checked, ending at nextOffset) matches. */
+export function recordChecksumMatches(
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  nextOffset: number,
+): boolean {
+  return crc32Range(bytes, offset + 4, nextOffset) === view.getUint32(offset, true);
+}
+
+/** Sequence field of the record at `offset` (its framing already checked). */
+export function recordSequenceAt(view: DataView, offset: number): number {
+  return readU64(view, offset + 8);
 }
 
 export type RecordRead =
@@ -80,29 +153,13 @@ export type RecordRead =
 
 /** Reads and checks the record at `offset`; never throws on bad bytes. */
 export function readRecord(bytes: Uint8Array, view: DataView, offset: number): RecordRead {
-  const left = bytes.length - offset;
-  if (left < RECORD_HEADER_SIZE_BYTES)
-    return { ok: false, reason: `record header truncated (${left} bytes)` };
-  const payloadSizeBytes = view.getUint32(offset + 4, true);
-  if (payloadSizeBytes > MAX_RECORD_PAYLOAD_SIZE_BYTES) {
-    return {
-      ok: false,
-      reason: `record length ${payloadSizeBytes} exceeds ${MAX_RECORD_PAYLOAD_SIZE_BYTES}`,
-    };
-  }
-  const nextOffset = offset + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
-  if (nextOffset > bytes.length) {
-    return { ok: false, reason: `record payload truncated (${payloadSizeBytes} bytes announced)` };
-  }
-  const storedCrc = view.getUint32(offset, true);
-  if (crc32(bytes.subarray(offset + 4, nextOffset)) !== storedCrc)
-    return { ok: false, reason: "checksum mismatch" };
-  const sequence = readU64(view, offset + 8);
+  const nextOffset = checkRecordAt(bytes, view, offset, true);
+  if (nextOffset < 0) return { ok: false, reason: recordProblemReason(bytes, view, offset, nextOffset) };
   return {
     ok: true,
-    sequence,
+    sequence: recordSequenceAt(view, offset),
     payloadOffset: offset + RECORD_HEADER_SIZE_BYTES,
-    payloadSizeBytes,
+    payloadSizeBytes: nextOffset - offset - RECORD_HEADER_SIZE_BYTES,
     nextOffset,
   };
 }
@@ -128,7 +185,7 @@ export function findLaterRecord(
     if (high > 0x1f_ffff) continue;
     const sequence = high * 0x1_0000_0000 + view.getUint32(offset + 8, true);
     if (sequence <= lastGoodSequence || sequence > highestPossible) continue;
-    if (readRecord(bytes, view, offset).ok) return offset;
+    if (checkRecordAt(bytes, view, offset, true) >= 0) return offset;
   }
   return -1;
 }
@@ -148,30 +205,34 @@ export interface SegmentScan {
 
 /**
  * Walks the records of one segment after its header, checking checksums and that sequences
- * run firstSequence, firstSequence + 1, ... Stops at the first bad record.
+ * run firstSequence, firstSequence + 1, ... Stops at the first bad record. Allocates nothing
+ * per record: opening a journal walks every record it holds.
  */
 export function scanSegment(bytes: Uint8Array, firstSequence: number): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = SEGMENT_HEADER_SIZE_BYTES;
   let expected = firstSequence;
   let recordCount = 0;
+  // Each step advances offset by at least RECORD_HEADER_SIZE_BYTES, so this ends.
   while (offset < bytes.length) {
-    const record = readRecord(bytes, view, offset);
-    if (!record.ok) {
-      const problem = { offset, reason: record.reason, checksumValid: false };
+    const nextOffset = checkRecordAt(bytes, view, offset, true);
+    if (nextOffset < 0) {
+      const reason = recordProblemReason(bytes, view, offset, nextOffset);
+      const problem = { offset, reason, checksumValid: false };
       return { recordCount, lastSequence: expected - 1, validSizeBytes: offset, problem };
     }
-    if (record.sequence !== expected) {
+    const sequence = recordSequenceAt(view, offset);
+    if (sequence !== expected) {
       const problem = {
         offset,
-        reason: `sequence ${record.sequence} where ${expected} was expected`,
+        reason: `sequence ${sequence} where ${expected} was expected`,
         checksumValid: true,
       };
       return { recordCount, lastSequence: expected - 1, validSizeBytes: offset, problem };
     }
     recordCount++;
     expected++;
-    offset = record.nextOffset;
+    offset = nextOffset;
   }
   return { recordCount, lastSequence: expected - 1, validSizeBytes: offset, problem: null };
 }

@@ -16,12 +16,24 @@ export class DecodeError extends Error {
 /** Upper bound of any single buffer the writer grows to: a bug, not load, gets there. */
 export const DEFAULT_MAX_WRITER_SIZE_BYTES = 64 * 1024 * 1024;
 
+/** Thrown by a ByteWriter attached to a caller's buffer when the write would pass its end. */
+export class ByteWriterFullError extends RangeError {
+  constructor(neededEndOffset: number, endOffset: number) {
+    super(`no room: a write needs up to byte ${neededEndOffset}, the attached buffer ends at ${endOffset}`);
+    this.name = "ByteWriterFullError";
+  }
+}
+
 export class ByteWriter {
   /** Public so hot encoders can write after one ensure() without a bounds check per byte. */
   buffer: Uint8Array;
+  /** A DataView indexing the same bytes as `buffer` (view offset i is buffer[i]). */
   view: DataView;
-  /** Bytes written since the last reset(). */
+  /** Offset in `buffer` of the next byte written: bytes written since reset(), or since attach()'s offset. */
   length = 0;
+  /** Writes may not pass this offset; attached buffers do not grow. */
+  private endOffset: number;
+  private attached = false;
 
   constructor(
     initialSizeBytes = 1024,
@@ -29,10 +41,33 @@ export class ByteWriter {
   ) {
     this.buffer = new Uint8Array(initialSizeBytes);
     this.view = new DataView(this.buffer.buffer);
+    this.endOffset = initialSizeBytes;
   }
 
   reset(): void {
     this.length = 0;
+  }
+
+  /**
+   * Writes go into `buffer` from `offset` on and may not reach past `endOffset`: ensure() throws
+   * ByteWriterFullError instead of growing. Lets an encoder write straight into another
+   * component's buffer (the journal's pending records) without an intermediate copy.
+   */
+  attach(buffer: Uint8Array, view: DataView, offset: number, endOffset: number): void {
+    // Checked only when they change (the journal swaps two buffers): the getters are not free.
+    if (buffer !== this.buffer || view !== this.view) {
+      if (view.buffer !== buffer.buffer || view.byteOffset !== buffer.byteOffset) {
+        throw new RangeError("attach(): the view must index the same bytes as the buffer");
+      }
+      this.buffer = buffer;
+      this.view = view;
+    }
+    if (!(offset >= 0 && offset <= endOffset && endOffset <= buffer.length)) {
+      throw new RangeError(`attach(): bad range ${offset}..${endOffset} of ${buffer.length} bytes`);
+    }
+    this.length = offset;
+    this.endOffset = endOffset;
+    this.attached = true;
   }
 
   /** A view of the bytes written since reset(); valid until the next write or reset. */
@@ -43,7 +78,8 @@ export class ByteWriter {
   /** Makes room for `sizeBytes` more bytes, doubling the buffer as needed. */
   ensure(sizeBytes: number): void {
     const needed = this.length + sizeBytes;
-    if (needed <= this.buffer.length) return;
+    if (needed <= this.endOffset) return;
+    if (this.attached) throw new ByteWriterFullError(needed, this.endOffset);
     if (needed > this.maxSizeBytes) {
       throw new RangeError(`ByteWriter would exceed its limit of ${this.maxSizeBytes} bytes`);
     }
@@ -53,6 +89,7 @@ export class ByteWriter {
     grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
     this.view = new DataView(grown.buffer);
+    this.endOffset = grown.length;
   }
 
   u8(value: number): void {
@@ -79,23 +116,53 @@ export class ByteWriter {
   }
 }
 
-export class ByteReader {
-  private readonly view: DataView;
-  offset = 0;
+const EMPTY_BYTES = new Uint8Array(0);
 
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/**
+ * Bounds-checked reader over bytes[start, end). Reusable: reset() points it at other bytes, so
+ * a replay decodes every record with one reader (it builds a DataView only when the underlying
+ * bytes change, once per journal segment). Offsets in errors and `position` count from start.
+ */
+export class ByteReader {
+  bytes: Uint8Array = EMPTY_BYTES;
+  private view: DataView = new DataView(EMPTY_BYTES.buffer);
+  /** Index in `bytes` of the next byte read. */
+  offset = 0;
+  private start = 0;
+  private end = 0;
+
+  constructor(bytes?: Uint8Array) {
+    if (bytes !== undefined) this.reset(bytes, 0, bytes.length);
+  }
+
+  /** Reads bytes[start, end) next. */
+  reset(bytes: Uint8Array, start: number, end: number): void {
+    if (!(start >= 0 && start <= end && end <= bytes.length)) {
+      throw new RangeError(`ByteReader.reset(): bad range ${start}..${end} of ${bytes.length} bytes`);
+    }
+    if (bytes !== this.bytes) {
+      this.bytes = bytes;
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    this.offset = start;
+    this.start = start;
+    this.end = end;
+  }
+
+  /** Bytes read since reset(). */
+  get position(): number {
+    return this.offset - this.start;
   }
 
   get remaining(): number {
-    return this.bytes.length - this.offset;
+    return this.end - this.offset;
   }
 
   need(sizeBytes: number, what: string): void {
-    if (this.offset + sizeBytes > this.bytes.length) {
+    if (this.offset + sizeBytes > this.end) {
       throw new DecodeError(
         `truncated input: ${what} needs ${sizeBytes} bytes, ${this.remaining} left`,
-        this.offset,
+        this.position,
       );
     }
   }

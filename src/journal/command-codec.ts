@@ -23,7 +23,8 @@ import type {
   TimeInForce,
 } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../core/config.ts";
-import { ByteReader, ByteWriter, DecodeError } from "./byte-io.ts";
+import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "./byte-io.ts";
+import type { PayloadEncoder } from "./journal.ts";
 
 export const COMMAND_FORMAT_VERSION = 1;
 /** Longest string the codec accepts (code units): bounds record size; the core's own limit is lower. */
@@ -74,35 +75,52 @@ const MAX_NUMBER_SIZE_BYTES = 9;
 /** Room for every non-string field of any kind: version, kind, flags, 20 numbers, a status. */
 const MAX_FIXED_SIZE_BYTES = 4 + 20 * MAX_NUMBER_SIZE_BYTES;
 
-/** Writes one number; the caller has ensured MAX_NUMBER_SIZE_BYTES of room. */
-function writeNumber(w: ByteWriter, value: number): void {
-  const buffer = w.buffer;
-  let at = w.length;
+/**
+ * Writes one number at `at` of `buffer` and returns the offset after it; the caller has made
+ * room for MAX_NUMBER_SIZE_BYTES. Plain byte stores and a local offset: the hot path encodes
+ * nine of these per order, so they stay out of the writer object.
+ */
+function putNumber(buffer: Uint8Array, view: DataView, at: number, value: number): number {
   // `value >>> 0 === value` is true only for uint32 values (and -0, which must keep its sign).
   if (value >>> 0 === value && (value !== 0 || 1 / value > 0)) {
     if (value <= NUM_MAX_INLINE) {
-      buffer[at++] = value;
-    } else if (value <= 0xffff) {
-      buffer[at++] = NUM_U16;
-      buffer[at++] = value & 0xff;
-      buffer[at++] = value >>> 8;
-    } else {
-      buffer[at++] = NUM_U32;
-      w.view.setUint32(at, value, true);
-      at += 4;
+      buffer[at] = value;
+      return at + 1;
     }
-  } else if (value > 0 && value < TWO_POW_48 && Number.isInteger(value)) {
-    // Timestamps in ms and large amounts: 7 bytes instead of 9.
-    buffer[at++] = NUM_U48;
-    w.view.setUint32(at, value >>> 0, true);
-    w.view.setUint16(at + 4, Math.floor(value / TWO_POW_32), true);
-    at += 6;
-  } else {
-    buffer[at++] = NUM_F64;
-    w.view.setFloat64(at, value, true);
-    at += 8;
+    if (value <= 0xffff) {
+      buffer[at] = NUM_U16;
+      buffer[at + 1] = value & 0xff;
+      buffer[at + 2] = value >>> 8;
+      return at + 3;
+    }
+    buffer[at] = NUM_U32;
+    buffer[at + 1] = value & 0xff;
+    buffer[at + 2] = (value >>> 8) & 0xff;
+    buffer[at + 3] = (value >>> 16) & 0xff;
+    buffer[at + 4] = value >>> 24;
+    return at + 5;
   }
-  w.length = at;
+  if (value > 0 && value < TWO_POW_48 && Number.isInteger(value)) {
+    // Timestamps in ms and large amounts: 7 bytes instead of 9. `>>> 0` keeps the low 32 bits.
+    const low = value >>> 0;
+    const high = (value - low) / TWO_POW_32;
+    buffer[at] = NUM_U48;
+    buffer[at + 1] = low & 0xff;
+    buffer[at + 2] = (low >>> 8) & 0xff;
+    buffer[at + 3] = (low >>> 16) & 0xff;
+    buffer[at + 4] = low >>> 24;
+    buffer[at + 5] = high & 0xff;
+    buffer[at + 6] = high >>> 8;
+    return at + 7;
+  }
+  buffer[at] = NUM_F64;
+  view.setFloat64(at + 1, value, true);
+  return at + 9;
+}
+
+/** Writes one number; the caller has ensured MAX_NUMBER_SIZE_BYTES of room. */
+function writeNumber(w: ByteWriter, value: number): void {
+  w.length = putNumber(w.buffer, w.view, w.length, value);
 }
 
 function writeString(w: ByteWriter, value: string, field: string): void {
@@ -196,15 +214,20 @@ function placeOrderFlags(c: PlaceOrderCommand): number {
   );
 }
 
+/** The caller has ensured MAX_FIXED_SIZE_BYTES of room (the order has no string). */
 function writePlaceOrder(w: ByteWriter, c: PlaceOrderCommand): void {
-  w.u8(placeOrderFlags(c));
-  writeNumber(w, c.userId);
-  writeNumber(w, c.marketId);
-  writeNumber(w, c.priceTicks);
-  writeNumber(w, c.quantityLots);
-  writeNumber(w, c.quoteAmountUnits);
-  writeNumber(w, c.triggerPriceTicks);
-  writeNumber(w, c.clientOrderId);
+  const buffer = w.buffer;
+  const view = w.view;
+  let at = w.length;
+  buffer[at++] = placeOrderFlags(c);
+  at = putNumber(buffer, view, at, c.userId);
+  at = putNumber(buffer, view, at, c.marketId);
+  at = putNumber(buffer, view, at, c.priceTicks);
+  at = putNumber(buffer, view, at, c.quantityLots);
+  at = putNumber(buffer, view, at, c.quoteAmountUnits);
+  at = putNumber(buffer, view, at, c.triggerPriceTicks);
+  at = putNumber(buffer, view, at, c.clientOrderId);
+  w.length = at;
 }
 
 function writeAsset(w: ByteWriter, asset: AssetConfig): void {
@@ -300,24 +323,54 @@ function kindCode(c: Command): number {
 export function encodeCommandInto(w: ByteWriter, command: Command): void {
   // One capacity check for all fixed fields; strings check their own room.
   w.ensure(MAX_FIXED_SIZE_BYTES);
-  w.u8(COMMAND_FORMAT_VERSION);
-  w.u8(kindCode(command));
-  writeNumber(w, command.sequence);
-  writeNumber(w, command.timestampMs);
+  const buffer = w.buffer;
+  const view = w.view;
+  let at = w.length;
+  buffer[at++] = COMMAND_FORMAT_VERSION;
+  buffer[at++] = kindCode(command);
+  at = putNumber(buffer, view, at, command.sequence);
+  w.length = putNumber(buffer, view, at, command.timestampMs);
   writeBody(w, command);
 }
 
 /**
- * Reusable encoder for the hot path: encode() returns a view of an internal buffer that is
- * valid until the next encode() call, so callers copy it (the journal does) before encoding again.
+ * Reusable encoder for the hot path. encode() returns a view of an internal buffer that is
+ * valid until the next encode() call, so callers copy it before encoding again. encodeInto()
+ * (the journal's PayloadEncoder) writes straight into the caller's buffer instead: no copy.
  */
-export class CommandEncoder {
+export class CommandEncoder implements PayloadEncoder<Command> {
   private readonly writer = new ByteWriter(256);
+  private readonly external = new ByteWriter(0);
 
   encode(command: Command): Uint8Array {
     this.writer.reset();
     encodeCommandInto(this.writer, command);
     return this.writer.written();
+  }
+
+  /**
+   * Encodes into target[offset, endOffset) and returns the offset just past the command, or -1
+   * if it does not fit there (nothing outside that range is touched either way). Throws
+   * CommandEncodeError, and nothing else, for a value it cannot encode (also for a malformed
+   * object that makes a field access throw), so a caller can tell it from a journal error.
+   */
+  encodeInto(
+    command: Command,
+    target: Uint8Array,
+    view: DataView,
+    offset: number,
+    endOffset: number,
+  ): number {
+    const w = this.external;
+    w.attach(target, view, offset, endOffset);
+    try {
+      encodeCommandInto(w, command);
+    } catch (error) {
+      if (error instanceof ByteWriterFullError) return -1;
+      if (error instanceof CommandEncodeError) throw error;
+      throw new CommandEncodeError(`cannot encode the command: ${String(error)}`);
+    }
+    return w.length;
   }
 }
 
@@ -344,16 +397,16 @@ function readNumber(r: ByteReader, field: string): number {
     case NUM_F64:
       return r.f64(field);
     default:
-      throw new DecodeError(`unknown number tag 0x${tag.toString(16)} for ${field}`, r.offset - 1);
+      throw new DecodeError(`unknown number tag 0x${tag.toString(16)} for ${field}`, r.position - 1);
   }
 }
 
 function readString(r: ByteReader, field: string): string {
   const encoding = r.u8(field);
   if (encoding !== STRING_LATIN1 && encoding !== STRING_UTF16) {
-    throw new DecodeError(`unknown string encoding ${encoding} for ${field}`, r.offset - 1);
+    throw new DecodeError(`unknown string encoding ${encoding} for ${field}`, r.position - 1);
   }
-  const start = r.offset;
+  const start = r.position;
   const length = readNumber(r, field);
   if (!Number.isInteger(length) || length < 0 || length > MAX_CODEC_STRING_UNITS) {
     throw new DecodeError(`bad string length ${length} for ${field}`, start);
@@ -373,7 +426,7 @@ function readEnum<T>(values: readonly T[], code: number, field: string, offset: 
 }
 
 function readPlaceOrder(r: ByteReader, sequence: number, timestampMs: number): PlaceOrderCommand {
-  const flagsOffset = r.offset;
+  const flagsOffset = r.position;
   const flags = r.u8("order flags");
   return {
     kind: "placeOrder",
@@ -420,7 +473,7 @@ function readMarket(r: ByteReader): MarketConfig {
     takerFeePpm: readNumber(r, "market.takerFeePpm"),
     stopBuySlippageBps: readNumber(r, "market.stopBuySlippageBps"),
   };
-  const stpOffset = r.offset;
+  const stpOffset = r.position;
   const stp = readEnum(
     STP_CODES,
     r.u8("market.selfTradePrevention"),
@@ -432,7 +485,7 @@ function readMarket(r: ByteReader): MarketConfig {
 }
 
 function readStatus(r: ByteReader): MarketStatus {
-  const offset = r.offset;
+  const offset = r.position;
   const code = r.u8("status");
   if (code === 0) return "active";
   if (code === 1) return "suspended";
@@ -495,17 +548,33 @@ function readBody(r: ByteReader, kind: number, sequence: number, timestampMs: nu
   }
 }
 
+/**
+ * Reusable decoder for replay: one reader for every record, pointed at each payload in place
+ * (inside the journal segment's bytes), so decoding allocates only the command it returns.
+ */
+export class CommandDecoder {
+  private readonly reader = new ByteReader();
+
+  /** Decodes bytes[start, end); throws DecodeError (offsets counted from start) on bad input. */
+  decode(bytes: Uint8Array, start: number, end: number): Command {
+    const r = this.reader;
+    r.reset(bytes, start, end);
+    const version = r.u8("format version");
+    if (version !== COMMAND_FORMAT_VERSION) {
+      throw new DecodeError(`unsupported command format version ${version}`, 0);
+    }
+    const kind = r.u8("kind");
+    const sequence = readNumber(r, "sequence");
+    const timestampMs = readNumber(r, "timestampMs");
+    const command = readBody(r, kind, sequence, timestampMs);
+    if (r.remaining !== 0) {
+      throw new DecodeError(`${r.remaining} trailing bytes after the command`, r.position);
+    }
+    return command;
+  }
+}
+
 /** Decodes one command; throws DecodeError on any malformed, truncated or over-long input. */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const r = new ByteReader(bytes);
-  const version = r.u8("format version");
-  if (version !== COMMAND_FORMAT_VERSION) {
-    throw new DecodeError(`unsupported command format version ${version}`, 0);
-  }
-  const kind = r.u8("kind");
-  const sequence = readNumber(r, "sequence");
-  const timestampMs = readNumber(r, "timestampMs");
-  const command = readBody(r, kind, sequence, timestampMs);
-  if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after the command`, r.offset);
-  return command;
+  return new CommandDecoder().decode(bytes, 0, bytes.length);
 }

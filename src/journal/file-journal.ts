@@ -11,6 +11,15 @@
 // leaves: it was never synced, so never acknowledged, and is cut off (and reported). Bad bytes
 // anywhere else, or followed by a good record with the next sequence, are damage: open stops
 // with JournalCorruptError naming file and offset.
+//
+// Each record is checksummed once per open-and-replay, not twice: open keeps the bytes it has
+// just verified (the newest segments, up to maxVerifiedCacheSizeBytes), and the first replay
+// walks those same bytes in memory, checking only framing and sequence order. Nothing but this
+// object holds them, so they cannot change between the check and the use. Damage that reaches
+// the disk after open is not in them; the next open finds it. Segments that did not fit the
+// cache, and every later replay, are read from disk again and checksummed as they are replayed.
+// The cache is dropped by the first replay (whatever it used) and by the first append, because
+// from then on the files hold records the cached bytes do not.
 
 import {
   closeSync,
@@ -30,15 +39,21 @@ import {
   JournalFailedError,
   JournalFullError,
   type JournalRecord,
+  type PayloadEncoder,
+  type RecordVisitor,
 } from "./journal.ts";
 import {
+  checkRecordAt,
   findLaterRecord,
   MAX_RECORD_PAYLOAD_SIZE_BYTES,
   parseSegmentFileName,
   RECORD_HEADER_SIZE_BYTES,
-  readRecord,
+  recordChecksumMatches,
+  recordProblemReason,
+  recordSequenceAt,
   SEGMENT_HEADER_SIZE_BYTES,
   scanSegment,
+  sealRecord,
   segmentFileName,
   segmentHeaderProblem,
   writeRecord,
@@ -47,6 +62,8 @@ import {
 
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING_SIZE_BYTES = 8 * 1024 * 1024;
+/** Two default segments: recovery replays the newest records, after the latest snapshot. */
+export const DEFAULT_MAX_VERIFIED_CACHE_SIZE_BYTES = 128 * 1024 * 1024;
 
 export interface FileJournalOptions {
   dir: string;
@@ -54,6 +71,11 @@ export interface FileJournalOptions {
   segmentSizeBytes?: number;
   /** Capacity of the pending (not yet written) buffer; two of these are allocated. */
   maxPendingSizeBytes?: number;
+  /**
+   * Bytes of verified segments open keeps for the first replay (newest segments first), so
+   * replay neither reads nor checksums them again. 0 turns it off. See the top of this file.
+   */
+  maxVerifiedCacheSizeBytes?: number;
 }
 
 export interface JournalOpenReport {
@@ -100,6 +122,8 @@ interface RecoveredSegments {
   tailSizeBytes: number;
   tailRecordCount: number;
   report: JournalOpenReport;
+  /** Verified bytes (valid records only) by segment first sequence, oldest first. */
+  verified: Map<number, Uint8Array>;
 }
 
 function corrupt(path: string, offset: number, reason: string): never {
@@ -130,33 +154,40 @@ function dropTornTail(path: string, validSizeBytes: number, keepFile: boolean): 
   }
 }
 
-interface TornTail {
+interface SegmentCheck {
+  /** Bytes from the start of the file through the last good record. */
   validSizeBytes: number;
   recordCount: number;
   lastSequence: number;
-  reason: string;
+  /** Why the bytes after validSizeBytes are cut off (a torn tail), or null when all are good. */
+  tornReason: string | null;
 }
 
-/** Checks one segment; returns its torn tail if it has one (only allowed for the last segment). */
-function checkSegment(
-  path: string,
-  bytes: Uint8Array,
-  firstSequence: number,
-  isLast: boolean,
-): TornTail | null {
+/**
+ * Checks every record of one segment (once: the result also gives its size and last sequence).
+ * A torn tail is only allowed in the last segment; anything else throws JournalCorruptError.
+ */
+function checkSegment(path: string, bytes: Uint8Array, firstSequence: number, isLast: boolean): SegmentCheck {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerProblem = segmentHeaderProblem(bytes, firstSequence);
   const scan = headerProblem === null ? scanSegment(bytes, firstSequence) : null;
   const problem =
     headerProblem !== null ? { offset: 0, reason: headerProblem, checksumValid: false } : scan!.problem;
   if (problem === null) {
-    if (scan!.recordCount > 0) return null;
+    if (scan!.recordCount > 0) {
+      return {
+        validSizeBytes: scan!.validSizeBytes,
+        recordCount: scan!.recordCount,
+        lastSequence: scan!.lastSequence,
+        tornReason: null,
+      };
+    }
     if (!isLast) corrupt(path, SEGMENT_HEADER_SIZE_BYTES, "segment holds no record but is not the last one");
     return {
       validSizeBytes: 0,
       recordCount: 0,
       lastSequence: firstSequence - 1,
-      reason: "segment holds no record",
+      tornReason: "segment holds no record",
     };
   }
   if (!isLast) corrupt(path, problem.offset, `${problem.reason} (not the last segment)`);
@@ -167,7 +198,7 @@ function checkSegment(
     corrupt(path, problem.offset, `${problem.reason}; a valid later record follows at byte ${follower}`);
   const recordCount = scan === null ? 0 : scan.recordCount;
   const validSizeBytes = recordCount === 0 ? 0 : scan!.validSizeBytes;
-  return { validSizeBytes, recordCount, lastSequence, reason: problem.reason };
+  return { validSizeBytes, recordCount, lastSequence, tornReason: problem.reason };
 }
 
 function listSegments(dir: string): Segment[] {
@@ -183,10 +214,36 @@ function listSegments(dir: string): Segment[] {
   }));
 }
 
+/**
+ * Keeps verified segment bytes for the first replay, newest first within the budget: replay
+ * starts after the latest snapshot, so the newest segments are the ones it needs.
+ */
+function keepVerified(
+  verified: Map<number, Uint8Array>,
+  firstSequence: number,
+  bytes: Uint8Array,
+  maxSizeBytes: number,
+): void {
+  if (bytes.length > maxSizeBytes) {
+    verified.clear();
+    return;
+  }
+  verified.set(firstSequence, bytes);
+  let totalSizeBytes = 0;
+  for (const kept of verified.values()) totalSizeBytes += kept.length;
+  // Map iterates in insertion order, i.e. oldest segment first; at most one entry per segment.
+  for (const [oldest, kept] of verified) {
+    if (totalSizeBytes <= maxSizeBytes) break;
+    verified.delete(oldest);
+    totalSizeBytes -= kept.length;
+  }
+}
+
 /** Reads and checks every segment; cuts a torn tail off the last one. */
-function recoverSegments(dir: string): RecoveredSegments {
+function recoverSegments(dir: string, maxVerifiedCacheSizeBytes: number): RecoveredSegments {
   const found = listSegments(dir);
   const segments: Segment[] = [];
+  const verified = new Map<number, Uint8Array>();
   const report: JournalOpenReport = {
     segmentCount: 0,
     firstSequence: 0,
@@ -204,32 +261,27 @@ function recoverSegments(dir: string): RecoveredSegments {
       corrupt(path, 0, `segment starts at ${firstSequence} but the previous one ends at ${lastSequence}`);
     }
     const bytes = readFileSync(path);
-    const torn = checkSegment(path, bytes, firstSequence, i === found.length - 1);
-    if (torn === null) {
-      const scan = scanSegment(bytes, firstSequence);
-      lastSequence = scan.lastSequence;
-      tailSizeBytes = bytes.length;
-      tailRecordCount = scan.recordCount;
-      segments.push(found[i]);
-      continue;
+    const check = checkSegment(path, bytes, firstSequence, i === found.length - 1);
+    if (check.tornReason !== null) {
+      dropTornTail(path, check.validSizeBytes, check.recordCount > 0);
+      syncDirSync(dir);
+      Object.assign(report, {
+        truncatedFile: path,
+        truncatedBytes: bytes.length - check.validSizeBytes,
+        truncatedReason: check.tornReason,
+      });
+      if (check.recordCount === 0) continue;
     }
-    dropTornTail(path, torn.validSizeBytes, torn.recordCount > 0);
-    syncDirSync(dir);
-    Object.assign(report, {
-      truncatedFile: path,
-      truncatedBytes: bytes.length - torn.validSizeBytes,
-      truncatedReason: torn.reason,
-    });
-    if (torn.recordCount === 0) continue;
-    lastSequence = torn.lastSequence;
-    tailSizeBytes = torn.validSizeBytes;
-    tailRecordCount = torn.recordCount;
+    lastSequence = check.lastSequence;
+    tailSizeBytes = check.validSizeBytes;
+    tailRecordCount = check.recordCount;
     segments.push(found[i]);
+    keepVerified(verified, firstSequence, bytes.subarray(0, check.validSizeBytes), maxVerifiedCacheSizeBytes);
   }
   report.segmentCount = segments.length;
   report.firstSequence = segments.length > 0 ? segments[0].firstSequence : 0;
   report.lastSequence = lastSequence;
-  return { segments, lastSequence, tailSizeBytes, tailRecordCount, report };
+  return { segments, lastSequence, tailSizeBytes, tailRecordCount, report, verified };
 }
 
 /** A crash may leave written-but-unsynced data in the page cache: sync it before building on it. */
@@ -267,7 +319,10 @@ export class FileJournal implements Journal {
   private pending: Uint8Array;
   private pendingView: DataView;
   private spare: Uint8Array;
+  private spareView: DataView;
   private pendingLength = 0;
+  /** Bytes open verified, for the first replay; null once used or once anything is appended. */
+  private verified: Map<number, Uint8Array> | null;
   private rollMarks: RollMark[] = [];
   // Writer side: the file the flush loop writes to.
   private file: FileHandle | null;
@@ -291,6 +346,8 @@ export class FileJournal implements Journal {
     this.pending = new Uint8Array(this.maxPendingSizeBytes);
     this.pendingView = new DataView(this.pending.buffer);
     this.spare = new Uint8Array(this.maxPendingSizeBytes);
+    this.spareView = new DataView(this.spare.buffer);
+    this.verified = recovered.verified.size > 0 ? recovered.verified : null;
     this.file = file;
     this.fileSizeBytes = recovered.tailSizeBytes;
   }
@@ -305,8 +362,13 @@ export class FileJournal implements Journal {
     if ((options.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES) < SEGMENT_HEADER_SIZE_BYTES) {
       throw new RangeError(`segmentSizeBytes must be at least ${SEGMENT_HEADER_SIZE_BYTES}`);
     }
+    const maxVerifiedCacheSizeBytes =
+      options.maxVerifiedCacheSizeBytes ?? DEFAULT_MAX_VERIFIED_CACHE_SIZE_BYTES;
+    if (!Number.isSafeInteger(maxVerifiedCacheSizeBytes) || maxVerifiedCacheSizeBytes < 0) {
+      throw new RangeError("maxVerifiedCacheSizeBytes must be a non-negative safe integer");
+    }
     mkdirSync(options.dir, { recursive: true });
-    const recovered = recoverSegments(options.dir);
+    const recovered = recoverSegments(options.dir, maxVerifiedCacheSizeBytes);
     syncExisting(recovered.segments);
     const last = recovered.segments[recovered.segments.length - 1];
     const file = last === undefined ? null : await open(last.path, "r+");
@@ -343,8 +405,50 @@ export class FileJournal implements Journal {
     if (this.pendingLength + neededBytes > this.pending.length) {
       throw new JournalFullError(this.pendingLength, this.pending.length);
     }
+    this.verified = null;
     if (roll) this.startSegment(sequence);
     writeRecord(this.pending, this.pendingView, this.pendingLength, sequence, payload);
+    this.recordAppended(sequence, recordSizeBytes);
+  }
+
+  appendEncoded<T>(sequence: number, value: T, encoder: PayloadEncoder<T>): number {
+    this.assertUsable();
+    this.assertNextSequence(sequence);
+    const recordOffset = this.pendingLength;
+    const payloadOffset = recordOffset + RECORD_HEADER_SIZE_BYTES;
+    // Keep room for a segment header: whether the record starts a new segment is known only
+    // once its size is, and then the header goes in front of it.
+    const roomEndOffset = this.pending.length - SEGMENT_HEADER_SIZE_BYTES;
+    if (payloadOffset > roomEndOffset) throw new JournalFullError(this.pendingLength, this.pending.length);
+    const payloadLimitOffset = payloadOffset + MAX_RECORD_PAYLOAD_SIZE_BYTES;
+    const endLimitOffset = Math.min(roomEndOffset, payloadLimitOffset);
+    const pending = this.pending;
+    const end = encoder.encodeInto(value, pending, this.pendingView, payloadOffset, endLimitOffset);
+    if (end < 0) {
+      if (endLimitOffset === payloadLimitOffset) {
+        throw new RangeError(`payload exceeds ${MAX_RECORD_PAYLOAD_SIZE_BYTES} bytes`);
+      }
+      throw new JournalFullError(this.pendingLength, this.pending.length);
+    }
+    if (!(end >= payloadOffset && end <= endLimitOffset)) {
+      throw new RangeError(`encoder returned end ${end} outside ${payloadOffset}..${endLimitOffset}`);
+    }
+    this.verified = null;
+    const payloadSizeBytes = end - payloadOffset;
+    const recordSizeBytes = RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
+    let sealOffset = recordOffset;
+    if (this.needsRoll(recordSizeBytes)) {
+      // Once per segment: move the payload behind the new segment's header (room was kept).
+      pending.copyWithin(payloadOffset + SEGMENT_HEADER_SIZE_BYTES, payloadOffset, end);
+      this.startSegment(sequence);
+      sealOffset = this.pendingLength;
+    }
+    sealRecord(pending, this.pendingView, sealOffset, sequence, payloadSizeBytes);
+    this.recordAppended(sequence, recordSizeBytes);
+    return payloadSizeBytes;
+  }
+
+  private recordAppended(sequence: number, recordSizeBytes: number): void {
     this.pendingLength += recordSizeBytes;
     this.tailSizeBytes += recordSizeBytes;
     this.tailRecordCount++;
@@ -361,17 +465,45 @@ export class FileJournal implements Journal {
   }
 
   *replay(fromSequence: number): Generator<JournalRecord> {
-    if (this.lastSequence === 0) return;
-    if (fromSequence < this.firstSequence) {
-      throw new RangeError(`cannot replay from ${fromSequence}: the journal starts at ${this.firstSequence}`);
+    const verified = this.takeVerified();
+    for (const segment of this.segmentsToReplay(fromSequence)) {
+      const { bytes, view, trusted } = this.segmentBytes(segment, verified);
+      let offset = SEGMENT_HEADER_SIZE_BYTES;
+      let expected = segment.firstSequence;
+      // Each step advances offset by at least one record header, so this ends.
+      while (offset < bytes.length && expected <= this.durableSequence) {
+        const nextOffset = checkedRecordEnd(segment, bytes, view, offset, expected, fromSequence, trusted);
+        if (expected >= fromSequence) {
+          yield {
+            sequence: expected,
+            payload: bytes.subarray(offset + RECORD_HEADER_SIZE_BYTES, nextOffset),
+          };
+        }
+        expected++;
+        offset = nextOffset;
+      }
     }
-    for (let i = 0; i < this.segments.length; i++) {
-      const segment = this.segments[i];
-      const next = this.segments[i + 1];
-      if (next !== undefined && next.firstSequence <= fromSequence) continue;
-      if (segment.firstSequence > this.durableSequence) return;
-      yield* this.replaySegment(segment, fromSequence);
+  }
+
+  forEachRecord(fromSequence: number, visit: RecordVisitor): number {
+    const verified = this.takeVerified();
+    let count = 0;
+    for (const segment of this.segmentsToReplay(fromSequence)) {
+      const { bytes, view, trusted } = this.segmentBytes(segment, verified);
+      let offset = SEGMENT_HEADER_SIZE_BYTES;
+      let expected = segment.firstSequence;
+      // Each step advances offset by at least one record header, so this ends.
+      while (offset < bytes.length && expected <= this.durableSequence) {
+        const nextOffset = checkedRecordEnd(segment, bytes, view, offset, expected, fromSequence, trusted);
+        if (expected >= fromSequence) {
+          visit(expected, bytes, offset + RECORD_HEADER_SIZE_BYTES, nextOffset);
+          count++;
+        }
+        expected++;
+        offset = nextOffset;
+      }
     }
+    return count;
   }
 
   async pruneThrough(sequence: number): Promise<number> {
@@ -381,6 +513,7 @@ export class FileJournal implements Journal {
     let pruned = 0;
     while (this.segments.length > 1 && this.segments[1].firstSequence <= coveredThrough) {
       const [segment] = this.segments.splice(0, 1);
+      this.verified?.delete(segment.firstSequence);
       unlinkSync(segment.path);
       // Oldest first, each durable before the next, so a crash never leaves a gap in the middle.
       await this.syncDir();
@@ -393,6 +526,7 @@ export class FileJournal implements Journal {
     if (this.closed) return;
     if (this.failure === null) await this.flush();
     this.closed = true;
+    this.verified = null;
     this.failure ??= new JournalFailedError("journal closed");
     await this.file?.close();
     this.file = null;
@@ -470,9 +604,11 @@ export class FileJournal implements Journal {
     const marks = this.rollMarks;
     // The chunk's buffer becomes the spare. It is not appended to again before this chunk is
     // written, because the loop takes the next chunk only after writeChunk() finished.
+    const fullView = this.pendingView;
     this.pending = this.spare;
-    this.pendingView = new DataView(this.pending.buffer);
+    this.pendingView = this.spareView;
     this.spare = full;
+    this.spareView = fullView;
     this.pendingLength = 0;
     this.rollMarks = [];
     return { bytes, marks };
@@ -549,24 +685,67 @@ export class FileJournal implements Journal {
 
   // ---- replay
 
-  private *replaySegment(segment: Segment, fromSequence: number): Generator<JournalRecord> {
-    const bytes = readFileSync(segment.path);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  /** The cache of verified bytes, handed to one replay and gone for every later one. */
+  private takeVerified(): Map<number, Uint8Array> | null {
+    const verified = this.verified;
+    this.verified = null;
+    return verified;
+  }
+
+  /** Segments holding durable records >= fromSequence, in order. */
+  private segmentsToReplay(fromSequence: number): Segment[] {
+    if (this.lastSequence === 0) return [];
+    if (fromSequence < this.firstSequence) {
+      throw new RangeError(`cannot replay from ${fromSequence}: the journal starts at ${this.firstSequence}`);
+    }
+    const out: Segment[] = [];
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i];
+      const next = this.segments[i + 1];
+      if (next !== undefined && next.firstSequence <= fromSequence) continue;
+      if (segment.firstSequence > this.durableSequence) break;
+      out.push(segment);
+    }
+    return out;
+  }
+
+  /**
+   * A segment's bytes for replay: the ones open verified (trusted: same memory, checked once),
+   * else the file read again in one sequential read (its records get checksummed as replayed).
+   */
+  private segmentBytes(
+    segment: Segment,
+    verified: Map<number, Uint8Array> | null,
+  ): { bytes: Uint8Array; view: DataView; trusted: boolean } {
+    const kept = verified?.get(segment.firstSequence);
+    const bytes = kept ?? readFileSync(segment.path);
     const headerProblem = segmentHeaderProblem(bytes, segment.firstSequence);
     if (headerProblem !== null) corrupt(segment.path, 0, headerProblem);
-    let offset = SEGMENT_HEADER_SIZE_BYTES;
-    let expected = segment.firstSequence;
-    while (offset < bytes.length && expected <= this.durableSequence) {
-      const record = readRecord(bytes, view, offset);
-      if (!record.ok) corrupt(segment.path, offset, record.reason);
-      if (record.sequence !== expected)
-        corrupt(segment.path, offset, `sequence ${record.sequence}, expected ${expected}`);
-      if (record.sequence >= fromSequence) {
-        const payload = bytes.subarray(record.payloadOffset, record.nextOffset);
-        yield { sequence: record.sequence, payload };
-      }
-      expected++;
-      offset = record.nextOffset;
-    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { bytes, view, trusted: kept !== undefined };
   }
+}
+
+/**
+ * Checks the framing and sequence of the record at `offset` and returns the offset past it.
+ * Its checksum is checked unless the bytes are trusted (verified by open, still in memory) or
+ * the record comes before fromSequence (it is skipped, not delivered).
+ */
+function checkedRecordEnd(
+  segment: Segment,
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  expected: number,
+  fromSequence: number,
+  trusted: boolean,
+): number {
+  const nextOffset = checkRecordAt(bytes, view, offset, false);
+  if (nextOffset < 0) corrupt(segment.path, offset, recordProblemReason(bytes, view, offset, nextOffset));
+  const sequence = recordSequenceAt(view, offset);
+  if (sequence !== expected) corrupt(segment.path, offset, `sequence ${sequence}, expected ${expected}`);
+  if (!trusted && sequence >= fromSequence && !recordChecksumMatches(bytes, view, offset, nextOffset)) {
+    corrupt(segment.path, offset, "checksum mismatch");
+  }
+  return nextOffset;
 }

@@ -8,6 +8,30 @@ export interface JournalRecord {
   payload: Uint8Array;
 }
 
+/**
+ * Writes a record's payload straight into the journal's buffer, so the hot path encodes once
+ * and copies nothing. Implemented by CommandEncoder.
+ */
+export interface PayloadEncoder<T> {
+  /**
+   * Writes the payload of `value` into target[offset, endOffset) and returns the offset just
+   * past it, or -1 when it does not fit there. Writes nothing outside that range. `view` is a
+   * DataView indexing the same bytes as `target`. May throw for a value it cannot encode.
+   */
+  encodeInto(value: T, target: Uint8Array, view: DataView, offset: number, endOffset: number): number;
+}
+
+/**
+ * Receives one replayed record: its payload is bytes[payloadOffset, payloadEndOffset). The bytes
+ * are the journal's and valid only during the call: decode them, do not keep them.
+ */
+export type RecordVisitor = (
+  sequence: number,
+  bytes: Uint8Array,
+  payloadOffset: number,
+  payloadEndOffset: number,
+) => void;
+
 export interface Journal {
   /** Sequence of the last appended record (durable or not); 0 when the journal has none. */
   readonly lastSequence: number;
@@ -23,6 +47,14 @@ export interface Journal {
    */
   append(sequence: number, payload: Uint8Array): void;
 
+  /**
+   * Like append(), but `encoder` writes the payload in place (no intermediate buffer, no copy).
+   * Returns the payload's size. If the encoder throws, nothing was appended. Throws
+   * JournalFullError when the pending buffer lacks room (it always keeps room for a segment
+   * header, so it may refuse a record that append() would still take).
+   */
+  appendEncoded<T>(sequence: number, value: T, encoder: PayloadEncoder<T>): number;
+
   /** Whether append() of a payload of this size would fit in the pending buffer now. */
   hasRoomFor(payloadSizeBytes: number): boolean;
 
@@ -34,6 +66,12 @@ export interface Journal {
 
   /** Records with sequence >= fromSequence, in order. Only durable records; throws if pruned. */
   replay(fromSequence: number): Iterable<JournalRecord>;
+
+  /**
+   * The records replay() gives, handed to `visit` in place: no object, no slice per record.
+   * Returns how many it visited. Recovery uses it; replay() is the convenient form.
+   */
+  forEachRecord(fromSequence: number, visit: RecordVisitor): number;
 
   /** Drops whole segments whose records are all <= sequence (covered by a snapshot). Returns how many. */
   pruneThrough(sequence: number): Promise<number>;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Command, PlaceOrderCommand } from "../../src/core/commands.ts";
 import { DecodeError } from "../../src/journal/byte-io.ts";
 import {
+  CommandDecoder,
   CommandEncodeError,
   CommandEncoder,
   decodeCommand,
@@ -55,6 +56,112 @@ describe("command codec", () => {
     encoder.encode({ ...limitBuy, userId: 8 });
     expect(first).not.toEqual(firstCopy);
     expect(first.buffer).toBe(encoder.encode(limitBuy).buffer);
+  });
+
+  it("keeps the on-disk encoding of version 1 byte for byte (journals written before stay readable)", () => {
+    // Produced by the codec as first released (commit 7b0cffd); any change here needs a new format version.
+    const golden: [Command, string][] = [
+      [limitBuy, "01012af27b68e5cf8b01000701f050c303000000"],
+      [
+        {
+          ...limitBuy,
+          sequence: 1_234_567,
+          side: "sell",
+          orderType: "stopMarket",
+          priceTicks: 0,
+          triggerPriceTicks: 70_000,
+          quantityLots: 0x1_0000,
+          selfTradePrevention: "cancelBoth",
+          clientOrderId: 2 ** 40,
+        },
+        "0101f187d61200f27b68e5cf8b01c7070100f10000010000f170110100f2000000000001",
+      ],
+      [
+        {
+          ...limitBuy,
+          timeInForce: "ioc",
+          priceTicks: -0,
+          quantityLots: 1.5,
+          quoteAmountUnits: Number.NaN,
+          clientOrderId: 2 ** 53,
+        },
+        "01012af27b68e5cf8b01080701f30000000000000080f3000000000000f83ff3000000000000f87f00f30000000000004043",
+      ],
+      [
+        { kind: "cancelOrder", sequence: 2 ** 33, timestampMs: 0, userId: 0xef, orderId: 0xf0 },
+        "0102f200000000020000eff0f000",
+      ],
+      [
+        {
+          kind: "adjustBalance",
+          sequence: 3,
+          timestampMs: 5,
+          userId: 1,
+          assetId: 2,
+          amountUnits: -10,
+          reason: "déposit ✓",
+        },
+        "010503050102f300000000000024c001096400e90070006f0073006900740020001327",
+      ],
+    ];
+    for (const [command, hex] of golden) {
+      expect(Buffer.from(encodeCommand(command)).toString("hex")).toBe(hex);
+      expect(decodeCommand(Buffer.from(hex, "hex"))).toEqual(command);
+    }
+  });
+
+  it("encodeInto writes the same bytes in place, only inside its range, or reports no room", () => {
+    const encoder = new CommandEncoder();
+    fc.assert(
+      fc.property(anyCommand, fc.integer({ min: 0, max: 64 }), (command, offset) => {
+        const expectedBytes = encodeCommand(command);
+        const target = new Uint8Array(offset + expectedBytes.length + 300).fill(0xaa);
+        const view = new DataView(target.buffer);
+        const end = encoder.encodeInto(command, target, view, offset, target.length - 8);
+        expect(end).toBe(offset + expectedBytes.length);
+        expect(target.subarray(offset, end)).toEqual(expectedBytes);
+        expect(target.subarray(0, offset).every((b) => b === 0xaa)).toBe(true);
+        expect(target.subarray(target.length - 8).every((b) => b === 0xaa)).toBe(true);
+        // Too little room: -1, and nothing past the range's end is touched.
+        const small = new Uint8Array(offset + 8).fill(0xaa);
+        expect(encoder.encodeInto(command, small, new DataView(small.buffer), offset, offset + 4)).toBe(-1);
+        expect(small.subarray(offset + 4).every((b) => b === 0xaa)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("encodeInto turns any failure to encode into CommandEncodeError", () => {
+    const encoder = new CommandEncoder();
+    const target = new Uint8Array(256);
+    const view = new DataView(target.buffer);
+    const badSide = { ...limitBuy, side: "up" } as unknown as Command;
+    expect(() => encoder.encodeInto(badSide, target, view, 0, 256)).toThrow(CommandEncodeError);
+    const noAsset = { kind: "addAsset", sequence: 1, timestampMs: 0 } as unknown as Command;
+    expect(() => encoder.encodeInto(noAsset, target, view, 0, 256)).toThrow(CommandEncodeError);
+  });
+
+  it("CommandDecoder decodes in place at any offset, reusing itself across buffers", () => {
+    const decoder = new CommandDecoder();
+    fc.assert(
+      fc.property(fc.array(anyCommand, { minLength: 1, maxLength: 8 }), (commands) => {
+        const parts = commands.map((command) => encodeCommand(command));
+        const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length + 3, 0));
+        const ranges: [number, number][] = [];
+        let at = 0;
+        for (const part of parts) {
+          at += 3; // garbage between payloads must not matter
+          bytes.set(part, at);
+          ranges.push([at, at + part.length]);
+          at += part.length;
+        }
+        ranges.forEach(([start, end], i) => {
+          expect(decoder.decode(bytes, start, end)).toEqual(commands[i]);
+          expect(() => decoder.decode(bytes, start, end - 1)).toThrow(DecodeError);
+        });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("encodes a typical limit order compactly", () => {

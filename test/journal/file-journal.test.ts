@@ -12,8 +12,15 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Command } from "../../src/core/commands.ts";
+import { CommandEncodeError, CommandEncoder, encodeCommand } from "../../src/journal/command-codec.ts";
 import { FileJournal, type FileJournalOptions } from "../../src/journal/file-journal.ts";
-import { JournalCorruptError, JournalFailedError, JournalFullError } from "../../src/journal/journal.ts";
+import {
+  JournalCorruptError,
+  JournalFailedError,
+  JournalFullError,
+  type PayloadEncoder,
+} from "../../src/journal/journal.ts";
 import {
   RECORD_HEADER_SIZE_BYTES,
   SEGMENT_HEADER_SIZE_BYTES,
@@ -311,5 +318,207 @@ describe("FileJournal open: damage that is not a torn tail stops the open", () =
     const names = readdirSync(dir).sort();
     rmSync(join(dir, names[1]));
     await expect(FileJournal.open({ dir })).rejects.toThrow(/but the previous one ends at/);
+  });
+});
+
+/** A command per sequence, of varying kinds and sizes (adjustBalance carries a string). */
+function commandFor(sequence: number): Command {
+  const timestampMs = 1_700_000_000_000 + sequence;
+  if (sequence % 7 === 0) {
+    return { kind: "cancelOrder", sequence, timestampMs, userId: sequence % 97, orderId: sequence - 3 };
+  }
+  if (sequence % 11 === 0) {
+    const reason = `deposit ${"x".repeat(sequence % 50)}`;
+    return {
+      kind: "adjustBalance",
+      sequence,
+      timestampMs,
+      userId: 1,
+      assetId: 2,
+      amountUnits: sequence,
+      reason,
+    };
+  }
+  return {
+    kind: "placeOrder",
+    sequence,
+    timestampMs,
+    userId: 1 + (sequence % 5000),
+    marketId: 1,
+    side: sequence % 2 === 0 ? "buy" : "sell",
+    orderType: "limit",
+    priceTicks: 100_000 + (sequence % 500),
+    quantityLots: 1 + (sequence % 100),
+    quoteAmountUnits: 0,
+    triggerPriceTicks: 0,
+    timeInForce: "gtc",
+    postOnly: false,
+    clientOrderId: sequence,
+    selfTradePrevention: null,
+  };
+}
+
+function segmentFiles(at: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of readdirSync(at)
+    .filter((n) => n.endsWith(".seg"))
+    .sort()) {
+    files.set(name, readFileSync(join(at, name)).toString("hex"));
+  }
+  return files;
+}
+
+describe("FileJournal appendEncoded (encode in place)", () => {
+  it("writes the same files as append() of the encoded bytes, across segment rolls", async () => {
+    const other = mkdtempSync(join(tmpdir(), "bulwark-journal-copy-"));
+    try {
+      const inPlace = await openJournal({ segmentSizeBytes: 2048 });
+      const copied = await FileJournal.open({ dir: other, segmentSizeBytes: 2048 });
+      const encoder = new CommandEncoder();
+      for (let s = 1; s <= 500; s++) {
+        expect(inPlace.appendEncoded(s, commandFor(s), encoder)).toBe(encodeCommand(commandFor(s)).length);
+        copied.append(s, encodeCommand(commandFor(s)));
+        if (s % 97 === 0) await Promise.all([inPlace.flush(), copied.flush()]);
+      }
+      await inPlace.close();
+      await copied.close();
+      const files = segmentFiles(dir);
+      expect(files.size).toBeGreaterThan(10);
+      expect(files).toEqual(segmentFiles(other));
+      const reopened = await openJournal({ segmentSizeBytes: 2048 });
+      const payloads = [...reopened.replay(1)].map((r) => [...r.payload]);
+      expect(payloads).toEqual(Array.from({ length: 500 }, (_, i) => [...encodeCommand(commandFor(i + 1))]));
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it("appends nothing when the encoder throws", async () => {
+    const journal = await openJournal();
+    const encoder = new CommandEncoder();
+    journal.appendEncoded(1, commandFor(1), encoder);
+    const bad = { ...commandFor(2), side: "up" } as unknown as Command;
+    expect(() => journal.appendEncoded(2, bad, encoder)).toThrow(CommandEncodeError);
+    expect(journal.lastSequence).toBe(1);
+    journal.appendEncoded(2, commandFor(2), encoder);
+    await journal.flush();
+    expect([...journal.replay(1)].map((r) => [...r.payload])).toEqual([
+      [...encodeCommand(commandFor(1))],
+      [...encodeCommand(commandFor(2))],
+    ]);
+  });
+
+  it("throws JournalFullError when the pending buffer has no room, and appends nothing", async () => {
+    const maxPendingSizeBytes = 1024 * 1024 + 64;
+    const journal = await openJournal({ maxPendingSizeBytes });
+    const filler = new Uint8Array(1024 * 1024 - 32);
+    journal.append(1, filler);
+    expect(() => journal.appendEncoded(2, commandFor(2), new CommandEncoder())).toThrow(JournalFullError);
+    expect(journal.lastSequence).toBe(1);
+    await journal.flush();
+    journal.appendEncoded(2, commandFor(2), new CommandEncoder());
+    await journal.flush();
+    expect([...journal.replay(1)].length).toBe(2);
+  });
+
+  it("refuses an encoder that reports an end outside the range it was given", async () => {
+    const journal = await openJournal();
+    const liar: PayloadEncoder<number> = { encodeInto: (_value, _target, _view, offset) => offset - 1 };
+    expect(() => journal.appendEncoded(1, 0, liar)).toThrow(/outside/);
+    expect(journal.lastSequence).toBe(0);
+  });
+});
+
+describe("FileJournal forEachRecord and the verified bytes kept from open", () => {
+  /** Writes records 1..count in segments of segmentSizeBytes, closes. */
+  async function writeClosed(count: number, segmentSizeBytes: number): Promise<void> {
+    const journal = await openJournal({ segmentSizeBytes });
+    await writeRecords(journal, 1, count);
+    await journal.close();
+  }
+
+  function visited(journal: FileJournal, from: number): { sequence: number; payload: number[] }[] {
+    const out: { sequence: number; payload: number[] }[] = [];
+    const count = journal.forEachRecord(from, (sequence, bytes, start, end) => {
+      out.push({ sequence, payload: [...bytes.subarray(start, end)] });
+    });
+    expect(count).toBe(out.length);
+    return out;
+  }
+
+  /** Flips a payload byte of record `sequence` in the segment file that holds it. */
+  function damageRecord(sequence: number): { file: string; offset: number } {
+    const names = readdirSync(dir)
+      .filter((n) => n.endsWith(".seg"))
+      .sort();
+    const firsts = names.map((n) => Number(n.slice(0, 20)));
+    let index = firsts.length - 1;
+    while (firsts[index] > sequence) index--;
+    const file = join(dir, names[index]);
+    const bytes = readFileSync(file);
+    const offset = recordOffset(firsts[index], sequence);
+    bytes[offset + RECORD_HEADER_SIZE_BYTES + 1] ^= 0x10;
+    writeFileSync(file, bytes);
+    return { file, offset };
+  }
+
+  it("visits what replay() yields, from any sequence, across segments", async () => {
+    await writeClosed(300, 1024);
+    for (const from of [1, 2, 57, 150, 299, 300]) {
+      const journal = await openJournal({ segmentSizeBytes: 1024 });
+      expect(visited(journal, from)).toEqual(expected(from, 300));
+      expect(visited(journal, from)).toEqual(replayed(journal, from));
+      await journal.close();
+    }
+  });
+
+  it("first replay uses the bytes open verified; later replays read the disk and checksum again", async () => {
+    await writeClosed(50, 1024 * 1024);
+    const journal = await openJournal();
+    const { file, offset } = damageRecord(20);
+    // The damage came after open checked the file: the bytes open verified are replayed.
+    expect(visited(journal, 1)).toEqual(expected(1, 50));
+    // The cache went with that replay: the next one reads the file and finds the damage.
+    expect(() => visited(journal, 1)).toThrow(JournalCorruptError);
+    expect(() => [...journal.replay(1)]).toThrow(expect.objectContaining({ file, offset }));
+    await journal.close();
+    // And the next open refuses the journal (damage followed by good records).
+    await expect(FileJournal.open({ dir })).rejects.toBeInstanceOf(JournalCorruptError);
+  });
+
+  it("with maxVerifiedCacheSizeBytes 0 every replay checksums what it reads", async () => {
+    await writeClosed(50, 1024 * 1024);
+    const journal = await openJournal({ maxVerifiedCacheSizeBytes: 0 });
+    const { offset } = damageRecord(20);
+    expect(() => visited(journal, 1)).toThrow(
+      expect.objectContaining({ offset, reason: "checksum mismatch" }),
+    );
+    // Records before fromSequence are skipped, not delivered: their checksum does not matter.
+    expect(visited(journal, 21)).toEqual(expected(21, 50));
+  });
+
+  it("keeps only the newest segments within the budget", async () => {
+    await writeClosed(300, 1024);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".seg")).length).toBeGreaterThan(5);
+    // Room for the last segment only: it is replayed from memory, the others from disk.
+    const journal = await openJournal({ segmentSizeBytes: 1024, maxVerifiedCacheSizeBytes: 1024 });
+    damageRecord(299);
+    expect(visited(journal, 1)).toEqual(expected(1, 300));
+  });
+
+  it("drops the kept bytes on the first append, so replay sees the records appended after open", async () => {
+    await writeClosed(50, 1024 * 1024);
+    const journal = await openJournal();
+    const { offset } = damageRecord(20);
+    await writeRecords(journal, 51, 60);
+    expect(() => visited(journal, 1)).toThrow(expect.objectContaining({ offset }));
+    expect(visited(journal, 21)).toEqual(expected(21, 60));
+  });
+
+  it("damage in a segment that was not kept is found by the first replay", async () => {
+    await writeClosed(300, 1024);
+    const journal = await openJournal({ segmentSizeBytes: 1024, maxVerifiedCacheSizeBytes: 1024 });
+    const { file, offset } = damageRecord(5);
+    expect(() => visited(journal, 1)).toThrow(expect.objectContaining({ file, offset }));
   });
 });

@@ -155,9 +155,8 @@ function tlsOf(cli: Cli): { certPath: string; keyPath: string } | undefined {
 function startedText(server: ExchangeServer, dataDir: string): string {
   const lines = [
     `Bulwark listening on ${server.url}  (data dir ${dataDir})`,
-    server.gateway
-      ? `  EXMO API: ${server.url}/v1.1/…  WebSocket: ${server.url.replace(/^http/, "ws")}/v1/public`
-      : "  EXMO REST/WS gateway: not part of this build yet (operator API only)",
+    `  EXMO REST: ${server.url}/v1.1/…  WebSocket: ${server.url.replace(/^http/, "ws")}/v1/public, /v1/private`,
+    `  API docs: ${server.url}/docs  health: ${server.url}/health`,
     `  operator API: ${server.operatorUrl}  (Authorization: Bearer <operator token>)`,
   ];
   if (server.newOperatorToken !== null)
@@ -193,7 +192,6 @@ async function start(cli: Cli): Promise<void> {
       dataDir: cli.dataDir,
       url: server.url,
       port: server.port,
-      gateway: server.gateway,
       operatorUrl: server.operatorUrl,
       operatorToken: server.newOperatorToken,
       serverKeySource: server.serverKeySource,

@@ -15,6 +15,7 @@ import {
   parseAllowList,
   parseScopes,
 } from "../gateway/auth/api-keys.ts";
+import { sealApiSecret } from "../gateway/auth/authenticate.ts";
 import { hashPassword, passwordPolicyProblem } from "../gateway/auth/passwords.ts";
 import type { SecretBox } from "../gateway/auth/secret-box.ts";
 import {
@@ -48,11 +49,6 @@ export class OperatorError extends Error {
   ) {
     super(message);
   }
-}
-
-/** The context an API key's secret is sealed under; the gateway opens it with the same text. */
-export function apiKeySealContext(keyId: string): string {
-  return `api-key:${keyId}`;
 }
 
 export interface CreatedApiKey {
@@ -149,7 +145,7 @@ export class OperatorActions {
     const stored = await createApiKey(this.db, {
       keyId,
       userId: user.userId,
-      secretCiphertext: Buffer.from(this.secretBox.seal(secret, apiKeySealContext(keyId)), "utf8"),
+      secretCiphertext: sealApiSecret(this.secretBox, keyId, secret),
       scopes: scopesText.split(","),
       ipAllowList: [...input.ipAllowList],
       createdMs: this.clock(),

@@ -4,9 +4,9 @@
 // operator action (actor "system:demo") and funded through the core with adjustBalance.
 
 import { randomBytes } from "node:crypto";
+import { apiSecretContext } from "../../gateway/auth/authenticate.ts";
 import type { SecretBox } from "../../gateway/auth/secret-box.ts";
 import type { OperatorActions } from "../../operator/actions.ts";
-import { apiKeySealContext } from "../../operator/actions.ts";
 import { apiKeysOfUser, getUserByEmail } from "../../store/accounts.ts";
 import type { Exchange } from "../exchange.ts";
 
@@ -72,7 +72,7 @@ export async function demoApiKey(
   const keys = await apiKeysOfUser(exchange.store.db, userId, { limit: MAX_KEYS_LOOKED_AT });
   for (const key of keys) {
     if (key.revokedMs !== null || key.ipAllowList.length > 0 || !key.scopes.includes("trade")) continue;
-    const opened = secretBox.open(key.secretCiphertext.toString("utf8"), apiKeySealContext(key.keyId));
+    const opened = secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(key.keyId));
     if (opened.ok) return { keyId: key.keyId, secret: opened.plaintext.toString("utf8") };
   }
   const created = await actions.createApiKey(DEMO_ACTOR, {

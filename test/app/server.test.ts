@@ -1,0 +1,159 @@
+// The composed server in-process: start, trade, stop, start again on the same data dir; orders,
+// balances, trades, candles, tickers and API nonces must all come back.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { DataDirBusyError, type ExchangeServer, startExchangeServer } from "../../src/app/server.ts";
+import type { UnstampedCommand } from "../../src/core/commands.ts";
+import { advanceNonce, createApiKey, createUser, lastNonce } from "../../src/store/accounts.ts";
+import { balancesOfUser, openOrdersOfUser, tradesOfMarket } from "../../src/store/queries.ts";
+import { limitOrder } from "../support/orders.ts";
+
+const OPERATOR_TOKEN = "test-operator-token-0123456789abcdef";
+const directories: string[] = [];
+const servers: ExchangeServer[] = [];
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close();
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+function dataDir(): string {
+  const directory = mkdtempSync(join(tmpdir(), "bulwark-server-"));
+  directories.push(directory);
+  return directory;
+}
+
+async function start(directory: string, clock?: () => number): Promise<ExchangeServer> {
+  const server = await startExchangeServer({
+    dataDir: directory,
+    port: 0,
+    host: "127.0.0.1",
+    demo: false,
+    env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+    ...(clock === undefined ? {} : { clock }),
+  });
+  servers.push(server);
+  return server;
+}
+
+async function stop(server: ExchangeServer): Promise<void> {
+  servers.splice(servers.indexOf(server), 1);
+  await server.close();
+}
+
+async function submitAll(server: ExchangeServer, commands: UnstampedCommand[]): Promise<number> {
+  let last = 0;
+  for (const command of commands) {
+    const result = await server.exchange.submit(command);
+    expect(result.events.find((event) => event.type === "rejected")).toBeUndefined();
+    last = result.sequence;
+  }
+  return last;
+}
+
+describe("startExchangeServer", () => {
+  it("serves the EXMO API and the operator API on one port, with default markets on a fresh data dir", async () => {
+    const server = await start(dataDir());
+    expect(server.defaultCommandsAdded).toBe(8);
+    expect(server.exchange.markets().map((market) => market.config.symbol)).toEqual([
+      "BTC_USD",
+      "ETH_USD",
+      "ETH_BTC",
+      "BTC_USDT",
+    ]);
+    const ticker = await fetch(`${server.url}/v1.1/ticker`);
+    expect(ticker.status).toBe(200);
+    expect(Object.keys((await ticker.json()) as object)).toContain("BTC_USD");
+    const markets = await fetch(`${server.operatorUrl}/markets`, {
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    expect(markets.status).toBe(200);
+    expect(server.operatorTokenSource).toBe("env");
+    expect(server.serverKeySource).toBe("generated");
+  });
+
+  it("refuses a second server on the same data dir", async () => {
+    const directory = dataDir();
+    await start(directory);
+    await expect(start(directory)).rejects.toBeInstanceOf(DataDirBusyError);
+  });
+
+  it("keeps orders, balances, trades, candles, tickers and nonces across a restart", async () => {
+    const directory = dataDir();
+    let nowMs = Date.UTC(2026, 0, 5, 12, 0, 0);
+    const clock = () => nowMs;
+    const first = await start(directory, clock);
+    const db = first.exchange.store.db;
+    const buyer = await createUser(db, { email: "buyer@example.com", passwordHash: "x", createdMs: 1 });
+    const seller = await createUser(db, { email: "seller@example.com", passwordHash: "x", createdMs: 1 });
+    if (!buyer.ok || !seller.ok) throw new Error("users not created");
+    const buyerId = buyer.user.userId;
+    const sellerId = seller.user.userId;
+    await createApiKey(db, {
+      keyId: "K-test",
+      userId: buyerId,
+      secretCiphertext: Buffer.from("sealed"),
+      scopes: ["info"],
+      ipAllowList: [],
+      createdMs: 1,
+    });
+    expect(await advanceNonce(db, "K-test", 41)).toBe(true);
+    await submitAll(first, [
+      { kind: "adjustBalance", userId: buyerId, assetId: 4, amountUnits: 10_000_000_000_000, reason: "fund" },
+      { kind: "adjustBalance", userId: sellerId, assetId: 1, amountUnits: 100_000_000_000, reason: "fund" },
+    ]);
+    // Trades in three different minutes, then resting orders on both sides.
+    for (let minute = 0; minute < 3; minute++) {
+      nowMs += 60_000;
+      await submitAll(first, [
+        limitOrder(sellerId, "sell", 6_000_000 + minute * 100, 2),
+        limitOrder(buyerId, "buy", 6_000_000 + minute * 100, 2),
+      ]);
+    }
+    await submitAll(first, [
+      limitOrder(sellerId, "sell", 6_100_000, 5),
+      limitOrder(buyerId, "buy", 5_900_000, 7),
+    ]);
+    await first.exchange.whenProjected(first.exchange.core.lastSequence);
+
+    const before = {
+      hash: first.exchange.core.stateHash(),
+      balances: await balancesOfUser(db, buyerId),
+      open: await openOrdersOfUser(db, sellerId, { limit: 100 }),
+      trades: first.exchange.marketData.trades(1),
+      candles: first.exchange.marketData.candles(1, "1", 0, nowMs + 60_000),
+      hourCandles: first.exchange.marketData.candles(1, "60", 0, nowMs + 60_000),
+      book: first.exchange.marketData.orderBook(1, 10),
+      ticker: first.exchange.marketData.tickers()[0],
+    };
+    expect(before.trades?.length).toBe(3);
+    expect(before.candles?.length).toBe(3);
+    await stop(first);
+
+    nowMs += 1_000;
+    const second = await start(directory, clock);
+    expect(second.defaultCommandsAdded).toBe(0);
+    expect(second.marketDataRestore.candleMarketsLoaded).toBe(4);
+    expect(second.marketDataRestore.candleTradesToppedUp).toBe(0);
+    const db2 = second.exchange.store.db;
+    expect(second.exchange.core.stateHash()).toBe(before.hash);
+    expect(await balancesOfUser(db2, buyerId)).toEqual(before.balances);
+    expect(await openOrdersOfUser(db2, sellerId, { limit: 100 })).toEqual(before.open);
+    expect((await tradesOfMarket(db2, 1, { offset: 0, limit: 10 })).length).toBe(3);
+    expect(second.exchange.marketData.trades(1)).toEqual(before.trades);
+    expect(second.exchange.marketData.candles(1, "1", 0, nowMs + 60_000)).toEqual(before.candles);
+    expect(second.exchange.marketData.candles(1, "60", 0, nowMs + 60_000)).toEqual(before.hourCandles);
+    const book = second.exchange.marketData.orderBook(1, 10);
+    expect({ bids: book?.bids, asks: book?.asks }).toEqual({
+      bids: before.book?.bids,
+      asks: before.book?.asks,
+    });
+    expect(second.exchange.marketData.tickers()[0]).toEqual(before.ticker);
+    expect(await lastNonce(db2, "K-test")).toBe(41);
+    expect(await advanceNonce(db2, "K-test", 41)).toBe(false);
+    expect(await advanceNonce(db2, "K-test", 42)).toBe(true);
+  });
+});

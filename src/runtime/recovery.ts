@@ -5,7 +5,7 @@
 
 import type { Command, CommandStamp } from "../core/commands.ts";
 import type { CoreEvent } from "../core/events.ts";
-import { decodeCommand } from "../journal/command-codec.ts";
+import { CommandDecoder } from "../journal/command-codec.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { SequencedCore } from "./sequencer.ts";
 import type { SnapshotEntry, SnapshotStore } from "./snapshot-store.ts";
@@ -119,16 +119,16 @@ export function replayJournal(
     count += batch.length;
     batch.length = 0;
   };
-  for (const record of journal.replay(core.lastSequence + 1)) {
-    const command = decodeCommand(record.payload);
-    if (command.sequence !== record.sequence) {
-      throw new RecoveryError(
-        `journal record ${record.sequence} holds a command stamped ${command.sequence}`,
-      );
+  // Records are decoded in place (no slice, no reader per record).
+  const decoder = new CommandDecoder();
+  journal.forEachRecord(core.lastSequence + 1, (sequence, bytes, payloadOffset, payloadEndOffset) => {
+    const command = decoder.decode(bytes, payloadOffset, payloadEndOffset);
+    if (command.sequence !== sequence) {
+      throw new RecoveryError(`journal record ${sequence} holds a command stamped ${command.sequence}`);
     }
     batch.push(command);
     if (batch.length === maxCommandsPerBatch) applyPending();
-  }
+  });
   if (batch.length > 0) applyPending();
   return count;
 }

@@ -218,17 +218,16 @@ export class Sequencer {
       if (!this.journal.hasRoomFor(ROOM_PROBE_SIZE_BYTES)) break;
       const submission = this.queue.shift()!;
       const command = this.stamp(submission.command);
-      let payload: Uint8Array;
       try {
-        payload = this.encoder.encode(command);
+        // Encoded straight into the journal's pending buffer: one pass, no copy.
+        this.journal.appendEncoded(command.sequence, command, this.encoder);
       } catch (error) {
-        // Not journaled, not applied, no sequence used: only this caller hears about it.
-        submission.reject(
-          error instanceof CommandEncodeError ? error : new CommandEncodeError(String(error)),
-        );
+        // Journal errors stop the sequencer (processBatch's caller); an encode error appended
+        // nothing and used no sequence: only this caller hears about it.
+        if (!(error instanceof CommandEncodeError)) throw error;
+        submission.reject(error);
         continue;
       }
-      this.journal.append(command.sequence, payload);
       this.nextSequence++;
       this.lastTimestampMs = command.timestampMs;
       commands.push(command);

@@ -366,10 +366,7 @@ describe("login and private topics", () => {
 
   it("wallet, orders and user_trades: snapshots from the store, updates from the core's events", async () => {
     const trader = await createTrader(harness, { USD: 50_000_000_000, BTC: 100_000_000 });
-    const resting = await harness.exchange.submit({
-      ...limitOrder(trader.userId, "buy", 6_000_000, 5),
-      clientOrderId: 0,
-    });
+    const resting = await harness.exchange.submit(orderWithClientId(trader.userId, "buy", 6_000_000, 5, 0));
     expectAccepted(resting);
     const client = await connect("private");
     client.send(loginFrame(trader, Date.now() + 5_000, 1));
@@ -403,10 +400,7 @@ describe("login and private topics", () => {
     await client.next(byEvent("subscribed", "spot/user_trades"));
 
     // The trader sells 0.0002 BTC into the maker's bid at 63500 (from the snapshot test): a taker fill.
-    const sold = await harness.exchange.submit({
-      ...limitOrder(trader.userId, "sell", 6_350_000, 2),
-      clientOrderId: 77,
-    });
+    const sold = await harness.exchange.submit(orderWithClientId(trader.userId, "sell", 6_350_000, 2, 77));
     expectAccepted(sold);
     const accepted = await client.next(byEvent("update", "spot/orders"));
     expect(accepted.data).toMatchObject({

@@ -7,9 +7,8 @@ import type { CancelOrderCommand, Command } from "../src/core/commands.ts";
 import type { CoreLimits } from "../src/core/config.ts";
 import { Core } from "../src/core/core.ts";
 import type { CoreEvent } from "../src/core/events.ts";
-import { CommandEncoder } from "../src/journal/command-codec.ts";
 import { batches, placeCommand, setupCommands, streamCommands } from "./bulwark-commands.ts";
-import { type BenchJournal, openBenchJournal, replayBenchJournal } from "./journal-adapter.ts";
+import { PipelinedJournal, replayBenchJournal } from "./journal-adapter.ts";
 import { applyLiveChanges, LiveSet } from "./live-set.ts";
 import { fullGc, type MemorySample, memoryDelta, sampleMemory } from "./stats.ts";
 import { emptyCounters, OP_CANCEL, OP_LIMIT, type OpStream, type WorkCounters } from "./workload.ts";
@@ -61,20 +60,23 @@ export function buildCore(prepared: BulwarkPrepared): Core {
   return core;
 }
 
-/** Same, with every setup and prefill command also journaled and flushed (untimed). */
-async function buildJournaledCore(
-  prepared: BulwarkPrepared,
-  journal: BenchJournal,
-  encoder: CommandEncoder,
-): Promise<Core> {
+/** Same, with every setup and prefill command also journaled, pipelined like the timed runs (untimed). */
+async function buildJournaledCore(prepared: BulwarkPrepared, journal: PipelinedJournal): Promise<Core> {
   const core = new Core(prepared.limits);
   const events: CoreEvent[] = [];
   for (const batch of [...prepared.setup, ...prepared.prefillBatches]) {
-    for (const c of batch) journal.append(c.sequence, encoder.encode(c));
+    await journal.reserve(batch.length);
+    journal.append(batch);
     applyChecked(core, batch, events, "setup/prefill");
-    await journal.flush();
+    await journal.commitAndYield();
   }
+  await journal.drain();
   return core;
+}
+
+/** Batches a journal of this prepared stream commits: setup, prefill and ops. */
+function journalBatchCount(prepared: BulwarkPrepared): number {
+  return prepared.setup.length + prepared.prefillBatches.length + prepared.opBatches.length;
 }
 
 export interface BulwarkResolved {
@@ -175,47 +177,109 @@ export function timedCoreRun(prepared: BulwarkPrepared): TimedRun {
   return { seconds: Number(t1 - t0) / 1e9, events: eventCount };
 }
 
+export interface JournalRun extends TimedRun {
+  journalPath: string;
+  journalBytes: number;
+  /** fdatasyncs during the timed ops (group commits that reached the disk). */
+  dataSyncCount: number;
+  /** Flush-loop rounds during the timed ops (each one write + one fdatasync). */
+  flushRoundCount: number;
+  /** Waiting for room in the pending buffer: the only time the core waits for the disk. */
+  backPressureSeconds: number;
+  /** Waiting at the end for the last batch's fdatasync (inside the timing: all ops durable). */
+  drainSeconds: number;
+  /** Per batch, flush() call to durable (ns): what an order's acknowledgement waits for. */
+  commitLatencyNs: Float64Array;
+}
+
 /**
- * Core with the journal: per batch, encode + append every command, apply the batch, then await
- * flush() (group commit). The journal file gets the setup and prefill untimed first, so it can
- * be replayed into a fresh core. Returns the journal path (closed) for replay.
+ * Core with the journal, as the Sequencer runs it: per batch, encode every command into the
+ * journal's pending buffer, apply the batch, start its group commit and give the event loop a
+ * turn, then go on with the next batch while the fdatasync runs. The timing ends when the last
+ * batch is durable. The journal gets the setup and prefill untimed first, so it can be replayed
+ * into a fresh core. Returns the journal path (closed) for replay.
  */
 export async function timedJournalRun(
   prepared: BulwarkPrepared,
   dir: string,
   runLabel: string,
-): Promise<TimedRun & { journalPath: string; journalBytes: number; flushWaitSeconds: number }> {
-  const journal = await openBenchJournal(dir, runLabel);
-  const encoder = new CommandEncoder();
-  const core = await buildJournaledCore(prepared, journal, encoder);
+): Promise<JournalRun> {
+  const journal = await PipelinedJournal.open(dir, runLabel, journalBatchCount(prepared));
+  const core = await buildJournaledCore(prepared, journal);
   const opBatches = prepared.opBatches;
   const events: CoreEvent[] = [];
   let eventCount = 0;
-  let flushWaitNs = 0n;
+  const firstOpBatch = journal.committedBatchCount;
+  const stats = journal.journal.stats;
+  const syncsBefore = stats.dataSyncCount;
+  const roundsBefore = stats.flushRoundCount;
   fullGc();
   const t0 = process.hrtime.bigint();
   for (let b = 0; b < opBatches.length; b++) {
     const batch = opBatches[b];
-    for (let i = 0; i < batch.length; i++) {
-      const c = batch[i];
-      journal.append(c.sequence, encoder.encode(c));
-    }
+    await journal.reserve(batch.length);
+    journal.append(batch);
     core.applyBatch(batch, events);
     eventCount += events.length;
     events.length = 0;
-    const f0 = process.hrtime.bigint();
-    await journal.flush();
-    flushWaitNs += process.hrtime.bigint() - f0;
+    await journal.commitAndYield();
   }
+  const tDrain = process.hrtime.bigint();
+  await journal.drain();
   const t1 = process.hrtime.bigint();
+  const dataSyncCount = stats.dataSyncCount - syncsBefore;
+  const flushRoundCount = stats.flushRoundCount - roundsBefore;
+  const commitLatencyNs = journal.commitLatencyNs.slice(firstOpBatch, journal.committedBatchCount);
   const journalBytes = await journal.close();
   return {
     seconds: Number(t1 - t0) / 1e9,
-    flushWaitSeconds: Number(flushWaitNs) / 1e9,
     events: eventCount,
     journalPath: journal.path,
     journalBytes,
+    dataSyncCount,
+    flushRoundCount,
+    backPressureSeconds: journal.backPressureWaitNs / 1e9,
+    drainSeconds: Number(t1 - tDrain) / 1e9,
+    commitLatencyNs,
   };
+}
+
+/**
+ * CPU cost of the journal's hot path alone: encode + append of every op command (no core),
+ * timed per batch; the pipelined flushes run between batches, outside the timed spans.
+ * Returns ns per command.
+ */
+export async function measureAppendCost(
+  prepared: BulwarkPrepared,
+  dir: string,
+  label: string,
+): Promise<number> {
+  const journal = await PipelinedJournal.open(dir, label, journalBatchCount(prepared));
+  try {
+    // Setup and prefill first, so the op commands' sequences follow on.
+    for (const batch of [...prepared.setup, ...prepared.prefillBatches]) {
+      await journal.reserve(batch.length);
+      journal.append(batch);
+      await journal.commitAndYield();
+    }
+    const opBatches = prepared.opBatches;
+    let commands = 0;
+    let appendNs = 0;
+    fullGc();
+    for (let b = 0; b < opBatches.length; b++) {
+      const batch = opBatches[b];
+      await journal.reserve(batch.length);
+      const t0 = process.hrtime.bigint();
+      journal.append(batch);
+      appendNs += Number(process.hrtime.bigint() - t0);
+      commands += batch.length;
+      await journal.commitAndYield();
+    }
+    return appendNs / commands;
+  } finally {
+    await journal.close();
+    rmSync(journal.path, { recursive: true, force: true });
+  }
 }
 
 /** Per-command latency, core alone: applyBatch of one command (ns, timer overhead subtracted). */
@@ -239,8 +303,9 @@ export function latencyCore(prepared: BulwarkPrepared, timerOverheadNs: number):
 }
 
 /**
- * Per-command latency with the journal: encode + append + applyBatch of one command; the group
- * commit flush every BATCH_SIZE commands is awaited outside the timed spans.
+ * Per-command latency with the journal: encode + append + applyBatch of one command; every
+ * BATCH_SIZE commands the pipelined group commit starts (and the event loop gets its turn)
+ * outside the timed spans, so syncs run in the background as in the timed runs.
  */
 export async function latencyJournal(
   prepared: BulwarkPrepared,
@@ -248,24 +313,32 @@ export async function latencyJournal(
   dir: string,
 ): Promise<Float64Array> {
   const { stream, commands } = prepared;
-  const journal = await openBenchJournal(dir, "latency");
-  const encoder = new CommandEncoder();
-  const core = await buildJournaledCore(prepared, journal, encoder);
-  const samples = new Float64Array(stream.count - stream.prefillCount);
+  const opCount = stream.count - stream.prefillCount;
+  const journal = await PipelinedJournal.open(
+    dir,
+    "latency",
+    journalBatchCount(prepared) + Math.ceil(opCount / BATCH_SIZE),
+  );
+  const core = await buildJournaledCore(prepared, journal);
+  const samples = new Float64Array(opCount);
   const events: CoreEvent[] = [];
   const one: Command[] = [commands[0]];
   fullGc();
   let n = 0;
+  await journal.reserve(BATCH_SIZE);
   for (let i = stream.prefillCount; i < stream.count; i++) {
     const c = commands[i];
     one[0] = c;
     const t0 = process.hrtime.bigint();
-    journal.append(c.sequence, encoder.encode(c));
+    journal.append(one);
     core.applyBatch(one, events);
     const t1 = process.hrtime.bigint();
     events.length = 0;
     samples[n++] = Math.max(0, Number(t1 - t0) - timerOverheadNs);
-    if (n % BATCH_SIZE === 0) await journal.flush();
+    if (n % BATCH_SIZE === 0) {
+      await journal.commitAndYield();
+      await journal.reserve(BATCH_SIZE);
+    }
   }
   await journal.close();
   rmSync(journal.path, { recursive: true, force: true });
@@ -317,32 +390,25 @@ function medianOf(values: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Replay: read + decode every journal record and apply it to a fresh core; ops/s over all records. */
+/**
+ * Replay as recovery does it: open (checks every record) + decode every record in place and
+ * apply it to a fresh core in batches; ops/s over all records, open included.
+ */
 export async function measureReplay(
   path: string,
   limits: Partial<CoreLimits>,
-): Promise<{ seconds: number; commands: number; hash: string }> {
+): Promise<{ seconds: number; openSeconds: number; commands: number; hash: string }> {
   fullGc();
   const t0 = process.hrtime.bigint();
   const core = new Core(limits);
-  const events: CoreEvent[] = [];
-  let batch: Command[] = [];
-  let commands = 0;
-  await replayBenchJournal(path, (command) => {
-    batch.push(command);
-    if (batch.length === BATCH_SIZE) {
-      core.applyBatch(batch, events);
-      events.length = 0;
-      commands += batch.length;
-      batch = [];
-    }
-  });
-  if (batch.length > 0) {
-    core.applyBatch(batch, events);
-    commands += batch.length;
-  }
+  const replayed = await replayBenchJournal(path, core, BATCH_SIZE);
   const t1 = process.hrtime.bigint();
-  return { seconds: Number(t1 - t0) / 1e9, commands, hash: core.stateHash() };
+  return {
+    seconds: Number(t1 - t0) / 1e9,
+    openSeconds: replayed.openSeconds,
+    commands: replayed.commands,
+    hash: core.stateHash(),
+  };
 }
 
 /**

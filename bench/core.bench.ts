@@ -11,6 +11,7 @@
 //   --scenario S      mixed | deep | all (default all)
 //   --no-peer         skip nodejs-order-book (for profiling the Bulwark side)
 //   --seed N          PRNG seed of the workload (default fixed)
+//   --max-load-wait-s N  wait at most N s for a quiet machine before each scenario (0: do not wait)
 //
 // Scenarios. mixed: 10,000 resting orders around the mid, then 60 % GTC limits within ±50 ticks
 // (about 20 % marketable), 30 % cancels of random resting orders, 10 % market orders, 1–100 lots.
@@ -20,8 +21,14 @@
 // engine's calls outside any timed region. An untimed resolve pass per engine picks every
 // cancel's target from that engine's own results (live resting orders), so both engines cancel
 // the same ids when they behave the same. Each run builds a fresh engine; the prefill is untimed.
-// Bulwark: batches of 1,000 commands through applyBatch; "+journal" also encodes and appends each
-// command to the file journal and awaits flush() per batch (group commit), inside the timing.
+// Bulwark: batches of 1,000 commands through applyBatch; "+journal" also encodes each command
+// straight into the file journal's pending buffer and starts the batch's group commit (write +
+// fdatasync) without waiting for it, as the Sequencer does: the next batch runs while the sync
+// is in flight (pipelined), and the timing ends when the last batch is durable. The journal row
+// also reports fdatasyncs, batch commit latency and the encode + append cost per command.
+// Load: the 1-min load average is printed per run; before each scenario the bench waits (at most
+// --max-load-wait-s seconds, default 60) for it to drop below the CPU count, since other processes
+// on a shared 2-core machine skew every number. Take the median of several invocations.
 // Latency: separate pass, one op per call, process.hrtime.bigint() around it, the timer's own
 // cost (median of back-to-back calls) subtracted. Memory: heapUsed + external (which includes
 // ArrayBuffers) after gc, empty book with funded users as baseline, divided by resting orders.
@@ -30,8 +37,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  BATCH_SIZE,
+  type JournalRun,
   latencyCore,
   latencyJournal,
+  measureAppendCost,
   measureReplay,
   measureSnapshot,
   memoryBulwark,
@@ -70,6 +80,7 @@ interface Options {
   scenarios: ("mixed" | "deep")[];
   peer: boolean;
   seed: number | undefined;
+  maxLoadWaitSeconds: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -82,6 +93,7 @@ function parseArgs(argv: readonly string[]): Options {
     scenarios: ["mixed", "deep"],
     peer: true,
     seed: undefined,
+    maxLoadWaitSeconds: 60,
   };
   let opsGiven = false;
   let quick = false;
@@ -101,7 +113,11 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === "--quick") quick = true;
     else if (a === "--no-peer") o.peer = false;
     else if (a === "--seed") o.seed = num(++i);
-    else if (a === "--scenario") {
+    else if (a === "--max-load-wait-s") {
+      const v = Number(argv[++i]);
+      if (!Number.isSafeInteger(v) || v < 0) throw new Error("--max-load-wait-s needs an integer >= 0");
+      o.maxLoadWaitSeconds = v;
+    } else if (a === "--scenario") {
       const s = argv[++i];
       if (s === "all") o.scenarios = ["mixed", "deep"];
       else if (s === "mixed" || s === "deep") o.scenarios = [s];
@@ -121,6 +137,31 @@ const options = parseArgs(process.argv.slice(2));
 const log = (message: string): void => {
   if (!options.json) process.stderr.write(`[bench] ${message}\n`);
 };
+
+const LOAD_POLL_MS = 2_000;
+
+function loadText(): string {
+  return loadavg()
+    .map((v) => v.toFixed(2))
+    .join(" ");
+}
+
+/** Waits (bounded) until the 1-min load average is below the CPU count; returns the load then. */
+async function waitForQuietMachine(maxWaitSeconds: number): Promise<number> {
+  const cpuCount = cpus().length;
+  const deadlineMs = Date.now() + maxWaitSeconds * 1000;
+  while (loadavg()[0] >= cpuCount && Date.now() < deadlineMs) {
+    log(
+      `load average ${loadText()} on ${cpuCount} CPUs: waiting for it to drop (at most ${maxWaitSeconds} s)`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
+  }
+  return loadavg()[0];
+}
+
+function opBatchCount(ops: number): number {
+  return Math.ceil(ops / BATCH_SIZE);
+}
 
 function opsPerSec(ops: number, seconds: number): number {
   return ops / seconds;
@@ -170,7 +211,8 @@ async function runScenario(
   const runs = options.runs;
   const results: EngineResult[] = [];
   const checks: string[] = [];
-  const loadBefore = loadavg()[0];
+  const loadBefore = await waitForQuietMachine(options.maxLoadWaitSeconds);
+  const loadSamples: number[] = [];
   log(
     `${params.name}: ${stream.prefillCount} prefill + ${ops} ops (${stream.opCounts.limit} limit, ${stream.opCounts.cancel} cancel, ${stream.opCounts.market} market)`,
   );
@@ -229,26 +271,36 @@ async function runScenario(
     const run = timedCoreRun(prepared);
     eventCounts.add(run.events);
     coreRuns.push(opsPerSec(ops, run.seconds));
-    log(`  run ${r + 1}: ${(coreRuns[r] / 1e6).toFixed(2)} M ops/s`);
+    loadSamples.push(loadavg()[0]);
+    log(`  run ${r + 1}: ${(coreRuns[r] / 1e6).toFixed(2)} M ops/s (load ${loadText()})`);
   }
 
   log(`bulwark + journal: warm-up + ${runs} runs (${JOURNAL_IMPLEMENTATION})`);
   const warm = await timedJournalRun(prepared, dir, `${params.name}-warmup`);
   rmSync(warm.journalPath, { recursive: true, force: true });
   const journalRuns: number[] = [];
-  const flushShares: number[] = [];
+  const runStats: JournalRun[] = [];
   let lastJournal = "";
   let journalBytes = 0;
   for (let r = 0; r < runs; r++) {
     const run = await timedJournalRun(prepared, dir, `${params.name}-run${r}`);
     eventCounts.add(run.events);
     journalRuns.push(opsPerSec(ops, run.seconds));
-    flushShares.push(run.flushWaitSeconds / run.seconds);
+    runStats.push(run);
     if (lastJournal !== "") rmSync(lastJournal, { recursive: true, force: true });
     lastJournal = run.journalPath;
     journalBytes = run.journalBytes;
-    log(`  run ${r + 1}: ${(journalRuns[r] / 1e6).toFixed(2)} M ops/s`);
+    loadSamples.push(loadavg()[0]);
+    log(
+      `  run ${r + 1}: ${(journalRuns[r] / 1e6).toFixed(2)} M ops/s, ${run.dataSyncCount} fdatasyncs, ` +
+        `back-pressure ${(run.backPressureSeconds * 1e3).toFixed(1)} ms, final drain ${(run.drainSeconds * 1e3).toFixed(1)} ms (load ${loadText()})`,
+    );
   }
+  log("bulwark: journal encode + append cost (no core)");
+  const appendNsRuns: number[] = [];
+  for (let r = 0; r < runs; r++)
+    appendNsRuns.push(await measureAppendCost(prepared, dir, `${params.name}-append${r}`));
+  const appendNsPerOp = median(appendNsRuns);
   checks.push(
     eventCounts.size === 1
       ? `bulwark: every timed run produced the same ${[...eventCounts][0]} events`
@@ -264,6 +316,7 @@ async function runScenario(
   const replays = [];
   for (let r = 0; r < 3; r++) replays.push(await measureReplay(lastJournal, prepared.limits));
   const replaySeconds = median(replays.map((x) => x.seconds));
+  const replayOpenSeconds = median(replays.map((x) => x.openSeconds));
   const replay = replays[0];
   rmSync(lastJournal, { recursive: true, force: true });
   checks.push(
@@ -271,11 +324,29 @@ async function runScenario(
       ? "bulwark: replayed journal reproduces the state hash of the resolve pass"
       : "bulwark: replayed journal state hash DIFFERS from the resolve pass",
   );
+  checks.push(
+    `bulwark: journal replay of ${replay.commands.toLocaleString("en-US")} records: open (read + verify) ${(replayOpenSeconds * 1e3).toFixed(0)} ms of ${(replaySeconds * 1e3).toFixed(0)} ms (median of 3)`,
+  );
 
   log("bulwark: memory + snapshot/restore");
   const mem = memoryBulwark(prepared);
+  const medianRun = (get: (run: JournalRun) => number): number => median(runStats.map(get));
+  const commitLatency = summarizeLatency(
+    Float64Array.from(runStats.flatMap((run) => [...run.commitLatencyNs])),
+    0,
+  );
   checks.push(
-    `bulwark + journal: awaiting flush() (write + fdatasync) took ${(median(flushShares) * 100).toFixed(0)} % of the timed run (median)`,
+    `bulwark + journal: ${medianRun((x) => x.dataSyncCount)} fdatasyncs per ${ops.toLocaleString("en-US")} ops ` +
+      `(${opBatchCount(ops)} batches, ${medianRun((x) => x.flushRoundCount)} flush rounds), medians of ${runs} runs; ` +
+      `waiting for the disk: back-pressure ${(medianRun((x) => x.backPressureSeconds) * 1e3).toFixed(1)} ms, ` +
+      `final drain ${(medianRun((x) => x.drainSeconds) * 1e3).toFixed(1)} ms`,
+  );
+  checks.push(
+    `bulwark + journal: batch commit latency (flush() to durable) p50 ${(commitLatency.p50Us / 1e3).toFixed(2)} ms, ` +
+      `p99 ${(commitLatency.p99Us / 1e3).toFixed(2)} ms, max ${(commitLatency.maxUs / 1e3).toFixed(2)} ms`,
+  );
+  checks.push(
+    `bulwark + journal: encode + append ${appendNsPerOp.toFixed(0)} ns per command (no core, median of ${runs})`,
   );
   const snap = measureSnapshot(mem.core, prepared.limits, 3);
   checks.push(
@@ -303,15 +374,17 @@ async function runScenario(
     if (peer !== undefined) r.ratioVsPeer = r.opsPerSec / peer.opsPerSec;
     if (engine === "bulwark") {
       r.journalBytes = journalBytes;
-      r.flushWaitShare = median(flushShares);
+      r.dataSyncCount = medianRun((x) => x.dataSyncCount);
+      r.appendNsPerOp = appendNsPerOp;
+      r.commitLatencyP99Ms = commitLatency.p99Us / 1e3;
       r.notes.push(
-        `journal: ${JOURNAL_IMPLEMENTATION}; flush awaited every 1,000 commands; latency = encode + append + apply`,
+        `journal: ${JOURNAL_IMPLEMENTATION}; group commit every 1,000 commands; latency = encode + append + apply`,
       );
     } else r.notes.push("same core without the journal (extra row); latency = applyBatch of one command");
     results.push(r);
   }
   checks.push(
-    `machine load average (1 min) ${loadBefore.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end, on ${cpus().length} CPUs: other processes skew the numbers when it is above the CPU count`,
+    `machine load average (1 min) ${loadBefore.toFixed(2)} at start, per timed run median ${median(loadSamples).toFixed(2)} max ${Math.max(...loadSamples).toFixed(2)}, ${loadavg()[0].toFixed(2)} at end, on ${cpus().length} CPUs (this bench adds ~1): other processes skew the numbers when it is above the CPU count`,
   );
   return {
     scenario: params.name,

@@ -33,8 +33,12 @@ export interface EngineResult {
   replayColdOpsPerSec?: number;
   replayCommands?: number;
   journalBytes?: number;
-  /** Share of the timed journal run spent awaiting flush() (write + fdatasync), median of runs. */
-  flushWaitShare?: number;
+  /** fdatasyncs during the timed journal run (median of runs). */
+  dataSyncCount?: number;
+  /** Encode + append per command, journal alone (ns). */
+  appendNsPerOp?: number;
+  /** Batch group-commit latency, flush() to durable, p99 over all runs (ms). */
+  commitLatencyP99Ms?: number;
   ops: number;
   prefillOrders: number;
   trades: number;

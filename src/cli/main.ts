@@ -28,7 +28,7 @@ const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--json]
   user freeze|unfreeze --email E
   key create --email E --scopes info,trade[,withdraw] [--ip CIDR]...   prints key and secret
   key revoke --key K
-  balance adjust --email E --asset A --amount X --reason R             X may be negative (debit)
+  balance adjust --email E --asset A --amount X --reason R   debit: --amount=-X
   asset add --code C --scale N
   asset list
   market add --base B --quote Q --tick T --lot L --min-price P --max-price P --min-qty Q

@@ -8,6 +8,7 @@ import { apiSecretContext } from "../../gateway/auth/authenticate.ts";
 import type { SecretBox } from "../../gateway/auth/secret-box.ts";
 import type { OperatorActions } from "../../operator/actions.ts";
 import { apiKeysOfUser, getUserByEmail } from "../../store/accounts.ts";
+import { adjustmentsOfUser } from "../../store/queries.ts";
 import type { Exchange } from "../exchange.ts";
 
 export const DEMO_ACTOR = "system:demo";
@@ -37,7 +38,14 @@ export interface DemoApiKey {
   secret: string;
 }
 
-/** Creates the user if missing and funds it once; returns its id. */
+const FUNDING_REASON = "demo funding";
+const MAX_ADJUSTMENTS_LOOKED_AT = 1_000;
+
+/**
+ * Creates the user if missing and funds each asset once: an asset already credited with the
+ * demo-funding reason is skipped, so a start interrupted halfway finishes the job next time and
+ * a restart never funds twice.
+ */
 export async function ensureFundedUser(
   exchange: Exchange,
   actions: OperatorActions,
@@ -46,11 +54,18 @@ export async function ensureFundedUser(
   funding: Readonly<Record<string, string>>,
 ): Promise<number> {
   const existing = await getUserByEmail(exchange.store.db, email);
-  if (existing !== undefined) return existing.userId;
-  const { userId } = await actions.createUser(DEMO_ACTOR, { email, password });
-  for (const [asset, amount] of Object.entries(funding)) {
-    if (exchange.assetByCode(asset) === undefined) continue;
-    await actions.adjustBalance(DEMO_ACTOR, { email, asset, amount, reason: "demo funding" });
+  const userId = existing?.userId ?? (await actions.createUser(DEMO_ACTOR, { email, password })).userId;
+  const past = await adjustmentsOfUser(exchange.store.db, userId, {
+    offset: 0,
+    limit: MAX_ADJUSTMENTS_LOOKED_AT,
+  });
+  const funded = new Set(
+    past.filter((entry) => entry.reason === FUNDING_REASON).map((entry) => entry.assetId),
+  );
+  for (const [code, amount] of Object.entries(funding)) {
+    const asset = exchange.assetByCode(code);
+    if (asset === undefined || funded.has(asset.assetId)) continue;
+    await actions.adjustBalance(DEMO_ACTOR, { email, asset: code, amount, reason: FUNDING_REASON });
   }
   return userId;
 }

@@ -466,12 +466,14 @@ export class FileJournal implements Journal {
 
   *replay(fromSequence: number): Generator<JournalRecord> {
     const verified = this.takeVerified();
-    for (const segment of this.segmentsToReplay(fromSequence)) {
+    // Records durable when the replay starts; appends meanwhile are not part of it.
+    const durableSequence = this.durableSequence;
+    for (const segment of this.segmentsToReplay(fromSequence, durableSequence)) {
       const { bytes, view, trusted } = this.segmentBytes(segment, verified);
       let offset = SEGMENT_HEADER_SIZE_BYTES;
       let expected = segment.firstSequence;
       // Each step advances offset by at least one record header, so this ends.
-      while (offset < bytes.length && expected <= this.durableSequence) {
+      while (offset < bytes.length && expected <= durableSequence) {
         const nextOffset = checkedRecordEnd(segment, bytes, view, offset, expected, fromSequence, trusted);
         if (expected >= fromSequence) {
           yield {
@@ -487,13 +489,14 @@ export class FileJournal implements Journal {
 
   forEachRecord(fromSequence: number, visit: RecordVisitor): number {
     const verified = this.takeVerified();
+    const durableSequence = this.durableSequence;
     let count = 0;
-    for (const segment of this.segmentsToReplay(fromSequence)) {
+    for (const segment of this.segmentsToReplay(fromSequence, durableSequence)) {
       const { bytes, view, trusted } = this.segmentBytes(segment, verified);
       let offset = SEGMENT_HEADER_SIZE_BYTES;
       let expected = segment.firstSequence;
       // Each step advances offset by at least one record header, so this ends.
-      while (offset < bytes.length && expected <= this.durableSequence) {
+      while (offset < bytes.length && expected <= durableSequence) {
         const nextOffset = checkedRecordEnd(segment, bytes, view, offset, expected, fromSequence, trusted);
         if (expected >= fromSequence) {
           visit(expected, bytes, offset + RECORD_HEADER_SIZE_BYTES, nextOffset);
@@ -692,8 +695,8 @@ export class FileJournal implements Journal {
     return verified;
   }
 
-  /** Segments holding durable records >= fromSequence, in order. */
-  private segmentsToReplay(fromSequence: number): Segment[] {
+  /** Segments holding records fromSequence..durableSequence, in order. */
+  private segmentsToReplay(fromSequence: number, durableSequence: number): Segment[] {
     if (this.lastSequence === 0) return [];
     if (fromSequence < this.firstSequence) {
       throw new RangeError(`cannot replay from ${fromSequence}: the journal starts at ${this.firstSequence}`);
@@ -703,7 +706,7 @@ export class FileJournal implements Journal {
       const segment = this.segments[i];
       const next = this.segments[i + 1];
       if (next !== undefined && next.firstSequence <= fromSequence) continue;
-      if (segment.firstSequence > this.durableSequence) break;
+      if (segment.firstSequence > durableSequence) break;
       out.push(segment);
     }
     return out;

@@ -64,7 +64,10 @@ export interface Journal {
    */
   flush(): Promise<void>;
 
-  /** Records with sequence >= fromSequence, in order. Only durable records; throws if pruned. */
+  /**
+   * Records with sequence >= fromSequence, in order: those durable when the replay starts.
+   * Throws if pruned.
+   */
   replay(fromSequence: number): Iterable<JournalRecord>;
 
   /**

@@ -515,6 +515,18 @@ describe("FileJournal forEachRecord and the verified bytes kept from open", () =
     expect(visited(journal, 21)).toEqual(expected(21, 60));
   });
 
+  it("replays the records durable when it started, not ones made durable while it runs", async () => {
+    const journal = await openJournal({ segmentSizeBytes: 1024 });
+    await writeRecords(journal, 1, 40);
+    const iterator = journal.replay(1)[Symbol.iterator]();
+    expect(iterator.next().value?.sequence).toBe(1);
+    await writeRecords(journal, 41, 200); // rolls into new segments
+    const rest: number[] = [];
+    for (let step = iterator.next(); !step.done; step = iterator.next()) rest.push(step.value.sequence);
+    expect(rest).toEqual(Array.from({ length: 39 }, (_, i) => i + 2));
+    expect(replayed(journal)).toEqual(expected(1, 200));
+  });
+
   it("damage in a segment that was not kept is found by the first replay", async () => {
     await writeClosed(300, 1024);
     const journal = await openJournal({ segmentSizeBytes: 1024, maxVerifiedCacheSizeBytes: 1024 });

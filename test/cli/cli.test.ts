@@ -247,7 +247,7 @@ describe("bulwark start", () => {
   it("serves until SIGINT, then stops cleanly and releases the data dir", async () => {
     const directory = mkdtempSync(join(tmpdir(), "bulwark-cli-start-"));
     try {
-      const env = { ...process.env, BULWARK_PORT: "0" };
+      const env: NodeJS.ProcessEnv = { ...process.env, BULWARK_PORT: "0" };
       delete env.DATABASE_URL;
       const child = spawn(process.execPath, [BIN, "start", "--no-demo", "--json", "--data-dir", directory], {
         env,

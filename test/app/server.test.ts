@@ -1,7 +1,9 @@
 // The composed server in-process: start, trade, stop, start again on the same data dir; orders,
 // balances, trades, candles, tickers and API nonces must all come back.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -155,5 +157,55 @@ describe("startExchangeServer", () => {
     expect(await lastNonce(db2, "K-test")).toBe(41);
     expect(await advanceNonce(db2, "K-test", 41)).toBe(false);
     expect(await advanceNonce(db2, "K-test", 42)).toBe(true);
+  });
+});
+
+describe("startExchangeServer with TLS", () => {
+  it("serves HTTPS with the given certificate and key", async () => {
+    const directory = dataDir();
+    const certPath = join(directory, "cert.pem");
+    const keyPath = join(directory, "key.pem");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-days",
+        "1",
+        "-keyout",
+        keyPath,
+        "-out",
+        certPath,
+      ],
+      { stdio: "ignore" },
+    );
+    const server = await startExchangeServer({
+      dataDir: join(directory, "data"),
+      port: 0,
+      host: "127.0.0.1",
+      demo: false,
+      tls: { certPath, keyPath },
+      env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+    });
+    servers.push(server);
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const status = await new Promise<number | undefined>((resolveStatus, reject) => {
+      https
+        .get(
+          `${server.url}/v1.1/pair_settings`,
+          { ca: readFileSync(certPath), rejectUnauthorized: false },
+          (response) => {
+            response.resume();
+            resolveStatus(response.statusCode);
+          },
+        )
+        .on("error", reject);
+    });
+    expect(status).toBe(200);
   });
 });

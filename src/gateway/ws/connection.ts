@@ -14,8 +14,9 @@ import type { Exchange, MarketContext } from "../../app/exchange.ts";
 import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
 import type { SecretBox } from "../auth/secret-box.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
+import { formatPublicTrade, formatTicker } from "../exmo/format.ts";
 import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
-import { bookData, publicTradeData, tickerData } from "./format.ts";
+import { bookData } from "./format.ts";
 import type { WsLimits } from "./limits.ts";
 import { verifyLogin } from "./login.ts";
 import type { PrivateFeed } from "./private-feed.ts";
@@ -400,7 +401,7 @@ export class WsConnection implements SnapshotWatcher {
           ts,
           update.event,
           topicName("spot/ticker", market),
-          tickerData(market, update.ticker),
+          formatTicker(market, update.ticker),
         );
         return;
       case "trades":
@@ -408,7 +409,7 @@ export class WsConnection implements SnapshotWatcher {
           ts,
           "update",
           topicName("spot/trades", market),
-          update.trades.map((trade) => publicTradeData(market, trade)),
+          update.trades.map((trade) => formatPublicTrade(market, trade)),
         );
         return;
       case "depth":

@@ -10,6 +10,7 @@ import type { Kysely } from "kysely";
 import { advanceNonce, getApiKey, getUserById } from "../../store/accounts.ts";
 import type { StoreDatabase } from "../../store/schema.ts";
 import { isIpAllowed, isWellFormedKeyId, parseAllowList } from "../auth/api-keys.ts";
+import { apiSecretContext } from "../auth/authenticate.ts";
 import { isValidNonceValue } from "../auth/nonce.ts";
 import type { SecretBox } from "../auth/secret-box.ts";
 import { verifyWsLoginSignature } from "../auth/signature.ts";
@@ -18,11 +19,6 @@ import type { LoginRequest } from "./protocol.ts";
 
 /** Private WS topics only read the user's state. */
 const LOGIN_SCOPE = "info";
-
-/** The SecretBox context API secrets are sealed under (the same binding REST opens them with). */
-export function apiSecretContext(keyId: string): string {
-  return `api-key:${keyId}`;
-}
 
 export type LoginResult =
   | { ok: true; userId: number; keyId: string }

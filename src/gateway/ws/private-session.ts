@@ -21,7 +21,8 @@ import {
   projectedSequence,
 } from "../../store/queries.ts";
 import { feePercentText } from "../../units/market-units.ts";
-import { assetAmount, seconds } from "./format.ts";
+import { seconds } from "../exmo/format.ts";
+import { assetAmount } from "./format.ts";
 import type { PrivateChannel } from "./topics.ts";
 
 export interface SessionSink {

@@ -12,9 +12,9 @@ import { Exchange } from "../../../src/app/exchange.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/cli/default-markets.ts";
 import type { UnstampedCommand } from "../../../src/core/commands.ts";
 import { generateApiKey } from "../../../src/gateway/auth/api-keys.ts";
+import { apiSecretContext } from "../../../src/gateway/auth/authenticate.ts";
 import { generateServerKey, parseServerKey, SecretBox } from "../../../src/gateway/auth/secret-box.ts";
 import { signWsLogin } from "../../../src/gateway/auth/signature.ts";
-import { apiSecretContext } from "../../../src/gateway/ws/login.ts";
 import { attachWebSocket, type WebSocketGateway, type WsLimits } from "../../../src/gateway/ws/server.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
 

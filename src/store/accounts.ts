@@ -2,7 +2,7 @@
 // and API nonces. Each write is one statement, so each is atomic on both engines without an
 // explicit transaction, and concurrent gateways cannot interleave inside one.
 
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { MAX_USER_ID } from "../core/config.ts";
 import { checkId, checkIntegerIn, checkLimit, checkText, checkUserId, STORE_LIMITS } from "./limits.ts";
 import type { ApiKeyRow, StoreDatabase, UserRow, UserStatus } from "./schema.ts";
@@ -49,7 +49,7 @@ function toUser(row: UserRow): UserRecord {
   };
 }
 
-function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
   return {
     keyId: row.key_id,
     userId: row.user_id,
@@ -60,6 +60,37 @@ function toApiKey(row: ApiKeyRow): ApiKeyRecord {
     createdMs: row.created_ms,
     revokedMs: row.revoked_ms,
   };
+}
+
+// ---- change notification -------------------------------------------------------------------------
+
+/** An account row that changed: caches of it (AccountCache) drop the entry. */
+export type AccountChange = { kind: "user"; userId: number } | { kind: "apiKey"; keyId: string };
+type AccountListener = (change: AccountChange) => void;
+
+/** Caches per database handle: a handful per process (one per open store), so a small bound. */
+const MAX_ACCOUNT_LISTENERS_PER_DB = 16;
+// Keyed by the Kysely instance the writes go through, so every writer in this process (operator
+// actions, CLI commands run in-process, tests) invalidates without having to know the caches.
+const accountListeners = new WeakMap<object, Set<AccountListener>>();
+
+/** Calls `listener` after each account write made through `db`; returns the unsubscribe. */
+export function onAccountChange(db: Db, listener: AccountListener): () => void {
+  let listeners = accountListeners.get(db);
+  if (listeners === undefined) {
+    listeners = new Set();
+    accountListeners.set(db, listeners);
+  }
+  if (listeners.size >= MAX_ACCOUNT_LISTENERS_PER_DB)
+    throw new RangeError(`store: more than ${MAX_ACCOUNT_LISTENERS_PER_DB} account listeners`);
+  listeners.add(listener);
+  const registered = listeners;
+  return () => registered.delete(listener);
+}
+
+function notifyAccountChange(db: Db, change: AccountChange): void {
+  const listeners = accountListeners.get(db);
+  if (listeners !== undefined) for (const listener of listeners) listener(change);
 }
 
 // ---- users ---------------------------------------------------------------------------------------
@@ -86,6 +117,7 @@ export async function createUser(
   if (row === undefined) return { ok: false, reason: "emailTaken" };
   // The core accepts user ids up to 2^31-1 only; both engines' id columns stop there as well.
   checkIntegerIn("assigned user id", row.id, 1, MAX_USER_ID);
+  notifyAccountChange(db, { kind: "user", userId: row.id });
   return { ok: true, user: toUser(row) };
 }
 
@@ -115,6 +147,8 @@ export async function setUserStatus(db: Db, userId: number, status: UserStatus):
     .set({ status })
     .where("id", "=", checkUserId(userId))
     .executeTakeFirst();
+  // Even when nothing changed: a cache may hold the id as absent.
+  notifyAccountChange(db, { kind: "user", userId });
   return result.numUpdatedRows > 0n;
 }
 
@@ -164,6 +198,7 @@ export async function createApiKey(
     .onConflict((conflict) => conflict.column("key_id").doNothing())
     .returning("key_id")
     .executeTakeFirst();
+  notifyAccountChange(db, { kind: "apiKey", keyId: input.keyId });
   return row !== undefined;
 }
 
@@ -201,7 +236,46 @@ export async function revokeApiKey(db: Db, keyId: string, revokedMs: number): Pr
     .where("key_id", "=", checkKeyId(keyId))
     .where("revoked_ms", "is", null)
     .executeTakeFirst();
+  notifyAccountChange(db, { kind: "apiKey", keyId });
   return result.numUpdatedRows > 0n;
+}
+
+/**
+ * Makes the next assigned user id greater than `floorUserId` (never lowers it). Run on open with
+ * the largest user id the core knows: the core's journal is fsynced, the users table (SQLite with
+ * synchronous=NORMAL) is not, so a power cut can lose the newest users rows while the core still
+ * holds money for their ids; without the floor the next account would be given such an id.
+ */
+export async function raiseUserIdFloor(
+  db: Db,
+  engine: "sqlite" | "postgres",
+  floorUserId: number,
+): Promise<void> {
+  if (floorUserId === 0) return;
+  checkUserId(floorUserId);
+  if (engine === "sqlite") {
+    // AUTOINCREMENT assigns max(sqlite_sequence.seq, max(rowid)) + 1; the row exists after the
+    // first insert only, and sqlite_sequence has no unique key to upsert on.
+    await db.transaction().execute(async (tx) => {
+      const updated = await sql`update sqlite_sequence set seq = ${floorUserId}
+        where name = 'users' and seq < ${floorUserId}`.execute(tx);
+      if ((updated.numAffectedRows ?? 0n) > 0n) return;
+      const present = await sql<{
+        seq: number;
+      }>`select seq from sqlite_sequence where name = 'users'`.execute(tx);
+      if (present.rows.length === 0)
+        await sql`insert into sqlite_sequence (name, seq) values ('users', ${floorUserId})`.execute(tx);
+    });
+    return;
+  }
+  await db.transaction().execute(async (tx) => {
+    // Inserts take ROW EXCLUSIVE, which this lock excludes: no id is drawn between read and setval.
+    await sql`lock table users in exclusive mode`.execute(tx);
+    // pg_sequence_last_value is null before the first nextval; setval(…, n) makes the next id n + 1.
+    await sql`select setval(seq, ${floorUserId}) from
+      (select pg_get_serial_sequence('users', 'id')::regclass as seq) s
+      where coalesce(pg_sequence_last_value(seq), 0) < ${floorUserId}`.execute(tx);
+  });
 }
 
 // ---- nonces --------------------------------------------------------------------------------------

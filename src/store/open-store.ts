@@ -6,7 +6,10 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
+import { AccountCache, type AccountCacheOptions } from "./account-cache.ts";
+import { type HotStatements, postgresHotStatements, sqliteHotStatements } from "./hot-statements.ts";
 import { type StoreEngine, storeMigrationProvider } from "./migrations.ts";
+import { NonceLedger, type NonceLedgerOptions } from "./nonce-ledger.ts";
 import type { StoreDatabase } from "./schema.ts";
 
 export type { StoreEngine } from "./migrations.ts";
@@ -22,11 +25,19 @@ export interface StoreConfig {
   pgSchema?: string;
   /** PostgreSQL pool size; default 10. */
   pgMaxConnections?: number;
+  /** Bounds and TTL of the API key / user status cache (account-cache.ts). */
+  accountCache?: AccountCacheOptions;
+  nonceLedger?: NonceLedgerOptions;
 }
 
 export interface Store {
   readonly db: Kysely<StoreDatabase>;
   readonly engine: StoreEngine;
+  /** API keys and user statuses for authentication, cached; invalidated by this process's writes. */
+  readonly accounts: AccountCache;
+  /** Per-key nonces: checked in memory, group-committed; see nonce-ledger.ts. */
+  readonly nonces: NonceLedger;
+  /** Writes accepted nonces, then closes the connection(s). Idempotent. */
   close(): Promise<void>;
 }
 
@@ -42,16 +53,34 @@ export function storeConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Sto
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   const engine: StoreEngine = config.databaseUrl === undefined ? "sqlite" : "postgres";
-  const db = engine === "sqlite" ? openSqlite(config) : await openPostgres(config);
+  const sqlite = engine === "sqlite" ? openSqlite(config) : null;
+  const db =
+    sqlite === null
+      ? await openPostgres(config)
+      : new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  let statements: HotStatements;
   try {
     await migrate(db, engine, engine === "postgres" ? (config.pgSchema ?? "public") : undefined);
+    // Prepared after the migrations: a statement cannot be prepared before its table exists.
+    statements = sqlite === null ? postgresHotStatements(db) : sqliteHotStatements(db, sqlite);
   } catch (error) {
     await db.destroy();
     throw error;
   }
+  const accounts = new AccountCache(db, statements, config.accountCache);
+  const nonces = new NonceLedger(statements, config.nonceLedger);
   let closing: Promise<void> | null = null;
   // Idempotent: a runtime's shutdown path and its error path may both close the store.
-  return { db, engine, close: () => (closing ??= db.destroy()) };
+  const close = () =>
+    (closing ??= (async () => {
+      try {
+        await nonces.close();
+      } finally {
+        accounts.close();
+        await db.destroy();
+      }
+    })());
+  return { db, engine, accounts, nonces, close };
 }
 
 async function migrate(
@@ -73,21 +102,27 @@ async function migrate(
   }
 }
 
-function openSqlite(config: StoreConfig): Kysely<StoreDatabase> {
+function openSqlite(config: StoreConfig): Database.Database {
   if (config.dataDir === undefined) throw new Error("store: dataDir is required for SQLite");
   mkdirSync(config.dataDir, { recursive: true });
   const database = new Database(join(config.dataDir, config.sqliteFileName ?? "bulwark.sqlite"));
   // WAL lets the gateway read while the projector writes. synchronous=NORMAL: a commit survives a
   // process crash (kill -9) without an fsync; FULL made every nonce advance and projector batch
   // fsync on the event loop (better-sqlite3 is synchronous), which capped the API at ~90 orders/s.
-  // The store is rebuilt from the journal by the projector; what power loss could still cost
-  // (account rows written in the last moments) is handled where ids are assigned.
+  // What power loss (or a kernel crash) can still cost, and why each is acceptable:
+  //   - projected rows: rebuilt from the fsynced journal by the projector (its cursor is in the
+  //     same transactions, so it falls back with them);
+  //   - users rows written in the last moments: their ids are not reused, because on open the id
+  //     floor is raised above every user id the core knows (accounts.ts raiseUserIdFloor);
+  //   - API keys / status changes written in the last moments: the operator sees them missing;
+  //   - the last accepted nonces: a request captured in that window can be replayed once after
+  //     the restart (nonce-ledger.ts). Clients that need more use PostgreSQL with its defaults.
   database.pragma("journal_mode = WAL");
   database.pragma("synchronous = NORMAL");
   database.pragma("foreign_keys = ON");
   // A second process (a CLI tool) may hold the write lock briefly; wait instead of failing.
   database.pragma("busy_timeout = 5000");
-  return new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) });
+  return database;
 }
 
 /** int8 as a JS number, refusing (not rounding) a value past 2^53: see schema.ts. */

@@ -3,7 +3,9 @@
 // The runtime calls offer() with each batch of events the core produced; it is synchronous and
 // costs an array push. A worker drains the queue in the background, merging queued batches into
 // one transaction of up to maxEventsPerTransaction events, so a projector that fell behind (a slow
-// disk, a PostgreSQL restart) catches up in large, cheap transactions.
+// disk, a PostgreSQL restart) catches up in large, cheap transactions. Between transactions it
+// yields one event-loop turn, so on SQLite (written synchronously on the event loop) a stall lasts
+// one transaction, which the embedded exchange bounds at 2,000 events.
 //
 // Bound and back-pressure. The queue holds at most maxQueuedEvents events (default 262,144: about
 // 50 MB, and several seconds of a busy exchange). When it is full, offer() returns false and the
@@ -200,6 +202,10 @@ export class ProjectorQueue {
       this.queue.splice(0, batches);
       this.queuedEventCount -= events;
       this.wakeWaiters();
+      // A synchronous engine (better-sqlite3) resolves every await above within one microtask
+      // run: without yielding a macrotask turn, a backlog would be written in one long stall, and
+      // requests (and their nonce commits) would wait for all of it, not one transaction.
+      if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
     }
     this.running = null;
     this.wakeWaiters();

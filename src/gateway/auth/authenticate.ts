@@ -7,15 +7,20 @@
 //   5. the key has the route's scope                          → 40032
 //   6. the caller's IP is in the key's allow-list (if any)    → 40032
 //   7. the user exists and is not frozen                      → 40033
-//   8. the nonce advances atomically in the store             → 40009
+//   8. the nonce advances, and is committed to the store      → 40009
 // The nonce advances last, and only after the signature is good (see nonce.ts): every failure
 // before it changes nothing, and nobody without the secret can burn a key's nonces.
+//
+// No SQL on the common path: the key and the user's status come from the store's AccountCache
+// (invalidated by this process's writes, 1 s TTL for others'), the nonce from its NonceLedger
+// (memory check, one group-committed transaction per event-loop turn). authenticate() resolves
+// only after the nonce is committed, so a request runs only once its nonce is stored.
 
-import type { Kysely } from "kysely";
-import { advanceNonce, getApiKey, getUserById } from "../../store/accounts.ts";
-import type { StoreDatabase } from "../../store/schema.ts";
+import type { AccountCache } from "../../store/account-cache.ts";
+import type { ApiKeyRecord } from "../../store/accounts.ts";
+import { type NonceLedger, NonceLedgerBusyError } from "../../store/nonce-ledger.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
-import { type ApiScope, isIpAllowed, isWellFormedKeyId, parseAllowList } from "./api-keys.ts";
+import { type ApiScope, type Cidr, isIpAllowed, isWellFormedKeyId, parseAllowList } from "./api-keys.ts";
 import { parseNonce } from "./nonce.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { verifyRestSignature } from "./signature.ts";
@@ -50,8 +55,36 @@ export type AuthResult =
     };
 
 export interface AuthDependencies {
-  db: Kysely<StoreDatabase>;
+  accounts: AccountCache;
+  nonces: NonceLedger;
   secretBox: SecretBox;
+}
+
+/** A key's secret opened and its allow-list parsed, once per cached record. */
+interface OpenedKey {
+  secret: string | null;
+  openFailure: string;
+  /** null: the stored list no longer parses, which refuses everyone. */
+  allowList: Cidr[] | null;
+}
+
+// Keyed by the cached record object: a reload (TTL, invalidation) makes a new record, so the
+// entry goes with the old one and this map is bounded by the AccountCache's own bound.
+const openedKeys = new WeakMap<ApiKeyRecord, OpenedKey>();
+
+function openKey(secretBox: SecretBox, key: ApiKeyRecord): OpenedKey {
+  let opened = openedKeys.get(key);
+  if (opened === undefined) {
+    const result = secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(key.keyId));
+    const allowList = parseAllowList(key.ipAllowList.join(","));
+    opened = {
+      secret: result.ok ? result.plaintext.toString("utf8") : null,
+      openFailure: result.ok ? "" : result.failure,
+      allowList: allowList.ok ? allowList.entries : null,
+    };
+    openedKeys.set(key, opened);
+  }
+  return opened;
 }
 
 function fail(kind: ExmoErrorKind, reason: string): AuthResult {
@@ -65,23 +98,29 @@ export async function authenticate(
 ): Promise<AuthResult> {
   const keyId = request.keyHeader;
   if (!isWellFormedKeyId(keyId)) return fail("unknownApiKey", "malformed or missing Key header");
-  const key = await getApiKey(deps.db, keyId);
+  const key = await deps.accounts.apiKey(keyId);
   if (key === undefined) return fail("unknownApiKey", "no such key");
   if (key.revokedMs !== null) return fail("unknownApiKey", "key revoked");
-  const opened = deps.secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(keyId));
-  if (!opened.ok) return fail("unknownApiKey", `secret does not open: ${opened.failure}`);
-  if (!verifyRestSignature(opened.plaintext.toString("utf8"), request.rawBody, request.signHeader))
+  const opened = openKey(deps.secretBox, key);
+  if (opened.secret === null) return fail("unknownApiKey", `secret does not open: ${opened.openFailure}`);
+  if (!verifyRestSignature(opened.secret, request.rawBody, request.signHeader))
     return fail("badSignature", "signature mismatch");
   const nonce = parseNonce(request.nonceText);
   if (!nonce.ok) return fail("invalidNonce", `nonce ${nonce.failure}`);
   if (!key.scopes.includes(scope)) return fail("noPermission", `key lacks scope ${scope}`);
-  const allowList = parseAllowList(key.ipAllowList.join(","));
   // An allow-list that no longer parses refuses everyone: fail closed.
-  if (!allowList.ok || !isIpAllowed(request.remoteAddress, allowList.entries))
+  if (opened.allowList === null || !isIpAllowed(request.remoteAddress, opened.allowList))
     return fail("ipNotAllowed", "address not in allow-list");
-  const user = await getUserById(deps.db, key.userId);
-  if (user === undefined) return fail("unknownApiKey", "key's user does not exist");
-  if (user.status !== "active") return fail("userBlocked", `user is ${user.status}`);
-  if (!(await advanceNonce(deps.db, keyId, nonce.nonce))) return fail("invalidNonce", "nonce not increasing");
+  const status = await deps.accounts.userStatus(key.userId);
+  if (status === undefined) return fail("unknownApiKey", "key's user does not exist");
+  if (status !== "active") return fail("userBlocked", `user is ${status}`);
+  let refusal: string | null;
+  try {
+    refusal = await deps.nonces.advance(keyId, nonce.nonce);
+  } catch (error) {
+    if (error instanceof NonceLedgerBusyError) return fail("busy", "nonce commits backed up");
+    throw error;
+  }
+  if (refusal !== null) return fail("invalidNonce", "nonce not increasing");
   return { ok: true, userId: key.userId, keyId };
 }

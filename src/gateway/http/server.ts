@@ -142,7 +142,11 @@ async function runRoute(
       params = mergeParams(parseForm(queryText(request.raw.url)), bodyParams);
     } else {
       const auth = await authenticate(
-        { db: mounted.exchange.store.db, secretBox: mounted.secretBox },
+        {
+          accounts: mounted.exchange.store.accounts,
+          nonces: mounted.exchange.store.nonces,
+          secretBox: mounted.secretBox,
+        },
         {
           keyHeader: headerText(request, "key"),
           signHeader: headerText(request, "sign"),

@@ -7,12 +7,9 @@
 //   are saved to <dataDir>/candles.json (periodically and at shutdown) with, per market, the id of
 //   the last trade they include; on start they are loaded and topped up from the store's trades
 //   newer than that id (at most MAX_CANDLE_TOPUP_TRADES, the newest ones, if the file is far behind).
-//
-// MarketData has no entry point that feeds the trade ring and ticker alone, and its apply() also
-// moves depth. So each historical trade is replayed as a self-cancelling triple on a synthetic
-// order id no real order can have: accept a resting maker of exactly the traded lots, the trade
-// against it, and its done event. Depth ends where it started (no update is published), while the
-// ring, ticker and candles see the real trade. Candles are then replaced by the saved ones.
+// Historical trades go through MarketData.restoreTrade, which feeds the ring, ticker and candles
+// but not the book (the book is seeded from the recovered core); candles are then replaced by the
+// saved ones.
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -32,9 +29,6 @@ const PAGE_ROWS = 5_000;
 export const MAX_TICKER_REBUILD_TRADES = 1_000_000;
 /** Trades added to loaded candles per market; a file further behind loses the oldest of them. */
 export const MAX_CANDLE_TOPUP_TRADES = 1_000_000;
-/** Above every real order id (a command sequence) any realistic journal reaches. */
-const SYNTHETIC_MAKER_ORDER_ID = 2 ** 52;
-const SYNTHETIC_TAKER_ORDER_ID = 2 ** 52 + 1;
 
 interface CandlesFileMarket {
   marketId: number;
@@ -190,7 +184,7 @@ export class MarketDataPersistence {
     if (cappedFrom !== undefined) fromTradeId = Math.max(fromTradeId, cappedFrom.trade_id);
     let replayed = 0;
     await this.forEachTradeFrom(marketId, fromTradeId - 1, MAX_TICKER_REBUILD_TRADES, (row) => {
-      this.exchange.marketData.apply(syntheticTradeBatch(row));
+      this.exchange.marketData.restoreTrade(tradeEventOf(row));
       replayed += 1;
     });
     return replayed;
@@ -210,7 +204,7 @@ export class MarketDataPersistence {
     const after = Math.max(coveredTradeId, capFrom?.trade_id ?? 0);
     let added = 0;
     await this.forEachTradeFrom(marketId, after, MAX_CANDLE_TOPUP_TRADES, (row) => {
-      candles.record(tradeEventOf(row, 0, 0));
+      candles.record(tradeEventOf(row));
       added += 1;
     });
     return added;
@@ -253,7 +247,8 @@ export class MarketDataPersistence {
   }
 }
 
-function tradeEventOf(row: TradeRow, makerOrderId: number, takerOrderId: number): TradeEvent {
+/** A stored trade as the core's event. */
+function tradeEventOf(row: TradeRow): TradeEvent {
   return {
     type: "trade",
     sequence: row.sequence,
@@ -264,47 +259,13 @@ function tradeEventOf(row: TradeRow, makerOrderId: number, takerOrderId: number)
     quantityLots: row.quantity_lots,
     notionalUnits: row.notional_units,
     takerSide: row.taker_side,
-    makerOrderId,
-    takerOrderId,
+    makerOrderId: row.maker_order_id,
+    takerOrderId: row.taker_order_id,
     makerUserId: row.maker_user_id,
     takerUserId: row.taker_user_id,
     buyerFeeUnits: row.buyer_fee_units,
     sellerFeeUnits: row.seller_fee_units,
   };
-}
-
-/** Accept, trade, done on a synthetic maker: depth nets to zero, trades/ticker/candles see the trade. */
-function syntheticTradeBatch(row: TradeRow): CoreEvent[] {
-  const makerSide = row.taker_side === "buy" ? "sell" : "buy";
-  return [
-    {
-      type: "orderAccepted",
-      sequence: row.sequence,
-      timestampMs: row.ts_ms,
-      orderId: SYNTHETIC_MAKER_ORDER_ID,
-      userId: row.maker_user_id,
-      marketId: row.market_id,
-      side: makerSide,
-      orderType: "limit",
-      priceTicks: row.price_ticks,
-      quantityLots: row.quantity_lots,
-      quoteAmountUnits: 0,
-      triggerPriceTicks: 0,
-      clientOrderId: 0,
-      heldUnits: 0,
-    },
-    tradeEventOf(row, SYNTHETIC_MAKER_ORDER_ID, SYNTHETIC_TAKER_ORDER_ID),
-    {
-      type: "orderDone",
-      sequence: row.sequence,
-      orderId: SYNTHETIC_MAKER_ORDER_ID,
-      userId: row.maker_user_id,
-      marketId: row.market_id,
-      reason: "filled",
-      remainingLots: 0,
-      releasedUnits: 0,
-    },
-  ];
 }
 
 const MAX_CANDLES_FILE_BYTES = 256 * 1024 * 1024;

@@ -131,6 +131,21 @@ export class MarketData {
     this.bookCache.clear();
   }
 
+  /**
+   * Feeds one historical trade (from the store, after a restart) to the trade ring, the ticker
+   * and the candles, oldest first; the book is not touched and nothing is published.
+   */
+  restoreTrade(trade: TradeEvent): void {
+    const entry = this.markets.get(trade.marketId);
+    if (entry === undefined) throw new RangeError(`unknown market ${trade.marketId}`);
+    this.noteTime(trade.timestampMs);
+    entry.trades.push(publicTrade(trade));
+    entry.ticker.record(trade);
+    entry.candles.record(trade);
+    this.tickerCache = null;
+    this.tradesCache.delete(trade.marketId);
+  }
+
   /** Applies the events of whole commands, in order, then publishes what changed. */
   apply(events: readonly CoreEvent[]): void {
     for (const event of events) this.applyEvent(event);

@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import pino from "pino";
@@ -119,12 +120,21 @@ async function makeClients(
   return keys;
 }
 
+/** What the server's event loop did during a phase: its longest stalls (SQLite writes run on it). */
+interface LoopDelay {
+  loopP99Ms: number;
+  loopMaxMs: number;
+  loadAverage: string;
+}
+
 async function loadPhase(
   baseUrl: string,
   keys: { keyId: string; secret: string }[],
   targetRequestsPerSecond: number,
-): Promise<LoadOutput> {
-  return runChild<LoadOutput>("api/http-load.ts", {
+): Promise<LoadOutput & LoopDelay> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const result = await runChild<LoadOutput>("api/http-load.ts", {
     baseUrl,
     keys,
     durationMs: PHASE_MS,
@@ -133,6 +143,13 @@ async function loadPhase(
     quantity: "0.001",
     pair: PAIR,
   });
+  histogram.disable();
+  return {
+    ...result,
+    loopP99Ms: histogram.percentile(99) / 1e6,
+    loopMaxMs: histogram.max / 1e6,
+    loadAverage: loadAverage(),
+  };
 }
 
 interface TopFunction {
@@ -151,11 +168,28 @@ async function profiled<T>(run: () => Promise<T>): Promise<{ result: T; top: Top
   session.disconnect();
   const selfByName = new Map<string, number>();
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const frameName = (id: number | undefined): string => {
+    const frame = id === undefined ? undefined : nodes.get(id)?.callFrame;
+    return `${frame?.functionName || "(anonymous)"} ${frame?.url.split("/").slice(-2).join("/") ?? ""}`.trim();
+  };
   let total = 0;
   profile.samples?.forEach((id, index) => {
     const delta = profile.timeDeltas?.[index] ?? 0;
     const frame = nodes.get(id)?.callFrame;
-    const name = `${frame?.functionName || "(anonymous)"} ${frame?.url.split("/").slice(-2).join("/") ?? ""}`;
+    // Native functions (no url: better-sqlite3's run/all, writev) say little alone: name the
+    // nearest JS caller with a file, e.g. "run <- commitNonces store/hot-statements.ts".
+    let name = frameName(id);
+    if (frame !== undefined && frame.url === "" && !name.startsWith("(")) {
+      let parent = parentOf.get(id);
+      while (parent !== undefined && nodes.get(parent)?.callFrame.url === "") parent = parentOf.get(parent);
+      let caller = parent;
+      // Skip Kysely's and better-sqlite3's own frames to reach ours.
+      while (caller !== undefined && /node_modules/.test(nodes.get(caller)?.callFrame.url ?? ""))
+        caller = parentOf.get(caller);
+      name = `${name} <- ${frameName(caller ?? parent)}`;
+    }
     selfByName.set(name, (selfByName.get(name) ?? 0) + delta);
     total += delta;
   });
@@ -270,7 +304,7 @@ async function main(): Promise<void> {
       amount: "100000000",
       reason: "bench",
     });
-    const wsUrl = server.url.replace(/^http/, "ws") + "/v1/public";
+    const wsUrl = `${server.url.replace(/^http/, "ws")}/v1/public`;
     const fanout = await fanoutPhase(wsUrl, (command) => server.exchange.submit(command), churnUser.userId);
     const delays = summarize(fanout.delaysMs);
     report(rows, peak.top, { ...fanout, delays });
@@ -286,7 +320,7 @@ function loadAverage(): string {
     .join(" ");
 }
 
-function row(name: string, result: LoadOutput, ordersPerSecond: number): Record<string, unknown> {
+function row(name: string, result: LoadOutput & LoopDelay, ordersPerSecond: number): Record<string, unknown> {
   const latency = summarize(result.latenciesUs);
   return {
     scenario: "order-entry",
@@ -299,6 +333,9 @@ function row(name: string, result: LoadOutput, ordersPerSecond: number): Record<
     maxMs: latency.max / 1000,
     errors: result.errors,
     firstError: result.firstError,
+    loopP99Ms: result.loopP99Ms,
+    loopMaxMs: result.loopMaxMs,
+    loadAverage: result.loadAverage,
   };
 }
 
@@ -322,15 +359,19 @@ function report(
     return;
   }
   console.log("\n== order entry: signed order_create + order_cancel, journal fsync on ==");
-  console.log("phase                 orders/s   req/s     p50 ms   p99 ms   p99.9 ms   max ms   errors");
+  console.log(
+    "phase                 orders/s   req/s     p50 ms   p99 ms   p99.9 ms   max ms   errors  loop p99/max ms  load after",
+  );
   for (const entry of rows) {
     console.log(
       `${String(entry.phase).padEnd(20)} ${String(entry.durableOrdersPerSec).padStart(9)} ${String(entry.requestsPerSec).padStart(7)} ` +
-        `${fmt(entry.p50Ms)} ${fmt(entry.p99Ms)} ${fmt(entry.p999Ms)}   ${fmt(entry.maxMs)} ${String(entry.errors).padStart(7)}`,
+        `${fmt(entry.p50Ms)} ${fmt(entry.p99Ms)} ${fmt(entry.p999Ms)}   ${fmt(entry.maxMs)} ${String(entry.errors).padStart(7)}` +
+        `  ${fmt(entry.loopP99Ms)}/${fmt(entry.loopMaxMs).trim().padEnd(7)} ${String(entry.loadAverage)}`,
     );
     if (entry.firstError !== null) console.log(`   first error: ${String(entry.firstError)}`);
   }
   console.log("targets: >= 10,000 durable orders/s; p99 <= 5 ms at 5,000 orders/s");
+  console.log("loop: the server's event-loop delay (longest stalls) during the phase");
   console.log(`\n== WebSocket fan-out: ${SUBSCRIBERS} subscribers of spot/order_book_updates:${PAIR} ==`);
   console.log(
     `updates delivered ${fanout.updates}, dropped subscribers ${fanout.dropped}, delivery p50 ${fanout.delays.p50} ms, ` +

@@ -210,10 +210,12 @@ export class Exchange {
 }
 
 /**
- * The projector's transaction bound in embedded (SQLite) mode: ~2,000 events take ~10 ms to
- * write, the longest the event loop then stalls for them (bench:api reports the measured stall).
+ * The projector's transaction bound in embedded (SQLite) mode. Each transaction runs on the event
+ * loop from start to commit; bench:api's loop-delay column showed 2,000 events stalling it for
+ * up to ~100 ms on this shared 2-core machine, 500 for ~15-45 ms. Smaller transactions cost more
+ * commits (each rewrites the touched pages into the WAL), so this trades throughput for stalls.
  */
-export const EMBEDDED_MAX_EVENTS_PER_TRANSACTION = 2_000;
+export const EMBEDDED_MAX_EVENTS_PER_TRANSACTION = 500;
 
 /** The largest user id the core holds money or orders for (0 when none). */
 function maxUserId(state: CoreStateView): number {

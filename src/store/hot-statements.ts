@@ -42,21 +42,16 @@ const SELECT_NONCE = "select last_nonce from api_nonces where key_id = ?";
 const ADVANCE_NONCE =
   "insert into api_nonces (key_id, last_nonce) values (?, ?) on conflict (key_id) do update " +
   "set last_nonce = excluded.last_nonce where api_nonces.last_nonce < excluded.last_nonce";
-// The previous values are read with a row lock in the same statement (read committed re-reads a
-// row another gateway changed meanwhile). A key first used by two gateways at the same moment has
-// no row to lock; its guarded upsert still refuses the lower batch as a whole.
-const PG_ADVANCE_NONCES = `
-with incoming as (select * from unnest($1::text[], $2::bigint[]) as t(key_id, last_nonce)),
-previous as (
-  select n.key_id, n.last_nonce from api_nonces n join incoming i on i.key_id = n.key_id for update of n),
-written as (
-  insert into api_nonces (key_id, last_nonce) select key_id, last_nonce from incoming
-  on conflict (key_id) do update set last_nonce = excluded.last_nonce
-  where api_nonces.last_nonce < excluded.last_nonce
-  returning key_id)
-select key_id, null::bigint as last_nonce from written
-union all
-select key_id, last_nonce from previous`;
+// Two statements in one transaction: the stored values are read under row locks (a read committed
+// re-read if another gateway changed them), then the guarded upsert. Keys in sorted order, so two
+// gateways lock in the same order and cannot deadlock. (One statement cannot do both: PostgreSQL
+// skips, in a FOR UPDATE, a row the same statement's upsert has already modified.)
+const PG_LOCK_NONCES =
+  "select key_id, last_nonce from api_nonces where key_id = any($1::text[]) order by key_id for update";
+const PG_ADVANCE_NONCES =
+  "insert into api_nonces (key_id, last_nonce) select * from unnest($1::text[], $2::bigint[]) " +
+  "on conflict (key_id) do update set last_nonce = excluded.last_nonce " +
+  "where api_nonces.last_nonce < excluded.last_nonce returning key_id";
 
 /** `?` placeholders → `$1…$n` (the constants above hold no `?` inside literals). */
 function toPgPlaceholders(text: string): string {
@@ -110,18 +105,18 @@ export function postgresHotStatements(db: Kysely<StoreDatabase>): HotStatements 
       return result.rows[0]?.last_nonce;
     },
     async commitNonces(entries) {
-      // One statement is one transaction; its row locks make concurrent gateways' upserts of a key
-      // serialise, and the guard lets only a higher nonce through.
-      const result = await db.executeQuery<{ key_id: string; last_nonce: number | null }>(
-        CompiledQuery.raw(PG_ADVANCE_NONCES, [entries.map((e) => e.keyId), entries.map((e) => e.nonce)]),
-      );
-      const written = new Set<string>();
-      const previous = new Map<string, number>();
-      for (const row of result.rows) {
-        if (row.last_nonce === null) written.add(row.key_id);
-        else previous.set(row.key_id, row.last_nonce);
-      }
-      return { written, previous };
+      const sorted = [...entries].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+      const keyIds = sorted.map((entry) => entry.keyId);
+      return db.transaction().execute(async (tx) => {
+        const locked = await tx.executeQuery<{ key_id: string; last_nonce: number }>(
+          CompiledQuery.raw(PG_LOCK_NONCES, [keyIds]),
+        );
+        const upserted = await tx.executeQuery<{ key_id: string }>(
+          CompiledQuery.raw(PG_ADVANCE_NONCES, [keyIds, sorted.map((entry) => entry.nonce)]),
+        );
+        const previous = new Map(locked.rows.map((row) => [row.key_id, row.last_nonce]));
+        return { written: new Set(upserted.rows.map((row) => row.key_id)), previous };
+      });
     },
   };
 }

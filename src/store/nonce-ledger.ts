@@ -72,6 +72,12 @@ export class NonceLedger {
   /** keyId → last accepted nonce (0: never used). Insertion order is recency (LRU). */
   private readonly lastByKey = new Map<string, number>();
   private pending = new Map<string, PendingKey>();
+  /**
+   * First-use loads in flight, one per key: every request on the key awaits the same promise, so
+   * they resume in arrival order (separate queries could answer out of order on PostgreSQL).
+   * Bounded by maxWaitingRequests.
+   */
+  private readonly loading = new Map<string, Promise<number>>();
   /** The keys of the transaction in flight, for loads that race it. */
   private committing = new Map<string, number>();
   private waitingRequests = 0;
@@ -104,7 +110,13 @@ export class NonceLedger {
     if (!Number.isSafeInteger(nonce) || nonce < 1) throw new RangeError("nonce ledger: bad nonce");
     let last = this.lastByKey.get(keyId);
     if (last === undefined) {
-      const loaded = await this.load(keyId);
+      let load = this.loading.get(keyId);
+      if (load === undefined) {
+        if (this.loading.size >= this.options.maxWaitingRequests) throw new NonceLedgerBusyError();
+        load = this.load(keyId).finally(() => this.loading.delete(keyId));
+        this.loading.set(keyId, load);
+      }
+      const loaded = await load;
       // Another request on the key may have loaded and advanced it while this one waited.
       last = this.lastByKey.get(keyId) ?? loaded;
     }

@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, Migrator, PostgresDialect, type SqliteDatabase, SqliteDialect } from "kysely";
 import pg from "pg";
 import { AccountCache, type AccountCacheOptions } from "./account-cache.ts";
 import { type HotStatements, postgresHotStatements, sqliteHotStatements } from "./hot-statements.ts";
@@ -37,8 +37,44 @@ export interface Store {
   readonly accounts: AccountCache;
   /** Per-key nonces: checked in memory, group-committed; see nonce-ledger.ts. */
   readonly nonces: NonceLedger;
+  /** The fixed statements behind `accounts` and `nonces` (for another ledger or cache on this store). */
+  readonly hotStatements: HotStatements;
   /** Writes accepted nonces, then closes the connection(s). Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Kysely's SQLite driver prepares every query it runs; preparing cost as much CPU as running
+ * (better-sqlite3 "Statement"/"prepare" in the profile). The projector's queries repeat (chunk
+ * sizes vary, hence a few hundred texts), so prepared statements are kept by SQL text.
+ */
+const MAX_CACHED_SQLITE_STATEMENTS = 512;
+
+function cachingStatements(sqlite: Database.Database, maxStatements: number): SqliteDatabase {
+  // Insertion order = recency: least recently used first.
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sqlText: string) {
+      const cached = statements.get(sqlText);
+      // A statement is busy only while an iterate() over it is open (Kysely streams with it):
+      // then hand out a fresh one rather than fail.
+      if (cached !== undefined && !cached.busy) {
+        statements.delete(sqlText);
+        statements.set(sqlText, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(sqlText);
+      if (cached === undefined) {
+        if (statements.size >= maxStatements) {
+          const oldest = statements.keys().next();
+          if (oldest.done !== true) statements.delete(oldest.value);
+        }
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 const PG_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -57,7 +93,9 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   const db =
     sqlite === null
       ? await openPostgres(config)
-      : new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+      : new Kysely<StoreDatabase>({
+          dialect: new SqliteDialect({ database: cachingStatements(sqlite, MAX_CACHED_SQLITE_STATEMENTS) }),
+        });
   let statements: HotStatements;
   try {
     await migrate(db, engine, engine === "postgres" ? (config.pgSchema ?? "public") : undefined);
@@ -80,7 +118,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
         await db.destroy();
       }
     })());
-  return { db, engine, accounts, nonces, close };
+  return { db, engine, accounts, nonces, hotStatements: statements, close };
 }
 
 async function migrate(

@@ -35,4 +35,6 @@ async function measure(engine: (typeof ENGINES)[number], mode: "per-batch" | "qu
 
 for (const engine of ENGINES)
   for (const mode of ["per-batch", "queued"] as const)
-    console.log(`${engine.padEnd(9)} ${mode.padEnd(10)} ${(await measure(engine, mode)).toLocaleString("en")} events/s`);
+    console.log(
+      `${engine.padEnd(9)} ${mode.padEnd(10)} ${(await measure(engine, mode)).toLocaleString("en")} events/s`,
+    );

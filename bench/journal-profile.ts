@@ -1,7 +1,8 @@
 // Profiling driver for the journal paths (not a benchmark table): runs one phase several times
 // so `node --cpu-prof` sees mostly that phase. Usage:
 //   node --expose-gc --cpu-prof --cpu-prof-dir DIR --import tsx bench/journal-profile.ts journal|replay|append [ops]
-// then `node --import tsx bench/cpu-profile-top.ts DIR/*.cpuprofile` for the top functions.
+// then `node --import tsx bench/cpu-profile-top.ts DIR/<largest>.cpuprofile [count]` for the top
+// functions (tsx's loader thread writes a second, small profile: `ls -S DIR | head -1` is the main one).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -275,6 +275,8 @@ async function main(): Promise<void> {
     host: "127.0.0.1",
     demo: false,
     logger: pino({ level: "silent" }),
+    // Every load-generator client comes from 127.0.0.1: measure the gateway, not the limiter.
+    rateLimit: false,
   });
   try {
     const actions = new OperatorActions(server.exchange, loadServerKey(dataDir).secretBox);

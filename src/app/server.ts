@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import pino from "pino";
 import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "../cli/data-dir-lock.ts";
 import { ensureDefaultMarkets } from "../cli/default-markets.ts";
+import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
 import { OperatorActions } from "../operator/actions.ts";
@@ -56,6 +57,8 @@ export interface ExchangeServerOptions {
   env?: NodeJS.ProcessEnv;
   logger?: pino.Logger;
   clock?: () => number;
+  /** The REST gateway's per-address / per-key limit (GatewayOptions.rateLimit); default EXMO's 10 req/s. */
+  rateLimit?: RateLimitOptions | false;
 }
 
 export interface DemoInfo {
@@ -171,6 +174,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       tls: readTls(options.tls),
       port: options.port ?? DEFAULT_PORT,
       host,
+      ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
     });
     // Same port, separate prefix and auth: the operator API is a plugin on the gateway's Fastify.
     await gateway.fastify.register(operatorApi, {

@@ -16,6 +16,7 @@ export class GatewayMetrics {
   private readonly requests: Counter<"route" | "method" | "result" | "priority">;
   private readonly latency: Histogram<"route" | "result" | "priority">;
   private readonly guarded: Counter<"priority">;
+  private readonly rateLimited: Counter<"priority" | "limit">;
 
   constructor(exchange: Exchange, options: { defaultMetrics: boolean }) {
     const registers = [this.registry];
@@ -37,6 +38,12 @@ export class GatewayMetrics {
       name: "bulwark_guard_requests_total",
       help: "Requests that passed the guard hook, by priority class",
       labelNames: ["priority"],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: "bulwark_guard_rate_limited_total",
+      help: "Requests the guard refused with 40034, by priority class and the budget that ran out (ip or key)",
+      labelNames: ["priority", "limit"],
       registers,
     });
     new Gauge({
@@ -67,6 +74,10 @@ export class GatewayMetrics {
 
   recordGuard(priority: PriorityClass): void {
     this.guarded.inc({ priority });
+  }
+
+  recordRateLimited(priority: PriorityClass, limit: "ip" | "key"): void {
+    this.rateLimited.inc({ priority, limit });
   }
 
   recordRequest(

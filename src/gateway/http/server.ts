@@ -7,8 +7,9 @@
 //   await gateway.close();             // stops listening; does not close the exchange
 //
 // Every route carries a priority class in its route config and passes the one `guard` onRequest
-// hook (today a pass-through that counts the class; the flood guard plugs in there), then an
-// onResponse hook that records metrics by route pattern and result.
+// hook (today: count the class, then the per-address / per-key rate limit of
+// src/gateway/guard/rate-limit.ts; bans, shared counters and shedding plug in there later), then
+// an onResponse hook that records metrics by route pattern and result.
 
 import http from "node:http";
 import https from "node:https";
@@ -22,7 +23,7 @@ import Fastify, {
 import pino from "pino";
 import { z } from "zod";
 import type { Exchange } from "../../app/exchange.ts";
-import { authenticate } from "../auth/authenticate.ts";
+import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import type { SecretBox } from "../auth/secret-box.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
@@ -35,6 +36,7 @@ import {
   type PriorityClass,
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
+import { type KeyCharge, type RateLimitOptions, RequestRateLimiter } from "../guard/rate-limit.ts";
 import { mergeParams, parseForm, queryText } from "./form.ts";
 import { healthReport } from "./health.ts";
 import { GatewayMetrics } from "./metrics.ts";
@@ -69,6 +71,11 @@ export interface GatewayOptions {
   host: string;
   /** Process metrics (CPU, heap, event loop) in /metrics; default true. */
   defaultMetrics?: boolean;
+  /**
+   * Per-address and per-API-key token buckets (guard/rate-limit.ts); default EXMO's 10 req/s,
+   * burst 20, cancels 50/s, burst 100. `false` turns the limit off (benchmarks, load tests).
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
 export interface Gateway {
@@ -110,6 +117,7 @@ interface Mounted {
   exchange: Exchange;
   secretBox: SecretBox;
   results: WeakMap<FastifyRequest, string>;
+  guard: Guard;
 }
 
 function sendError(
@@ -157,6 +165,7 @@ async function runRoute(
         route.scope,
       );
       if (!auth.ok) {
+        mounted.guard.authenticationFailed(request, auth);
         request.log.info({ reason: auth.reason, kind: auth.kind }, "authentication refused");
         return sendError(reply, results, auth.kind, auth.detail);
       }
@@ -248,13 +257,53 @@ function mountOpsRoutes(
   }
 }
 
+interface Guard {
+  onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /** The route's authentication refused the request (see rate-limit.ts on refunds). */
+  authenticationFailed(request: FastifyRequest, auth: AuthResult & { ok: false }): void;
+}
+
+/** Failures that come before the signature is proven: the request need not be the key's. */
+const UNPROVEN_AUTH_FAILURES: ReadonlySet<ExmoErrorKind> = new Set(["unknownApiKey", "badSignature"]);
+
 /**
- * The flood guard's hook point. Every request passes here first, before its body is read; today
- * it only counts the request's priority class.
+ * The flood guard's hook point. Every request passes here first, before its body is read: it
+ * counts the request's priority class, then charges the rate limit. A refused request is
+ * answered here with 40034 and Retry-After and goes no further (no body read, no
+ * authentication, no nonce, no command). Routes without a class (the operator API, behind its
+ * own token) are not limited.
  */
-function makeGuard(metrics: GatewayMetrics) {
-  return async function guard(request: FastifyRequest): Promise<void> {
-    metrics.recordGuard(request.routeOptions.config.priority ?? "publicData");
+function makeGuard(
+  metrics: GatewayMetrics,
+  results: WeakMap<FastifyRequest, string>,
+  limiter: RequestRateLimiter | null,
+): Guard {
+  const keyCharges = new WeakMap<FastifyRequest, KeyCharge>();
+  return {
+    async onRequest(request, reply) {
+      const configured = request.routeOptions.config.priority;
+      const priority = configured ?? "publicData";
+      metrics.recordGuard(priority);
+      if (limiter === null || configured === undefined) return undefined;
+      const decision = limiter.admit({
+        ip: request.ip,
+        priority,
+        keyHeader: headerText(request, "key"),
+        signHeader: headerText(request, "sign"),
+      });
+      if (decision.admitted) {
+        if (decision.keyCharge !== null) keyCharges.set(request, decision.keyCharge);
+        return undefined;
+      }
+      metrics.recordRateLimited(priority, decision.scope);
+      reply.header("retry-after", String(decision.retryAfterSeconds));
+      return sendError(reply, results, "rateLimited");
+    },
+    authenticationFailed(request, auth) {
+      const charge = keyCharges.get(request);
+      if (charge !== undefined && limiter !== null && UNPROVEN_AUTH_FAILURES.has(auth.kind))
+        limiter.refundUnproven(charge);
+    },
   };
 }
 
@@ -309,13 +358,15 @@ export function createGateway(exchange: Exchange, options: GatewayOptions): Gate
   // The signature covers the raw bytes: keep them, never a re-serialised parse (EXMO_API.md §1.2).
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
-  fastify.addHook("onRequest", makeGuard(metrics));
+  const limiter = options.rateLimit === false ? null : new RequestRateLimiter(options.rateLimit);
+  const guard = makeGuard(metrics, results, limiter);
+  fastify.addHook("onRequest", (request, reply) => guard.onRequest(request, reply));
   installMetricsHook(fastify, metrics, results);
   installErrorHandling(fastify, results);
   const watermarks = new WriteWatermarks();
   const routes = [...publicRoutes(exchange), ...privateRoutes({ exchange, watermarks })];
   for (const route of routes)
-    mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results });
+    mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard });
   // Any other /v1.1 path, margin included: EXMO's 40015 with the path, through the same hooks.
   fastify.route({
     method: ["GET", "POST"],

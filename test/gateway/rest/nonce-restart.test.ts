@@ -35,6 +35,8 @@ async function start(): Promise<Running> {
     port: 0,
     host: "127.0.0.1",
     defaultMetrics: false,
+    // Concurrent requests on one key from one address: not what this suite tests.
+    rateLimit: false,
   });
   const { port } = await gateway.listen();
   running = { exchange, gateway, baseUrl: `http://127.0.0.1:${port}` };

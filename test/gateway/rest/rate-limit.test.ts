@@ -1,0 +1,236 @@
+// The guard's rate limit over real HTTP (SECURITY.md "Flood resilience", EXMO_API.md §1.3):
+// per-address and per-key budgets, 40034 with Retry-After, refill on an injected clock, cancels'
+// own budget, the refund that keeps a flood on a known key id from locking its owner out, and a
+// refused request changing nothing (core state, nonces).
+//
+// Clients come from distinct loopback addresses (127.0.0.x; Linux routes all of 127/8 to lo), so
+// one test process can be several "IPs".
+
+import http from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signRestBody } from "../../../src/gateway/auth/signature.ts";
+import { DEFAULT_RATE_LIMIT } from "../../../src/gateway/guard/rate-limit.ts";
+import { createTrader, type Harness, nextNonce, startHarness, type Trader } from "../support/rest-harness.ts";
+
+interface Answer {
+  status: number;
+  retryAfter: string | undefined;
+  body: { result?: boolean; error?: string } & Record<string, unknown>;
+  text: string;
+}
+
+let harness: Harness;
+let nowMs = 1_000_000;
+const advance = (ms: number) => {
+  nowMs += ms;
+};
+let port = 0;
+let nextAddress = 10;
+/** A loopback address no earlier test used: a client with fresh budgets. */
+const freshAddress = () => `127.0.0.${nextAddress++}`;
+
+function send(from: string, method: "GET" | "POST", path: string, body = "", headers = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        localAddress: from,
+        method,
+        path,
+        agent: false,
+        headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: Answer["body"] = {};
+          try {
+            parsed = JSON.parse(text) as Answer["body"];
+          } catch {
+            parsed = {};
+          }
+          const retryAfter = response.headers["retry-after"];
+          resolve({ status: response.statusCode ?? 0, retryAfter, body: parsed, text });
+        });
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+const ticker = (from: string) => send(from, "GET", "/v1.1/ticker");
+
+function signed(
+  from: string,
+  trader: Trader,
+  path: string,
+  fields: Record<string, string> = {},
+  options: { nonce?: number; secret?: string } = {},
+): Promise<Answer> {
+  const body = new URLSearchParams({ nonce: String(options.nonce ?? nextNonce()), ...fields }).toString();
+  return send(from, "POST", `/v1.1/${path}`, body, {
+    key: trader.keyId,
+    sign: signRestBody(options.secret ?? trader.secret, body),
+  });
+}
+
+const isRateLimited = (answer: Answer) =>
+  answer.status === 200 && answer.body.result === false && /^Error 40034: /.test(answer.body.error ?? "");
+
+/** Sends `count` requests one after another; the clock does not move, so order is exact. */
+async function burst(count: number, sendOne: () => Promise<Answer>): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  for (let i = 0; i < count; i++) answers.push(await sendOne());
+  return answers;
+}
+
+const BURST = DEFAULT_RATE_LIMIT.burst;
+
+beforeAll(async () => {
+  // The production defaults, on a clock only the tests move.
+  harness = await startHarness({ rateLimit: { clock: () => nowMs } });
+  port = Number(new URL(harness.baseUrl).port);
+});
+afterAll(async () => {
+  await harness.close();
+});
+
+describe("rate limit per address", () => {
+  it("admits EXMO's burst, then answers 40034 with HTTP 200 and Retry-After", async () => {
+    const from = freshAddress();
+    const answers = await burst(BURST, () => ticker(from));
+    expect(answers.every((answer) => answer.status === 200 && answer.body.result !== false)).toBe(true);
+    const refused = await ticker(from);
+    expect(isRateLimited(refused)).toBe(true);
+    expect(refused.body).toEqual({
+      result: false,
+      error: "Error 40034: Access is denied, rate limit is exceeded",
+    });
+    expect(refused.retryAfter).toBe("1");
+    // Another address is not affected.
+    expect(isRateLimited(await ticker(freshAddress()))).toBe(false);
+  });
+
+  it("refills at 10 per second on the injected clock", async () => {
+    const from = freshAddress();
+    await burst(BURST, () => ticker(from));
+    expect(isRateLimited(await ticker(from))).toBe(true);
+    advance(99);
+    expect(isRateLimited(await ticker(from))).toBe(true);
+    advance(1);
+    expect(isRateLimited(await ticker(from))).toBe(false);
+    expect(isRateLimited(await ticker(from))).toBe(true);
+    // A quiet 2 s refills the whole burst and no more.
+    advance(2_000);
+    const answers = await burst(BURST + 1, () => ticker(from));
+    expect(answers.map(isRateLimited)).toEqual([...new Array<boolean>(BURST).fill(false), true]);
+  });
+
+  it("limits private requests with unsigned or malformed keys by address alone", async () => {
+    const from = freshAddress();
+    const answers = await burst(BURST + 1, () =>
+      send(from, "POST", "/v1.1/user_info", `nonce=${nextNonce()}`, { key: "not-a-key", sign: "00" }),
+    );
+    expect(answers.slice(0, BURST).every((answer) => /^Error 40017: /.test(answer.body.error ?? ""))).toBe(
+      true,
+    );
+    expect(isRateLimited(answers[BURST])).toBe(true);
+  });
+});
+
+describe("rate limit per API key", () => {
+  it("one key spread over several addresses still gets one key's budget", async () => {
+    const trader = await createTrader(harness);
+    const [a, b, c] = [freshAddress(), freshAddress(), freshAddress()];
+    const fromA = await burst(BURST / 2, () => signed(a, trader, "user_info"));
+    const fromB = await burst(BURST / 2, () => signed(b, trader, "user_info"));
+    expect([...fromA, ...fromB].every((answer) => answer.body.uid === trader.userId)).toBe(true);
+    const refused = await signed(c, trader, "user_info");
+    expect(isRateLimited(refused)).toBe(true);
+    expect(refused.retryAfter).toBe("1");
+    // Address c has budget left: another key from it is served.
+    const other = await createTrader(harness);
+    expect((await signed(c, other, "user_info")).body.uid).toBe(other.userId);
+
+    const metrics = await send(freshAddress(), "GET", "/metrics");
+    expect(metrics.text).toContain('bulwark_guard_rate_limited_total{priority="privateRead",limit="key"} 1');
+  });
+
+  it("a flood of bad signatures on someone's key id costs the flooder, not the key's owner", async () => {
+    const victim = await createTrader(harness);
+    const flooder = freshAddress();
+    const forged = await burst(BURST + 5, () =>
+      signed(flooder, victim, "user_info", {}, { secret: `S-${"0".repeat(64)}` }),
+    );
+    expect(forged.slice(0, BURST).every((answer) => /^Error 40005: /.test(answer.body.error ?? ""))).toBe(
+      true,
+    );
+    expect(forged.slice(BURST).every(isRateLimited)).toBe(true);
+    // The owner, from its own address, has its whole budget.
+    const owner = freshAddress();
+    const own = await burst(BURST, () => signed(owner, victim, "user_info"));
+    expect(own.every((answer) => answer.body.uid === victim.userId)).toBe(true);
+  });
+
+  it("requests proven to be the key's stay charged even when they fail (stale nonce)", async () => {
+    const trader = await createTrader(harness);
+    const nonce = nextNonce();
+    expect((await signed(freshAddress(), trader, "user_info", {}, { nonce })).body.uid).toBe(trader.userId);
+    const stale = await burst(BURST - 1, () => signed(freshAddress(), trader, "user_info", {}, { nonce }));
+    expect(stale.every((answer) => /^Error 40009: /.test(answer.body.error ?? ""))).toBe(true);
+    expect(isRateLimited(await signed(freshAddress(), trader, "user_info"))).toBe(true);
+  });
+});
+
+describe("cancels and refused requests", () => {
+  it("a market maker throttled on order entry can still cancel", async () => {
+    const maker = await createTrader(harness, { funds: { USD: "100000" } });
+    const from = freshAddress();
+    const orderIds: number[] = [];
+    for (let i = 0; i < BURST; i++) {
+      const placed = await signed(from, maker, "order_create", {
+        pair: "BTC_USD",
+        quantity: "0.001",
+        price: String(30000 + i),
+        type: "buy",
+      });
+      orderIds.push(placed.body.order_id as number);
+    }
+    expect(orderIds.every((id) => typeof id === "number")).toBe(true);
+    const throttled = await signed(from, maker, "order_create", {
+      pair: "BTC_USD",
+      quantity: "0.001",
+      price: "29000",
+      type: "buy",
+    });
+    expect(isRateLimited(throttled)).toBe(true);
+    // Private reads share the throttled budget…
+    expect(isRateLimited(await signed(from, maker, "user_info"))).toBe(true);
+    // …cancels have their own.
+    for (const orderId of orderIds) {
+      const cancelled = await signed(from, maker, "order_cancel", { order_id: String(orderId) });
+      expect(cancelled.body).toEqual({ result: true, error: "" });
+    }
+  });
+
+  it("a refused order entry changes nothing: no command, and its nonce is still unused", async () => {
+    const trader = await createTrader(harness, { funds: { USD: "100000" } });
+    const from = freshAddress();
+    await burst(BURST, () => signed(from, trader, "user_info"));
+    const before = harness.exchange.core.stateHash();
+    const lastSequence = harness.exchange.core.lastSequence;
+    const nonce = nextNonce();
+    const order = { pair: "BTC_USD", quantity: "0.001", price: "31000", type: "buy" };
+    expect(isRateLimited(await signed(from, trader, "order_create", order, { nonce }))).toBe(true);
+    expect(harness.exchange.core.stateHash()).toBe(before);
+    expect(harness.exchange.core.lastSequence).toBe(lastSequence);
+    // Once the budget is back, the very same nonce is accepted: the refusal did not consume it.
+    advance(100);
+    const placed = await signed(from, trader, "order_create", order, { nonce });
+    expect(typeof placed.body.order_id).toBe("number");
+  });
+});

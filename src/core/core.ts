@@ -909,12 +909,16 @@ export class Core implements CoreMachine {
   checkInvariants(): void {
     for (const user of this.ledger.users.values()) this.ledger.ensureAssetSlots(user);
     this.ledger.checkSums(this.assets.length);
-    const expectedHeld = new Map<string, number>();
-    const expectedOpen = new Map<number, number>();
+    // What open orders need, per user: [open order count, held of asset 1, held of asset 2, …].
+    const needs = new Map<number, Float64Array>();
     const addHeld = (userId: number, assetId: number, units: number): void => {
-      const key = `${userId}:${assetId}`;
-      expectedHeld.set(key, (expectedHeld.get(key) ?? 0) + units);
-      expectedOpen.set(userId, (expectedOpen.get(userId) ?? 0) + 1);
+      let need = needs.get(userId);
+      if (need === undefined) {
+        need = new Float64Array(this.assets.length + 1);
+        needs.set(userId, need);
+      }
+      need[0] += 1;
+      need[assetId] += units;
     };
     let resting = 0;
     for (const market of this.markets) {
@@ -943,12 +947,10 @@ export class Core implements CoreMachine {
     assert(resting === this.pool.size && resting === this.orderIndex.size, "resting order count mismatch");
     assert(this.openOrderTotal === resting + this.stopsById.size, "open order total mismatch");
     for (const user of this.ledger.users.values()) {
-      assert(
-        user.openOrderCount === (expectedOpen.get(user.userId) ?? 0),
-        `user ${user.userId} open order count`,
-      );
+      const need = needs.get(user.userId);
+      assert(user.openOrderCount === (need?.[0] ?? 0), `user ${user.userId} open order count`);
       for (let assetId = 1; assetId <= this.assets.length; assetId++) {
-        const expected = expectedHeld.get(`${user.userId}:${assetId}`) ?? 0;
+        const expected = need?.[assetId] ?? 0;
         const held = this.ledger.held(user, assetId);
         assert(
           held === expected,
@@ -956,6 +958,10 @@ export class Core implements CoreMachine {
         );
       }
     }
+    assert(
+      needs.size === 0 || [...needs.keys()].every((userId) => this.ledger.user(userId) !== undefined),
+      "order of an unknown user",
+    );
   }
 
   /** Checks one book side's ordering and level totals; returns its order count. */
@@ -1126,6 +1132,9 @@ export class Core implements CoreMachine {
   private readSide(reader: ByteReader, market: MarketState, side: number): void {
     const pool = this.pool;
     const count = reader.u32();
+    assert(pool.size + count <= this.limits.maxOpenOrders, "snapshot holds more orders than maxOpenOrders");
+    pool.reserve(pool.size + count);
+    this.orderIndex.reserve(this.orderIndex.size + count);
     const bookSide = side === SIDE_BUY ? market.bids : market.asks;
     for (let index = 0; index < count; index++) {
       const slot = pool.allocate();

@@ -77,6 +77,11 @@ export class OrderIdIndex {
     this.keys[hole] = 0;
   }
 
+  /** Sizes the table for `entryCount` entries at once (restoring a snapshot), instead of doubling repeatedly. */
+  reserve(entryCount: number): void {
+    while (entryCount * 2 > this.keys.length) this.grow();
+  }
+
   private grow(): void {
     const capacity = this.keys.length * 2;
     assert(capacity <= Math.max(MIN_CAPACITY, this.maxEntries * 4), "order id index over its limit");

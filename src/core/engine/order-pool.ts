@@ -61,9 +61,19 @@ export class OrderPool {
     this.liveCount -= 1;
   }
 
+  /** Grows the columns once to hold `slotCount` slots (restoring a snapshot). */
+  reserve(slotCount: number): void {
+    let capacity = this.capacity;
+    while (capacity < slotCount) capacity *= 2;
+    if (capacity > this.capacity) this.growTo(capacity);
+  }
+
   private grow(): void {
-    const capacity = this.capacity * 2;
     assert(this.highWater < this.maxOrders, "order pool over maxOpenOrders");
+    this.growTo(this.capacity * 2);
+  }
+
+  private growTo(capacity: number): void {
     this.orderId = growFloat64(this.orderId, capacity);
     this.clientOrderId = growFloat64(this.clientOrderId, capacity);
     this.userId = growInt32(this.userId, capacity);

@@ -1,8 +1,8 @@
-// Measures command encode/decode speed: `node --import tsx test/journal/codec-bench.ts`.
+// Measures command encode/decode speed: `node --import tsx bench/codec.bench.ts`.
 // Not part of `npm test` (timings are machine-dependent); prints ns per operation.
 
-import type { Command } from "../../src/core/commands.ts";
-import { CommandDecoder, CommandEncoder, encodeCommand } from "../../src/journal/command-codec.ts";
+import type { Command } from "../src/core/commands.ts";
+import { CommandDecoder, CommandEncoder, encodeCommand } from "../src/journal/command-codec.ts";
 
 const COMMAND_COUNT = 1_000_000;
 /** Timed passes per measurement; the fastest is printed (a shared machine only ever adds time). */

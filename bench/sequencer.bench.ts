@@ -1,12 +1,12 @@
 // Measures the durable pipeline (sequencer + file journal + snapshots + core) end to end:
-// `node --import tsx test/runtime/sequencer-bench.ts [commandCount]`. Not part of `npm test`.
+// `node --import tsx bench/sequencer.bench.ts [commandCount]`. Not part of `npm test`.
 // Prints acknowledged commands per second and commands per fdatasync.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedCore } from "../../src/runtime/embedded.ts";
-import { STREAM_CORE_LIMITS, STREAM_TIMESTAMP_MS, streamCommand } from "./command-stream.ts";
+import { startEmbeddedCore } from "../src/runtime/embedded.ts";
+import { STREAM_CORE_LIMITS, STREAM_TIMESTAMP_MS, streamCommand } from "../test/runtime/command-stream.ts";
 
 const COMMAND_COUNT = Number(process.argv[2] ?? 500_000);
 const IN_FLIGHT_COMMANDS = 10_000;

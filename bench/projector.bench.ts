@@ -1,11 +1,11 @@
-// Projector throughput on both engines: `npx tsx test/store/projector-throughput.ts [commands]`.
+// Projector throughput on both engines: `npx tsx bench/projector.bench.ts [commands]`.
 // Two modes: one transaction per core batch (the projector keeping up live), and the queue merging
 // batches into large transactions (the projector catching up after falling behind).
 
-import { Projector } from "../../src/store/projector.ts";
-import { ProjectorQueue } from "../../src/store/projector-queue.ts";
-import { runCoreStream } from "./core-stream.ts";
-import { ENGINES, openTestStore } from "./engines.ts";
+import { Projector } from "../src/store/projector.ts";
+import { ProjectorQueue } from "../src/store/projector-queue.ts";
+import { runCoreStream } from "../test/store/core-stream.ts";
+import { ENGINES, openTestStore } from "../test/store/engines.ts";
 
 const commandCount = Number(process.argv[2] ?? 50_000);
 const run = runCoreStream(5, commandCount, 64, Number.MAX_SAFE_INTEGER);

@@ -39,6 +39,8 @@ export interface Store {
   readonly nonces: NonceLedger;
   /** The fixed statements behind `accounts` and `nonces` (for another ledger or cache on this store). */
   readonly hotStatements: HotStatements;
+  /** Path of the SQLite file (a projector worker opens its own connection on it); null on PostgreSQL. */
+  readonly sqliteFile: string | null;
   /** Writes accepted nonces, then closes the connection(s). Idempotent. */
   close(): Promise<void>;
 }
@@ -87,15 +89,17 @@ export function storeConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Sto
   return databaseUrl !== undefined && databaseUrl !== "" ? { databaseUrl } : { dataDir };
 }
 
+/** A Kysely instance on a SQLite connection, with the statement cache `openStore` uses. */
+export function sqliteKysely(sqlite: Database.Database): Kysely<StoreDatabase> {
+  return new Kysely<StoreDatabase>({
+    dialect: new SqliteDialect({ database: cachingStatements(sqlite, MAX_CACHED_SQLITE_STATEMENTS) }),
+  });
+}
+
 export async function openStore(config: StoreConfig): Promise<Store> {
   const engine: StoreEngine = config.databaseUrl === undefined ? "sqlite" : "postgres";
   const sqlite = engine === "sqlite" ? openSqlite(config) : null;
-  const db =
-    sqlite === null
-      ? await openPostgres(config)
-      : new Kysely<StoreDatabase>({
-          dialect: new SqliteDialect({ database: cachingStatements(sqlite, MAX_CACHED_SQLITE_STATEMENTS) }),
-        });
+  const db = sqlite === null ? await openPostgres(config) : sqliteKysely(sqlite);
   let statements: HotStatements;
   try {
     await migrate(db, engine, engine === "postgres" ? (config.pgSchema ?? "public") : undefined);
@@ -118,7 +122,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
         await db.destroy();
       }
     })());
-  return { db, engine, accounts, nonces, hotStatements: statements, close };
+  return { db, engine, accounts, nonces, hotStatements: statements, sqliteFile: sqlite?.name ?? null, close };
 }
 
 async function migrate(
@@ -143,7 +147,12 @@ async function migrate(
 function openSqlite(config: StoreConfig): Database.Database {
   if (config.dataDir === undefined) throw new Error("store: dataDir is required for SQLite");
   mkdirSync(config.dataDir, { recursive: true });
-  const database = new Database(join(config.dataDir, config.sqliteFileName ?? "bulwark.sqlite"));
+  return openSqliteFile(join(config.dataDir, config.sqliteFileName ?? "bulwark.sqlite"));
+}
+
+/** Opens a connection on the store's SQLite file with the settings every connection needs. */
+export function openSqliteFile(path: string): Database.Database {
+  const database = new Database(path);
   // WAL lets the gateway read while the projector writes. synchronous=NORMAL: a commit survives a
   // process crash (kill -9) without an fsync; FULL made every nonce advance and projector batch
   // fsync on the event loop (better-sqlite3 is synchronous), which capped the API at ~90 orders/s.

@@ -4,8 +4,9 @@
 // costs an array push. A worker drains the queue in the background, merging queued batches into
 // one transaction of up to maxEventsPerTransaction events, so a projector that fell behind (a slow
 // disk, a PostgreSQL restart) catches up in large, cheap transactions. Between transactions it
-// yields one event-loop turn, so on SQLite (written synchronously on the event loop) a stall lasts
-// one transaction, which the embedded exchange bounds at 2,000 events.
+// yields one event-loop turn: an in-process SQLite projector writes synchronously on the event
+// loop, so a stall lasts one transaction. (The embedded exchange runs the SQLite projector in a
+// worker thread instead, projector-worker.ts, and bounds its transactions at 500 events.)
 //
 // Bound and back-pressure. The queue holds at most maxQueuedEvents events (default 262,144: about
 // 50 MB, and several seconds of a busy exchange). When it is full, offer() returns false and the
@@ -21,7 +22,7 @@
 
 import { STORE_LIMITS } from "./limits.ts";
 import type { ProjectorBatch } from "./projection.ts";
-import type { Projector } from "./projector.ts";
+import type { BatchProjector } from "./projector.ts";
 
 export interface ProjectorQueueOptions {
   maxQueuedEvents?: number;
@@ -65,7 +66,7 @@ export class ProjectorQueue {
   private readonly options: Required<Omit<ProjectorQueueOptions, "onError">> & ProjectorQueueOptions;
 
   constructor(
-    private readonly projector: Projector,
+    private readonly projector: BatchProjector,
     options: ProjectorQueueOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };

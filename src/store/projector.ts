@@ -35,13 +35,20 @@ export interface ApplyResult {
   lastSequence: number;
 }
 
+/** What the projector queue drives: a Projector here, or one in a worker thread (projector-worker.ts). */
+export interface BatchProjector {
+  /** Sequence of the last command whose events are in the store, as of the last acknowledged write. */
+  readonly lastSequence: number;
+  applyBatch(batch: ProjectorBatch): Promise<ApplyResult>;
+}
+
 const PROJECTOR_NAME = "main";
 const MAX_MARKETS = 0xffff;
 
 type Db = Kysely<StoreDatabase>;
 type Tx = Transaction<StoreDatabase>;
 
-export class Projector {
+export class Projector implements BatchProjector {
   private lastSequenceValue: number;
   // Market configs never change after addMarket; kept in memory for fee rates and fee assets.
   private marketConfigs: Map<number, MarketConfig>;

@@ -20,7 +20,7 @@ import {
 } from "../../src/store/accounts.ts";
 import type { HotStatements, NonceAdvance, NonceCommit } from "../../src/store/hot-statements.ts";
 import { NonceLedger, NonceLedgerBusyError } from "../../src/store/nonce-ledger.ts";
-import { openStore, type Store } from "../../src/store/open-store.ts";
+import { openSqliteFile, openStore, type Store } from "../../src/store/open-store.ts";
 import { ENGINES, openTestStore, type TestStore } from "./engines.ts";
 
 const NOW_MS = 1_790_000_000_000;
@@ -260,6 +260,42 @@ describe("nonce ledger on sqlite after kill -9", () => {
       expect(await store.nonces.advance("K-crash", stored + 1)).toBeNull();
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("nonce commits on sqlite while another connection writes (the projector's worker)", () => {
+  let test: TestStore | null = null;
+  afterEach(async () => {
+    await test?.dispose();
+    test = null;
+  });
+
+  it("waits for the write lock with the event loop free, then commits", async () => {
+    test = await openTestStore("sqlite");
+    const { store } = test;
+    await newKey(store, await newUser(store, "locked@example.test"), "k-locked");
+    const other = openSqliteFile(store.sqliteFile!);
+    try {
+      other.exec("begin immediate");
+      const committing = hotStatementsOf(store).commitNonces([{ keyId: "k-locked", nonce: 7 }]);
+      let settled = false;
+      void committing.finally(() => {
+        settled = true;
+      });
+      // Timers keep firing on time while the commit waits: the event loop is not held by SQLite's
+      // busy handler (which would sleep on it until the lock is free).
+      const startedMs = performance.now();
+      for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(performance.now() - startedMs).toBeLessThan(1_000);
+      expect(settled).toBe(false);
+      other.exec("commit");
+      const commit = await committing;
+      expect([...commit.written]).toEqual(["k-locked"]);
+      expect(await lastNonce(store.db, "k-locked")).toBe(7);
+    } finally {
+      if (other.inTransaction) other.exec("rollback");
+      other.close();
     }
   });
 });

@@ -15,8 +15,9 @@ import type { SubmitResult } from "../runtime/sequencer.ts";
 import type { SnapshotPolicy } from "../runtime/snapshotter.ts";
 import { raiseUserIdFloor } from "../store/accounts.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
-import { Projector } from "../store/projector.ts";
+import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue } from "../store/projector-queue.ts";
+import { WorkerProjector } from "../store/projector-worker.ts";
 import { MarketUnits } from "../units/market-units.ts";
 
 export interface ExchangeOptions {
@@ -54,6 +55,8 @@ export class Exchange {
     private readonly embedded: EmbeddedCore,
     readonly store: Store,
     readonly projectorQueue: ProjectorQueue,
+    /** The SQLite projector's worker thread; null on PostgreSQL, whose projector runs here. */
+    readonly projectorWorker: WorkerProjector | null,
     readonly marketData: MarketData,
     private readonly reportError: (what: string, error: unknown) => void,
   ) {
@@ -73,10 +76,13 @@ export class Exchange {
         ? { dataDir: options.dataDir }
         : { databaseUrl: options.databaseUrl, pgSchema: options.pgSchema };
     const store = await openStore(storeConfig);
+    let projectorWorker: WorkerProjector | null = null;
     try {
-      const projector = await Projector.open(store.db);
+      // better-sqlite3 is synchronous: on SQLite the projector writes from a worker thread, so its
+      // transactions do not stall the event loop that serves the API.
+      if (store.sqliteFile !== null) projectorWorker = await WorkerProjector.open(store.sqliteFile);
+      const projector: BatchProjector = projectorWorker ?? (await Projector.open(store.db));
       const projectorQueue = new ProjectorQueue(projector, {
-        // better-sqlite3 writes on the event loop: small transactions keep each stall short.
         ...(store.engine === "sqlite"
           ? { maxEventsPerTransaction: EMBEDDED_MAX_EVENTS_PER_TRANSACTION }
           : {}),
@@ -102,12 +108,13 @@ export class Exchange {
       });
       for (const batch of replayed) await projectorQueue.push(batch);
       await projectorQueue.flush();
-      const exchange = new Exchange(embedded, store, projectorQueue, marketData, report);
+      const exchange = new Exchange(embedded, store, projectorQueue, projectorWorker, marketData, report);
       const state = exchange.core.exportState();
       await raiseUserIdFloor(store.db, store.engine, maxUserId(state));
       exchange.marketData.seedBooks(state);
       return exchange;
     } catch (error) {
+      await projectorWorker?.close();
       await store.close();
       throw error;
     }
@@ -162,6 +169,8 @@ export class Exchange {
       await this.projectorBacklog;
       await this.projectorQueue.flush();
       await this.projectorQueue.close();
+      // After the queue: its last transaction has been acknowledged, so the worker is idle.
+      await this.projectorWorker?.close();
       await this.store.close();
     })();
     return this.closing;
@@ -210,10 +219,11 @@ export class Exchange {
 }
 
 /**
- * The projector's transaction bound in embedded (SQLite) mode. Each transaction runs on the event
- * loop from start to commit; bench:api's loop-delay column showed 2,000 events stalling it for
- * up to ~100 ms on this shared 2-core machine, 500 for ~15-45 ms. Smaller transactions cost more
- * commits (each rewrites the touched pages into the WAL), so this trades throughput for stalls.
+ * The projector's transaction bound in embedded (SQLite) mode. The transaction runs in the
+ * worker, but it holds SQLite's write lock while it runs, and the main thread's nonce commits wait
+ * for that lock (synchronously, busy_timeout): a long transaction still stalls the event loop of
+ * a request that commits a nonce meanwhile. Smaller transactions cost more commits (each rewrites
+ * the touched pages into the WAL), so this trades throughput for the longest lock wait.
  */
 export const EMBEDDED_MAX_EVENTS_PER_TRANSACTION = 500;
 

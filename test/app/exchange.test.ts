@@ -6,7 +6,9 @@ import { Exchange } from "../../src/app/exchange.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/cli/default-markets.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { startEmbeddedCore } from "../../src/runtime/embedded.ts";
+import { dropPgSchema, openStore } from "../../src/store/open-store.ts";
 import { balancesOfUser, openOrdersOfUser, projectedSequence } from "../../src/store/queries.ts";
+import { TEST_DATABASE_URL } from "../store/engines.ts";
 import { limitOrder } from "../support/orders.ts";
 
 const directories: string[] = [];
@@ -111,6 +113,38 @@ describe("Exchange (embedded composition)", () => {
       await expectStoreMatchesCore(exchange);
     } finally {
       await exchange.close();
+    }
+  });
+
+  it("projects from a worker thread on SQLite, and close() drains it before stopping it", async () => {
+    const directory = dataDir();
+    const exchange = await Exchange.open({ dataDir: directory });
+    const worker = exchange.projectorWorker;
+    expect(worker?.running).toBe(true);
+    // Submitted together and not waited for: close() must write all of it before it returns.
+    const results = await Promise.all([...setup, ...trading(300)].map((command) => exchange.submit(command)));
+    const last = Math.max(...results.map((result) => result.sequence));
+    await exchange.close();
+    expect(worker?.running).toBe(false);
+
+    const store = await openStore({ dataDir: directory });
+    try {
+      expect(await projectedSequence(store.db)).toBe(last);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps the projector in process (no worker thread) on PostgreSQL", async () => {
+    const pgSchema = `exchange_test_${process.pid}_${Date.now()}`;
+    const exchange = await Exchange.open({ dataDir: dataDir(), databaseUrl: TEST_DATABASE_URL, pgSchema });
+    try {
+      expect(exchange.projectorWorker).toBeNull();
+      await submitAll(exchange, [...setup, ...trading(20)]);
+      await expectStoreMatchesCore(exchange);
+    } finally {
+      await exchange.close();
+      await dropPgSchema(TEST_DATABASE_URL, pgSchema);
     }
   });
 });

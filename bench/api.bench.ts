@@ -22,8 +22,8 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { startExchangeServer } from "../src/app/server.ts";
-import { loadServerKey } from "../src/app/server-key.ts";
+import { startExchangeServer } from "../src/server/server.ts";
+import { loadServerKey } from "../src/accounts/server-key.ts";
 import type { UnstampedCommand } from "../src/core/commands.ts";
 import { OperatorActions } from "../src/operator/actions.ts";
 

@@ -8,15 +8,15 @@
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Exchange } from "../app/exchange.ts";
-import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../app/server.ts";
-import { loadServerKey } from "../app/server-key.ts";
+import { Exchange } from "../exchange/exchange.ts";
+import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
+import { loadServerKey } from "../accounts/server-key.ts";
 import type { Core } from "../core/core.ts";
 import { OperatorActions, OperatorError } from "../operator/actions.ts";
 import { rotateOperatorToken } from "../operator/token.ts";
 import { startEmbeddedCore } from "../runtime/embedded.ts";
-import { acquireDataDirLock, DataDirBusyError } from "./data-dir-lock.ts";
-import { ensureDefaultMarkets } from "./default-markets.ts";
+import { acquireDataDirLock, DataDirBusyError } from "../server/data-dir-lock.ts";
+import { ensureDefaultMarkets } from "../server/default-markets.ts";
 
 const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--json]
 

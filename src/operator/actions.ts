@@ -3,7 +3,7 @@
 // tables, and every successful change is appended to the hash-chained audit log with who did it.
 // Failed attempts change nothing and are reported to the caller, not audited.
 
-import type { Exchange } from "../app/exchange.ts";
+import type { Exchange } from "../exchange/exchange.ts";
 import type { UnstampedCommand } from "../core/commands.ts";
 import { MAX_REASON_LENGTH } from "../core/commands.ts";
 import type { AssetConfig } from "../core/config.ts";
@@ -14,10 +14,10 @@ import {
   generateApiKey,
   parseAllowList,
   parseScopes,
-} from "../gateway/auth/api-keys.ts";
+} from "../accounts/api-keys.ts";
 import { sealApiSecret } from "../gateway/auth/authenticate.ts";
-import { hashPassword, passwordPolicyProblem } from "../gateway/auth/passwords.ts";
-import type { SecretBox } from "../gateway/auth/secret-box.ts";
+import { hashPassword, passwordPolicyProblem } from "../accounts/passwords.ts";
+import type { SecretBox } from "../accounts/secret-box.ts";
 import {
   createApiKey,
   createUser,

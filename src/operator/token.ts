@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isNotFound } from "../app/server-key.ts";
+import { isNotFound } from "../accounts/server-key.ts";
 
 export const OPERATOR_TOKEN_ENV = "BULWARK_OPERATOR_TOKEN";
 export const OPERATOR_TOKEN_FILE_NAME = "operator-token.sha256";

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCK_FILE_NAME } from "../../src/cli/data-dir-lock.ts";
+import { LOCK_FILE_NAME } from "../../src/server/data-dir-lock.ts";
 
 const BIN = resolve(import.meta.dirname, "../../bin/bulwark.mjs");
 let dataDir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/cli/default-markets.ts";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { marketConfigFromSpec, SpecError } from "../../src/operator/market-spec.ts";
 
 const [BTC, ETH, , USD] = DEFAULT_ASSETS;

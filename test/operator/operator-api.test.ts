@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ExchangeServer, startExchangeServer } from "../../src/app/server.ts";
+import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { getApiKey, getUserByEmail } from "../../src/store/accounts.ts";
 import { verifyAuditLog } from "../../src/store/audit-log.ts";
 

@@ -20,9 +20,9 @@ import type { AccountCache } from "../../store/account-cache.ts";
 import type { ApiKeyRecord } from "../../store/accounts.ts";
 import { type NonceLedger, NonceLedgerBusyError } from "../../store/nonce-ledger.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
-import { type ApiScope, type Cidr, isIpAllowed, isWellFormedKeyId, parseAllowList } from "./api-keys.ts";
+import { type ApiScope, type Cidr, isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
 import { parseNonce } from "./nonce.ts";
-import type { SecretBox } from "./secret-box.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
 import { verifyRestSignature } from "./signature.ts";
 
 /** The SecretBox context an API key's secret is sealed under: binds the ciphertext to its key id. */

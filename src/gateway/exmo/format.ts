@@ -1,7 +1,7 @@
 // Core integers → EXMO's wire shapes (EXMO_API.md §3, §5): decimal strings for money, seconds for
 // most timestamps, milliseconds for candles, numbers for candle values.
 
-import type { MarketContext } from "../../app/exchange.ts";
+import type { MarketContext } from "../../exchange/exchange.ts";
 import type { AssetConfig } from "../../core/config.ts";
 import type { Candle } from "../../marketdata/candles.ts";
 import type { DepthLevel, DepthSnapshot } from "../../marketdata/depth.ts";

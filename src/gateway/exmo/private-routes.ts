@@ -4,7 +4,7 @@
 // just did. Wallet endpoints validate their input and then say custody is not available yet.
 
 import { z } from "zod";
-import type { Exchange, MarketContext } from "../../app/exchange.ts";
+import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import type { UnstampedCommand } from "../../core/commands.ts";
 import type { CoreEvent } from "../../core/events.ts";
 import { SequencerQueueFullError } from "../../runtime/sequencer.ts";

@@ -3,7 +3,7 @@
 // exchange's asset and market maps. Unknown pairs are left out of answers, as EXMO does.
 
 import { z } from "zod";
-import type { Exchange, MarketContext } from "../../app/exchange.ts";
+import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import { isResolution, MS_PER_DAY, type Resolution } from "../../marketdata/candles.ts";
 import { DEFAULT_DEPTH_LEVELS, MAX_CANDLES_PER_QUERY, MAX_DEPTH_LEVELS } from "../../marketdata/limits.ts";
 import { formatUnits } from "../../units/decimal.ts";

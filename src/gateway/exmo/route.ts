@@ -4,7 +4,7 @@
 // auth, the guard and metrics cannot be forgotten on one of them.
 
 import { z } from "zod";
-import type { ApiScope } from "../auth/api-keys.ts";
+import type { ApiScope } from "../../accounts/api-keys.ts";
 import type { ExmoErrorKind } from "./errors.ts";
 
 /** SECURITY.md: cancel > order entry > private reads > public market data. Shed from the end. */

@@ -31,7 +31,7 @@
 // as further checks in `admit` (or a RequestRateLimiter with shared tables); the hook and the
 // 40034 reply stay as they are.
 
-import { isWellFormedKeyId, parseIp } from "../auth/api-keys.ts";
+import { isWellFormedKeyId, parseIp } from "../../accounts/api-keys.ts";
 import type { PriorityClass } from "../exmo/route.ts";
 import { TokenBucketTable } from "./token-bucket.ts";
 

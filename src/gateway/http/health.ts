@@ -2,7 +2,7 @@
 // unwell. "degraded" (HTTP 503) when the store cannot be read or the projector's last write
 // failed; the core answering at all is what this process being up means.
 
-import type { Exchange } from "../../app/exchange.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
 import { projectedSequence } from "../../store/queries.ts";
 
 /** A store that does not answer within this is reported unreachable. */

@@ -3,7 +3,7 @@
 // patterns, priority classes, EXMO codes), never from client input, so series stay bounded.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Exchange } from "../../app/exchange.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
 import type { PriorityClass } from "../exmo/route.ts";
 
 /** Seconds; order entry is expected in single milliseconds, public reads below that. */

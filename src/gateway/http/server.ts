@@ -22,9 +22,9 @@ import Fastify, {
 } from "fastify";
 import pino from "pino";
 import { z } from "zod";
-import type { Exchange } from "../../app/exchange.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
 import { type AuthResult, authenticate } from "../auth/authenticate.ts";
-import type { SecretBox } from "../auth/secret-box.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
 import { publicRoutes } from "../exmo/public-routes.ts";

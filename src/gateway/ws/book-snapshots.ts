@@ -7,7 +7,7 @@
 // surface only after that many levels vanish, so a side that was truncated and has thinned below
 // the frame size is re-read from a fresh snapshot.
 
-import type { Exchange, MarketContext } from "../../app/exchange.ts";
+import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import type { DepthLevel } from "../../marketdata/depth.ts";
 import { MAX_DEPTH_LEVELS } from "../../marketdata/limits.ts";
 import type { MarketDataUpdate, Subscriber } from "../../marketdata/subscriptions.ts";

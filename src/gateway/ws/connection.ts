@@ -10,9 +10,9 @@
 
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
-import type { Exchange, MarketContext } from "../../app/exchange.ts";
+import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
-import type { SecretBox } from "../auth/secret-box.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import { formatPublicTrade, formatTicker } from "../exmo/format.ts";
 import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";

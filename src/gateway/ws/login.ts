@@ -9,10 +9,10 @@
 import type { Kysely } from "kysely";
 import { advanceNonce, getApiKey, getUserById } from "../../store/accounts.ts";
 import type { StoreDatabase } from "../../store/schema.ts";
-import { isIpAllowed, isWellFormedKeyId, parseAllowList } from "../auth/api-keys.ts";
+import { isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
 import { apiSecretContext } from "../auth/authenticate.ts";
 import { isValidNonceValue } from "../auth/nonce.ts";
-import type { SecretBox } from "../auth/secret-box.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
 import { verifyWsLoginSignature } from "../auth/signature.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import type { LoginRequest } from "./protocol.ts";

@@ -3,7 +3,7 @@
 // lookup per user-bearing event, whatever the number of sessions. Sessions are bounded by the
 // connection limit (one per logged-in connection).
 
-import type { Exchange } from "../../app/exchange.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
 import type { CoreEvent } from "../../core/events.ts";
 import type { PrivateSession } from "./private-session.ts";
 

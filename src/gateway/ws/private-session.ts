@@ -10,7 +10,7 @@
 // fed by the same durable batches, before this gateway's listener runs), so nothing is lost or
 // applied twice.
 
-import type { Exchange, MarketContext } from "../../app/exchange.ts";
+import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import type { OrderType, Side } from "../../core/commands.ts";
 import type { CoreEvent, DoneReason, OrderAcceptedEvent, TradeEvent } from "../../core/events.ts";
 import { STORE_LIMITS } from "../../store/limits.ts";

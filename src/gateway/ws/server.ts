@@ -1,6 +1,6 @@
 // The EXMO v1 WebSocket API on an existing HTTP(S) server (EXMO_API.md §6, SECURITY.md limits).
 //
-// Stable entry point, used by src/app/server.ts:
+// Stable entry point, used by src/server/server.ts:
 //
 //   attachWebSocket(server: http.Server | https.Server, exchange: Exchange, options: {
 //     secretBox: SecretBox,             // opens API secrets for `login`
@@ -22,8 +22,8 @@ import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
-import type { Exchange } from "../../app/exchange.ts";
-import type { SecretBox } from "../auth/secret-box.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
 import { BookSnapshots } from "./book-snapshots.ts";
 import { CLOSE_GOING_AWAY, type PrivateDisconnect, WsConnection, type WsPath } from "./connection.ts";
 import { resolveWsLimits, type WsLimits } from "./limits.ts";

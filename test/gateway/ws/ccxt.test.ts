@@ -5,7 +5,7 @@
 
 import ccxt from "ccxt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MarketContext } from "../../../src/app/exchange.ts";
+import type { MarketContext } from "../../../src/exchange/exchange.ts";
 import { fillsOfUser } from "../../../src/store/queries.ts";
 import { limitOrder } from "../../support/orders.ts";
 import { createTrader, expectAccepted, type Harness, startHarness, type Trader } from "./harness.ts";

@@ -7,7 +7,7 @@ import {
   passwordPolicyProblem,
   type ScryptParams,
   verifyPassword,
-} from "../../../src/gateway/auth/passwords.ts";
+} from "../../src/accounts/passwords.ts";
 
 // Cheap parameters keep the suite fast; the stored string carries them, so verify uses them too.
 const FAST: ScryptParams = { logN: 10, blockSize: 8, parallelization: 1 };

@@ -18,7 +18,7 @@ import { MarketCandles, type MarketCandlesJson } from "../marketdata/candles.ts"
 import { TRADE_RING_CAPACITY } from "../marketdata/limits.ts";
 import type { TradeRow } from "../store/schema.ts";
 import type { Exchange } from "./exchange.ts";
-import { isNotFound } from "./server-key.ts";
+import { isNotFound } from "../accounts/server-key.ts";
 
 export const CANDLES_FILE_NAME = "candles.json";
 const FILE_VERSION = 1;

@@ -1,4 +1,4 @@
-// The server key that seals API secrets at rest (gateway/auth/secret-box.ts). It must live outside
+// The server key that seals API secrets at rest (accounts/secret-box.ts). It must live outside
 // the database, so a dump of the store alone yields no usable secret:
 // - BULWARK_SERVER_KEY (32 bytes, base64) when set: the operator keeps it in their secret manager;
 // - otherwise <dataDir>/server.key, generated on first use with mode 0600.
@@ -6,7 +6,7 @@
 
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateServerKey, parseServerKey, SecretBox } from "../gateway/auth/secret-box.ts";
+import { generateServerKey, parseServerKey, SecretBox } from "./secret-box.ts";
 
 export const SERVER_KEY_FILE_NAME = "server.key";
 export const SERVER_KEY_ENV = "BULWARK_SERVER_KEY";

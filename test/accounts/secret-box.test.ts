@@ -6,7 +6,7 @@ import {
   MAX_SEALED_PLAINTEXT_BYTES,
   parseServerKey,
   SecretBox,
-} from "../../../src/gateway/auth/secret-box.ts";
+} from "../../src/accounts/secret-box.ts";
 
 const KEY_A = Buffer.alloc(32, 1);
 const KEY_B = Buffer.alloc(32, 2);

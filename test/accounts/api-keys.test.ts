@@ -15,7 +15,7 @@ import {
   parseCidr,
   parseIp,
   parseScopes,
-} from "../../../src/gateway/auth/api-keys.ts";
+} from "../../src/accounts/api-keys.ts";
 
 function cidr(text: string): Cidr {
   const parsed = parseCidr(text);

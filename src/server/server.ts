@@ -9,8 +9,8 @@
 
 import { readFileSync } from "node:fs";
 import pino from "pino";
-import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "../cli/data-dir-lock.ts";
-import { ensureDefaultMarkets } from "../cli/default-markets.ts";
+import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-dir-lock.ts";
+import { ensureDefaultMarkets } from "./default-markets.ts";
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
@@ -31,9 +31,9 @@ import {
   randomPassword,
 } from "./demo/demo-accounts.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
-import { Exchange } from "./exchange.ts";
-import { MarketDataPersistence, type MarketDataRestoreReport } from "./market-data-persistence.ts";
-import { loadServerKey } from "./server-key.ts";
+import { Exchange } from "../exchange/exchange.ts";
+import { MarketDataPersistence, type MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
+import { loadServerKey } from "../accounts/server-key.ts";
 
 export { DataDirBusyError };
 

@@ -7,7 +7,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DataDirBusyError, type ExchangeServer, startExchangeServer } from "../../src/app/server.ts";
+import { DataDirBusyError, type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { advanceNonce, createApiKey, createUser, lastNonce } from "../../src/store/accounts.ts";
 import { balancesOfUser, openOrdersOfUser, tradesOfMarket } from "../../src/store/queries.ts";

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { afterEach, expect, it } from "vitest";
-import { Exchange } from "../../src/app/exchange.ts";
-import { DEFAULT_ASSETS } from "../../src/cli/default-markets.ts";
+import { Exchange } from "../../src/exchange/exchange.ts";
+import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 import { createUser } from "../../src/store/accounts.ts";
 
 let dataDir = "";

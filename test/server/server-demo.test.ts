@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEMO_MAKER_EMAIL, DEMO_TRADER_EMAIL } from "../../src/app/demo/demo-accounts.ts";
-import { LEVELS_PER_SIDE } from "../../src/app/demo/market-maker.ts";
-import { type ExchangeServer, startExchangeServer } from "../../src/app/server.ts";
+import { DEMO_MAKER_EMAIL, DEMO_TRADER_EMAIL } from "../../src/server/demo/demo-accounts.ts";
+import { LEVELS_PER_SIDE } from "../../src/server/demo/market-maker.ts";
+import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { getUserByEmail } from "../../src/store/accounts.ts";
 
 const directories: string[] = [];

@@ -7,7 +7,7 @@
 
 import type { UnstampedCommand } from "../../core/commands.ts";
 import type { MarketConfig } from "../../core/config.ts";
-import type { Exchange } from "../exchange.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
 import { Prng } from "./prng.ts";
 
 export const LEVELS_PER_SIDE = 3;

@@ -5,11 +5,11 @@
 
 import { randomBytes } from "node:crypto";
 import { apiSecretContext } from "../../gateway/auth/authenticate.ts";
-import type { SecretBox } from "../../gateway/auth/secret-box.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { OperatorActions } from "../../operator/actions.ts";
 import { apiKeysOfUser, getUserByEmail } from "../../store/accounts.ts";
 import { adjustmentsOfUser } from "../../store/queries.ts";
-import type { Exchange } from "../exchange.ts";
+import type { Exchange } from "../../exchange/exchange.ts";
 
 export const DEMO_ACTOR = "system:demo";
 export const DEMO_TRADER_EMAIL = "demo@bulwark.local";

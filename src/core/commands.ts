@@ -7,12 +7,22 @@ import type { AssetConfig, MarketConfig, SelfTradePrevention } from "./config.ts
 export type Side = "buy" | "sell";
 
 /**
+ * Every order type, the one list the rest of the code derives from (docs/CORE.md, "Adding an
+ * order type", lists every place a new one needs). APPEND ONLY: an order type's index here is
+ * its code in the journal (src/journal/command-codec.ts), so reordering would change replay.
+ *
  * limit: rests at priceTicks unless IOC/FOK.
  * market: by base quantity (quantityLots); a buy spends at most the user's available quote.
  * marketTotal: by quote amount (quoteAmountUnits): a buy spends at most it, a sell receives at most it (gross).
  * stopMarket: rests as a trigger at triggerPriceTicks, then fires as a market order of quantityLots.
  */
-export type OrderType = "limit" | "market" | "marketTotal" | "stopMarket";
+export const ORDER_TYPES = ["limit", "market", "marketTotal", "stopMarket"] as const;
+export type OrderType = (typeof ORDER_TYPES)[number];
+
+/** Whether `value` is one of ORDER_TYPES (commands come from outside: the type is not a guarantee). */
+export function isOrderType(value: unknown): value is OrderType {
+  return (ORDER_TYPES as readonly unknown[]).includes(value);
+}
 export type TimeInForce = "gtc" | "ioc" | "fok";
 
 export interface CommandStamp {

@@ -8,6 +8,8 @@ import { assert } from "../assert.ts";
 export const NO_SLOT = -1;
 export const SIDE_BUY = 0;
 export const SIDE_SELL = 1;
+/** Side names by code: SIDE_NAMES[SIDE_BUY] is "buy". */
+export const SIDE_NAMES = ["buy", "sell"] as const;
 
 const MIN_CAPACITY = 1024;
 

@@ -1,0 +1,41 @@
+// The snapshot's byte layout, shared by encode.ts and restore.ts. Little endian (src/core/bytes.ts):
+//
+//   magic u32 "BLWK" | version u32 | lastSequence f64 | nextTradeId f64
+//   assets:  count u32, then per asset: assetId u16 | code string | scale u8
+//   markets: count u32, then per market:
+//     config (symbol string, MARKET_NUMBER_FIELDS as f64, STP u8) | status u8 | lastPriceTicks f64
+//     bids, asks: count u32, then per order, best price first, oldest first within a price:
+//       orderId f64 | userId i32 | priceTicks u32 | remainingLots u32 | clientOrderId f64 | STP u8
+//     stops: count u32, then per stop in ascending id: orderId f64 | userId i32 | side u8 |
+//       triggerPriceTicks u32 | quantityLots u32 | heldUnits f64 | clientOrderId f64 | STP u8
+//   users: count u32, then per user in ascending id: userId i32, then per asset: available f64 | held f64
+//   system accounts, in SYSTEM_ACCOUNTS order, per asset: balance f64
+//
+// Codes: status is an index into MARKET_STATUS_CODES, side into SIDE_NAMES, STP into
+// SELF_TRADE_PREVENTIONS. The same logical state always gives the same bytes.
+
+import type { MarketConfig } from "../config.ts";
+
+export const SNAPSHOT_MAGIC = 0x4b574c42; // "BLWK"
+export const SNAPSHOT_VERSION = 1;
+export const MARKET_STATUS_CODES = ["active", "suspended"] as const;
+
+/** The numeric fields of a market config, in the order they are written. */
+export const MARKET_NUMBER_FIELDS = [
+  "marketId",
+  "baseAssetId",
+  "quoteAssetId",
+  "lotSizeBaseUnits",
+  "quoteUnitsPerTickLot",
+  "minPriceTicks",
+  "maxPriceTicks",
+  "minQuantityLots",
+  "maxQuantityLots",
+  "minNotionalUnits",
+  "maxNotionalUnits",
+  "makerFeePpm",
+  "takerFeePpm",
+  "stopBuySlippageBps",
+] as const satisfies readonly Exclude<keyof MarketConfig, "symbol" | "selfTradePrevention">[];
+
+export type MarketNumberField = (typeof MARKET_NUMBER_FIELDS)[number];

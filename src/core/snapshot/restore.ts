@@ -1,0 +1,124 @@
+// Rebuilds the core state from snapshot bytes (layout: format.ts), then checks every invariant.
+
+import { assert } from "../assert.ts";
+import { ByteReader } from "../bytes.ts";
+import { type MarketConfig, marketConfigProblem, SELF_TRADE_PREVENTIONS } from "../config.ts";
+import type { CoreState } from "../engine/core-state.ts";
+import { MarketState, type StopOrder } from "../engine/market-state.ts";
+import { SIDE_BUY, SIDE_NAMES, SIDE_SELL } from "../engine/order-pool.ts";
+import { checkInvariants } from "../invariants.ts";
+import type { UserAccount } from "../ledger/ledger.ts";
+import { SYSTEM_ACCOUNTS } from "../state-view.ts";
+import {
+  MARKET_NUMBER_FIELDS,
+  MARKET_STATUS_CODES,
+  type MarketNumberField,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_VERSION,
+} from "./format.ts";
+
+/**
+ * Fills `state`, which must be fresh (as constructed, with the limits the snapshotted core ran
+ * with), from snapshot bytes. Throws on truncated, malformed or inconsistent bytes.
+ */
+export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
+  const reader = new ByteReader(bytes);
+  if (reader.u32("magic") !== SNAPSHOT_MAGIC) throw new Error("not a Bulwark core snapshot");
+  const version = reader.u32("version");
+  if (version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${version}`);
+  state.lastSequence = reader.f64("lastSequence");
+  state.nextTradeId = reader.f64("nextTradeId");
+  const assetCount = reader.u32("asset count");
+  for (let index = 0; index < assetCount; index++) {
+    state.installAsset({
+      assetId: reader.u16("assetId"),
+      code: reader.string("asset code"),
+      scale: reader.u8("asset scale"),
+    });
+  }
+  const marketCount = reader.u32("market count");
+  for (let index = 0; index < marketCount; index++) readMarket(reader, state);
+  readBalances(reader, state);
+  if (!reader.done) throw new Error("snapshot has trailing bytes");
+  checkInvariants(state);
+}
+
+function readMarket(reader: ByteReader, state: CoreState): void {
+  const market = new MarketState(readMarketConfig(reader), state.pool);
+  state.markets.push(market);
+  market.status = MARKET_STATUS_CODES[reader.u8("market status")];
+  market.lastPriceTicks = reader.f64("lastPriceTicks");
+  readSide(reader, state, market, SIDE_BUY);
+  readSide(reader, state, market, SIDE_SELL);
+  const stopCount = reader.u32("stop count");
+  for (let index = 0; index < stopCount; index++) {
+    const stop: StopOrder = {
+      orderId: reader.f64("stop orderId"),
+      userId: reader.i32("stop userId"),
+      marketId: market.config.marketId,
+      side: SIDE_NAMES[reader.u8("stop side")],
+      triggerPriceTicks: reader.u32("stop triggerPriceTicks"),
+      quantityLots: reader.u32("stop quantityLots"),
+      heldUnits: reader.f64("stop heldUnits"),
+      clientOrderId: reader.f64("stop clientOrderId"),
+      selfTradePrevention: reader.u8("stop selfTradePrevention"),
+    };
+    state.addStop(stop, market, userFor(state, stop.userId));
+  }
+}
+
+function readSide(reader: ByteReader, state: CoreState, market: MarketState, side: number): void {
+  const pool = state.pool;
+  const count = reader.u32("order count");
+  assert(pool.size + count <= state.limits.maxOpenOrders, "snapshot holds more orders than maxOpenOrders");
+  pool.reserve(pool.size + count);
+  state.orderIndex.reserve(state.orderIndex.size + count);
+  const bookSide = side === SIDE_BUY ? market.bids : market.asks;
+  for (let index = 0; index < count; index++) {
+    const slot = pool.allocate();
+    pool.orderId[slot] = reader.f64("orderId");
+    pool.userId[slot] = reader.i32("userId");
+    pool.priceTicks[slot] = reader.u32("priceTicks");
+    pool.remainingLots[slot] = reader.u32("remainingLots");
+    pool.clientOrderId[slot] = reader.f64("clientOrderId");
+    pool.selfTradePrevention[slot] = reader.u8("selfTradePrevention");
+    pool.side[slot] = side;
+    pool.marketId[slot] = market.config.marketId;
+    bookSide.append(slot);
+    state.indexResting(slot, userFor(state, pool.userId[slot]));
+  }
+}
+
+function userFor(state: CoreState, userId: number): UserAccount {
+  return state.ledger.user(userId) ?? state.ledger.createUser(userId);
+}
+
+function readBalances(reader: ByteReader, state: CoreState): void {
+  const ledger = state.ledger;
+  const assetCount = state.assets.length;
+  const userCount = reader.u32("user count");
+  for (let index = 0; index < userCount; index++) {
+    const user = userFor(state, reader.i32("userId"));
+    ledger.ensureAssetSlots(user);
+    for (let assetId = 1; assetId <= assetCount; assetId++) {
+      user.balances[assetId * 3] = reader.f64("available");
+      user.balances[assetId * 3 + 1] = reader.f64("held");
+    }
+  }
+  for (let account = 0; account < SYSTEM_ACCOUNTS.length; account++) {
+    for (let assetId = 1; assetId <= assetCount; assetId++) {
+      ledger.setSystemBalance(account, assetId, reader.f64("system balance"));
+    }
+  }
+}
+
+function readMarketConfig(reader: ByteReader): MarketConfig {
+  const symbol = reader.string("market symbol");
+  const numbers: Record<MarketNumberField, number> = Object.create(null);
+  for (const field of MARKET_NUMBER_FIELDS) numbers[field] = reader.f64(field);
+  const selfTradePrevention = SELF_TRADE_PREVENTIONS[reader.u8("market selfTradePrevention")];
+  const config: MarketConfig = { ...numbers, symbol, selfTradePrevention };
+  const problem = marketConfigProblem(config);
+  if (problem !== null) throw new Error(`snapshot holds a bad market config: ${problem}`);
+  return config;
+}

@@ -6,27 +6,40 @@
 // Layout: [format version u8][kind u8][sequence num][timestampMs num][fields of the kind...]
 // A "num" is one tag byte, then: 0x00..0xEF the value itself; 0xF0 u16; 0xF1 u32; 0xF2 u48;
 // 0xF3 float64 (anything else). Strings: [encoding u8: 0 latin1, 1 utf16le][length num][units].
+//
+// Format versions (the first byte of every record's payload, so one journal may hold both):
+// 1: placeOrder = [flags: bit 0 side, bits 1-2 order type, bits 3-4 time in force, bit 5
+//    postOnly, bits 6-7 STP][7 nums]. Its 2-bit order type field is full (all 4 values used).
+// 2: placeOrder = [order type u8][flags: bit 0 side, bits 1-2 time in force, bit 3 postOnly,
+//    bits 4-5 STP, bits 6-7 zero][7 nums]; room for 256 order types. Every other kind is
+//    encoded as in version 1.
+// Only version 2 is written; both are read, so journals written before replay unchanged.
+// An order type's code is its index in ORDER_TYPES (src/core/commands.ts), which is append-only.
 
-import type {
-  AddAssetCommand,
-  AddMarketCommand,
-  AdjustBalanceCommand,
-  CancelAllCommand,
-  CancelByClientIdCommand,
-  CancelOrderCommand,
-  Command,
-  MarketStatus,
-  OrderType,
-  PlaceOrderCommand,
-  SetMarketStatusCommand,
-  Side,
-  TimeInForce,
+import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "../core/bytes.ts";
+import {
+  type AddAssetCommand,
+  type AddMarketCommand,
+  type AdjustBalanceCommand,
+  type CancelAllCommand,
+  type CancelByClientIdCommand,
+  type CancelOrderCommand,
+  type Command,
+  type MarketStatus,
+  ORDER_TYPES,
+  type OrderType,
+  type PlaceOrderCommand,
+  type SetMarketStatusCommand,
+  type Side,
+  type TimeInForce,
 } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../core/config.ts";
-import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "./byte-io.ts";
 import type { PayloadEncoder } from "./journal.ts";
 
-export const COMMAND_FORMAT_VERSION = 1;
+/** The version encode writes. */
+export const COMMAND_FORMAT_VERSION = 2;
+/** The first version: still read (its placeOrder flags hold the order type in 2 bits). */
+const COMMAND_FORMAT_VERSION_1 = 1;
 /** Longest string the codec accepts (code units): bounds record size; the core's own limit is lower. */
 export const MAX_CODEC_STRING_UNITS = 4096;
 
@@ -58,7 +71,8 @@ const TWO_POW_48 = 0x1_0000_0000_0000;
 const STRING_LATIN1 = 0;
 const STRING_UTF16 = 1;
 
-const ORDER_TYPES: readonly OrderType[] = ["limit", "market", "marketTotal", "stopMarket"];
+/** Version 1's 2-bit order type field can only name the first four (all it was ever written with). */
+const V1_ORDER_TYPES: readonly OrderType[] = ORDER_TYPES.slice(0, 4);
 const TIMES_IN_FORCE: readonly TimeInForce[] = ["gtc", "ioc", "fok"];
 const STP_CODES: readonly (SelfTradePrevention | null)[] = [
   null,
@@ -72,8 +86,8 @@ const STP_CODES: readonly (SelfTradePrevention | null)[] = [
 
 /** Largest encoding of one number: tag byte + float64. */
 const MAX_NUMBER_SIZE_BYTES = 9;
-/** Room for every non-string field of any kind: version, kind, flags, 20 numbers, a status. */
-const MAX_FIXED_SIZE_BYTES = 4 + 20 * MAX_NUMBER_SIZE_BYTES;
+/** Room for every non-string field of any kind: version, kind, order type, flags, 20 numbers, a status. */
+const MAX_FIXED_SIZE_BYTES = 5 + 20 * MAX_NUMBER_SIZE_BYTES;
 
 /**
  * Writes one number at `at` of `buffer` and returns the offset after it; the caller has made
@@ -162,18 +176,11 @@ function statusCode(status: MarketStatus): number {
   throw new CommandEncodeError(`unknown market status ${JSON.stringify(status)}`);
 }
 
+/** The order type's code: its index in ORDER_TYPES. */
 function orderTypeCode(orderType: OrderType): number {
-  switch (orderType) {
-    case "limit":
-      return 0;
-    case "market":
-      return 1;
-    case "marketTotal":
-      return 2;
-    case "stopMarket":
-      return 3;
-  }
-  throw new CommandEncodeError(`unknown order type ${JSON.stringify(orderType)}`);
+  const code = ORDER_TYPES.indexOf(orderType);
+  if (code < 0) throw new CommandEncodeError(`unknown order type ${JSON.stringify(orderType)}`);
+  return code;
 }
 
 function timeInForceCode(timeInForce: TimeInForce): number {
@@ -202,15 +209,14 @@ function stpCode(stp: SelfTradePrevention | null): number {
   throw new CommandEncodeError(`unknown self-trade prevention ${JSON.stringify(stp)}`);
 }
 
-/** Flags byte: bit 0 side, bits 1-2 order type, bits 3-4 time in force, bit 5 postOnly, bits 6-7 STP. */
+/** Version 2 flags byte: bit 0 side, bits 1-2 time in force, bit 3 postOnly, bits 4-5 STP. */
 function placeOrderFlags(c: PlaceOrderCommand): number {
   if (typeof c.postOnly !== "boolean") throw new CommandEncodeError("postOnly must be a boolean");
   return (
     sideCode(c.side) |
-    (orderTypeCode(c.orderType) << 1) |
-    (timeInForceCode(c.timeInForce) << 3) |
-    (c.postOnly ? 1 << 5 : 0) |
-    (stpCode(c.selfTradePrevention) << 6)
+    (timeInForceCode(c.timeInForce) << 1) |
+    (c.postOnly ? 1 << 3 : 0) |
+    (stpCode(c.selfTradePrevention) << 4)
   );
 }
 
@@ -219,6 +225,7 @@ function writePlaceOrder(w: ByteWriter, c: PlaceOrderCommand): void {
   const buffer = w.buffer;
   const view = w.view;
   let at = w.length;
+  buffer[at++] = orderTypeCode(c.orderType);
   buffer[at++] = placeOrderFlags(c);
   at = putNumber(buffer, view, at, c.userId);
   at = putNumber(buffer, view, at, c.marketId);
@@ -425,18 +432,44 @@ function readEnum<T>(values: readonly T[], code: number, field: string, offset: 
   return values[code];
 }
 
-function readPlaceOrder(r: ByteReader, sequence: number, timestampMs: number): PlaceOrderCommand {
-  const flagsOffset = r.position;
-  const flags = r.u8("order flags");
+function readPlaceOrder(
+  r: ByteReader,
+  version: number,
+  sequence: number,
+  timestampMs: number,
+): PlaceOrderCommand {
+  let orderType: OrderType;
+  let timeInForce: TimeInForce;
+  let postOnly: boolean;
+  let selfTradePrevention: SelfTradePrevention | null;
+  const firstOffset = r.position;
+  const first = r.u8("order flags");
+  let side: Side;
+  if (version === COMMAND_FORMAT_VERSION_1) {
+    side = first & 1 ? "sell" : "buy";
+    orderType = readEnum(V1_ORDER_TYPES, (first >> 1) & 3, "order type", firstOffset);
+    timeInForce = readEnum(TIMES_IN_FORCE, (first >> 3) & 3, "time in force", firstOffset);
+    postOnly = (first & (1 << 5)) !== 0;
+    selfTradePrevention = readEnum(STP_CODES, (first >> 6) & 3, "self-trade prevention", firstOffset);
+  } else {
+    orderType = readEnum(ORDER_TYPES, first, "order type", firstOffset);
+    const flagsOffset = r.position;
+    const flags = r.u8("order flags");
+    if (flags >> 6 !== 0) throw new DecodeError(`unknown order flags 0x${flags.toString(16)}`, flagsOffset);
+    side = flags & 1 ? "sell" : "buy";
+    timeInForce = readEnum(TIMES_IN_FORCE, (flags >> 1) & 3, "time in force", flagsOffset);
+    postOnly = (flags & (1 << 3)) !== 0;
+    selfTradePrevention = readEnum(STP_CODES, (flags >> 4) & 3, "self-trade prevention", flagsOffset);
+  }
   return {
     kind: "placeOrder",
     sequence,
     timestampMs,
-    side: flags & 1 ? "sell" : "buy",
-    orderType: readEnum(ORDER_TYPES, (flags >> 1) & 3, "order type", flagsOffset),
-    timeInForce: readEnum(TIMES_IN_FORCE, (flags >> 3) & 3, "time in force", flagsOffset),
-    postOnly: (flags & (1 << 5)) !== 0,
-    selfTradePrevention: readEnum(STP_CODES, (flags >> 6) & 3, "self-trade prevention", flagsOffset),
+    side,
+    orderType,
+    timeInForce,
+    postOnly,
+    selfTradePrevention,
     userId: readNumber(r, "userId"),
     marketId: readNumber(r, "marketId"),
     priceTicks: readNumber(r, "priceTicks"),
@@ -492,10 +525,16 @@ function readStatus(r: ByteReader): MarketStatus {
   throw new DecodeError(`unknown market status code ${code}`, offset);
 }
 
-function readBody(r: ByteReader, kind: number, sequence: number, timestampMs: number): Command {
+function readBody(
+  r: ByteReader,
+  version: number,
+  kind: number,
+  sequence: number,
+  timestampMs: number,
+): Command {
   switch (kind) {
     case KIND_PLACE_ORDER:
-      return readPlaceOrder(r, sequence, timestampMs);
+      return readPlaceOrder(r, version, sequence, timestampMs);
     case KIND_CANCEL_ORDER:
       return {
         kind: "cancelOrder",
@@ -560,13 +599,13 @@ export class CommandDecoder {
     const r = this.reader;
     r.reset(bytes, start, end);
     const version = r.u8("format version");
-    if (version !== COMMAND_FORMAT_VERSION) {
+    if (version !== COMMAND_FORMAT_VERSION && version !== COMMAND_FORMAT_VERSION_1) {
       throw new DecodeError(`unsupported command format version ${version}`, 0);
     }
     const kind = r.u8("kind");
     const sequence = readNumber(r, "sequence");
     const timestampMs = readNumber(r, "timestampMs");
-    const command = readBody(r, kind, sequence, timestampMs);
+    const command = readBody(r, version, kind, sequence, timestampMs);
     if (r.remaining !== 0) {
       throw new DecodeError(`${r.remaining} trailing bytes after the command`, r.position);
     }

@@ -2,7 +2,13 @@
 // -0, NaN, unsafe integers, lone surrogates): the journal must carry them unchanged too.
 
 import fc from "fast-check";
-import type { Command, OrderType, Side, TimeInForce } from "../../src/core/commands.ts";
+import {
+  type Command,
+  ORDER_TYPES,
+  type OrderType,
+  type Side,
+  type TimeInForce,
+} from "../../src/core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
 
 export const anyNumber: fc.Arbitrary<number> = fc.oneof(
@@ -22,7 +28,7 @@ export const anyString: fc.Arbitrary<string> = fc.oneof(
 );
 
 const side = fc.constantFrom<Side>("buy", "sell");
-const orderType = fc.constantFrom<OrderType>("limit", "market", "marketTotal", "stopMarket");
+const orderType = fc.constantFrom<OrderType>(...ORDER_TYPES);
 const timeInForce = fc.constantFrom<TimeInForce>("gtc", "ioc", "fok");
 const stp = fc.constantFrom<SelfTradePrevention>("cancelResting", "cancelIncoming", "cancelBoth");
 const stamp = { sequence: anyNumber, timestampMs: anyNumber };

@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { DecodeError } from "../../src/core/bytes.ts";
 import type { Command, PlaceOrderCommand } from "../../src/core/commands.ts";
-import { DecodeError } from "../../src/journal/byte-io.ts";
+import { ORDER_TYPES } from "../../src/core/commands.ts";
 import {
+  COMMAND_FORMAT_VERSION,
   CommandDecoder,
   CommandEncodeError,
   CommandEncoder,
@@ -29,6 +31,60 @@ const limitBuy: PlaceOrderCommand = {
   clientOrderId: 0,
   selfTradePrevention: null,
 };
+
+const stopSell: PlaceOrderCommand = {
+  ...limitBuy,
+  sequence: 1_234_567,
+  side: "sell",
+  orderType: "stopMarket",
+  priceTicks: 0,
+  triggerPriceTicks: 70_000,
+  quantityLots: 0x1_0000,
+  selfTradePrevention: "cancelBoth",
+  clientOrderId: 2 ** 40,
+};
+
+const oddNumbers: PlaceOrderCommand = {
+  ...limitBuy,
+  timeInForce: "ioc",
+  priceTicks: -0,
+  quantityLots: 1.5,
+  quoteAmountUnits: Number.NaN,
+  clientOrderId: 2 ** 53,
+};
+
+const cancel: Command = {
+  kind: "cancelOrder",
+  sequence: 2 ** 33,
+  timestampMs: 0,
+  userId: 0xef,
+  orderId: 0xf0,
+};
+
+const adjust: Command = {
+  kind: "adjustBalance",
+  sequence: 3,
+  timestampMs: 5,
+  userId: 1,
+  assetId: 2,
+  amountUnits: -10,
+  reason: "déposit ✓",
+};
+
+/** Commands and their version 1 encoding, as the first release of the codec wrote them. */
+const VERSION_1_GOLDEN: [Command, string][] = [
+  [limitBuy, "01012af27b68e5cf8b01000701f050c303000000"],
+  [stopSell, "0101f187d61200f27b68e5cf8b01c7070100f10000010000f170110100f2000000000001"],
+  [
+    oddNumbers,
+    "01012af27b68e5cf8b01080701f30000000000000080f3000000000000f83ff3000000000000f87f00f30000000000004043",
+  ],
+  [cancel, "0102f200000000020000eff0f000"],
+  [adjust, "010503050102f300000000000024c001096400e90070006f0073006900740020001327"],
+];
+
+/** limitBuy's order type byte: after version, kind, sequence (1 byte) and timestamp (7 bytes). */
+const ORDER_TYPE_OFFSET = 10;
 
 describe("command codec", () => {
   it("round-trips every command kind exactly (also -0, NaN, fractions, lone surrogates)", () => {
@@ -58,56 +114,58 @@ describe("command codec", () => {
     expect(first.buffer).toBe(encoder.encode(limitBuy).buffer);
   });
 
-  it("keeps the on-disk encoding of version 1 byte for byte (journals written before stay readable)", () => {
-    // Produced by the codec as first released (commit 7b0cffd); any change here needs a new format version.
+  it("still decodes version 1 byte for byte (journals written before the order type byte stay readable)", () => {
+    // Written by the codec as first released (commit 7b0cffd). Version 1 is never written again,
+    // but every record of it must decode to the same command forever.
+    for (const [command, hex] of VERSION_1_GOLDEN) {
+      expect(decodeCommand(Buffer.from(hex, "hex"))).toEqual(command);
+    }
+  });
+
+  it("keeps the on-disk encoding of version 2 byte for byte", () => {
+    // Any change here needs a new format version (and decoding of this one kept).
     const golden: [Command, string][] = [
-      [limitBuy, "01012af27b68e5cf8b01000701f050c303000000"],
+      [limitBuy, "02012af27b68e5cf8b0100000701f050c303000000"],
+      [stopSell, "0201f187d61200f27b68e5cf8b010331070100f10000010000f170110100f2000000000001"],
+      [
+        oddNumbers,
+        "02012af27b68e5cf8b0100020701f30000000000000080f3000000000000f83ff3000000000000f87f00f30000000000004043",
+      ],
       [
         {
           ...limitBuy,
-          sequence: 1_234_567,
           side: "sell",
-          orderType: "stopMarket",
+          orderType: "marketTotal",
           priceTicks: 0,
-          triggerPriceTicks: 70_000,
-          quantityLots: 0x1_0000,
-          selfTradePrevention: "cancelBoth",
-          clientOrderId: 2 ** 40,
+          quantityLots: 0,
+          quoteAmountUnits: 123_456,
+          timeInForce: "fok",
+          postOnly: true,
+          selfTradePrevention: "cancelIncoming",
         },
-        "0101f187d61200f27b68e5cf8b01c7070100f10000010000f170110100f2000000000001",
+        "02012af27b68e5cf8b01022d07010000f140e201000000",
       ],
-      [
-        {
-          ...limitBuy,
-          timeInForce: "ioc",
-          priceTicks: -0,
-          quantityLots: 1.5,
-          quoteAmountUnits: Number.NaN,
-          clientOrderId: 2 ** 53,
-        },
-        "01012af27b68e5cf8b01080701f30000000000000080f3000000000000f83ff3000000000000f87f00f30000000000004043",
-      ],
-      [
-        { kind: "cancelOrder", sequence: 2 ** 33, timestampMs: 0, userId: 0xef, orderId: 0xf0 },
-        "0102f200000000020000eff0f000",
-      ],
-      [
-        {
-          kind: "adjustBalance",
-          sequence: 3,
-          timestampMs: 5,
-          userId: 1,
-          assetId: 2,
-          amountUnits: -10,
-          reason: "déposit ✓",
-        },
-        "010503050102f300000000000024c001096400e90070006f0073006900740020001327",
-      ],
+      [cancel, "0202f200000000020000eff0f000"],
+      [adjust, "020503050102f300000000000024c001096400e90070006f0073006900740020001327"],
     ];
     for (const [command, hex] of golden) {
       expect(Buffer.from(encodeCommand(command)).toString("hex")).toBe(hex);
       expect(decodeCommand(Buffer.from(hex, "hex"))).toEqual(command);
     }
+  });
+
+  it("writes every order type as its index in ORDER_TYPES, and version 1 can name only the first four", () => {
+    ORDER_TYPES.forEach((orderType, code) => {
+      const bytes = encodeCommand({ ...limitBuy, orderType });
+      expect(bytes[0]).toBe(COMMAND_FORMAT_VERSION);
+      expect(bytes[ORDER_TYPE_OFFSET]).toBe(code);
+    });
+    const unknownType = encodeCommand(limitBuy);
+    unknownType[ORDER_TYPE_OFFSET] = ORDER_TYPES.length;
+    expect(() => decodeCommand(unknownType)).toThrow(`unknown order type code ${ORDER_TYPES.length}`);
+    const reservedFlag = encodeCommand(limitBuy);
+    reservedFlag[ORDER_TYPE_OFFSET + 1] |= 1 << 6;
+    expect(() => decodeCommand(reservedFlag)).toThrow(/unknown order flags 0x40/);
   });
 
   it("encodeInto writes the same bytes in place, only inside its range, or reports no room", () => {
@@ -191,8 +249,11 @@ describe("command codec", () => {
     badTag[2] = 0xfe; // the sequence's number tag
     expect(() => decodeCommand(badTag)).toThrow(/unknown number tag 0xfe for sequence/);
     const badTimeInForce = bytes.slice();
-    badTimeInForce[10] |= 3 << 3; // flags byte follows version, kind, sequence (1 byte) and timestamp (7)
+    badTimeInForce[ORDER_TYPE_OFFSET + 1] |= 3 << 1; // the flags byte follows the order type
     expect(() => decodeCommand(badTimeInForce)).toThrow(/unknown time in force code 3/);
+    const badTimeInForceV1 = Buffer.from(VERSION_1_GOLDEN[0][1], "hex");
+    badTimeInForceV1[ORDER_TYPE_OFFSET] |= 3 << 3; // version 1: the flags byte holds the order type
+    expect(() => decodeCommand(badTimeInForceV1)).toThrow(/unknown time in force code 3/);
   });
 
   it("never throws anything but DecodeError on random bytes", () => {

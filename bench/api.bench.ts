@@ -22,10 +22,10 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { startExchangeServer } from "../src/server/server.ts";
 import { loadServerKey } from "../src/accounts/server-key.ts";
 import type { UnstampedCommand } from "../src/core/commands.ts";
 import { OperatorActions } from "../src/operator/actions.ts";
+import { startExchangeServer } from "../src/server/server.ts";
 
 const { values: flags } = parseArgs({
   options: {

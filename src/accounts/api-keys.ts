@@ -6,6 +6,7 @@
 // user once and stored only sealed (secret-box.ts).
 
 import { randomBytes } from "node:crypto";
+import type { SecretBox } from "./secret-box.ts";
 
 const KEY_ID_RANDOM_BYTES = 20;
 const SECRET_RANDOM_BYTES = 32;
@@ -248,4 +249,16 @@ export function isIpAllowed(remoteAddress: string, allowList: readonly Cidr[]): 
   const ip = parseIp(remoteAddress);
   if (ip === null) return false;
   return allowList.some((cidr) => cidrContains(cidr, ip));
+}
+
+// ---- sealed secrets ------------------------------------------------------------------------------
+
+/** The SecretBox context an API key's secret is sealed under: binds the ciphertext to its key id. */
+export function apiSecretContext(keyId: string): string {
+  return `api-key:${keyId}`;
+}
+
+/** Seals a new key's secret for `createApiKey`'s secretCiphertext column. */
+export function sealApiSecret(secretBox: SecretBox, keyId: string, secret: string): Buffer {
+  return Buffer.from(secretBox.seal(secret, apiSecretContext(keyId)), "utf8");
 }

@@ -8,15 +8,15 @@
 import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Exchange } from "../exchange/exchange.ts";
-import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
 import { loadServerKey } from "../accounts/server-key.ts";
 import type { Core } from "../core/core.ts";
+import { Exchange } from "../exchange/exchange.ts";
 import { OperatorActions, OperatorError } from "../operator/actions.ts";
 import { rotateOperatorToken } from "../operator/token.ts";
 import { startEmbeddedCore } from "../runtime/embedded.ts";
 import { acquireDataDirLock, DataDirBusyError } from "../server/data-dir-lock.ts";
 import { ensureDefaultMarkets } from "../server/default-markets.ts";
+import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
 
 const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--json]
 
@@ -195,7 +195,7 @@ async function start(cli: Cli): Promise<void> {
       operatorUrl: server.operatorUrl,
       operatorToken: server.newOperatorToken,
       serverKeySource: server.serverKeySource,
-      ...stateSummary(server.exchange.core),
+      ...stateSummary(server.exchange.internals.core),
       marketDataRestore: server.marketDataRestore,
       demo:
         server.demo === null
@@ -214,7 +214,7 @@ async function start(cli: Cli): Promise<void> {
   await server.close();
   say(
     cli,
-    { event: "stopped", lastSequence: server.exchange.core.lastSequence },
+    { event: "stopped", lastSequence: server.exchange.status().lastSequence },
     "Stopped; journal flushed, candles saved.",
   );
 }

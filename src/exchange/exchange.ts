@@ -1,24 +1,35 @@
-// The embedded exchange's composition root: the durable core (journal + snapshots + sequencer),
-// the SQL store fed by the projector, and in-memory market data, wired so data flows one way:
-// commands → sequencer → core → events → projector (store) and market data. The gateway and
-// the CLI talk to this object and to nothing below it.
+// The embedded exchange: the durable core (journal + snapshots + sequencer), the SQL store fed by
+// the projector, in-memory market data and its candles file, wired so data flows one way:
+// commands → sequencer → core → events → the declared event pipeline (event-pipeline.ts). The
+// layers above see it only as an ExchangeBoundary (boundary.ts); `internals` is for the
+// composition root, the CLI's offline commands and tests.
 
-import type { CommandStamp, UnstampedCommand } from "../core/commands.ts";
+import { Accounts } from "../accounts/accounts.ts";
+import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, CoreLimits, MarketConfig } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import type { Core } from "../core/core.ts";
-import type { CoreEvent } from "../core/events.ts";
 import type { CoreStateView } from "../core/state-view.ts";
 import { MarketData } from "../marketdata/market-data.ts";
 import { type EmbeddedCore, startEmbeddedCore } from "../runtime/embedded.ts";
-import type { SubmitResult } from "../runtime/sequencer.ts";
 import type { SnapshotPolicy } from "../runtime/snapshotter.ts";
 import { raiseUserIdFloor } from "../store/accounts.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
-import { ProjectorQueue } from "../store/projector-queue.ts";
+import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
 import { WorkerProjector } from "../store/projector-worker.ts";
+import { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import { MarketUnits } from "../units/market-units.ts";
+import type { CommandResult, ExchangeBoundary, ExchangeStatus, MarketContext } from "./boundary.ts";
+import {
+  type DurableBatch,
+  EventPipeline,
+  type EventPipelineStage,
+  type EventStageHandler,
+} from "./event-pipeline.ts";
+import { MarketDataPersistence, type MarketDataRestoreReport } from "./market-data-persistence.ts";
+
+export type { MarketContext } from "./boundary.ts";
 
 export interface ExchangeOptions {
   dataDir: string;
@@ -32,37 +43,69 @@ export interface ExchangeOptions {
   snapshotPolicy?: SnapshotPolicy;
   /** Where background failures (snapshot writes, projector retries) are reported. */
   onBackgroundError?: (what: string, error: unknown) => void;
+  /** Bounds of the queue in front of the projector (its lag before the sequencer waits). */
+  projectorQueue?: Pick<ProjectorQueueOptions, "maxQueuedEvents">;
+  /** Save the candles file this often (default one minute); 0: only at close. */
+  candleSaveIntervalMs?: number;
+  /** Wraps the store's projector (tests: a slow or failing store). */
+  wrapProjector?: (projector: BatchProjector) => BatchProjector;
+  /** Commands waiting for the sequencer before submit() refuses with SequencerQueueFullError. */
+  maxQueuedCommands?: number;
 }
 
-/** A market with what the edge needs to speak decimals about it. */
-export interface MarketContext {
-  config: MarketConfig;
-  base: AssetConfig;
-  quote: AssetConfig;
-  units: MarketUnits;
+const DEFAULT_CANDLE_SAVE_INTERVAL_MS = 60_000;
+
+/** What the composition root, offline CLI commands and tests may reach; never the gateway. */
+export interface ExchangeInternals {
+  core: Core;
+  sequencer: EmbeddedCore["sequencer"];
+  store: Store;
+  projectorQueue: ProjectorQueue;
+  /** The SQLite projector's worker thread; null on PostgreSQL, whose projector runs in process. */
+  projectorWorker: WorkerProjector | null;
+  /** What recovery did at open: snapshot used, records replayed, torn tail, time. */
+  recovery: EmbeddedCore["recoveryReport"];
+  journalOpen: EmbeddedCore["journalOpenReport"];
 }
 
-export class Exchange {
+export class Exchange implements ExchangeBoundary {
   private readonly marketsById = new Map<number, MarketContext>();
   private readonly marketsBySymbol = new Map<string, MarketContext>();
   private readonly assetsById = new Map<number, AssetConfig>();
   private readonly assetsByCode = new Map<string, AssetConfig>();
   private closing: Promise<void> | null = null;
-  /** Batches waiting for room in the projector queue, chained in order; null when none wait. */
-  private projectorBacklog: Promise<void> | null = null;
+  private readonly pipeline: EventPipeline;
+  readonly reads: StoreReadModels;
+  readonly audit: StoreAuditTrail;
+  readonly accounts: Accounts;
+  /** What rebuilding trades, tickers and candles found at open. */
+  marketDataRestore: MarketDataRestoreReport = {
+    tradesReplayed: 0,
+    candleMarketsLoaded: 0,
+    candleTradesToppedUp: 0,
+  };
 
   private constructor(
     private readonly embedded: EmbeddedCore,
-    readonly store: Store,
-    readonly projectorQueue: ProjectorQueue,
+    private readonly store: Store,
+    private readonly projectorQueue: ProjectorQueue,
     /** The SQLite projector's worker thread; null on PostgreSQL, whose projector runs here. */
-    readonly projectorWorker: WorkerProjector | null,
+    private readonly projectorWorker: WorkerProjector | null,
     readonly marketData: MarketData,
-    private readonly reportError: (what: string, error: unknown) => void,
+    private readonly candles: MarketDataPersistence,
+    reportError: (what: string, error: unknown) => void,
   ) {
+    this.reads = new StoreReadModels(store.db, store.engine);
+    this.audit = new StoreAuditTrail(store.db);
+    this.accounts = new Accounts(store);
     for (const asset of embedded.core.assetList()) this.learnAsset(asset);
     for (const market of embedded.core.marketList()) this.learnMarket(market);
-    embedded.sequencer.subscribe((events, stamps) => this.onDurableBatch(events, stamps));
+    this.pipeline = new EventPipeline((stage, error) =>
+      reportError(`event pipeline stage ${stage} failed`, error),
+    );
+    this.pipeline.attach("marketData", (batch) => this.applyToMarketData(batch));
+    this.pipeline.attach("projector", (batch) => this.project(batch));
+    embedded.sequencer.subscribe((events, commands) => this.pipeline.deliver({ events, commands }));
   }
 
   /**
@@ -82,21 +125,23 @@ export class Exchange {
       // transactions do not stall the event loop that serves the API.
       if (store.sqliteFile !== null) projectorWorker = await WorkerProjector.open(store.sqliteFile);
       const projector: BatchProjector = projectorWorker ?? (await Projector.open(store.db));
-      const projectorQueue = new ProjectorQueue(projector, {
+      const projectorQueue = new ProjectorQueue(options.wrapProjector?.(projector) ?? projector, {
         ...(store.engine === "sqlite"
           ? { maxEventsPerTransaction: EMBEDDED_MAX_EVENTS_PER_TRANSACTION }
           : {}),
+        ...options.projectorQueue,
         onError: (error) => report("projector write failed; retrying", error),
       });
       const limits = { ...DEFAULT_CORE_LIMITS, ...options.limits };
       const clock = options.clock ?? Date.now;
       const marketData = new MarketData({ clock, maxTrackedOrders: limits.maxOpenOrders + 1 });
-      const replayed: { events: readonly CoreEvent[]; commands: readonly CommandStamp[] }[] = [];
+      const replayed: DurableBatch[] = [];
       const embedded = await startEmbeddedCore({
         dataDir: options.dataDir,
         limits,
         clock,
         snapshotPolicy: options.snapshotPolicy,
+        maxQueuedCommands: options.maxQueuedCommands,
         onSnapshotError: (error) => report("snapshot failed", error),
         maxSnapshotSequence: projector.lastSequence,
         onReplayedEvents: (events, commands) => {
@@ -108,10 +153,29 @@ export class Exchange {
       });
       for (const batch of replayed) await projectorQueue.push(batch);
       await projectorQueue.flush();
-      const exchange = new Exchange(embedded, store, projectorQueue, projectorWorker, marketData, report);
-      const state = exchange.core.exportState();
+      const candles = new MarketDataPersistence({
+        db: store.db,
+        marketData,
+        markets: () => embedded.core.marketList(),
+        dataDir: options.dataDir,
+        clock,
+      });
+      const exchange = new Exchange(
+        embedded,
+        store,
+        projectorQueue,
+        projectorWorker,
+        marketData,
+        candles,
+        report,
+      );
+      const state = embedded.core.exportState();
       await raiseUserIdFloor(store.db, store.engine, maxUserId(state));
-      exchange.marketData.seedBooks(state);
+      marketData.seedBooks(state);
+      exchange.marketDataRestore = await candles.restore();
+      const saveIntervalMs = options.candleSaveIntervalMs ?? DEFAULT_CANDLE_SAVE_INTERVAL_MS;
+      if (saveIntervalMs > 0)
+        candles.startPeriodicSave(saveIntervalMs, (error) => report("saving candles failed", error));
       return exchange;
     } catch (error) {
       await projectorWorker?.close();
@@ -120,22 +184,46 @@ export class Exchange {
     }
   }
 
-  get core(): Core {
-    return this.embedded.core;
+  /** The parts behind the boundary: for the composition root, offline CLI commands and tests. */
+  get internals(): ExchangeInternals {
+    return {
+      core: this.embedded.core,
+      sequencer: this.embedded.sequencer,
+      store: this.store,
+      projectorQueue: this.projectorQueue,
+      projectorWorker: this.projectorWorker,
+      recovery: this.embedded.recoveryReport,
+      journalOpen: this.embedded.journalOpenReport,
+    };
   }
 
-  get sequencer(): EmbeddedCore["sequencer"] {
-    return this.embedded.sequencer;
-  }
-
-  /** Sequences, stamps, journals and applies a command; resolves once it is durable. */
-  submit(command: UnstampedCommand): Promise<SubmitResult> {
+  submit(command: UnstampedCommand): Promise<CommandResult> {
     return this.embedded.sequencer.submit(command);
   }
 
-  /** Resolves when the store shows the effects of every command up to `sequence`. */
   whenProjected(sequence: number): Promise<void> {
     return this.projectorQueue.whenProjected(sequence);
+  }
+
+  attach(stage: EventPipelineStage, handler: EventStageHandler): () => void {
+    return this.pipeline.attach(stage, handler);
+  }
+
+  status(): ExchangeStatus {
+    const sequencer = this.embedded.sequencer;
+    return {
+      lastSequence: this.embedded.core.lastSequence,
+      acknowledgedSequence: sequencer.acknowledgedSequence,
+      queuedCommands: sequencer.queuedCount,
+      projectorQueuedEvents: this.projectorQueue.queuedEvents,
+      projectorLastError: this.projectorQueue.lastError,
+      storeEngine: this.store.engine,
+      pipeline: this.pipeline.stats,
+    };
+  }
+
+  balance(userId: number, assetId: number): { availableUnits: number; heldUnits: number } {
+    return this.embedded.core.balance(userId, assetId);
   }
 
   market(marketId: number): MarketContext | undefined {
@@ -162,43 +250,37 @@ export class Exchange {
     return [...this.assetsById.values()];
   }
 
-  /** Drains the sequencer, writes what the projector holds, closes journal and store. Idempotent. */
+  /** Drains the sequencer, writes what the projector holds, saves candles, closes journal and store. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.embedded.close();
-      await this.projectorBacklog;
       await this.projectorQueue.flush();
       await this.projectorQueue.close();
       // After the queue: its last transaction has been acknowledged, so the worker is idle.
       await this.projectorWorker?.close();
+      await this.candles.stop();
       await this.store.close();
     })();
     return this.closing;
   }
 
-  private onDurableBatch(events: readonly CoreEvent[], stamps: readonly CommandStamp[]): void {
-    for (const event of events) {
+  /** The pipeline's first stage: reference data, books, trades, tickers, candles. */
+  private applyToMarketData(batch: DurableBatch): void {
+    for (const event of batch.events) {
       if (event.type === "assetAdded") this.learnAsset(event.asset);
       else if (event.type === "marketAdded") this.learnMarket(event.market);
     }
-    this.marketData.apply(events);
-    this.project({ commands: stamps, events });
+    this.marketData.apply(batch.events);
+    this.candles.noteTrades(batch.events);
   }
 
   /**
-   * Hands a batch to the projector in order. When its queue is full, this batch and every later
-   * one wait in a chain behind it; the sequencer's memory is the bound (its own queue is bounded).
+   * The pipeline's second stage. A full projector queue returns a promise, which holds the
+   * pipeline and the sequencer until the projector has room: the store's lag is bounded.
    */
-  private project(batch: { commands: readonly CommandStamp[]; events: readonly CoreEvent[] }): void {
-    if (this.projectorBacklog === null && this.projectorQueue.offer(batch)) return;
-    const previous = this.projectorBacklog ?? Promise.resolve();
-    const next = previous
-      .then(() => this.projectorQueue.push(batch))
-      .catch((error: unknown) => this.reportError("projector refused a batch", error));
-    this.projectorBacklog = next;
-    void next.then(() => {
-      if (this.projectorBacklog === next) this.projectorBacklog = null;
-    });
+  private project(batch: DurableBatch): Promise<void> | undefined {
+    if (this.projectorQueue.offer(batch)) return undefined;
+    return this.projectorQueue.push(batch);
   }
 
   private learnAsset(asset: AssetConfig): void {

@@ -13,18 +13,18 @@
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { CoreEvent, TradeEvent } from "../core/events.ts";
+import type { Kysely } from "kysely";
+import type { MarketConfig } from "../core/config.ts";
+import type { CoreEvent } from "../core/events.ts";
 import { MarketCandles, type MarketCandlesJson } from "../marketdata/candles.ts";
 import { TRADE_RING_CAPACITY } from "../marketdata/limits.ts";
-import type { TradeRow } from "../store/schema.ts";
-import type { Exchange } from "./exchange.ts";
-import { isNotFound } from "../accounts/server-key.ts";
+import type { MarketData } from "../marketdata/market-data.ts";
+import type { StoreDatabase } from "../store/schema.ts";
+import { firstTradeIdSince, forEachTradeAfter, tradeIdFromNewest } from "../store/trade-history.ts";
 
 export const CANDLES_FILE_NAME = "candles.json";
 const FILE_VERSION = 1;
 const MS_PER_DAY = 86_400_000;
-/** Rows read per store query while rebuilding. */
-const PAGE_ROWS = 5_000;
 /** Trades replayed per market for the ring and ticker: a 24 h window busier than this is cut. */
 export const MAX_TICKER_REBUILD_TRADES = 1_000_000;
 /** Trades added to loaded candles per market; a file further behind loses the oldest of them. */
@@ -52,21 +52,35 @@ export interface MarketDataRestoreReport {
 /** Keeps candles on disk: tracks the newest trade id per market as batches land, saves on demand. */
 export class MarketDataPersistence {
   private readonly lastTradeIds = new Map<number, number>();
-  private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private saving: Promise<void> | null = null;
 
-  constructor(
-    private readonly exchange: Exchange,
-    private readonly dataDir: string,
-    private readonly clock: () => number = Date.now,
-  ) {}
+  private readonly db: Kysely<StoreDatabase>;
+  private readonly marketData: MarketData;
+  private readonly markets: () => readonly MarketConfig[];
+  private readonly dataDir: string;
+  private readonly clock: () => number;
+
+  constructor(options: {
+    db: Kysely<StoreDatabase>;
+    marketData: MarketData;
+    /** The markets whose candles are kept (the exchange's, at the time of the call). */
+    markets: () => readonly MarketConfig[];
+    dataDir: string;
+    clock: () => number;
+  }) {
+    this.db = options.db;
+    this.marketData = options.marketData;
+    this.markets = options.markets;
+    this.dataDir = options.dataDir;
+    this.clock = options.clock;
+  }
 
   get path(): string {
     return join(this.dataDir, CANDLES_FILE_NAME);
   }
 
-  /** Rebuilds trades, tickers and candles; call right after Exchange.open, before new commands. */
+  /** Rebuilds trades, tickers and candles; call when the store is caught up, before new commands. */
   async restore(): Promise<MarketDataRestoreReport> {
     const saved = readCandlesFile(this.path);
     const report: MarketDataRestoreReport = {
@@ -74,7 +88,7 @@ export class MarketDataPersistence {
       candleMarketsLoaded: 0,
       candleTradesToppedUp: 0,
     };
-    for (const { config } of this.exchange.markets()) {
+    for (const config of this.markets()) {
       const marketId = config.marketId;
       report.tradesReplayed += await this.replayRecentTrades(marketId);
       const entry = saved?.markets.find((market) => market.marketId === marketId);
@@ -83,14 +97,13 @@ export class MarketDataPersistence {
         coveredTradeId = entry.lastTradeId;
         report.candleMarketsLoaded += 1;
       } else {
-        this.exchange.marketData.restoreCandles(new MarketCandles(marketId).toJSON());
+        this.marketData.restoreCandles(new MarketCandles(marketId).toJSON());
       }
       report.candleTradesToppedUp += await this.topUpCandles(marketId, coveredTradeId);
       // The candles now include every stored trade of the market.
       const newest = await this.newestTradeId(marketId);
       if (newest !== 0) this.lastTradeIds.set(marketId, newest);
     }
-    this.unsubscribe = this.exchange.sequencer.subscribe((events) => this.noteTrades(events));
     return report;
   }
 
@@ -118,14 +131,12 @@ export class MarketDataPersistence {
     this.timer = null;
     await this.saving;
     await this.save();
-    this.unsubscribe?.();
-    this.unsubscribe = null;
   }
 
   private snapshot(): CandlesFile {
     const markets: CandlesFileMarket[] = [];
-    for (const { config } of this.exchange.markets()) {
-      const candles = this.exchange.marketData.candleStore(config.marketId);
+    for (const config of this.markets()) {
+      const candles = this.marketData.candleStore(config.marketId);
       if (candles === undefined) continue;
       markets.push({
         marketId: config.marketId,
@@ -136,14 +147,15 @@ export class MarketDataPersistence {
     return { version: FILE_VERSION, savedMs: this.clock(), markets };
   }
 
-  private noteTrades(events: readonly CoreEvent[]): void {
+  /** Follows the newest trade id per market (the event pipeline's market-data stage calls it). */
+  noteTrades(events: readonly CoreEvent[]): void {
     for (const event of events)
       if (event.type === "trade") this.lastTradeIds.set(event.marketId, event.tradeId);
   }
 
   private loadCandles(entry: CandlesFileMarket): boolean {
     try {
-      this.exchange.marketData.restoreCandles(entry.candles);
+      this.marketData.restoreCandles(entry.candles);
       return true;
     } catch (error) {
       // Charts are rebuilt from the store rather than refusing to start on a damaged file.
@@ -154,118 +166,37 @@ export class MarketDataPersistence {
 
   /** Feeds the ring and ticker; returns how many trades were replayed. */
   private async replayRecentTrades(marketId: number): Promise<number> {
-    const db = this.exchange.store.db;
-    const newest = await db
-      .selectFrom("trades")
-      .select("trade_id")
-      .where("market_id", "=", marketId)
-      .orderBy("trade_id", "desc")
-      .limit(1)
-      .offset(TRADE_RING_CAPACITY - 1)
-      .executeTakeFirst();
-    const firstInWindow = await db
-      .selectFrom("trades")
-      .select("trade_id")
-      .where("market_id", "=", marketId)
-      .where("ts_ms", ">=", this.clock() - MS_PER_DAY)
-      .orderBy("trade_id", "asc")
-      .limit(1)
-      .executeTakeFirst();
-    const cappedFrom = await db
-      .selectFrom("trades")
-      .select("trade_id")
-      .where("market_id", "=", marketId)
-      .orderBy("trade_id", "desc")
-      .limit(1)
-      .offset(MAX_TICKER_REBUILD_TRADES - 1)
-      .executeTakeFirst();
+    const db = this.db;
+    const newest = await tradeIdFromNewest(db, marketId, TRADE_RING_CAPACITY - 1);
+    const firstInWindow = await firstTradeIdSince(db, marketId, this.clock() - MS_PER_DAY);
+    const cappedFrom = await tradeIdFromNewest(db, marketId, MAX_TICKER_REBUILD_TRADES - 1);
     // From the older of "1000th newest" and "first of the last 24 h", but never more than the cap.
-    let fromTradeId = Math.min(newest?.trade_id ?? 1, firstInWindow?.trade_id ?? Number.MAX_SAFE_INTEGER);
-    if (cappedFrom !== undefined) fromTradeId = Math.max(fromTradeId, cappedFrom.trade_id);
+    let fromTradeId = Math.min(newest ?? 1, firstInWindow ?? Number.MAX_SAFE_INTEGER);
+    if (cappedFrom !== undefined) fromTradeId = Math.max(fromTradeId, cappedFrom);
     let replayed = 0;
-    await this.forEachTradeFrom(marketId, fromTradeId - 1, MAX_TICKER_REBUILD_TRADES, (row) => {
-      this.exchange.marketData.restoreTrade(tradeEventOf(row));
+    await forEachTradeAfter(db, marketId, fromTradeId - 1, MAX_TICKER_REBUILD_TRADES, (trade) => {
+      this.marketData.restoreTrade(trade);
       replayed += 1;
     });
     return replayed;
   }
 
   private async topUpCandles(marketId: number, coveredTradeId: number): Promise<number> {
-    const candles = this.exchange.marketData.candleStore(marketId);
+    const candles = this.marketData.candleStore(marketId);
     if (candles === undefined) return 0;
-    const capFrom = await this.exchange.store.db
-      .selectFrom("trades")
-      .select("trade_id")
-      .where("market_id", "=", marketId)
-      .orderBy("trade_id", "desc")
-      .limit(1)
-      .offset(MAX_CANDLE_TOPUP_TRADES)
-      .executeTakeFirst();
-    const after = Math.max(coveredTradeId, capFrom?.trade_id ?? 0);
+    const capFrom = await tradeIdFromNewest(this.db, marketId, MAX_CANDLE_TOPUP_TRADES);
+    const after = Math.max(coveredTradeId, capFrom ?? 0);
     let added = 0;
-    await this.forEachTradeFrom(marketId, after, MAX_CANDLE_TOPUP_TRADES, (row) => {
-      candles.record(tradeEventOf(row));
+    await forEachTradeAfter(this.db, marketId, after, MAX_CANDLE_TOPUP_TRADES, (trade) => {
+      candles.record(trade);
       added += 1;
     });
     return added;
   }
 
   private async newestTradeId(marketId: number): Promise<number> {
-    const row = await this.exchange.store.db
-      .selectFrom("trades")
-      .select("trade_id")
-      .where("market_id", "=", marketId)
-      .orderBy("trade_id", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    return row?.trade_id ?? 0;
+    return (await tradeIdFromNewest(this.db, marketId, 0)) ?? 0;
   }
-
-  /** Trades with id > afterTradeId, oldest first, in pages, at most maxTrades. */
-  private async forEachTradeFrom(
-    marketId: number,
-    afterTradeId: number,
-    maxTrades: number,
-    visit: (row: TradeRow) => void,
-  ): Promise<void> {
-    let cursor = afterTradeId;
-    let seen = 0;
-    while (seen < maxTrades) {
-      const rows = await this.exchange.store.db
-        .selectFrom("trades")
-        .selectAll()
-        .where("market_id", "=", marketId)
-        .where("trade_id", ">", cursor)
-        .orderBy("trade_id", "asc")
-        .limit(Math.min(PAGE_ROWS, maxTrades - seen))
-        .execute();
-      if (rows.length === 0) return;
-      for (const row of rows) visit(row);
-      seen += rows.length;
-      cursor = rows[rows.length - 1].trade_id;
-    }
-  }
-}
-
-/** A stored trade as the core's event. */
-function tradeEventOf(row: TradeRow): TradeEvent {
-  return {
-    type: "trade",
-    sequence: row.sequence,
-    timestampMs: row.ts_ms,
-    tradeId: row.trade_id,
-    marketId: row.market_id,
-    priceTicks: row.price_ticks,
-    quantityLots: row.quantity_lots,
-    notionalUnits: row.notional_units,
-    takerSide: row.taker_side,
-    makerOrderId: row.maker_order_id,
-    takerOrderId: row.taker_order_id,
-    makerUserId: row.maker_user_id,
-    takerUserId: row.taker_user_id,
-    buyerFeeUnits: row.buyer_fee_units,
-    sellerFeeUnits: row.seller_fee_units,
-  };
 }
 
 const MAX_CANDLES_FILE_BYTES = 256 * 1024 * 1024;
@@ -275,7 +206,7 @@ function readCandlesFile(path: string): CandlesFile | null {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    if (isNotFound(error)) return null;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
   if (text.length > MAX_CANDLES_FILE_BYTES) throw new Error(`${path} is larger than expected`);

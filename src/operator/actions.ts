@@ -3,33 +3,22 @@
 // tables, and every successful change is appended to the hash-chained audit log with who did it.
 // Failed attempts change nothing and are reported to the caller, not audited.
 
-import type { Exchange } from "../exchange/exchange.ts";
-import type { UnstampedCommand } from "../core/commands.ts";
-import { MAX_REASON_LENGTH } from "../core/commands.ts";
-import type { AssetConfig } from "../core/config.ts";
-import type { CoreEvent } from "../core/events.ts";
+import type { UserRecord, UserStatus } from "../accounts/accounts.ts";
 import {
   apiKeyPolicyProblem,
   formatScopes,
   generateApiKey,
   parseAllowList,
   parseScopes,
+  sealApiSecret,
 } from "../accounts/api-keys.ts";
-import { sealApiSecret } from "../gateway/auth/authenticate.ts";
 import { hashPassword, passwordPolicyProblem } from "../accounts/passwords.ts";
 import type { SecretBox } from "../accounts/secret-box.ts";
-import {
-  createApiKey,
-  createUser,
-  getApiKey,
-  getUserByEmail,
-  revokeApiKey,
-  setUserStatus,
-  type UserRecord,
-} from "../store/accounts.ts";
-import { type AuditEntry, appendAudit, type JsonValue, verifyAuditLog } from "../store/audit-log.ts";
-import { listMarkets } from "../store/queries.ts";
-import type { UserStatus } from "../store/schema.ts";
+import type { UnstampedCommand } from "../core/commands.ts";
+import { MAX_REASON_LENGTH } from "../core/commands.ts";
+import type { AssetConfig } from "../core/config.ts";
+import type { CoreEvent } from "../core/events.ts";
+import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/boundary.ts";
 import { formatUnits, parseDecimal } from "../units/decimal.ts";
 import {
   type AssetSpec,
@@ -83,17 +72,17 @@ export interface MarketListing {
 
 export class OperatorActions {
   constructor(
-    private readonly exchange: Exchange,
+    private readonly exchange: ExchangeBoundary,
     private readonly secretBox: SecretBox,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  private get db() {
-    return this.exchange.store.db;
+  private get accounts() {
+    return this.exchange.accounts;
   }
 
   private audit(actor: string, action: string, subject: string, details: JsonValue): Promise<AuditEntry> {
-    return appendAudit(this.db, { tsMs: this.clock(), actor, action, subject, details });
+    return this.exchange.audit.append({ tsMs: this.clock(), actor, action, subject, details });
   }
 
   // ---- users and keys ------------------------------------------------------------------------
@@ -106,7 +95,7 @@ export class OperatorActions {
     if (policy === "tooShort") throw new OperatorError("invalid", "password must be at least 8 characters");
     if (policy === "tooLong") throw new OperatorError("invalid", "password is too long");
     const email = checkEmail(input.email);
-    const created = await createUser(this.db, {
+    const created = await this.accounts.createUser({
       email,
       passwordHash: await hashPassword(input.password),
       createdMs: this.clock(),
@@ -124,7 +113,7 @@ export class OperatorActions {
     const user = await this.user(input.email);
     if (input.status !== "active" && input.status !== "frozen")
       throw new OperatorError("invalid", "status must be active or frozen");
-    await setUserStatus(this.db, user.userId, input.status);
+    await this.accounts.setUserStatus(user.userId, input.status);
     await this.audit(actor, "user.setStatus", `user:${user.userId}`, { status: input.status });
     return { userId: user.userId, status: input.status };
   }
@@ -142,7 +131,7 @@ export class OperatorActions {
     if (policy !== null) throw new OperatorError("invalid", policy);
     const { keyId, secret } = generateApiKey();
     const scopesText = formatScopes(scopes.scopes);
-    const stored = await createApiKey(this.db, {
+    const stored = await this.accounts.createApiKey({
       keyId,
       userId: user.userId,
       secretCiphertext: sealApiSecret(this.secretBox, keyId, secret),
@@ -162,9 +151,9 @@ export class OperatorActions {
   }
 
   async revokeApiKey(actor: string, input: { keyId: string }): Promise<{ keyId: string }> {
-    const key = await getApiKey(this.db, checkKeyId(input.keyId));
+    const key = await this.accounts.apiKey(checkKeyId(input.keyId));
     if (key === undefined) throw new OperatorError("notFound", `no API key ${input.keyId}`);
-    if (!(await revokeApiKey(this.db, input.keyId, this.clock())))
+    if (!(await this.accounts.revokeApiKey(input.keyId, this.clock())))
       throw new OperatorError("conflict", `API key ${input.keyId} is already revoked`);
     await this.audit(actor, "apiKey.revoke", `apiKey:${input.keyId}`, { userId: key.userId });
     return { keyId: input.keyId };
@@ -208,7 +197,7 @@ export class OperatorActions {
       reason,
       sequence,
     });
-    const balance = this.exchange.core.balance(user.userId, asset.assetId);
+    const balance = this.exchange.balance(user.userId, asset.assetId);
     return {
       userId: user.userId,
       asset: asset.code,
@@ -239,8 +228,8 @@ export class OperatorActions {
   }
 
   async listMarkets(): Promise<MarketListing[]> {
-    await this.exchange.whenProjected(this.exchange.core.lastSequence);
-    const statuses = new Map((await listMarkets(this.db)).map((row) => [row.marketId, row.status]));
+    await this.exchange.whenProjected(this.exchange.status().lastSequence);
+    const statuses = new Map((await this.exchange.reads.markets()).map((row) => [row.marketId, row.status]));
     return this.exchange.markets().map(({ config, units }) => ({
       marketId: config.marketId,
       symbol: config.symbol,
@@ -301,7 +290,7 @@ export class OperatorActions {
     head: { seq: number; hash: string } | null;
     problem?: string;
   }> {
-    const result = await verifyAuditLog(this.db);
+    const result = await this.exchange.audit.verify();
     if (result.ok) return { ok: true, checkedRows: result.checkedRows, head: result.head };
     return {
       ok: false,
@@ -314,7 +303,7 @@ export class OperatorActions {
   // ---- helpers -------------------------------------------------------------------------------
 
   private async user(email: string): Promise<UserRecord> {
-    const user = await getUserByEmail(this.db, checkEmail(email));
+    const user = await this.accounts.userByEmail(checkEmail(email));
     if (user === undefined) throw new OperatorError("notFound", `no user with email ${email}`);
     return user;
   }

@@ -32,8 +32,13 @@ export interface BatchBoundaryHook {
 /**
  * Receives each durable batch: its events and the stamps of its commands (projections need the
  * stamps to date events that carry no time, and to move their cursor past silent commands).
+ * Returning a promise is back-pressure: no later batch is delivered, and no new batch is run,
+ * until it settles.
  */
-export type EventListener = (events: readonly CoreEvent[], commands: readonly CommandStamp[]) => void;
+export type EventListener = (
+  events: readonly CoreEvent[],
+  commands: readonly CommandStamp[],
+) => void | Promise<void>;
 
 export interface SequencerOptions {
   core: SequencedCore;
@@ -96,6 +101,10 @@ export class Sequencer {
   /** Submissions taken off the queue for the batch being built (rejected if it fails midway). */
   private building: Submission[] = [];
   private readonly listeners = new Set<EventListener>();
+  /** Durable batches not yet handed to the listeners (only while a listener applies back-pressure). */
+  private readonly undelivered: { events: CoreEvent[]; stamps: CommandStamp[] }[] = [];
+  /** Set while a listener's back-pressure promise is pending. */
+  private deliveryWait: Promise<void> | null = null;
   private nextSequence: number;
   private lastTimestampMs = 0;
   private scheduled = false;
@@ -122,6 +131,8 @@ export class Sequencer {
       );
     }
     this.nextSequence = this.core.lastSequence + 1;
+    // What recovery replayed is durable already: nothing is unacknowledged at start.
+    this.acknowledgedSequence = this.core.lastSequence;
   }
 
   /** Sequence of the last command whose result was released (durable). */
@@ -149,7 +160,10 @@ export class Sequencer {
     });
   }
 
-  /** Listeners get every batch's events in sequence order, after they are durable. */
+  /**
+   * Listeners get every batch's events in sequence order, after they are durable, in the order
+   * they subscribed. The exchange subscribes one listener, its declared event pipeline.
+   */
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -168,8 +182,13 @@ export class Sequencer {
 
   // ---- the loop
 
+  /** True while a listener holds delivery back: the sequencer runs no new batch meanwhile. */
+  get backPressured(): boolean {
+    return this.deliveryWait !== null;
+  }
+
   private schedule(): void {
-    if (this.scheduled || this.waitingForRoom || this.failure !== null) return;
+    if (this.scheduled || this.waitingForRoom || this.deliveryWait !== null || this.failure !== null) return;
     this.scheduled = true;
     // setImmediate, not a microtask: I/O completions (fsyncs) run between batches, and
     // submissions arriving meanwhile join the next batch.
@@ -180,6 +199,7 @@ export class Sequencer {
   }
 
   private runBatch(): void {
+    if (this.deliveryWait !== null) return; // resumed by deliverPending()
     if (this.failure !== null || this.queue.length === 0) {
       this.checkIdle();
       return;
@@ -261,19 +281,48 @@ export class Sequencer {
       const batch = this.applied.shift()!;
       for (let i = 0; i < batch.submissions.length; i++) batch.submissions[i].resolve(batch.results[i]);
       this.acknowledgedSequence = batch.lastSequence;
-      this.notify(batch.events, batch.stamps);
+      this.undelivered.push({ events: batch.events, stamps: batch.stamps });
     }
+    this.deliverPending();
     this.checkIdle();
   }
 
-  private notify(events: readonly CoreEvent[], stamps: readonly CommandStamp[]): void {
+  /** Hands durable batches to the listeners in order, stopping at the first back-pressure. */
+  private deliverPending(): void {
+    while (this.deliveryWait === null && this.undelivered.length > 0) {
+      const batch = this.undelivered.shift()!;
+      const waits = this.notify(batch.events, batch.stamps);
+      if (waits.length === 0) continue;
+      this.deliveryWait = Promise.all(waits).then(
+        () => this.resumeDelivery(),
+        (error: unknown) => {
+          this.onListenerError(error);
+          this.resumeDelivery();
+        },
+      );
+    }
+  }
+
+  private resumeDelivery(): void {
+    this.deliveryWait = null;
+    this.deliverPending();
+    if (this.deliveryWait === null) {
+      if (this.queue.length > 0) this.schedule();
+      this.checkIdle();
+    }
+  }
+
+  private notify(events: readonly CoreEvent[], stamps: readonly CommandStamp[]): Promise<void>[] {
+    const waits: Promise<void>[] = [];
     for (const listener of this.listeners) {
       try {
-        listener(events, stamps);
+        const wait = listener(events, stamps);
+        if (wait !== undefined) waits.push(wait);
       } catch (error) {
         this.onListenerError(error);
       }
     }
+    return waits;
   }
 
   private waitForRoom(): void {
@@ -297,7 +346,12 @@ export class Sequencer {
   }
 
   private checkIdle(): void {
-    const idle = this.failure !== null || (this.queue.length === 0 && this.applied.length === 0);
+    const idle =
+      this.failure !== null ||
+      (this.queue.length === 0 &&
+        this.applied.length === 0 &&
+        this.undelivered.length === 0 &&
+        this.deliveryWait === null);
     if (!idle || this.idleWaiters.length === 0) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }

@@ -9,14 +9,17 @@
 
 import { readFileSync } from "node:fs";
 import pino from "pino";
-import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-dir-lock.ts";
-import { ensureDefaultMarkets } from "./default-markets.ts";
+import { loadServerKey } from "../accounts/server-key.ts";
+import { Exchange } from "../exchange/exchange.ts";
+import type { MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
 import { OperatorActions } from "../operator/actions.ts";
 import { OPERATOR_API_PREFIX, operatorApi } from "../operator/plugin.ts";
 import { loadOperatorToken, type OperatorToken } from "../operator/token.ts";
+import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-dir-lock.ts";
+import { ensureDefaultMarkets } from "./default-markets.ts";
 import {
   ccxtSnippet,
   DEMO_LIQUIDITY_FUNDING,
@@ -31,15 +34,11 @@ import {
   randomPassword,
 } from "./demo/demo-accounts.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
-import { Exchange } from "../exchange/exchange.ts";
-import { MarketDataPersistence, type MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
-import { loadServerKey } from "../accounts/server-key.ts";
 
 export { DataDirBusyError };
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "0.0.0.0";
-const DEFAULT_CANDLE_SAVE_INTERVAL_MS = 60_000;
 const DEFAULT_DEMO_SEED = 20_240_601;
 
 export interface ExchangeServerOptions {
@@ -156,15 +155,13 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       databaseUrl,
       clock,
       onBackgroundError: (what, error) => logger.error({ err: error }, what),
+      ...(options.candleSaveIntervalMs === undefined
+        ? {}
+        : { candleSaveIntervalMs: options.candleSaveIntervalMs }),
     });
     cleanups.push(() => exchange.close());
+    const marketDataRestore = exchange.marketDataRestore;
     const defaultCommandsAdded = await ensureDefaultMarkets(exchange);
-    const persistence = new MarketDataPersistence(exchange, options.dataDir, clock);
-    const marketDataRestore = await persistence.restore();
-    persistence.startPeriodicSave(options.candleSaveIntervalMs ?? DEFAULT_CANDLE_SAVE_INTERVAL_MS, (error) =>
-      logger.error({ err: error }, "saving candles failed"),
-    );
-    cleanups.push(() => persistence.stop());
 
     const actions = new OperatorActions(exchange, serverKey.secretBox, clock);
     const host = options.host ?? DEFAULT_HOST;

@@ -2,10 +2,10 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Exchange } from "../../src/exchange/exchange.ts";
-import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
+import { Exchange } from "../../src/exchange/exchange.ts";
 import { startEmbeddedCore } from "../../src/runtime/embedded.ts";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { dropPgSchema, openStore } from "../../src/store/open-store.ts";
 import { balancesOfUser, openOrdersOfUser, projectedSequence } from "../../src/store/queries.ts";
 import { TEST_DATABASE_URL } from "../store/engines.ts";
@@ -46,17 +46,17 @@ async function submitAll(exchange: Exchange, commands: UnstampedCommand[]): Prom
 }
 
 async function expectStoreMatchesCore(exchange: Exchange): Promise<void> {
-  await exchange.whenProjected(exchange.core.lastSequence);
-  expect(await projectedSequence(exchange.store.db)).toBe(exchange.core.lastSequence);
+  await exchange.whenProjected(exchange.internals.core.lastSequence);
+  expect(await projectedSequence(exchange.internals.store.db)).toBe(exchange.internals.core.lastSequence);
   for (const userId of [1, 2]) {
-    const stored = await balancesOfUser(exchange.store.db, userId);
+    const stored = await balancesOfUser(exchange.internals.store.db, userId);
     for (const asset of DEFAULT_ASSETS) {
-      const core = exchange.core.balance(userId, asset.assetId);
+      const core = exchange.internals.core.balance(userId, asset.assetId);
       const row = stored.find((balance) => balance.assetId === asset.assetId);
       expect({ availableUnits: row?.availableUnits ?? 0, heldUnits: row?.heldUnits ?? 0 }).toEqual(core);
     }
-    const open = await openOrdersOfUser(exchange.store.db, userId, { limit: 10_000 });
-    const resting = exchange.core
+    const open = await openOrdersOfUser(exchange.internals.store.db, userId, { limit: 10_000 });
+    const resting = exchange.internals.core
       .exportState()
       .markets.flatMap((market) => [...market.bids, ...market.asks])
       .filter((order) => order.userId === userId);
@@ -78,14 +78,14 @@ describe("Exchange (embedded composition)", () => {
     const first = await Exchange.open({ dataDir: directory });
     await submitAll(first, [...setup, ...trading(60)]);
     await expectStoreMatchesCore(first);
-    const hash = first.core.stateHash();
+    const hash = first.internals.core.stateHash();
     const book = depthOf(first);
-    expect(first.core.restingOrderCount).toBeGreaterThan(0);
+    expect(first.internals.core.restingOrderCount).toBeGreaterThan(0);
     await first.close();
 
     const second = await Exchange.open({ dataDir: directory });
     try {
-      expect(second.core.stateHash()).toBe(hash);
+      expect(second.internals.core.stateHash()).toBe(hash);
       expect(depthOf(second)).toEqual(book);
       expect(second.marketBySymbol("BTC_USD")?.units.formatPrice(6_400_000)).toBe("64000");
       await submitAll(second, trading(10));
@@ -109,7 +109,7 @@ describe("Exchange (embedded composition)", () => {
 
     const exchange = await Exchange.open({ dataDir: directory });
     try {
-      expect(exchange.core.stateHash()).toBe(hash);
+      expect(exchange.internals.core.stateHash()).toBe(hash);
       await expectStoreMatchesCore(exchange);
     } finally {
       await exchange.close();
@@ -119,7 +119,7 @@ describe("Exchange (embedded composition)", () => {
   it("projects from a worker thread on SQLite, and close() drains it before stopping it", async () => {
     const directory = dataDir();
     const exchange = await Exchange.open({ dataDir: directory });
-    const worker = exchange.projectorWorker;
+    const worker = exchange.internals.projectorWorker;
     expect(worker?.running).toBe(true);
     // Submitted together and not waited for: close() must write all of it before it returns.
     const results = await Promise.all([...setup, ...trading(300)].map((command) => exchange.submit(command)));
@@ -139,7 +139,7 @@ describe("Exchange (embedded composition)", () => {
     const pgSchema = `exchange_test_${process.pid}_${Date.now()}`;
     const exchange = await Exchange.open({ dataDir: dataDir(), databaseUrl: TEST_DATABASE_URL, pgSchema });
     try {
-      expect(exchange.projectorWorker).toBeNull();
+      expect(exchange.internals.projectorWorker).toBeNull();
       await submitAll(exchange, [...setup, ...trading(20)]);
       await expectStoreMatchesCore(exchange);
     } finally {

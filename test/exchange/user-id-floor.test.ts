@@ -19,7 +19,7 @@ it("never reassigns the id of a user the core holds money for, even if its row w
   for (const asset of DEFAULT_ASSETS) await first.submit({ kind: "addAsset", asset });
   const ids: number[] = [];
   for (const name of ["a", "b", "c"]) {
-    const created = await createUser(first.store.db, {
+    const created = await createUser(first.internals.store.db, {
       email: `${name}@example.test`,
       passwordHash: "$scrypt$unused",
       createdMs: 1,
@@ -37,13 +37,15 @@ it("never reassigns the id of a user the core holds money for, even if its row w
   });
   expect(result.events.some((event) => event.type === "rejected")).toBe(false);
   // What a power cut can leave behind: the newest users row and the id counter's advance gone.
-  await sql`delete from users where id = ${funded}`.execute(first.store.db);
-  await sql`update sqlite_sequence set seq = ${funded - 1} where name = 'users'`.execute(first.store.db);
+  await sql`delete from users where id = ${funded}`.execute(first.internals.store.db);
+  await sql`update sqlite_sequence set seq = ${funded - 1} where name = 'users'`.execute(
+    first.internals.store.db,
+  );
   await first.close();
 
   const second = await Exchange.open({ dataDir });
   try {
-    const created = await createUser(second.store.db, {
+    const created = await createUser(second.internals.store.db, {
       email: "new@example.test",
       passwordHash: "$scrypt$unused",
       createdMs: 2,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { marketConfigFromSpec, SpecError } from "../../src/operator/market-spec.ts";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 
 const [BTC, ETH, , USD] = DEFAULT_ASSETS;
 

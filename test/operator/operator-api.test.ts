@@ -47,7 +47,7 @@ async function call(
 }
 
 async function auditActions(): Promise<string[]> {
-  const rows = await server.exchange.store.db
+  const rows = await server.exchange.internals.store.db
     .selectFrom("audit_log")
     .select(["action", "actor"])
     .orderBy("seq")
@@ -64,7 +64,7 @@ describe("operator API", () => {
     }
     const refused = await call("POST", "/users", { email: "x@example.com", password: "password123" }, null);
     expect(refused.status).toBe(401);
-    expect(await getUserByEmail(server.exchange.store.db, "x@example.com")).toBeUndefined();
+    expect(await getUserByEmail(server.exchange.internals.store.db, "x@example.com")).toBeUndefined();
   });
 
   it("does every action, audits each one, and the audit chain verifies", async () => {
@@ -76,7 +76,7 @@ describe("operator API", () => {
     expect(key.status).toBe(201);
     expect(key.json.secret).toMatch(/^S-[0-9a-f]{64}$/);
     const keyId = String(key.json.keyId);
-    expect((await getApiKey(server.exchange.store.db, keyId))?.scopes).toEqual(["info", "trade"]);
+    expect((await getApiKey(server.exchange.internals.store.db, keyId))?.scopes).toEqual(["info", "trade"]);
 
     const credit = await call("POST", "/balances/adjust", {
       email: "alice@example.com",
@@ -94,7 +94,7 @@ describe("operator API", () => {
     });
     expect(debit.json.available).toBe("1.25");
     const userId = Number(user.json.userId);
-    expect(server.exchange.core.balance(userId, 1).availableUnits).toBe(125_000_000);
+    expect(server.exchange.internals.core.balance(userId, 1).availableUnits).toBe(125_000_000);
 
     const asset = await call("POST", "/assets", { code: "SOL", scale: 9 });
     expect(asset.status).toBe(201);
@@ -128,7 +128,7 @@ describe("operator API", () => {
       "frozen",
     );
     expect((await call("DELETE", `/keys/${keyId}`)).status).toBe(200);
-    expect((await getApiKey(server.exchange.store.db, keyId))?.revokedMs).not.toBeNull();
+    expect((await getApiKey(server.exchange.internals.store.db, keyId))?.revokedMs).not.toBeNull();
 
     expect(await auditActions()).toEqual([
       "user.create",
@@ -144,9 +144,12 @@ describe("operator API", () => {
     ]);
     const verified = await call("GET", "/audit/verify");
     expect(verified.json).toMatchObject({ ok: true, checkedRows: 10 });
-    expect((await verifyAuditLog(server.exchange.store.db)).ok).toBe(true);
+    expect((await verifyAuditLog(server.exchange.internals.store.db)).ok).toBe(true);
     // The secret never reaches the audit log.
-    const details = await server.exchange.store.db.selectFrom("audit_log").select("details_json").execute();
+    const details = await server.exchange.internals.store.db
+      .selectFrom("audit_log")
+      .select("details_json")
+      .execute();
     expect(details.some((row) => row.details_json.includes(String(key.json.secret)))).toBe(false);
   });
 
@@ -167,11 +170,11 @@ describe("operator API", () => {
     ["POST", "/markets/NOPE_USD/suspend", undefined, 404, "notFound"],
     ["DELETE", "/keys/K-doesnotexist", undefined, 404, "notFound"],
   ])("%s %s %o → %i %s", async (method, path, body, status, kind) => {
-    const before = server.exchange.core.lastSequence;
+    const before = server.exchange.internals.core.lastSequence;
     const response = await call(method, path, body);
     expect(response.status).toBe(status);
     expect((response.json.error as { kind: string }).kind).toBe(kind);
-    expect(server.exchange.core.lastSequence).toBe(before);
+    expect(server.exchange.internals.core.lastSequence).toBe(before);
   });
 
   it("rejects duplicates, bad amounts and a debit beyond the balance", async () => {

@@ -76,8 +76,8 @@ describe("demo mode", () => {
     expect(info.balances.BTC).toBe("1");
 
     await until(() => tradeCount(server) >= 3, 10_000);
-    const makerId = (await getUserByEmail(server.exchange.store.db, DEMO_MAKER_EMAIL))!.userId;
-    const state = server.exchange.core.exportState();
+    const makerId = (await getUserByEmail(server.exchange.internals.store.db, DEMO_MAKER_EMAIL))!.userId;
+    const state = server.exchange.internals.core.exportState();
     for (const market of state.markets) {
       const resting = [...market.bids, ...market.asks].filter((order) => order.userId === makerId);
       expect(resting.length).toBeLessThanOrEqual(2 * LEVELS_PER_SIDE);
@@ -96,9 +96,9 @@ describe("demo mode", () => {
 
     const again = await start(directory);
     expect(again.demo!.apiKey).toEqual(demo.apiKey);
-    const traderId = (await getUserByEmail(again.exchange.store.db, DEMO_TRADER_EMAIL))!.userId;
+    const traderId = (await getUserByEmail(again.exchange.internals.store.db, DEMO_TRADER_EMAIL))!.userId;
     // 10,000 USD at scale 6, funded once only.
-    expect(again.exchange.core.balance(traderId, 4)).toEqual({
+    expect(again.exchange.internals.core.balance(traderId, 4)).toEqual({
       availableUnits: 10_000_000_000,
       heldUnits: 0,
     });
@@ -116,6 +116,6 @@ describe("demo mode", () => {
     });
     servers.push(server);
     expect(server.demo).toBeNull();
-    expect(await getUserByEmail(server.exchange.store.db, DEMO_TRADER_EMAIL)).toBeUndefined();
+    expect(await getUserByEmail(server.exchange.internals.store.db, DEMO_TRADER_EMAIL)).toBeUndefined();
   });
 });

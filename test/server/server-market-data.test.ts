@@ -6,9 +6,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { CANDLES_FILE_NAME } from "../../src/exchange/market-data-persistence.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
-import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { limitOrder } from "../support/orders.ts";
 
 const directories: string[] = [];

@@ -7,8 +7,8 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DataDirBusyError, type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
+import { DataDirBusyError, type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { advanceNonce, createApiKey, createUser, lastNonce } from "../../src/store/accounts.ts";
 import { balancesOfUser, openOrdersOfUser, tradesOfMarket } from "../../src/store/queries.ts";
 import { limitOrder } from "../support/orders.ts";
@@ -88,7 +88,7 @@ describe("startExchangeServer", () => {
     let nowMs = Date.UTC(2026, 0, 5, 12, 0, 0);
     const clock = () => nowMs;
     const first = await start(directory, clock);
-    const db = first.exchange.store.db;
+    const db = first.exchange.internals.store.db;
     const buyer = await createUser(db, { email: "buyer@example.com", passwordHash: "x", createdMs: 1 });
     const seller = await createUser(db, { email: "seller@example.com", passwordHash: "x", createdMs: 1 });
     if (!buyer.ok || !seller.ok) throw new Error("users not created");
@@ -119,10 +119,10 @@ describe("startExchangeServer", () => {
       limitOrder(sellerId, "sell", 6_100_000, 5),
       limitOrder(buyerId, "buy", 5_900_000, 7),
     ]);
-    await first.exchange.whenProjected(first.exchange.core.lastSequence);
+    await first.exchange.whenProjected(first.exchange.internals.core.lastSequence);
 
     const before = {
-      hash: first.exchange.core.stateHash(),
+      hash: first.exchange.internals.core.stateHash(),
       balances: await balancesOfUser(db, buyerId),
       open: await openOrdersOfUser(db, sellerId, { limit: 100 }),
       trades: first.exchange.marketData.trades(1),
@@ -140,8 +140,8 @@ describe("startExchangeServer", () => {
     expect(second.defaultCommandsAdded).toBe(0);
     expect(second.marketDataRestore.candleMarketsLoaded).toBe(4);
     expect(second.marketDataRestore.candleTradesToppedUp).toBe(0);
-    const db2 = second.exchange.store.db;
-    expect(second.exchange.core.stateHash()).toBe(before.hash);
+    const db2 = second.exchange.internals.store.db;
+    expect(second.exchange.internals.core.stateHash()).toBe(before.hash);
     expect(await balancesOfUser(db2, buyerId)).toEqual(before.balances);
     expect(await openOrdersOfUser(db2, sellerId, { limit: 100 })).toEqual(before.open);
     expect((await tradesOfMarket(db2, 1, { offset: 0, limit: 10 })).length).toBe(3);

@@ -16,24 +16,19 @@
 // (memory check, one group-committed transaction per event-loop turn). authenticate() resolves
 // only after the nonce is committed, so a request runs only once its nonce is stored.
 
-import type { AccountCache } from "../../store/account-cache.ts";
-import type { ApiKeyRecord } from "../../store/accounts.ts";
-import { type NonceLedger, NonceLedgerBusyError } from "../../store/nonce-ledger.ts";
-import type { ExmoErrorKind } from "../exmo/errors.ts";
-import { type ApiScope, type Cidr, isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
-import { parseNonce } from "./nonce.ts";
+import { type Accounts, type ApiKeyRecord, NonceLedgerBusyError } from "../../accounts/accounts.ts";
+import {
+  type ApiScope,
+  apiSecretContext,
+  type Cidr,
+  isIpAllowed,
+  isWellFormedKeyId,
+  parseAllowList,
+} from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { ExmoErrorKind } from "../exmo/errors.ts";
+import { parseNonce } from "./nonce.ts";
 import { verifyRestSignature } from "./signature.ts";
-
-/** The SecretBox context an API key's secret is sealed under: binds the ciphertext to its key id. */
-export function apiSecretContext(keyId: string): string {
-  return `api-key:${keyId}`;
-}
-
-/** Seals a new key's secret for `createApiKey`'s secretCiphertext column. */
-export function sealApiSecret(secretBox: SecretBox, keyId: string, secret: string): Buffer {
-  return Buffer.from(secretBox.seal(secret, apiSecretContext(keyId)), "utf8");
-}
 
 export interface SignedRequest {
   keyHeader: string | undefined;
@@ -55,8 +50,7 @@ export type AuthResult =
     };
 
 export interface AuthDependencies {
-  accounts: AccountCache;
-  nonces: NonceLedger;
+  accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus" | "advanceNonce">;
   secretBox: SecretBox;
 }
 
@@ -98,7 +92,7 @@ export async function authenticate(
 ): Promise<AuthResult> {
   const keyId = request.keyHeader;
   if (!isWellFormedKeyId(keyId)) return fail("unknownApiKey", "malformed or missing Key header");
-  const key = await deps.accounts.apiKey(keyId);
+  const key = await deps.accounts.cachedApiKey(keyId);
   if (key === undefined) return fail("unknownApiKey", "no such key");
   if (key.revokedMs !== null) return fail("unknownApiKey", "key revoked");
   const opened = openKey(deps.secretBox, key);
@@ -111,12 +105,12 @@ export async function authenticate(
   // An allow-list that no longer parses refuses everyone: fail closed.
   if (opened.allowList === null || !isIpAllowed(request.remoteAddress, opened.allowList))
     return fail("ipNotAllowed", "address not in allow-list");
-  const status = await deps.accounts.userStatus(key.userId);
+  const status = await deps.accounts.cachedUserStatus(key.userId);
   if (status === undefined) return fail("unknownApiKey", "key's user does not exist");
   if (status !== "active") return fail("userBlocked", `user is ${status}`);
   let refusal: string | null;
   try {
-    refusal = await deps.nonces.advance(keyId, nonce.nonce);
+    refusal = await deps.accounts.advanceNonce(keyId, nonce.nonce);
   } catch (error) {
     if (error instanceof NonceLedgerBusyError) return fail("busy", "nonce commits backed up");
     throw error;

@@ -1,13 +1,12 @@
 // Core integers → EXMO's wire shapes (EXMO_API.md §3, §5): decimal strings for money, seconds for
 // most timestamps, milliseconds for candles, numbers for candle values.
 
-import type { MarketContext } from "../../exchange/exchange.ts";
 import type { AssetConfig } from "../../core/config.ts";
+import type { FillRecord, MarketContext, OrderRecord } from "../../exchange/boundary.ts";
 import type { Candle } from "../../marketdata/candles.ts";
 import type { DepthLevel, DepthSnapshot } from "../../marketdata/depth.ts";
 import type { Ticker } from "../../marketdata/ticker.ts";
 import type { PublicTrade } from "../../marketdata/trades.ts";
-import type { FillRecord, OrderRecord } from "../../store/queries.ts";
 import { formatUnits, MAX_DECIMAL_SCALE } from "../../units/decimal.ts";
 import { feePercentText } from "../../units/market-units.ts";
 

@@ -2,7 +2,7 @@
 // syntax problems are "invalid syntax" (BadRequest), limit problems the InvalidOrder codes of the
 // pair's limit, so ccxt raises what the problem is.
 
-import type { MarketContext } from "../../exchange/exchange.ts";
+import type { MarketContext } from "../../exchange/boundary.ts";
 import type { DecimalResult } from "../../units/decimal.ts";
 import { ExmoFailure } from "./route.ts";
 

@@ -4,20 +4,15 @@
 // just did. Wallet endpoints validate their input and then say custody is not available yet.
 
 import { z } from "zod";
-import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import type { UnstampedCommand } from "../../core/commands.ts";
 import type { CoreEvent } from "../../core/events.ts";
-import { SequencerQueueFullError } from "../../runtime/sequencer.ts";
-import { STORE_LIMITS } from "../../store/limits.ts";
 import {
-  balancesOfUser,
-  cancelledOrdersOfUser,
+  type ExchangeBoundary,
   type FillRecord,
-  fillsOfOrder,
-  fillsOfUser,
-  getOrder,
-  openOrdersOfUser,
-} from "../../store/queries.ts";
+  type MarketContext,
+  SequencerQueueFullError,
+  STORE_LIMITS,
+} from "../../exchange/boundary.ts";
 import { formatUnits, parseDecimal } from "../../units/decimal.ts";
 import { formatFill, formatOrder } from "./format.ts";
 import {
@@ -56,7 +51,7 @@ const ORDER_TYPES = [
 type OrderTypeText = (typeof ORDER_TYPES)[number];
 
 export interface PrivateRouteContext {
-  exchange: Exchange;
+  exchange: ExchangeBoundary;
   watermarks: WriteWatermarks;
 }
 
@@ -116,7 +111,7 @@ interface OrderCreateParams {
 
 /** EXMO order_create fields → a placeOrder command, every limit checked here first (§5.8). */
 export function orderCreateCommand(
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   caller: CallerIdentity,
   params: OrderCreateParams,
 ): UnstampedCommand {
@@ -257,7 +252,7 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
         const orderId = parseInteger("parent_order_id", params.parent_order_id, 1, Number.MAX_SAFE_INTEGER);
         // Only stop orders: the store says which kind it is once the caller's writes are in.
         await viewFor(context, caller.userId);
-        const order = await getOrder(exchange.store.db, orderId);
+        const order = await exchange.reads.order(orderId);
         if (order === undefined || order.userId !== caller.userId || order.orderType !== "stopMarket")
           throw new ExmoFailure("orderNotFound", String(orderId));
         await submitFor(
@@ -274,7 +269,7 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
 
 function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
   const { exchange } = context;
-  const db = exchange.store.db;
+  const reads = exchange.reads;
   const marketLookup = (symbol: string) => exchange.marketBySymbol(symbol);
   const marketOf = (marketId: number): MarketContext => {
     const market = exchange.market(marketId);
@@ -290,7 +285,7 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
       params: z.object({}),
       handle: async (_params, caller) => {
         await viewFor(context, caller.userId);
-        const rows = await balancesOfUser(db, caller.userId);
+        const rows = await reads.balancesOfUser(caller.userId);
         const balances: Record<string, string> = {};
         const reserved: Record<string, string> = {};
         for (const asset of exchange.assets()) {
@@ -310,7 +305,7 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
       handle: async (params, caller) => {
         const market = params.pair === undefined ? undefined : requireMarket(marketLookup, params.pair);
         await viewFor(context, caller.userId);
-        const orders = await openOrdersOfUser(db, caller.userId, {
+        const orders = await reads.openOrdersOfUser(caller.userId, {
           marketId: market?.config.marketId,
           limit: MAX_OPEN_ORDERS_READ,
         });
@@ -343,7 +338,7 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
         await viewFor(context, caller.userId);
         const result: Record<string, unknown[]> = {};
         for (const market of markets) {
-          const fills = await fillsOfUser(db, caller.userId, {
+          const fills = await reads.fillsOfUser(caller.userId, {
             marketId: market.config.marketId,
             offset,
             limit,
@@ -365,7 +360,7 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
         const limit = optionalInteger("limit", params.limit, DEFAULT_PAGE, 1, MAX_PAGE);
         const offset = optionalInteger("offset", params.offset, 0, 0, STORE_LIMITS.maxOffset);
         await viewFor(context, caller.userId);
-        const orders = await cancelledOrdersOfUser(db, caller.userId, { offset, limit });
+        const orders = await reads.cancelledOrdersOfUser(caller.userId, { offset, limit });
         return orders.map((order) => formatOrder(marketOf(order.marketId), order));
       },
     }),
@@ -378,10 +373,10 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
       handle: async (params, caller) => {
         const orderId = parseInteger("order_id", params.order_id, 1, Number.MAX_SAFE_INTEGER);
         await viewFor(context, caller.userId);
-        const order = await getOrder(db, orderId);
+        const order = await reads.order(orderId);
         if (order === undefined || order.userId !== caller.userId)
           throw new ExmoFailure("orderHasNoTrades", String(orderId));
-        const fills = await fillsOfOrder(db, orderId, { limit: MAX_FILLS_PER_ORDER });
+        const fills = await reads.fillsOfOrder(orderId, { limit: MAX_FILLS_PER_ORDER });
         if (fills.length === 0) throw new ExmoFailure("orderHasNoTrades", String(orderId));
         const market = marketOf(order.marketId);
         const totals = fillTotals(fills, market);

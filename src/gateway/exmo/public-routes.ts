@@ -3,7 +3,7 @@
 // exchange's asset and market maps. Unknown pairs are left out of answers, as EXMO does.
 
 import { z } from "zod";
-import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
+import type { ExchangeBoundary, MarketContext } from "../../exchange/boundary.ts";
 import { isResolution, MS_PER_DAY, type Resolution } from "../../marketdata/candles.ts";
 import { DEFAULT_DEPTH_LEVELS, MAX_CANDLES_PER_QUERY, MAX_DEPTH_LEVELS } from "../../marketdata/limits.ts";
 import { formatUnits } from "../../units/decimal.ts";
@@ -51,7 +51,7 @@ function pairSettings(market: MarketContext) {
 }
 
 /** Custody is not connected yet: every currency lists its providers as disabled, fees unknown. */
-function cryptoProviders(exchange: Exchange) {
+function cryptoProviders(exchange: ExchangeBoundary) {
   const result: Record<string, unknown[]> = {};
   for (const asset of exchange.assets()) {
     const provider = (type: "deposit" | "withdraw") => ({
@@ -71,7 +71,7 @@ function cryptoProviders(exchange: Exchange) {
 }
 
 /** Quote needed to buy `quantity` from the asks now (EXMO required_amount). */
-function requiredAmount(exchange: Exchange, market: MarketContext, quantityLots: number) {
+function requiredAmount(exchange: ExchangeBoundary, market: MarketContext, quantityLots: number) {
   const book = exchange.marketData.orderBook(market.config.marketId, MAX_DEPTH_LEVELS);
   let remainingLots = quantityLots;
   let amountUnits = 0n;
@@ -96,7 +96,7 @@ function requiredAmount(exchange: Exchange, market: MarketContext, quantityLots:
   };
 }
 
-export function publicRoutes(exchange: Exchange): ExmoRoute[] {
+export function publicRoutes(exchange: ExchangeBoundary): ExmoRoute[] {
   const knownMarkets = (pairs: string[]) =>
     pairs.flatMap((pair) => {
       const market = exchange.marketBySymbol(pair);

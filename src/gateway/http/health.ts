@@ -2,8 +2,7 @@
 // unwell. "degraded" (HTTP 503) when the store cannot be read or the projector's last write
 // failed; the core answering at all is what this process being up means.
 
-import type { Exchange } from "../../exchange/exchange.ts";
-import { projectedSequence } from "../../store/queries.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 
 /** A store that does not answer within this is reported unreachable. */
 const STORE_PROBE_TIMEOUT_MS = 2_000;
@@ -15,13 +14,19 @@ export interface HealthReport {
     journal: { acknowledgedSequence: number; unacknowledgedCommands: number };
     sequencer: { queuedCommands: number };
     store: { engine: string; reachable: boolean; projectedSequence: number | null; error?: string };
-    projector: { lagSequences: number | null; queuedEvents: number; lastError: string | null };
+    projector: {
+      lagSequences: number | null;
+      queuedEvents: number;
+      /** True while the projector queue is full and the sequencer waits for it. */
+      pipelineStalled: boolean;
+      lastError: string | null;
+    };
     marketData: { markets: number };
   };
 }
 
 async function probeStore(
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
 ): Promise<{ ok: true; sequence: number } | { ok: false; error: string }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -31,7 +36,7 @@ async function probeStore(
     );
   });
   try {
-    return { ok: true, sequence: await Promise.race([projectedSequence(exchange.store.db), timeout]) };
+    return { ok: true, sequence: await Promise.race([exchange.reads.projectedSequence(), timeout]) };
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
   } finally {
@@ -39,11 +44,12 @@ async function probeStore(
   }
 }
 
-export async function healthReport(exchange: Exchange): Promise<HealthReport> {
-  const lastSequence = exchange.core.lastSequence;
-  const acknowledged = exchange.sequencer.acknowledgedSequence;
+export async function healthReport(exchange: ExchangeBoundary): Promise<HealthReport> {
+  const status = exchange.status();
+  const lastSequence = status.lastSequence;
+  const acknowledged = status.acknowledgedSequence;
   const store = await probeStore(exchange);
-  const projectorError = exchange.projectorQueue.lastError;
+  const projectorError = status.projectorLastError;
   const healthy = store.ok && projectorError === null;
   return {
     status: healthy ? "ok" : "degraded",
@@ -53,13 +59,14 @@ export async function healthReport(exchange: Exchange): Promise<HealthReport> {
         acknowledgedSequence: acknowledged,
         unacknowledgedCommands: Math.max(0, lastSequence - acknowledged),
       },
-      sequencer: { queuedCommands: exchange.sequencer.queuedCount },
+      sequencer: { queuedCommands: status.queuedCommands },
       store: store.ok
-        ? { engine: exchange.store.engine, reachable: true, projectedSequence: store.sequence }
-        : { engine: exchange.store.engine, reachable: false, projectedSequence: null, error: store.error },
+        ? { engine: status.storeEngine, reachable: true, projectedSequence: store.sequence }
+        : { engine: status.storeEngine, reachable: false, projectedSequence: null, error: store.error },
       projector: {
         lagSequences: store.ok ? Math.max(0, lastSequence - store.sequence) : null,
-        queuedEvents: exchange.projectorQueue.queuedEvents,
+        queuedEvents: status.projectorQueuedEvents,
+        pipelineStalled: status.pipeline.stalled,
         lastError: projectorError === null ? null : String(projectorError),
       },
       marketData: { markets: exchange.marketData.marketConfigs().length },

@@ -3,7 +3,7 @@
 // patterns, priority classes, EXMO codes), never from client input, so series stay bounded.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Exchange } from "../../exchange/exchange.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { PriorityClass } from "../exmo/route.ts";
 
 /** Seconds; order entry is expected in single milliseconds, public reads below that. */
@@ -18,7 +18,7 @@ export class GatewayMetrics {
   private readonly guarded: Counter<"priority">;
   private readonly rateLimited: Counter<"priority" | "limit">;
 
-  constructor(exchange: Exchange, options: { defaultMetrics: boolean }) {
+  constructor(exchange: ExchangeBoundary, options: { defaultMetrics: boolean }) {
     const registers = [this.registry];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -51,7 +51,7 @@ export class GatewayMetrics {
       help: "Commands waiting for the sequencer",
       registers,
       collect() {
-        this.set(exchange.sequencer.queuedCount);
+        this.set(exchange.status().queuedCommands);
       },
     });
     new Gauge({
@@ -59,7 +59,23 @@ export class GatewayMetrics {
       help: "Core events durable in the journal but not yet written to the store",
       registers,
       collect() {
-        this.set(exchange.projectorQueue.queuedEvents);
+        this.set(exchange.status().projectorQueuedEvents);
+      },
+    });
+    new Gauge({
+      name: "bulwark_event_pipeline_stalled_batches",
+      help: "Durable batches that waited for room in the projector queue (the sequencer paused meanwhile), since start",
+      registers,
+      collect() {
+        this.set(exchange.status().pipeline.stalledBatches);
+      },
+    });
+    new Gauge({
+      name: "bulwark_event_pipeline_stalled_seconds",
+      help: "Time durable batches waited for the projector queue, since start",
+      registers,
+      collect() {
+        this.set(exchange.status().pipeline.stalledMs / 1000);
       },
     });
     new Gauge({
@@ -67,7 +83,7 @@ export class GatewayMetrics {
       help: "Sequence of the last command the core applied",
       registers,
       collect() {
-        this.set(exchange.core.lastSequence);
+        this.set(exchange.status().lastSequence);
       },
     });
   }

@@ -22,9 +22,9 @@ import Fastify, {
 } from "fastify";
 import pino from "pino";
 import { z } from "zod";
-import type { Exchange } from "../../exchange/exchange.ts";
-import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
 import { publicRoutes } from "../exmo/public-routes.ts";
@@ -114,7 +114,7 @@ function headerText(request: FastifyRequest, name: string): string | undefined {
 
 interface Mounted {
   route: ExmoRoute;
-  exchange: Exchange;
+  exchange: ExchangeBoundary;
   secretBox: SecretBox;
   results: WeakMap<FastifyRequest, string>;
   guard: Guard;
@@ -151,8 +151,7 @@ async function runRoute(
     } else {
       const auth = await authenticate(
         {
-          accounts: mounted.exchange.store.accounts,
-          nonces: mounted.exchange.store.nonces,
+          accounts: mounted.exchange.accounts,
           secretBox: mounted.secretBox,
         },
         {
@@ -229,7 +228,7 @@ const OPS_ROUTES: readonly OpsRoute[] = [
 
 function mountOpsRoutes(
   fastify: FastifyInstance,
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   metrics: GatewayMetrics,
   routes: readonly ExmoRoute[],
 ): void {
@@ -343,7 +342,7 @@ function installMetricsHook(
   });
 }
 
-export function createGateway(exchange: Exchange, options: GatewayOptions): Gateway {
+export function createGateway(exchange: ExchangeBoundary, options: GatewayOptions): Gateway {
   const logger: FastifyBaseLogger = options.logger ?? pino({ level: "info" });
   const fastify = Fastify({
     loggerInstance: logger,

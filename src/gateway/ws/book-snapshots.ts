@@ -7,7 +7,7 @@
 // surface only after that many levels vanish, so a side that was truncated and has thinned below
 // the frame size is re-read from a fresh snapshot.
 
-import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
+import type { ExchangeBoundary, MarketContext } from "../../exchange/boundary.ts";
 import type { DepthLevel } from "../../marketdata/depth.ts";
 import { MAX_DEPTH_LEVELS } from "../../marketdata/limits.ts";
 import type { MarketDataUpdate, Subscriber } from "../../marketdata/subscriptions.ts";
@@ -55,7 +55,7 @@ function setLevels(target: Map<number, number>, levels: readonly DepthLevel[]): 
 export class BookSnapshots {
   private readonly mirrors = new Map<number, MarketMirror>();
 
-  constructor(private readonly exchange: Exchange) {}
+  constructor(private readonly exchange: ExchangeBoundary) {}
 
   /** False when market data refuses another subscriber (its global limit). */
   watch(watcher: SnapshotWatcher, market: MarketContext): boolean {

@@ -10,9 +10,9 @@
 
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
-import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
-import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { ExchangeBoundary, MarketContext } from "../../exchange/boundary.ts";
+import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import { formatPublicTrade, formatTicker } from "../exmo/format.ts";
 import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
@@ -50,7 +50,7 @@ export interface PrivateDisconnect {
 }
 
 export interface ConnectionDeps {
-  exchange: Exchange;
+  exchange: ExchangeBoundary;
   feed: PrivateFeed;
   books: BookSnapshots;
   secretBox: SecretBox;
@@ -307,7 +307,7 @@ export class WsConnection implements SnapshotWatcher {
     }
     this.login = { state: "pending" };
     const { exchange, secretBox } = this.deps;
-    const result = await verifyLogin({ db: exchange.store.db, secretBox }, request, this.remoteAddress);
+    const result = await verifyLogin({ accounts: exchange.accounts, secretBox }, request, this.remoteAddress);
     if (this.closed) return;
     if (!result.ok) {
       this.login = { state: "none" };

@@ -2,8 +2,8 @@
 // the REST formatters themselves (src/gateway/exmo/format.ts), so a value reads the same over
 // REST and WS; what is here is only WS-specific.
 
-import type { MarketContext } from "../../exchange/exchange.ts";
 import type { AssetConfig } from "../../core/config.ts";
+import type { MarketContext } from "../../exchange/boundary.ts";
 import type { DepthLevel } from "../../marketdata/depth.ts";
 import { formatUnits } from "../../units/decimal.ts";
 

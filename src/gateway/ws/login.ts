@@ -4,15 +4,14 @@
 //   key has the `info` scope (private WS only reads) → 40032; caller's IP in the allow-list → 40032;
 //   user active → 40033; nonce advances in the store → 40009.
 // The nonce advances last and only after the signature is good (src/gateway/auth/nonce.ts), so
-// every failure changes nothing and nobody without the secret can burn a key's nonces.
+// every failure changes nothing and nobody without the secret can burn a key's nonces. Keys,
+// statuses and nonces come from the same cache and nonce ledger as REST's, so a nonce used on one
+// cannot be replayed on the other.
 
-import type { Kysely } from "kysely";
-import { advanceNonce, getApiKey, getUserById } from "../../store/accounts.ts";
-import type { StoreDatabase } from "../../store/schema.ts";
-import { isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
-import { apiSecretContext } from "../auth/authenticate.ts";
-import { isValidNonceValue } from "../auth/nonce.ts";
+import { type Accounts, NonceLedgerBusyError } from "../../accounts/accounts.ts";
+import { apiSecretContext, isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import { isValidNonceValue } from "../auth/nonce.ts";
 import { verifyWsLoginSignature } from "../auth/signature.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import type { LoginRequest } from "./protocol.ts";
@@ -29,14 +28,17 @@ function fail(kind: ExmoErrorKind, reason: string): LoginResult {
 }
 
 export async function verifyLogin(
-  deps: { db: Kysely<StoreDatabase>; secretBox: SecretBox },
+  deps: {
+    accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus" | "advanceNonce">;
+    secretBox: SecretBox;
+  },
   request: LoginRequest,
   remoteAddress: string,
 ): Promise<LoginResult> {
   const keyId = request.api_key;
   if (!isValidNonceValue(request.nonce)) return fail("invalidNonce", "nonce not a positive safe integer");
   if (!isWellFormedKeyId(keyId)) return fail("unknownApiKey", "malformed key id");
-  const key = await getApiKey(deps.db, keyId);
+  const key = await deps.accounts.cachedApiKey(keyId);
   if (key === undefined) return fail("unknownApiKey", "no such key");
   if (key.revokedMs !== null) return fail("unknownApiKey", "key revoked");
   const opened = deps.secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(keyId));
@@ -48,10 +50,16 @@ export async function verifyLogin(
   // An allow-list that no longer parses refuses everyone: fail closed.
   if (!allowList.ok || !isIpAllowed(remoteAddress, allowList.entries))
     return fail("ipNotAllowed", "address not in allow-list");
-  const user = await getUserById(deps.db, key.userId);
-  if (user === undefined) return fail("unknownApiKey", "key's user does not exist");
-  if (user.status !== "active") return fail("userBlocked", `user is ${user.status}`);
-  if (!(await advanceNonce(deps.db, keyId, request.nonce)))
-    return fail("invalidNonce", "nonce not increasing");
+  const status = await deps.accounts.cachedUserStatus(key.userId);
+  if (status === undefined) return fail("unknownApiKey", "key's user does not exist");
+  if (status !== "active") return fail("userBlocked", `user is ${status}`);
+  let refusal: string | null;
+  try {
+    refusal = await deps.accounts.advanceNonce(keyId, request.nonce);
+  } catch (error) {
+    if (error instanceof NonceLedgerBusyError) return fail("busy", "nonce commits backed up");
+    throw error;
+  }
+  if (refusal !== null) return fail("invalidNonce", "nonce not increasing");
   return { ok: true, userId: key.userId, keyId };
 }

@@ -1,10 +1,10 @@
 // Routes the core's durable events to the private sessions of the users they concern. One
-// sequencer listener for the whole gateway; per batch it costs one pass over the events and a map
+// handler on the event pipeline's privateFeed stage for the whole gateway; per batch it costs one pass over the events and a map
 // lookup per user-bearing event, whatever the number of sessions. Sessions are bounded by the
 // connection limit (one per logged-in connection).
 
-import type { Exchange } from "../../exchange/exchange.ts";
 import type { CoreEvent } from "../../core/events.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { PrivateSession } from "./private-session.ts";
 
 export class PrivateFeed {
@@ -12,10 +12,10 @@ export class PrivateFeed {
   private seenSequence = 0;
   private readonly unsubscribe: () => void;
 
-  constructor(exchange: Exchange) {
-    // The exchange subscribed first, so market data and the projector have every batch before us.
-    this.unsubscribe = exchange.sequencer.subscribe((events) => this.onBatch(events));
-    this.seenSequence = exchange.core.lastSequence;
+  constructor(exchange: ExchangeBoundary) {
+    // The pipeline runs this stage after market data and the projector have taken the batch.
+    this.unsubscribe = exchange.attach("privateFeed", (batch) => this.onBatch(batch.events));
+    this.seenSequence = exchange.status().lastSequence;
   }
 
   /** The last sequence delivered to sessions: a new session's store read must cover it. */

@@ -10,16 +10,14 @@
 // fed by the same durable batches, before this gateway's listener runs), so nothing is lost or
 // applied twice.
 
-import type { Exchange, MarketContext } from "../../exchange/exchange.ts";
 import type { OrderType, Side } from "../../core/commands.ts";
 import type { CoreEvent, DoneReason, OrderAcceptedEvent, TradeEvent } from "../../core/events.ts";
-import { STORE_LIMITS } from "../../store/limits.ts";
 import {
-  balancesOfUser,
+  type ExchangeBoundary,
+  type MarketContext,
   type OrderRecord,
-  openOrdersOfUser,
-  projectedSequence,
-} from "../../store/queries.ts";
+  STORE_LIMITS,
+} from "../../exchange/boundary.ts";
 import { feePercentText } from "../../units/market-units.ts";
 import { seconds } from "../exmo/format.ts";
 import { assetAmount } from "./format.ts";
@@ -120,7 +118,7 @@ export class PrivateSession {
 
   constructor(
     readonly userId: number,
-    private readonly exchange: Exchange,
+    private readonly exchange: ExchangeBoundary,
     private readonly sink: SessionSink,
     private readonly maxBufferedEvents: number,
   ) {}
@@ -132,15 +130,7 @@ export class PrivateSession {
   /** Reads balances and open orders once the store has projected `seenSequence`; see the header. */
   async load(seenSequence: number): Promise<void> {
     await this.exchange.whenProjected(seenSequence);
-    const store = this.exchange.store;
-    let transaction = store.db.transaction();
-    // PostgreSQL's default READ COMMITTED would let the projector commit between the statements.
-    if (store.engine === "postgres") transaction = transaction.setIsolationLevel("repeatable read");
-    const read = await transaction.execute(async (tx) => ({
-      sequence: await projectedSequence(tx),
-      balances: await balancesOfUser(tx, this.userId),
-      orders: await openOrdersOfUser(tx, this.userId, { limit: STORE_LIMITS.maxLimit }),
-    }));
+    const read = await this.exchange.reads.userSnapshot(this.userId, STORE_LIMITS.maxLimit);
     if (this.state === "closed") return;
     for (const row of read.balances)
       this.balances.set(row.assetId, { availableUnits: row.availableUnits, heldUnits: row.heldUnits });

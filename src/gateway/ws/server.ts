@@ -2,7 +2,7 @@
 //
 // Stable entry point, used by src/server/server.ts:
 //
-//   attachWebSocket(server: http.Server | https.Server, exchange: Exchange, options: {
+//   attachWebSocket(server: http.Server | https.Server, exchange: ExchangeBoundary, options: {
 //     secretBox: SecretBox,             // opens API secrets for `login`
 //     logger?: pino.Logger,
 //     limits?: Partial<WsLimits>,       // defaults in ./limits.ts (SECURITY.md numbers)
@@ -22,8 +22,8 @@ import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
-import type { Exchange } from "../../exchange/exchange.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import { BookSnapshots } from "./book-snapshots.ts";
 import { CLOSE_GOING_AWAY, type PrivateDisconnect, WsConnection, type WsPath } from "./connection.ts";
 import { resolveWsLimits, type WsLimits } from "./limits.ts";
@@ -61,7 +61,7 @@ interface Tracked {
 
 export function attachWebSocket(
   server: HttpServer | HttpsServer,
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   options: AttachWebSocketOptions,
 ): WebSocketGateway {
   const limits = resolveWsLimits(options.limits);

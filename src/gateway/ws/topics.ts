@@ -1,7 +1,7 @@
 // EXMO topic names (EXMO_API.md §6.3) → what the gateway serves them from.
 // Public topics name a pair: `spot/ticker:BTC_USD`; private ones do not: `spot/wallet`.
 
-import type { MarketContext } from "../../exchange/exchange.ts";
+import type { MarketContext } from "../../exchange/boundary.ts";
 import type { TopicKind } from "../../marketdata/subscriptions.ts";
 
 export type PublicChannel =

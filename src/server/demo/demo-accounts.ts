@@ -4,12 +4,10 @@
 // operator action (actor "system:demo") and funded through the core with adjustBalance.
 
 import { randomBytes } from "node:crypto";
-import { apiSecretContext } from "../../gateway/auth/authenticate.ts";
+import { apiSecretContext } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { OperatorActions } from "../../operator/actions.ts";
-import { apiKeysOfUser, getUserByEmail } from "../../store/accounts.ts";
-import { adjustmentsOfUser } from "../../store/queries.ts";
-import type { Exchange } from "../../exchange/exchange.ts";
 
 export const DEMO_ACTOR = "system:demo";
 export const DEMO_TRADER_EMAIL = "demo@bulwark.local";
@@ -47,15 +45,15 @@ const MAX_ADJUSTMENTS_LOOKED_AT = 1_000;
  * a restart never funds twice.
  */
 export async function ensureFundedUser(
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   actions: OperatorActions,
   email: string,
   password: string,
   funding: Readonly<Record<string, string>>,
 ): Promise<number> {
-  const existing = await getUserByEmail(exchange.store.db, email);
+  const existing = await exchange.accounts.userByEmail(email);
   const userId = existing?.userId ?? (await actions.createUser(DEMO_ACTOR, { email, password })).userId;
-  const past = await adjustmentsOfUser(exchange.store.db, userId, {
+  const past = await exchange.reads.adjustmentsOfUser(userId, {
     offset: 0,
     limit: MAX_ADJUSTMENTS_LOOKED_AT,
   });
@@ -79,12 +77,12 @@ export function randomPassword(): string {
  * new one when there is none (first start, revoked, or sealed under a server key since replaced).
  */
 export async function demoApiKey(
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   actions: OperatorActions,
   secretBox: SecretBox,
   userId: number,
 ): Promise<DemoApiKey> {
-  const keys = await apiKeysOfUser(exchange.store.db, userId, { limit: MAX_KEYS_LOOKED_AT });
+  const keys = await exchange.accounts.apiKeysOfUser(userId, { limit: MAX_KEYS_LOOKED_AT });
   for (const key of keys) {
     if (key.revokedMs !== null || key.ipAllowList.length > 0 || !key.scopes.includes("trade")) continue;
     const opened = secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(key.keyId));

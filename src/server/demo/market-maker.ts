@@ -7,7 +7,7 @@
 
 import type { UnstampedCommand } from "../../core/commands.ts";
 import type { MarketConfig } from "../../core/config.ts";
-import type { Exchange } from "../../exchange/exchange.ts";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import { Prng } from "./prng.ts";
 
 export const LEVELS_PER_SIDE = 3;
@@ -59,7 +59,7 @@ export class DemoMarketMaker {
   ticks = 0;
 
   constructor(
-    private readonly exchange: Exchange,
+    private readonly exchange: ExchangeBoundary,
     private readonly options: MarketMakerOptions,
   ) {
     this.prng = new Prng(options.seed);

@@ -47,10 +47,10 @@ afterAll(async () => {
 
 /** Runs `send`, expects EXMO code `code`, and that the core did not change at all. */
 async function expectRefusedUnchanged(send: () => Promise<RawResponse>, code: number): Promise<RawResponse> {
-  const before = harness.exchange.core.stateHash();
+  const before = harness.exchange.internals.core.stateHash();
   const response = await send();
   expect(codeOf(response), response.text).toBe(code);
-  expect(harness.exchange.core.stateHash()).toBe(before);
+  expect(harness.exchange.internals.core.stateHash()).toBe(before);
   return response;
 }
 
@@ -194,7 +194,7 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
 
   it("core rejections (insufficient funds, post-only, unfilled order, someone else's order) leave balances alone", async () => {
     const other = await createTrader(harness, { funds: { USD: "10" } });
-    const core = harness.exchange.core;
+    const core = harness.exchange.internals.core;
     const before = JSON.stringify([core.balance(trader.userId, 4), core.balance(other.userId, 4)]);
     expect(codeOf(await signedPost(harness, other, "order_create", { ...ORDER, quantity: "1" }))).toBe(50052);
     expect(codeOf(await signedPost(harness, other, "order_cancel", { order_id: restingOrderId }))).toBe(
@@ -249,10 +249,10 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
 
 describe("authentication failures get EXMO's codes and never advance the nonce", () => {
   async function expectAuthRefused(send: (nonce: number) => Promise<RawResponse>, who: Trader, code: number) {
-    const nonceBefore = await lastNonce(harness.exchange.store.db, who.keyId);
+    const nonceBefore = await lastNonce(harness.exchange.internals.store.db, who.keyId);
     const nonce = nextNonce();
     await expectRefusedUnchanged(() => send(nonce), code);
-    expect(await lastNonce(harness.exchange.store.db, who.keyId)).toBe(nonceBefore);
+    expect(await lastNonce(harness.exchange.internals.store.db, who.keyId)).toBe(nonceBefore);
   }
 
   it("missing, unknown and malformed keys → 40017", async () => {
@@ -326,14 +326,14 @@ describe("authentication failures get EXMO's codes and never advance the nonce",
       40032,
     );
     const frozen = await createTrader(harness);
-    await setUserStatus(harness.exchange.store.db, frozen.userId, "frozen");
+    await setUserStatus(harness.exchange.internals.store.db, frozen.userId, "frozen");
     await expectAuthRefused(
       (nonce) => signedPost(harness, frozen, "user_info", {}, { nonce }),
       frozen,
       40033,
     );
     const revoked = await createTrader(harness);
-    await revokeApiKey(harness.exchange.store.db, revoked.keyId, Date.now());
+    await revokeApiKey(harness.exchange.internals.store.db, revoked.keyId, Date.now());
     await expectAuthRefused(
       (nonce) => signedPost(harness, revoked, "user_info", {}, { nonce }),
       revoked,

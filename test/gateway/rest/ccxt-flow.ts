@@ -18,7 +18,7 @@ export async function expectRejects(promise: Promise<unknown>, errorClass: new (
 /** Core balance of a user as decimal numbers (free, used) for comparison with ccxt's parse. */
 function coreBalance(harness: Harness, userId: number, code: string): { free: number; used: number } {
   const asset = harness.exchange.assetByCode(code)!;
-  const balance = harness.exchange.core.balance(userId, asset.assetId);
+  const balance = harness.exchange.internals.core.balance(userId, asset.assetId);
   return { free: balance.availableUnits / 10 ** asset.scale, used: balance.heldUnits / 10 ** asset.scale };
 }
 
@@ -98,7 +98,7 @@ export async function runCcxtTradingFlow(harness: Harness, options: { full: bool
     takerOrMaker: "taker",
   });
   expect(myTrades[0].fee).toMatchObject({ cost: 0.000012, currency: "BTC" });
-  const storedFills = await fillsOfUser(harness.exchange.store.db, taker.userId, {
+  const storedFills = await fillsOfUser(harness.exchange.internals.store.db, taker.userId, {
     marketId: 1,
     offset: 0,
     limit: 10,

@@ -15,9 +15,9 @@ describe("ccxt exmo against the gateway (PostgreSQL)", () => {
   });
 
   it("runs the trading session with the store on PostgreSQL", async () => {
-    expect(harness.exchange.store.engine).toBe("postgres");
+    expect(harness.exchange.internals.store.engine).toBe("postgres");
     const { calls } = await runCcxtTradingFlow(harness, { full: false });
     expect(calls).toContain("fetchMyTrades");
-    expect(() => harness.exchange.core.checkInvariants()).not.toThrow();
+    expect(() => harness.exchange.internals.core.checkInvariants()).not.toThrow();
   });
 });

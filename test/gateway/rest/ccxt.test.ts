@@ -19,7 +19,7 @@ describe("ccxt exmo against the gateway (SQLite)", () => {
   it("runs a trading session through every unified REST method, matching core and store", async () => {
     const { calls } = await runCcxtTradingFlow(harness, { full: true });
     expect(calls.length).toBeGreaterThan(20);
-    expect(() => harness.exchange.core.checkInvariants()).not.toThrow();
+    expect(() => harness.exchange.internals.core.checkInvariants()).not.toThrow();
   });
 });
 
@@ -53,10 +53,10 @@ describe("ccxt exmo against the production rate limit", () => {
     expect(String(error)).toContain("Error 40034");
     expect(served).toBeGreaterThanOrEqual(DEFAULT_RATE_LIMIT.burst);
     // A client that waits as Retry-After says is served again.
-    const before = harness.exchange.core.stateHash();
+    const before = harness.exchange.internals.core.stateHash();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const info = (await client.privatePostUserInfo()) as { uid: number };
     expect(info.uid).toBe(trader.userId);
-    expect(harness.exchange.core.stateHash()).toBe(before);
+    expect(harness.exchange.internals.core.stateHash()).toBe(before);
   });
 });

@@ -117,7 +117,7 @@ const rawBody = fc.oneof(
 
 describe("fuzzed form bodies through the real HTTP stack", () => {
   it("unsigned or wrongly signed bodies to any endpoint change nothing and answer EXMO's format", async () => {
-    const hash = harness.exchange.core.stateHash();
+    const hash = harness.exchange.internals.core.stateHash();
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...PRIVATE_PATHS, ...PUBLIC_PATHS),
@@ -130,7 +130,7 @@ describe("fuzzed form bodies through the real HTTP stack", () => {
       ),
       { numRuns: 150 },
     );
-    expect(harness.exchange.core.stateHash()).toBe(hash);
+    expect(harness.exchange.internals.core.stateHash()).toBe(hash);
   });
 
   it("signed fuzzed bodies from a trader without money never fail the server or move money", async () => {
@@ -146,11 +146,11 @@ describe("fuzzed form bodies through the real HTTP stack", () => {
       { numRuns: 150 },
     );
     for (const asset of harness.exchange.assets())
-      expect(harness.exchange.core.balance(broke.userId, asset.assetId)).toEqual({
+      expect(harness.exchange.internals.core.balance(broke.userId, asset.assetId)).toEqual({
         availableUnits: 0,
         heldUnits: 0,
       });
-    expect(harness.exchange.core.checkInvariants()).toBeUndefined();
+    expect(harness.exchange.internals.core.checkInvariants()).toBeUndefined();
   });
 });
 
@@ -168,7 +168,7 @@ describe("operational routes", () => {
       "sequencer",
       "store",
     ]);
-    expect(report.components.core.lastSequence).toBe(harness.exchange.core.lastSequence);
+    expect(report.components.core.lastSequence).toBe(harness.exchange.internals.core.lastSequence);
     expect(report.components.store.reachable).toBe(true);
     expect(report.components.marketData.markets).toBe(4);
   });

@@ -9,10 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { Exchange } from "../../../src/exchange/exchange.ts";
-import { generateApiKey } from "../../../src/accounts/api-keys.ts";
-import { sealApiSecret } from "../../../src/gateway/auth/authenticate.ts";
+import { generateApiKey, sealApiSecret } from "../../../src/accounts/api-keys.ts";
 import { SecretBox } from "../../../src/accounts/secret-box.ts";
+import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import { createGateway, type Gateway } from "../../../src/gateway/http/server.ts";
 import { createApiKey, createUser, revokeApiKey } from "../../../src/store/accounts.ts";
@@ -60,14 +59,14 @@ async function post(server: Running, keyId: string, sign: string, body: string):
 }
 
 async function newKey(server: Running): Promise<{ keyId: string; secret: string }> {
-  const created = await createUser(server.exchange.store.db, {
+  const created = await createUser(server.exchange.internals.store.db, {
     email: `replay-${randomBytes(4).toString("hex")}@example.test`,
     passwordHash: "$scrypt$unused",
     createdMs: Date.now(),
   });
   if (!created.ok) throw new Error("user exists");
   const { keyId, secret } = generateApiKey();
-  await createApiKey(server.exchange.store.db, {
+  await createApiKey(server.exchange.internals.store.db, {
     keyId,
     userId: created.user.userId,
     secretCiphertext: sealApiSecret(secretBox, keyId, secret),
@@ -120,7 +119,7 @@ describe("REST nonces through the gateway", () => {
       (answer, index) => nonces[index] === base + 2 && answer.error === undefined,
     );
     expect(withBase2.length).toBeLessThanOrEqual(1);
-    await revokeApiKey(server.exchange.store.db, key.keyId, Date.now());
+    await revokeApiKey(server.exchange.internals.store.db, key.keyId, Date.now());
     const after = `nonce=${base + 10}`;
     expect((await post(server, key.keyId, signRestBody(key.secret, after), after)).error).toMatch(
       /^Error 40017/,

@@ -221,13 +221,13 @@ describe("cancels and refused requests", () => {
     const trader = await createTrader(harness, { funds: { USD: "100000" } });
     const from = freshAddress();
     await burst(BURST, () => signed(from, trader, "user_info"));
-    const before = harness.exchange.core.stateHash();
-    const lastSequence = harness.exchange.core.lastSequence;
+    const before = harness.exchange.internals.core.stateHash();
+    const lastSequence = harness.exchange.internals.core.lastSequence;
     const nonce = nextNonce();
     const order = { pair: "BTC_USD", quantity: "0.001", price: "31000", type: "buy" };
     expect(isRateLimited(await signed(from, trader, "order_create", order, { nonce }))).toBe(true);
-    expect(harness.exchange.core.stateHash()).toBe(before);
-    expect(harness.exchange.core.lastSequence).toBe(lastSequence);
+    expect(harness.exchange.internals.core.stateHash()).toBe(before);
+    expect(harness.exchange.internals.core.lastSequence).toBe(lastSequence);
     // Once the budget is back, the very same nonce is accepted: the refusal did not consume it.
     advance(100);
     const placed = await signed(from, trader, "order_create", order, { nonce });

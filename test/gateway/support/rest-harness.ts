@@ -7,15 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ccxt from "ccxt";
 import pino from "pino";
-import { Exchange } from "../../../src/exchange/exchange.ts";
-import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
-import type { UnstampedCommand } from "../../../src/core/commands.ts";
-import { generateApiKey } from "../../../src/accounts/api-keys.ts";
-import { sealApiSecret } from "../../../src/gateway/auth/authenticate.ts";
+import { generateApiKey, sealApiSecret } from "../../../src/accounts/api-keys.ts";
 import { SecretBox } from "../../../src/accounts/secret-box.ts";
+import type { UnstampedCommand } from "../../../src/core/commands.ts";
+import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import type { RateLimitOptions } from "../../../src/gateway/guard/rate-limit.ts";
 import { createGateway, type Gateway } from "../../../src/gateway/http/server.ts";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
 import { dropPgSchema } from "../../../src/store/open-store.ts";
 import { parseDecimal } from "../../../src/units/decimal.ts";
@@ -90,7 +89,7 @@ export async function createTrader(
   harness: Harness,
   options: { scopes?: string[]; ipAllowList?: string[]; funds?: Record<string, string> } = {},
 ): Promise<Trader> {
-  const db = harness.exchange.store.db;
+  const db = harness.exchange.internals.store.db;
   userCounter += 1;
   const created = await createUser(db, {
     email: `trader${userCounter}-${randomBytes(4).toString("hex")}@example.test`,

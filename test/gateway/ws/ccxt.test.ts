@@ -149,7 +149,10 @@ describe("ccxt.pro.exmo 4.5.73 watchers", () => {
     });
     await until(() => ex.balance.USD?.used === 62);
     const held = ex.balance;
-    const core = harness.exchange.core.balance(trader.userId, harness.exchange.assetByCode("USD")!.assetId);
+    const core = harness.exchange.internals.core.balance(
+      trader.userId,
+      harness.exchange.assetByCode("USD")!.assetId,
+    );
     expect(held.USD).toMatchObject({ free: core.availableUnits / 1e6, used: core.heldUnits / 1e6 });
 
     // The trader sells into the maker's bid at 63000: a taker fill reported on spot/user_trades.
@@ -160,7 +163,7 @@ describe("ccxt.pro.exmo 4.5.73 watchers", () => {
     const myTrades = await myTradesPromise;
     await harness.exchange.whenProjected(sold.sequence);
     const market = harness.exchange.marketBySymbol("BTC_USD")!;
-    const [fill] = await fillsOfUser(harness.exchange.store.db, trader.userId, {
+    const [fill] = await fillsOfUser(harness.exchange.internals.store.db, trader.userId, {
       marketId: market.config.marketId,
       offset: 0,
       limit: 1,

@@ -8,14 +8,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { Exchange } from "../../../src/exchange/exchange.ts";
-import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
-import type { UnstampedCommand } from "../../../src/core/commands.ts";
-import { generateApiKey } from "../../../src/accounts/api-keys.ts";
-import { apiSecretContext } from "../../../src/gateway/auth/authenticate.ts";
+import { apiSecretContext, generateApiKey } from "../../../src/accounts/api-keys.ts";
 import { generateServerKey, parseServerKey, SecretBox } from "../../../src/accounts/secret-box.ts";
+import type { UnstampedCommand } from "../../../src/core/commands.ts";
+import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signWsLogin } from "../../../src/gateway/auth/signature.ts";
 import { attachWebSocket, type WebSocketGateway, type WsLimits } from "../../../src/gateway/ws/server.ts";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
 
 export interface Harness {
@@ -75,7 +74,7 @@ export async function createTrader(
   funds: Record<string, number>,
   options: { scopes?: string[]; ipAllowList?: string[] } = {},
 ): Promise<Trader> {
-  const db = harness.exchange.store.db;
+  const db = harness.exchange.internals.store.db;
   emailCounter += 1;
   const created = await createUser(db, {
     email: `ws-trader-${emailCounter}-${process.pid}@example.test`,

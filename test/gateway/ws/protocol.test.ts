@@ -317,11 +317,11 @@ describe("login and private topics", () => {
   }
 
   it("refuses a bad signature, an unknown key, a stale nonce, a bad nonce, a key without info scope", async () => {
-    const nonceBefore = await lastNonce(harness.exchange.store.db, maker.keyId);
+    const nonceBefore = await lastNonce(harness.exchange.internals.store.db, maker.keyId);
     const good = loginFrame(maker, Date.now(), 21);
     await expectLoginRefused({ ...good, sign: loginFrame(taker, Date.now(), 21).sign }, "badSignature");
     // A bad signature must not burn the nonce (src/gateway/auth/nonce.ts).
-    expect(await lastNonce(harness.exchange.store.db, maker.keyId)).toBe(nonceBefore);
+    expect(await lastNonce(harness.exchange.internals.store.db, maker.keyId)).toBe(nonceBefore);
     await expectLoginRefused({ ...good, api_key: `K-${"0".repeat(40)}` }, "unknownApiKey");
     await expectLoginRefused({ ...good, api_key: "not-a-key" }, "unknownApiKey");
     await expectLoginRefused({ ...good, nonce: 1.5 }, "invalidNonce");
@@ -335,7 +335,7 @@ describe("login and private topics", () => {
     // The same nonce again, and a lower one: a replay.
     await expectLoginRefused(loginFrame(maker, fresh, 23), "invalidNonce");
     await expectLoginRefused(loginFrame(maker, fresh - 1, 24), "invalidNonce");
-    expect(await lastNonce(harness.exchange.store.db, maker.keyId)).toBe(fresh);
+    expect(await lastNonce(harness.exchange.internals.store.db, maker.keyId)).toBe(fresh);
 
     const readOnly = await createTrader(harness, {}, { scopes: ["trade"] });
     await expectLoginRefused(loginFrame(readOnly, Date.now(), 25), "noPermission");
@@ -375,7 +375,7 @@ describe("login and private topics", () => {
 
     await client.next(byEvent("subscribed", "spot/wallet"));
     const wallet = await client.next(byEvent("snapshot", "spot/wallet"));
-    const stored = await balancesOfUser(harness.exchange.store.db, trader.userId);
+    const stored = await balancesOfUser(harness.exchange.internals.store.db, trader.userId);
     const usd = stored.find((row) => row.assetId === harness.exchange.assetByCode("USD")!.assetId)!;
     // 0.0005 BTC at 60000 holds 30 USD of the 50,000.
     expect(usd).toMatchObject({ availableUnits: 49_970_000_000, heldUnits: 30_000_000 });
@@ -435,7 +435,7 @@ describe("login and private topics", () => {
     expect(done.data).toMatchObject({ order_id: String(sold.sequence), status: "closed" });
     // Balance updates carry the values after the command, as the store has them.
     await harness.exchange.whenProjected(sold.sequence);
-    const after = await balancesOfUser(harness.exchange.store.db, trader.userId);
+    const after = await balancesOfUser(harness.exchange.internals.store.db, trader.userId);
     const walletUpdates = client.frames.filter(
       (frame) => frame.event === "update" && frame.topic === "spot/wallet",
     );

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// Checks that every import under src/ points down the data flow, and that SQL lives in store/ only (docs/ARCHITECTURE.md, "Layers"):
+//
+//   cli → server → gateway, operator → exchange (boundary.ts only) → accounts, marketdata
+//       → runtime, store → journal → units → core
+//
+// Each folder lists what it may import. A layer above the exchange sees only exchange/boundary.ts
+// and the core's contract (commands, events, config), never store/, runtime/ or journal/. Exits 1
+// with one line per offending import. Run by `npm run lint` (so by `npm test`).
+
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const sourceRoot = join(root, "src");
+
+/** The core's contract: plain types and pure validation every layer may speak. */
+const CORE_CONTRACT = ["core/commands.ts", "core/events.ts", "core/config.ts", "core/state-view.ts"];
+const BOUNDARY = ["exchange/boundary.ts", "exchange/event-pipeline.ts"];
+
+/** folder → the folders (or exact files) it may import besides itself. */
+const ALLOWED = {
+  core: [],
+  units: ["core"],
+  journal: ["core"],
+  runtime: ["core", "journal"],
+  store: ["core"],
+  marketdata: ["core", "units"],
+  accounts: ["store", ...CORE_CONTRACT],
+  exchange: ["core", "units", "journal", "runtime", "store", "marketdata", "accounts"],
+  gateway: ["accounts", "marketdata", "units", ...BOUNDARY, ...CORE_CONTRACT],
+  operator: ["accounts", "units", ...BOUNDARY, ...CORE_CONTRACT],
+  server: [
+    "core",
+    "units",
+    "journal",
+    "runtime",
+    "store",
+    "marketdata",
+    "accounts",
+    "exchange",
+    "gateway",
+    "operator",
+  ],
+  cli: [
+    "core",
+    "units",
+    "journal",
+    "runtime",
+    "store",
+    "marketdata",
+    "accounts",
+    "exchange",
+    "gateway",
+    "operator",
+    "server",
+  ],
+};
+
+/** The longest import list a folder may have: a guard against a runaway walk, not a style rule. */
+const MAX_FILES = 10_000;
+
+function listSourceFiles(directory, found = []) {
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) listSourceFiles(path, found);
+    else if (/\.(ts|mjs)$/.test(entry.name)) found.push(path);
+    if (found.length > MAX_FILES) throw new Error(`more than ${MAX_FILES} files under src/`);
+  }
+  return found;
+}
+
+/** Relative specifiers of static and dynamic imports and re-exports. */
+function importsOf(text) {
+  const specifiers = [];
+  const pattern =
+    /(?:^|[\s;])(?:import|export)\s[^"';]*?from\s*["'](\.[^"']+)["']|import\s*\(\s*["'](\.[^"']+)["']\s*\)|^import\s*["'](\.[^"']+)["']/gm;
+  for (const match of text.matchAll(pattern)) specifiers.push(match[1] ?? match[2] ?? match[3]);
+  return specifiers;
+}
+
+function isAllowed(fromFolder, target) {
+  const targetFolder = target.split("/")[0];
+  if (targetFolder === fromFolder) return true;
+  return ALLOWED[fromFolder].some((rule) => rule === targetFolder || rule === target);
+}
+
+/** Query-builder calls and raw SQL: only store/ may hold them. */
+const SQL =
+  /\.(selectFrom|insertInto|updateTable|deleteFrom|replaceInto)\(|\bsql`|\.prepare\(\s*["'`]\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA)/i;
+
+const problems = [];
+for (const file of listSourceFiles(sourceRoot)) {
+  const from = relative(sourceRoot, file);
+  const fromFolder = from.split("/")[0];
+  if (fromFolder !== "store" && SQL.test(readFileSync(file, "utf8")))
+    problems.push(`${from}: SQL outside store/`);
+  if (!(fromFolder in ALLOWED)) {
+    problems.push(
+      `${from}: folder ${fromFolder}/ has no place in the layer table of scripts/check-imports.mjs`,
+    );
+    continue;
+  }
+  for (const specifier of importsOf(readFileSync(file, "utf8"))) {
+    const target = relative(sourceRoot, resolve(dirname(file), specifier));
+    if (target.startsWith("..")) problems.push(`${from}: imports ${specifier}, outside src/`);
+    else if (!isAllowed(fromFolder, target)) problems.push(`${from}: imports ${target}, against the flow`);
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`Imports against the data flow, or SQL outside store/ (${problems.length}):`);
+  for (const problem of problems) console.error(`  ${problem}`);
+  process.exit(1);
+}
+console.log("imports: every import under src/ points down the data flow; SQL only in store/");

@@ -1,0 +1,90 @@
+// THE boundary between the exchange and the layers above it (gateway, operator, demo, CLI).
+// Those layers import this file and nothing else from exchange/, runtime/, store/ or journal/
+// (scripts/check-imports.mjs enforces it), so cluster mode can put a network behind this
+// interface without touching them. Four things cross it:
+//   1. commands: submit one and await its durable result (journal before acknowledge);
+//   2. read models: reference data (assets, markets), the store's projections, market data;
+//   3. events: attach a handler to a stage of the one declared event pipeline;
+//   4. status: how far the sequencer, the journal and the projector are, for health and metrics.
+// Accounts (users, API keys, nonces) are their own service, handed out here too.
+
+import type { Accounts } from "../accounts/accounts.ts";
+import type { UnstampedCommand } from "../core/commands.ts";
+import type { AssetConfig, MarketConfig } from "../core/config.ts";
+import type { CoreEvent } from "../core/events.ts";
+import type { MarketData } from "../marketdata/market-data.ts";
+import type { StoreEngine } from "../store/migrations.ts";
+import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
+import type { MarketUnits } from "../units/market-units.ts";
+import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "./event-pipeline.ts";
+
+export { SequencerQueueFullError } from "../runtime/sequencer.ts";
+export type { AuditEntry, AuditVerifyResult, JsonValue } from "../store/audit-log.ts";
+export { STORE_LIMITS } from "../store/limits.ts";
+export type {
+  AdjustmentRecord,
+  BalanceRecord,
+  FillRecord,
+  MarketRecord,
+  OrderRecord,
+} from "../store/queries.ts";
+export type { UserSnapshot } from "../store/read-models.ts";
+export type { DurableBatch, EventPipelineStage, EventStageHandler } from "./event-pipeline.ts";
+
+/** A command's durable outcome: its sequence and its events, in order. */
+export interface CommandResult {
+  sequence: number;
+  events: CoreEvent[];
+}
+
+/** A market with what the edge needs to speak decimals about it. */
+export interface MarketContext {
+  config: MarketConfig;
+  base: AssetConfig;
+  quote: AssetConfig;
+  units: MarketUnits;
+}
+
+/** The store's read models, as the layers above see them. */
+export type ReadModels = StoreReadModels;
+/** The hash-chained audit log. */
+export type AuditTrail = StoreAuditTrail;
+
+export interface ExchangeStatus {
+  /** The last command the core applied. */
+  lastSequence: number;
+  /** The last command whose result was released (durable in the journal). */
+  acknowledgedSequence: number;
+  /** Commands waiting to enter a batch. */
+  queuedCommands: number;
+  /** Events waiting to be written to the store (the projector's lag). */
+  projectorQueuedEvents: number;
+  /** The projector's last failure, null after a success. */
+  projectorLastError: unknown;
+  storeEngine: StoreEngine;
+  pipeline: EventPipelineStats;
+}
+
+export interface ExchangeBoundary {
+  /** Sequences, journals and applies a command; resolves once it is durable. */
+  submit(command: UnstampedCommand): Promise<CommandResult>;
+  /** Resolves when the read models show the effects of every command up to `sequence`. */
+  whenProjected(sequence: number): Promise<void>;
+  /** Handlers run in EVENT_PIPELINE_STAGES order; returns the detach function. */
+  attach(stage: EventPipelineStage, handler: EventStageHandler): () => void;
+  status(): ExchangeStatus;
+
+  market(marketId: number): MarketContext | undefined;
+  marketBySymbol(symbol: string): MarketContext | undefined;
+  markets(): MarketContext[];
+  asset(assetId: number): AssetConfig | undefined;
+  assetByCode(code: string): AssetConfig | undefined;
+  assets(): AssetConfig[];
+  /** A user's balance as the core has it now (ahead of the read models). */
+  balance(userId: number, assetId: number): { availableUnits: number; heldUnits: number };
+
+  readonly reads: ReadModels;
+  readonly audit: AuditTrail;
+  readonly accounts: Accounts;
+  readonly marketData: MarketData;
+}

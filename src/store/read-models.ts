@@ -1,0 +1,105 @@
+// The store's read models as one object bound to its connection: what the exchange boundary hands
+// the gateway and the operator, so no layer above the exchange holds a database handle. Every
+// list is bounded by the limits the queries assert (STORE_LIMITS).
+
+import type { Kysely } from "kysely";
+import type { AuditEntry, AuditInput, AuditVerifyResult } from "./audit-log.ts";
+import { appendAudit, verifyAuditLog } from "./audit-log.ts";
+import type { StoreEngine } from "./migrations.ts";
+import {
+  type AdjustmentRecord,
+  adjustmentsOfUser,
+  type BalanceRecord,
+  balancesOfUser,
+  cancelledOrdersOfUser,
+  type FillRecord,
+  fillsOfOrder,
+  fillsOfUser,
+  getOrder,
+  listMarkets,
+  type MarketRecord,
+  type OrderRecord,
+  openOrdersOfUser,
+  projectedSequence,
+} from "./queries.ts";
+import type { StoreDatabase } from "./schema.ts";
+
+/** One user's balances and open orders read at one projector cursor. */
+export interface UserSnapshot {
+  /** The projector's cursor the read reflects: events after it are not in it. */
+  sequence: number;
+  balances: BalanceRecord[];
+  orders: OrderRecord[];
+}
+
+export class StoreReadModels {
+  constructor(
+    private readonly db: Kysely<StoreDatabase>,
+    private readonly engine: StoreEngine,
+  ) {}
+
+  order(orderId: number): Promise<OrderRecord | undefined> {
+    return getOrder(this.db, orderId);
+  }
+
+  openOrdersOfUser(userId: number, options: { marketId?: number; limit: number }): Promise<OrderRecord[]> {
+    return openOrdersOfUser(this.db, userId, options);
+  }
+
+  cancelledOrdersOfUser(userId: number, options: { offset: number; limit: number }): Promise<OrderRecord[]> {
+    return cancelledOrdersOfUser(this.db, userId, options);
+  }
+
+  fillsOfUser(
+    userId: number,
+    options: { marketId: number; offset: number; limit: number },
+  ): Promise<FillRecord[]> {
+    return fillsOfUser(this.db, userId, options);
+  }
+
+  fillsOfOrder(orderId: number, options: { limit: number }): Promise<FillRecord[]> {
+    return fillsOfOrder(this.db, orderId, options);
+  }
+
+  balancesOfUser(userId: number): Promise<BalanceRecord[]> {
+    return balancesOfUser(this.db, userId);
+  }
+
+  adjustmentsOfUser(userId: number, options: { offset: number; limit: number }): Promise<AdjustmentRecord[]> {
+    return adjustmentsOfUser(this.db, userId, options);
+  }
+
+  markets(): Promise<MarketRecord[]> {
+    return listMarkets(this.db);
+  }
+
+  /** The sequence the read models are current to. */
+  projectedSequence(): Promise<number> {
+    return projectedSequence(this.db);
+  }
+
+  /** Balances and open orders of a user in one transaction, with the cursor they reflect. */
+  async userSnapshot(userId: number, maxOrders: number): Promise<UserSnapshot> {
+    let transaction = this.db.transaction();
+    // PostgreSQL's default READ COMMITTED would let the projector commit between the statements.
+    if (this.engine === "postgres") transaction = transaction.setIsolationLevel("repeatable read");
+    return transaction.execute(async (tx) => ({
+      sequence: await projectedSequence(tx),
+      balances: await balancesOfUser(tx, userId),
+      orders: await openOrdersOfUser(tx, userId, { limit: maxOrders }),
+    }));
+  }
+}
+
+/** The hash-chained audit log, bound to the store. */
+export class StoreAuditTrail {
+  constructor(private readonly db: Kysely<StoreDatabase>) {}
+
+  append(input: AuditInput): Promise<AuditEntry> {
+    return appendAudit(this.db, input);
+  }
+
+  verify(): Promise<AuditVerifyResult> {
+    return verifyAuditLog(this.db);
+  }
+}

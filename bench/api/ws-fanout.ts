@@ -1,6 +1,6 @@
 // WebSocket fan-out clients for `npm run bench:api`, in a child process. Opens N subscribers of
 // spot/order_book_updates:PAIR, spread over loopback addresses 127.0.0.2… because the server
-// allows at most 20 connections per IP (SECURITY.md), and records for every update frame the
+// allows at most 20 connections per IP (docs/SECURITY.md#websocket-limits), and records for every update frame the
 // delay between the server's `ts` and arrival. Input: JSON in argv[2]; output: one JSON line.
 // Protocol: stdout line "ready" once all are subscribed; then it measures until stdin says "stop".
 

@@ -1,4 +1,4 @@
-// API keys (SECURITY.md, "Account and API security"): generation, scopes, and the optional IP
+// API keys (docs/SECURITY.md#accounts-and-api-keys): generation, scopes, and the optional IP
 // allow-list (required for keys with the withdraw scope).
 //
 // Key ids and secrets look like EXMO's ("K-…", "S-…") so client configs written for EXMO need
@@ -67,7 +67,7 @@ export function formatScopes(scopes: ReadonlySet<ApiScope>): string {
   return API_SCOPES.filter((scope) => scopes.has(scope)).join(",");
 }
 
-/** SECURITY.md: a withdraw key must be tied to an IP allow-list. Null if the key may be created. */
+/** docs/SECURITY.md#accounts-and-api-keys: a withdraw key must be tied to an IP allow-list. Null if the key may be created. */
 export function apiKeyPolicyProblem(
   scopes: ReadonlySet<ApiScope>,
   allowList: readonly Cidr[],

@@ -1,4 +1,4 @@
-// Password hashing with scrypt (SECURITY.md: "scrypt or argon2, never plain hashes"). Each hash
+// Password hashing with scrypt (docs/SECURITY.md#accounts-and-api-keys). Each hash
 // carries its own random salt and cost parameters, so costs can be raised later and old hashes
 // still verify (`needsRehash` says when to upgrade one at the next successful login).
 //

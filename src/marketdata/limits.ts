@@ -19,7 +19,7 @@ export const MAX_CANDLES_PER_QUERY = 3_000;
 /** Markets market data accepts; the core's default maxMarkets. */
 export const MAX_MARKETS = 1_024;
 
-/** REST answers are rebuilt at most this often whatever the request rate (DESIGN.md, Guard). */
+/** REST answers are rebuilt at most this often whatever the request rate (docs/ARCHITECTURE.md#guard). */
 export const REST_CACHE_TTL_MS = 100;
 
 /** Subscription limits for the WS layer. */

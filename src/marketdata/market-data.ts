@@ -3,7 +3,7 @@
 //
 // - apply(events) takes the events of whole commands in order (the core's batches are whole).
 // - REST reads come from snapshots rebuilt at most every REST_CACHE_TTL_MS of the injected clock,
-//   whatever the request rate (DESIGN.md, Guard); they may be that much behind.
+//   whatever the request rate (docs/ARCHITECTURE.md#guard); they may be that much behind.
 // - WS subscribers get, per market: a ticker snapshot on subscribe and an update after each batch
 //   that touched the market; the trades of each batch; a depth snapshot on subscribe and then one
 //   delta per batch that changed the book, with consecutive update sequences.

@@ -1,5 +1,5 @@
 // API key records and user statuses for the gateway's authentication, cached in memory so a
-// private request costs no SQL (SECURITY.md, "Account and API security").
+// private request costs no SQL (docs/SECURITY.md#accounts-and-api-keys).
 //
 // Bounds: at most maxEntries keys (unknown key ids included, so probing random ids cannot make
 // every request a query) and as many users, least recently used evicted.

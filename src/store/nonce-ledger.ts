@@ -1,4 +1,4 @@
-// Per-key API nonces, checked in memory and persisted by group commit (EXMO_API.md §1.2, 40009).
+// Per-key API nonces, checked in memory and persisted by group commit (docs/API.md#nonce, 40009).
 //
 // Check. Each key's last accepted nonce is kept in memory (loaded from the store on first use),
 // and a request's nonce is compared and advanced synchronously: requests on one key are ordered

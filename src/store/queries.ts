@@ -1,4 +1,4 @@
-// Read queries the gateway answers private EXMO calls from (EXMO_API.md §5.7, §5.11–5.14) and the
+// Read queries the gateway answers private EXMO calls from (docs/API.md#private-endpoints) and the
 // console reads. Every list is bounded by an explicit limit (≤ STORE_LIMITS.maxLimit) and offset
 // (≤ STORE_LIMITS.maxOffset); every order is total (ties broken by a unique key), so paging is stable.
 

@@ -1,5 +1,5 @@
-// Authentication of one private EXMO REST request (EXMO_API.md §1.2, SECURITY.md "Account and
-// API security"). Checks, in order, first failure wins:
+// Authentication of one private EXMO REST request (docs/API.md#signing, docs/SECURITY.md#accounts-and-api-keys).
+// Checks, in order, first failure wins:
 //   1. `Key` header names a known, unrevoked key             → 40017
 //   2. its sealed secret opens (server key matches)           → 40017 (logged by the caller)
 //   3. `Sign` = HMAC-SHA512(secret, raw body bytes)           → 40005

@@ -1,4 +1,4 @@
-// The nonce rule (EXMO_API.md §1.2, error 40009): per API key, every signed request carries a
+// The nonce rule (docs/API.md#nonce, error 40009): per API key, every signed request carries a
 // positive integer nonce strictly greater than the last one accepted for that key. This is what
 // makes a captured request useless to replay. ccxt sends Date.now().
 //

@@ -1,4 +1,4 @@
-// EXMO request signatures (EXMO_API.md §1.2 and §6.2).
+// EXMO request signatures (docs/API.md#signing and docs/API.md#ws-login).
 //
 // REST: `Sign` header = lowercase hex of HMAC-SHA512(key = secret, message = the raw body bytes).
 // The body must be the bytes as received: ccxt signs `nonce=…&pair=…` in its own field order,

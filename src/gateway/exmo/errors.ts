@@ -1,6 +1,6 @@
 // THE table from every domain error to EXMO's `{code, message}`. Nothing else in the gateway
 // invents an error code. The wire form is `{"result":false,"error":"Error NNNNN: text"}`
-// (EXMO_API.md §2); ccxt takes the second word before the first colon as the code, looks it up
+// (docs/API.md#errors); ccxt takes the second word before the first colon as the code, looks it up
 // in its exact table, then matches its broad substrings against the whole message, and
 // otherwise throws ExchangeError.
 //
@@ -97,7 +97,7 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     text: "Invalid order parameters",
     ccxtClass: "ExchangeError",
   },
-  // Private endpoints naming a pair we do not list (public ones leave it out instead, §2).
+  // Private endpoints naming a pair we do not list (public ones leave it out instead, docs/API.md#errors).
   unknownMarket: { code: BULWARK_UNKNOWN_PAIR, text: "Pair is not supported", ccxtClass: "ExchangeError" },
   // Not 40016: that tells ccxt the whole exchange is down (OnMaintenance, retried); a suspended
   // pair is an operator decision about one market.
@@ -268,7 +268,7 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     text: "More decimal places than permitted for this pair",
     ccxtClass: "InvalidOrder",
   },
-  // order_trades for an order with no trades, or none at all (§5.14).
+  // order_trades for an order with no trades, or none at all (docs/API.md#order-trades).
   orderHasNoTrades: {
     code: 50304,
     text: "Order was not found",
@@ -281,7 +281,7 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     text: "Wallet is not available yet, try again later",
     ccxtClass: "ExchangeError",
   },
-  // The chain's breaker is tripped or withdrawals are paused by an operator (SECURITY.md).
+  // The chain's breaker is tripped or withdrawals are paused by an operator (docs/SECURITY.md#custody-targets).
   withdrawalsDisabled: {
     code: BULWARK_WITHDRAWALS_DISABLED,
     text: "Withdrawals of this currency are temporarily disabled",
@@ -297,7 +297,7 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
   // The sequencer's input queue is full: nothing was done, the client may retry. Not 40016
   // (OnMaintenance says the whole exchange is down) and not 40034 (the client did nothing wrong).
   busy: { code: BULWARK_BUSY, text: "Exchange is busy, try again later", ccxtClass: "ExchangeError" },
-  // Body, header or parameter count beyond the gateway's limits (SECURITY.md, HTTP server).
+  // Body, header or parameter count beyond the gateway's limits (docs/SECURITY.md#http-limits).
   payloadTooLarge: {
     code: BULWARK_PAYLOAD_TOO_LARGE,
     text: "Request is too large",

@@ -1,4 +1,4 @@
-// Core integers → EXMO's wire shapes (EXMO_API.md §3, §5): decimal strings for money, seconds for
+// Core integers → EXMO's wire shapes (docs/API.md#conventions, docs/API.md#endpoints): decimal strings for money, seconds for
 // most timestamps, milliseconds for candles, numbers for candle values.
 
 import type { AssetConfig } from "../../core/config.ts";
@@ -111,7 +111,7 @@ function isStop(order: OrderRecord): boolean {
   return order.orderType === "stopMarket";
 }
 
-/** A row of user_open_orders / user_cancelled_orders (§5.11, §5.13; stop orders per §5.9). */
+/** A row of user_open_orders / user_cancelled_orders (docs/API.md#user-open-orders, docs/API.md#user-cancelled-orders; stop orders per docs/API.md#stop-market-orders). */
 export function formatOrder(market: MarketContext, order: OrderRecord): Record<string, string> {
   const units = market.units;
   const created = String(seconds(order.createdMs));
@@ -139,7 +139,7 @@ export function formatOrder(market: MarketContext, order: OrderRecord): Record<s
   };
 }
 
-/** A row of user_trades / order_trades (§5.12). */
+/** A row of user_trades / order_trades (docs/API.md#user-trades). */
 export function formatFill(
   market: MarketContext,
   fill: FillRecord,

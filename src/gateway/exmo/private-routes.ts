@@ -1,4 +1,4 @@
-// EXMO v1.1 private spot endpoints (EXMO_API.md §4 #10–25, §5.7–5.19). Writes become core
+// EXMO v1.1 private spot endpoints (docs/API.md#private-endpoints). Writes become core
 // commands through exchange.submit (durable when it resolves); reads come from the store after it
 // has projected the caller's own last write (WriteWatermarks), so a client always sees what it
 // just did. Wallet endpoints validate their input and then say custody is not available yet.
@@ -28,7 +28,7 @@ import {
 import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
 import type { WriteWatermarks } from "./write-watermarks.ts";
 
-/** Order routes carry a handful of short fields; 64 KiB is SECURITY.md's ceiling for them. */
+/** Order routes carry a handful of short fields; 64 KiB is the ceiling in docs/SECURITY.md#http-limits for them. */
 export const ORDER_BODY_LIMIT_BYTES = 64 * 1024;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1_000;
@@ -109,7 +109,7 @@ interface OrderCreateParams {
   client_id?: string;
 }
 
-/** EXMO order_create fields → a placeOrder command, every limit checked here first (§5.8). */
+/** EXMO order_create fields → a placeOrder command, every limit checked here first (docs/API.md#order-create). */
 export function orderCreateCommand(
   exchange: ExchangeBoundary,
   caller: CallerIdentity,

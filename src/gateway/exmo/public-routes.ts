@@ -1,4 +1,4 @@
-// EXMO v1.1 public endpoints (EXMO_API.md §4 #1–9, §5.1–5.6). Market data comes from the
+// EXMO v1.1 public endpoints (docs/API.md#public-endpoints). Market data comes from the
 // in-memory MarketData snapshots (rebuilt at most every 100 ms), reference data from the
 // exchange's asset and market maps. Unknown pairs are left out of answers, as EXMO does.
 

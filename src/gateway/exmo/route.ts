@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { ApiScope } from "../../accounts/api-keys.ts";
 import type { ExmoErrorKind } from "./errors.ts";
 
-/** SECURITY.md: cancel > order entry > private reads > public market data. Shed from the end. */
+/** docs/SECURITY.md#priority-classes: cancel > order entry > private reads > public market data. Shed from the end. */
 export type PriorityClass = "cancel" | "orderEntry" | "privateRead" | "publicData";
 export const PRIORITY_CLASSES: readonly PriorityClass[] = [
   "cancel",

@@ -1,4 +1,4 @@
-// The flood guard's first control (SECURITY.md "Flood resilience"): token buckets per client
+// The flood guard's first control (docs/SECURITY.md#flood-resilience): token buckets per client
 // address and per API key, checked in the gateway's `guard` onRequest hook before the body is
 // read, the signature checked or a nonce touched. A refused request gets EXMO's 40034 with
 // Retry-After and changes nothing else.
@@ -9,7 +9,7 @@
 //     charged to that key, so one key spread over many addresses still gets 10 req/s;
 //   - cancels are charged to separate, more generous buckets (per address and per key), never to
 //     the ones above: a market maker throttled on order entry can still pull its quotes
-//     (SECURITY.md: cancel > order entry).
+//     (docs/SECURITY.md#priority-classes: cancel > order entry).
 // Public routes ignore any Key header (nothing there is the key's), and so do unsigned or
 // malformed keys: those are charged to the address alone.
 //
@@ -24,7 +24,7 @@
 //
 // Addresses: IPv4 as is (IPv4-mapped IPv6 counts as IPv4), IPv6 by its /64, which is what one
 // subscriber is usually given. The address is the socket's: behind a proxy or the anycast edge
-// SECURITY.md describes, the gateway must be told which header to trust before per-address
+// docs/SECURITY.md#flood-targets describes, the gateway must be told which header to trust before per-address
 // limits mean anything (Fastify `trustProxy`), which comes with the rest of the flood guard.
 //
 // Seam for the rest of the flood guard: bans, Redis-shared counters and load shedding plug in

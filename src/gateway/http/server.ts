@@ -1,5 +1,5 @@
 // The HTTP gateway: Fastify serving EXMO v1.1 REST (src/gateway/exmo/), /health, /metrics,
-// /openapi.json and /docs, with SECURITY.md's HTTP limits.
+// /openapi.json and /docs, with the HTTP limits of docs/SECURITY.md#http-limits.
 //
 //   const gateway = createGateway(exchange, { secretBox, port: 8080, host: "0.0.0.0" });
 //   const { port } = await gateway.listen();
@@ -44,12 +44,12 @@ import { docsHtml, type OpsRoute, openApiDocument } from "./openapi.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** The guard's class for this route (SECURITY.md: cancel > order entry > private read > public). */
+    /** The guard's class for this route (docs/SECURITY.md#priority-classes: cancel > order entry > private read > public). */
     priority?: PriorityClass;
   }
 }
 
-/** SECURITY.md, "HTTP server". */
+/** docs/SECURITY.md#http-limits. */
 export const HTTP_LIMITS = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
@@ -354,7 +354,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   });
   const metrics = new GatewayMetrics(exchange, { defaultMetrics: options.defaultMetrics ?? true });
   const results = new WeakMap<FastifyRequest, string>();
-  // The signature covers the raw bytes: keep them, never a re-serialised parse (EXMO_API.md §1.2).
+  // The signature covers the raw bytes: keep them, never a re-serialised parse (docs/API.md#signing).
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
   const limiter = options.rateLimit === false ? null : new RequestRateLimiter(options.rateLimit);

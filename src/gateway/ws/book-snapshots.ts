@@ -1,4 +1,4 @@
-// spot/order_book_snapshots (EXMO_API.md §6.3): each frame is the full top BOOK_SNAPSHOT_LEVELS of a
+// spot/order_book_snapshots (docs/API.md#ws-public-topics): each frame is the full top BOOK_SNAPSHOT_LEVELS of a
 // book, sent after every change. One mirror per watched market is shared by all its watchers, fed
 // by one market-data subscriber (depth snapshot, then deltas), so the cost per change is one sort
 // per market however many connections watch it. A market's mirror exists only while watched.

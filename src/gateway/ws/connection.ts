@@ -1,4 +1,4 @@
-// One EXMO WebSocket connection (EXMO_API.md §6): greeting, rate-limited inbound frames handled one
+// One EXMO WebSocket connection (docs/API.md#websocket): greeting, rate-limited inbound frames handled one
 // at a time in arrival order, subscriptions (public from market data, private from a session),
 // login, and output with a hard bound on what may wait unsent.
 //

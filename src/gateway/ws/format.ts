@@ -1,4 +1,4 @@
-// Core integers → the `data` of EXMO WS frames (EXMO_API.md §6.3). Tickers, trades and times are
+// Core integers → the `data` of EXMO WS frames (docs/API.md#ws-server-frames). Tickers, trades and times are
 // the REST formatters themselves (src/gateway/exmo/format.ts), so a value reads the same over
 // REST and WS; what is here is only WS-specific.
 

@@ -1,16 +1,16 @@
-// Every bound of the WebSocket gateway, in one place (SECURITY.md "Flood resilience", EXMO_API.md §6).
+// Every bound of the WebSocket gateway, in one place (docs/SECURITY.md#flood-resilience, docs/API.md#websocket).
 // Each count, buffer, queue and timer of src/gateway/ws is limited by one of these; `attachWebSocket`
 // takes overrides (tests use small timers) and refuses values that are not positive integers.
 
-/** SECURITY.md: largest inbound frame; `ws` closes the socket with 1009 past it. */
+/** docs/SECURITY.md#websocket-limits: largest inbound frame; `ws` closes the socket with 1009 past it. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
-/** SECURITY.md: concurrent sockets from one IP address; more are refused at the upgrade (HTTP 429). */
+/** docs/SECURITY.md#websocket-limits: concurrent sockets from one IP address; more are refused at the upgrade (HTTP 429). */
 export const MAX_CONNECTIONS_PER_IP = 20;
 /** All sockets of one gateway process: bounds the per-connection state below in total. */
 export const MAX_CONNECTIONS = 10_000;
-/** SECURITY.md: topics one connection may hold at once, public and private together. */
+/** docs/SECURITY.md#websocket-limits: topics one connection may hold at once, public and private together. */
 export const MAX_TOPICS_PER_CONNECTION = 200;
-/** SECURITY.md: inbound messages per second per connection (a token bucket of this size). */
+/** docs/SECURITY.md#websocket-limits: inbound messages per second per connection (a token bucket of this size). */
 export const MAX_INBOUND_MESSAGES_PER_SECOND = 10;
 /**
  * Messages refused by the rate limit that a connection may accumulate before it is closed; one
@@ -18,9 +18,9 @@ export const MAX_INBOUND_MESSAGES_PER_SECOND = 10;
  * flooding at twice the rate is closed within a few seconds.
  */
 export const MAX_RATE_LIMIT_STRIKES = 20;
-/** SECURITY.md: a connection whose unsent output passes this is a slow consumer and is dropped. */
+/** docs/SECURITY.md#websocket-limits: a connection whose unsent output passes this is a slow consumer and is dropped. */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-/** EXMO closes a private socket that has not logged in within 30 s (EXMO_API.md §6.1). */
+/** EXMO closes a private socket that has not logged in within 30 s (docs/API.md#ws-connections). */
 export const LOGIN_DEADLINE_MS = 30_000;
 /** Protocol ping period; a peer that has not answered the previous ping by the next one is dropped. */
 export const PING_INTERVAL_MS = 30_000;

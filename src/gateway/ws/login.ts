@@ -1,5 +1,5 @@
-// WS `login` (EXMO_API.md §6.2): `sign` = base64 HMAC-SHA512(secret, api_key + nonce). The checks
-// mirror REST authentication (SECURITY.md, "Account and API security"), first failure wins:
+// WS `login` (docs/API.md#ws-login): `sign` = base64 HMAC-SHA512(secret, api_key + nonce). The checks
+// mirror REST authentication (docs/SECURITY.md#accounts-and-api-keys), first failure wins:
 //   key well-formed, known, unrevoked → 40017; its sealed secret opens → 40017; signature → 40005;
 //   key has the `info` scope (private WS only reads) → 40032; caller's IP in the allow-list → 40032;
 //   user active → 40033; nonce advances in the store → 40009.

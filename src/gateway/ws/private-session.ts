@@ -1,4 +1,4 @@
-// The private state behind one logged-in connection (EXMO_API.md §6.3: spot/wallet, spot/orders,
+// The private state behind one logged-in connection (docs/API.md#ws-private-topics: spot/wallet, spot/orders,
 // spot/user_trades): the user's balances and open orders, read once from the store at login and
 // then kept current from the core's durable events, so update frames carry whole values
 // (remaining quantity, balance after the change) without another store read.
@@ -55,7 +55,7 @@ interface LastTrade {
   quantityLots: number;
 }
 
-// ccxt passes order statuses through except those containing "cancel" (EXMO_API.md §6.3), so a
+// ccxt passes order statuses through except those containing "cancel" (docs/API.md#ws-private-topics), so a
 // filled order says "closed", ccxt's own word for it; every other ending is a cancellation.
 const STATUS_OF_DONE: { readonly [R in DoneReason]: string } = {
   filled: "closed",
@@ -159,7 +159,7 @@ export class PrivateSession {
     this.buffered.push(event);
   }
 
-  /** spot/wallet snapshot: every listed currency, zero balances included (EXMO_API.md §5.7). */
+  /** spot/wallet snapshot: every listed currency, zero balances included (docs/API.md#user-info). */
   walletSnapshot(): { balances: Record<string, string>; reserved: Record<string, string> } {
     const balances: Record<string, string> = {};
     const reserved: Record<string, string> = {};
@@ -271,7 +271,7 @@ export class PrivateSession {
     return data;
   }
 
-  /** The REST user_trades row (EXMO_API.md §5.12) of this user's side of the trade. */
+  /** The REST user_trades row (docs/API.md#user-trades) of this user's side of the trade. */
   private userTradeData(
     market: MarketContext,
     trade: TradeEvent,

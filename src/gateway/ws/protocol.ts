@@ -1,4 +1,4 @@
-// EXMO WebSocket v1 frames (EXMO_API.md §6.2, §6.3): parsing what clients send and building what
+// EXMO WebSocket v1 frames (docs/API.md#ws-client-frames, docs/API.md#ws-server-frames): parsing what clients send and building what
 // the server sends. Every server frame carries `ts` in milliseconds and an `event`.
 //
 // Client frames are checked against a strict, bounded schema before anything looks at them:
@@ -70,7 +70,7 @@ export function greetingFrame(ts: number): ServerFrame {
   return { ts, event: "info", code: 1, message: "connection established", session_id: randomUUID() };
 }
 
-/** One ack per topic, as EXMO sends them (EXMO_API.md §6.3). */
+/** One ack per topic, as EXMO sends them (docs/API.md#ws-server-frames). */
 export function subscribedFrame(ts: number, id: number | undefined, topic: string): ServerFrame {
   return { ts, event: "subscribed", ...(id === undefined ? {} : { id }), topic };
 }
@@ -83,7 +83,7 @@ export function loggedInFrame(ts: number, id: number | undefined): ServerFrame {
   return { ts, event: "logged_in", ...(id === undefined ? {} : { id }) };
 }
 
-/** EXMO's error frame; ccxt surfaces it as NotSupported carrying the text (§6.3). */
+/** EXMO's error frame; ccxt surfaces it as NotSupported carrying the text (docs/API.md#ws-server-frames). */
 export function errorFrame(
   ts: number,
   id: number | undefined,

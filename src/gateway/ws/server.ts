@@ -1,11 +1,11 @@
-// The EXMO v1 WebSocket API on an existing HTTP(S) server (EXMO_API.md §6, SECURITY.md limits).
+// The EXMO v1 WebSocket API on an existing HTTP(S) server (docs/API.md#websocket, docs/SECURITY.md#websocket-limits).
 //
 // Stable entry point, used by src/server/server.ts:
 //
 //   attachWebSocket(server: http.Server | https.Server, exchange: ExchangeBoundary, options: {
 //     secretBox: SecretBox,             // opens API secrets for `login`
 //     logger?: pino.Logger,
-//     limits?: Partial<WsLimits>,       // defaults in ./limits.ts (SECURITY.md numbers)
+//     limits?: Partial<WsLimits>,       // defaults in ./limits.ts (docs/SECURITY.md#websocket-limits)
 //     onPrivateDisconnect?: (who: {userId, keyId}) => void,  // seam for cancel-on-disconnect
 //     clock?: () => number,             // ms since the epoch, for `ts` and rate limits
 //   }) → { close(): Promise<void>; readonly connectionCount: number }

@@ -1,4 +1,4 @@
-// EXMO topic names (EXMO_API.md §6.3) → what the gateway serves them from.
+// EXMO topic names (docs/API.md#ws-topics) → what the gateway serves them from.
 // Public topics name a pair: `spot/ticker:BTC_USD`; private ones do not: `spot/wallet`.
 
 import type { MarketContext } from "../../exchange/boundary.ts";

@@ -15,7 +15,7 @@ const RFC4231_DATA = "what do ya want for nothing?";
 const RFC4231_HEX =
   "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737";
 
-// Captured from a stock ccxt 4.5.73 client (EXMO_API.md §9), secret "S-test".
+// Captured from a stock ccxt 4.5.73 client (docs/API.md#signing-example), secret "S-test".
 const CAPTURED_REST = [
   {
     body: "nonce=1795490921577&pair=BTC_USD&quantity=0.001&price=64000&type=buy",

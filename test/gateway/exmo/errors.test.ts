@@ -36,7 +36,7 @@ const ALL_REJECT_REASONS = [
 type UnlistedReason = Exclude<RejectReason, (typeof ALL_REJECT_REASONS)[number]>;
 const everyReasonListed: [UnlistedReason] extends [never] ? true : false = true;
 
-// EXMO_API.md §2, "Exact code → ccxt exception", verbatim.
+// docs/API.md#ccxt-exact-codes, verbatim.
 const DOC_EXACT_TABLE: ReadonlyMap<number, CcxtErrorClass> = new Map([
   [40005, "AuthenticationError"],
   [40009, "InvalidNonce"],
@@ -57,14 +57,14 @@ const DOC_EXACT_TABLE: ReadonlyMap<number, CcxtErrorClass> = new Map([
   [140333, "InvalidOrder"],
   [140434, "BadRequest"],
 ]);
-// EXMO_API.md §2, "Broad substrings → class".
+// docs/API.md#ccxt-broad-phrases.
 const DOC_BROAD_TABLE: ReadonlyArray<[string, CcxtErrorClass]> = [
   ["range period is too long", "BadRequest"],
   ["invalid syntax", "BadRequest"],
   ["API rate limit exceeded", "RateLimitExceeded"],
 ];
 
-/** The class EXMO_API.md §2 predicts for a failure body: exact code, then broad text, then ExchangeError. */
+/** The class docs/API.md#ccxt-error-classes predicts for a failure body: exact code, then broad text, then ExchangeError. */
 function docPredictedClass(code: number, message: string): CcxtErrorClass {
   const exact = DOC_EXACT_TABLE.get(code);
   if (exact !== undefined) return exact;

@@ -39,7 +39,7 @@ export async function runCcxtTradingFlow(harness: Harness, options: { full: bool
   const makerEx = ccxtExmo(harness, maker);
   const takerEx = ccxtExmo(harness, taker);
 
-  // loadMarkets with keys also calls margin/pair/list (EXMO_API.md §0.3).
+  // loadMarkets with keys also calls margin/pair/list (docs/API.md#margin-pair-list).
   await makerEx.loadMarkets();
   await takerEx.loadMarkets();
   calls.push("loadMarkets");

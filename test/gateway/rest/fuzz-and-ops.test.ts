@@ -77,7 +77,7 @@ afterAll(async () => {
   await harness.close();
 });
 
-/** Either an EXMO error body, or a success body that carries no top-level error (§2). */
+/** Either an EXMO error body, or a success body that carries no top-level error (docs/API.md#errors). */
 function expectWellFormed(response: RawResponse): void {
   expect([200, 413]).toContain(response.status);
   const body = response.body as Record<string, unknown> | unknown[] | null;

@@ -1,4 +1,4 @@
-// The guard's rate limit over real HTTP (SECURITY.md "Flood resilience", EXMO_API.md §1.3):
+// The guard's rate limit over real HTTP (docs/SECURITY.md#flood-resilience, docs/API.md#rate-limits):
 // per-address and per-key budgets, 40034 with Retry-After, refill on an injected clock, cancels'
 // own budget, the refund that keeps a flood on a known key id from locking its owner out, and a
 // refused request changing nothing (core state, nonces).

@@ -132,7 +132,7 @@ export async function fund(harness: Harness, userId: number, funds: Record<strin
   await harness.exchange.whenProjected(last);
 }
 
-/** ccxt 4.5.73's exmo pointed at the harness (EXMO_API.md §8). */
+/** ccxt 4.5.73's exmo pointed at the harness (docs/API.md#ccxt-client). */
 export function ccxtExmo(harness: Harness, trader?: Trader): InstanceType<typeof ccxt.exmo> {
   return new ccxt.exmo({
     ...(trader === undefined ? {} : { apiKey: trader.keyId, secret: trader.secret }),

@@ -1,4 +1,4 @@
-// The stock ccxt 4.5.73 `pro.exmo` client against the WS gateway: every watcher of EXMO_API.md §7
+// The stock ccxt 4.5.73 `pro.exmo` client against the WS gateway: every watcher of docs/API.md#ccxt-coverage
 // ("WebSocket watchers: minimum surface"), with orders placed through exchange.submit and the
 // results checked against what the core and the store report. Markets are given to ccxt directly
 // (setMarkets), so this suite does not depend on the REST gateway.
@@ -53,7 +53,7 @@ function ccxtMarket(market: MarketContext): Record<string, unknown> {
   };
 }
 
-/** A pro.exmo client on plain ws:// (EXMO_API.md §0.4: loadHttpProxyAgent once). */
+/** A pro.exmo client on plain ws:// (docs/API.md#ccxt-client: loadHttpProxyAgent once). */
 async function client(trader?: Trader): Promise<InstanceType<typeof ccxt.pro.exmo>> {
   const ws = harness.url;
   const http = ws.replace("ws://", "http://");

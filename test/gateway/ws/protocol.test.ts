@@ -1,5 +1,5 @@
 // The EXMO v1 WebSocket protocol frame by frame with raw `ws` clients against a live gateway:
-// every frame type, every limit and every kind of bad input (SECURITY.md: a clear error in the
+// every frame type, every limit and every kind of bad input (docs/SECURITY.md#bad-input: a clear error in the
 // API's own format, and nothing changes).
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

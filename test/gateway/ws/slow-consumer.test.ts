@@ -1,4 +1,4 @@
-// The slow-consumer rule (SECURITY.md: dropped when more than 4 MiB is buffered) on a fake socket
+// The slow-consumer rule (docs/SECURITY.md#websocket-limits: dropped when more than 4 MiB is buffered) on a fake socket
 // whose buffer never drains: loopback TCP buffers are too large to fill reliably in a test.
 
 import { afterAll, beforeAll, expect, it } from "vitest";

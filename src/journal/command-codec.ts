@@ -71,8 +71,11 @@ const TWO_POW_48 = 0x1_0000_0000_0000;
 const STRING_LATIN1 = 0;
 const STRING_UTF16 = 1;
 
-/** Version 1's 2-bit order type field can only name the first four (all it was ever written with). */
-const V1_ORDER_TYPES: readonly OrderType[] = ORDER_TYPES.slice(0, 4);
+/**
+ * Version 1's order type codes, frozen: its 2-bit field names only these four. They are also
+ * the first four of ORDER_TYPES, which is append-only, so version 2 gives them the same codes.
+ */
+const V1_ORDER_TYPES: readonly OrderType[] = ["limit", "market", "marketTotal", "stopMarket"];
 const TIMES_IN_FORCE: readonly TimeInForce[] = ["gtc", "ioc", "fok"];
 const STP_CODES: readonly (SelfTradePrevention | null)[] = [
   null,
@@ -176,37 +179,11 @@ function statusCode(status: MarketStatus): number {
   throw new CommandEncodeError(`unknown market status ${JSON.stringify(status)}`);
 }
 
-/** The order type's code: its index in ORDER_TYPES. */
-function orderTypeCode(orderType: OrderType): number {
-  const code = ORDER_TYPES.indexOf(orderType);
-  if (code < 0) throw new CommandEncodeError(`unknown order type ${JSON.stringify(orderType)}`);
+/** A value's code: its index in the codec's list of the values (readEnum() is the inverse). */
+function codeOf<T>(values: readonly T[], value: T, field: string): number {
+  const code = values.indexOf(value);
+  if (code < 0) throw new CommandEncodeError(`unknown ${field} ${JSON.stringify(value)}`);
   return code;
-}
-
-function timeInForceCode(timeInForce: TimeInForce): number {
-  switch (timeInForce) {
-    case "gtc":
-      return 0;
-    case "ioc":
-      return 1;
-    case "fok":
-      return 2;
-  }
-  throw new CommandEncodeError(`unknown time in force ${JSON.stringify(timeInForce)}`);
-}
-
-function stpCode(stp: SelfTradePrevention | null): number {
-  switch (stp) {
-    case null:
-      return 0;
-    case "cancelResting":
-      return 1;
-    case "cancelIncoming":
-      return 2;
-    case "cancelBoth":
-      return 3;
-  }
-  throw new CommandEncodeError(`unknown self-trade prevention ${JSON.stringify(stp)}`);
 }
 
 /** Version 2 flags byte: bit 0 side, bits 1-2 time in force, bit 3 postOnly, bits 4-5 STP. */
@@ -214,9 +191,9 @@ function placeOrderFlags(c: PlaceOrderCommand): number {
   if (typeof c.postOnly !== "boolean") throw new CommandEncodeError("postOnly must be a boolean");
   return (
     sideCode(c.side) |
-    (timeInForceCode(c.timeInForce) << 1) |
+    (codeOf(TIMES_IN_FORCE, c.timeInForce, "time in force") << 1) |
     (c.postOnly ? 1 << 3 : 0) |
-    (stpCode(c.selfTradePrevention) << 4)
+    (codeOf(STP_CODES, c.selfTradePrevention, "self-trade prevention") << 4)
   );
 }
 
@@ -225,7 +202,7 @@ function writePlaceOrder(w: ByteWriter, c: PlaceOrderCommand): void {
   const buffer = w.buffer;
   const view = w.view;
   let at = w.length;
-  buffer[at++] = orderTypeCode(c.orderType);
+  buffer[at++] = codeOf(ORDER_TYPES, c.orderType, "order type");
   buffer[at++] = placeOrderFlags(c);
   at = putNumber(buffer, view, at, c.userId);
   at = putNumber(buffer, view, at, c.marketId);
@@ -262,7 +239,7 @@ function writeMarket(w: ByteWriter, m: MarketConfig): void {
   writeNumber(w, m.takerFeePpm);
   writeNumber(w, m.stopBuySlippageBps);
   // null is not a valid market policy; code 0 is refused on decode.
-  const code = stpCode(m.selfTradePrevention);
+  const code = codeOf(STP_CODES, m.selfTradePrevention, "self-trade prevention");
   if (code === 0) throw new CommandEncodeError("market self-trade prevention must not be null");
   w.u8(code);
 }
@@ -327,7 +304,7 @@ function kindCode(c: Command): number {
 }
 
 /** Appends the encoding of `command` to `w`. On error `w` may hold a partial command: reset it. */
-export function encodeCommandInto(w: ByteWriter, command: Command): void {
+function encodeCommandInto(w: ByteWriter, command: Command): void {
   // One capacity check for all fixed fields; strings check their own room.
   w.ensure(MAX_FIXED_SIZE_BYTES);
   const buffer = w.buffer;

@@ -7,10 +7,7 @@
 // while the disk works. The pending buffer has a fixed size: when it is full append() throws
 // JournalFullError, and the writer must wait for a flush (hasRoomFor() tells it in advance).
 //
-// Opening checks every record. A bad tail of the last segment is what a crash mid-write
-// leaves: it was never synced, so never acknowledged, and is cut off (and reported). Bad bytes
-// anywhere else, or followed by a good record with the next sequence, are damage: open stops
-// with JournalCorruptError naming file and offset.
+// Opening checks every record and cuts a torn tail (segment-recovery.ts).
 //
 // Each record is checksummed once per open-and-replay, not twice: open keeps the bytes it has
 // just verified (the newest segments, up to maxVerifiedCacheSizeBytes), and the first replay
@@ -21,21 +18,11 @@
 // The cache is dropped by the first replay (whatever it used) and by the first append, because
 // from then on the files hold records the cached bytes do not.
 
-import {
-  closeSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-} from "node:fs";
+import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type Journal,
-  JournalCorruptError,
   JournalFailedError,
   JournalFullError,
   type JournalRecord,
@@ -44,26 +31,33 @@ import {
 } from "./journal.ts";
 import {
   checkRecordAt,
-  findLaterRecord,
   MAX_RECORD_PAYLOAD_SIZE_BYTES,
-  parseSegmentFileName,
   RECORD_HEADER_SIZE_BYTES,
   recordChecksumMatches,
   recordProblemReason,
   recordSequenceAt,
   SEGMENT_HEADER_SIZE_BYTES,
-  scanSegment,
   sealRecord,
   segmentFileName,
   segmentHeaderProblem,
   writeRecord,
   writeSegmentHeader,
 } from "./segment-format.ts";
+import {
+  corrupt,
+  type JournalOpenReport,
+  type RecoveredSegments,
+  recoverSegments,
+  type Segment,
+  syncExisting,
+} from "./segment-recovery.ts";
 
-export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_MAX_PENDING_SIZE_BYTES = 8 * 1024 * 1024;
+export type { JournalOpenReport };
+
+const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_PENDING_SIZE_BYTES = 8 * 1024 * 1024;
 /** Two default segments: recovery replays the newest records, after the latest snapshot. */
-export const DEFAULT_MAX_VERIFIED_CACHE_SIZE_BYTES = 128 * 1024 * 1024;
+const DEFAULT_MAX_VERIFIED_CACHE_SIZE_BYTES = 128 * 1024 * 1024;
 
 export interface FileJournalOptions {
   dir: string;
@@ -78,16 +72,6 @@ export interface FileJournalOptions {
   maxVerifiedCacheSizeBytes?: number;
 }
 
-export interface JournalOpenReport {
-  segmentCount: number;
-  firstSequence: number;
-  lastSequence: number;
-  /** The last segment's torn tail that was cut off: it was never synced, hence never acknowledged. */
-  truncatedFile: string | null;
-  truncatedBytes: number;
-  truncatedReason: string | null;
-}
-
 export interface FileJournalStats {
   /** fdatasync calls on segment files. */
   dataSyncCount: number;
@@ -96,11 +80,6 @@ export interface FileJournalStats {
   /** Flush-loop rounds: each writes one chunk of pending records. */
   flushRoundCount: number;
   writtenBytes: number;
-}
-
-interface Segment {
-  firstSequence: number;
-  path: string;
 }
 
 interface RollMark {
@@ -114,186 +93,6 @@ interface Waiter {
   promise: Promise<void>;
   resolve: () => void;
   reject: (error: Error) => void;
-}
-
-interface RecoveredSegments {
-  segments: Segment[];
-  lastSequence: number;
-  tailSizeBytes: number;
-  tailRecordCount: number;
-  report: JournalOpenReport;
-  /** Verified bytes (valid records only) by segment first sequence, oldest first. */
-  verified: Map<number, Uint8Array>;
-}
-
-function corrupt(path: string, offset: number, reason: string): never {
-  throw new JournalCorruptError(path, offset, reason);
-}
-
-function syncDirSync(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Cuts a torn tail off (or deletes a segment left with no record) and makes that durable. */
-function dropTornTail(path: string, validSizeBytes: number, keepFile: boolean): void {
-  if (!keepFile) {
-    unlinkSync(path);
-    return;
-  }
-  const fd = openSync(path, "r+");
-  try {
-    ftruncateSync(fd, validSizeBytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-interface SegmentCheck {
-  /** Bytes from the start of the file through the last good record. */
-  validSizeBytes: number;
-  recordCount: number;
-  lastSequence: number;
-  /** Why the bytes after validSizeBytes are cut off (a torn tail), or null when all are good. */
-  tornReason: string | null;
-}
-
-/**
- * Checks every record of one segment (once: the result also gives its size and last sequence).
- * A torn tail is only allowed in the last segment; anything else throws JournalCorruptError.
- */
-function checkSegment(path: string, bytes: Uint8Array, firstSequence: number, isLast: boolean): SegmentCheck {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerProblem = segmentHeaderProblem(bytes, firstSequence);
-  const scan = headerProblem === null ? scanSegment(bytes, firstSequence) : null;
-  const problem =
-    headerProblem !== null ? { offset: 0, reason: headerProblem, checksumValid: false } : scan!.problem;
-  if (problem === null) {
-    if (scan!.recordCount > 0) {
-      return {
-        validSizeBytes: scan!.validSizeBytes,
-        recordCount: scan!.recordCount,
-        lastSequence: scan!.lastSequence,
-        tornReason: null,
-      };
-    }
-    if (!isLast) corrupt(path, SEGMENT_HEADER_SIZE_BYTES, "segment holds no record but is not the last one");
-    return {
-      validSizeBytes: 0,
-      recordCount: 0,
-      lastSequence: firstSequence - 1,
-      tornReason: "segment holds no record",
-    };
-  }
-  if (!isLast) corrupt(path, problem.offset, `${problem.reason} (not the last segment)`);
-  if (problem.checksumValid) corrupt(path, problem.offset, problem.reason);
-  const lastSequence = scan === null ? firstSequence - 1 : scan.lastSequence;
-  const follower = findLaterRecord(bytes, view, problem.offset + 1, lastSequence);
-  if (follower >= 0)
-    corrupt(path, problem.offset, `${problem.reason}; a valid later record follows at byte ${follower}`);
-  const recordCount = scan === null ? 0 : scan.recordCount;
-  const validSizeBytes = recordCount === 0 ? 0 : scan!.validSizeBytes;
-  return { validSizeBytes, recordCount, lastSequence, tornReason: problem.reason };
-}
-
-function listSegments(dir: string): Segment[] {
-  const firstSequences: number[] = [];
-  for (const name of readdirSync(dir)) {
-    const first = parseSegmentFileName(name);
-    if (first !== null) firstSequences.push(first);
-  }
-  firstSequences.sort((a, b) => a - b);
-  return firstSequences.map((firstSequence) => ({
-    firstSequence,
-    path: join(dir, segmentFileName(firstSequence)),
-  }));
-}
-
-/**
- * Keeps verified segment bytes for the first replay, newest first within the budget: replay
- * starts after the latest snapshot, so the newest segments are the ones it needs.
- */
-function keepVerified(
-  verified: Map<number, Uint8Array>,
-  firstSequence: number,
-  bytes: Uint8Array,
-  maxSizeBytes: number,
-): void {
-  if (bytes.length > maxSizeBytes) {
-    verified.clear();
-    return;
-  }
-  verified.set(firstSequence, bytes);
-  let totalSizeBytes = 0;
-  for (const kept of verified.values()) totalSizeBytes += kept.length;
-  // Map iterates in insertion order, i.e. oldest segment first; at most one entry per segment.
-  for (const [oldest, kept] of verified) {
-    if (totalSizeBytes <= maxSizeBytes) break;
-    verified.delete(oldest);
-    totalSizeBytes -= kept.length;
-  }
-}
-
-/** Reads and checks every segment; cuts a torn tail off the last one. */
-function recoverSegments(dir: string, maxVerifiedCacheSizeBytes: number): RecoveredSegments {
-  const found = listSegments(dir);
-  const segments: Segment[] = [];
-  const verified = new Map<number, Uint8Array>();
-  const report: JournalOpenReport = {
-    segmentCount: 0,
-    firstSequence: 0,
-    lastSequence: 0,
-    truncatedFile: null,
-    truncatedBytes: 0,
-    truncatedReason: null,
-  };
-  let lastSequence = 0;
-  let tailSizeBytes = 0;
-  let tailRecordCount = 0;
-  for (let i = 0; i < found.length; i++) {
-    const { path, firstSequence } = found[i];
-    if (lastSequence !== 0 && firstSequence !== lastSequence + 1) {
-      corrupt(path, 0, `segment starts at ${firstSequence} but the previous one ends at ${lastSequence}`);
-    }
-    const bytes = readFileSync(path);
-    const check = checkSegment(path, bytes, firstSequence, i === found.length - 1);
-    if (check.tornReason !== null) {
-      dropTornTail(path, check.validSizeBytes, check.recordCount > 0);
-      syncDirSync(dir);
-      Object.assign(report, {
-        truncatedFile: path,
-        truncatedBytes: bytes.length - check.validSizeBytes,
-        truncatedReason: check.tornReason,
-      });
-      if (check.recordCount === 0) continue;
-    }
-    lastSequence = check.lastSequence;
-    tailSizeBytes = check.validSizeBytes;
-    tailRecordCount = check.recordCount;
-    segments.push(found[i]);
-    keepVerified(verified, firstSequence, bytes.subarray(0, check.validSizeBytes), maxVerifiedCacheSizeBytes);
-  }
-  report.segmentCount = segments.length;
-  report.firstSequence = segments.length > 0 ? segments[0].firstSequence : 0;
-  report.lastSequence = lastSequence;
-  return { segments, lastSequence, tailSizeBytes, tailRecordCount, report, verified };
-}
-
-/** A crash may leave written-but-unsynced data in the page cache: sync it before building on it. */
-function syncExisting(segments: readonly Segment[]): void {
-  const last = segments[segments.length - 1];
-  if (last === undefined) return;
-  const fd = openSync(last.path, "r+");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export class FileJournal implements Journal {

@@ -8,7 +8,7 @@
 
 import { crc32Range } from "./crc32.ts";
 
-export const SEGMENT_MAGIC = Uint8Array.from(Buffer.from("BWJSEG01", "latin1"));
+const SEGMENT_MAGIC = Uint8Array.from(Buffer.from("BWJSEG01", "latin1"));
 export const SEGMENT_HEADER_SIZE_BYTES = 16;
 export const RECORD_HEADER_SIZE_BYTES = 16;
 /** Largest payload a record may carry: encoded commands are far below it; a corrupt length above it is caught. */
@@ -145,23 +145,6 @@ export function recordChecksumMatches(
 /** Sequence field of the record at `offset` (its framing already checked). */
 export function recordSequenceAt(view: DataView, offset: number): number {
   return readU64(view, offset + 8);
-}
-
-export type RecordRead =
-  | { ok: true; sequence: number; payloadOffset: number; payloadSizeBytes: number; nextOffset: number }
-  | { ok: false; reason: string };
-
-/** Reads and checks the record at `offset`; never throws on bad bytes. */
-export function readRecord(bytes: Uint8Array, view: DataView, offset: number): RecordRead {
-  const nextOffset = checkRecordAt(bytes, view, offset, true);
-  if (nextOffset < 0) return { ok: false, reason: recordProblemReason(bytes, view, offset, nextOffset) };
-  return {
-    ok: true,
-    sequence: recordSequenceAt(view, offset),
-    payloadOffset: offset + RECORD_HEADER_SIZE_BYTES,
-    payloadSizeBytes: nextOffset - offset - RECORD_HEADER_SIZE_BYTES,
-    nextOffset,
-  };
 }
 
 /**

@@ -16,7 +16,7 @@ export class DecodeError extends Error {
 }
 
 /** Upper bound of any single buffer the writer grows to: a bug, not load, gets there. */
-export const DEFAULT_MAX_WRITER_SIZE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_WRITER_SIZE_BYTES = 64 * 1024 * 1024;
 
 /** Thrown by a ByteWriter attached to a caller's buffer when the write would pass its end. */
 export class ByteWriterFullError extends RangeError {

@@ -114,8 +114,6 @@ export type Command =
   | AddMarketCommand
   | SetMarketStatusCommand;
 
-export type CommandKind = Command["kind"];
-
 /** A command before the sequencer stamps it. */
 export type UnstampedCommand = Command extends infer C
   ? C extends Command

@@ -160,9 +160,4 @@ export class BookSide {
     this.levelTotalLots = total;
     this.levelCapacity = capacity;
   }
-
-  /** Bytes held by the level columns. */
-  get byteSize(): number {
-    return this.levelCapacity * (8 + 4 + 4 + 8);
-  }
 }

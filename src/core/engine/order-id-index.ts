@@ -95,9 +95,4 @@ export class OrderIdIndex {
       if (oldKeys[cell] !== 0) this.set(oldKeys[cell], oldValues[cell]);
     }
   }
-
-  /** Bytes held by the table, for memory accounting. */
-  get byteSize(): number {
-    return this.keys.byteLength + this.values.byteLength;
-  }
 }

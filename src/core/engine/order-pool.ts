@@ -91,14 +91,7 @@ export class OrderPool {
     this.nextOfUser = growInt32(this.nextOfUser, capacity);
     this.capacity = capacity;
   }
-
-  /** Bytes held by the columns, for memory accounting. */
-  get byteSize(): number {
-    return this.capacity * BYTES_PER_SLOT;
-  }
 }
-
-export const BYTES_PER_SLOT = 8 + 8 + 4 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 4 + 4 + 4;
 
 function growFloat64(old: Float64Array, capacity: number): Float64Array {
   const grown = new Float64Array(capacity);

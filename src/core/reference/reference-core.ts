@@ -54,7 +54,7 @@ import type {
 import { SYSTEM_ACCOUNTS } from "../state-view.ts";
 
 /** `mulDivCeil(x, n, d)`: the exact ceiling of x·n/d, computed in bigint so it cannot round. */
-export function referenceMulDivCeil(x: number, n: number, d: number): number {
+function referenceMulDivCeil(x: number, n: number, d: number): number {
   const product = BigInt(x) * BigInt(n);
   const quotient = product / BigInt(d);
   const ceil = quotient * BigInt(d) === product ? quotient : quotient + 1n;

@@ -22,6 +22,8 @@ const BOUNDARY = ["exchange/boundary.ts", "exchange/event-pipeline.ts"];
 /** folder → the folders (or exact files) it may import besides itself. */
 const ALLOWED = {
   core: [],
+  /** Leaf helpers (an LRU map, a seeded PRNG) that import nothing; every folder but core may import them. */
+  lib: [],
   units: ["core"],
   journal: ["core"],
   runtime: ["core", "journal"],
@@ -83,6 +85,7 @@ function importsOf(text) {
 function isAllowed(fromFolder, target) {
   const targetFolder = target.split("/")[0];
   if (targetFolder === fromFolder) return true;
+  if (targetFolder === "lib" && fromFolder !== "core") return true;
   return ALLOWED[fromFolder].some((rule) => rule === targetFolder || rule === target);
 }
 

@@ -2,6 +2,9 @@
 // account caches use it: the size bound keeps a flood of distinct key ids from growing memory,
 // and the time bound is the safety net for changes made by another process (the CLI, another
 // gateway in cluster mode), which this process's explicit invalidation never hears about.
+// The recency and the size bound are lib/lru.ts's; this adds the time bound.
+
+import { LruMap } from "../lib/lru.ts";
 
 export interface BoundedTtlCacheOptions {
   maxEntries: number;
@@ -16,9 +19,7 @@ interface Entry<V> {
 }
 
 export class BoundedTtlCache<K, V> {
-  // A Map iterates in insertion order: re-inserting on every hit keeps the least recently used first.
-  private readonly entries = new Map<K, Entry<V>>();
-  private readonly maxEntries: number;
+  private readonly entries: LruMap<K, Entry<V>>;
   private readonly ttlMs: number;
   private readonly clock: () => number;
 
@@ -27,7 +28,7 @@ export class BoundedTtlCache<K, V> {
       throw new RangeError("cache: maxEntries must be a positive integer");
     if (!Number.isFinite(options.ttlMs) || options.ttlMs < 0)
       throw new RangeError("cache: ttlMs must be a non-negative number");
-    this.maxEntries = options.maxEntries;
+    this.entries = new LruMap(options.maxEntries);
     this.ttlMs = options.ttlMs;
     this.clock = options.clock ?? (() => performance.now());
   }
@@ -37,24 +38,17 @@ export class BoundedTtlCache<K, V> {
   }
 
   /** The live entry, or undefined when absent or expired (an expired entry is dropped). */
-  get(key: K): { value: V } | undefined {
+  get(key: K): { readonly value: V } | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (this.clock() - entry.loadedMs >= this.ttlMs) {
       this.entries.delete(key);
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return { value: entry.value };
+    return entry;
   }
 
   set(key: K, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
     this.entries.set(key, { value, loadedMs: this.clock() });
   }
 

@@ -27,6 +27,7 @@
 // A failed commit rejects its requests (internal error) and leaves their nonces burnt in memory:
 // a nonce the store may not hold is never accepted twice by this process.
 
+import { LruMap } from "../lib/lru.ts";
 import type { HotStatements, NonceAdvance, NonceCommit } from "./hot-statements.ts";
 
 export type NonceRefusal = "notIncreasing";
@@ -69,8 +70,12 @@ interface PendingKey {
 const DEFAULTS = { maxCachedKeys: 100_000, maxKeysPerCommit: 4_096, maxWaitingRequests: 100_000 };
 
 export class NonceLedger {
-  /** keyId → last accepted nonce (0: never used). Insertion order is recency (LRU). */
-  private readonly lastByKey = new Map<string, number>();
+  /**
+   * keyId → last accepted nonce (0: never used). Recency is "last loaded or advanced": reads peek,
+   * remember() refreshes. Evicting is safe even for a key with a commit pending: load() takes
+   * those into account.
+   */
+  private readonly lastByKey: LruMap<string, number>;
   private pending = new Map<string, PendingKey>();
   /**
    * First-use loads in flight, one per key: every request on the key awaits the same promise, so
@@ -94,6 +99,7 @@ export class NonceLedger {
     for (const [name, value] of Object.entries(this.options))
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`nonce ledger: ${name} must be a positive integer`);
+    this.lastByKey = new LruMap(this.options.maxCachedKeys);
   }
 
   /** Requests waiting for a commit now (for metrics and tests). */
@@ -108,7 +114,7 @@ export class NonceLedger {
   async advance(keyId: string, nonce: number): Promise<NonceRefusal | null> {
     if (this.closed) throw new NonceLedgerClosedError();
     if (!Number.isSafeInteger(nonce) || nonce < 1) throw new RangeError("nonce ledger: bad nonce");
-    let last = this.lastByKey.get(keyId);
+    let last = this.lastByKey.peek(keyId);
     if (last === undefined) {
       let load = this.loading.get(keyId);
       if (load === undefined) {
@@ -118,7 +124,7 @@ export class NonceLedger {
       }
       const loaded = await load;
       // Another request on the key may have loaded and advanced it while this one waited.
-      last = this.lastByKey.get(keyId) ?? loaded;
+      last = this.lastByKey.peek(keyId) ?? loaded;
     }
     if (nonce <= last) return "notIncreasing";
     if (this.waitingRequests >= this.options.maxWaitingRequests) throw new NonceLedgerBusyError();
@@ -164,12 +170,6 @@ export class NonceLedger {
   }
 
   private remember(keyId: string, nonce: number): void {
-    this.lastByKey.delete(keyId);
-    if (this.lastByKey.size >= this.options.maxCachedKeys) {
-      // Evicting is safe even for a key with a commit pending: load() takes those into account.
-      const oldest = this.lastByKey.keys().next();
-      if (oldest.done !== true) this.lastByKey.delete(oldest.value);
-    }
     this.lastByKey.set(keyId, nonce);
   }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, type SqliteDatabase, SqliteDialect } from "kysely";
 import pg from "pg";
+import { LruMap } from "../lib/lru.ts";
 import { AccountCache, type AccountCacheOptions } from "./account-cache.ts";
 import { type HotStatements, postgresHotStatements, sqliteHotStatements } from "./hot-statements.ts";
 import { type StoreEngine, storeMigrationProvider } from "./migrations.ts";
@@ -53,27 +54,16 @@ export interface Store {
 const MAX_CACHED_SQLITE_STATEMENTS = 512;
 
 function cachingStatements(sqlite: Database.Database, maxStatements: number): SqliteDatabase {
-  // Insertion order = recency: least recently used first.
-  const statements = new Map<string, Database.Statement>();
+  const statements = new LruMap<string, Database.Statement>(maxStatements);
   return {
     close: () => sqlite.close(),
     prepare(sqlText: string) {
       const cached = statements.get(sqlText);
       // A statement is busy only while an iterate() over it is open (Kysely streams with it):
       // then hand out a fresh one rather than fail.
-      if (cached !== undefined && !cached.busy) {
-        statements.delete(sqlText);
-        statements.set(sqlText, cached);
-        return cached;
-      }
+      if (cached !== undefined && !cached.busy) return cached;
       const statement = sqlite.prepare(sqlText);
-      if (cached === undefined) {
-        if (statements.size >= maxStatements) {
-          const oldest = statements.keys().next();
-          if (oldest.done !== true) statements.delete(oldest.value);
-        }
-        statements.set(sqlText, statement);
-      }
+      if (cached === undefined) statements.set(sqlText, statement);
       return statement;
     },
   };
@@ -82,12 +72,6 @@ function cachingStatements(sqlite: Database.Database, maxStatements: number): Sq
 const PG_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const MAX_PG_CONNECTIONS = 100;
 const PG_CONNECT_TIMEOUT_MS = 5_000;
-
-/** The store config an operator gives through the environment: `DATABASE_URL` selects PostgreSQL. */
-export function storeConfigFromEnv(env: NodeJS.ProcessEnv, dataDir: string): StoreConfig {
-  const databaseUrl = env.DATABASE_URL;
-  return databaseUrl !== undefined && databaseUrl !== "" ? { databaseUrl } : { dataDir };
-}
 
 /** A Kysely instance on a SQLite connection, with the statement cache `openStore` uses. */
 export function sqliteKysely(sqlite: Database.Database): Kysely<StoreDatabase> {

@@ -6,6 +6,9 @@
 // line by line. The property tests feed this core and the fast core the same commands and
 // compare every event and the exported state.
 //
+// placeOrder is split in two: its checks (place-order-checks.ts) only read and return a reject
+// reason or the plan of the accepted order; executePlaceOrder below carries the plan out.
+//
 // Readings of the spec where it leaves room (see the section comments for the details):
 // - A rejected command changes nothing but `lastSequence`, which every command advances.
 // - "the order's own" self-trade policy is the incoming order's (a resting order's policy is
@@ -23,7 +26,6 @@ import type {
   CancelByClientIdCommand,
   CancelOrderCommand,
   Command,
-  MarketStatus,
   PlaceOrderCommand,
   SetMarketStatusCommand,
   Side,
@@ -32,13 +34,10 @@ import { MAX_REASON_LENGTH } from "../commands.ts";
 import type { AssetConfig, CoreLimits, MarketConfig, SelfTradePrevention } from "../config.ts";
 import {
   assetConfigProblem,
-  BPS,
   DEFAULT_CORE_LIMITS,
   MAX_SAFE_UNITS,
-  MAX_USER_ID,
   marketConfigProblem,
   PPM,
-  SELF_TRADE_PREVENTIONS,
 } from "../config.ts";
 import type { CoreEvent, DoneReason, RejectReason } from "../events.ts";
 import type {
@@ -52,49 +51,17 @@ import type {
   UserBalanceView,
 } from "../state-view.ts";
 import { SYSTEM_ACCOUNTS } from "../state-view.ts";
-
-/** `mulDivCeil(x, n, d)`: the exact ceiling of x·n/d, computed in bigint so it cannot round. */
-function referenceMulDivCeil(x: number, n: number, d: number): number {
-  const product = BigInt(x) * BigInt(n);
-  const quotient = product / BigInt(d);
-  const ceil = quotient * BigInt(d) === product ? quotient : quotient + 1n;
-  return Number(ceil);
-}
-
-interface RestingOrder {
-  orderId: number;
-  userId: number;
-  side: Side;
-  priceTicks: number;
-  remainingLots: number;
-  clientOrderId: number;
-  selfTradePrevention: SelfTradePrevention;
-}
-
-interface StopOrder {
-  orderId: number;
-  userId: number;
-  side: Side;
-  triggerPriceTicks: number;
-  quantityLots: number;
-  heldUnits: number;
-  clientOrderId: number;
-  selfTradePrevention: SelfTradePrevention;
-}
-
-interface Market {
-  config: MarketConfig;
-  status: MarketStatus;
-  lastPriceTicks: number;
-  /** Both sides, in no particular order: every lookup scans the whole array. */
-  resting: RestingOrder[];
-  stops: StopOrder[];
-}
-
-interface UserBalance {
-  available: number;
-  held: number;
-}
+import {
+  crosses,
+  isValidUserId,
+  type Market,
+  opposite,
+  type RestingOrder,
+  referenceMulDivCeil,
+  type StopOrder,
+  type UserBalance,
+} from "./model.ts";
+import { checkPlaceOrder, type OrderPlan, type ReferenceReads } from "./place-order-checks.ts";
 
 type Account =
   | { kind: "available"; userId: number }
@@ -134,22 +101,7 @@ class Rejection extends Error {
   }
 }
 
-const SIDES: readonly string[] = ["buy", "sell"];
-const ORDER_TYPES: readonly string[] = ["limit", "market", "marketTotal", "stopMarket"];
-const TIMES_IN_FORCE: readonly string[] = ["gtc", "ioc", "fok"];
 const MARKET_STATUSES: readonly string[] = ["active", "suspended"];
-
-function isIntegerIn(value: number, min: number, max: number): boolean {
-  return Number.isInteger(value) && value >= min && value <= max;
-}
-
-function isValidUserId(userId: number): boolean {
-  return isIntegerIn(userId, 1, MAX_USER_ID);
-}
-
-function opposite(side: Side): Side {
-  return side === "buy" ? "sell" : "buy";
-}
 
 export class ReferenceCore implements CoreMachine {
   private readonly limits: CoreLimits;
@@ -162,6 +114,9 @@ export class ReferenceCore implements CoreMachine {
   /** account → assetId → balance. */
   private readonly system = new Map<SystemAccount, Map<number, number>>();
 
+  /** What the placeOrder checks may read (place-order-checks.ts). */
+  private readonly reads: ReferenceReads;
+
   // Per-command scratch: the events of the command in progress and the (user, asset) pairs it changed.
   private pending: CoreEvent[] = [];
   private changed: { userId: number; assetId: number }[] = [];
@@ -169,6 +124,13 @@ export class ReferenceCore implements CoreMachine {
   constructor(limits?: Partial<CoreLimits>) {
     this.limits = { ...DEFAULT_CORE_LIMITS, ...limits };
     for (const account of SYSTEM_ACCOUNTS) this.system.set(account, new Map());
+    this.reads = {
+      limits: this.limits,
+      findMarket: (marketId) => this.findMarket(marketId),
+      allOpenOrders: () => this.allOpenOrders(),
+      sortedSide: (market, side) => this.sortedSide(market, side),
+      balanceOf: (userId, assetId) => this.balanceOf(userId, assetId),
+    };
   }
 
   applyBatch(commands: readonly Command[], events: CoreEvent[]): void {
@@ -254,132 +216,16 @@ export class ReferenceCore implements CoreMachine {
   // placeOrder
 
   private placeOrder(c: PlaceOrderCommand): void {
-    // 1. unknownMarket. 2. marketSuspended.
-    const market = this.findMarket(c.marketId);
-    if (market === undefined) throw new Rejection("unknownMarket");
-    if (market.status === "suspended") throw new Rejection("marketSuspended");
+    const plan = checkPlaceOrder(c, this.reads);
+    if (typeof plan === "string") throw new Rejection(plan);
+    this.executePlaceOrder(c, plan);
+  }
+
+  /** An accepted order: the hold, orderAccepted, then stop or matching, resting or done, triggers. */
+  private executePlaceOrder(c: PlaceOrderCommand, plan: OrderPlan): void {
+    const { market, holdAssetId, hold, marketTotalSellLots, stp } = plan;
     const cfg = market.config;
-
-    // 3. invalidCommand.
-    if (!SIDES.includes(c.side)) throw new Rejection("invalidCommand");
-    if (!ORDER_TYPES.includes(c.orderType)) throw new Rejection("invalidCommand");
-    if (!TIMES_IN_FORCE.includes(c.timeInForce)) throw new Rejection("invalidCommand");
-    if (typeof c.postOnly !== "boolean") throw new Rejection("invalidCommand");
-    if (c.selfTradePrevention !== null && !SELF_TRADE_PREVENTIONS.includes(c.selfTradePrevention)) {
-      throw new Rejection("invalidCommand");
-    }
     const isLimit = c.orderType === "limit";
-    if (!isLimit && c.priceTicks !== 0) throw new Rejection("invalidCommand");
-    if (c.orderType === "marketTotal" && c.quantityLots !== 0) throw new Rejection("invalidCommand");
-    if (c.orderType !== "marketTotal" && c.quoteAmountUnits !== 0) throw new Rejection("invalidCommand");
-    if (c.orderType !== "stopMarket" && c.triggerPriceTicks !== 0) throw new Rejection("invalidCommand");
-    if (!isLimit && c.timeInForce !== "gtc") throw new Rejection("invalidCommand");
-    if (c.postOnly && !(isLimit && c.timeInForce === "gtc")) throw new Rejection("invalidCommand");
-    if (!Number.isSafeInteger(c.clientOrderId) || c.clientOrderId < 0) throw new Rejection("invalidCommand");
-    if (!isValidUserId(c.userId)) throw new Rejection("invalidCommand");
-
-    // 4. invalidPrice: limit price or stop trigger price.
-    if (isLimit && !isIntegerIn(c.priceTicks, cfg.minPriceTicks, cfg.maxPriceTicks)) {
-      throw new Rejection("invalidPrice");
-    }
-    if (
-      c.orderType === "stopMarket" &&
-      !isIntegerIn(c.triggerPriceTicks, cfg.minPriceTicks, cfg.maxPriceTicks)
-    ) {
-      throw new Rejection("invalidPrice");
-    }
-
-    // 5. invalidQuantity (limit, market, stopMarket).
-    if (
-      c.orderType !== "marketTotal" &&
-      !isIntegerIn(c.quantityLots, cfg.minQuantityLots, cfg.maxQuantityLots)
-    ) {
-      throw new Rejection("invalidQuantity");
-    }
-
-    // 6. invalidNotional.
-    if (isLimit || c.orderType === "stopMarket") {
-      const price = isLimit ? c.priceTicks : c.triggerPriceTicks;
-      const notional = price * c.quantityLots * cfg.quoteUnitsPerTickLot;
-      if (notional < cfg.minNotionalUnits || notional > cfg.maxNotionalUnits) {
-        throw new Rejection("invalidNotional");
-      }
-    }
-    if (
-      c.orderType === "marketTotal" &&
-      !isIntegerIn(c.quoteAmountUnits, Math.max(1, cfg.minNotionalUnits), cfg.maxNotionalUnits)
-    ) {
-      throw new Rejection("invalidNotional");
-    }
-
-    // 7. tooManyOpenOrders (the user's, all markets); tooManyStopOrders (this market);
-    //    limitReached (the exchange's, resting + stop).
-    const openOrders = this.allOpenOrders();
-    if (openOrders.filter((o) => o.userId === c.userId).length >= this.limits.maxOpenOrdersPerUser) {
-      throw new Rejection("tooManyOpenOrders");
-    }
-    if (c.orderType === "stopMarket" && market.stops.length >= this.limits.maxStopOrdersPerMarket) {
-      throw new Rejection("tooManyStopOrders");
-    }
-    if (openOrders.length >= this.limits.maxOpenOrders) throw new Rejection("limitReached");
-
-    // 8. noLiquidity: market / marketTotal and the opposite side of the book is empty.
-    const oppositeSide = opposite(c.side);
-    const bestOpposite = this.bestOrder(market, oppositeSide);
-    if ((c.orderType === "market" || c.orderType === "marketTotal") && bestOpposite === undefined) {
-      throw new Rejection("noLiquidity");
-    }
-
-    // 9. insufficientFunds: available below the hold (the hold table).
-    const holdAssetId = c.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId;
-    const available = this.balanceOf(c.userId, holdAssetId).available;
-    const lotBase = c.quantityLots * cfg.lotSizeBaseUnits;
-    let hold: number;
-    let marketTotalSellLots = 0;
-    if (c.orderType === "limit") {
-      hold = c.side === "buy" ? c.priceTicks * c.quantityLots * cfg.quoteUnitsPerTickLot : lotBase;
-    } else if (c.orderType === "market") {
-      if (c.side === "buy") {
-        // "for a market buy by quantity, below the cost of one lot at the best ask"
-        const oneLot = (bestOpposite as RestingOrder).priceTicks * cfg.quoteUnitsPerTickLot;
-        if (available < oneLot) throw new Rejection("insufficientFunds");
-        hold = available; // all of the user's available quote is its budget
-      } else {
-        hold = lotBase;
-      }
-    } else if (c.orderType === "marketTotal") {
-      if (c.side === "buy") {
-        hold = c.quoteAmountUnits;
-      } else {
-        // all available base rounded down to whole lots, capped at maxQuantityLots lots (reject if < 1 lot)
-        marketTotalSellLots = Math.min(Math.floor(available / cfg.lotSizeBaseUnits), cfg.maxQuantityLots);
-        if (marketTotalSellLots < 1) throw new Rejection("insufficientFunds");
-        hold = marketTotalSellLots * cfg.lotSizeBaseUnits;
-      }
-    } else {
-      hold =
-        c.side === "buy"
-          ? referenceMulDivCeil(
-              c.triggerPriceTicks * c.quantityLots * cfg.quoteUnitsPerTickLot,
-              BPS + cfg.stopBuySlippageBps,
-              BPS,
-            )
-          : lotBase;
-    }
-    if (available < hold) throw new Rejection("insufficientFunds");
-
-    // 10. postOnlyWouldTake: the best opposite price crosses the limit price.
-    if (c.postOnly && bestOpposite !== undefined && crosses(c.side, c.priceTicks, bestOpposite.priceTicks)) {
-      throw new Rejection("postOnlyWouldTake");
-    }
-
-    const stp = c.selfTradePrevention ?? cfg.selfTradePrevention;
-
-    // 11. fokCannotFill: simulated exactly, including self-trade prevention.
-    if (isLimit && c.timeInForce === "fok" && this.fokFillableLots(market, c, stp) < c.quantityLots) {
-      throw new Rejection("fokCannotFill");
-    }
-
     // Accepted: move the hold, announce the order.
     const orderId = c.sequence;
     this.transfer(
@@ -421,17 +267,7 @@ export class ReferenceCore implements CoreMachine {
       return;
     }
 
-    let funding: Funding;
-    if (c.orderType === "limit") {
-      funding = c.side === "buy" ? { kind: "limitBuy", limitPriceTicks: c.priceTicks } : { kind: "baseHeld" };
-    } else if (c.orderType === "market") {
-      funding = c.side === "buy" ? { kind: "budgetBuy", budgetLeft: hold } : { kind: "baseHeld" };
-    } else {
-      funding =
-        c.side === "buy"
-          ? { kind: "totalBuy", quoteLeft: c.quoteAmountUnits }
-          : { kind: "totalSell", quoteLeft: c.quoteAmountUnits, heldLotsLeft: marketTotalSellLots };
-    }
+    const funding = fundingOf(c, hold, marketTotalSellLots);
     const incoming: Incoming = {
       orderId,
       userId: c.userId,
@@ -473,23 +309,6 @@ export class ReferenceCore implements CoreMachine {
 
     // "Stop triggers run after any command that traded in a market".
     if (this.nextTradeId !== tradesBefore) this.runStopTriggers(market, c);
-  }
-
-  /** Lots a FOK limit order would get, walking the book as `match` would, changing nothing. */
-  private fokFillableLots(market: Market, c: PlaceOrderCommand, stp: SelfTradePrevention): number {
-    const makers = this.sortedSide(market, opposite(c.side)).filter((o) =>
-      crosses(c.side, c.priceTicks, o.priceTicks),
-    );
-    let filled = 0;
-    for (const maker of makers) {
-      if (filled >= c.quantityLots) break;
-      if (maker.userId === c.userId) {
-        if (stp === "cancelResting") continue;
-        break; // cancelIncoming / cancelBoth stop the incoming order here
-      }
-      filled += Math.min(c.quantityLots - filled, maker.remainingLots);
-    }
-    return filled;
   }
 
   /**
@@ -1135,10 +954,6 @@ export class ReferenceCore implements CoreMachine {
   }
 }
 
-function crosses(side: Side, limitPriceTicks: number, makerPriceTicks: number): boolean {
-  return side === "buy" ? makerPriceTicks <= limitPriceTicks : makerPriceTicks >= limitPriceTicks;
-}
-
 function restingView(o: RestingOrder): RestingOrderView {
   return {
     orderId: o.orderId,
@@ -1188,6 +1003,23 @@ function copyMarketConfig(m: MarketConfig): MarketConfig {
 /** A rejected event echoes the command's user and client order id; a value that is not a safe integer becomes 0. */
 function safeOrZero(value: number): number {
   return Number.isSafeInteger(value) ? value : 0;
+}
+
+/** How an accepted order's money bounds its fills as it matches. */
+function fundingOf(c: PlaceOrderCommand, hold: number, marketTotalSellLots: number): Funding {
+  switch (c.orderType) {
+    case "limit":
+      return c.side === "buy" ? { kind: "limitBuy", limitPriceTicks: c.priceTicks } : { kind: "baseHeld" };
+    case "market":
+      return c.side === "buy" ? { kind: "budgetBuy", budgetLeft: hold } : { kind: "baseHeld" };
+    case "marketTotal":
+      return c.side === "buy"
+        ? { kind: "totalBuy", quoteLeft: c.quoteAmountUnits }
+        : { kind: "totalSell", quoteLeft: c.quoteAmountUnits, heldLotsLeft: marketTotalSellLots };
+    case "stopMarket":
+      // A stop waits for its trigger; when it fires it matches as a market order (runStopTriggers).
+      throw new Error("a stop order does not match when it is placed");
+  }
 }
 
 function rejectedUserId(command: Command): number {

@@ -1,43 +1,32 @@
 // Inbound message rate of one connection: a token bucket of `perSecond` tokens refilled at
-// `perSecond` per second, plus a strike counter for refused messages that drains one per second.
-// Integer arithmetic in thousandths, with time from an injected clock, so tests are exact.
+// `perSecond` per second, plus strikes for refused messages that drain one per second. Both are
+// the guard's integer token bucket (gateway/guard/token-bucket.ts): the strikes are a bucket of
+// `maxStrikes` that each refusal takes from, and a refusal that finds it empty closes the
+// connection. Time comes from an injected clock, so tests are exact.
 
-const MILLI = 1000;
+import { TokenBucket } from "../guard/token-bucket.ts";
 
 export type RateDecision = "accept" | "refuse" | "close";
 
 export class InboundRateLimit {
-  private tokensMilli: number;
-  private strikesMilli = 0;
-  private lastMs: number;
+  private readonly messages: TokenBucket;
+  /** Refusals still allowed before the connection is closed; one comes back per second. */
+  private readonly strikes: TokenBucket;
 
   constructor(
-    private readonly perSecond: number,
-    private readonly maxStrikes: number,
+    perSecond: number,
+    maxStrikes: number,
     private readonly clock: () => number,
   ) {
-    this.tokensMilli = perSecond * MILLI;
-    this.lastMs = clock();
+    const now = clock();
+    this.messages = new TokenBucket({ ratePerSecond: perSecond, burst: perSecond }, now);
+    this.strikes = new TokenBucket({ ratePerSecond: 1, burst: maxStrikes }, now);
   }
 
   /** One inbound message: accept it, refuse it (error frame), or close the connection. */
   take(): RateDecision {
-    this.refill();
-    if (this.tokensMilli >= MILLI) {
-      this.tokensMilli -= MILLI;
-      return "accept";
-    }
-    this.strikesMilli += MILLI;
-    return this.strikesMilli > this.maxStrikes * MILLI ? "close" : "refuse";
-  }
-
-  private refill(): void {
     const now = this.clock();
-    // A clock stepping back refills nothing rather than draining anything.
-    const elapsedMs = Math.max(0, now - this.lastMs);
-    this.lastMs = Math.max(this.lastMs, now);
-    // perSecond tokens per 1000 ms is perSecond milli-tokens per ms; one strike per second is 1 per ms.
-    this.tokensMilli = Math.min(this.perSecond * MILLI, this.tokensMilli + elapsedMs * this.perSecond);
-    this.strikesMilli = Math.max(0, this.strikesMilli - elapsedMs);
+    if (this.messages.tryTake(now) === 0) return "accept";
+    return this.strikes.tryTake(now) === 0 ? "refuse" : "close";
   }
 }

@@ -2,35 +2,33 @@
 // A read waits until the store has projected that sequence, so an order placed a moment ago is
 // in user_open_orders. Bounded: past `capacity` users the least recently written one is dropped,
 // and its sequence raises a floor every unknown user waits for instead, so dropping an entry can
-// only make a read wait longer, never show stale data.
+// only make a read wait longer, never show stale data. Recency is "last written": reads peek.
+
+import { LruMap } from "../../lib/lru.ts";
 
 export const DEFAULT_WATERMARK_CAPACITY = 100_000;
 
 export class WriteWatermarks {
-  private readonly lastSequenceByUser = new Map<number, number>();
+  private readonly lastSequenceByUser: LruMap<number, number>;
   private evictedFloor = 0;
 
-  constructor(private readonly capacity = DEFAULT_WATERMARK_CAPACITY) {
+  constructor(capacity = DEFAULT_WATERMARK_CAPACITY) {
     if (!Number.isSafeInteger(capacity) || capacity < 1)
       throw new RangeError("capacity must be a positive integer");
+    this.lastSequenceByUser = new LruMap(capacity, (_userId, sequence) => {
+      this.evictedFloor = Math.max(this.evictedFloor, sequence);
+    });
   }
 
   record(userId: number, sequence: number): void {
-    const previous = this.lastSequenceByUser.get(userId);
+    const previous = this.lastSequenceByUser.peek(userId);
     if (previous !== undefined && previous >= sequence) return;
-    // Delete first so the Map's insertion order stays "least recently written first".
-    this.lastSequenceByUser.delete(userId);
     this.lastSequenceByUser.set(userId, sequence);
-    if (this.lastSequenceByUser.size > this.capacity) {
-      const [oldestUser, oldestSequence] = this.lastSequenceByUser.entries().next().value as [number, number];
-      this.lastSequenceByUser.delete(oldestUser);
-      this.evictedFloor = Math.max(this.evictedFloor, oldestSequence);
-    }
   }
 
   /** The sequence the store must reach before this user's reads may run. */
   sequenceFor(userId: number): number {
-    return this.lastSequenceByUser.get(userId) ?? this.evictedFloor;
+    return this.lastSequenceByUser.peek(userId) ?? this.evictedFloor;
   }
 
   get size(): number {

@@ -6,7 +6,7 @@
 // has sequence firstSequence + i, and a placed order's id is that sequence (CORE.md).
 // Entries [0, prefillCount) are the untimed prefill (GTC limits); the rest are timed ops.
 
-import { Rng } from "./rng.ts";
+import { Prng } from "../src/lib/prng.ts";
 
 export const OP_LIMIT = 0;
 export const OP_MARKET = 1;
@@ -86,7 +86,7 @@ export function deepParams(orders: number, ops: number, seed = 0xdee9_b00c): Sce
 }
 
 export function generate(params: ScenarioParams): OpStream {
-  const rng = new Rng(params.seed);
+  const rng = new Prng(params.seed);
   const setupCount = setupCommandCount(params.users);
   const count = params.prefillOrders + params.ops;
   const kind = new Uint8Array(count);
@@ -112,7 +112,7 @@ export function generate(params: ScenarioParams): OpStream {
 
   const band = params.bandTicks;
   for (let i = params.prefillOrders; i < count; i++) {
-    const r = rng.float();
+    const r = rng.next();
     const s = rng.u32() & 1;
     side[i] = s;
     userId[i] = rng.int(1, params.users);
@@ -120,7 +120,7 @@ export function generate(params: ScenarioParams): OpStream {
       kind[i] = OP_LIMIT;
       opCounts.limit += 1;
       const offset = rng.int(1, band);
-      const aggressive = rng.float() < params.aggressiveShare;
+      const aggressive = rng.next() < params.aggressiveShare;
       if (aggressive) opCounts.aggressiveLimit += 1;
       // Passive: on its own side of the mid; aggressive: through the mid into the other side.
       const towardOtherSide = aggressive ? offset : -offset;

@@ -15,6 +15,7 @@ import { Core } from "../../src/core/core.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
 import { encodeCommand } from "../../src/journal/command-codec.ts";
 import { FileJournal } from "../../src/journal/file-journal.ts";
+import { Prng } from "../../src/lib/prng.ts";
 import { recover } from "../../src/runtime/recovery.ts";
 import { SnapshotStore } from "../../src/runtime/snapshot-store.ts";
 import { STREAM_CORE_LIMITS, stampedStream, stampedStreamCommand } from "./command-stream.ts";
@@ -31,7 +32,7 @@ interface Lane {
   dir: string;
   clean: Core;
   verifiedThrough: number;
-  rng: () => number;
+  rng: Prng;
 }
 
 interface RunOutcome {
@@ -67,21 +68,10 @@ afterAll(() => {
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function seededRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function newLane(seed: number): Lane {
   const dir = mkdtempSync(join(tmpdir(), "bulwark-crash-"));
   workDirs.push(dir);
-  return { seed, dir, clean: new Core(STREAM_CORE_LIMITS), verifiedThrough: 0, rng: seededRng(seed * 7919) };
+  return { seed, dir, clean: new Core(STREAM_CORE_LIMITS), verifiedThrough: 0, rng: new Prng(seed * 7919) };
 }
 
 /** Starts the child; kills it at a random moment: mostly while it acknowledges commands, sometimes during start-up and recovery. */
@@ -103,8 +93,8 @@ function runChild(lane: Lane): Promise<RunOutcome> {
     outcome.killedAfterMs = performance.now() - startedMs;
     child.kill("SIGKILL");
   };
-  const earlyKill = lane.rng() < 0.15;
-  if (earlyKill) setTimeout(kill, lane.rng() * 900);
+  const earlyKill = lane.rng.next() < 0.15;
+  if (earlyKill) setTimeout(kill, lane.rng.next() * 900);
   createInterface({ input: child.stdout! }).on("line", (line) => {
     const [word, value] = line.split(" ");
     if (word === "ready") {
@@ -113,7 +103,7 @@ function runChild(lane: Lane): Promise<RunOutcome> {
     } else if (word === "ack") {
       // Timed from the first ack, so the kill lands while commands flow (journal writes,
       // syncs, segment rolls, snapshot writes and prunes all overlap there).
-      if (!earlyKill && outcome.ackedThrough === 0) setTimeout(kill, lane.rng() * 200);
+      if (!earlyKill && outcome.ackedThrough === 0) setTimeout(kill, lane.rng.next() * 200);
       outcome.ackedThrough = Math.max(outcome.ackedThrough, Number(value));
     }
   });

@@ -8,7 +8,7 @@
 import type { UnstampedCommand } from "../../core/commands.ts";
 import type { MarketConfig } from "../../core/config.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../../lib/prng.ts";
 
 export const LEVELS_PER_SIDE = 3;
 /** Half the distance between the best bid and ask, and between levels, in parts per million of mid. */

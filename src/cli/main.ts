@@ -14,6 +14,7 @@ import { Exchange } from "../exchange/exchange.ts";
 import { OperatorActions, OperatorError } from "../operator/actions.ts";
 import { rotateOperatorToken } from "../operator/token.ts";
 import { startEmbeddedCore } from "../runtime/embedded.ts";
+import { ensurePrivateDataDir } from "../server/data-dir.ts";
 import { acquireDataDirLock, DataDirBusyError } from "../server/data-dir-lock.ts";
 import { ensureDefaultMarkets } from "../server/default-markets.ts";
 import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
@@ -118,6 +119,7 @@ function actor(): string {
 
 /** Opens the exchange under the data dir's lock, runs `work`, and closes everything again. */
 async function withActions<T>(cli: Cli, work: (actions: OperatorActions) => Promise<T>): Promise<T> {
+  ensurePrivateDataDir(cli.dataDir);
   const lock = acquireDataDirLock(cli.dataDir, `cli ${cli.command}`);
   try {
     const { secretBox } = loadServerKey(cli.dataDir);
@@ -155,6 +157,7 @@ function tlsOf(cli: Cli): { certPath: string; keyPath: string } | undefined {
 function startedText(server: ExchangeServer, dataDir: string): string {
   const lines = [
     `Bulwark listening on ${server.url}  (data dir ${dataDir})`,
+    `  ${server.listenNote}`,
     `  EXMO REST: ${server.url}/v1.1/…  WebSocket: ${server.url.replace(/^http/, "ws")}/v1/public, /v1/private`,
     `  API docs: ${server.url}/docs  health: ${server.url}/health`,
     `  operator API: ${server.operatorUrl}  (Authorization: Bearer <operator token>)`,
@@ -191,6 +194,7 @@ async function start(cli: Cli): Promise<void> {
       event: "started",
       dataDir: cli.dataDir,
       url: server.url,
+      host: server.host,
       port: server.port,
       operatorUrl: server.operatorUrl,
       operatorToken: server.newOperatorToken,
@@ -250,6 +254,7 @@ function stateSummary(core: Core): StateSummary {
 }
 
 async function verify(cli: Cli): Promise<void> {
+  ensurePrivateDataDir(cli.dataDir);
   const lock = acquireDataDirLock(cli.dataDir, "cli verify");
   try {
     const embedded = await startEmbeddedCore({ dataDir: cli.dataDir });
@@ -410,6 +415,7 @@ async function operatorCommand(cli: Cli): Promise<boolean> {
       return true;
     }
     case "operator-token rotate": {
+      ensurePrivateDataDir(cli.dataDir);
       const lock = acquireDataDirLock(cli.dataDir, "cli operator-token rotate");
       try {
         const token = rotateOperatorToken(cli.dataDir);

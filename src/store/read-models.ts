@@ -3,6 +3,7 @@
 // list is bounded by the limits the queries assert (STORE_LIMITS).
 
 import type { Kysely } from "kysely";
+import { normalizeEmail } from "./accounts.ts";
 import type { AuditEntry, AuditInput, AuditVerifyResult } from "./audit-log.ts";
 import { appendAudit, verifyAuditLog } from "./audit-log.ts";
 import type { StoreEngine } from "./migrations.ts";
@@ -23,6 +24,9 @@ import {
   projectedSequence,
 } from "./queries.ts";
 import type { StoreDatabase } from "./schema.ts";
+
+/** userOutside takes a short list (the demo accounts), not a table's worth. */
+const MAX_EMAILS_EXCLUDED = 100;
 
 /** One user's balances and open orders read at one projector cursor. */
 export interface UserSnapshot {
@@ -71,6 +75,19 @@ export class StoreReadModels {
 
   markets(): Promise<MarketRecord[]> {
     return listMarkets(this.db);
+  }
+
+  /**
+   * The email of one user whose email is not in `emails` (compared as stored: trimmed, lower
+   * case), or undefined when every user is one of them. LIMIT 1: it stops at the first such user.
+   */
+  async userOutside(emails: readonly string[]): Promise<string | undefined> {
+    if (emails.length > MAX_EMAILS_EXCLUDED)
+      throw new RangeError(`store: at most ${MAX_EMAILS_EXCLUDED} emails to exclude`);
+    let query = this.db.selectFrom("users").select("email");
+    if (emails.length > 0) query = query.where("email", "not in", emails.map(normalizeEmail));
+    const row = await query.orderBy("id", "asc").limit(1).executeTakeFirst();
+    return row?.email;
   }
 
   /** The sequence the read models are current to. */

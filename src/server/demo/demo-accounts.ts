@@ -17,6 +17,24 @@ export const DEMO_MAKER_EMAIL = "demo-maker@bulwark.local";
 export const DEMO_TAKER_EMAIL = "demo-taker@bulwark.local";
 const MAX_KEYS_LOOKED_AT = 100;
 
+/** Every account demo mode creates: a data dir with any other user is not a demo's. */
+export const DEMO_EMAILS: readonly string[] = [DEMO_TRADER_EMAIL, DEMO_MAKER_EMAIL, DEMO_TAKER_EMAIL];
+
+export class DemoOnRealDataError extends Error {
+  constructor(readonly dataDir?: string) {
+    super(
+      `demo mode refused: the data dir${dataDir === undefined ? "" : ` ${dataDir}`} has users that are ` +
+        "not demo accounts, and demo mode funds accounts and runs a market maker. Start with " +
+        "--no-demo to serve it, or run the demo on a data dir of its own (--data-dir).",
+    );
+  }
+}
+
+/** Throws DemoOnRealDataError when the store has a user other than the demo accounts. */
+export async function refuseDemoOnNonDemoUsers(exchange: ExchangeBoundary, dataDir?: string): Promise<void> {
+  if ((await exchange.reads.userOutside(DEMO_EMAILS)) !== undefined) throw new DemoOnRealDataError(dataDir);
+}
+
 /** What a new account of each kind gets, in asset decimals; codes absent from the exchange are skipped. */
 export const DEMO_TRADER_FUNDING: Readonly<Record<string, string>> = {
   BTC: "1",

@@ -1,30 +1,30 @@
 // Random command streams for the property tests: a couple of assets and markets with small tick
 // and lot numbers and varied fees and self-trade policies, a handful of funded users, then random
 // orders of every type (with invalid values now and then), cancels, balance changes and
-// suspensions, biased so that books cross often.
+// suspensions, biased so that books cross often. The ops come from the shared generator
+// (test/support/command-stream.ts) under CORE_PROFILE; the setup is drawn by fast-check here.
 
 import fc from "fast-check";
-import type {
-  Command,
-  OrderType,
-  PlaceOrderCommand,
-  Side,
-  TimeInForce,
-  UnstampedCommand,
-} from "../../src/core/commands.ts";
+import type { Command, OrderType, TimeInForce, UnstampedCommand } from "../../src/core/commands.ts";
 import type { CoreLimits, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
 import type { CoreMachine } from "../../src/core/state-view.ts";
+import {
+  chance,
+  constant,
+  type OpKind,
+  oneOf,
+  opsArb,
+  range,
+  type StrayField,
+  type StreamProfile,
+  splitBatches,
+  stampStream,
+  weighted,
+} from "../support/command-stream.ts";
 
 const USERS = [1, 2, 3, 4];
 const STPS: SelfTradePrevention[] = ["cancelResting", "cancelIncoming", "cancelBoth"];
-
-/** A command of the stream; `back` makes cancelOrder name the order placed `back` commands earlier. */
-interface Op {
-  command: UnstampedCommand;
-  back?: number;
-  gap: number;
-}
 
 // ---- market configs: small numbers, so books cross often and every bound is reachable ------------
 
@@ -54,149 +54,68 @@ const marketArb = (marketId: number, symbol: string, baseAssetId: number, quoteA
       }),
     );
 
-// ---- commands ----------------------------------------------------------------------------------
+// ---- commands: the shared generator (test/support/command-stream.ts) with this profile --------------
 
-const userArb = fc.oneof(
-  { weight: 30, arbitrary: fc.constantFrom(...USERS) },
-  { weight: 1, arbitrary: fc.constantFrom(0, 5, 0x8000_0000) },
-);
-const marketIdArb = fc.oneof(
-  { weight: 30, arbitrary: fc.constantFrom(1, 2) },
-  { weight: 1, arbitrary: fc.constantFrom(0, 3) },
-);
-const priceArb = fc.oneof(
-  { weight: 30, arbitrary: fc.integer({ min: 8, max: 22 }) },
-  { weight: 2, arbitrary: fc.integer({ min: 1, max: 40 }) },
-  { weight: 1, arbitrary: fc.constantFrom(0, -1, 41, 10.5) },
-);
-const lotsArb = fc.oneof(
-  { weight: 30, arbitrary: fc.integer({ min: 1, max: 8 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 9, max: 50 }) },
-  { weight: 1, arbitrary: fc.constantFrom(0, 51, 2.5) },
-);
-const quoteAmountArb = fc.oneof(
-  { weight: 20, arbitrary: fc.integer({ min: 1, max: 3_000 }) },
-  { weight: 10, arbitrary: fc.integer({ min: 1_000, max: 300_000 }) },
-  { weight: 1, arbitrary: fc.constantFrom(0, 29, 2_001, 1.5) },
-);
-const cidArb = fc.oneof(
-  { weight: 20, arbitrary: fc.integer({ min: 0, max: 3 }) },
-  { weight: 1, arbitrary: fc.constant(-1) },
-);
-const stpArb = fc.oneof(
-  { weight: 4, arbitrary: fc.constant<SelfTradePrevention | null>(null) },
-  { weight: 3, arbitrary: fc.constantFrom<SelfTradePrevention | null>(...STPS) },
-);
+/** Mostly the funded users; now and then one that does not exist or is out of range. */
+const user = weighted([30, oneOf(...USERS)], [1, oneOf(0, 5, 0x8000_0000)]);
+/** Both prices (limit and trigger) from one band, with out-of-range and fractional ticks now and then. */
+const price = weighted([30, range(8, 22)], [2, range(1, 40)], [1, oneOf(0, -1, 41, 10.5)]);
+const validUser = oneOf(...USERS);
 
-const placeArb: fc.Arbitrary<UnstampedCommand> = fc
-  .record({
-    userId: userArb,
-    marketId: marketIdArb,
-    side: fc.constantFrom<Side>("buy", "sell"),
-    orderType: fc.oneof(
-      { weight: 14, arbitrary: fc.constant<OrderType>("limit") },
-      { weight: 3, arbitrary: fc.constant<OrderType>("market") },
-      { weight: 3, arbitrary: fc.constant<OrderType>("marketTotal") },
-      { weight: 4, arbitrary: fc.constant<OrderType>("stopMarket") },
-    ),
-    price: priceArb,
-    lots: lotsArb,
-    quote: quoteAmountArb,
-    tif: fc.oneof(
-      { weight: 10, arbitrary: fc.constant<TimeInForce>("gtc") },
-      { weight: 2, arbitrary: fc.constant<TimeInForce>("ioc") },
-      { weight: 2, arbitrary: fc.constant<TimeInForce>("fok") },
-    ),
-    postOnly: fc.oneof(
-      { weight: 6, arbitrary: fc.constant(false) },
-      { weight: 1, arbitrary: fc.constant(true) },
-    ),
-    clientOrderId: cidArb,
-    selfTradePrevention: stpArb,
-    /** Now and then a field that does not belong to the order type, to exercise invalidCommand. */
-    stray: fc.oneof(
-      { weight: 25, arbitrary: fc.constant(null) },
-      { weight: 1, arbitrary: fc.constantFrom("price", "lots", "quote", "trigger", "tif", "postOnly") },
-    ),
-  })
-  .map((r): UnstampedCommand => {
-    const t = r.orderType;
-    const c: Omit<PlaceOrderCommand, "sequence" | "timestampMs"> = {
-      kind: "placeOrder",
-      userId: r.userId,
-      marketId: r.marketId,
-      side: r.side,
-      orderType: t,
-      priceTicks: t === "limit" ? r.price : 0,
-      quantityLots: t === "marketTotal" ? 0 : r.lots,
-      quoteAmountUnits: t === "marketTotal" ? r.quote : 0,
-      triggerPriceTicks: t === "stopMarket" ? r.price : 0,
-      timeInForce: t === "limit" ? r.tif : "gtc",
-      postOnly: t === "limit" && r.tif === "gtc" ? r.postOnly : false,
-      clientOrderId: r.clientOrderId,
-      selfTradePrevention: r.selfTradePrevention,
-    };
-    if (r.stray === "price") c.priceTicks = 12;
-    if (r.stray === "lots") c.quantityLots = 3;
-    if (r.stray === "quote") c.quoteAmountUnits = 100;
-    if (r.stray === "trigger") c.triggerPriceTicks = 12;
-    if (r.stray === "tif") c.timeInForce = "ioc";
-    if (r.stray === "postOnly") c.postOnly = true;
-    return c;
-  });
-
-const adjustArb: fc.Arbitrary<UnstampedCommand> = fc
-  .record({
-    userId: userArb,
-    assetId: fc.oneof(
-      { weight: 20, arbitrary: fc.constantFrom(1, 2, 3) },
-      { weight: 1, arbitrary: fc.constant(4) },
-    ),
-    amountUnits: fc.oneof(
-      { weight: 10, arbitrary: fc.integer({ min: 1, max: 200_000 }) },
-      { weight: 6, arbitrary: fc.integer({ min: -200_000, max: -1 }) },
-      { weight: 1, arbitrary: fc.constantFrom(0, 0.5, -1_000_000_000_000) },
-    ),
-    reason: fc.oneof(
-      { weight: 20, arbitrary: fc.constant("ops") },
-      { weight: 1, arbitrary: fc.constant("") },
-    ),
-  })
-  .map((r): UnstampedCommand => ({ kind: "adjustBalance", ...r }));
-
-const cancelArb: fc.Arbitrary<Op> = fc
-  .record({ userId: fc.constantFrom(...USERS), back: fc.integer({ min: 1, max: 25 }) })
-  .map((r) => ({ command: { kind: "cancelOrder", userId: r.userId, orderId: 0 }, back: r.back, gap: 1 }));
-
-const cancelAllArb: fc.Arbitrary<UnstampedCommand> = fc
-  .record({ userId: fc.constantFrom(...USERS), marketId: fc.constantFrom(0, 0, 1, 2, 3) })
-  .map((r): UnstampedCommand => ({ kind: "cancelAll", ...r }));
-
-const cancelByCidArb: fc.Arbitrary<UnstampedCommand> = fc
-  .record({
-    userId: fc.constantFrom(...USERS),
-    marketId: fc.constantFrom(0, 1, 2, 3),
-    clientOrderId: fc.constantFrom(0, 1, 1, 2, 3),
-  })
-  .map((r): UnstampedCommand => ({ kind: "cancelByClientId", ...r }));
-
-const statusArb: fc.Arbitrary<UnstampedCommand> = fc
-  .record({
-    marketId: fc.constantFrom(1, 2, 3),
-    status: fc.constantFrom<"active" | "suspended">("active", "active", "active", "suspended"),
-  })
-  .map((r): UnstampedCommand => ({ kind: "setMarketStatus", ...r }));
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 60, arbitrary: placeArb.map((command) => ({ command, gap: 1 })) },
-  { weight: 5, arbitrary: cancelArb },
-  { weight: 2, arbitrary: cancelAllArb.map((command) => ({ command, gap: 1 })) },
-  { weight: 3, arbitrary: cancelByCidArb.map((command) => ({ command, gap: 1 })) },
-  { weight: 6, arbitrary: adjustArb.map((command) => ({ command, gap: 1 })) },
-  { weight: 1, arbitrary: statusArb.map((command) => ({ command, gap: 1 })) },
+export const CORE_PROFILE: StreamProfile = {
+  kind: weighted<OpKind>(
+    [62, constant("place")],
+    [5, constant("cancel")],
+    [2, constant("cancelAll")],
+    [3, constant("cancelByClientId")],
+    [6, constant("adjust")],
+    [1, constant("marketStatus")],
+  ),
   // Sequences need only increase: leave a gap now and then.
-  { weight: 2, arbitrary: placeArb.map((command) => ({ command, gap: 3 })) },
-);
+  gap: weighted([77, constant(1)], [2, constant(3)]),
+  stepMs: constant(7),
+  place: {
+    user,
+    market: weighted([30, oneOf(1, 2)], [1, oneOf(0, 3)]),
+    orderType: weighted<OrderType>(
+      [14, constant("limit")],
+      [3, constant("market")],
+      [3, constant("marketTotal")],
+      [4, constant("stopMarket")],
+    ),
+    buyPrice: price,
+    sellPrice: price,
+    trigger: price,
+    lots: weighted([30, range(1, 8)], [3, range(9, 50)], [1, oneOf(0, 51, 2.5)]),
+    quote: weighted([20, range(1, 3_000)], [10, range(1_000, 300_000)], [1, oneOf(0, 29, 2_001, 1.5)]),
+    tif: weighted<TimeInForce>([10, constant("gtc")], [2, constant("ioc")], [2, constant("fok")]),
+    postOnly: chance(1 / 7),
+    clientOrderId: weighted([20, range(0, 3)], [1, constant(-1)]),
+    selfTradePrevention: weighted<SelfTradePrevention | null>([4, constant(null)], [3, oneOf(...STPS)]),
+    stray: weighted<StrayField | null>(
+      [25, constant(null)],
+      [1, oneOf<StrayField>("price", "lots", "quote", "trigger", "tif", "postOnly")],
+    ),
+  },
+  cancel: { user: validUser, back: range(1, 25), ownerShare: 0 },
+  cancelAll: { user: validUser, market: oneOf(0, 0, 1, 2, 3) },
+  cancelByClientId: { user: validUser, market: oneOf(0, 1, 2, 3), clientOrderId: oneOf(0, 1, 1, 2, 3) },
+  adjust: {
+    user,
+    asset: weighted([20, oneOf(1, 2, 3)], [1, constant(4)]),
+    amount: weighted(
+      [10, range(1, 200_000)],
+      [6, range(-200_000, -1)],
+      [1, oneOf(0, 0.5, -1_000_000_000_000)],
+    ),
+    reason: weighted([20, constant("ops")], [1, constant("")]),
+  },
+  marketStatus: {
+    market: oneOf(1, 2, 3),
+    status: oneOf<"active" | "suspended">("active", "active", "active", "suspended"),
+    resumeNext: false,
+  },
+};
 
 /** Setup (assets, markets, a few operator mistakes, funding) followed by random commands. */
 export const streamArb: fc.Arbitrary<Command[]> = fc
@@ -208,65 +127,38 @@ export const streamArb: fc.Arbitrary<Command[]> = fc
       minLength: USERS.length * 3,
       maxLength: USERS.length * 3,
     }),
-    ops: fc.array(opArb, { minLength: 1, maxLength: 250, size: "max" }),
+    ops: opsArb(CORE_PROFILE, { minLength: 1, maxLength: 250 }),
   })
   .map(({ m1, m2, funding, ops }) => {
-    const setup: Op[] = [
-      { command: { kind: "addAsset", asset: { assetId: 1, code: "AAA", scale: 2 } }, gap: 1 },
-      { command: { kind: "addAsset", asset: { assetId: 2, code: "BBB", scale: 8 } }, gap: 1 },
-      { command: { kind: "addAsset", asset: { assetId: 3, code: "AAA", scale: 8 } }, gap: 1 }, // duplicate code
-      { command: { kind: "addAsset", asset: { assetId: 4, code: "CCC", scale: 8 } }, gap: 1 }, // not dense
-      { command: { kind: "addAsset", asset: { assetId: 3, code: "CCC", scale: 0 } }, gap: 1 },
-      { command: { kind: "addMarket", market: m1 }, gap: 1 },
-      { command: { kind: "addMarket", market: { ...m2, symbol: "AAA_BBB" } }, gap: 1 }, // duplicate symbol
-      { command: { kind: "addMarket", market: m2 }, gap: 1 },
-      ...funding.flatMap((amountUnits, index): Op[] =>
+    const setup: UnstampedCommand[] = [
+      { kind: "addAsset", asset: { assetId: 1, code: "AAA", scale: 2 } },
+      { kind: "addAsset", asset: { assetId: 2, code: "BBB", scale: 8 } },
+      { kind: "addAsset", asset: { assetId: 3, code: "AAA", scale: 8 } }, // duplicate code
+      { kind: "addAsset", asset: { assetId: 4, code: "CCC", scale: 8 } }, // not dense
+      { kind: "addAsset", asset: { assetId: 3, code: "CCC", scale: 0 } },
+      { kind: "addMarket", market: m1 },
+      { kind: "addMarket", market: { ...m2, symbol: "AAA_BBB" } }, // duplicate symbol
+      { kind: "addMarket", market: m2 },
+      ...funding.flatMap((amountUnits, index): UnstampedCommand[] =>
         amountUnits === 0
           ? []
           : [
               {
-                command: {
-                  kind: "adjustBalance",
-                  userId: USERS[index % USERS.length],
-                  assetId: 1 + Math.floor(index / USERS.length),
-                  amountUnits,
-                  reason: "deposit",
-                },
-                gap: 1,
+                kind: "adjustBalance",
+                userId: USERS[index % USERS.length],
+                assetId: 1 + Math.floor(index / USERS.length),
+                amountUnits,
+                reason: "deposit",
               },
             ],
       ),
     ];
-    return stamp([...setup, ...ops]);
+    return stampStream(CORE_PROFILE, setup, ops, { startMs: 1_000_000, setupStepMs: 7 });
   });
-
-function stamp(ops: Op[]): Command[] {
-  const commands: Command[] = [];
-  let sequence = 0;
-  for (const op of ops) {
-    sequence += op.gap;
-    let command = op.command;
-    if (command.kind === "cancelOrder" && op.back !== undefined) {
-      const target = commands[commands.length - op.back];
-      command = { ...command, orderId: target === undefined ? 999_999 : target.sequence };
-    }
-    commands.push({ ...command, sequence, timestampMs: 1_000_000 + sequence * 7 } as Command);
-  }
-  return commands;
-}
 
 /** Cut the stream into batches of the given sizes (cycled). */
 export function split(commands: Command[], sizes: number[]): Command[][] {
-  const batches: Command[][] = [];
-  let at = 0;
-  let index = 0;
-  while (at < commands.length) {
-    const size = sizes.length === 0 ? commands.length : sizes[index % sizes.length];
-    batches.push(commands.slice(at, at + size));
-    at += size;
-    index += 1;
-  }
-  return batches;
+  return splitBatches(commands, sizes, "cycle");
 }
 
 /** Mostly the default limits; now and then small ones, so that every limit rejection happens. */

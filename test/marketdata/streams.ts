@@ -1,13 +1,27 @@
 // Random command streams through the real Core for the market data property tests: two markets
 // with small price and lot ranges so books cross often, four funded users, and every order type
 // (limit GTC / IOC / FOK / post-only, market, marketTotal, stop), cancels, cancelAll and
-// cancelByClientId, split into batches of random size.
+// cancelByClientId, split into batches of random size. The ops come from the shared generator
+// (test/support/command-stream.ts) under MARKET_DATA_PROFILE.
 
 import fc from "fast-check";
-import type { Command, OrderType, Side, TimeInForce, UnstampedCommand } from "../../src/core/commands.ts";
+import type { Command, OrderType, TimeInForce, UnstampedCommand } from "../../src/core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
 import { Core } from "../../src/core/core.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
+import {
+  chance,
+  constant,
+  type Op,
+  type OpKind,
+  oneOf,
+  opsArb,
+  range,
+  type StreamProfile,
+  splitBatches,
+  stampStream,
+  weighted,
+} from "../support/command-stream.ts";
 
 export const USERS = [1, 2, 3, 4] as const;
 export const START_MS = Date.UTC(2024, 1, 28, 23, 50);
@@ -64,106 +78,43 @@ export function setupCommands(): UnstampedCommand[] {
   return commands;
 }
 
-interface Op {
-  command: UnstampedCommand;
-  /** cancelOrder: name the order placed this many commands back. */
-  back: number;
-  /** Milliseconds between this command and the previous one. */
-  advanceMs: number;
-}
-
 const STPS: (SelfTradePrevention | null)[] = [null, null, "cancelResting", "cancelIncoming", "cancelBoth"];
+const user = oneOf<number>(...USERS);
+const price = range(8, 22);
 
-/** Mostly limit orders, so books fill up between the takers. */
-const LIMIT_HEAVY_TYPES: OrderType[] = [
-  "limit",
-  "limit",
-  "limit",
-  "limit",
-  "limit",
-  "limit",
-  "limit",
-  "market",
-  "marketTotal",
-  "stopMarket",
-];
-
-const placeArb = fc
-  .record({
-    userId: fc.constantFrom(...USERS),
-    marketId: fc.constantFrom(1, 1, 2),
-    side: fc.constantFrom<Side>("buy", "sell"),
-    orderType: fc.constantFrom<OrderType>(...LIMIT_HEAVY_TYPES),
-    priceTicks: fc.integer({ min: 8, max: 22 }),
-    quantityLots: fc.integer({ min: 1, max: 12 }),
-    quoteAmountUnits: fc.integer({ min: 50, max: 3_000 }),
-    timeInForce: fc.constantFrom<TimeInForce>("gtc", "gtc", "gtc", "ioc", "fok"),
-    postOnly: fc.boolean(),
-    clientOrderId: fc.integer({ min: 0, max: 3 }),
-    selfTradePrevention: fc.constantFrom(...STPS),
-  })
-  .map((r): UnstampedCommand => {
-    const type = r.orderType;
-    return {
-      kind: "placeOrder",
-      userId: r.userId,
-      marketId: r.marketId,
-      side: r.side,
-      orderType: type,
-      priceTicks: type === "limit" ? r.priceTicks : 0,
-      quantityLots: type === "marketTotal" ? 0 : r.quantityLots,
-      quoteAmountUnits: type === "marketTotal" ? r.quoteAmountUnits : 0,
-      triggerPriceTicks: type === "stopMarket" ? r.priceTicks : 0,
-      timeInForce: type === "limit" ? r.timeInForce : "gtc",
-      postOnly: type === "limit" && r.timeInForce === "gtc" && r.postOnly,
-      clientOrderId: r.clientOrderId,
-      selfTradePrevention: r.selfTradePrevention,
-    };
-  });
-
-const advanceArb = fc.oneof(
-  { weight: 20, arbitrary: fc.integer({ min: 0, max: 2_000 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 0, max: 3_600_000 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 40 * 86_400_000 }) },
-);
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 70, arbitrary: fc.record({ command: placeArb, back: fc.constant(0), advanceMs: advanceArb }) },
-  {
-    weight: 12,
-    arbitrary: fc.record({
-      command: fc
-        .constantFrom(...USERS)
-        .map((userId): UnstampedCommand => ({ kind: "cancelOrder", userId, orderId: 0 })),
-      back: fc.integer({ min: 1, max: 20 }),
-      advanceMs: advanceArb,
-    }),
+/** Valid commands only, mostly limit orders so books fill up between the takers; time moves on. */
+export const MARKET_DATA_PROFILE: StreamProfile = {
+  kind: weighted<OpKind>(
+    [70, constant("place")],
+    [12, constant("cancel")],
+    [2, constant("cancelAll")],
+    [3, constant("cancelByClientId")],
+  ),
+  // Mostly seconds apart, sometimes an hour, now and then weeks: candles of every interval close.
+  stepMs: weighted([20, range(0, 2_000)], [3, range(0, 3_600_000)], [1, range(0, 40 * 86_400_000)]),
+  place: {
+    user,
+    market: oneOf(1, 1, 2),
+    orderType: weighted<OrderType>(
+      [7, constant("limit")],
+      [1, constant("market")],
+      [1, constant("marketTotal")],
+      [1, constant("stopMarket")],
+    ),
+    buyPrice: price,
+    sellPrice: price,
+    trigger: price,
+    lots: range(1, 12),
+    quote: range(50, 3_000),
+    tif: oneOf<TimeInForce>("gtc", "gtc", "gtc", "ioc", "fok"),
+    postOnly: chance(0.5),
+    clientOrderId: range(0, 3),
+    selfTradePrevention: oneOf(...STPS),
   },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      command: fc
-        .record({ userId: fc.constantFrom(...USERS), marketId: fc.constantFrom(0, 1, 2) })
-        .map((r): UnstampedCommand => ({ kind: "cancelAll", ...r })),
-      back: fc.constant(0),
-      advanceMs: advanceArb,
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      command: fc
-        .record({
-          userId: fc.constantFrom(...USERS),
-          marketId: fc.constantFrom(0, 1, 2),
-          clientOrderId: fc.integer({ min: 1, max: 3 }),
-        })
-        .map((r): UnstampedCommand => ({ kind: "cancelByClientId", ...r })),
-      back: fc.constant(0),
-      advanceMs: advanceArb,
-    }),
-  },
-);
+  cancel: { user, back: range(1, 20), ownerShare: 0 },
+  cancelAll: { user, market: oneOf(0, 1, 2) },
+  cancelByClientId: { user, market: oneOf(0, 1, 2), clientOrderId: range(1, 3) },
+};
 
 export interface Stream {
   ops: Op[];
@@ -172,32 +123,14 @@ export interface Stream {
 }
 
 export const streamArb: fc.Arbitrary<Stream> = fc.record({
-  ops: fc.array(opArb, { minLength: 1, maxLength: 400, size: "max" }),
+  ops: opsArb(MARKET_DATA_PROFILE, { minLength: 1, maxLength: 400 }),
   batchSizes: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }),
 });
 
 /** Stamps the setup and the random ops into batches of commands. */
 export function stampedBatches(stream: Stream): Command[][] {
-  const commands: Command[] = [];
-  let sequence = 0;
-  let timestampMs = START_MS;
-  for (const command of setupCommands())
-    commands.push({ ...command, sequence: ++sequence, timestampMs } as Command);
-  for (const op of stream.ops) {
-    timestampMs += op.advanceMs;
-    const next = ++sequence;
-    const stamped = { ...op.command, sequence: next, timestampMs } as Command;
-    if (stamped.kind === "cancelOrder") stamped.orderId = Math.max(1, next - op.back);
-    commands.push(stamped);
-  }
-  const batches: Command[][] = [];
-  let start = 0;
-  for (let index = 0; start < commands.length; index++) {
-    const size = index < stream.batchSizes.length ? stream.batchSizes[index] : commands.length;
-    batches.push(commands.slice(start, start + size));
-    start += size;
-  }
-  return batches;
+  const commands = stampStream(MARKET_DATA_PROFILE, setupCommands(), stream.ops, { startMs: START_MS });
+  return splitBatches(commands, stream.batchSizes, "remainder");
 }
 
 /** Runs the batches through a fresh Core, handing each batch's events to `onBatch`. */

@@ -106,7 +106,9 @@ export interface StreamProfile {
   };
   cancelAll: { user: Dist<number>; market: Dist<number> };
   cancelByClientId: { user: Dist<number>; market: Dist<number>; clientOrderId: Dist<number> };
-  adjust: { user: Dist<number>; asset: Dist<number>; amount: Dist<number>; reason: Dist<string> };
+  /** Required when `kind` draws "adjust". */
+  adjust?: { user: Dist<number>; asset: Dist<number>; amount: Dist<number>; reason: Dist<string> };
+  /** Required when `kind` draws "marketStatus". */
   marketStatus?: {
     market: Dist<number>;
     status: Dist<"active" | "suspended">;
@@ -164,6 +166,7 @@ export function randomOp(profile: StreamProfile, prng: Prng): Op {
       });
     }
     case "adjust": {
+      if (profile.adjust === undefined) throw new Error("profile draws adjust but has none");
       const { user, asset, amount, reason } = profile.adjust;
       return op({
         kind: "adjustBalance",

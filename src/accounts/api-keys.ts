@@ -67,14 +67,35 @@ export function formatScopes(scopes: ReadonlySet<ApiScope>): string {
   return API_SCOPES.filter((scope) => scopes.has(scope)).join(",");
 }
 
-/** docs/SECURITY.md#accounts-and-api-keys: a withdraw key must be tied to an IP allow-list. Null if the key may be created. */
+/**
+ * The widest block a withdraw key's allow-list may hold, by IP version
+ * (docs/SECURITY.md#accounts-and-api-keys). An IPv4 /16 is one organisation's network at most;
+ * an IPv6 /48 is what one site is given (a /32 is a whole ISP, every customer of it included).
+ * Anything wider, up to the whole-internet 0.0.0.0/0 and ::/0, would make the IP binding that
+ * withdraw keys must have meaningless.
+ */
+export const WITHDRAW_MIN_PREFIX = { 4: 16, 6: 48 } as const;
+
+/**
+ * docs/SECURITY.md#accounts-and-api-keys: a withdraw key must be tied to an IP allow-list of
+ * narrow blocks (WITHDRAW_MIN_PREFIX). Null if the key may be created.
+ */
 export function apiKeyPolicyProblem(
   scopes: ReadonlySet<ApiScope>,
   allowList: readonly Cidr[],
 ): string | null {
   if (scopes.size === 0) return "a key needs at least one scope";
-  if (scopes.has("withdraw") && allowList.length === 0)
-    return "a key with the withdraw scope needs an IP allow-list";
+  if (!scopes.has("withdraw")) return null;
+  if (allowList.length === 0) return "a key with the withdraw scope needs an IP allow-list";
+  for (const [index, cidr] of allowList.entries()) {
+    const minimum = WITHDRAW_MIN_PREFIX[cidr.version];
+    if (cidr.prefixLength < minimum)
+      return (
+        `ip allow-list entry ${index + 1} is an IPv${cidr.version} /${cidr.prefixLength} block: a key with ` +
+        `the withdraw scope may only allow IPv4 blocks of /${WITHDRAW_MIN_PREFIX[4]} or narrower and IPv6 ` +
+        `blocks of /${WITHDRAW_MIN_PREFIX[6]} or narrower`
+      );
+  }
   return null;
 }
 
@@ -238,6 +259,40 @@ export function parseAllowList(text: string): AllowListParse {
     entries.push(cidr);
   }
   return { ok: true, entries };
+}
+
+/**
+ * Parses an allow-list given as separate entries (the operator API's JSON array, repeated CLI
+ * flags): each entry is exactly one address or CIDR block, so an empty entry or one holding a
+ * comma is refused rather than silently joined into something else.
+ */
+export function parseAllowListEntries(entries: readonly string[]): AllowListParse {
+  if (entries.length > MAX_ALLOW_LIST_ENTRIES) {
+    return { ok: false, problem: `at most ${MAX_ALLOW_LIST_ENTRIES} entries` };
+  }
+  const parsed: Cidr[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const cidr = typeof entry === "string" ? parseCidr(entry) : null;
+    if (cidr === null) {
+      const shown = typeof entry === "string" ? entry.slice(0, 64).replace(/[^\x20-\x7e]/g, "?") : "";
+      return { ok: false, problem: `entry ${index + 1} is not one address or CIDR block: '${shown}'` };
+    }
+    parsed.push(cidr);
+  }
+  return { ok: true, entries: parsed };
+}
+
+/**
+ * The key an address is counted under by per-address limits (REST rate limits, WebSocket
+ * connection caps): an IPv4 address as is (IPv4-mapped IPv6 counts as IPv4), an IPv6 address by
+ * its /64, which is what one subscriber is usually given, so one host cannot multiply its budget
+ * by cycling through its own /64. Text that is not an address is its own key.
+ */
+export function addressGroupKey(ip: string): string {
+  const parsed = parseIp(ip);
+  if (parsed === null) return `?${ip}`;
+  if (parsed.version === 4) return parsed.bytes.join(".");
+  return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString("hex")}/64`;
 }
 
 /**

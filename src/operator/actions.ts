@@ -8,7 +8,7 @@ import {
   apiKeyPolicyProblem,
   formatScopes,
   generateApiKey,
-  parseAllowList,
+  parseAllowListEntries,
   parseScopes,
   sealApiSecret,
 } from "../accounts/api-keys.ts";
@@ -125,7 +125,7 @@ export class OperatorActions {
     const user = await this.user(input.email);
     const scopes = parseScopes(input.scopes);
     if (!scopes.ok) throw new OperatorError("invalid", `scopes: ${scopes.problem}`);
-    const allowList = parseAllowList(input.ipAllowList.join(","));
+    const allowList = parseAllowListEntries(input.ipAllowList);
     if (!allowList.ok) throw new OperatorError("invalid", `ip allow-list: ${allowList.problem}`);
     const policy = apiKeyPolicyProblem(scopes.scopes, allowList.entries);
     if (policy !== null) throw new OperatorError("invalid", policy);
@@ -325,13 +325,25 @@ export class OperatorActions {
   }
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}$/;
+/** RFC 5321's longest path; the store's column and the operator API's fields use the same bound. */
+export const MAX_EMAIL_LENGTH = 254;
+/**
+ * Printable ASCII only: a local part of letters, digits and `.!#$%*+/=?^_{|}~-` (RFC 5322's atext
+ * without quotes, apostrophe, backtick and `&`), and a domain of dot-separated labels of letters,
+ * digits and hyphens. No NUL or other control, no space, no markup (`<`, `>`, quotes): an email is
+ * shown in consoles, logs and mails, where such characters are an injection, never an address.
+ */
+const EMAIL = /^[A-Za-z0-9.!#$%*+/=?^_{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*$/;
 const KEY_ID_TEXT = /^[A-Za-z0-9_-]{1,128}$/;
 
 function checkEmail(email: string): string {
   const trimmed = typeof email === "string" ? email.trim() : "";
-  if (!EMAIL.test(trimmed))
-    throw new OperatorError("invalid", `not an email address: ${trimmed.slice(0, 80)}`);
+  if (trimmed.length > MAX_EMAIL_LENGTH || !EMAIL.test(trimmed))
+    throw new OperatorError(
+      "invalid",
+      `not an email address (printable ASCII, at most ${MAX_EMAIL_LENGTH} characters): ` +
+        trimmed.slice(0, 80).replace(/[^A-Za-z0-9.!#$%*+/=?^_{|}~@-]/g, "?"),
+    );
   return trimmed;
 }
 

@@ -10,7 +10,7 @@ import {
   SELF_TRADE_PREVENTIONS,
   type SelfTradePrevention,
 } from "../core/config.ts";
-import { type DecimalFailure, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
+import { type DecimalFailure, MAX_DECIMAL_SCALE, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
 import { MarketUnits } from "../units/market-units.ts";
 
 /** Fee percent with 4 decimals is exactly parts per million: 0.2 % = 2000 ppm. */
@@ -87,8 +87,11 @@ function quoteUnitsPerTickLot(
   base: AssetConfig,
   quote: AssetConfig,
 ): number {
-  const dot = spec.tick.indexOf(".");
-  const tickDecimals = dot < 0 ? 0 : spec.tick.length - dot - 1;
+  const tickDecimals = significantDecimals(spec.tick);
+  // The units code works in scales 0..18 (asset scales); a finer tick is an input problem, not a
+  // server fault (it used to escape as a RangeError and answer HTTP 500).
+  if (tickDecimals > MAX_DECIMAL_SCALE)
+    throw new SpecError(`tick ${spec.tick} has more than ${MAX_DECIMAL_SCALE} decimal places`);
   const tickSteps = unitsOf("tick", spec.tick, tickDecimals);
   if (tickSteps <= 0n) throw new SpecError("tick must be positive");
   const numerator = tickSteps * lotUnits * 10n ** BigInt(quote.scale);
@@ -103,6 +106,12 @@ function quoteUnitsPerTickLot(
   return Number(units);
 }
 
+/** Decimal places of a decimal text once trailing zeros are dropped ("0.0100" → 2); 0 for malformed text. */
+function significantDecimals(text: string): number {
+  const match = /^-?[0-9]+\.([0-9]+)$/.exec(text);
+  return match === null ? 0 : match[1].replace(/0+$/, "").length;
+}
+
 function selfTradePrevention(text: string | undefined): SelfTradePrevention {
   if (text === undefined) return "cancelResting";
   const found = SELF_TRADE_PREVENTIONS.find((value) => value === text);
@@ -112,6 +121,23 @@ function selfTradePrevention(text: string | undefined): SelfTradePrevention {
 }
 
 export function marketConfigFromSpec(
+  spec: MarketSpec,
+  marketId: number,
+  base: AssetConfig,
+  quote: AssetConfig,
+): MarketConfig {
+  try {
+    return buildMarketConfig(spec, marketId, base, quote);
+  } catch (error) {
+    // Every value here is operator input: a RangeError from the units code (a scale or magnitude
+    // it cannot represent) is a refusal of that input, reported as such, never a server fault.
+    if (error instanceof RangeError)
+      throw new SpecError(`market ${base.code}_${quote.code}: ${error.message}`);
+    throw error;
+  }
+}
+
+function buildMarketConfig(
   spec: MarketSpec,
   marketId: number,
   base: AssetConfig,

@@ -50,6 +50,8 @@ describe("marketConfigFromSpec", () => {
     [{ minPrice: "100", maxPrice: "10" }, /maxPriceTicks must be in minPriceTicks/],
     [{ maxPrice: "40000000", maxQuantity: "400000" }, /below 2\^52/],
     [{ tick: "0" }, /tick must be positive/],
+    // Finer than the units code's 18 decimals: a SpecError, not an escaping RangeError (HTTP 500).
+    [{ tick: `0.${"0".repeat(29)}1` }, /tick 0\.0{29}1 has more than 18 decimal places/],
   ])("refuses %o", (change, message) => {
     expect(() => marketConfigFromSpec({ ...BTC_USD_SPEC, ...change }, 9, BTC, USD)).toThrow(SpecError);
     expect(() => marketConfigFromSpec({ ...BTC_USD_SPEC, ...change }, 9, BTC, USD)).toThrow(message);

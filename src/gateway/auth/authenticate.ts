@@ -3,7 +3,8 @@
 //   1. `Key` header names a known, unrevoked key             → 40017
 //   2. its sealed secret opens (server key matches)           → 40017 (logged by the caller)
 //   3. `Sign` = HMAC-SHA512(secret, raw body bytes)           → 40005
-//   4. `nonce` form field parses                              → 40009
+//   4. `nonce` form field parses and is plausible             → 40009 (missing, malformed, zero,
+//      beyond 2^53 − 1, or more than a day ahead of the clock in ms: each its own message)
 //   5. the key has the route's scope                          → 40032
 //   6. the caller's IP is in the key's allow-list (if any)    → 40032
 //   7. the user exists and is not frozen                      → 40033
@@ -27,7 +28,7 @@ import {
 } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
-import { parseNonce } from "./nonce.ts";
+import { nonceErrorKind, parseNonce } from "./nonce.ts";
 import { verifyRestSignature } from "./signature.ts";
 
 export interface SignedRequest {
@@ -52,6 +53,8 @@ export type AuthResult =
 export interface AuthDependencies {
   accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus" | "advanceNonce">;
   secretBox: SecretBox;
+  /** Milliseconds since the epoch: a nonce too far ahead of it is refused (nonce.ts); default Date.now. */
+  clock?: () => number;
 }
 
 /** A key's secret opened and its allow-list parsed, once per cached record. */
@@ -81,6 +84,8 @@ function openKey(secretBox: SecretBox, key: ApiKeyRecord): OpenedKey {
   return opened;
 }
 
+const MISSING_NONCE_HINT = "send it as the form field 'nonce' of an application/x-www-form-urlencoded body";
+
 function fail(kind: ExmoErrorKind, reason: string): AuthResult {
   return { ok: false, kind, reason };
 }
@@ -99,8 +104,17 @@ export async function authenticate(
   if (opened.secret === null) return fail("unknownApiKey", `secret does not open: ${opened.openFailure}`);
   if (!verifyRestSignature(opened.secret, request.rawBody, request.signHeader))
     return fail("badSignature", "signature mismatch");
-  const nonce = parseNonce(request.nonceText);
-  if (!nonce.ok) return fail("invalidNonce", `nonce ${nonce.failure}`);
+  const nonce = parseNonce(request.nonceText, (deps.clock ?? Date.now)());
+  if (!nonce.ok) {
+    const refused = {
+      ok: false,
+      kind: nonceErrorKind(nonce.failure),
+      reason: `nonce ${nonce.failure}`,
+    } as const;
+    // A JSON body, or none at all: say where the nonce belongs.
+    if (nonce.failure === "missing") return { ...refused, detail: MISSING_NONCE_HINT };
+    return refused;
+  }
   if (!key.scopes.includes(scope)) return fail("noPermission", `key lacks scope ${scope}`);
   // An allow-list that no longer parses refuses everyone: fail closed.
   if (opened.allowList === null || !isIpAllowed(request.remoteAddress, opened.allowList))

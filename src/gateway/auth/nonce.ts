@@ -6,32 +6,87 @@
 // nonce must only advance after the signature is good, or anyone who knows a key id could burn
 // that key's nonces (e.g. send nonce = 2^53 - 1 and lock the key out for good).
 
+import type { ExmoErrorKind } from "../exmo/errors.ts";
+
 /** Nonces are safe integers: ccxt sends milliseconds, far below this. */
 export const MAX_NONCE = Number.MAX_SAFE_INTEGER;
+/**
+ * How far ahead of the server's clock, read as milliseconds, a nonce may be. ccxt's exmo sends
+ * Date.now(), so a correct client is at most its clock skew ahead; counters and seconds are far
+ * behind and fine. A nonce past this bound is refused before it is stored: one accepted nonce of
+ * 2^53 − 1 (or a microsecond timestamp, which is 1000× now in ms) would lock a millisecond
+ * client out of its key for good, since every later nonce must be greater (docs/API.md#nonce).
+ */
+export const MAX_NONCE_AHEAD_MS = 24 * 60 * 60 * 1000;
 /** Digits in MAX_NONCE; longer text is refused before any conversion. */
 const MAX_NONCE_DIGITS = 16;
 const NONCE_TEXT = /^[1-9][0-9]*$/;
 
-export type NonceFailure =
-  /** Not a positive decimal integer: empty, sign, fraction, exponent, leading zero, whitespace. */
+/** Why a nonce value is refused before the key's last nonce is even looked at. */
+export type NonceValueFailure =
+  /** No nonce at all (no `nonce` form field, or an empty one; no `nonce` in a WS login). */
+  | "missing"
+  /** Not a positive decimal integer: sign, fraction, exponent, leading zero, whitespace, not a number. */
   | "malformed"
+  /** Zero (or, in a WS login, a negative number). */
+  | "notPositive"
   /** Beyond MAX_NONCE. */
   | "tooLarge"
+  /** More than MAX_NONCE_AHEAD_MS ahead of the server's clock in milliseconds. */
+  | "tooFarAhead";
+
+export type NonceFailure =
+  | NonceValueFailure
   /** Not greater than the last nonce accepted for the key (equal means a replay). */
   | "notIncreasing";
 
-export type NonceParse = { ok: true; nonce: number } | { ok: false; failure: "malformed" | "tooLarge" };
+export type NonceParse = { ok: true; nonce: number } | { ok: false; failure: NonceValueFailure };
 
-/** Parses the `nonce` form field. Strict: "0", "01", "1.0", "1e3", " 1" are all malformed. */
-export function parseNonce(text: string | undefined): NonceParse {
-  if (typeof text !== "string" || text.length === 0) return { ok: false, failure: "malformed" };
+/**
+ * Parses the `nonce` form field. Strict: "01", "1.0", "1e3", " 1" are malformed, "0" is not
+ * positive. With `nowMs`, also refuses a nonce too far ahead of that clock.
+ */
+export function parseNonce(text: string | undefined, nowMs?: number): NonceParse {
+  if (typeof text !== "string" || text.length === 0) return { ok: false, failure: "missing" };
   if (text.length > MAX_NONCE_DIGITS) {
     return /^[0-9]+$/.test(text) ? { ok: false, failure: "tooLarge" } : { ok: false, failure: "malformed" };
   }
+  if (text === "0") return { ok: false, failure: "notPositive" };
   if (!NONCE_TEXT.test(text)) return { ok: false, failure: "malformed" };
   const nonce = Number(text);
   if (nonce > MAX_NONCE) return { ok: false, failure: "tooLarge" };
+  return aheadChecked(nonce, nowMs);
+}
+
+/** The same rules for a nonce sent as a JSON value (the WS login's `nonce`, a number). */
+export function checkNonceValue(value: unknown, nowMs?: number): NonceParse {
+  if (value === undefined || value === null) return { ok: false, failure: "missing" };
+  if (typeof value !== "number" || !Number.isFinite(value)) return { ok: false, failure: "malformed" };
+  if (!Number.isInteger(value)) return { ok: false, failure: "malformed" };
+  if (value < 1) return { ok: false, failure: "notPositive" };
+  if (value > MAX_NONCE) return { ok: false, failure: "tooLarge" };
+  return aheadChecked(value, nowMs);
+}
+
+function aheadChecked(nonce: number, nowMs: number | undefined): NonceParse {
+  if (nowMs !== undefined && nonce > nowMs + MAX_NONCE_AHEAD_MS) return { ok: false, failure: "tooFarAhead" };
   return { ok: true, nonce };
+}
+
+/** The error (all EXMO 40009, src/gateway/exmo/errors.ts) a refused nonce value answers. */
+export function nonceErrorKind(failure: NonceValueFailure): ExmoErrorKind {
+  switch (failure) {
+    case "missing":
+      return "nonceMissing";
+    case "malformed":
+      return "nonceMalformed";
+    case "notPositive":
+      return "nonceNotPositive";
+    case "tooLarge":
+      return "nonceTooLarge";
+    case "tooFarAhead":
+      return "nonceTooFarAhead";
+  }
 }
 
 /** True for a nonce value the rule can accept at all (WS login sends it as a JSON number). */

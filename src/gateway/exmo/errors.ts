@@ -28,6 +28,11 @@ export type CcxtErrorClass =
 export type GatewayError =
   | "badSignature"
   | "invalidNonce"
+  | "nonceMissing"
+  | "nonceMalformed"
+  | "nonceNotPositive"
+  | "nonceTooLarge"
+  | "nonceTooFarAhead"
   | "unknownFunction"
   | "maintenance"
   | "unknownApiKey"
@@ -50,6 +55,7 @@ export type GatewayError =
   | "candleRangeTooLong"
   | "busy"
   | "payloadTooLarge"
+  | "requestTimeout"
   | "internalError";
 
 export type ExmoErrorKind = RejectReason | GatewayError;
@@ -86,6 +92,7 @@ const BULWARK_WITHDRAWALS_DISABLED = 59015;
 const BULWARK_CANDLE_RANGE = 59016;
 const BULWARK_BUSY = 59017;
 const BULWARK_PAYLOAD_TOO_LARGE = 59018;
+const BULWARK_REQUEST_TIMEOUT = 59019;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -181,10 +188,37 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     text: "Authorization error, incorrect signature",
     ccxtClass: "AuthenticationError",
   },
-  // Covers a missing, malformed, too large, repeated or lower nonce alike: ccxt's InvalidNonce.
+  // A repeated or lower nonce (docs/API.md#nonce). EXMO's text; ccxt: InvalidNonce.
   invalidNonce: {
     code: 40009,
     text: "The nonce parameter is less or equal than what was used before",
+    ccxtClass: "InvalidNonce",
+  },
+  // The other nonce refusals share EXMO's 40009 (ccxt: InvalidNonce), each with a text that says
+  // what is wrong instead of claiming the nonce was used before.
+  nonceMissing: {
+    code: 40009,
+    text: "The nonce parameter is missing",
+    ccxtClass: "InvalidNonce",
+  },
+  nonceMalformed: {
+    code: 40009,
+    text: "The nonce parameter must be a whole number in plain decimal digits",
+    ccxtClass: "InvalidNonce",
+  },
+  nonceNotPositive: {
+    code: 40009,
+    text: "The nonce parameter must be greater than zero",
+    ccxtClass: "InvalidNonce",
+  },
+  nonceTooLarge: {
+    code: 40009,
+    text: "The nonce parameter is above 9007199254740991 (2^53 - 1)",
+    ccxtClass: "InvalidNonce",
+  },
+  nonceTooFarAhead: {
+    code: 40009,
+    text: "The nonce parameter is more than one day ahead of the server clock read as milliseconds",
     ccxtClass: "InvalidNonce",
   },
   // EXMO's wire text; the detail is the path, e.g. "/v1.1/nope/".
@@ -301,6 +335,12 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
   payloadTooLarge: {
     code: BULWARK_PAYLOAD_TOO_LARGE,
     text: "Request is too large",
+    ccxtClass: "ExchangeError",
+  },
+  // The headers or the whole request did not arrive within the HTTP limits (HTTP 408).
+  requestTimeout: {
+    code: BULWARK_REQUEST_TIMEOUT,
+    text: "Request was not received in time",
     ccxtClass: "ExchangeError",
   },
   internalError: { code: BULWARK_INTERNAL, text: "Internal error", ccxtClass: "ExchangeError" },

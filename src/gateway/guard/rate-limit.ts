@@ -31,7 +31,7 @@
 // as further checks in `admit` (or a RequestRateLimiter with shared tables); the hook and the
 // 40034 reply stay as they are.
 
-import { isWellFormedKeyId, parseIp } from "../../accounts/api-keys.ts";
+import { addressGroupKey, isWellFormedKeyId } from "../../accounts/api-keys.ts";
 import type { PriorityClass } from "../exmo/route.ts";
 import { TokenBucketTable } from "./token-bucket.ts";
 
@@ -47,6 +47,11 @@ export interface RateLimitOptions {
   burst?: number;
   /** Cancels' own budget, per address and per key; default 50/s, burst 100. */
   cancel?: Partial<RateBudget>;
+  /**
+   * /health's own budget, per address; default 50/s, burst 100. Health checks are cheap and
+   * monitors often share one address, so they never spend (or are refused by) the general budget.
+   */
+  health?: Partial<RateBudget>;
   /** Most addresses, and most keys, tracked per table; default 100,000 (LRU beyond). */
   maxTrackedKeys?: number;
   /** Milliseconds; default performance.now (monotonic). Tests inject their own. */
@@ -57,6 +62,7 @@ export const DEFAULT_RATE_LIMIT = {
   requestsPerSecond: 10,
   burst: 20,
   cancel: { requestsPerSecond: 50, burst: 100 },
+  health: { requestsPerSecond: 50, burst: 100 },
   maxTrackedKeys: 100_000,
 } as const;
 
@@ -81,12 +87,12 @@ export type AdmitDecision =
   | { admitted: true; keyCharge: KeyCharge | null }
   | { admitted: false; scope: LimitScope; retryAfterSeconds: number };
 
-/** The bucket key of an address: IPv4 dotted, IPv6 by its /64. */
+/**
+ * The bucket key of an address: IPv4 dotted, IPv6 by its /64. The same grouping as every other
+ * per-address limit (the WebSocket connection cap, the operator API's wrong-token lockout).
+ */
 export function addressBucketKey(ip: string): string {
-  const parsed = parseIp(ip);
-  if (parsed === null) return `?${ip}`;
-  if (parsed.version === 4) return parsed.bytes.join(".");
-  return `${Buffer.from(parsed.bytes.subarray(0, 8)).toString("hex")}/64`;
+  return addressGroupKey(ip);
 }
 
 interface Tables {
@@ -94,11 +100,16 @@ interface Tables {
   key: TokenBucketTable;
 }
 
+/** The per-address budgets a request outside EXMO's routes is charged to. */
+export type AddressBudget = "general" | "health";
+
 export class RequestRateLimiter {
   readonly general: RateBudget;
   readonly cancel: RateBudget;
+  readonly health: RateBudget;
   private readonly generalTables: Tables;
   private readonly cancelTables: Tables;
+  private readonly healthTable: TokenBucketTable;
   private readonly clock: () => number;
 
   constructor(options: RateLimitOptions = {}) {
@@ -110,6 +121,10 @@ export class RequestRateLimiter {
       requestsPerSecond: options.cancel?.requestsPerSecond ?? DEFAULT_RATE_LIMIT.cancel.requestsPerSecond,
       burst: options.cancel?.burst ?? DEFAULT_RATE_LIMIT.cancel.burst,
     };
+    this.health = {
+      requestsPerSecond: options.health?.requestsPerSecond ?? DEFAULT_RATE_LIMIT.health.requestsPerSecond,
+      burst: options.health?.burst ?? DEFAULT_RATE_LIMIT.health.burst,
+    };
     const maxKeys = options.maxTrackedKeys ?? DEFAULT_RATE_LIMIT.maxTrackedKeys;
     const tables = (budget: RateBudget): Tables => {
       const make = () =>
@@ -118,7 +133,23 @@ export class RequestRateLimiter {
     };
     this.generalTables = tables(this.general);
     this.cancelTables = tables(this.cancel);
+    this.healthTable = new TokenBucketTable({
+      ratePerSecond: this.health.requestsPerSecond,
+      burst: this.health.burst,
+      maxKeys,
+    });
     this.clock = options.clock ?? (() => performance.now());
+  }
+
+  /**
+   * A request outside EXMO's routes (/metrics, /docs, /openapi.json, unknown paths; /health on
+   * its own budget): charged to its address only, never to a key.
+   */
+  admitAddress(ip: string, budget: AddressBudget): AdmitDecision {
+    const table = budget === "health" ? this.healthTable : this.generalTables.ip;
+    const decision = table.take(addressBucketKey(ip), this.clock());
+    if (!decision.admitted) return refused("ip", decision.retryAfterMs);
+    return { admitted: true, keyCharge: null };
   }
 
   admit(request: LimitedRequest): AdmitDecision {

@@ -307,7 +307,12 @@ export class WsConnection implements SnapshotWatcher {
     }
     this.login = { state: "pending" };
     const { exchange, secretBox } = this.deps;
-    const result = await verifyLogin({ accounts: exchange.accounts, secretBox }, request, this.remoteAddress);
+    const result = await verifyLogin(
+      { accounts: exchange.accounts, secretBox },
+      request,
+      this.remoteAddress,
+      this.deps.clock(),
+    );
     if (this.closed) return;
     if (!result.ok) {
       this.login = { state: "none" };

@@ -1,5 +1,6 @@
 // WS `login` (docs/API.md#ws-login): `sign` = base64 HMAC-SHA512(secret, api_key + nonce). The checks
 // mirror REST authentication (docs/SECURITY.md#accounts-and-api-keys), first failure wins:
+//   nonce a positive safe integer at most a day ahead of the clock in ms → 40009 (its own message);
 //   key well-formed, known, unrevoked → 40017; its sealed secret opens → 40017; signature → 40005;
 //   key has the `info` scope (private WS only reads) → 40032; caller's IP in the allow-list → 40032;
 //   user active → 40033; nonce advances in the store → 40009.
@@ -11,7 +12,7 @@
 import { type Accounts, NonceLedgerBusyError } from "../../accounts/accounts.ts";
 import { apiSecretContext, isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
-import { isValidNonceValue } from "../auth/nonce.ts";
+import { checkNonceValue, nonceErrorKind } from "../auth/nonce.ts";
 import { verifyWsLoginSignature } from "../auth/signature.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import type { LoginRequest } from "./protocol.ts";
@@ -34,16 +35,19 @@ export async function verifyLogin(
   },
   request: LoginRequest,
   remoteAddress: string,
+  nowMs: number = Date.now(),
 ): Promise<LoginResult> {
   const keyId = request.api_key;
-  if (!isValidNonceValue(request.nonce)) return fail("invalidNonce", "nonce not a positive safe integer");
+  const checked = checkNonceValue(request.nonce, nowMs);
+  if (!checked.ok) return fail(nonceErrorKind(checked.failure), `nonce ${checked.failure}`);
+  const nonce = checked.nonce;
   if (!isWellFormedKeyId(keyId)) return fail("unknownApiKey", "malformed key id");
   const key = await deps.accounts.cachedApiKey(keyId);
   if (key === undefined) return fail("unknownApiKey", "no such key");
   if (key.revokedMs !== null) return fail("unknownApiKey", "key revoked");
   const opened = deps.secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(keyId));
   if (!opened.ok) return fail("unknownApiKey", `secret does not open: ${opened.failure}`);
-  if (!verifyWsLoginSignature(opened.plaintext.toString("utf8"), keyId, request.nonce, request.sign))
+  if (!verifyWsLoginSignature(opened.plaintext.toString("utf8"), keyId, nonce, request.sign))
     return fail("badSignature", "signature mismatch");
   if (!key.scopes.includes(LOGIN_SCOPE)) return fail("noPermission", `key lacks scope ${LOGIN_SCOPE}`);
   const allowList = parseAllowList(key.ipAllowList.join(","));
@@ -55,7 +59,7 @@ export async function verifyLogin(
   if (status !== "active") return fail("userBlocked", `user is ${status}`);
   let refusal: string | null;
   try {
-    refusal = await deps.accounts.advanceNonce(keyId, request.nonce);
+    refusal = await deps.accounts.advanceNonce(keyId, nonce);
   } catch (error) {
     if (error instanceof NonceLedgerBusyError) return fail("busy", "nonce commits backed up");
     throw error;

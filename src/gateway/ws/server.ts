@@ -11,7 +11,7 @@
 //   }) → { close(): Promise<void>; readonly connectionCount: number }
 //
 // Paths: `/v1/public` and `/v1/private` (a query string is ignored); any other upgrade is refused
-// with 404, an IP over its connection cap with 429, a full gateway with 503, before any WebSocket
+// with 404, an address (IPv4, or IPv6 /64) over its connection cap with 429, a full gateway with 503, before any WebSocket
 // state is allocated. Uses `ws` in noServer mode so HTTP routing stays with the HTTP server.
 // Protocol pings go out every pingIntervalMs; a peer that has not answered the previous one is
 // dropped. close() stops taking upgrades, closes every socket with 1001 and resolves once they
@@ -24,6 +24,7 @@ import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import { addressBucketKey } from "../guard/rate-limit.ts";
 import { BookSnapshots } from "./book-snapshots.ts";
 import { CLOSE_GOING_AWAY, type PrivateDisconnect, WsConnection, type WsPath } from "./connection.ts";
 import { resolveWsLimits, type WsLimits } from "./limits.ts";
@@ -80,11 +81,11 @@ export function attachWebSocket(
   let reserved = 0;
   let closing: Promise<void> | null = null;
 
-  const release = (ip: string): void => {
+  const release = (group: string): void => {
     reserved -= 1;
-    const count = (perIp.get(ip) ?? 1) - 1;
-    if (count <= 0) perIp.delete(ip);
-    else perIp.set(ip, count);
+    const count = (perIp.get(group) ?? 1) - 1;
+    if (count <= 0) perIp.delete(group);
+    else perIp.set(group, count);
   };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -92,12 +93,16 @@ export function attachWebSocket(
     if (path === undefined) return refuse(socket, 404, "Not Found");
     if (closing !== null) return refuse(socket, 503, "Service Unavailable");
     const ip = request.socket.remoteAddress ?? "unknown";
-    if ((perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) return refuse(socket, 429, "Too Many Requests");
+    // Counted like REST's rate limit: IPv4 by address, IPv6 by /64 (one subscriber's network),
+    // so a host cannot multiply its cap by cycling through the addresses of its own /64.
+    const group = addressBucketKey(ip);
+    if ((perIp.get(group) ?? 0) >= limits.maxConnectionsPerIp)
+      return refuse(socket, 429, "Too Many Requests");
     if (reserved >= limits.maxConnections) return refuse(socket, 503, "Service Unavailable");
     // Reserved until the TCP socket closes, whether or not the handshake completes.
     reserved += 1;
-    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
-    socket.once("close", () => release(ip));
+    perIp.set(group, (perIp.get(group) ?? 0) + 1);
+    socket.once("close", () => release(group));
     wss.handleUpgrade(request, socket, head, (ws) => {
       const connection = new WsConnection(ws, path, ip, {
         exchange,

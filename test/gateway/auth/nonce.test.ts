@@ -1,12 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  checkNonceValue,
   isValidNonceValue,
   MAX_NONCE,
+  MAX_NONCE_AHEAD_MS,
   MemoryNonceStore,
+  nonceErrorKind,
   nonceProblem,
   parseNonce,
 } from "../../../src/gateway/auth/nonce.ts";
+import { exmoError } from "../../../src/gateway/exmo/errors.ts";
 
 describe("parseNonce", () => {
   it.each([
@@ -18,9 +22,9 @@ describe("parseNonce", () => {
   });
 
   it.each([
-    [undefined, "malformed"],
-    ["", "malformed"],
-    ["0", "malformed"],
+    [undefined, "missing"],
+    ["", "missing"],
+    ["0", "notPositive"],
     ["01", "malformed"],
     ["-1", "malformed"],
     ["+1", "malformed"],
@@ -50,6 +54,48 @@ describe("parseNonce", () => {
         if (parsed.ok) expect(String(parsed.nonce)).toBe(text);
       }),
     );
+  });
+});
+
+describe("plausible nonces (a day ahead of the clock in ms at most)", () => {
+  const now = Date.UTC(2026, 10, 29, 12, 0, 0);
+
+  it("accepts small counters, seconds and milliseconds up to a day ahead", () => {
+    for (const nonce of [1, 2, 3, Math.floor(now / 1000), now, now + MAX_NONCE_AHEAD_MS]) {
+      expect(parseNonce(String(nonce), now)).toEqual({ ok: true, nonce });
+      expect(checkNonceValue(nonce, now)).toEqual({ ok: true, nonce });
+    }
+  });
+
+  it("refuses a microsecond timestamp, 2^53 − 1 and anything past a day ahead", () => {
+    for (const nonce of [now + MAX_NONCE_AHEAD_MS + 1, now * 1000, MAX_NONCE]) {
+      expect(parseNonce(String(nonce), now)).toEqual({ ok: false, failure: "tooFarAhead" });
+      expect(checkNonceValue(nonce, now)).toEqual({ ok: false, failure: "tooFarAhead" });
+    }
+  });
+
+  it.each([
+    [undefined, "missing"],
+    [null, "missing"],
+    ["1795490921324", "malformed"],
+    [1.5, "malformed"],
+    [Number.NaN, "malformed"],
+    [0, "notPositive"],
+    [-3, "notPositive"],
+    [MAX_NONCE + 1, "tooLarge"],
+  ])("a WS login nonce %j fails as %s", (value, failure) => {
+    expect(checkNonceValue(value, now)).toEqual({ ok: false, failure });
+  });
+
+  it("every refusal has its own 40009 message, none claiming the nonce was used before", () => {
+    const messages = new Set<string>();
+    for (const failure of ["missing", "malformed", "notPositive", "tooLarge", "tooFarAhead"] as const) {
+      const { code, message } = exmoError(nonceErrorKind(failure));
+      expect(code).toBe(40009);
+      expect(message).not.toMatch(/used before/);
+      messages.add(message);
+    }
+    expect(messages.size).toBe(5);
   });
 });
 

@@ -112,7 +112,14 @@ describe("EXMO error table", () => {
       byCode.set(code, [...(byCode.get(code) ?? []), kind]);
     }
     expect(byCode.get(40005)).toEqual(["badSignature"]);
-    expect(byCode.get(40009)).toEqual(["invalidNonce"]);
+    expect(byCode.get(40009)).toEqual([
+      "invalidNonce",
+      "nonceMissing",
+      "nonceMalformed",
+      "nonceNotPositive",
+      "nonceTooLarge",
+      "nonceTooFarAhead",
+    ]);
     expect(byCode.get(40015)).toEqual(["unknownFunction"]);
     expect(byCode.get(40016)).toEqual(["maintenance"]);
     expect(byCode.get(40017)).toEqual(["unknownApiKey"]);

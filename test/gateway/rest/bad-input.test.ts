@@ -307,6 +307,56 @@ describe("authentication failures get EXMO's codes and never advance the nonce",
     );
   });
 
+  it("implausible nonces get a 40009 saying what is wrong, change nothing and never lock the key", async () => {
+    const { signRestBody } = await import("../../../src/gateway/auth/signature.ts");
+    const { MAX_NONCE_AHEAD_MS } = await import("../../../src/gateway/auth/nonce.ts");
+    const db = harness.exchange.internals.store.db;
+    const missing =
+      "The nonce parameter is missing: send it as the form field 'nonce' of an " +
+      "application/x-www-form-urlencoded body";
+    const farAhead =
+      "The nonce parameter is more than one day ahead of the server clock read as milliseconds";
+    const cases: ReadonlyArray<[string, string, string]> = [
+      ["", "application/x-www-form-urlencoded", missing],
+      [`{"nonce":${Date.now()}}`, "application/json", missing],
+      ["nonce=0", "application/x-www-form-urlencoded", "The nonce parameter must be greater than zero"],
+      [
+        "nonce=1.5",
+        "application/x-www-form-urlencoded",
+        "The nonce parameter must be a whole number in plain decimal digits",
+      ],
+      [
+        "nonce=9007199254740992",
+        "application/x-www-form-urlencoded",
+        "The nonce parameter is above 9007199254740991 (2^53 - 1)",
+      ],
+      // One accepted 2^53 − 1 used to lock the key for good; microseconds are 1000× ahead too.
+      ["nonce=9007199254740991", "application/x-www-form-urlencoded", farAhead],
+      [`nonce=${Date.now() * 1000}`, "application/x-www-form-urlencoded", farAhead],
+      [`nonce=${Date.now() + MAX_NONCE_AHEAD_MS + 60_000}`, "application/x-www-form-urlencoded", farAhead],
+    ];
+    for (const [body, contentType, message] of cases) {
+      const nonceBefore = await lastNonce(db, trader.keyId);
+      const response = await expectRefusedUnchanged(
+        () =>
+          postRaw(harness, "/v1.1/user_info", body, {
+            "content-type": contentType,
+            key: trader.keyId,
+            sign: signRestBody(trader.secret, body),
+          }),
+        40009,
+      );
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ result: false, error: `Error 40009: ${message}` });
+      expect(await lastNonce(db, trader.keyId)).toBe(nonceBefore);
+    }
+    // The key still takes an ordinary millisecond nonce, and a small counter is still plausible.
+    expect(codeOf(await signedPost(harness, trader, "user_info"))).toBe("ok");
+    const counter = await createTrader(harness);
+    expect(codeOf(await signedPost(harness, counter, "user_info", {}, { nonce: 1 }))).toBe("ok");
+    expect(codeOf(await signedPost(harness, counter, "user_info", {}, { nonce: 2 }))).toBe("ok");
+  });
+
   it("missing scope and foreign IP → 40032, frozen user → 40033, revoked key → 40017", async () => {
     const reader = await createTrader(harness, { scopes: ["info"] });
     await expectAuthRefused(

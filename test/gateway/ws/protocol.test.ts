@@ -289,6 +289,30 @@ describe("bad input gets an EXMO error frame and changes nothing", () => {
     await connect("public");
   });
 
+  it("counts IPv6 clients by /64 for the per-address cap, as REST's rate limit does", async () => {
+    // The test process has only ::1, so each upgrade is given the address the test wants.
+    const addresses: string[] = [];
+    const fake = (request: { socket: object }) => {
+      const address = addresses.shift();
+      if (address !== undefined) Object.defineProperty(request.socket, "remoteAddress", { value: address });
+    };
+    harness.server.prependListener("upgrade", fake);
+    try {
+      for (let index = 0; index < MAX_CONNECTIONS_PER_IP; index++) {
+        addresses.push(`2001:db8:0:7::${(index + 1).toString(16)}`);
+        await connect("public");
+      }
+      // Another address of the same /64 is the same subscriber.
+      addresses.push("2001:db8:0:7:ffff:ffff:ffff:fffe");
+      await expect(RawClient.connect(`${harness.url}/v1/public`)).rejects.toThrow(/429/);
+      // Another /64 is someone else.
+      addresses.push("2001:db8:0:8::1");
+      await connect("public");
+    } finally {
+      harness.server.off("upgrade", fake);
+    }
+  });
+
   it("upgrades to other paths are refused with 404", async () => {
     await expect(RawClient.connect(`${harness.url}/v1/margin/private`)).rejects.toThrow(/404/);
     await expect(RawClient.connect(`${harness.url}/`)).rejects.toThrow(/404/);
@@ -324,8 +348,8 @@ describe("login and private topics", () => {
     expect(await lastNonce(harness.exchange.internals.store.db, maker.keyId)).toBe(nonceBefore);
     await expectLoginRefused({ ...good, api_key: `K-${"0".repeat(40)}` }, "unknownApiKey");
     await expectLoginRefused({ ...good, api_key: "not-a-key" }, "unknownApiKey");
-    await expectLoginRefused({ ...good, nonce: 1.5 }, "invalidNonce");
-    await expectLoginRefused({ ...good, nonce: -3 }, "invalidNonce");
+    await expectLoginRefused({ ...good, nonce: 1.5 }, "nonceMalformed");
+    await expectLoginRefused({ ...good, nonce: -3 }, "nonceNotPositive");
 
     const fresh = Date.now() + 1_000;
     const client = await connect("private");
@@ -341,6 +365,39 @@ describe("login and private topics", () => {
     await expectLoginRefused(loginFrame(readOnly, Date.now(), 25), "noPermission");
     const elsewhere = await createTrader(harness, {}, { ipAllowList: ["10.1.2.3"] });
     await expectLoginRefused(loginFrame(elsewhere, Date.now(), 26), "ipNotAllowed");
+  });
+
+  it("refuses implausible nonces with their own 40009 message, even when signed, and never locks the key", async () => {
+    const db = harness.exchange.internals.store.db;
+    const owner = await createTrader(harness, {});
+    const { nonce: _dropped, ...withoutNonce } = loginFrame(owner, Date.now(), 31);
+    const cases: ReadonlyArray<[Record<string, unknown>, Parameters<typeof errorOf>[0], string]> = [
+      [withoutNonce, "nonceMissing", "The nonce parameter is missing"],
+      [{ ...loginFrame(owner, Date.now(), 32), nonce: String(Date.now()) }, "nonceMalformed", ""],
+      // The nonce is checked before the signature: these two cannot even be signed.
+      [
+        { ...loginFrame(owner, Date.now(), 33), nonce: 0 },
+        "nonceNotPositive",
+        "The nonce parameter must be greater than zero",
+      ],
+      [{ ...loginFrame(owner, Date.now(), 34), nonce: Number.MAX_SAFE_INTEGER + 1 }, "nonceTooLarge", ""],
+      // Signed with the real secret: one accepted 2^53 − 1 would lock the key for good.
+      [
+        loginFrame(owner, Number.MAX_SAFE_INTEGER, 35),
+        "nonceTooFarAhead",
+        "The nonce parameter is more than one day ahead of the server clock read as milliseconds",
+      ],
+      [loginFrame(owner, Date.now() * 1000, 36), "nonceTooFarAhead", ""],
+    ];
+    const nonceBefore = await lastNonce(db, owner.keyId);
+    for (const [frame, kind, message] of cases) {
+      await expectLoginRefused(frame, kind);
+      if (message !== "") expect(errorOf(kind)).toEqual({ code: 40009, message });
+      expect(await lastNonce(db, owner.keyId)).toBe(nonceBefore);
+    }
+    const client = await connect("private");
+    client.send(loginFrame(owner, Date.now(), 37));
+    expect(await client.next()).toMatchObject({ event: "logged_in", id: 37 });
   });
 
   it("a private socket that does not log in before the deadline is closed", async () => {

@@ -6,14 +6,16 @@
 //   gateway.server.on("upgrade", …);   // the WebSocket server attaches here
 //   await gateway.close();             // stops listening; does not close the exchange
 //
-// Every route carries a priority class in its route config and passes the one `guard` onRequest
-// hook (today: count the class, then the per-address / per-key rate limit of
-// src/gateway/guard/rate-limit.ts; bans, shared counters and shedding plug in there later), then
-// an onResponse hook that records metrics by route pattern and result.
+// Every request passes the one `guard` onRequest hook (today: count the priority class, then the
+// per-address / per-key rate limit of src/gateway/guard/rate-limit.ts, for EXMO's routes and every
+// other path alike; bans, shared counters and shedding plug in there later), then an onResponse
+// hook that records metrics by route pattern and result. Whatever the HTTP layer refuses itself
+// (headers too large or too slow, a path that does not decode, a body too large) is answered in
+// EXMO's error format too.
 
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -36,7 +38,12 @@ import {
   type PriorityClass,
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
-import { type KeyCharge, type RateLimitOptions, RequestRateLimiter } from "../guard/rate-limit.ts";
+import {
+  type AdmitDecision,
+  type KeyCharge,
+  type RateLimitOptions,
+  RequestRateLimiter,
+} from "../guard/rate-limit.ts";
 import { mergeParams, parseForm, queryText } from "./form.ts";
 import { healthReport } from "./health.ts";
 import { GatewayMetrics } from "./metrics.ts";
@@ -46,6 +53,11 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The guard's class for this route (docs/SECURITY.md#priority-classes: cancel > order entry > private read > public). */
     priority?: PriorityClass;
+    /**
+     * Routes outside EXMO's API: "ops" (/metrics, /docs, /openapi.json) share the address's
+     * general budget, "health" has its own; both answer a refusal with HTTP 429.
+     */
+    guardLane?: "ops" | "health";
   }
 }
 
@@ -53,11 +65,26 @@ declare module "fastify" {
 export const HTTP_LIMITS = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  /**
+   * How often Node looks for connections past the two timeouts above. Node's default is 30 s,
+   * which let a slow-header client hold its socket up to 40 s instead of 10; at 500 ms the cut
+   * comes at most half a second after the timeout.
+   */
+  connectionsCheckingIntervalMs: 500,
   maxHeaderSizeBytes: 16 * 1024,
   bodyLimitBytes: 64 * 1024,
   keepAliveTimeoutMs: 5_000,
   maxRequestsPerSocket: 1_000,
 } as const;
+
+/** The HTTP limits the server factory applies; tests shorten the timeouts. */
+export type HttpLimits = { -readonly [K in keyof typeof HTTP_LIMITS]: number };
+
+/**
+ * Longest path parameter (decoded) the router matches: the operator API's `/users/:email/…`
+ * must take every email the store can hold (254 characters).
+ */
+const MAX_PATH_PARAMETER_LENGTH = 256;
 
 export interface GatewayOptions {
   /** Opens API key secrets sealed in the store (see auth/authenticate.ts sealApiSecret). */
@@ -76,6 +103,10 @@ export interface GatewayOptions {
    * burst 20, cancels 50/s, burst 100. `false` turns the limit off (benchmarks, load tests).
    */
   rateLimit?: RateLimitOptions | false;
+  /** Overrides of HTTP_LIMITS (tests use short timeouts). */
+  httpLimits?: Partial<HttpLimits>;
+  /** Milliseconds since the epoch, for the nonce's "not too far ahead" bound; default Date.now. */
+  clock?: () => number;
 }
 
 export interface Gateway {
@@ -90,20 +121,53 @@ export interface Gateway {
 const EMPTY_BODY = Buffer.alloc(0);
 const NOT_FOUND_ROUTE = "unmatched";
 
-function serverFactory(tls: GatewayOptions["tls"]) {
+function serverFactory(tls: GatewayOptions["tls"], limits: HttpLimits) {
   return (handler: http.RequestListener): http.Server => {
     const options = {
-      maxHeaderSize: HTTP_LIMITS.maxHeaderSizeBytes,
-      headersTimeout: HTTP_LIMITS.headersTimeoutMs,
-      requestTimeout: HTTP_LIMITS.requestTimeoutMs,
-      keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderSizeBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
     };
     const server =
       tls === undefined
         ? http.createServer(options, handler)
         : https.createServer({ ...options, ...tls }, handler);
-    server.maxRequestsPerSocket = HTTP_LIMITS.maxRequestsPerSocket;
+    server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
     return server;
+  };
+}
+
+/**
+ * Errors Node's HTTP parser raises before there is a request (headers too large, too slow,
+ * unparseable), answered in EXMO's error format with the HTTP status that says what happened.
+ * The connection is closed: its byte stream can no longer be trusted to be in step.
+ */
+function clientErrorHandler(logger: FastifyBaseLogger) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    let status = 400;
+    let kind: ExmoErrorKind = "invalidParameter";
+    let detail = "request";
+    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      status = 408;
+      kind = "requestTimeout";
+      detail = "";
+    } else if (error.code === "HPE_HEADER_OVERFLOW") {
+      status = 431;
+      kind = "payloadTooLarge";
+      detail = "headers";
+    }
+    logger.debug({ err: error, status }, "client error before a request");
+    if (socket.writable) {
+      const body = JSON.stringify(exmoErrorBody(kind, detail));
+      socket.write(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
   };
 }
 
@@ -118,6 +182,7 @@ interface Mounted {
   secretBox: SecretBox;
   results: WeakMap<FastifyRequest, string>;
   guard: Guard;
+  clock: () => number;
 }
 
 function sendError(
@@ -125,9 +190,12 @@ function sendError(
   results: WeakMap<FastifyRequest, string>,
   kind: ExmoErrorKind,
   detail?: string,
+  status?: number,
 ): FastifyReply {
   const body = exmoErrorBody(kind, detail);
   results.set(reply.request, body.error.slice(6, body.error.indexOf(":")));
+  // Outside EXMO's paths, and for HTTP-level failures, the status says what happened.
+  if (status !== undefined) return reply.code(status).send(body);
   // EXMO answers errors with HTTP 200 and ccxt reads the body first; only overload says 503.
   if (kind === "busy") return reply.code(503).header("retry-after", "1").send(body);
   if (kind === "internalError") return reply.code(500).send(body);
@@ -153,6 +221,7 @@ async function runRoute(
         {
           accounts: mounted.exchange.accounts,
           secretBox: mounted.secretBox,
+          clock: mounted.clock,
         },
         {
           keyHeader: headerText(request, "key"),
@@ -250,7 +319,7 @@ function mountOpsRoutes(
     fastify.route({
       method: op.method,
       url: op.url,
-      config: { priority: op.priority },
+      config: { priority: op.priority, guardLane: op.url === "/health" ? "health" : "ops" },
       handler: (_request, reply) => handle(reply),
     });
   }
@@ -269,8 +338,16 @@ const UNPROVEN_AUTH_FAILURES: ReadonlySet<ExmoErrorKind> = new Set(["unknownApiK
  * The flood guard's hook point. Every request passes here first, before its body is read: it
  * counts the request's priority class, then charges the rate limit. A refused request is
  * answered here with 40034 and Retry-After and goes no further (no body read, no
- * authentication, no nonce, no command). Routes without a class (the operator API, behind its
- * own token) are not limited.
+ * authentication, no nonce, no command).
+ *
+ * Lanes, by where the request goes:
+ *   - EXMO routes (/v1.1/…): the route's class, per address and per key; refused with EXMO's
+ *     HTTP 200 + 40034, which ccxt raises as RateLimitExceeded;
+ *   - /metrics, /docs, /openapi.json and any unknown path: the address's general budget, refused
+ *     with HTTP 429 + 40034 (a scraper must not take an error body for a 200 answer);
+ *   - /health: its own generous per-address budget (monitors often share an address), HTTP 429;
+ *   - matched routes without a class (the operator API): not charged here; they guard themselves
+ *     (the operator token's per-address lockout, src/operator/plugin.ts).
  */
 function makeGuard(
   metrics: GatewayMetrics,
@@ -278,12 +355,31 @@ function makeGuard(
   limiter: RequestRateLimiter | null,
 ): Guard {
   const keyCharges = new WeakMap<FastifyRequest, KeyCharge>();
+  const refuse = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    priority: PriorityClass,
+    decision: AdmitDecision & { admitted: false },
+    status?: number,
+  ): FastifyReply => {
+    metrics.recordRateLimited(priority, decision.scope);
+    reply.header("retry-after", String(decision.retryAfterSeconds));
+    request.log.debug({ scope: decision.scope, ip: request.ip }, "rate limited");
+    return sendError(reply, results, "rateLimited", undefined, status);
+  };
   return {
     async onRequest(request, reply) {
-      const configured = request.routeOptions.config.priority;
+      const config = request.routeOptions.config;
+      const configured = config.priority;
       const priority = configured ?? "publicData";
       metrics.recordGuard(priority);
-      if (limiter === null || configured === undefined) return undefined;
+      if (limiter === null) return undefined;
+      const lane = request.is404 ? "ops" : config.guardLane;
+      if (lane !== undefined) {
+        const decision = limiter.admitAddress(request.ip, lane === "health" ? "health" : "general");
+        return decision.admitted ? undefined : refuse(request, reply, priority, decision, 429);
+      }
+      if (configured === undefined) return undefined;
       const decision = limiter.admit({
         ip: request.ip,
         priority,
@@ -294,15 +390,32 @@ function makeGuard(
         if (decision.keyCharge !== null) keyCharges.set(request, decision.keyCharge);
         return undefined;
       }
-      metrics.recordRateLimited(priority, decision.scope);
-      reply.header("retry-after", String(decision.retryAfterSeconds));
-      return sendError(reply, results, "rateLimited");
+      return refuse(request, reply, priority, decision);
     },
     authenticationFailed(request, auth) {
       const charge = keyCharges.get(request);
       if (charge !== undefined && limiter !== null && UNPROVEN_AUTH_FAILURES.has(auth.kind))
         limiter.refundUnproven(charge);
     },
+  };
+}
+
+/**
+ * Fastify's own refusals, raised before a route runs (a path that does not decode, a path
+ * parameter past MAX_PATH_PARAMETER_LENGTH), in EXMO's error format with their HTTP status.
+ */
+function frameworkErrorHandler(results: WeakMap<FastifyRequest, string>) {
+  return (error: { code?: string }, request: FastifyRequest, reply: FastifyReply): void => {
+    request.log.info({ err: error }, "request refused by the router");
+    if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+      sendError(reply, results, "payloadTooLarge", "path", 414);
+      return;
+    }
+    if (error.code === "FST_ERR_BAD_URL") {
+      sendError(reply, results, "invalidParameter", "url", 400);
+      return;
+    }
+    sendError(reply, results, "invalidParameter", "request", 400);
   };
 }
 
@@ -314,6 +427,11 @@ function installErrorHandling(fastify: FastifyInstance, results: WeakMap<Fastify
   fastify.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE")
       return sendError(reply, results, "payloadTooLarge", "body");
+    // A Content-Type header that does not parse, a bad Content-Length: say which part.
+    if (error.code?.startsWith("FST_ERR_CTP_") === true) {
+      request.log.info({ err: error }, "request body refused by the HTTP layer");
+      return sendError(reply, results, "invalidParameter", "Content-Type");
+    }
     if (typeof error.statusCode === "number" && error.statusCode < 500) {
       request.log.info({ err: error }, "request refused by the HTTP layer");
       return sendError(reply, results, "invalidParameter", "request");
@@ -344,16 +462,20 @@ function installMetricsHook(
 
 export function createGateway(exchange: ExchangeBoundary, options: GatewayOptions): Gateway {
   const logger: FastifyBaseLogger = options.logger ?? pino({ level: "info" });
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...options.httpLimits };
+  const results = new WeakMap<FastifyRequest, string>();
   const fastify = Fastify({
     loggerInstance: logger,
-    serverFactory: serverFactory(options.tls),
-    bodyLimit: HTTP_LIMITS.bodyLimitBytes,
-    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
+    serverFactory: serverFactory(options.tls, limits),
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_PARAMETER_LENGTH },
+    clientErrorHandler: clientErrorHandler(logger),
+    frameworkErrors: frameworkErrorHandler(results),
     return503OnClosing: true,
   });
   const metrics = new GatewayMetrics(exchange, { defaultMetrics: options.defaultMetrics ?? true });
-  const results = new WeakMap<FastifyRequest, string>();
+  const clock = options.clock ?? Date.now;
   // The signature covers the raw bytes: keep them, never a re-serialised parse (docs/API.md#signing).
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
@@ -365,7 +487,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   const watermarks = new WriteWatermarks();
   const routes = [...publicRoutes(exchange), ...privateRoutes({ exchange, watermarks })];
   for (const route of routes)
-    mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard });
+    mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard, clock });
   // Any other /v1.1 path, margin included: EXMO's 40015 with the path, through the same hooks.
   fastify.route({
     method: ["GET", "POST"],

@@ -2,6 +2,7 @@
 // duplicated and unauthenticated requests get EXMO's error body with the right code and change
 // nothing (the core's state hash, balances and the key's nonce stay as they were).
 
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lastNonce, revokeApiKey, setUserStatus } from "../../../src/store/accounts.ts";
 import {
@@ -46,7 +47,10 @@ afterAll(async () => {
 });
 
 /** Runs `send`, expects EXMO code `code`, and that the core did not change at all. */
-async function expectRefusedUnchanged(send: () => Promise<RawResponse>, code: number): Promise<RawResponse> {
+async function expectRefusedUnchanged<T extends RawResponse>(
+  send: () => Promise<T>,
+  code: number,
+): Promise<T> {
   const before = harness.exchange.internals.core.stateHash();
   const response = await send();
   expect(codeOf(response), response.text).toBe(code);
@@ -404,10 +408,162 @@ describe("oversized requests", () => {
     await expectRefusedUnchanged(() => signedPost(harness, trader, "user_info", fields), 59018);
   });
 
-  it("headers over 16 KiB are refused by the HTTP server", async () => {
-    const response = await fetch(`${harness.baseUrl}/v1.1/ticker`, {
-      headers: { "x-pad": "y".repeat(17 * 1024) },
-    });
+  it("headers over 16 KiB are refused by the HTTP server with 431 and an EXMO body", async () => {
+    const response = await expectRefusedUnchanged(
+      async () =>
+        parseRaw(
+          await rawExchange(
+            `GET /v1.1/ticker HTTP/1.1\r\nHost: x\r\nX-Pad: ${"y".repeat(17 * 1024)}\r\n\r\n`,
+          ),
+        ),
+      59018,
+    );
     expect(response.status).toBe(431);
+    expect(response.body).toEqual({ result: false, error: "Error 59018: Request is too large: headers" });
+  });
+
+  it("a request line over 16 KiB (414 elsewhere) gets the same 431 EXMO answer", async () => {
+    const response = parseRaw(
+      await rawExchange(`GET /v1.1/ticker?pair=${"A".repeat(17 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+    );
+    expect(response.status).toBe(431);
+    expect(response.body).toEqual({ result: false, error: "Error 59018: Request is too large: headers" });
   });
 });
+
+describe("HTTP-level refusals come in EXMO's error format", () => {
+  it.each([
+    [
+      "a path that does not decode",
+      "GET /v1.1/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      400,
+      "Error 59001: Parameter 'url' has invalid syntax",
+    ],
+    [
+      "a Content-Type that does not parse",
+      "POST /v1.1/user_info HTTP/1.1\r\nHost: x\r\nContent-Type: ;;;\r\nContent-Length: 7\r\n" +
+        "Connection: close\r\n\r\nnonce=1",
+      200,
+      "Error 59001: Parameter 'Content-Type' has invalid syntax",
+    ],
+    [
+      "a Content-Length that is not a number",
+      "POST /v1.1/user_info HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n",
+      400,
+      "Error 59001: Parameter 'request' has invalid syntax",
+    ],
+    [
+      "a request line that is not HTTP",
+      "GARBAGE\r\n\r\n",
+      400,
+      "Error 59001: Parameter 'request' has invalid syntax",
+    ],
+  ])("%s", async (_what, request, status, error) => {
+    const response = await expectRefusedUnchanged(async () => parseRaw(await rawExchange(request)), 59001);
+    expect(response.status).toBe(status);
+    expect(response.headers["content-type"]).toMatch(/^application\/json/);
+    expect(response.body).toEqual({ result: false, error });
+  });
+
+  it("a body over the limit is 413 with an EXMO body", async () => {
+    const response = parseRaw(
+      await rawExchange(
+        `POST /v1.1/ticker HTTP/1.1\r\nHost: x\r\nContent-Length: ${70 * 1024}\r\nConnection: close\r\n\r\n` +
+          "x".repeat(70 * 1024),
+      ),
+    );
+    expect(response.status).toBe(413);
+    expect(response.body).toEqual({ result: false, error: "Error 59018: Request is too large: body" });
+  });
+});
+
+describe("slow headers", () => {
+  const HEADERS_TIMEOUT_MS = 1_000;
+  let slow: Harness;
+
+  beforeAll(async () => {
+    slow = await startHarness({ httpLimits: { headersTimeoutMs: HEADERS_TIMEOUT_MS } });
+  });
+  afterAll(async () => {
+    await slow.close();
+  });
+
+  it("a client trickling its headers is cut at the header timeout (not up to 30 s later) with 408 in EXMO's format", async () => {
+    const port = Number(new URL(slow.baseUrl).port);
+    const before = slow.exchange.internals.core.stateHash();
+    const started = performance.now();
+    const answer = await new Promise<{ text: string; closedAfterMs: number }>((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1");
+      let text = "";
+      let trickle: NodeJS.Timeout | undefined;
+      socket.on("connect", () => {
+        socket.write("GET /v1.1/ticker HTTP/1.1\r\nHost: x\r\n");
+        // One header byte every 100 ms: the socket is never idle, the headers never end.
+        trickle = setInterval(() => {
+          if (socket.writable) socket.write("X");
+        }, 100);
+      });
+      socket.on("data", (chunk) => {
+        text += chunk.toString("utf8");
+      });
+      socket.on("error", () => undefined);
+      socket.on("close", () => {
+        clearInterval(trickle);
+        resolve({ text, closedAfterMs: performance.now() - started });
+      });
+      setTimeout(() => reject(new Error("the server did not cut the slow client within 5 s")), 5_000).unref();
+    });
+    expect(answer.closedAfterMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
+    expect(answer.closedAfterMs).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000);
+    const response = parseRaw(answer.text);
+    expect(response.status).toBe(408);
+    expect(response.body).toEqual({ result: false, error: "Error 59019: Request was not received in time" });
+    expect(slow.exchange.internals.core.stateHash()).toBe(before);
+  });
+});
+
+/** Sends `request` on a fresh socket and resolves with everything received until the server closes. */
+function rawExchange(request: string): Promise<string> {
+  const port = Number(new URL(harness.baseUrl).port);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(request));
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk.toString("utf8");
+      // A keep-alive answer is complete once its body is.
+      const parsed = splitResponse(text);
+      if (parsed !== null) socket.destroy();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => resolve(text));
+    setTimeout(() => reject(new Error("no answer within 5 s")), 5_000).unref();
+  });
+}
+
+function splitResponse(text: string): { head: string; body: string } | null {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return null;
+  const head = text.slice(0, end);
+  const body = text.slice(end + 4);
+  const length = /\r\ncontent-length: *([0-9]+)/i.exec(head);
+  if (length === null || Buffer.byteLength(body) < Number(length[1])) return null;
+  return { head, body };
+}
+
+function parseRaw(text: string): RawResponse & { headers: Record<string, string> } {
+  const parsed = splitResponse(text);
+  if (parsed === null) throw new Error(`incomplete HTTP answer: ${JSON.stringify(text.slice(0, 200))}`);
+  const [statusLine, ...lines] = parsed.head.split("\r\n");
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let body: unknown = null;
+  try {
+    body = JSON.parse(parsed.body);
+  } catch {
+    body = null;
+  }
+  return { status: Number(statusLine.split(" ")[1]), body, text: parsed.body, headers };
+}

@@ -234,3 +234,43 @@ describe("cancels and refused requests", () => {
     expect(typeof placed.body.order_id).toBe("number");
   });
 });
+
+describe("paths outside EXMO's API", () => {
+  const RATE_LIMITED = { result: false, error: "Error 40034: Access is denied, rate limit is exceeded" };
+
+  it.each([["/docs"], ["/openapi.json"], ["/metrics"], ["/nope"], ["/operator/v1/markets"]])(
+    "%s is charged to the address's budget and refused with HTTP 429 and an EXMO body",
+    async (path) => {
+      const from = freshAddress();
+      const before = harness.exchange.internals.core.stateHash();
+      const answers = await burst(BURST, () => send(from, "GET", path));
+      expect(answers.every((answer) => answer.status !== 429)).toBe(true);
+      const refused = await send(from, "GET", path);
+      expect(refused.status).toBe(429);
+      expect(refused.retryAfter).toBe("1");
+      expect(refused.body).toEqual(RATE_LIMITED);
+      // The same budget as the EXMO routes: the address is out of both.
+      expect(isRateLimited(await ticker(from))).toBe(true);
+      expect(harness.exchange.internals.core.stateHash()).toBe(before);
+    },
+  );
+
+  it("/health has its own generous budget and never answers 200 with an error body", async () => {
+    const from = freshAddress();
+    // An address that exhausted its general budget still gets health answers.
+    await burst(BURST, () => ticker(from));
+    expect(isRateLimited(await ticker(from))).toBe(true);
+    const { health } = DEFAULT_RATE_LIMIT;
+    const answers = await burst(health.burst + 1, () => send(from, "GET", "/health"));
+    const admitted = answers.slice(0, health.burst);
+    expect(admitted.every((answer) => answer.status === 200 && answer.body.status === "ok")).toBe(true);
+    const refused = answers[health.burst];
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe("1");
+    expect(refused.body).toEqual(RATE_LIMITED);
+    for (const answer of answers) expect(answer.status === 200 && answer.body.result === false).toBe(false);
+    // It refills at its own rate.
+    advance(1_000 / health.requestsPerSecond);
+    expect((await send(from, "GET", "/health")).status).toBe(200);
+  });
+});

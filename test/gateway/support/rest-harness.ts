@@ -13,7 +13,7 @@ import type { UnstampedCommand } from "../../../src/core/commands.ts";
 import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import type { RateLimitOptions } from "../../../src/gateway/guard/rate-limit.ts";
-import { createGateway, type Gateway } from "../../../src/gateway/http/server.ts";
+import { createGateway, type Gateway, type HttpLimits } from "../../../src/gateway/http/server.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
 import { dropPgSchema } from "../../../src/store/open-store.ts";
@@ -49,7 +49,11 @@ export const UNREACHABLE_RATE_LIMIT: RateLimitOptions = {
 };
 
 export async function startHarness(
-  options: { postgres?: boolean; rateLimit?: RateLimitOptions | false } = {},
+  options: {
+    postgres?: boolean;
+    rateLimit?: RateLimitOptions | false;
+    httpLimits?: Partial<HttpLimits>;
+  } = {},
 ): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-rest-"));
   const pgSchema =
@@ -68,6 +72,7 @@ export async function startHarness(
     host: "127.0.0.1",
     defaultMetrics: false,
     rateLimit: options.rateLimit ?? UNREACHABLE_RATE_LIMIT,
+    ...(options.httpLimits === undefined ? {} : { httpLimits: options.httpLimits }),
   });
   const { port } = await gateway.listen();
   return {

@@ -2,6 +2,7 @@
 // advance-if-greater under concurrency and across a restart.
 
 import { afterEach, describe, expect, it } from "vitest";
+import { Prng } from "../../src/lib/prng.ts";
 import {
   advanceNonce,
   apiKeysOfUser,
@@ -15,7 +16,6 @@ import {
   setUserStatus,
 } from "../../src/store/accounts.ts";
 import type { Store } from "../../src/store/open-store.ts";
-import { seededRandom } from "./core-stream.ts";
 import { ENGINES, openTestStore, type TestStore } from "./engines.ts";
 
 const NOW_MS = 1_790_000_000_000;
@@ -116,8 +116,10 @@ describe.each(ENGINES)("accounts on %s", (engine) => {
     const same = await Promise.all(Array.from({ length: 40 }, () => advanceNonce(store.db, "race", NOW_MS)));
     expect(same.filter(Boolean)).toHaveLength(1);
 
-    const random = seededRandom(7);
-    const values = Array.from({ length: 200 }, (_, index) => NOW_MS + 1 + index).sort(() => random() - 0.5);
+    const random = new Prng(7);
+    const values = Array.from({ length: 200 }, (_, index) => NOW_MS + 1 + index).sort(
+      () => random.next() - 0.5,
+    );
     const accepted: number[] = [];
     await Promise.all(
       values.map(async (value) => {

@@ -22,7 +22,8 @@ import {
 import { runCoreStream, TEST_ASSETS, TEST_MARKETS } from "./core-stream.ts";
 import { ENGINES, openTestStore, type TestStore } from "./engines.ts";
 
-const RUN = runCoreStream(23, 2_000);
+// A seed whose run leaves USER with several open orders (the queries below need some of everything).
+const RUN = runCoreStream(42, 2_000);
 const STATE = RUN.core.exportState();
 const USER = 3;
 

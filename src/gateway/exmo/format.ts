@@ -27,7 +27,17 @@ function ratioPrice(market: MarketContext, numerator: bigint, denominator: bigin
   return formatUnits(steps, scale);
 }
 
-export function formatTicker(market: MarketContext, ticker: Ticker): Record<string, string | number> {
+/**
+ * EXMO's ticker object. `updated` is the time of the last event on the pair in seconds, or, for a
+ * pair nothing ever happened on, `nowMs` (the server's time): never 0, which clients such as ccxt
+ * read as a timestamp in 1970. Prices with nothing behind them (no bid, no trade in 24 h) are "0",
+ * as EXMO writes them and ccxt reads as absent.
+ */
+export function formatTicker(
+  market: MarketContext,
+  ticker: Ticker,
+  nowMs: number = Date.now(),
+): Record<string, string | number> {
   const units = market.units;
   return {
     buy_price: units.formatPrice(ticker.bestBidTicks),
@@ -38,7 +48,7 @@ export function formatTicker(market: MarketContext, ticker: Ticker): Record<stri
     avg: ratioPrice(market, ticker.averagePriceTicks.numerator, ticker.averagePriceTicks.denominator),
     vol: units.formatBase(ticker.volumeBaseLots * units.lotSizeBaseUnits),
     vol_curr: units.formatQuote(ticker.volumeQuoteUnits),
-    updated: seconds(ticker.updatedMs),
+    updated: seconds(ticker.updatedMs > 0 ? ticker.updatedMs : nowMs),
   };
 }
 

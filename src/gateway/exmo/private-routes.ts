@@ -393,11 +393,13 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
     }),
     privateRoute({
       path: "margin/pair/list",
-      summary: "Margin pairs: none (Bulwark is spot only); ccxt's loadMarkets needs the call to succeed",
+      summary:
+        "Every spot pair's order limits and fees, with no leverage and no position (Bulwark has no margin " +
+        "trading); ccxt reads its fees and maximum quantity here (docs/API.md#margin-pair-list)",
       scope: "info",
       priority: "privateRead",
       params: z.object({}),
-      handle: () => ({ pairs: [] }),
+      handle: () => ({ pairs: exchange.markets().map(spotPairAsMarginRow) }),
     }),
   ];
 }
@@ -484,6 +486,31 @@ function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
       },
     }),
   ];
+}
+
+/**
+ * One row of `margin/pair/list` for a spot pair (docs/API.md#margin-pair-list). Stock ccxt reads
+ * this list, not `pair_settings`, for its default fetchTradingFees (`trade_maker_fee`,
+ * `trade_taker_fee`), and takes a market's limits.amount.max as the larger of the spot and this
+ * list's `max_order_quantity`, leaving it undefined for a pair missing here. So every pair is
+ * listed with its spot limits and fees, and with what says no margin is offered: leverage 1 and a
+ * largest position of 0. The margin order endpoints stay unserved (40015).
+ */
+function spotPairAsMarginRow(market: MarketContext) {
+  const units = market.units;
+  return {
+    name: units.symbol,
+    max_price_precision: units.pricePrecision,
+    min_order_quantity: units.minQuantity,
+    max_order_quantity: units.maxQuantity,
+    min_order_price: units.minPrice,
+    max_order_price: units.maxPrice,
+    trade_maker_fee: units.makerFeePercent,
+    trade_taker_fee: units.takerFeePercent,
+    max_leverage: "1",
+    default_leverage: "1",
+    max_position_quantity: "0",
+  };
 }
 
 export function privateRoutes(context: PrivateRouteContext): ExmoRoute[] {

@@ -96,7 +96,8 @@ function requiredAmount(exchange: ExchangeBoundary, market: MarketContext, quant
   };
 }
 
-export function publicRoutes(exchange: ExchangeBoundary): ExmoRoute[] {
+/** `clock`: milliseconds since the epoch, the `updated` of a ticker nothing happened on yet. */
+export function publicRoutes(exchange: ExchangeBoundary, clock: () => number = Date.now): ExmoRoute[] {
   const knownMarkets = (pairs: string[]) =>
     pairs.flatMap((pair) => {
       const market = exchange.marketBySymbol(pair);
@@ -143,9 +144,10 @@ export function publicRoutes(exchange: ExchangeBoundary): ExmoRoute[] {
       params: z.object({}),
       handle: () => {
         const result: Record<string, unknown> = {};
+        const nowMs = clock();
         for (const ticker of exchange.marketData.tickers()) {
           const market = exchange.market(ticker.marketId);
-          if (market !== undefined) result[market.units.symbol] = formatTicker(market, ticker);
+          if (market !== undefined) result[market.units.symbol] = formatTicker(market, ticker, nowMs);
         }
         return result;
       },

@@ -485,7 +485,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   installMetricsHook(fastify, metrics, results);
   installErrorHandling(fastify, results);
   const watermarks = new WriteWatermarks();
-  const routes = [...publicRoutes(exchange), ...privateRoutes({ exchange, watermarks })];
+  const routes = [...publicRoutes(exchange, clock), ...privateRoutes({ exchange, watermarks })];
   for (const route of routes)
     mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard, clock });
   // Any other /v1.1 path, margin included: EXMO's 40015 with the path, through the same hooks.

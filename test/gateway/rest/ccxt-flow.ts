@@ -28,6 +28,50 @@ function idOf(order: { id?: string }): string {
   return order.id;
 }
 
+/**
+ * What ccxt's own structure checks look at, on an exchange where nothing has traded yet: every
+ * market's limits.amount.max is the pair's max quantity (ccxt takes the larger of pair_settings'
+ * and margin/pair/list's, undefined when a pair is missing from either), fees come from the
+ * default fetchTradingFees (margin/pair/list), and tickers carry a recent timestamp, not 1970.
+ */
+async function expectSaneMarketsTickersAndFees(
+  harness: Harness,
+  client: ReturnType<typeof ccxtExmo>,
+): Promise<void> {
+  const configured = harness.exchange.markets().map((market) => ({
+    symbol: market.units.symbol.replace("_", "/"),
+    maxQuantity: Number(market.units.maxQuantity),
+    maker: Number(market.units.makerFeePercent) / 100,
+    taker: Number(market.units.takerFeePercent) / 100,
+  }));
+  const fees = await client.fetchTradingFees();
+  for (const market of configured) {
+    const loaded = client.market(market.symbol);
+    expect(loaded.limits.amount?.max, market.symbol).toBe(market.maxQuantity);
+    expect(loaded.spot).toBe(true);
+    expect(fees[market.symbol], market.symbol).toMatchObject({
+      symbol: market.symbol,
+      maker: market.maker,
+      taker: market.taker,
+    });
+  }
+  expect(Object.keys(fees).sort()).toEqual(configured.map((market) => market.symbol).sort());
+
+  const recent = (timestamp: number | undefined) => {
+    expect(typeof timestamp).toBe("number");
+    expect(Math.abs(Number(timestamp) - Date.now())).toBeLessThan(60_000);
+  };
+  await sleep(CACHE_WAIT_MS);
+  const ticker = await client.fetchTicker("ETH/BTC");
+  recent(ticker.timestamp);
+  expect(ticker.datetime?.slice(0, 4)).toBe(String(new Date().getUTCFullYear()));
+  // Nothing to show: ccxt reads EXMO's "0" prices as absent, never as a price of zero.
+  expect(ticker).toMatchObject({ bid: undefined, ask: undefined, last: undefined, high: undefined });
+  const tickers = await client.fetchTickers();
+  expect(Object.keys(tickers).sort()).toEqual(configured.map((market) => market.symbol).sort());
+  for (const each of Object.values(tickers)) recent(each.timestamp);
+}
+
 export interface FlowReport {
   calls: string[];
 }
@@ -51,6 +95,8 @@ export async function runCcxtTradingFlow(harness: Harness, options: { full: bool
   expect(btcUsd.maker).toBe(0.002);
   expect(btcUsd.taker).toBe(0.003);
   expect(Object.keys(makerEx.markets ?? {}).sort()).toEqual(["BTC/USD", "BTC/USDT", "ETH/BTC", "ETH/USD"]);
+  await expectSaneMarketsTickersAndFees(harness, makerEx);
+  calls.push("fetchTicker (never traded)", "fetchTickers (never traded)", "fetchTradingFees");
 
   // A resting ask and a post-only bid with a client id.
   const askOrder = await makerEx.createOrder("BTC/USD", "limit", "sell", 0.01, 64000);
@@ -187,7 +233,6 @@ export async function runCcxtTradingFlow(harness: Harness, options: { full: bool
   const currencies = await makerEx.fetchCurrencies();
   calls.push("fetchCurrencies");
   expect(Object.keys(currencies).sort()).toEqual(["BTC", "ETH", "USD", "USDT"]);
-  expect(await makerEx.fetchTradingFees()).toEqual({});
   const publicFees = await makerEx.fetchTradingFees({ method: "fetchPublicTradingFees" });
   calls.push("fetchTradingFees");
   expect(publicFees["BTC/USD"]).toMatchObject({ maker: 0.002, taker: 0.003 });

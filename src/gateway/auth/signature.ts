@@ -11,9 +11,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 const SHA512_BYTES = 64;
-export const REST_SIGNATURE_HEX_LENGTH = SHA512_BYTES * 2;
-/** Base64 of 64 bytes: 86 characters and "==" padding. */
-export const WS_SIGNATURE_BASE64_LENGTH = 88;
 /** Bounds on what we hash; a body beyond this never reaches the signature check. */
 export const MAX_SIGNED_BODY_BYTES = 64 * 1024;
 export const MAX_SECRET_LENGTH = 256;

@@ -9,12 +9,6 @@ import type { ExmoErrorKind } from "./errors.ts";
 
 /** docs/SECURITY.md#priority-classes: cancel > order entry > private reads > public market data. Shed from the end. */
 export type PriorityClass = "cancel" | "orderEntry" | "privateRead" | "publicData";
-export const PRIORITY_CLASSES: readonly PriorityClass[] = [
-  "cancel",
-  "orderEntry",
-  "privateRead",
-  "publicData",
-];
 
 /** Longest value of any one parameter; longer is refused before any parsing. */
 export const MAX_PARAM_LENGTH = 512;

@@ -62,3 +62,48 @@ export function opposite(side: Side): Side {
 export function crosses(side: Side, limitPriceTicks: number, makerPriceTicks: number): boolean {
   return side === "buy" ? makerPriceTicks <= limitPriceTicks : makerPriceTicks >= limitPriceTicks;
 }
+
+/** A resting limit buy holds remaining × limitPrice × unit quote, a resting sell remaining × lot base. */
+export function restingHold(cfg: MarketConfig, order: RestingOrder): number {
+  return order.side === "buy"
+    ? order.remainingLots * order.priceTicks * cfg.quoteUnitsPerTickLot
+    : order.remainingLots * cfg.lotSizeBaseUnits;
+}
+
+/** One side of a book, best first: bids price descending, asks ascending; oldest (lowest id) first. */
+export function sortedSide(market: Market, side: Side): RestingOrder[] {
+  return market.resting
+    .filter((o) => o.side === side)
+    .sort((a, b) => {
+      if (a.priceTicks !== b.priceTicks) {
+        return side === "buy" ? b.priceTicks - a.priceTicks : a.priceTicks - b.priceTicks;
+      }
+      return a.orderId - b.orderId;
+    });
+}
+
+export function bestOrder(market: Market, side: Side): RestingOrder | undefined {
+  return sortedSide(market, side)[0];
+}
+
+/** A copy with exactly the fields of MarketConfig. */
+export function copyMarketConfig(m: MarketConfig): MarketConfig {
+  return {
+    marketId: m.marketId,
+    symbol: m.symbol,
+    baseAssetId: m.baseAssetId,
+    quoteAssetId: m.quoteAssetId,
+    lotSizeBaseUnits: m.lotSizeBaseUnits,
+    quoteUnitsPerTickLot: m.quoteUnitsPerTickLot,
+    minPriceTicks: m.minPriceTicks,
+    maxPriceTicks: m.maxPriceTicks,
+    minQuantityLots: m.minQuantityLots,
+    maxQuantityLots: m.maxQuantityLots,
+    minNotionalUnits: m.minNotionalUnits,
+    maxNotionalUnits: m.maxNotionalUnits,
+    makerFeePpm: m.makerFeePpm,
+    takerFeePpm: m.takerFeePpm,
+    stopBuySlippageBps: m.stopBuySlippageBps,
+    selfTradePrevention: m.selfTradePrevention,
+  };
+}

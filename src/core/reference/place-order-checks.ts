@@ -2,7 +2,7 @@
 // failure winning. Pure: they read the core (through ReferenceReads) and change nothing; they
 // return the reject reason, or the plan the execution carries out (reference-core.ts).
 
-import { isOrderType, type PlaceOrderCommand, type Side } from "../commands.ts";
+import { isOrderType, type PlaceOrderCommand } from "../commands.ts";
 import { BPS, type CoreLimits, SELF_TRADE_PREVENTIONS, type SelfTradePrevention } from "../config.ts";
 import type { RejectReason } from "../events.ts";
 import {
@@ -13,6 +13,7 @@ import {
   opposite,
   type RestingOrder,
   referenceMulDivCeil,
+  sortedSide,
   type UserBalance,
 } from "./model.ts";
 
@@ -25,8 +26,6 @@ export interface ReferenceReads {
   findMarket(marketId: number): Market | undefined;
   /** Every open order (resting and stop), all markets. */
   allOpenOrders(): readonly { userId: number }[];
-  /** One side of a book, best first. */
-  sortedSide(market: Market, side: Side): RestingOrder[];
   balanceOf(userId: number, assetId: number): UserBalance;
 }
 
@@ -116,7 +115,7 @@ export function checkPlaceOrder(c: PlaceOrderCommand, core: ReferenceReads): Ord
 
   // 8. noLiquidity: market / marketTotal and the opposite side of the book is empty.
   const oppositeSide = opposite(c.side);
-  const bestOpposite = core.sortedSide(market, oppositeSide)[0];
+  const bestOpposite = sortedSide(market, oppositeSide)[0];
   if ((c.orderType === "market" || c.orderType === "marketTotal") && bestOpposite === undefined) {
     return "noLiquidity";
   }
@@ -172,22 +171,17 @@ export function checkPlaceOrder(c: PlaceOrderCommand, core: ReferenceReads): Ord
   const stp = c.selfTradePrevention ?? cfg.selfTradePrevention;
 
   // 11. fokCannotFill: simulated exactly, including self-trade prevention.
-  if (isLimit && c.timeInForce === "fok" && fokFillableLots(core, market, c, stp) < c.quantityLots) {
+  if (isLimit && c.timeInForce === "fok" && fokFillableLots(market, c, stp) < c.quantityLots) {
     return "fokCannotFill";
   }
   return { market, holdAssetId, hold, marketTotalSellLots, stp };
 }
 
 /** Lots a FOK limit order would get, walking the book as `match` would, changing nothing. */
-function fokFillableLots(
-  core: ReferenceReads,
-  market: Market,
-  c: PlaceOrderCommand,
-  stp: SelfTradePrevention,
-): number {
-  const makers = core
-    .sortedSide(market, opposite(c.side))
-    .filter((o) => crosses(c.side, c.priceTicks, o.priceTicks));
+function fokFillableLots(market: Market, c: PlaceOrderCommand, stp: SelfTradePrevention): number {
+  const makers = sortedSide(market, opposite(c.side)).filter((o) =>
+    crosses(c.side, c.priceTicks, o.priceTicks),
+  );
   let filled = 0;
   for (const maker of makers) {
     if (filled >= c.quantityLots) break;

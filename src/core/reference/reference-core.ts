@@ -40,28 +40,22 @@ import {
   PPM,
 } from "../config.ts";
 import type { CoreEvent, DoneReason, RejectReason } from "../events.ts";
-import type {
-  CoreMachine,
-  CoreStateView,
-  MarketView,
-  RestingOrderView,
-  StopOrderView,
-  SystemAccount,
-  SystemBalanceView,
-  UserBalanceView,
-} from "../state-view.ts";
+import type { CoreMachine, CoreStateView, SystemAccount } from "../state-view.ts";
 import { SYSTEM_ACCOUNTS } from "../state-view.ts";
 import {
+  bestOrder,
+  copyMarketConfig,
   crosses,
   isValidUserId,
   type Market,
   opposite,
   type RestingOrder,
   referenceMulDivCeil,
-  type StopOrder,
+  restingHold,
   type UserBalance,
 } from "./model.ts";
 import { checkPlaceOrder, type OrderPlan, type ReferenceReads } from "./place-order-checks.ts";
+import { checkReferenceInvariants, exportReferenceState, type ReferenceData } from "./reference-view.ts";
 
 type Account =
   | { kind: "available"; userId: number }
@@ -128,7 +122,6 @@ export class ReferenceCore implements CoreMachine {
       limits: this.limits,
       findMarket: (marketId) => this.findMarket(marketId),
       allOpenOrders: () => this.allOpenOrders(),
-      sortedSide: (market, side) => this.sortedSide(market, side),
       balanceOf: (userId, assetId) => this.balanceOf(userId, assetId),
     };
   }
@@ -320,7 +313,7 @@ export class ReferenceCore implements CoreMachine {
     const cfg = market.config;
     for (;;) {
       if (!this.hasSomethingLeft(incoming)) return "noneLeft";
-      const maker = this.bestOrder(market, opposite(incoming.side));
+      const maker = bestOrder(market, opposite(incoming.side));
       if (maker === undefined) return "bookExhausted";
       if (
         incoming.limitPriceTicks !== null &&
@@ -631,7 +624,7 @@ export class ReferenceCore implements CoreMachine {
     c: { sequence: number },
   ): void {
     const cfg = market.config;
-    const released = this.restingHold(cfg, order);
+    const released = restingHold(cfg, order);
     const assetId = order.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId;
     this.transfer(
       assetId,
@@ -649,13 +642,6 @@ export class ReferenceCore implements CoreMachine {
       remainingLots: order.remainingLots,
       releasedUnits: released,
     });
-  }
-
-  /** A resting limit buy holds remaining × limitPrice × unit quote, a resting sell remaining × lot base. */
-  private restingHold(cfg: MarketConfig, order: RestingOrder): number {
-    return order.side === "buy"
-      ? order.remainingLots * order.priceTicks * cfg.quoteUnitsPerTickLot
-      : order.remainingLots * cfg.lotSizeBaseUnits;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -745,22 +731,6 @@ export class ReferenceCore implements CoreMachine {
     return this.assets.find((a) => a.assetId === assetId);
   }
 
-  /** One side of a book, best first: bids price descending, asks ascending; oldest (lowest id) first. */
-  private sortedSide(market: Market, side: Side): RestingOrder[] {
-    return market.resting
-      .filter((o) => o.side === side)
-      .sort((a, b) => {
-        if (a.priceTicks !== b.priceTicks) {
-          return side === "buy" ? b.priceTicks - a.priceTicks : a.priceTicks - b.priceTicks;
-        }
-        return a.orderId - b.orderId;
-      });
-  }
-
-  private bestOrder(market: Market, side: Side): RestingOrder | undefined {
-    return this.sortedSide(market, side)[0];
-  }
-
   private removeResting(market: Market, order: RestingOrder): void {
     const index = market.resting.indexOf(order);
     if (index < 0) throw new Error(`order ${order.orderId} is not resting`);
@@ -809,7 +779,27 @@ export class ReferenceCore implements CoreMachine {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Whole-state copy (for rejections), view, invariants
+  // Whole-state copy (for rejections), view, invariants (reference-view.ts)
+
+  exportState(): CoreStateView {
+    return exportReferenceState(this.data());
+  }
+
+  checkInvariants(): void {
+    checkReferenceInvariants(this.data());
+  }
+
+  private data(): ReferenceData {
+    return {
+      limits: this.limits,
+      lastSequence: this.lastSequence,
+      nextTradeId: this.nextTradeId,
+      assets: this.assets,
+      markets: this.markets,
+      users: this.users,
+      system: this.system,
+    };
+  }
 
   private saveState(): string {
     return JSON.stringify({
@@ -840,164 +830,6 @@ export class ReferenceCore implements CoreMachine {
     this.system.clear();
     for (const [account, byAsset] of s.system) this.system.set(account, new Map(byAsset));
   }
-
-  exportState(): CoreStateView {
-    const markets: MarketView[] = this.markets.map((m) => ({
-      config: copyMarketConfig(m.config),
-      status: m.status,
-      lastPriceTicks: m.lastPriceTicks,
-      bids: this.sortedSide(m, "buy").map(restingView),
-      asks: this.sortedSide(m, "sell").map(restingView),
-      stops: [...m.stops].sort((a, b) => a.orderId - b.orderId).map(stopView),
-    }));
-    const userBalances: UserBalanceView[] = [];
-    for (const userId of [...this.users.keys()].sort((a, b) => a - b)) {
-      const byAsset = this.users.get(userId) as Map<number, UserBalance>;
-      for (const assetId of [...byAsset.keys()].sort((a, b) => a - b)) {
-        const b = byAsset.get(assetId) as UserBalance;
-        if (b.available !== 0 || b.held !== 0) {
-          userBalances.push({ userId, assetId, availableUnits: b.available, heldUnits: b.held });
-        }
-      }
-    }
-    const systemBalances: SystemBalanceView[] = [];
-    for (const account of SYSTEM_ACCOUNTS) {
-      const byAsset = this.system.get(account) as Map<number, number>;
-      for (const assetId of [...byAsset.keys()].sort((a, b) => a - b)) {
-        const balanceUnits = byAsset.get(assetId) as number;
-        if (balanceUnits !== 0) systemBalances.push({ account, assetId, balanceUnits });
-      }
-    }
-    return {
-      lastSequence: this.lastSequence,
-      nextTradeId: this.nextTradeId,
-      assets: this.assets.map((a) => ({ ...a })),
-      markets,
-      userBalances,
-      systemBalances,
-      userCount: this.users.size,
-    };
-  }
-
-  checkInvariants(): void {
-    const fail = (message: string): never => {
-      throw new Error(`reference core invariant broken: ${message}`);
-    };
-    // Per asset the sum over all accounts is 0; user accounts and fees never below 0.
-    for (const asset of this.assets) {
-      let sum = 0;
-      for (const [userId, byAsset] of this.users) {
-        const b = byAsset.get(asset.assetId);
-        if (b === undefined) continue;
-        if (!Number.isSafeInteger(b.available) || b.available < 0)
-          fail(`user ${userId} available ${b.available}`);
-        if (!Number.isSafeInteger(b.held) || b.held < 0) fail(`user ${userId} held ${b.held}`);
-        sum += b.available + b.held;
-      }
-      for (const account of SYSTEM_ACCOUNTS) {
-        const value = this.system.get(account)?.get(asset.assetId) ?? 0;
-        if (!Number.isSafeInteger(value)) fail(`${account} of asset ${asset.assetId} is ${value}`);
-        if (account === "fees" && value < 0) fail(`fees of asset ${asset.assetId} is ${value}`);
-        sum += value;
-      }
-      if (sum !== 0) fail(`asset ${asset.assetId} sums to ${sum}`);
-    }
-    // Each user's held per asset equals what their open orders need.
-    const need = new Map<string, number>();
-    const addNeed = (userId: number, assetId: number, amount: number): void => {
-      const key = `${userId}:${assetId}`;
-      need.set(key, (need.get(key) ?? 0) + amount);
-    };
-    let openOrders = 0;
-    const perUser = new Map<number, number>();
-    for (const m of this.markets) {
-      const cfg = m.config;
-      for (const o of m.resting) {
-        if (o.remainingLots <= 0) fail(`order ${o.orderId} rests with ${o.remainingLots} lots`);
-        addNeed(o.userId, o.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId, this.restingHold(cfg, o));
-      }
-      for (const s of m.stops) {
-        addNeed(s.userId, s.side === "buy" ? cfg.quoteAssetId : cfg.baseAssetId, s.heldUnits);
-        const last = m.lastPriceTicks;
-        if (last !== 0 && (s.side === "buy" ? last >= s.triggerPriceTicks : last <= s.triggerPriceTicks)) {
-          fail(`stop ${s.orderId} is triggered but did not fire`);
-        }
-      }
-      if (m.stops.length > this.limits.maxStopOrdersPerMarket)
-        fail(`market ${cfg.marketId} has too many stops`);
-      for (const o of [...m.resting, ...m.stops]) {
-        openOrders += 1;
-        perUser.set(o.userId, (perUser.get(o.userId) ?? 0) + 1);
-      }
-      // The book is never crossed.
-      const bestBid = this.bestOrder(m, "buy");
-      const bestAsk = this.bestOrder(m, "sell");
-      if (bestBid !== undefined && bestAsk !== undefined && bestBid.priceTicks >= bestAsk.priceTicks) {
-        fail(`market ${cfg.marketId} is crossed`);
-      }
-    }
-    for (const [userId, byAsset] of this.users) {
-      for (const [assetId, b] of byAsset) {
-        const expected = need.get(`${userId}:${assetId}`) ?? 0;
-        if (b.held !== expected)
-          fail(`user ${userId} holds ${b.held} of asset ${assetId}, orders need ${expected}`);
-        need.delete(`${userId}:${assetId}`);
-      }
-    }
-    for (const [key, amount] of need)
-      if (amount !== 0) fail(`orders of ${key} need ${amount} but nothing is held`);
-    if (openOrders > this.limits.maxOpenOrders) fail("too many open orders");
-    for (const [userId, count] of perUser) {
-      if (count > this.limits.maxOpenOrdersPerUser) fail(`user ${userId} has ${count} open orders`);
-    }
-    if (this.users.size > this.limits.maxUsers) fail("too many users");
-  }
-}
-
-function restingView(o: RestingOrder): RestingOrderView {
-  return {
-    orderId: o.orderId,
-    userId: o.userId,
-    side: o.side,
-    priceTicks: o.priceTicks,
-    remainingLots: o.remainingLots,
-    clientOrderId: o.clientOrderId,
-    selfTradePrevention: o.selfTradePrevention,
-  };
-}
-
-function stopView(s: StopOrder): StopOrderView {
-  return {
-    orderId: s.orderId,
-    userId: s.userId,
-    side: s.side,
-    triggerPriceTicks: s.triggerPriceTicks,
-    quantityLots: s.quantityLots,
-    heldUnits: s.heldUnits,
-    clientOrderId: s.clientOrderId,
-    selfTradePrevention: s.selfTradePrevention,
-  };
-}
-
-function copyMarketConfig(m: MarketConfig): MarketConfig {
-  return {
-    marketId: m.marketId,
-    symbol: m.symbol,
-    baseAssetId: m.baseAssetId,
-    quoteAssetId: m.quoteAssetId,
-    lotSizeBaseUnits: m.lotSizeBaseUnits,
-    quoteUnitsPerTickLot: m.quoteUnitsPerTickLot,
-    minPriceTicks: m.minPriceTicks,
-    maxPriceTicks: m.maxPriceTicks,
-    minQuantityLots: m.minQuantityLots,
-    maxQuantityLots: m.maxQuantityLots,
-    minNotionalUnits: m.minNotionalUnits,
-    maxNotionalUnits: m.maxNotionalUnits,
-    makerFeePpm: m.makerFeePpm,
-    takerFeePpm: m.takerFeePpm,
-    stopBuySlippageBps: m.stopBuySlippageBps,
-    selfTradePrevention: m.selfTradePrevention,
-  };
 }
 
 /** A rejected event echoes the command's user and client order id; a value that is not a safe integer becomes 0. */

@@ -19,7 +19,7 @@ import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
 import { bookData } from "./format.ts";
 import type { WsLimits } from "./limits.ts";
 import { verifyLogin } from "./login.ts";
-import type { PrivateFeed } from "./private-feed.ts";
+import type { AccessLost, PrivateFeed } from "./private-feed.ts";
 import { PrivateSession } from "./private-session.ts";
 import {
   type ClientRequest,
@@ -325,10 +325,12 @@ export class WsConnection implements SnapshotWatcher {
     }
     const session = new PrivateSession(
       result.userId,
+      result.keyId,
       exchange,
       {
         push: (channel, event, data) => this.pushPrivate(channel, event, data),
         overflow: () => this.dropSlowConsumer(),
+        accessLost: (lost) => this.loseAccess(lost),
       },
       this.deps.limits.maxEventsBufferedDuringLoad,
     );
@@ -345,6 +347,14 @@ export class WsConnection implements SnapshotWatcher {
       throw error;
     }
     if (this.closed) return;
+    // The session was in the feed before this check: a key revoked or a user frozen since
+    // verifyLogin is seen here, a later change by the feed's account listener.
+    const lost = await this.deps.feed.accessLost(session);
+    if (this.closed) return;
+    if (lost !== null) {
+      session.revoke(lost);
+      return;
+    }
     this.login = { state: "done", userId: result.userId, keyId: result.keyId };
     if (this.loginTimer !== null) clearTimeout(this.loginTimer);
     this.loginTimer = null;
@@ -356,6 +366,21 @@ export class WsConnection implements SnapshotWatcher {
     if (this.closed || this.login.state === "done") return;
     this.sendError(undefined, "noPermission", "login deadline passed");
     this.shut(CLOSE_POLICY_VIOLATION, "login deadline");
+  }
+
+  /**
+   * The session's key was revoked or its user is no longer active (PrivateFeed): an error frame,
+   * then close 1008; nothing more is sent or handled on this connection.
+   */
+  private loseAccess(lost: AccessLost): void {
+    if (this.closed) return;
+    this.deps.logger?.info(
+      { remoteAddress: this.remoteAddress, userId: this.session?.userId, reason: lost.detail },
+      "ws private session closed: account changed",
+    );
+    this.sendError(undefined, lost.kind, lost.detail);
+    this.shut(CLOSE_POLICY_VIOLATION, lost.detail);
+    this.dispose();
   }
 
   // ---- market data -----------------------------------------------------------------------------

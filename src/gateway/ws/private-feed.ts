@@ -2,20 +2,50 @@
 // handler on the event pipeline's privateFeed stage for the whole gateway; per batch it costs one pass over the events and a map
 // lookup per user-bearing event, whatever the number of sessions. Sessions are bounded by the
 // connection limit (one per logged-in connection).
+//
+// Access follows the account: one listener on the accounts' changes (every user and key write
+// made through this process, the operator API's included) looks the changed key or user up in
+// the sessions' indexes, and only when a live session has it, re-reads the key or the user's
+// status through the accounts' cached lookups (the cache drops the entry inside the write, before
+// the read below starts) and revokes the sessions of a revoked key or of a user who is no longer
+// active. A change to anything without a session costs one map lookup. Writes made by another
+// process are not notified here; the CLI cannot write while a server holds the data dir.
 
+import type { AccountChange, Accounts } from "../../accounts/accounts.ts";
 import type { CoreEvent } from "../../core/events.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import type { ExmoErrorKind } from "../exmo/errors.ts";
 import type { PrivateSession } from "./private-session.ts";
+
+/** Why a logged-in connection lost its access: the error frame it gets before it is closed. */
+export interface AccessLost {
+  kind: ExmoErrorKind;
+  detail: string;
+}
+
+const KEY_REVOKED: AccessLost = { kind: "unknownApiKey", detail: "API key revoked" };
+const USER_GONE: AccessLost = { kind: "unknownApiKey", detail: "the key's user does not exist" };
+/** Fail closed: access that cannot be confirmed is lost; the client may log in again. */
+const CHECK_FAILED: AccessLost = { kind: "internalError", detail: "account check failed" };
+
+function userNotActive(status: string): AccessLost {
+  return { kind: "userBlocked", detail: `user is ${status}` };
+}
 
 export class PrivateFeed {
   private readonly byUser = new Map<number, Set<PrivateSession>>();
+  private readonly byKey = new Map<string, Set<PrivateSession>>();
   private seenSequence = 0;
   private readonly unsubscribe: () => void;
+  private readonly accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus">;
+  private readonly stopWatchingAccounts: () => void;
 
   constructor(exchange: ExchangeBoundary) {
     // The pipeline runs this stage after market data and the projector have taken the batch.
     this.unsubscribe = exchange.attach("privateFeed", (batch) => this.onBatch(batch.events));
     this.seenSequence = exchange.status().lastSequence;
+    this.accounts = exchange.accounts;
+    this.stopWatchingAccounts = exchange.accounts.onChange((change) => this.onAccountChange(change));
   }
 
   /** The last sequence delivered to sessions: a new session's store read must cover it. */
@@ -23,25 +53,68 @@ export class PrivateFeed {
     return this.seenSequence;
   }
 
+  /**
+   * Registers a session for its user's events and its key's and user's changes. Add it before
+   * the last access check of its login (accessLost): a change after that check reaches it here.
+   */
   add(session: PrivateSession): void {
-    let sessions = this.byUser.get(session.userId);
-    if (sessions === undefined) {
-      sessions = new Set();
-      this.byUser.set(session.userId, sessions);
-    }
-    sessions.add(session);
+    addTo(this.byUser, session.userId, session);
+    addTo(this.byKey, session.keyId, session);
   }
 
   remove(session: PrivateSession): void {
-    const sessions = this.byUser.get(session.userId);
-    if (sessions === undefined) return;
-    sessions.delete(session);
-    if (sessions.size === 0) this.byUser.delete(session.userId);
+    removeFrom(this.byUser, session.userId, session);
+    removeFrom(this.byKey, session.keyId, session);
   }
 
   close(): void {
     this.unsubscribe();
+    this.stopWatchingAccounts();
     this.byUser.clear();
+    this.byKey.clear();
+  }
+
+  /** Why a session of this key and user may no longer run, or null while both are in good standing. */
+  async accessLost(session: Pick<PrivateSession, "keyId" | "userId">): Promise<AccessLost | null> {
+    try {
+      const key = await this.accounts.cachedApiKey(session.keyId);
+      if (key === undefined || key.revokedMs !== null || key.userId !== session.userId) return KEY_REVOKED;
+      return await this.userAccessLost(session.userId);
+    } catch {
+      return CHECK_FAILED;
+    }
+  }
+
+  private async userAccessLost(userId: number): Promise<AccessLost | null> {
+    const status = await this.accounts.cachedUserStatus(userId);
+    if (status === undefined) return USER_GONE;
+    return status === "active" ? null : userNotActive(status);
+  }
+
+  /** Runs inside the account write's call: never throws, and defers the re-read. */
+  private onAccountChange(change: AccountChange): void {
+    const watched = change.kind === "apiKey" ? this.byKey.has(change.keyId) : this.byUser.has(change.userId);
+    if (!watched) return;
+    // After every listener of this write has run (the account cache's invalidation among them).
+    queueMicrotask(() => void this.recheck(change));
+  }
+
+  private async recheck(change: AccountChange): Promise<void> {
+    let lost: AccessLost | null;
+    try {
+      if (change.kind === "apiKey") {
+        const key = await this.accounts.cachedApiKey(change.keyId);
+        lost = key === undefined || key.revokedMs !== null ? KEY_REVOKED : null;
+      } else {
+        lost = await this.userAccessLost(change.userId);
+      }
+    } catch {
+      lost = CHECK_FAILED;
+    }
+    if (lost === null) return;
+    const sessions = change.kind === "apiKey" ? this.byKey.get(change.keyId) : this.byUser.get(change.userId);
+    // revoke() makes each connection remove its session from these sets: iterate over a copy.
+    for (const session of [...(sessions ?? [])]) session.revoke(lost);
   }
 
   private onBatch(events: readonly CoreEvent[]): void {
@@ -70,4 +143,20 @@ export class PrivateFeed {
     if (sessions === undefined) return;
     for (const session of sessions) session.onEvent(event);
   }
+}
+
+function addTo<K>(index: Map<K, Set<PrivateSession>>, key: K, session: PrivateSession): void {
+  let sessions = index.get(key);
+  if (sessions === undefined) {
+    sessions = new Set();
+    index.set(key, sessions);
+  }
+  sessions.add(session);
+}
+
+function removeFrom<K>(index: Map<K, Set<PrivateSession>>, key: K, session: PrivateSession): void {
+  const sessions = index.get(key);
+  if (sessions === undefined) return;
+  sessions.delete(session);
+  if (sessions.size === 0) index.delete(key);
 }

@@ -21,6 +21,7 @@ import {
 import { feePercentText } from "../../units/market-units.ts";
 import { seconds } from "../exmo/format.ts";
 import { assetAmount } from "./format.ts";
+import type { AccessLost } from "./private-feed.ts";
 import type { PrivateChannel } from "./topics.ts";
 
 export interface SessionSink {
@@ -28,6 +29,8 @@ export interface SessionSink {
   push(channel: PrivateChannel, event: "snapshot" | "update", data: unknown): void;
   /** The session buffered too much while loading: the connection must go. */
   overflow(): void;
+  /** The key was revoked or the user is no longer active: the connection must go. */
+  accessLost(lost: AccessLost): void;
 }
 
 interface TrackedOrder {
@@ -118,6 +121,8 @@ export class PrivateSession {
 
   constructor(
     readonly userId: number,
+    /** The API key the connection logged in with. */
+    readonly keyId: string,
     private readonly exchange: ExchangeBoundary,
     private readonly sink: SessionSink,
     private readonly maxBufferedEvents: number,
@@ -142,6 +147,13 @@ export class PrivateSession {
   close(): void {
     this.state = "closed";
     this.buffered.length = 0;
+  }
+
+  /** Closes the session and tells the connection why; nothing more is pushed. Idempotent. */
+  revoke(lost: AccessLost): void {
+    if (this.state === "closed") return;
+    this.close();
+    this.sink.accessLost(lost);
   }
 
   /** One durable event that concerns this user. */

@@ -5,7 +5,8 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { type OperatorActions, OperatorError, type OperatorErrorKind } from "./actions.ts";
+import { addressGroupKey } from "../accounts/api-keys.ts";
+import { MAX_EMAIL_LENGTH, type OperatorActions, OperatorError, type OperatorErrorKind } from "./actions.ts";
 import type { OperatorToken } from "./token.ts";
 
 export const OPERATOR_API_PREFIX = "/operator/v1";
@@ -21,14 +22,23 @@ const STATUS_OF: Record<OperatorErrorKind, number> = {
 };
 
 const text = z.string().min(1).max(MAX_TEXT);
+/** The same bound as OperatorActions' check and the store's column, in bodies and in paths. */
+const emailText = z
+  .string()
+  .min(1)
+  .max(MAX_EMAIL_LENGTH, `an email address has at most ${MAX_EMAIL_LENGTH} characters`);
 const decimalText = z.string().min(1).max(40);
 
-const userBody = z.object({ email: text, password: z.string().min(1).max(1024) }).strict();
+const userBody = z.object({ email: emailText, password: z.string().min(1).max(1024) }).strict();
 const userStatusBody = z.object({ status: z.enum(["active", "frozen"]) }).strict();
 const keyBody = z
-  .object({ email: text, scopes: text, ipAllowList: z.array(z.string().max(64)).max(64).default([]) })
+  .object({
+    email: emailText,
+    scopes: text,
+    ipAllowList: z.array(z.string().max(64)).max(64).default([]),
+  })
   .strict();
-const adjustBody = z.object({ email: text, asset: text, amount: decimalText, reason: text }).strict();
+const adjustBody = z.object({ email: emailText, asset: text, amount: decimalText, reason: text }).strict();
 const assetBody = z.object({ code: text, scale: z.number().int().min(0).max(18) }).strict();
 const marketBody = z
   .object({
@@ -48,7 +58,7 @@ const marketBody = z
     selfTradePrevention: z.enum(["cancelResting", "cancelIncoming", "cancelBoth"]).optional(),
   })
   .strict();
-const emailParams = z.object({ email: text });
+const emailParams = z.object({ email: emailText });
 const keyParams = z.object({ keyId: text });
 const symbolParams = z.object({ symbol: text });
 
@@ -81,21 +91,111 @@ function bearer(request: FastifyRequest): string {
   return header.slice("Bearer ".length).trim();
 }
 
+/**
+ * Wrong operator tokens, per client address (IPv4, or IPv6 /64): the first FREE_FAILURES are
+ * free (typos), each further one locks the address out for twice as long as the last, from 1 s
+ * up to 15 min. A locked-out address is answered 429 without its token being looked at, so it
+ * learns nothing and costs nothing; other addresses, and so the operator's own, are unaffected.
+ * An address's record is forgotten after a correct token, or an hour without failures.
+ * At most MAX_TRACKED addresses are remembered (least recently failed forgotten first).
+ */
+const TOKEN_THROTTLE = {
+  freeFailures: 5,
+  firstLockoutMs: 1_000,
+  maxLockoutMs: 15 * 60_000,
+  forgetAfterMs: 60 * 60_000,
+  maxTracked: 10_000,
+} as const;
+
+interface FailureRecord {
+  failures: number;
+  lastFailureMs: number;
+  lockedUntilMs: number;
+}
+
+export class TokenFailureThrottle {
+  private readonly records = new Map<string, FailureRecord>();
+
+  constructor(private readonly limits: typeof TOKEN_THROTTLE = TOKEN_THROTTLE) {}
+
+  /** Milliseconds `address` must still wait (0: it may try). */
+  lockedForMs(address: string, nowMs: number): number {
+    const record = this.live(address, nowMs);
+    return record === undefined ? 0 : Math.max(0, Math.ceil(record.lockedUntilMs - nowMs));
+  }
+
+  failed(address: string, nowMs: number): void {
+    const record = this.live(address, nowMs) ?? { failures: 0, lastFailureMs: nowMs, lockedUntilMs: 0 };
+    record.failures += 1;
+    record.lastFailureMs = nowMs;
+    const excess = record.failures - this.limits.freeFailures;
+    if (excess > 0) {
+      const lockout = Math.min(
+        this.limits.maxLockoutMs,
+        this.limits.firstLockoutMs * 2 ** Math.min(excess - 1, 30),
+      );
+      record.lockedUntilMs = nowMs + lockout;
+    }
+    this.records.delete(address);
+    if (this.records.size >= this.limits.maxTracked) {
+      const oldest = this.records.keys().next();
+      if (oldest.done !== true) this.records.delete(oldest.value);
+    }
+    this.records.set(address, record);
+  }
+
+  succeeded(address: string): void {
+    this.records.delete(address);
+  }
+
+  private live(address: string, nowMs: number): FailureRecord | undefined {
+    const record = this.records.get(address);
+    if (record === undefined) return undefined;
+    if (nowMs - record.lastFailureMs > this.limits.forgetAfterMs && nowMs >= record.lockedUntilMs) {
+      this.records.delete(address);
+      return undefined;
+    }
+    return record;
+  }
+}
+
 export interface OperatorApiOptions {
   actions: OperatorActions;
   token: OperatorToken;
+  /** Milliseconds, monotonic; default performance.now. Tests drive the wrong-token lockout with it. */
+  clock?: () => number;
 }
 
 /** Registers the operator routes on `app` (give it `{ prefix: OPERATOR_API_PREFIX }`). */
 export async function operatorApi(app: FastifyInstance, options: OperatorApiOptions): Promise<void> {
   const { actions, token } = options;
+  const clock = options.clock ?? (() => performance.now());
+  const throttle = new TokenFailureThrottle();
   const actor = (request: FastifyRequest) => `operator:api@${request.ip}`;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
   app.addHook("onRequest", async (request, reply) => {
-    if (!token.matches(bearer(request)))
+    const address = addressGroupKey(request.ip);
+    const now = clock();
+    const waitMs = throttle.lockedForMs(address, now);
+    if (waitMs > 0) {
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      return reply
+        .code(429)
+        .header("retry-after", String(seconds))
+        .send({
+          error: {
+            kind: "rateLimited",
+            message: `too many wrong operator tokens from this address; retry in ${seconds} s`,
+          },
+        });
+    }
+    if (!token.matches(bearer(request))) {
+      throttle.failed(address, now);
       return reply.code(401).send({ error: { kind: "unauthorized", message: "operator token required" } });
+    }
+    throttle.succeeded(address);
   });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof OperatorError)
@@ -116,8 +216,16 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   app.post("/users", route, async (request, reply) =>
     created(reply, await actions.createUser(actor(request), parse(userBody, request.body))),
   );
-  app.post("/users/:email/status", route, async (request) => {
-    const { email } = parse(emailParams, request.params);
+  // POST /users/:email/status. An email may be 254 characters, more than the router's default
+  // bound on a path parameter (100) that the server mounting this plugin decides; a wildcard has
+  // no such bound, so the email is read from it and checked here against the same limit as in
+  // bodies.
+  app.post("/users/*", route, async (request) => {
+    const rest = (request.params as { "*": string })["*"];
+    const match = /^(.+)\/status$/.exec(rest);
+    if (match === null)
+      throw new OperatorError("notFound", "no such operator route; use /users/:email/status");
+    const { email } = parse(emailParams, { email: match[1] });
     return actions.setUserStatus(actor(request), { email, ...parse(userStatusBody, request.body) });
   });
   app.post("/keys", route, async (request, reply) =>

@@ -129,6 +129,15 @@ export function placeOrder(args: PlaceArgs): Omit<PlaceOrderCommand, "sequence" 
   };
 }
 
+/** A market order by quantity, every other field at its default: spread it to change a field. */
+export function marketOrderOf(
+  userId: number,
+  side: Side,
+  quantityLots: number,
+): Omit<PlaceOrderCommand, "sequence" | "timestampMs"> {
+  return placeOrder({ userId, side, orderType: "market", quantityLots });
+}
+
 export const T0 = 1_700_000_000_000;
 
 /**

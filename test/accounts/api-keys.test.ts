@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  addressGroupKey,
   apiKeyPolicyProblem,
   type Cidr,
   cidrContains,
@@ -12,6 +13,7 @@ import {
   isWellFormedSecret,
   MAX_ALLOW_LIST_ENTRIES,
   parseAllowList,
+  parseAllowListEntries,
   parseCidr,
   parseIp,
   parseScopes,
@@ -80,6 +82,52 @@ describe("scopes", () => {
     expect(apiKeyPolicyProblem(withdraw, [cidr("203.0.113.7")])).toBeNull();
     expect(apiKeyPolicyProblem(new Set(["trade"] as const), [])).toBeNull();
     expect(apiKeyPolicyProblem(new Set(), [])).toMatch(/scope/);
+  });
+
+  it("refuses withdraw allow-lists wider than IPv4 /16 or IPv6 /48, the whole internet included", () => {
+    const withdraw = new Set(["info", "withdraw"] as const);
+    for (const block of [
+      "0.0.0.0/0",
+      "::/0",
+      "::ffff:0.0.0.0/96",
+      "10.0.0.0/8",
+      "198.50.0.0/15",
+      "2001:db8::/47",
+    ])
+      expect(apiKeyPolicyProblem(withdraw, [cidr("203.0.113.7"), cidr(block)]), block).toMatch(
+        /^ip allow-list entry 2 is an IPv[46] \/[0-9]+ block: a key with the withdraw scope may only allow/,
+      );
+    for (const block of ["198.51.0.0/16", "203.0.113.0/24", "2001:db8:1::/48", "2001:db8::1"])
+      expect(apiKeyPolicyProblem(withdraw, [cidr(block)]), block).toBeNull();
+    // Without withdraw, any list (or none) is the owner's choice.
+    expect(apiKeyPolicyProblem(new Set(["info"] as const), [cidr("0.0.0.0/0")])).toBeNull();
+  });
+});
+
+describe("allow-list entries given one by one", () => {
+  it("parses each entry as exactly one address or block", () => {
+    const parsed = parseAllowListEntries(["203.0.113.7", "2001:db8::/48"]);
+    expect(parsed.ok && parsed.entries.length).toBe(2);
+    expect(parseAllowListEntries([])).toEqual({ ok: true, entries: [] });
+  });
+
+  it.each([
+    [[""], "entry 1 is not one address or CIDR block: ''"],
+    [["1.2.3.4,5.6.7.8"], "entry 1 is not one address or CIDR block: '1.2.3.4,5.6.7.8'"],
+    [["1.2.3.4", "x\u0000y"], "entry 2 is not one address or CIDR block: 'x?y'"],
+    [new Array(MAX_ALLOW_LIST_ENTRIES + 1).fill("10.0.0.1"), `at most ${MAX_ALLOW_LIST_ENTRIES} entries`],
+  ])("refuses %j", (entries, problem) => {
+    expect(parseAllowListEntries(entries)).toEqual({ ok: false, problem });
+  });
+});
+
+describe("address groups (per-address limits)", () => {
+  it("keeps IPv4 as is, folds IPv4-mapped IPv6 to IPv4, and groups IPv6 by /64", () => {
+    expect(addressGroupKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(addressGroupKey("::ffff:203.0.113.7")).toBe("203.0.113.7");
+    expect(addressGroupKey("2001:db8:0:7::1")).toBe(addressGroupKey("2001:db8:0:7:ffff:ffff:ffff:ffff"));
+    expect(addressGroupKey("2001:db8:0:7::1")).not.toBe(addressGroupKey("2001:db8:0:8::1"));
+    expect(addressGroupKey("not an address")).toBe("?not an address");
   });
 });
 

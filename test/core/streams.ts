@@ -62,7 +62,7 @@ const user = weighted([30, oneOf(...USERS)], [1, oneOf(0, 5, 0x8000_0000)]);
 const price = weighted([30, range(8, 22)], [2, range(1, 40)], [1, oneOf(0, -1, 41, 10.5)]);
 const validUser = oneOf(...USERS);
 
-export const CORE_PROFILE: StreamProfile = {
+const CORE_PROFILE: StreamProfile = {
   kind: weighted<OpKind>(
     [62, constant("place")],
     [5, constant("cancel")],

@@ -83,7 +83,7 @@ const user = oneOf<number>(...USERS);
 const price = range(8, 22);
 
 /** Valid commands only, mostly limit orders so books fill up between the takers; time moves on. */
-export const MARKET_DATA_PROFILE: StreamProfile = {
+const MARKET_DATA_PROFILE: StreamProfile = {
   kind: weighted<OpKind>(
     [70, constant("place")],
     [12, constant("cancel")],

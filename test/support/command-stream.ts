@@ -134,7 +134,7 @@ const ONE: Dist<number> = constant(1);
 const ZERO: Dist<number> = constant(0);
 
 /** One random op of the profile. */
-export function randomOp(profile: StreamProfile, prng: Prng): Op {
+function randomOp(profile: StreamProfile, prng: Prng): Op {
   const gap = (profile.gap ?? ONE)(prng);
   const stepMs = (profile.stepMs ?? ZERO)(prng);
   const op = (command: UnstampedCommand, back = 0, byOwner = false): Op => ({
@@ -295,7 +295,9 @@ export function stampStream(
   for (const op of ops) {
     sequence += op.gap;
     timestampMs += op.stepMs;
-    const target = op.command.kind === "cancelOrder" ? commands[commands.length - op.back] : undefined;
+    // Further back than the stream goes: the first command (as commandAt clamps to sequence 1).
+    const target =
+      op.command.kind === "cancelOrder" ? commands[Math.max(0, commands.length - op.back)] : undefined;
     push(resolveCancel(op, sequence, target?.sequence, target));
     const { command } = op;
     if (

@@ -1,7 +1,9 @@
 // The operator HTTP API: the CLI's powers over HTTP, for the console and for operating a running
 // server (whose data dir the CLI cannot open: the journal has one writer). Mounted under
-// /operator/v1, separate from the EXMO API, and authenticated with the operator bearer token.
-// Every change is audited by OperatorActions with actor "operator:api@<client ip>".
+// /operator/v1, never on the public port: on the data dir's Unix socket (no token; the `bulwark`
+// CLI talks through it) and, when the operator asks for it, on a TCP listener of its own with the
+// operator bearer token. Every change is audited by OperatorActions with actor
+// "operator:api@<client ip>" (TCP) or the socket's actor.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
@@ -164,6 +166,14 @@ export interface OperatorApiOptions {
   token: OperatorToken;
   /** Milliseconds, monotonic; default performance.now. Tests drive the wrong-token lockout with it. */
   clock?: () => number;
+  /**
+   * Served on the owner's Unix socket: no bearer token (whoever can open the socket file, mode
+   * 0600 in the 0700 data dir, is the data dir's owner already), and every change is audited as
+   * `socket.actor`.
+   */
+  socket?: { actor: string };
+  /** GET /verify: the running core's invariants and state hash (what `bulwark verify` prints). */
+  verifyCore?: () => unknown;
 }
 
 /** Registers the operator routes on `app` (give it `{ prefix: OPERATOR_API_PREFIX }`). */
@@ -171,11 +181,14 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   const { actions, token } = options;
   const clock = options.clock ?? (() => performance.now());
   const throttle = new TokenFailureThrottle();
-  const actor = (request: FastifyRequest) => `operator:api@${request.ip}`;
+  const { socket } = options;
+  const actor = (request: FastifyRequest) =>
+    socket === undefined ? `operator:api@${request.ip}` : socket.actor;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
   app.addHook("onRequest", async (request, reply) => {
+    if (socket !== undefined) return;
     const address = addressGroupKey(request.ip);
     const now = clock();
     const waitMs = throttle.lockedForMs(address, now);
@@ -252,4 +265,15 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
     actions.setMarketStatus(actor(request), { ...parse(symbolParams, request.params), status: "active" }),
   );
   app.get("/audit/verify", async () => actions.verifyAudit());
+  const { verifyCore } = options;
+  if (verifyCore !== undefined)
+    app.get("/verify", async (_request, reply) => {
+      try {
+        return verifyCore();
+      } catch (error) {
+        // A broken invariant: the operator needs its text (this route is only for the operator).
+        const message = error instanceof Error ? error.message : String(error);
+        return reply.code(500).send({ error: { kind: "failed", message } });
+      }
+    });
 }

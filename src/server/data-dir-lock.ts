@@ -1,6 +1,7 @@
 // One writer per data directory: the journal and the SQLite store assume a single process. The
-// lock is a file holding the owner's pid (and, for a server, where its operator API listens), made
-// with O_EXCL; a lock whose pid is gone is stale (a crash or kill -9) and is taken over.
+// lock is a file holding the owner's pid (and, for a server, where its operator API listens: the
+// Unix socket the CLI talks through, and a TCP URL when one was asked for), made with O_EXCL; a
+// lock whose pid is gone is stale (a crash or kill -9) and is taken over.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,11 +14,16 @@ export interface LockOwner {
   /** "server" or the CLI command holding the lock. */
   role: string;
   startedMs: number;
-  /** Where a running server's operator API answers, once it listens. */
+  /** A running server's operator API on TCP (bearer token), when it was asked to listen there. */
   operatorUrl?: string;
+  /** A running server's operator API on its Unix socket (no token: the socket's mode is the authority). */
+  operatorSocket?: string;
 }
 
 export class DataDirBusyError extends Error {
+  /** The CLI's error kind. */
+  readonly kind = "busy";
+
   constructor(
     readonly dataDir: string,
     readonly owner: LockOwner,
@@ -29,11 +35,14 @@ export class DataDirBusyError extends Error {
 function busyMessage(dataDir: string, owner: LockOwner): string {
   if (owner.role !== "server")
     return `data dir ${dataDir} is in use by another bulwark command (pid ${owner.pid}); try again when it ends`;
-  const api = owner.operatorUrl ?? "the running server's /operator/v1";
+  if (owner.operatorSocket === undefined)
+    return (
+      `a Bulwark server (pid ${owner.pid}) is starting on ${dataDir} and its operator socket is not ` +
+      "open yet; try again in a moment"
+    );
   return (
     `a Bulwark server (pid ${owner.pid}) is running on ${dataDir}; the journal allows one writer, so ` +
-    `this command cannot open it. Use the operator API instead (${api}, with the operator token), ` +
-    "or stop the server first."
+    `this command cannot open it offline (its operator API: ${owner.operatorSocket}).`
   );
 }
 
@@ -95,11 +104,18 @@ export function readLockOwner(dataDir: string): LockOwner | null {
       role: record.role,
       startedMs: Number(record.startedMs) || 0,
       ...(typeof record.operatorUrl === "string" ? { operatorUrl: record.operatorUrl } : {}),
+      ...(typeof record.operatorSocket === "string" ? { operatorSocket: record.operatorSocket } : {}),
     };
   } catch {
     // A half-written lock (crash between create and write) is treated as stale.
     return null;
   }
+}
+
+/** The owner of the data dir's lock when it is a live process, else null (no lock, or a stale one). */
+export function liveLockOwner(dataDir: string): LockOwner | null {
+  const owner = readLockOwner(dataDir);
+  return owner !== null && isAlive(owner.pid) ? owner : null;
 }
 
 function isAlive(pid: number): boolean {

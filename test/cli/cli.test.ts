@@ -1,36 +1,66 @@
-// The `bulwark` command as an operator runs it: a child process per command, --json output parsed,
-// every failure with its kind and a non-zero exit code.
+// The `bulwark` commands in process (runCli with captured streams), each error path with its kind
+// and exit code. The whole table runs twice: offline on a data dir no server holds, and through
+// the operator socket of a server running on it (as with `npm start` in another terminal); both
+// must give the same answers. cli-process.test.ts keeps a few real child processes.
 
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCK_FILE_NAME } from "../../src/server/data-dir-lock.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { runCli } from "../../src/cli/run.ts";
+import { LOCK_FILE_NAME, readLockOwner } from "../../src/server/data-dir-lock.ts";
+import { OPERATOR_SOCKET_FILE_NAME } from "../../src/server/operator-listeners.ts";
+import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/bulwark.mjs");
-let dataDir: string;
+const OPERATOR_TOKEN = "operator-token-for-cli-tests-0123456789";
+const directories: string[] = [];
 
-interface Run {
-  status: number | null;
-  json: Record<string, unknown> & { ok: boolean; error?: { kind: string; message: string } };
+function newDataDir(): string {
+  const directory = mkdtempSync(join(tmpdir(), "bulwark-cli-"));
+  directories.push(directory);
+  return directory;
 }
 
-function bulwark(...args: string[]): Run {
-  const env = { ...process.env };
+afterAll(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+interface Run {
+  status: number;
+  json: Record<string, unknown> & { ok: boolean; error?: { kind: string; message: string } };
+  stderr: string[];
+}
+
+function io(stdin: Readable | string, out: string[], err: string[]): CliIo {
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.DATABASE_URL;
   delete env.BULWARK_SERVER_KEY;
-  const child = spawnSync(process.execPath, [BIN, ...args, "--json", "--data-dir", dataDir], {
-    encoding: "utf8",
+  return {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    prompt: (text) => err.push(text),
+    stdin: typeof stdin === "string" ? Readable.from(stdin === "" ? [] : [stdin]) : stdin,
     env,
-    timeout: 60_000,
-  });
-  const lines = child.stdout.trim().split("\n");
-  try {
-    return { status: child.status, json: JSON.parse(lines[lines.length - 1]) };
-  } catch {
-    throw new Error(`not JSON: ${child.stdout} ${child.stderr}`);
-  }
+  };
+}
+
+/** `bulwark <args> --json --data-dir <dataDir>`, stdin given (a password line, say). */
+async function bulwarkIn(dataDir: string, args: string[], stdin: Readable | string = ""): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await runCli([...args, "--json", "--data-dir", dataDir], io(stdin, out, err));
+  const last = out.at(-1);
+  if (last === undefined) throw new Error(`no output; stderr: ${err.join("\n")}`);
+  return { status, json: JSON.parse(last), stderr: err };
+}
+
+/** The same without --json: the text an operator reads. */
+async function bulwarkText(dataDir: string, args: string[]): Promise<{ status: number; out: string }> {
+  const out: string[] = [];
+  const status = await runCli([...args, "--data-dir", dataDir], io("", out, []));
+  return { status, out: out.join("\n") };
 }
 
 function expectFailure(run: Run, kind: string, message?: RegExp): void {
@@ -40,73 +70,208 @@ function expectFailure(run: Run, kind: string, message?: RegExp): void {
   if (message !== undefined) expect(run.json.error?.message).toMatch(message);
 }
 
-beforeAll(() => {
-  dataDir = mkdtempSync(join(tmpdir(), "bulwark-cli-"));
-});
+const SOL_MARKET = [
+  "market",
+  "add",
+  "--base",
+  "SOL",
+  "--quote",
+  "USDT",
+  "--lot",
+  "0.01",
+  "--min-price",
+  "0.01",
+  "--max-price",
+  "10000",
+  "--min-qty",
+  "0.01",
+  "--max-qty",
+  "1000",
+  "--min-notional",
+  "1",
+  "--max-notional",
+  "1000000",
+  "--maker-fee",
+  "0.1",
+  "--taker-fee",
+  "0.2",
+];
 
-afterAll(() => {
-  rmSync(dataDir, { recursive: true, force: true });
-});
+/** What each mode's table printed, compared across modes at the end. */
+const transcripts = new Map<string, string[]>();
 
-describe("bulwark CLI", () => {
-  it("reports usage errors", () => {
-    expectFailure(bulwark("frobnicate"), "usage", /unknown command/);
-    expectFailure(bulwark("user", "create", "--email", "a@example.com"), "usage", /--password is required/);
-    expectFailure(bulwark("user", "create", "--nonsense"), "usage", /nonsense/);
-  });
+describe.each([
+  ["offline", false],
+  ["through a running server's operator socket", true],
+])("bulwark commands, %s", (mode, withServer) => {
+  let dataDir: string;
+  let server: ExchangeServer | null = null;
+  const transcript: string[] = [];
+  transcripts.set(mode, transcript);
 
-  it("creates users, and refuses duplicates and weak passwords", () => {
-    const created = bulwark("user", "create", "--email", "alice@example.com", "--password", "correct horse");
-    expect(created.status).toBe(0);
-    expect(created.json).toMatchObject({ ok: true, email: "alice@example.com" });
-    expect(created.json.userId).toBeGreaterThan(0);
-    expectFailure(
-      bulwark("user", "create", "--email", "ALICE@example.com", "--password", "password123"),
-      "conflict",
+  async function bulwark(...args: string[]): Promise<Run> {
+    return bulwarkIn(dataDir, args);
+  }
+
+  async function createUser(email: string, password: string): Promise<Run> {
+    return bulwarkIn(dataDir, ["user", "create", "--email", email], `${password}\n`);
+  }
+
+  /** Records a successful answer without what is random (key ids, secrets, hashes). */
+  function record(run: Run): Run {
+    transcript.push(
+      JSON.stringify(run.json, (key, value) =>
+        ["keyId", "secret", "hash", "stateHash"].includes(key) ? "…" : value,
+      ),
     );
-    expectFailure(bulwark("user", "create", "--email", "bob@example.com", "--password", "short"), "invalid");
-    expectFailure(bulwark("user", "create", "--email", "bob", "--password", "password123"), "invalid");
+    return run;
+  }
+
+  beforeAll(async () => {
+    dataDir = newDataDir();
+    if (withServer)
+      server = await startExchangeServer({
+        dataDir,
+        port: 0,
+        host: "127.0.0.1",
+        demo: false,
+        env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+      });
   });
 
-  it("creates and revokes API keys", () => {
-    const key = bulwark("key", "create", "--email", "alice@example.com", "--scopes", "info,trade");
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("finds the server through its lock, or opens the data dir itself", () => {
+    const owner = readLockOwner(dataDir);
+    if (withServer) {
+      expect(owner).toMatchObject({
+        role: "server",
+        operatorSocket: join(dataDir, OPERATOR_SOCKET_FILE_NAME),
+      });
+      expect(statSync(join(dataDir, OPERATOR_SOCKET_FILE_NAME)).mode & 0o777).toBe(0o600);
+    } else expect(owner).toBeNull();
+  });
+
+  it("reports usage errors", async () => {
+    expectFailure(await bulwark("frobnicate"), "usage", /unknown command/);
+    expectFailure(await bulwark("user", "create"), "usage", /--email is required/);
+    expectFailure(await bulwark("user", "create", "--nonsense"), "usage", /nonsense/);
+    // Passwords never on argv: `ps` and shell history would show them.
+    expectFailure(
+      await bulwark("user", "create", "--email", "a@example.com", "--password", "password123"),
+      "usage",
+      /--password is not accepted.*stdin/,
+    );
+    expectFailure(
+      await bulwark("user", "create", "--email", "a@example.com"),
+      "usage",
+      /reads the password from stdin/,
+    );
+  });
+
+  it("creates users with the password from stdin, and refuses duplicates and weak passwords", async () => {
+    const created = record(await createUser("alice@example.com", "correct horse"));
+    expect(created.status).toBe(0);
+    expect(created.json).toMatchObject({ ok: true, email: "alice@example.com", userId: 1 });
+    expectFailure(await createUser("ALICE@example.com", "password123"), "conflict");
+    expectFailure(await createUser("bob@example.com", "short"), "invalid", /at least 8/);
+    expectFailure(await createUser("bob", "password123"), "invalid");
+    // Only the first line is the password; a CRLF line ending is not part of it.
+    expect(record(await createUser("carol@example.com", "pass word 123\r\nignored\n")).json.ok).toBe(true);
+  });
+
+  it("prompts for the password twice without echo when stdin is a terminal", async () => {
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, rawMode: [] as boolean[] });
+    const setRawMode = (mode: boolean) => terminal.rawMode.push(mode);
+    const typed = async (run: Promise<Run>, lines: string[]) => {
+      for (const line of lines) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        terminal.write(line);
+      }
+      return run;
+    };
+    const tty = Object.assign(terminal, { setRawMode });
+    const run = await typed(bulwarkIn(dataDir, ["user", "create", "--email", "dave@example.com"], tty), [
+      "secret-pa",
+      "sx\u007fsword\r",
+      "secret-password\r",
+    ]);
+    expect(record(run).json).toMatchObject({ ok: true, email: "dave@example.com" });
+    expect(run.stderr.join("")).toMatch(/^password for dave@example\.com: \nagain: \n$/);
+    expect(terminal.rawMode).toEqual([true, false]);
+    const mismatch = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+    const refused = bulwarkIn(dataDir, ["user", "create", "--email", "eve@example.com"], mismatch);
+    setTimeout(() => mismatch.write("password-one\rpassword-two\r"), 20);
+    expectFailure(await refused, "invalid", /differ/);
+  });
+
+  it("freezes and unfreezes users", async () => {
+    expect(record(await bulwark("user", "freeze", "--email", "carol@example.com")).json).toMatchObject({
+      status: "frozen",
+    });
+    expect(record(await bulwark("user", "unfreeze", "--email", "carol@example.com")).json).toMatchObject({
+      status: "active",
+    });
+    expectFailure(await bulwark("user", "freeze", "--email", "nobody@example.com"), "notFound");
+  });
+
+  it("creates and revokes API keys", async () => {
+    const key = record(
+      await bulwark("key", "create", "--email", "alice@example.com", "--scopes", "info,trade"),
+    );
     expect(key.json).toMatchObject({ ok: true, scopes: "info,trade" });
     expect(key.json.keyId).toMatch(/^K-[0-9a-f]{40}$/);
     expect(key.json.secret).toMatch(/^S-[0-9a-f]{64}$/);
-    const withdraw = bulwark(
-      "key",
-      "create",
-      "--email",
-      "alice@example.com",
-      "--scopes",
-      "info,withdraw",
-      "--ip",
-      "10.0.0.0/8",
-      "--ip",
-      "192.168.1.7",
+    const withdraw = record(
+      await bulwark(
+        "key",
+        "create",
+        "--email",
+        "alice@example.com",
+        "--scopes",
+        "info,withdraw",
+        "--ip",
+        "10.1.0.0/16",
+        "--ip",
+        "192.168.1.7",
+      ),
     );
-    expect(withdraw.json).toMatchObject({ ok: true, ipAllowList: ["10.0.0.0/8", "192.168.1.7"] });
+    expect(withdraw.json).toMatchObject({ ok: true, ipAllowList: ["10.1.0.0/16", "192.168.1.7"] });
     expectFailure(
-      bulwark("key", "create", "--email", "alice@example.com", "--scopes", "info,withdraw"),
+      await bulwark("key", "create", "--email", "alice@example.com", "--scopes", "info,withdraw"),
       "invalid",
       /allow-list/,
     );
     expectFailure(
-      bulwark("key", "create", "--email", "alice@example.com", "--scopes", "admin"),
+      await bulwark("key", "create", "--email", "alice@example.com", "--scopes", "admin"),
       "invalid",
       /unknown scope/,
     );
     expectFailure(
-      bulwark("key", "create", "--email", "alice@example.com", "--scopes", "info", "--ip", "10.0.0.1/8"),
+      await bulwark(
+        "key",
+        "create",
+        "--email",
+        "alice@example.com",
+        "--scopes",
+        "info",
+        "--ip",
+        "10.0.0.1/8",
+      ),
       "invalid",
     );
-    expectFailure(bulwark("key", "create", "--email", "nobody@example.com", "--scopes", "info"), "notFound");
-    expect(bulwark("key", "revoke", "--key", String(key.json.keyId)).json.ok).toBe(true);
-    expectFailure(bulwark("key", "revoke", "--key", String(key.json.keyId)), "conflict");
-    expectFailure(bulwark("key", "revoke", "--key", "K-nope"), "notFound");
+    expectFailure(
+      await bulwark("key", "create", "--email", "nobody@example.com", "--scopes", "info"),
+      "notFound",
+    );
+    expect(record(await bulwark("key", "revoke", "--key", String(key.json.keyId))).json.ok).toBe(true);
+    expectFailure(await bulwark("key", "revoke", "--key", String(key.json.keyId)), "conflict");
+    expectFailure(await bulwark("key", "revoke", "--key", "K-nope"), "notFound");
   });
 
-  it("adjusts balances through the core in exact decimals", () => {
+  it("adjusts balances through the core in exact decimals", async () => {
     const adjust = (amount: string, asset = "BTC") =>
       bulwark(
         "balance",
@@ -119,15 +284,15 @@ describe("bulwark CLI", () => {
         "--reason",
         "test",
       );
-    expect(adjust("0.12345678").json).toMatchObject({ ok: true, available: "0.12345678" });
-    expect(adjust("-0.00000008").json).toMatchObject({ ok: true, available: "0.1234567" });
-    expectFailure(adjust("0.000000001"), "invalid", /at most 8 decimals/);
-    expectFailure(adjust("1e3"), "invalid");
-    expectFailure(adjust("-5"), "rejected", /insufficientFunds/);
-    expectFailure(adjust("1", "DOGE"), "notFound");
+    expect(record(await adjust("0.12345678")).json).toMatchObject({ ok: true, available: "0.12345678" });
+    expect(record(await adjust("-0.00000008")).json).toMatchObject({ ok: true, available: "0.1234567" });
+    expectFailure(await adjust("0.000000001"), "invalid", /at most 8 decimals/);
+    expectFailure(await adjust("1e3"), "invalid");
+    expectFailure(await adjust("-5"), "rejected", /insufficientFunds/);
+    expectFailure(await adjust("1", "DOGE"), "notFound");
     // A negative amount needs the --amount=-X form (a bare "-X" reads as an option).
     expectFailure(
-      bulwark(
+      await bulwark(
         "balance",
         "adjust",
         "--email",
@@ -144,52 +309,35 @@ describe("bulwark CLI", () => {
     );
   });
 
-  it("adds and lists assets and markets, and suspends and resumes them", () => {
-    expect(bulwark("asset", "add", "--code", "SOL", "--scale", "9").json).toMatchObject({
+  it("adds and lists assets and markets, and suspends and resumes them", async () => {
+    expect(record(await bulwark("asset", "add", "--code", "SOL", "--scale", "9")).json).toMatchObject({
       ok: true,
       assetId: 5,
     });
-    expectFailure(bulwark("asset", "add", "--code", "SOL", "--scale", "9"), "conflict");
-    expectFailure(bulwark("asset", "add", "--code", "XRP", "--scale", "99"), "invalid");
-    expectFailure(bulwark("asset", "add", "--code", "xrp!", "--scale", "6"), "invalid");
-    const assets = bulwark("asset", "list").json.assets as { code: string }[];
+    expectFailure(await bulwark("asset", "add", "--code", "SOL", "--scale", "9"), "conflict");
+    expectFailure(await bulwark("asset", "add", "--code", "XRP", "--scale", "99"), "invalid");
+    expectFailure(await bulwark("asset", "add", "--code", "xrp!", "--scale", "6"), "invalid");
+    const assets = record(await bulwark("asset", "list")).json.assets as { code: string }[];
     expect(assets.map((asset) => asset.code)).toEqual(["BTC", "ETH", "USDT", "USD", "SOL"]);
 
-    const market = [
-      "market",
-      "add",
-      "--base",
-      "SOL",
-      "--quote",
-      "USDT",
-      "--lot",
-      "0.01",
-      "--min-price",
-      "0.01",
-      "--max-price",
-      "10000",
-      "--min-qty",
-      "0.01",
-      "--max-qty",
-      "1000",
-      "--min-notional",
-      "1",
-      "--max-notional",
-      "1000000",
-      "--maker-fee",
-      "0.1",
-      "--taker-fee",
-      "0.2",
-    ];
-    expectFailure(bulwark(...market, "--tick", "0.00000001"), "invalid", /not a whole number of USDT units/);
-    expect(bulwark(...market, "--tick", "0.01").json).toMatchObject({
+    expectFailure(
+      await bulwark(...SOL_MARKET, "--tick", "0.00000001"),
+      "invalid",
+      /not a whole number of USDT units/,
+    );
+    expect(record(await bulwark(...SOL_MARKET, "--tick", "0.01")).json).toMatchObject({
       ok: true,
       symbol: "SOL_USDT",
       marketId: 5,
     });
-    expectFailure(bulwark(...market, "--tick", "0.01"), "conflict");
-    expect(bulwark("market", "suspend", "--symbol", "SOL_USDT").json).toMatchObject({ status: "suspended" });
-    const listed = bulwark("market", "list").json.markets as { symbol: string; status: string }[];
+    expectFailure(await bulwark(...SOL_MARKET, "--tick", "0.01"), "conflict");
+    expect(record(await bulwark("market", "suspend", "--symbol", "SOL_USDT")).json).toMatchObject({
+      status: "suspended",
+    });
+    const listed = record(await bulwark("market", "list")).json.markets as {
+      symbol: string;
+      status: string;
+    }[];
     expect(listed.map((entry) => `${entry.symbol}:${entry.status}`)).toEqual([
       "BTC_USD:active",
       "ETH_USD:active",
@@ -197,86 +345,132 @@ describe("bulwark CLI", () => {
       "BTC_USDT:active",
       "SOL_USDT:suspended",
     ]);
-    expect(bulwark("market", "resume", "--symbol", "SOL_USDT").json).toMatchObject({ status: "active" });
-    expectFailure(bulwark("market", "suspend", "--symbol", "NOPE_USD"), "notFound");
+    expect(record(await bulwark("market", "resume", "--symbol", "SOL_USDT")).json).toMatchObject({
+      status: "active",
+    });
+    expectFailure(await bulwark("market", "suspend", "--symbol", "NOPE_USD"), "notFound");
   });
 
-  it("verifies the core and the audit log", () => {
-    expect(bulwark("verify").json).toMatchObject({ ok: true, invariants: "ok" });
-    const audit = bulwark("audit", "verify").json;
-    expect(audit.ok).toBe(true);
-    // user, 2 keys, revoke, 2 adjustments, asset, market, suspend, resume.
-    expect(audit.checkedRows).toBe(10);
+  it("prints text tables and lines without --json", async () => {
+    const assets = await bulwarkText(dataDir, ["asset", "list"]);
+    expect(assets.status).toBe(0);
+    expect(assets.out.split("\n")[0]).toMatch(/^assetId\s+code\s+scale$/);
+    expect(assets.out).toMatch(/^5\s+SOL\s+9$/m);
+    transcript.push(assets.out, (await bulwarkText(dataDir, ["market", "list"])).out);
   });
 
-  it("refuses to open a data dir a live server holds, naming its operator API", () => {
-    const lockPath = join(dataDir, LOCK_FILE_NAME);
-    writeFileSync(
-      lockPath,
-      JSON.stringify({
-        pid: process.pid,
-        role: "server",
-        startedMs: 1,
-        operatorUrl: "http://127.0.0.1:9999/operator/v1",
-      }),
-    );
-    try {
-      expectFailure(
-        bulwark("asset", "list"),
-        "busy",
-        /operator API instead \(http:\/\/127\.0\.0\.1:9999\/operator\/v1/,
-      );
-      expectFailure(bulwark("verify"), "busy");
-    } finally {
-      rmSync(lockPath);
-    }
-    // A lock left by a dead process is stale and taken over.
-    writeFileSync(lockPath, JSON.stringify({ pid: 2 ** 22 + 12_345, role: "server", startedMs: 1 }));
-    expect(bulwark("asset", "list").json.ok).toBe(true);
+  it("verifies the core and the audit log", async () => {
+    const verified = record(await bulwark("verify"));
+    expect(verified.json).toMatchObject({ ok: true, invariants: "ok", lastSequence: 15, restingOrders: 0 });
+    expect(verified.json.stateHash).toMatch(/^[0-9a-f]{64}$/);
+    const text = await bulwarkText(dataDir, ["verify"]);
+    expect(text.out).toMatch(/^last sequence 15, 0 resting orders, invariants ok\nstate hash [0-9a-f]{64}$/);
+    const audit = record(await bulwark("audit", "verify"));
+    expect(audit.json.ok).toBe(true);
+    // 3 users, 2 status changes, 2 keys, revoke, 2 adjustments, asset, market, suspend, resume.
+    expect(audit.json.checkedRows).toBe(14);
   });
 
-  it("rotates the operator token", () => {
-    const first = bulwark("operator-token", "rotate").json.operatorToken;
-    const second = bulwark("operator-token", "rotate").json.operatorToken;
+  it.runIf(withServer)(
+    "audits changes through the socket as operator:cli@<os user>, like offline ones",
+    async () => {
+      const rows = await server!.exchange.internals.store.db
+        .selectFrom("audit_log")
+        .select("actor")
+        .execute();
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) expect(row.actor).toMatch(/^operator:cli@.+/);
+    },
+  );
+
+  it("rotates the operator token", async () => {
+    const first = (await bulwark("operator-token", "rotate")).json.operatorToken;
+    const second = (await bulwark("operator-token", "rotate")).json.operatorToken;
     expect(first).toMatch(/^op-[0-9a-f]{64}$/);
     expect(second).not.toBe(first);
   });
 });
 
-describe("bulwark start", () => {
-  it("serves until SIGINT, then stops cleanly and releases the data dir", async () => {
-    const directory = mkdtempSync(join(tmpdir(), "bulwark-cli-start-"));
-    try {
-      const env: NodeJS.ProcessEnv = { ...process.env, BULWARK_PORT: "0" };
-      delete env.DATABASE_URL;
-      const child = spawn(process.execPath, [BIN, "start", "--no-demo", "--json", "--data-dir", directory], {
-        env,
-      });
-      let output = "";
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-        output += chunk;
-      });
-      const exited = new Promise<number | null>((resolveExit) =>
-        child.on("exit", (code) => resolveExit(code)),
-      );
-      const deadline = Date.now() + 30_000;
-      while (!output.includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const started = JSON.parse(output.split("\n")[0]) as {
-        event: string;
-        url: string;
-        operatorToken: string;
-        demo: null;
-      };
-      expect(started).toMatchObject({ event: "started", demo: null });
-      expect(started.operatorToken).toMatch(/^op-[0-9a-f]{64}$/);
-      expect((await fetch(`${started.url}/v1.1/pair_settings`)).status).toBe(200);
-      child.kill("SIGINT");
-      expect(await exited).toBe(0);
-      expect(JSON.parse(output.trim().split("\n")[1])).toMatchObject({ ok: true, event: "stopped" });
-      expect(existsSync(join(directory, LOCK_FILE_NAME))).toBe(false);
-      expect(existsSync(join(directory, "candles.json"))).toBe(true);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+describe("both ways", () => {
+  it("print the same answers, offline and through a running server", () => {
+    const [offline, remote] = [...transcripts.values()];
+    expect(offline.length).toBeGreaterThan(15);
+    expect(remote).toEqual(offline);
+  });
+});
+
+describe("the data dir's lock", () => {
+  function writeLock(dataDir: string, owner: object): void {
+    writeFileSync(join(dataDir, LOCK_FILE_NAME), JSON.stringify({ startedMs: 1, ...owner }));
+  }
+
+  it("is busy while another command holds it, or while a server has not opened its socket yet", async () => {
+    const dataDir = newDataDir();
+    writeLock(dataDir, { pid: process.pid, role: "cli asset add" });
+    expectFailure(await bulwarkIn(dataDir, ["asset", "list"]), "busy", /another bulwark command/);
+    expectFailure(await bulwarkIn(dataDir, ["verify"]), "busy");
+    writeLock(dataDir, { pid: process.pid, role: "server" });
+    expectFailure(await bulwarkIn(dataDir, ["asset", "list"]), "busy", /starting.*try again/);
+  });
+
+  it("fails clearly when the server's socket does not answer", async () => {
+    const dataDir = newDataDir();
+    writeLock(dataDir, { pid: process.pid, role: "server", operatorSocket: join(dataDir, "gone.sock") });
+    expectFailure(await bulwarkIn(dataDir, ["asset", "list"]), "failed", /operator socket .* did not answer/);
+  });
+
+  it("takes over a lock left by a dead process", async () => {
+    const dataDir = newDataDir();
+    writeLock(dataDir, { pid: 2 ** 22 + 12_345, role: "server", operatorSocket: join(dataDir, "x.sock") });
+    expect((await bulwarkIn(dataDir, ["asset", "list"])).json.ok).toBe(true);
+    expect(readLockOwner(dataDir)).toBeNull();
+  });
+});
+
+describe("the operator API's listeners", () => {
+  let server: ExchangeServer;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = newDataDir();
+    server = await startExchangeServer({
+      dataDir,
+      port: 0,
+      host: "127.0.0.1",
+      demo: false,
+      env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+      operatorListen: "127.0.0.1:0",
+    });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it("are not on the public port", async () => {
+    const response = await fetch(`${server.url}/operator/v1/markets`, {
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    // The EXMO gateway's answer to an unknown path, not the operator API's.
+    expect(await response.text()).toMatch(/"result":false.*operator\/v1\/markets/);
+  });
+
+  it("serve TCP only when asked, on its own port, with the bearer token", async () => {
+    expect(server.operatorUrl).toMatch(/^http:\/\/127\.0\.0\.1:[0-9]+\/operator\/v1$/);
+    expect(server.operatorUrl).not.toContain(`:${server.port}/`);
+    const refused = await fetch(`${server.operatorUrl}/markets`);
+    expect(refused.status).toBe(401);
+    const markets = await fetch(`${server.operatorUrl}/markets`, {
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    expect(markets.status).toBe(200);
+    expect(readLockOwner(dataDir)).toMatchObject({ operatorUrl: server.operatorUrl });
+  });
+
+  it("report recovery at start", () => {
+    const { recovery, journalOpen } = server.exchange.internals;
+    expect(recovery).toMatchObject({ snapshotSequence: 0, replayedCommandCount: 0 });
+    expect(journalOpen.truncatedBytes).toBe(0);
+    expect(server.openMs).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,121 @@
+// The command line: options, usage text, and the errors every command reports with a kind.
+// Loaded by every `bulwark` invocation, so it imports nothing but node built-ins.
+
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--json]
+
+  start [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--no-demo] [--operator-listen HOST:PORT]
+        run the exchange: EXMO REST/WS API (default 127.0.0.1:8080, or BULWARK_PORT), operator API
+        on <data-dir>/operator.sock (and on HOST:PORT with the operator token when asked), demo
+        trader and market maker unless --no-demo; Ctrl-C stops cleanly
+  verify                       recover, check every invariant, print last sequence and state hash
+  user create --email E        the password is read from stdin (one line) or typed at a prompt
+  user freeze|unfreeze --email E
+  key create --email E --scopes info,trade[,withdraw] [--ip CIDR]...   prints key and secret
+  key revoke --key K
+  balance adjust --email E --asset A --amount X --reason R   debit: --amount=-X
+  asset add --code C --scale N
+  asset list
+  market add --base B --quote Q --tick T --lot L --min-price P --max-price P --min-qty Q
+             --max-qty Q --min-notional N --max-notional N --maker-fee PCT --taker-fee PCT
+  market list
+  market suspend|resume --symbol S
+  audit verify                 walk the hash-chained audit log
+  operator-token rotate        new operator API token (old one stops working at next start)
+  help
+
+While a server runs on the data dir, every command goes through its operator socket (same output).`;
+
+export const OPTIONS = {
+  "data-dir": { type: "string", default: "data" },
+  json: { type: "boolean", default: false },
+  port: { type: "string" },
+  host: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "no-demo": { type: "boolean", default: false },
+  "operator-listen": { type: "string" },
+  email: { type: "string" },
+  /** Refused with an explanation: argv is visible in `ps` and shell history. */
+  password: { type: "string" },
+  scopes: { type: "string" },
+  ip: { type: "string", multiple: true },
+  key: { type: "string" },
+  asset: { type: "string" },
+  amount: { type: "string" },
+  reason: { type: "string" },
+  code: { type: "string" },
+  scale: { type: "string" },
+  symbol: { type: "string" },
+  base: { type: "string" },
+  quote: { type: "string" },
+  tick: { type: "string" },
+  lot: { type: "string" },
+  "min-price": { type: "string" },
+  "max-price": { type: "string" },
+  "min-qty": { type: "string" },
+  "max-qty": { type: "string" },
+  "min-notional": { type: "string" },
+  "max-notional": { type: "string" },
+  "maker-fee": { type: "string" },
+  "taker-fee": { type: "string" },
+} as const;
+
+export type Values = ReturnType<
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
+>["values"];
+
+export interface Cli {
+  command: string;
+  dataDir: string;
+  json: boolean;
+  values: Values;
+}
+
+/** The error kinds of `--json` output and of README's CLI reference. */
+export type CliErrorKind = "usage" | "invalid" | "notFound" | "conflict" | "rejected" | "busy" | "failed";
+
+/** A refusal with its kind; usage mistakes exit with 2, every other kind with 1. */
+export class CliError extends Error {
+  constructor(
+    readonly kind: CliErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError("usage", message);
+}
+
+export function parseCli(argv: readonly string[]): Cli {
+  let parsed: { positionals: string[]; values: Values };
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+  const { positionals, values } = parsed;
+  if (positionals.length > 2) throw usageError(`unexpected arguments: ${positionals.slice(2).join(" ")}`);
+  if (values.password !== undefined)
+    throw usageError(
+      "--password is not accepted: a command line is visible in `ps` and shell history. Pipe the " +
+        "password on stdin (one line), or leave stdin a terminal and type it at the prompt",
+    );
+  return {
+    command: positionals.join(" ") || "help",
+    dataDir: resolve(values["data-dir"]),
+    json: values.json,
+    values,
+  };
+}
+
+export function required(cli: Cli, name: keyof Values): string {
+  const value = cli.values[name];
+  if (typeof value !== "string" || value === "")
+    throw usageError(`--${name} is required for "${cli.command}"`);
+  return value;
+}

@@ -1,0 +1,206 @@
+// The operator commands, each once: how its flags become a request, what it needs offline, which
+// operator route does it on a running server, and how its result is printed. Both ways give the
+// same result object (the operator API returns what OperatorActions returns), so the output is
+// the same whether or not a server holds the data dir.
+
+import type { AssetListing, MarketListing, OperatorActions } from "../operator/actions.ts";
+import type { MarketSpec } from "../operator/market-spec.ts";
+import { type Cli, CliError, required } from "./args.ts";
+import type { CliIo } from "./io.ts";
+import type { OfflineNeeds } from "./offline.ts";
+import { readPassword } from "./password.ts";
+import type { OperatorClient } from "./remote.ts";
+
+/** Every change the CLI makes is audited with this actor (the socket's server side uses the same). */
+export type Actor = string;
+
+export interface OperatorCommand<I, R> {
+  needs: OfflineNeeds;
+  /** Reads and checks the flags (and stdin) before anything is opened. */
+  input(cli: Cli, io: CliIo): I | Promise<I>;
+  offline(actions: OperatorActions, actor: Actor, input: I): Promise<R>;
+  remote(client: OperatorClient, input: I): Promise<R>;
+  /** The --json fields and the text; throws for a result that is a failure (a broken audit log). */
+  print(result: R): { fields: object; text: string };
+}
+
+function command<I, R>(definition: OperatorCommand<I, R>): OperatorCommand<I, R> {
+  return definition;
+}
+
+const path = encodeURIComponent;
+
+/** The table `bulwark <noun> <verb>` dispatches on (each entry typed where it is defined, erased here). */
+export const OPERATOR_COMMANDS = {
+  "user create": command({
+    needs: "storeAndUserIdFloor",
+    async input(cli, io) {
+      const email = required(cli, "email");
+      return { email, password: await readPassword(io, email) };
+    },
+    offline: (actions, actor, input) => actions.createUser(actor, input),
+    remote: (client, input) => client.post<{ userId: number; email: string }>("/users", input),
+    print: (user) => ({ fields: user, text: `created user ${user.userId} ${user.email}` }),
+  }),
+  "user freeze": userStatus("frozen"),
+  "user unfreeze": userStatus("active"),
+  "key create": command({
+    needs: "store",
+    input: (cli) => ({
+      email: required(cli, "email"),
+      scopes: required(cli, "scopes"),
+      ipAllowList: cli.values.ip ?? [],
+    }),
+    offline: (actions, actor, input) => actions.createApiKey(actor, input),
+    remote: (client, input) =>
+      client.post<Awaited<ReturnType<OperatorActions["createApiKey"]>>>("/keys", input),
+    print: (key) => ({
+      fields: key,
+      text: `key    ${key.keyId}\nsecret ${key.secret}\nscopes ${key.scopes}  (the secret is shown only now)`,
+    }),
+  }),
+  "key revoke": command({
+    needs: "store",
+    input: (cli) => ({ keyId: required(cli, "key") }),
+    offline: (actions, actor, input) => actions.revokeApiKey(actor, input),
+    remote: (client, input) => client.delete<{ keyId: string }>(`/keys/${path(input.keyId)}`),
+    print: (result) => ({ fields: result, text: `revoked ${result.keyId}` }),
+  }),
+  "balance adjust": command({
+    needs: "exchange",
+    input: (cli) => ({
+      email: required(cli, "email"),
+      asset: required(cli, "asset"),
+      amount: required(cli, "amount"),
+      reason: required(cli, "reason"),
+    }),
+    offline: (actions, actor, input) => actions.adjustBalance(actor, input),
+    remote: (client, input) =>
+      client.post<Awaited<ReturnType<OperatorActions["adjustBalance"]>>>("/balances/adjust", input),
+    print: (result) => ({
+      fields: result,
+      text: `${result.amount} ${result.asset} → user ${result.userId}: available ${result.available}, held ${result.held}`,
+    }),
+  }),
+  "asset add": command({
+    needs: "exchange",
+    input(cli) {
+      const scaleText = required(cli, "scale");
+      if (!/^[0-9]{1,2}$/.test(scaleText))
+        throw new CliError("invalid", `--scale must be 0..18, got "${scaleText}"`);
+      return { code: required(cli, "code"), scale: Number(scaleText) };
+    },
+    offline: (actions, actor, input) => actions.addAsset(actor, input),
+    remote: (client, input) => client.post<AssetListing>("/assets", input),
+    print: (asset) => ({
+      fields: asset,
+      text: `added asset ${asset.code} (id ${asset.assetId}, ${asset.scale} decimals)`,
+    }),
+  }),
+  "asset list": command({
+    needs: "exchange",
+    input: () => ({}),
+    offline: async (actions) => ({ assets: actions.listAssets() }),
+    remote: (client) => client.get<{ assets: AssetListing[] }>("/assets"),
+    print: (result) => ({ fields: result, text: table(result.assets.map((asset) => ({ ...asset }))) }),
+  }),
+  "market add": command({
+    needs: "exchange",
+    input: (cli): MarketSpec => ({
+      base: required(cli, "base"),
+      quote: required(cli, "quote"),
+      tick: required(cli, "tick"),
+      lot: required(cli, "lot"),
+      minPrice: required(cli, "min-price"),
+      maxPrice: required(cli, "max-price"),
+      minQuantity: required(cli, "min-qty"),
+      maxQuantity: required(cli, "max-qty"),
+      minNotional: required(cli, "min-notional"),
+      maxNotional: required(cli, "max-notional"),
+      makerFeePercent: required(cli, "maker-fee"),
+      takerFeePercent: required(cli, "taker-fee"),
+    }),
+    offline: (actions, actor, spec) => actions.addMarket(actor, spec),
+    remote: (client, spec) => client.post<MarketListing>("/markets", spec),
+    print: (market) => ({
+      fields: market,
+      text: `added market ${market.symbol} (id ${market.marketId}): tick ${market.tick}, lot ${market.lot}`,
+    }),
+  }),
+  "market list": command({
+    needs: "exchange",
+    input: () => ({}),
+    offline: async (actions) => ({ markets: await actions.listMarkets() }),
+    remote: (client) => client.get<{ markets: MarketListing[] }>("/markets"),
+    print: (result) => ({
+      fields: result,
+      text: table(
+        result.markets.map(
+          ({ symbol, status, tick, lot, minNotional, makerFeePercent, takerFeePercent }) => ({
+            symbol,
+            status,
+            tick,
+            lot,
+            minNotional,
+            makerFeePercent,
+            takerFeePercent,
+          }),
+        ),
+      ),
+    }),
+  }),
+  "market suspend": marketStatus("suspended"),
+  "market resume": marketStatus("active"),
+  "audit verify": command({
+    needs: "store",
+    input: () => ({}),
+    offline: (actions) => actions.verifyAudit(),
+    remote: (client) => client.get<Awaited<ReturnType<OperatorActions["verifyAudit"]>>>("/audit/verify"),
+    print(result) {
+      if (!result.ok) throw new CliError("rejected", `audit log broken: ${result.problem}`);
+      return {
+        fields: result,
+        text: `audit log ok: ${result.checkedRows} rows, head ${result.head?.hash ?? "(empty)"}`,
+      };
+    },
+  }),
+} as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
+
+function userStatus(status: "active" | "frozen") {
+  return command({
+    needs: "store",
+    input: (cli) => ({ email: required(cli, "email"), status }),
+    offline: (actions, actor, input) => actions.setUserStatus(actor, input),
+    remote: (client, input) =>
+      client.post<{ userId: number; status: string }>(`/users/${path(input.email)}/status`, {
+        status: input.status,
+      }),
+    print: (result) => ({ fields: result, text: `user ${result.userId} is ${result.status}` }),
+  });
+}
+
+function marketStatus(status: "active" | "suspended") {
+  return command({
+    needs: "exchange",
+    input: (cli) => ({ symbol: required(cli, "symbol"), status }),
+    offline: (actions, actor, input) => actions.setMarketStatus(actor, input),
+    remote: (client, input) =>
+      client.post<{ symbol: string; status: string; sequence: number }>(
+        `/markets/${path(input.symbol)}/${status === "suspended" ? "suspend" : "resume"}`,
+        {},
+      ),
+    print: (result) => ({ fields: result, text: `${result.symbol} is ${result.status}` }),
+  });
+}
+
+export function table(rows: readonly Record<string, unknown>[]): string {
+  if (rows.length === 0) return "(none)";
+  const keys = Object.keys(rows[0]);
+  const widths = keys.map((key) => Math.max(key.length, ...rows.map((row) => String(row[key]).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
+  return [line(keys), ...rows.map((row) => line(keys.map((key) => String(row[key]))))].join("\n");
+}

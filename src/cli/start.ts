@@ -1,0 +1,166 @@
+// `bulwark start`: the whole exchange in this process until SIGINT or SIGTERM. The start log says
+// where everything listens and what recovery did (snapshot, commands replayed, torn journal tail
+// cut, time to open), so a slow or surprising restart explains itself.
+
+import { resolve } from "node:path";
+import { coreSummary } from "../server/core-report.ts";
+import { parseOperatorListen } from "../server/operator-listeners.ts";
+import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
+import { type Cli, usageError } from "./args.ts";
+import { type CliIo, say } from "./io.ts";
+
+function portOf(cli: Cli, io: CliIo): number {
+  const text = cli.values.port ?? io.env.BULWARK_PORT ?? String(DEFAULT_PORT);
+  const port = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || port > 65_535) throw usageError(`port must be 0..65535, got "${text}"`);
+  return port;
+}
+
+function tlsOf(cli: Cli): { certPath: string; keyPath: string } | undefined {
+  const cert = cli.values["tls-cert"];
+  const key = cli.values["tls-key"];
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw usageError("--tls-cert and --tls-key go together");
+  return { certPath: resolve(cert), keyPath: resolve(key) };
+}
+
+function operatorListenOf(cli: Cli): string | undefined {
+  const text = cli.values["operator-listen"];
+  if (text === undefined) return undefined;
+  try {
+    parseOperatorListen(text);
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+  return text;
+}
+
+export interface RecoverySummary {
+  /** The snapshot recovery started from; 0: none, the journal was replayed from its start. */
+  snapshotSequence: number;
+  skippedSnapshots: number;
+  replayedCommands: number;
+  lastSequence: number;
+  /** Bytes of a torn journal tail cut at open (never acknowledged), and from which file. */
+  tornTailBytes: number;
+  tornTailFile: string | null;
+  /** Time to open the data dir: store, journal, recovery, replay projected, market data rebuilt. */
+  openMs: number;
+}
+
+export function recoverySummary(server: ExchangeServer): RecoverySummary {
+  const { recovery, journalOpen } = server.exchange.internals;
+  return {
+    snapshotSequence: recovery.snapshotSequence,
+    skippedSnapshots: recovery.skippedSnapshots.length,
+    replayedCommands: recovery.replayedCommandCount,
+    lastSequence: recovery.lastSequence,
+    tornTailBytes: journalOpen.truncatedBytes,
+    tornTailFile: journalOpen.truncatedFile,
+    openMs: server.openMs,
+  };
+}
+
+export function recoveryText(summary: RecoverySummary): string {
+  const from = summary.snapshotSequence === 0 ? "no snapshot" : `snapshot ${summary.snapshotSequence}`;
+  const skipped = summary.skippedSnapshots === 0 ? "" : ` (${summary.skippedSnapshots} damaged skipped)`;
+  const torn =
+    summary.tornTailBytes === 0
+      ? "no torn tail"
+      : `torn tail of ${summary.tornTailBytes} bytes cut from ${summary.tornTailFile}`;
+  return (
+    `recovered: ${from}${skipped} + ${summary.replayedCommands} commands replayed → sequence ` +
+    `${summary.lastSequence}; ${torn}; opened in ${summary.openMs} ms`
+  );
+}
+
+function startedText(server: ExchangeServer, dataDir: string, recovery: RecoverySummary): string {
+  const lines = [
+    `Bulwark listening on ${server.url}  (data dir ${dataDir})`,
+    `  ${server.listenNote}`,
+    `  ${recoveryText(recovery)}`,
+    `  EXMO REST: ${server.url}/v1.1/…  WebSocket: ${server.url.replace(/^http/, "ws")}/v1/public, /v1/private`,
+    `  API docs: ${server.url}/docs  health: ${server.url}/health`,
+    `  operator API: ${server.operatorSocket}  (\`bulwark <command> --data-dir ${dataDir}\` goes through it)`,
+  ];
+  if (server.operatorUrl !== null)
+    lines.push(`  operator API on TCP: ${server.operatorUrl}  (Authorization: Bearer <operator token>)`);
+  if (server.newOperatorToken !== null)
+    lines.push(`  operator token (shown once; only its hash is kept): ${server.newOperatorToken}`);
+  if (server.demo !== null) {
+    const { demo } = server;
+    lines.push(
+      `  demo trader ${demo.email} / ${demo.password}`,
+      `  demo API key ${demo.apiKey.keyId}`,
+      `  demo secret  ${demo.apiKey.secret}`,
+      "  connect with ccxt 4.5.73 (node --input-type=module, or an .mjs file):",
+      ...demo.ccxtSnippet.split("\n").map((line) => `    ${line}`),
+      "    // for watch* over plain ws:// first: await ex.loadHttpProxyAgent();",
+      "  a demo market maker is quoting and trading; --no-demo turns it off",
+    );
+  }
+  lines.push("  Ctrl-C stops cleanly");
+  return lines.join("\n");
+}
+
+export async function start(cli: Cli, io: CliIo): Promise<void> {
+  const server = await startExchangeServer({
+    dataDir: cli.dataDir,
+    port: portOf(cli, io),
+    host: cli.values.host,
+    tls: tlsOf(cli),
+    demo: !cli.values["no-demo"],
+    operatorListen: operatorListenOf(cli),
+    env: io.env,
+  });
+  const recovery = recoverySummary(server);
+  say(
+    cli,
+    io,
+    {
+      event: "started",
+      dataDir: cli.dataDir,
+      url: server.url,
+      host: server.host,
+      port: server.port,
+      operatorSocket: server.operatorSocket,
+      operatorUrl: server.operatorUrl,
+      operatorToken: server.newOperatorToken,
+      serverKeySource: server.serverKeySource,
+      recovery,
+      ...coreSummary(server.exchange.internals.core),
+      marketDataRestore: server.marketDataRestore,
+      demo:
+        server.demo === null
+          ? null
+          : {
+              email: server.demo.email,
+              password: server.demo.password,
+              apiKey: server.demo.apiKey.keyId,
+              secret: server.demo.apiKey.secret,
+              ccxt: server.demo.ccxtSnippet,
+            },
+    },
+    startedText(server, cli.dataDir, recovery),
+  );
+  await waitForStopSignal();
+  await server.close();
+  say(
+    cli,
+    io,
+    { event: "stopped", lastSequence: server.exchange.status().lastSequence },
+    "Stopped; journal flushed, candles saved.",
+  );
+}
+
+function waitForStopSignal(): Promise<void> {
+  return new Promise((resolveStop) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolveStop();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

@@ -6,8 +6,12 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // CI also writes a JSON summary, from which .ci/run prints the plain "N passed, N failed" line.
+    // CI also writes a JSON summary, from which .ci/run prints the plain "N passed, N failed" line
+    // (BULWARK_TEST_REPORT names the file, so `npm test` and `npm run test:full` keep one each).
     reporters: process.env.CI === "true" ? ["default", "json"] : ["default"],
-    outputFile: process.env.CI === "true" ? { json: "test-results.json" } : undefined,
+    outputFile:
+      process.env.CI === "true"
+        ? { json: process.env.BULWARK_TEST_REPORT ?? "test-results.json" }
+        : undefined,
   },
 });

@@ -2,8 +2,11 @@
 // deterministic command stream; we SIGKILL it at random moments, then check on a copy of its
 // data directory that recovery keeps every acknowledged command, holds exactly the journaled
 // prefix of the stream, and reaches the state hash of a clean replay of that prefix.
-// Kills: CRASH_KILLS, else 50 with CI=true and 200 otherwise. Two lanes (own dir, own seed) run
-// in parallel to use both cores of a small CI machine.
+// Kills: CRASH_KILLS, else 200 with BULWARK_TEST_FULL=1 (`npm run test:full`, which CI runs after
+// `npm test`), else 16 (the default run). Either way every kind of kill is taken: the second
+// run of each lane is killed early (during start-up and recovery), and most others while
+// commands flow (checked at the end). Two lanes (own dir, own seed) run in parallel to use both cores
+// of a small CI machine.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
@@ -20,7 +23,11 @@ import { recover } from "../../src/runtime/recovery.ts";
 import { SnapshotStore } from "../../src/runtime/snapshot-store.ts";
 import { STREAM_CORE_LIMITS, stampedStream, stampedStreamCommand } from "./command-stream.ts";
 
-const KILL_COUNT = Number(process.env.CRASH_KILLS ?? (process.env.CI === "true" ? 50 : 200));
+const FULL_KILL_COUNT = 200;
+const QUICK_KILL_COUNT = 16;
+const KILL_COUNT = Number(
+  process.env.CRASH_KILLS ?? (process.env.BULWARK_TEST_FULL === "1" ? FULL_KILL_COUNT : QUICK_KILL_COUNT),
+);
 const LANE_COUNT = 2;
 const CHILD = join(import.meta.dirname, "crash-child.ts");
 /** A child that is not killed within this time is stuck: fail instead of hanging CI. */
@@ -75,7 +82,7 @@ function newLane(seed: number): Lane {
 }
 
 /** Starts the child; kills it at a random moment: mostly while it acknowledges commands, sometimes during start-up and recovery. */
-function runChild(lane: Lane): Promise<RunOutcome> {
+function runChild(lane: Lane, forceEarlyKill: boolean): Promise<RunOutcome> {
   const child: ChildProcess = spawn(
     process.execPath,
     ["--import", "tsx", CHILD, lane.dir, String(lane.seed)],
@@ -93,7 +100,7 @@ function runChild(lane: Lane): Promise<RunOutcome> {
     outcome.killedAfterMs = performance.now() - startedMs;
     child.kill("SIGKILL");
   };
-  const earlyKill = lane.rng.next() < 0.15;
+  const earlyKill = forceEarlyKill || lane.rng.next() < 0.15;
   if (earlyKill) setTimeout(kill, lane.rng.next() * 900);
   createInterface({ input: child.stdout! }).on("line", (line) => {
     const [word, value] = line.split(" ");
@@ -168,7 +175,7 @@ async function verifyAfterKill(lane: Lane, outcome: RunOutcome): Promise<void> {
 
 async function runLane(lane: Lane, kills: number): Promise<void> {
   for (let k = 0; k < kills; k++) {
-    const outcome = await runChild(lane);
+    const outcome = await runChild(lane, k === 1);
     totals.kills++;
     if (!outcome.ready) totals.killsBeforeReady++;
     else if (outcome.ackedThrough > outcome.readySequence) totals.killsMidStream++;

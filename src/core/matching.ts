@@ -2,9 +2,10 @@
 // the opposite side (price-time priority, self-trade prevention, money limits), rests what is
 // left of a GTC limit order, fires triggered stops, and takes orders out of the books (fills
 // and cancels), with the ledger moves and events of each step. docs/CORE.md, "Matching" to
-// "Stop triggers", is its specification. Core decides whether an order is accepted; the Matcher
-// never rejects.
+// "Stop triggers", is its specification. Core decides whether an order is accepted (its checks);
+// the Matcher carries out an accepted order and never rejects.
 
+import { holdFor, policyIndex } from "./admission.ts";
 import { feeUnits } from "./arithmetic.ts";
 import { assert } from "./assert.ts";
 import type { OrderType, PlaceOrderCommand } from "./commands.ts";
@@ -24,19 +25,13 @@ import {
 import type { DoneReason } from "./events.ts";
 import type { Ledger, UserAccount } from "./ledger/ledger.ts";
 
-/** How an order of this type is bounded while it matches (a stop: once it fires). */
-function matchModeOf(orderType: OrderType): number {
-  switch (orderType) {
-    case "limit":
-      return MODE_LIMIT;
-    case "market":
-      return MODE_MARKET;
-    case "marketTotal":
-      return MODE_TOTAL;
-    case "stopMarket":
-      return MODE_MARKET;
-  }
-}
+/** How an order of each type is bounded while it matches (a stop: once it fires). */
+const MATCH_MODE: Readonly<Record<OrderType, number>> = {
+  limit: MODE_LIMIT,
+  market: MODE_MARKET,
+  marketTotal: MODE_TOTAL,
+  stopMarket: MODE_MARKET,
+};
 
 export class Matcher {
   private readonly pool: OrderPool;
@@ -52,28 +47,53 @@ export class Matcher {
     this.ledger = state.ledger;
   }
 
-  /** An accepted order other than a stop (its hold already moved): matches, then rests or ends. */
-  takeOrder(
-    command: PlaceOrderCommand,
-    market: MarketState,
-    user: UserAccount,
-    hold: number,
-    policy: number,
-  ): void {
+  /**
+   * An order Core accepted: moves its hold, announces it (orderAccepted), then matches it and
+   * rests or ends it, or keeps it as a stop; then fires the stops that reached their trigger.
+   */
+  accept(command: PlaceOrderCommand, market: MarketState): void {
+    const config = market.config;
+    const user = this.ledger.user(command.userId)!;
+    const isBuy = command.side === "buy";
+    const hold = holdFor(this.state, command, market, user);
+    this.ledger.hold(user, isBuy ? config.quoteAssetId : config.baseAssetId, hold);
+    const out = this.out;
+    out.events.push({
+      type: "orderAccepted",
+      sequence: out.sequence,
+      timestampMs: out.timestampMs,
+      orderId: command.sequence,
+      userId: command.userId,
+      marketId: config.marketId,
+      side: command.side,
+      orderType: command.orderType,
+      priceTicks: command.priceTicks,
+      quantityLots: command.quantityLots,
+      quoteAmountUnits: command.quoteAmountUnits,
+      triggerPriceTicks: command.triggerPriceTicks,
+      clientOrderId: command.clientOrderId,
+      heldUnits: hold,
+    });
+    const policy = policyIndex(command, market);
+    if (command.orderType === "stopMarket") {
+      this.addStop(command, market, user, hold, policy);
+      this.runTriggers(market);
+      return;
+    }
+    // Every field of the reused Taker is set here and in fireStop(), inline: a call per order
+    // would take from V8's inlining budget of the whole command path.
     const taker = this.taker;
-    const mode = matchModeOf(command.orderType);
-    taker.start(
-      market,
-      user,
-      command.sequence,
-      command.side === "buy" ? SIDE_BUY : SIDE_SELL,
-      mode,
-      command.priceTicks,
-      mode === MODE_TOTAL ? Number.MAX_SAFE_INTEGER : command.quantityLots,
-      hold,
-      command.quoteAmountUnits,
-      policy,
-    );
+    const mode = MATCH_MODE[command.orderType];
+    taker.market = market;
+    taker.user = user;
+    taker.orderId = command.sequence;
+    taker.side = isBuy ? SIDE_BUY : SIDE_SELL;
+    taker.mode = mode;
+    taker.limitPriceTicks = command.priceTicks;
+    taker.remainingLots = mode === MODE_TOTAL ? Number.MAX_SAFE_INTEGER : command.quantityLots;
+    taker.heldUnits = hold;
+    taker.quoteLeftUnits = command.quoteAmountUnits;
+    taker.selfTradePrevention = policy;
     const tradeIdBefore = this.state.nextTradeId;
     this.match();
     const rests = mode === MODE_LIMIT && command.timeInForce === "gtc" && taker.stopReason === "expired";
@@ -82,27 +102,28 @@ export class Matcher {
     if (this.state.nextTradeId !== tradeIdBefore) this.runTriggers(market);
   }
 
-  /** An accepted stop order (its hold already moved): waits for its trigger, which may be reached already. */
-  placeStop(
+  private addStop(
     command: PlaceOrderCommand,
     market: MarketState,
     user: UserAccount,
     hold: number,
     policy: number,
   ): void {
-    const stop: StopOrder = {
-      orderId: command.sequence,
-      userId: command.userId,
-      marketId: command.marketId,
-      side: command.side,
-      triggerPriceTicks: command.triggerPriceTicks,
-      quantityLots: command.quantityLots,
-      heldUnits: hold,
-      clientOrderId: command.clientOrderId,
-      selfTradePrevention: policy,
-    };
-    this.state.addStop(stop, market, user);
-    this.runTriggers(market);
+    this.state.addStop(
+      {
+        orderId: command.sequence,
+        userId: command.userId,
+        marketId: command.marketId,
+        side: command.side,
+        triggerPriceTicks: command.triggerPriceTicks,
+        quantityLots: command.quantityLots,
+        heldUnits: hold,
+        clientOrderId: command.clientOrderId,
+        selfTradePrevention: policy,
+      },
+      market,
+      user,
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -314,18 +335,17 @@ export class Matcher {
       marketId: stop.marketId,
       lastPriceTicks: market.lastPriceTicks,
     });
-    this.taker.start(
-      market,
-      user,
-      stop.orderId,
-      stop.side === "buy" ? SIDE_BUY : SIDE_SELL,
-      MODE_MARKET,
-      0,
-      stop.quantityLots,
-      stop.heldUnits,
-      0,
-      stop.selfTradePrevention,
-    );
+    const taker = this.taker;
+    taker.market = market;
+    taker.user = user;
+    taker.orderId = stop.orderId;
+    taker.side = stop.side === "buy" ? SIDE_BUY : SIDE_SELL;
+    taker.mode = MODE_MARKET;
+    taker.limitPriceTicks = 0;
+    taker.remainingLots = stop.quantityLots;
+    taker.heldUnits = stop.heldUnits;
+    taker.quoteLeftUnits = 0;
+    taker.selfTradePrevention = stop.selfTradePrevention;
     this.match();
     this.finishTaker();
   }

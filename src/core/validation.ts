@@ -1,6 +1,6 @@
 // Pure checks of a placeOrder command against its market (steps 3 to 6 of docs/CORE.md).
 
-import { isOrderType, type PlaceOrderCommand } from "./commands.ts";
+import { ORDER_TYPES, type PlaceOrderCommand } from "./commands.ts";
 import { MAX_USER_ID, type MarketConfig, SELF_TRADE_PREVENTIONS } from "./config.ts";
 import type { RejectReason } from "./events.ts";
 
@@ -16,7 +16,7 @@ export function isUserId(value: number): boolean {
 function shapeProblem(command: PlaceOrderCommand): boolean {
   const type = command.orderType;
   if (command.side !== "buy" && command.side !== "sell") return true;
-  if (!isOrderType(type)) return true;
+  if (!ORDER_TYPES.includes(type)) return true;
   const tif = command.timeInForce;
   if (tif !== "gtc" && tif !== "ioc" && tif !== "fok") return true;
   if (typeof command.postOnly !== "boolean") return true;

@@ -1,6 +1,6 @@
 // The incoming (taker) order while it matches. One object per core, reused for every order and
-// every fired stop: start() sets every field, so matching allocates nothing and no field leaks
-// from one order into the next.
+// every fired stop, so matching allocates nothing. Matcher.accept() and Matcher.fireStop() set
+// every field but stopReason (match() resets it), so nothing leaks from one order to the next.
 
 import type { DoneReason } from "../events.ts";
 import type { UserAccount } from "../ledger/ledger.ts";
@@ -38,29 +38,4 @@ export class Taker {
   selfTradePrevention = STP_CANCEL_RESTING;
   /** Why matching stopped, when the order did not fill. */
   stopReason: DoneReason = "expired";
-
-  start(
-    market: MarketState,
-    user: UserAccount,
-    orderId: number,
-    side: number,
-    mode: number,
-    limitPriceTicks: number,
-    remainingLots: number,
-    heldUnits: number,
-    quoteLeftUnits: number,
-    selfTradePrevention: number,
-  ): void {
-    this.market = market;
-    this.user = user;
-    this.orderId = orderId;
-    this.side = side;
-    this.mode = mode;
-    this.limitPriceTicks = limitPriceTicks;
-    this.remainingLots = remainingLots;
-    this.heldUnits = heldUnits;
-    this.quoteLeftUnits = quoteLeftUnits;
-    this.selfTradePrevention = selfTradePrevention;
-    this.stopReason = "expired";
-  }
 }

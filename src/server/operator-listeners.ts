@@ -7,7 +7,8 @@
 //   finds it through the data dir's lock file and goes through it while a server runs.
 // - Only when asked (--operator-listen HOST:PORT or BULWARK_OPERATOR_LISTEN): a TCP listener of
 //   its own, loopback unless a host is named, with the operator bearer token (and its
-//   wrong-token throttle), over TLS when the server has a certificate.
+//   wrong-token throttle), over TLS when the server has a certificate. Any other address than
+//   loopback is refused without TLS: the token would cross the network in clear.
 
 import { chmodSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
@@ -42,6 +43,10 @@ export function parseOperatorListen(text: string): OperatorListenAddress {
   if (!/^[0-9]{1,5}$/.test(portText) || port > 65_535 || !/^[A-Za-z0-9.:-]*$/.test(host))
     throw new Error(`operator listen address must be HOST:PORT (e.g. 127.0.0.1:8081), got "${text}"`);
   return { host: host === "" ? DEFAULT_OPERATOR_HOST : host, port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$/.test(host);
 }
 
 export interface OperatorListenersOptions {
@@ -84,6 +89,11 @@ export async function listenOperatorApi(options: OperatorListenersOptions): Prom
     throw new Error(
       `the operator socket path ${socketPath} is longer than ${MAX_SOCKET_PATH_BYTES} bytes, ` +
         "which Unix sockets do not allow; use a data dir with a shorter path",
+    );
+  if (options.listen !== undefined && !isLoopback(options.listen.host) && options.tls === undefined)
+    throw new Error(
+      `the operator API on ${options.listen.host}:${options.listen.port} would send its bearer token in ` +
+        "clear over the network: give start --tls-cert and --tls-key, or listen on 127.0.0.1",
     );
   const apps: FastifyInstance[] = [];
   const close = async () => {

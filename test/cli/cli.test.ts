@@ -474,3 +474,20 @@ describe("the operator API's listeners", () => {
     expect(server.openMs).toBeGreaterThan(0);
   });
 });
+
+describe("an operator TCP listener off loopback", () => {
+  it("is refused without TLS (the token would cross the network in clear)", async () => {
+    const dataDir = newDataDir();
+    await expect(
+      startExchangeServer({
+        dataDir,
+        port: 0,
+        host: "127.0.0.1",
+        demo: false,
+        env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+        operatorListen: "0.0.0.0:0",
+      }),
+    ).rejects.toThrow(/in clear over the network/);
+    expect(readLockOwner(dataDir)).toBeNull();
+  });
+});

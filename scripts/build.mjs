@@ -20,8 +20,15 @@ const dist = join(root, "dist");
 const startedAt = new Date();
 const startedMs = performance.now();
 
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+} catch {
+  // An install without dev dependencies: nothing to build with; bin/bulwark.mjs says so at run time.
+  console.warn("build: typescript is not installed (dev dependencies omitted?); dist/ not built");
+  process.exit(0);
+}
 rmSync(dist, { recursive: true, force: true });
-const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
 writeFileSync(
   join(dist, "store", "projector-thread-loader.mjs"),

@@ -28,9 +28,14 @@ function dataDir(): string {
   return directory;
 }
 
-async function start(directory: string, clock?: () => number): Promise<ExchangeServer> {
+async function start(
+  directory: string,
+  clock?: () => number,
+  operatorListen?: string,
+): Promise<ExchangeServer> {
   const server = await startExchangeServer({
     dataDir: directory,
+    ...(operatorListen === undefined ? {} : { operatorListen }),
     port: 0,
     host: "127.0.0.1",
     demo: false,
@@ -57,8 +62,8 @@ async function submitAll(server: ExchangeServer, commands: UnstampedCommand[]): 
 }
 
 describe("startExchangeServer", () => {
-  it("serves the EXMO API and the operator API on one port, with default markets on a fresh data dir", async () => {
-    const server = await start(dataDir());
+  it("serves the EXMO API on its port and the operator API only where asked, with default markets on a fresh data dir", async () => {
+    const server = await start(dataDir(), undefined, "127.0.0.1:0");
     expect(server.defaultCommandsAdded).toBe(8);
     expect(server.exchange.markets().map((market) => market.config.symbol)).toEqual([
       "BTC_USD",
@@ -73,6 +78,14 @@ describe("startExchangeServer", () => {
       headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
     });
     expect(markets.status).toBe(200);
+    // The public port does not serve the operator API (it can mint money).
+    const onPublicPort = await fetch(`${server.url}/operator/v1/markets`, {
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    expect(await onPublicPort.json()).toEqual({
+      result: false,
+      error: "Error 40015: API function do not exist - /operator/v1/markets",
+    });
     expect(server.operatorTokenSource).toBe("env");
     expect(server.serverKeySource).toBe("generated");
   });

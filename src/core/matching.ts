@@ -8,7 +8,7 @@
 import { holdFor, policyIndex } from "./admission.ts";
 import { feeUnits } from "./arithmetic.ts";
 import { assert } from "./assert.ts";
-import type { OrderType, PlaceOrderCommand } from "./commands.ts";
+import type { PlaceOrderCommand } from "./commands.ts";
 import type { BookSide } from "./engine/book-side.ts";
 import type { CommandOutput } from "./engine/command-output.ts";
 import type { CoreState } from "./engine/core-state.ts";
@@ -24,14 +24,6 @@ import {
 } from "./engine/taker.ts";
 import type { DoneReason } from "./events.ts";
 import type { Ledger, UserAccount } from "./ledger/ledger.ts";
-
-/** How an order of each type is bounded while it matches (a stop: once it fires). */
-const MATCH_MODE: Readonly<Record<OrderType, number>> = {
-  limit: MODE_LIMIT,
-  market: MODE_MARKET,
-  marketTotal: MODE_TOTAL,
-  stopMarket: MODE_MARKET,
-};
 
 export class Matcher {
   private readonly pool: OrderPool;
@@ -83,7 +75,20 @@ export class Matcher {
     // Every field of the reused Taker is set here and in fireStop(), inline: a call per order
     // would take from V8's inlining budget of the whole command path.
     const taker = this.taker;
-    const mode = MATCH_MODE[command.orderType];
+    // How the order is bounded while it matches (stops returned above). No default: `mode` must
+    // be assigned, so the compiler makes a new order type choose here.
+    let mode: number;
+    switch (command.orderType) {
+      case "limit":
+        mode = MODE_LIMIT;
+        break;
+      case "market":
+        mode = MODE_MARKET;
+        break;
+      case "marketTotal":
+        mode = MODE_TOTAL;
+        break;
+    }
     taker.market = market;
     taker.user = user;
     taker.orderId = command.sequence;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { type AssetConfig, MAX_UINT32, type MarketConfig } from "../../src/core/config.ts";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { feePercentText, MarketUnits } from "../../src/units/market-units.ts";
 
 function asset(assetId: number): AssetConfig {

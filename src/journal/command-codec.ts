@@ -4,8 +4,7 @@
 // reject again the same way on replay), and strings keep every UTF-16 code unit.
 //
 // Layout: [format version u8][kind u8][sequence num][timestampMs num][fields of the kind...]
-// A "num" is one tag byte, then: 0x00..0xEF the value itself; 0xF0 u16; 0xF1 u32; 0xF2 u48;
-// 0xF3 float64 (anything else). Strings: [encoding u8: 0 latin1, 1 utf16le][length num][units].
+// Numbers ("num") and strings are encoded as codec-values.ts describes.
 //
 // Format versions (the first byte of every record's payload, so one journal may hold both):
 // 1: placeOrder = [flags: bit 0 side, bits 1-2 order type, bits 3-4 time in force, bit 5
@@ -34,22 +33,23 @@ import {
   type TimeInForce,
 } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../core/config.ts";
+import {
+  CommandEncodeError,
+  MAX_NUMBER_SIZE_BYTES,
+  putNumber,
+  readNumber,
+  readString,
+  writeNumber,
+  writeString,
+} from "./codec-values.ts";
 import type { PayloadEncoder } from "./journal.ts";
+
+export { CommandEncodeError, MAX_CODEC_STRING_UNITS } from "./codec-values.ts";
 
 /** The version encode writes. */
 export const COMMAND_FORMAT_VERSION = 2;
 /** The first version: still read (its placeOrder flags hold the order type in 2 bits). */
 const COMMAND_FORMAT_VERSION_1 = 1;
-/** Longest string the codec accepts (code units): bounds record size; the core's own limit is lower. */
-export const MAX_CODEC_STRING_UNITS = 4096;
-
-/** Thrown by encode for a value outside the Command type (e.g. side "up"): it cannot be journaled. */
-export class CommandEncodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CommandEncodeError";
-  }
-}
 
 const KIND_PLACE_ORDER = 1;
 const KIND_CANCEL_ORDER = 2;
@@ -59,17 +59,6 @@ const KIND_ADJUST_BALANCE = 5;
 const KIND_ADD_ASSET = 6;
 const KIND_ADD_MARKET = 7;
 const KIND_SET_MARKET_STATUS = 8;
-
-const NUM_MAX_INLINE = 0xef;
-const NUM_U16 = 0xf0;
-const NUM_U32 = 0xf1;
-const NUM_U48 = 0xf2;
-const NUM_F64 = 0xf3;
-const TWO_POW_32 = 0x1_0000_0000;
-const TWO_POW_48 = 0x1_0000_0000_0000;
-
-const STRING_LATIN1 = 0;
-const STRING_UTF16 = 1;
 
 /**
  * Version 1's order type codes, frozen: its 2-bit field names only these four. They are also
@@ -87,85 +76,8 @@ const STP_CODES: readonly (SelfTradePrevention | null)[] = [
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-/** Largest encoding of one number: tag byte + float64. */
-const MAX_NUMBER_SIZE_BYTES = 9;
 /** Room for every non-string field of any kind: version, kind, order type, flags, 20 numbers, a status. */
 const MAX_FIXED_SIZE_BYTES = 5 + 20 * MAX_NUMBER_SIZE_BYTES;
-
-/**
- * Writes one number at `at` of `buffer` and returns the offset after it; the caller has made
- * room for MAX_NUMBER_SIZE_BYTES. Plain byte stores and a local offset: the hot path encodes
- * nine of these per order, so they stay out of the writer object.
- */
-function putNumber(buffer: Uint8Array, view: DataView, at: number, value: number): number {
-  // `value >>> 0 === value` is true only for uint32 values (and -0, which must keep its sign).
-  if (value >>> 0 === value && (value !== 0 || 1 / value > 0)) {
-    if (value <= NUM_MAX_INLINE) {
-      buffer[at] = value;
-      return at + 1;
-    }
-    if (value <= 0xffff) {
-      buffer[at] = NUM_U16;
-      buffer[at + 1] = value & 0xff;
-      buffer[at + 2] = value >>> 8;
-      return at + 3;
-    }
-    buffer[at] = NUM_U32;
-    buffer[at + 1] = value & 0xff;
-    buffer[at + 2] = (value >>> 8) & 0xff;
-    buffer[at + 3] = (value >>> 16) & 0xff;
-    buffer[at + 4] = value >>> 24;
-    return at + 5;
-  }
-  if (value > 0 && value < TWO_POW_48 && Number.isInteger(value)) {
-    // Timestamps in ms and large amounts: 7 bytes instead of 9. `>>> 0` keeps the low 32 bits.
-    const low = value >>> 0;
-    const high = (value - low) / TWO_POW_32;
-    buffer[at] = NUM_U48;
-    buffer[at + 1] = low & 0xff;
-    buffer[at + 2] = (low >>> 8) & 0xff;
-    buffer[at + 3] = (low >>> 16) & 0xff;
-    buffer[at + 4] = low >>> 24;
-    buffer[at + 5] = high & 0xff;
-    buffer[at + 6] = high >>> 8;
-    return at + 7;
-  }
-  buffer[at] = NUM_F64;
-  view.setFloat64(at + 1, value, true);
-  return at + 9;
-}
-
-/** Writes one number; the caller has ensured MAX_NUMBER_SIZE_BYTES of room. */
-function writeNumber(w: ByteWriter, value: number): void {
-  w.length = putNumber(w.buffer, w.view, w.length, value);
-}
-
-function writeString(w: ByteWriter, value: string, field: string): void {
-  if (typeof value !== "string") throw new CommandEncodeError(`${field} must be a string`);
-  const length = value.length;
-  if (length > MAX_CODEC_STRING_UNITS) {
-    throw new CommandEncodeError(`${field} is longer than ${MAX_CODEC_STRING_UNITS} characters`);
-  }
-  let wide = false;
-  for (let i = 0; i < length; i++) {
-    if (value.charCodeAt(i) > 0xff) {
-      wide = true;
-      break;
-    }
-  }
-  w.ensure(1 + MAX_NUMBER_SIZE_BYTES);
-  w.u8(wide ? STRING_UTF16 : STRING_LATIN1);
-  writeNumber(w, length);
-  if (wide) {
-    for (let i = 0; i < length; i++) w.u16(value.charCodeAt(i));
-  } else {
-    w.ensure(length);
-    const buffer = w.buffer;
-    const start = w.length;
-    for (let i = 0; i < length; i++) buffer[start + i] = value.charCodeAt(i);
-    w.length = start + length;
-  }
-}
 
 function sideCode(side: Side): number {
   if (side === "buy") return 0;
@@ -179,11 +91,26 @@ function statusCode(status: MarketStatus): number {
   throw new CommandEncodeError(`unknown market status ${JSON.stringify(status)}`);
 }
 
-/** A value's code: its index in the codec's list of the values (readEnum() is the inverse). */
-function codeOf<T>(values: readonly T[], value: T, field: string): number {
-  const code = values.indexOf(value);
-  if (code < 0) throw new CommandEncodeError(`unknown ${field} ${JSON.stringify(value)}`);
+/** The order type's code: its index in ORDER_TYPES. */
+function orderTypeCode(orderType: OrderType): number {
+  const code = orderType === "limit" ? 0 : ORDER_TYPES.indexOf(orderType);
+  if (code < 0) throw new CommandEncodeError(`unknown order type ${JSON.stringify(orderType)}`);
   return code;
+}
+
+function timeInForceCode(timeInForce: TimeInForce): number {
+  if (timeInForce === "gtc") return 0;
+  if (timeInForce === "ioc") return 1;
+  if (timeInForce === "fok") return 2;
+  throw new CommandEncodeError(`unknown time in force ${JSON.stringify(timeInForce)}`);
+}
+
+function stpCode(stp: SelfTradePrevention | null): number {
+  if (stp === null) return 0;
+  if (stp === "cancelResting") return 1;
+  if (stp === "cancelIncoming") return 2;
+  if (stp === "cancelBoth") return 3;
+  throw new CommandEncodeError(`unknown self-trade prevention ${JSON.stringify(stp)}`);
 }
 
 /** Version 2 flags byte: bit 0 side, bits 1-2 time in force, bit 3 postOnly, bits 4-5 STP. */
@@ -191,9 +118,9 @@ function placeOrderFlags(c: PlaceOrderCommand): number {
   if (typeof c.postOnly !== "boolean") throw new CommandEncodeError("postOnly must be a boolean");
   return (
     sideCode(c.side) |
-    (codeOf(TIMES_IN_FORCE, c.timeInForce, "time in force") << 1) |
+    (timeInForceCode(c.timeInForce) << 1) |
     (c.postOnly ? 1 << 3 : 0) |
-    (codeOf(STP_CODES, c.selfTradePrevention, "self-trade prevention") << 4)
+    (stpCode(c.selfTradePrevention) << 4)
   );
 }
 
@@ -202,7 +129,7 @@ function writePlaceOrder(w: ByteWriter, c: PlaceOrderCommand): void {
   const buffer = w.buffer;
   const view = w.view;
   let at = w.length;
-  buffer[at++] = codeOf(ORDER_TYPES, c.orderType, "order type");
+  buffer[at++] = orderTypeCode(c.orderType);
   buffer[at++] = placeOrderFlags(c);
   at = putNumber(buffer, view, at, c.userId);
   at = putNumber(buffer, view, at, c.marketId);
@@ -239,7 +166,7 @@ function writeMarket(w: ByteWriter, m: MarketConfig): void {
   writeNumber(w, m.takerFeePpm);
   writeNumber(w, m.stopBuySlippageBps);
   // null is not a valid market policy; code 0 is refused on decode.
-  const code = codeOf(STP_CODES, m.selfTradePrevention, "self-trade prevention");
+  const code = stpCode(m.selfTradePrevention);
   if (code === 0) throw new CommandEncodeError("market self-trade prevention must not be null");
   w.u8(code);
 }
@@ -366,44 +293,6 @@ export function encodeCommand(command: Command): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-function readNumber(r: ByteReader, field: string): number {
-  const tag = r.u8(field);
-  if (tag <= NUM_MAX_INLINE) return tag;
-  switch (tag) {
-    case NUM_U16:
-      return r.u16(field);
-    case NUM_U32:
-      return r.u32(field);
-    case NUM_U48: {
-      const low = r.u32(field);
-      return r.u16(field) * TWO_POW_32 + low;
-    }
-    case NUM_F64:
-      return r.f64(field);
-    default:
-      throw new DecodeError(`unknown number tag 0x${tag.toString(16)} for ${field}`, r.position - 1);
-  }
-}
-
-function readString(r: ByteReader, field: string): string {
-  const encoding = r.u8(field);
-  if (encoding !== STRING_LATIN1 && encoding !== STRING_UTF16) {
-    throw new DecodeError(`unknown string encoding ${encoding} for ${field}`, r.position - 1);
-  }
-  const start = r.position;
-  const length = readNumber(r, field);
-  if (!Number.isInteger(length) || length < 0 || length > MAX_CODEC_STRING_UNITS) {
-    throw new DecodeError(`bad string length ${length} for ${field}`, start);
-  }
-  const unitSizeBytes = encoding === STRING_UTF16 ? 2 : 1;
-  r.need(length * unitSizeBytes, field);
-  let out = "";
-  for (let i = 0; i < length; i++) {
-    out += String.fromCharCode(unitSizeBytes === 2 ? r.u16(field) : r.u8(field));
-  }
-  return out;
-}
-
 function readEnum<T>(values: readonly T[], code: number, field: string, offset: number): T {
   if (code >= values.length) throw new DecodeError(`unknown ${field} code ${code}`, offset);
   return values[code];
@@ -415,38 +304,32 @@ function readPlaceOrder(
   sequence: number,
   timestampMs: number,
 ): PlaceOrderCommand {
-  let orderType: OrderType;
-  let timeInForce: TimeInForce;
-  let postOnly: boolean;
-  let selfTradePrevention: SelfTradePrevention | null;
-  const firstOffset = r.position;
-  const first = r.u8("order flags");
-  let side: Side;
-  if (version === COMMAND_FORMAT_VERSION_1) {
-    side = first & 1 ? "sell" : "buy";
-    orderType = readEnum(V1_ORDER_TYPES, (first >> 1) & 3, "order type", firstOffset);
-    timeInForce = readEnum(TIMES_IN_FORCE, (first >> 3) & 3, "time in force", firstOffset);
-    postOnly = (first & (1 << 5)) !== 0;
-    selfTradePrevention = readEnum(STP_CODES, (first >> 6) & 3, "self-trade prevention", firstOffset);
+  const at = r.position;
+  let typeCode: number;
+  let flags: number;
+  if (version === COMMAND_FORMAT_VERSION) {
+    r.need(2, "order type and flags");
+    typeCode = r.bytes[r.offset];
+    flags = r.bytes[r.offset + 1];
+    r.offset += 2;
+    if (flags >> 6 !== 0) throw new DecodeError(`unknown order flags 0x${flags.toString(16)}`, at + 1);
   } else {
-    orderType = readEnum(ORDER_TYPES, first, "order type", firstOffset);
-    const flagsOffset = r.position;
-    const flags = r.u8("order flags");
-    if (flags >> 6 !== 0) throw new DecodeError(`unknown order flags 0x${flags.toString(16)}`, flagsOffset);
-    side = flags & 1 ? "sell" : "buy";
-    timeInForce = readEnum(TIMES_IN_FORCE, (flags >> 1) & 3, "time in force", flagsOffset);
-    postOnly = (flags & (1 << 3)) !== 0;
-    selfTradePrevention = readEnum(STP_CODES, (flags >> 4) & 3, "self-trade prevention", flagsOffset);
+    // Version 1: one byte; its fields moved to where version 2 keeps them.
+    const v1 = r.u8("order flags");
+    typeCode = (v1 >> 1) & 3;
+    flags = (v1 & 1) | (((v1 >> 3) & 3) << 1) | (((v1 >> 5) & 1) << 3) | (((v1 >> 6) & 3) << 4);
   }
+  const types = version === COMMAND_FORMAT_VERSION ? ORDER_TYPES : V1_ORDER_TYPES;
+  const flagsAt = version === COMMAND_FORMAT_VERSION ? at + 1 : at;
   return {
     kind: "placeOrder",
     sequence,
     timestampMs,
-    side,
-    orderType,
-    timeInForce,
-    postOnly,
-    selfTradePrevention,
+    side: flags & 1 ? "sell" : "buy",
+    orderType: readEnum(types, typeCode, "order type", at),
+    timeInForce: readEnum(TIMES_IN_FORCE, (flags >> 1) & 3, "time in force", flagsAt),
+    postOnly: (flags & (1 << 3)) !== 0,
+    selfTradePrevention: readEnum(STP_CODES, (flags >> 4) & 3, "self-trade prevention", flagsAt),
     userId: readNumber(r, "userId"),
     marketId: readNumber(r, "marketId"),
     priceTicks: readNumber(r, "priceTicks"),

@@ -43,7 +43,11 @@ export async function withOfflineActions<T>(
         import("../exchange/exchange.ts"),
         import("../server/default-markets.ts"),
       ]);
-      const exchange = await Exchange.open({ dataDir: cli.dataDir, databaseUrl: databaseUrlOf(io) });
+      const exchange = await Exchange.open({
+        dataDir: cli.dataDir,
+        databaseUrl: databaseUrlOf(io),
+        projectorThread: false,
+      });
       try {
         await ensureDefaultMarkets(exchange);
         return await work(new OperatorActions(exchange, secretBox));

@@ -49,6 +49,12 @@ export interface ExchangeOptions {
   candleSaveIntervalMs?: number;
   /** Wraps the store's projector (tests: a slow or failing store). */
   wrapProjector?: (projector: BatchProjector) => BatchProjector;
+  /**
+   * On SQLite, write the projections from a worker thread (default) so the event loop that serves
+   * the API never waits for SQLite. A short-lived process (an offline CLI command) passes false:
+   * starting the thread costs more than the few writes it would take off the loop.
+   */
+  projectorThread?: boolean;
   /** Commands waiting for the sequencer before submit() refuses with SequencerQueueFullError. */
   maxQueuedCommands?: number;
 }
@@ -123,7 +129,8 @@ export class Exchange implements ExchangeBoundary {
     try {
       // better-sqlite3 is synchronous: on SQLite the projector writes from a worker thread, so its
       // transactions do not stall the event loop that serves the API.
-      if (store.sqliteFile !== null) projectorWorker = await WorkerProjector.open(store.sqliteFile);
+      if (store.sqliteFile !== null && options.projectorThread !== false)
+        projectorWorker = await WorkerProjector.open(store.sqliteFile);
       const projector: BatchProjector = projectorWorker ?? (await Projector.open(store.db));
       const projectorQueue = new ProjectorQueue(options.wrapProjector?.(projector) ?? projector, {
         ...(store.engine === "sqlite"

@@ -1,6 +1,6 @@
 // Pure checks of a placeOrder command against its market (steps 3 to 6 of docs/CORE.md).
 
-import { ORDER_TYPES, type PlaceOrderCommand } from "./commands.ts";
+import type { OrderType, PlaceOrderCommand } from "./commands.ts";
 import { MAX_USER_ID, type MarketConfig, SELF_TRADE_PREVENTIONS } from "./config.ts";
 import type { RejectReason } from "./events.ts";
 
@@ -12,12 +12,30 @@ export function isUserId(value: number): boolean {
   return isIntegerIn(value, 1, MAX_USER_ID);
 }
 
+/**
+ * Whether `orderType` is one of ORDER_TYPES (commands come from outside: the type is no guarantee).
+ * A switch, not ORDER_TYPES.includes(), which costs tens of ns on every order's path; the
+ * `satisfies never` makes tsc demand a case for every order type, so it cannot fall behind the list.
+ */
+function isKnownOrderType(orderType: OrderType): boolean {
+  switch (orderType) {
+    case "limit":
+    case "market":
+    case "marketTotal":
+    case "stopMarket":
+      return true;
+    default: {
+      orderType satisfies never;
+      return false;
+    }
+  }
+}
+
 /** Fields that do not belong to the order type, bad enums, bad ids. */
 function shapeProblem(command: PlaceOrderCommand): boolean {
   const type = command.orderType;
   if (command.side !== "buy" && command.side !== "sell") return true;
-  // "limit" first: the most common type skips the scan of the list.
-  if (type !== "limit" && !ORDER_TYPES.includes(type)) return true;
+  if (!isKnownOrderType(type)) return true;
   const tif = command.timeInForce;
   if (tif !== "gtc" && tif !== "ioc" && tif !== "fok") return true;
   if (typeof command.postOnly !== "boolean") return true;

@@ -95,20 +95,8 @@ async function raiseUserIdFloorFromCore(
       restoreCore: (bytes) => Core.restore(bytes, DEFAULT_CORE_LIMITS),
       maxCommandsPerBatch: DEFAULT_CORE_LIMITS.maxCommandsPerBatch,
     });
-    await accounts.raiseUserIdFloor(store.db, store.engine, maxUserId(core.exportState()));
+    await accounts.raiseUserIdFloor(store.db, store.engine, accounts.maxUserIdOf(core.exportState()));
   } finally {
     await journal.close();
   }
-}
-
-/** The largest user id the core holds anything for (same rule as Exchange.open). */
-function maxUserId(state: ReturnType<import("../core/core.ts").Core["exportState"]>): number {
-  let max = 0;
-  for (const balance of state.userBalances) max = Math.max(max, balance.userId);
-  for (const market of state.markets) {
-    for (const order of market.bids) max = Math.max(max, order.userId);
-    for (const order of market.asks) max = Math.max(max, order.userId);
-    for (const stop of market.stops) max = Math.max(max, stop.userId);
-  }
-  return max;
 }

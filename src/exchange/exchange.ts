@@ -9,11 +9,10 @@ import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, CoreLimits, MarketConfig } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import type { Core } from "../core/core.ts";
-import type { CoreStateView } from "../core/state-view.ts";
 import { MarketData } from "../marketdata/market-data.ts";
 import { type EmbeddedCore, startEmbeddedCore } from "../runtime/embedded.ts";
 import type { SnapshotPolicy } from "../runtime/snapshotter.ts";
-import { raiseUserIdFloor } from "../store/accounts.ts";
+import { maxUserIdOf, raiseUserIdFloor } from "../store/accounts.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
@@ -177,7 +176,7 @@ export class Exchange implements ExchangeBoundary {
         report,
       );
       const state = embedded.core.exportState();
-      await raiseUserIdFloor(store.db, store.engine, maxUserId(state));
+      await raiseUserIdFloor(store.db, store.engine, maxUserIdOf(state));
       marketData.seedBooks(state);
       exchange.marketDataRestore = await candles.restore();
       const saveIntervalMs = options.candleSaveIntervalMs ?? DEFAULT_CANDLE_SAVE_INTERVAL_MS;
@@ -315,15 +314,3 @@ export class Exchange implements ExchangeBoundary {
  * the touched pages into the WAL), so this trades throughput for the longest lock wait.
  */
 export const EMBEDDED_MAX_EVENTS_PER_TRANSACTION = 500;
-
-/** The largest user id the core holds money or orders for (0 when none). */
-function maxUserId(state: CoreStateView): number {
-  let max = 0;
-  for (const balance of state.userBalances) max = Math.max(max, balance.userId);
-  for (const market of state.markets) {
-    for (const order of market.bids) max = Math.max(max, order.userId);
-    for (const order of market.asks) max = Math.max(max, order.userId);
-    for (const stop of market.stops) max = Math.max(max, stop.userId);
-  }
-  return max;
-}

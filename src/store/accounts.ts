@@ -4,6 +4,7 @@
 
 import { type Kysely, sql } from "kysely";
 import { MAX_USER_ID } from "../core/config.ts";
+import type { CoreStateView } from "../core/state-view.ts";
 import { checkId, checkIntegerIn, checkLimit, checkText, checkUserId, STORE_LIMITS } from "./limits.ts";
 import type { ApiKeyRow, StoreDatabase, UserRow, UserStatus } from "./schema.ts";
 
@@ -238,6 +239,18 @@ export async function revokeApiKey(db: Db, keyId: string, revokedMs: number): Pr
     .executeTakeFirst();
   notifyAccountChange(db, { kind: "apiKey", keyId });
   return result.numUpdatedRows > 0n;
+}
+
+/** The largest user id the core holds money or orders for (0 when none): raiseUserIdFloor's argument. */
+export function maxUserIdOf(state: CoreStateView): number {
+  let max = 0;
+  for (const balance of state.userBalances) max = Math.max(max, balance.userId);
+  for (const market of state.markets) {
+    for (const order of market.bids) max = Math.max(max, order.userId);
+    for (const order of market.asks) max = Math.max(max, order.userId);
+    for (const stop of market.stops) max = Math.max(max, stop.userId);
+  }
+  return max;
 }
 
 /**

@@ -1,5 +1,5 @@
 // The reference core's data: plain objects and arrays, no indexes, and the small pure helpers
-// both its checks (place-order-checks.ts) and its execution (reference-core.ts) use.
+// both its checks (place-order-checks.ts) and its execution (the other files) use.
 
 import type { MarketStatus, Side } from "../commands.ts";
 import { MAX_USER_ID, type MarketConfig, type SelfTradePrevention } from "../config.ts";

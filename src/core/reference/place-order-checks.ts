@@ -1,6 +1,7 @@
 // placeOrder checks of the reference core: steps 1 to 11 of docs/CORE.md, in order, the first
 // failure winning. Pure: they read the core (through ReferenceReads) and change nothing; they
-// return the reject reason, or the plan the execution carries out (reference-core.ts).
+// return the reject reason, or the plan the execution carries out (executePlaceOrder in
+// reference-matching.ts).
 
 import { isOrderType, type PlaceOrderCommand } from "../commands.ts";
 import { BPS, type CoreLimits, SELF_TRADE_PREVENTIONS, type SelfTradePrevention } from "../config.ts";

@@ -169,7 +169,7 @@ function toFill(row: FillRow): FillRecord {
   };
 }
 
-function toTrade(row: TradeRow): TradeRecord {
+export function toTrade(row: TradeRow): TradeRecord {
   return {
     tradeId: row.trade_id,
     marketId: row.market_id,

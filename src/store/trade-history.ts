@@ -4,6 +4,7 @@
 
 import type { Kysely } from "kysely";
 import type { TradeEvent } from "../core/events.ts";
+import { toTrade } from "./queries.ts";
 import type { StoreDatabase, TradeRow } from "./schema.ts";
 
 type Db = Kysely<StoreDatabase>;
@@ -71,23 +72,8 @@ export async function forEachTradeAfter(
   }
 }
 
-/** A stored trade as the core's event. */
+/** A stored trade as the core's event (the row's fields as the read model names them). */
 function tradeEventOf(row: TradeRow): TradeEvent {
-  return {
-    type: "trade",
-    sequence: row.sequence,
-    timestampMs: row.ts_ms,
-    tradeId: row.trade_id,
-    marketId: row.market_id,
-    priceTicks: row.price_ticks,
-    quantityLots: row.quantity_lots,
-    notionalUnits: row.notional_units,
-    takerSide: row.taker_side,
-    makerOrderId: row.maker_order_id,
-    takerOrderId: row.taker_order_id,
-    makerUserId: row.maker_user_id,
-    takerUserId: row.taker_user_id,
-    buyerFeeUnits: row.buyer_fee_units,
-    sellerFeeUnits: row.seller_fee_units,
-  };
+  const { tsMs, ...trade } = toTrade(row);
+  return { type: "trade", sequence: row.sequence, timestampMs: tsMs, ...trade };
 }

@@ -33,6 +33,12 @@ const ALLOWED = {
   exchange: ["core", "units", "journal", "runtime", "store", "marketdata", "accounts"],
   gateway: ["accounts", "marketdata", "units", ...BOUNDARY, ...CORE_CONTRACT],
   operator: ["accounts", "units", ...BOUNDARY, ...CORE_CONTRACT],
+  /** Per-blockchain code both sides need: watch-only derivation and transactions for custody, signing for the signer. */
+  chains: ["units"],
+  /** The isolated signer process: its own keystore and policy, and the chains' signing code, nothing else. */
+  signer: ["chains"],
+  /** Deposits, withdrawals, sweeps: a client of the exchange boundary, like the gateway. */
+  custody: ["chains", "accounts", "units", ...BOUNDARY, ...CORE_CONTRACT],
   server: [
     "core",
     "units",
@@ -44,6 +50,9 @@ const ALLOWED = {
     "exchange",
     "gateway",
     "operator",
+    "chains",
+    "signer",
+    "custody",
   ],
   cli: [
     "core",
@@ -56,6 +65,9 @@ const ALLOWED = {
     "exchange",
     "gateway",
     "operator",
+    "chains",
+    "signer",
+    "custody",
     "server",
   ],
 };

@@ -104,6 +104,75 @@ export interface SetMarketStatusCommand extends CommandStamp {
 
 export type MarketStatus = "active" | "suspended";
 
+// ---- Money through custody (docs/CORE.md, "Wallet commands"; handlers in wallet/) --------------
+
+/**
+ * The exchange's wallet accounts on the books, and the expense account network fees go to: the
+ * `from` and `to` of a wallet movement. APPEND ONLY: an account's index here is its code in the
+ * journal.
+ */
+export const WALLET_ACCOUNTS = [
+  "walletDepositAddresses",
+  "walletHot",
+  "walletCold",
+  "walletInFlight",
+  "networkFees",
+] as const;
+export type WalletAccount = (typeof WALLET_ACCOUNTS)[number];
+
+/** Custody saw a deposit confirmed: credit the user's available balance (once per chain + tx + output). */
+export interface CreditDepositCommand extends CommandStamp {
+  kind: "creditDeposit";
+  userId: number;
+  assetId: number;
+  /** Ledger units of the asset (custody converts chain base units; see src/units/chain-units.ts). */
+  amountUnits: number;
+  /** The chain's name, e.g. "btc", "eth": 1..16 of a-z, 0-9, "-". */
+  chain: string;
+  /** The transaction id as the chain writes it: 1..128 printable ASCII characters. */
+  txId: string;
+  /** Output (UTXO) or log index within the transaction: an integer in 0..2^32-1. */
+  outputIndex: number;
+}
+
+/** Moves a withdrawal's amount from the user's available to held, keyed by custody's withdrawal id. */
+export interface HoldWithdrawalCommand extends CommandStamp {
+  kind: "holdWithdrawal";
+  /** Custody's id, a safe integer ≥ 1, never reused. */
+  withdrawalId: number;
+  userId: number;
+  assetId: number;
+  /** Everything the user pays, fee included. */
+  amountUnits: number;
+  /** The exchange's withdrawal fee, part of amountUnits: 0 ≤ fee < amount. */
+  feeUnits: number;
+}
+
+/** The withdrawal is confirmed on chain: held → walletHot (amount − fee) and fees (fee). */
+export interface SettleWithdrawalCommand extends CommandStamp {
+  kind: "settleWithdrawal";
+  withdrawalId: number;
+}
+
+/** The withdrawal failed or was rejected: held → available. */
+export interface ReleaseWithdrawalCommand extends CommandStamp {
+  kind: "releaseWithdrawal";
+  withdrawalId: number;
+}
+
+/** Coins moved between the exchange's own wallets on chain, or a network fee was paid. */
+export interface RecordWalletMovementCommand extends CommandStamp {
+  kind: "recordWalletMovement";
+  assetId: number;
+  /** Where the coins left: a wallet (not networkFees). */
+  from: WalletAccount;
+  /** Where they went: another wallet, or networkFees for a fee paid to the network. */
+  to: WalletAccount;
+  amountUnits: number;
+  /** The chain transaction, for the audit trail: 0..128 printable ASCII characters. */
+  txId: string;
+}
+
 export type Command =
   | PlaceOrderCommand
   | CancelOrderCommand
@@ -112,7 +181,12 @@ export type Command =
   | AdjustBalanceCommand
   | AddAssetCommand
   | AddMarketCommand
-  | SetMarketStatusCommand;
+  | SetMarketStatusCommand
+  | CreditDepositCommand
+  | HoldWithdrawalCommand
+  | SettleWithdrawalCommand
+  | ReleaseWithdrawalCommand
+  | RecordWalletMovementCommand;
 
 /** A command before the sequencer stamps it. */
 export type UnstampedCommand = Command extends infer C

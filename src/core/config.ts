@@ -62,6 +62,20 @@ export interface CoreLimits {
   /** Orders (resting and stop) across all markets: sizes the order pool and id index. */
   maxOpenOrders: number;
   maxCommandsPerBatch: number;
+  /**
+   * Withdrawal holds pending at once (wallet/withdrawal-holds.ts). Each hold is at most
+   * MAX_SAFE_UNITS and sits in its user's held balance, which the ledger keeps ≤ MAX_SAFE_UNITS
+   * (holdWithdrawal moves available → held, and available + held of a user never exceeds the
+   * bound: every credit checks it), so the sum of a user's holds cannot overflow.
+   */
+  maxPendingWithdrawals: number;
+  /**
+   * Credited deposits remembered for deduplication (wallet/deposit-keys.ts). A key is at most
+   * 16 + 128 + 10 + 2 = 156 characters, so the set is bounded by ≈ 160 B × this (plus the Set's
+   * overhead); past it creditDeposit answers limitReached instead of forgetting an old key, which
+   * could credit a deposit twice.
+   */
+  maxDepositKeys: number;
 }
 
 export const DEFAULT_CORE_LIMITS: CoreLimits = {
@@ -72,6 +86,8 @@ export const DEFAULT_CORE_LIMITS: CoreLimits = {
   maxStopOrdersPerMarket: 100_000,
   maxOpenOrders: 16_000_000,
   maxCommandsPerBatch: 65_536,
+  maxPendingWithdrawals: 1_000_000,
+  maxDepositKeys: 4_000_000,
 };
 
 /** Largest user id: user ids live in Int32 columns. */

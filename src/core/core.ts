@@ -42,6 +42,7 @@ import { restoreSnapshot } from "./snapshot/restore.ts";
 import { exportState } from "./state-export.ts";
 import type { CoreMachine, CoreStateView } from "./state-view.ts";
 import { isUserId, placeOrderProblem } from "./validation.ts";
+import { WalletCommands } from "./wallet/wallet-commands.ts";
 
 export class Core implements CoreMachine {
   readonly limits: CoreLimits;
@@ -50,6 +51,8 @@ export class Core implements CoreMachine {
   /** The command being applied: its stamp and where its events go. */
   private readonly out = new CommandOutput();
   private readonly matcher: Matcher;
+  /** Deposits, withdrawals and wallet movements (wallet/). */
+  private readonly wallet: WalletCommands;
   private readonly scratchOrderIds: number[] = [];
 
   constructor(limits: Partial<CoreLimits> = {}) {
@@ -57,6 +60,7 @@ export class Core implements CoreMachine {
     this.state = new CoreState(this.limits);
     this.ledger = this.state.ledger;
     this.matcher = new Matcher(this.state, this.out);
+    this.wallet = new WalletCommands(this.state, this.out);
   }
 
   get lastSequence(): number {
@@ -102,6 +106,16 @@ export class Core implements CoreMachine {
         return this.addMarket(command);
       case "setMarketStatus":
         return this.setMarketStatus(command);
+      case "creditDeposit":
+        return this.wallet.creditDeposit(command);
+      case "holdWithdrawal":
+        return this.wallet.holdWithdrawal(command);
+      case "settleWithdrawal":
+        return this.wallet.settleWithdrawal(command);
+      case "releaseWithdrawal":
+        return this.wallet.releaseWithdrawal(command);
+      case "recordWalletMovement":
+        return this.wallet.recordWalletMovement(command);
       default:
         return this.reject("invalidCommand", 0, 0);
     }

@@ -1,7 +1,7 @@
 // Events: everything the core tells the world. Each carries the sequence of the command that
 // caused it. Amounts are integers: ticks, lots, or ledger units of an asset.
 
-import type { MarketStatus, OrderType, Side } from "./commands.ts";
+import type { MarketStatus, OrderType, Side, WalletAccount } from "./commands.ts";
 import type { AssetConfig, MarketConfig } from "./config.ts";
 
 /** Why a command changed nothing. `src/gateway` maps each one to an EXMO error code in one table. */
@@ -22,7 +22,13 @@ export type RejectReason =
   | "tooManyStopOrders"
   | "tooManyUsers"
   | "alreadyExists"
-  | "limitReached";
+  | "limitReached"
+  /** creditDeposit: this chain + transaction + output was credited already. */
+  | "duplicateDeposit"
+  /** holdWithdrawal: a hold with this withdrawal id is pending. */
+  | "withdrawalExists"
+  /** settleWithdrawal / releaseWithdrawal: no pending hold with this id. */
+  | "withdrawalNotFound";
 
 /** Why an accepted order left the book (or never rested). */
 export type DoneReason =
@@ -146,6 +152,52 @@ export interface MarketStatusChangedEvent {
   status: MarketStatus;
 }
 
+export interface DepositCreditedEvent {
+  type: "depositCredited";
+  sequence: number;
+  timestampMs: number;
+  userId: number;
+  assetId: number;
+  amountUnits: number;
+  chain: string;
+  txId: string;
+  outputIndex: number;
+}
+
+export interface WithdrawalHeldEvent {
+  type: "withdrawalHeld";
+  sequence: number;
+  timestampMs: number;
+  withdrawalId: number;
+  userId: number;
+  assetId: number;
+  amountUnits: number;
+  feeUnits: number;
+}
+
+/** settleWithdrawal and releaseWithdrawal: the hold as it was. */
+export interface WithdrawalDoneEvent {
+  type: "withdrawalSettled" | "withdrawalReleased";
+  sequence: number;
+  timestampMs: number;
+  withdrawalId: number;
+  userId: number;
+  assetId: number;
+  amountUnits: number;
+  feeUnits: number;
+}
+
+export interface WalletMovementEvent {
+  type: "walletMovement";
+  sequence: number;
+  timestampMs: number;
+  assetId: number;
+  from: WalletAccount;
+  to: WalletAccount;
+  amountUnits: number;
+  txId: string;
+}
+
 export type CoreEvent =
   | RejectedEvent
   | OrderAcceptedEvent
@@ -156,4 +208,8 @@ export type CoreEvent =
   | BalanceEvent
   | AssetAddedEvent
   | MarketAddedEvent
-  | MarketStatusChangedEvent;
+  | MarketStatusChangedEvent
+  | DepositCreditedEvent
+  | WithdrawalHeldEvent
+  | WithdrawalDoneEvent
+  | WalletMovementEvent;

@@ -1,5 +1,5 @@
-// The core's consistency checks: ledger sums, book structure, and that every user's held
-// balance is exactly what their open orders need. Tests run them after every command; restoring
+// The core's consistency checks: ledger sums, the custody identity, book structure, and that
+// every user's held balance is exactly what their open orders and pending withdrawals need. Tests run them after every command; restoring
 // a snapshot runs them once. O(orders + users × assets).
 
 import { assert } from "./assert.ts";
@@ -7,6 +7,8 @@ import type { MarketConfig } from "./config.ts";
 import type { BookSide } from "./engine/book-side.ts";
 import type { CoreState } from "./engine/core-state.ts";
 import { NO_SLOT } from "./engine/order-pool.ts";
+import { SYSTEM_ACCOUNT_INDEX } from "./ledger/ledger.ts";
+import { CUSTODY_WALLET_ACCOUNTS, EQUITY_ACCOUNTS } from "./state-view.ts";
 
 /** Throws if any ledger or book invariant is broken. */
 export function checkInvariants(state: CoreState): void {
@@ -46,6 +48,25 @@ export function checkInvariants(state: CoreState): void {
       assert(state.stopsById.get(stop.orderId) === stop, "stop missing from the id map");
     }
   }
+  const addWithdrawal = (userId: number, assetId: number, units: number): void => {
+    // A pending withdrawal holds money but is not an open order: it does not count in need[0].
+    addHeld(userId, assetId, units);
+    needs.get(userId)![0] -= 1;
+  };
+  assert(
+    state.withdrawals.size <= state.limits.maxPendingWithdrawals,
+    "more withdrawal holds than the limit",
+  );
+  assert(state.depositKeys.size <= state.limits.maxDepositKeys, "more deposit keys than the limit");
+  for (const hold of state.withdrawals.values()) {
+    assert(state.assetExists(hold.assetId), `withdrawal ${hold.withdrawalId} of an unknown asset`);
+    assert(
+      Number.isSafeInteger(hold.amountUnits) && hold.feeUnits >= 0 && hold.feeUnits < hold.amountUnits,
+      `withdrawal ${hold.withdrawalId} has a bad amount or fee`,
+    );
+    addWithdrawal(hold.userId, hold.assetId, hold.amountUnits);
+  }
+  checkCustodyIdentity(state);
   assert(resting === pool.size && resting === state.orderIndex.size, "resting order count mismatch");
   assert(state.openOrderTotal === resting + state.stopsById.size, "open order total mismatch");
   for (const user of ledger.users.values()) {
@@ -56,7 +77,7 @@ export function checkInvariants(state: CoreState): void {
       const held = ledger.held(user, assetId);
       assert(
         held === expected,
-        `user ${user.userId} holds ${held} of asset ${assetId}, orders need ${expected}`,
+        `user ${user.userId} holds ${held} of asset ${assetId}, orders and withdrawals need ${expected}`,
       );
     }
   }
@@ -64,6 +85,26 @@ export function checkInvariants(state: CoreState): void {
     needs.size === 0 || [...needs.keys()].every((userId) => ledger.user(userId) !== undefined),
     "order of an unknown user",
   );
+}
+
+/** Per asset: coins on the books (minus the wallet accounts) = customer liabilities + exchange equity. */
+function checkCustodyIdentity(state: CoreState): void {
+  const ledger = state.ledger;
+  for (let assetId = 1; assetId <= state.assets.length; assetId++) {
+    let liabilities = 0;
+    for (const user of ledger.users.values())
+      liabilities += ledger.held(user, assetId) + ledger.available(user, assetId);
+    let coins = 0;
+    for (const account of CUSTODY_WALLET_ACCOUNTS)
+      coins -= ledger.systemBalance(SYSTEM_ACCOUNT_INDEX[account], assetId);
+    let equity = 0;
+    for (const account of EQUITY_ACCOUNTS)
+      equity += ledger.systemBalance(SYSTEM_ACCOUNT_INDEX[account], assetId);
+    assert(
+      coins === liabilities + equity,
+      `asset ${assetId}: ${coins} on the books, liabilities ${liabilities} + equity ${equity}`,
+    );
+  }
 }
 
 /** Checks one book side's ordering and level totals; returns its order count. */

@@ -61,6 +61,10 @@ export function exportState(state: CoreState): CoreStateView {
     userBalances,
     systemBalances,
     userCount: ledger.users.size,
+    withdrawalHolds: [...state.withdrawals.values()]
+      .map((hold) => ({ ...hold }))
+      .sort((a, b) => a.withdrawalId - b.withdrawalId),
+    depositKeys: [...state.depositKeys.values()].sort(),
   };
 }
 

@@ -13,8 +13,32 @@ export const SYSTEM_ACCOUNTS = [
   "walletCold",
   "insuranceFund",
   "incidentLosses",
+  // Appended for custody (docs/CORE.md, "Ledger"): append only, the snapshot writes them in this order.
+  "walletDepositAddresses",
+  "walletInFlight",
+  "networkFees",
 ] as const;
 export type SystemAccount = (typeof SYSTEM_ACCOUNTS)[number];
+
+/**
+ * The custody identity (docs/CORE.md, "Ledger"), per asset: the coins on the books, minus the sum
+ * of these wallet accounts (a wallet's balance is minus the coins it holds), equal customer
+ * liabilities (users' available + held) plus exchange equity (the sum of EQUITY_ACCOUNTS).
+ * Every system account is in exactly one of the two lists.
+ */
+export const CUSTODY_WALLET_ACCOUNTS: readonly SystemAccount[] = [
+  "walletHot",
+  "walletCold",
+  "walletInFlight",
+  "walletDepositAddresses",
+];
+export const EQUITY_ACCOUNTS: readonly SystemAccount[] = [
+  "fees",
+  "operatorEquity",
+  "insuranceFund",
+  "incidentLosses",
+  "networkFees",
+];
 
 export interface RestingOrderView {
   orderId: number;
@@ -72,6 +96,18 @@ export interface CoreStateView {
   /** Non-zero entries, by account order above then asset id. */
   systemBalances: SystemBalanceView[];
   userCount: number;
+  /** Pending withdrawal holds, ascending withdrawal id. */
+  withdrawalHolds: WithdrawalHoldView[];
+  /** Credited deposits' keys (depositKey in wallet/deposit-keys.ts), sorted. */
+  depositKeys: string[];
+}
+
+export interface WithdrawalHoldView {
+  withdrawalId: number;
+  userId: number;
+  assetId: number;
+  amountUnits: number;
+  feeUnits: number;
 }
 
 /** What both the fast core and the reference core offer. */

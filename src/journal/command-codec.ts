@@ -13,6 +13,12 @@
 //    bits 4-5 STP, bits 6-7 zero][7 nums]; room for 256 order types. Every other kind is
 //    encoded as in version 1.
 // Only version 2 is written; both are read, so journals written before replay unchanged.
+// Kinds 9..13 (custody's creditDeposit, holdWithdrawal, settleWithdrawal, releaseWithdrawal,
+// recordWalletMovement) were added to version 2 without a new version: a version is needed when
+// an existing record's bytes would mean something else, and these are new kind codes, appended,
+// so every record written before decodes exactly as it did. (A reader older than them refuses a
+// journal holding one with "unknown command kind", which is right: it cannot apply it.)
+// A wallet account's code is its index in WALLET_ACCOUNTS (src/core/commands.ts), append-only.
 // An order type's code is its index in ORDER_TYPES (src/core/commands.ts), which is append-only.
 
 import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "../core/bytes.ts";
@@ -24,13 +30,20 @@ import {
   type CancelByClientIdCommand,
   type CancelOrderCommand,
   type Command,
+  type CreditDepositCommand,
+  type HoldWithdrawalCommand,
   type MarketStatus,
   ORDER_TYPES,
   type OrderType,
   type PlaceOrderCommand,
+  type RecordWalletMovementCommand,
+  type ReleaseWithdrawalCommand,
   type SetMarketStatusCommand,
+  type SettleWithdrawalCommand,
   type Side,
   type TimeInForce,
+  WALLET_ACCOUNTS,
+  type WalletAccount,
 } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../core/config.ts";
 import {
@@ -59,6 +72,11 @@ const KIND_ADJUST_BALANCE = 5;
 const KIND_ADD_ASSET = 6;
 const KIND_ADD_MARKET = 7;
 const KIND_SET_MARKET_STATUS = 8;
+const KIND_CREDIT_DEPOSIT = 9;
+const KIND_HOLD_WITHDRAWAL = 10;
+const KIND_SETTLE_WITHDRAWAL = 11;
+const KIND_RELEASE_WITHDRAWAL = 12;
+const KIND_RECORD_WALLET_MOVEMENT = 13;
 
 /**
  * Version 1's order type codes, frozen: its 2-bit field names only these four. They are also
@@ -95,6 +113,12 @@ function statusCode(status: MarketStatus): number {
 function orderTypeCode(orderType: OrderType): number {
   const code = orderType === "limit" ? 0 : ORDER_TYPES.indexOf(orderType);
   if (code < 0) throw new CommandEncodeError(`unknown order type ${JSON.stringify(orderType)}`);
+  return code;
+}
+
+function walletAccountCode(account: WalletAccount, field: string): number {
+  const code = WALLET_ACCOUNTS.indexOf(account);
+  if (code < 0) throw new CommandEncodeError(`unknown ${field} ${JSON.stringify(account)}`);
   return code;
 }
 
@@ -205,6 +229,33 @@ function writeBody(w: ByteWriter, c: Command): void {
       writeNumber(w, c.marketId);
       w.u8(statusCode(c.status));
       return;
+    case "creditDeposit":
+      writeNumber(w, c.userId);
+      writeNumber(w, c.assetId);
+      writeNumber(w, c.amountUnits);
+      writeString(w, c.chain, "chain");
+      writeString(w, c.txId, "txId");
+      w.ensure(MAX_NUMBER_SIZE_BYTES);
+      writeNumber(w, c.outputIndex);
+      return;
+    case "holdWithdrawal":
+      writeNumber(w, c.withdrawalId);
+      writeNumber(w, c.userId);
+      writeNumber(w, c.assetId);
+      writeNumber(w, c.amountUnits);
+      writeNumber(w, c.feeUnits);
+      return;
+    case "settleWithdrawal":
+    case "releaseWithdrawal":
+      writeNumber(w, c.withdrawalId);
+      return;
+    case "recordWalletMovement":
+      writeNumber(w, c.assetId);
+      w.u8(walletAccountCode(c.from, "from account"));
+      w.u8(walletAccountCode(c.to, "to account"));
+      writeNumber(w, c.amountUnits);
+      writeString(w, c.txId, "txId");
+      return;
   }
 }
 
@@ -226,6 +277,16 @@ function kindCode(c: Command): number {
       return KIND_ADD_MARKET;
     case "setMarketStatus":
       return KIND_SET_MARKET_STATUS;
+    case "creditDeposit":
+      return KIND_CREDIT_DEPOSIT;
+    case "holdWithdrawal":
+      return KIND_HOLD_WITHDRAWAL;
+    case "settleWithdrawal":
+      return KIND_SETTLE_WITHDRAWAL;
+    case "releaseWithdrawal":
+      return KIND_RELEASE_WITHDRAWAL;
+    case "recordWalletMovement":
+      return KIND_RECORD_WALLET_MOVEMENT;
   }
   throw new CommandEncodeError(`unknown command kind ${JSON.stringify((c as { kind: unknown }).kind)}`);
 }
@@ -385,6 +446,11 @@ function readStatus(r: ByteReader): MarketStatus {
   throw new DecodeError(`unknown market status code ${code}`, offset);
 }
 
+function readWalletAccount(r: ByteReader, field: string): WalletAccount {
+  const offset = r.position;
+  return readEnum(WALLET_ACCOUNTS, r.u8(field), `${field} account`, offset);
+}
+
 function readBody(
   r: ByteReader,
   version: number,
@@ -442,6 +508,54 @@ function readBody(
         marketId: readNumber(r, "marketId"),
         status: readStatus(r),
       } satisfies SetMarketStatusCommand;
+    case KIND_CREDIT_DEPOSIT:
+      return {
+        kind: "creditDeposit",
+        sequence,
+        timestampMs,
+        userId: readNumber(r, "userId"),
+        assetId: readNumber(r, "assetId"),
+        amountUnits: readNumber(r, "amountUnits"),
+        chain: readString(r, "chain"),
+        txId: readString(r, "txId"),
+        outputIndex: readNumber(r, "outputIndex"),
+      } satisfies CreditDepositCommand;
+    case KIND_HOLD_WITHDRAWAL:
+      return {
+        kind: "holdWithdrawal",
+        sequence,
+        timestampMs,
+        withdrawalId: readNumber(r, "withdrawalId"),
+        userId: readNumber(r, "userId"),
+        assetId: readNumber(r, "assetId"),
+        amountUnits: readNumber(r, "amountUnits"),
+        feeUnits: readNumber(r, "feeUnits"),
+      } satisfies HoldWithdrawalCommand;
+    case KIND_SETTLE_WITHDRAWAL:
+      return {
+        kind: "settleWithdrawal",
+        sequence,
+        timestampMs,
+        withdrawalId: readNumber(r, "withdrawalId"),
+      } satisfies SettleWithdrawalCommand;
+    case KIND_RELEASE_WITHDRAWAL:
+      return {
+        kind: "releaseWithdrawal",
+        sequence,
+        timestampMs,
+        withdrawalId: readNumber(r, "withdrawalId"),
+      } satisfies ReleaseWithdrawalCommand;
+    case KIND_RECORD_WALLET_MOVEMENT:
+      return {
+        kind: "recordWalletMovement",
+        sequence,
+        timestampMs,
+        assetId: readNumber(r, "assetId"),
+        from: readWalletAccount(r, "from"),
+        to: readWalletAccount(r, "to"),
+        amountUnits: readNumber(r, "amountUnits"),
+        txId: readString(r, "txId"),
+      } satisfies RecordWalletMovementCommand;
     default:
       throw new DecodeError(`unknown command kind ${kind}`, 1);
   }

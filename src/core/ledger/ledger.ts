@@ -20,6 +20,9 @@ export const SYSTEM_ACCOUNT_INDEX: Readonly<Record<SystemAccount, number>> = {
   walletCold: 3,
   insuranceFund: 4,
   incidentLosses: 5,
+  walletDepositAddresses: 6,
+  walletInFlight: 7,
+  networkFees: 8,
 };
 const FEES = SYSTEM_ACCOUNT_INDEX.fees;
 const OPERATOR_EQUITY = SYSTEM_ACCOUNT_INDEX.operatorEquity;
@@ -153,6 +156,45 @@ export class Ledger {
     user.balances[base + AVAILABLE] += amountUnits;
     this.systemBalances[OPERATOR_EQUITY * this.assetSlots + assetId] -= amountUnits;
     this.touch(user, assetId, base);
+  }
+
+  // ---- Custody (wallet/): system accounts on the other side of a user's balance --------------
+
+  /** Whether a system account can move by `deltaUnits` and stay within ±MAX_SAFE_UNITS. */
+  systemCanMove(account: number, assetId: number, deltaUnits: number): boolean {
+    return Math.abs(this.systemBalances[account * this.assetSlots + assetId] + deltaUnits) <= MAX_SAFE_UNITS;
+  }
+
+  /** A deposit: `account` → the user's available. */
+  creditAvailable(user: UserAccount, assetId: number, amountUnits: number, account: number): void {
+    const base = assetId * FIELDS_PER_ASSET;
+    assert(user.balances[base + AVAILABLE] + amountUnits <= MAX_SAFE_UNITS, "credit beyond the safe range");
+    user.balances[base + AVAILABLE] += amountUnits;
+    this.systemBalances[account * this.assetSlots + assetId] -= amountUnits;
+    this.touch(user, assetId, base);
+  }
+
+  /** A settled withdrawal: the user's held → `account` (paid out) and fees (the fee part). */
+  payOutHeld(
+    user: UserAccount,
+    assetId: number,
+    amountUnits: number,
+    feeUnits: number,
+    account: number,
+  ): void {
+    const base = assetId * FIELDS_PER_ASSET;
+    assert(user.balances[base + HELD] >= amountUnits, "payout larger than held");
+    assert(feeUnits >= 0 && feeUnits <= amountUnits, "fee outside the payout");
+    user.balances[base + HELD] -= amountUnits;
+    this.systemBalances[account * this.assetSlots + assetId] += amountUnits - feeUnits;
+    this.systemBalances[FEES * this.assetSlots + assetId] += feeUnits;
+    this.touch(user, assetId, base);
+  }
+
+  /** Between two system accounts: `from` −amount, `to` +amount. */
+  moveSystem(from: number, to: number, assetId: number, amountUnits: number): void {
+    this.systemBalances[from * this.assetSlots + assetId] -= amountUnits;
+    this.systemBalances[to * this.assetSlots + assetId] += amountUnits;
   }
 
   /** Whether operator equity can absorb a credit of `amountUnits` without leaving the safe range. */

@@ -11,7 +11,8 @@
 // one state object (reference-state.ts):
 // - placeOrder: its checks (place-order-checks.ts) only read and return a reject reason or the
 //   plan of the accepted order; executePlaceOrder (reference-matching.ts) carries the plan out.
-// - cancels: reference-cancels.ts; operator commands: reference-operator.ts.
+// - cancels: reference-cancels.ts; operator commands: reference-operator.ts; deposits,
+//   withdrawals and wallet movements: reference-wallet.ts.
 // - every balance change: reference-ledger.ts.
 //
 // Readings of the spec where it leaves room (see the files' comments for the others):
@@ -23,7 +24,7 @@ import type { Command, PlaceOrderCommand } from "../commands.ts";
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import { DEFAULT_CORE_LIMITS } from "../config.ts";
 import type { CoreEvent } from "../events.ts";
-import type { CoreMachine, CoreStateView, SystemAccount } from "../state-view.ts";
+import type { CoreMachine, CoreStateView, SystemAccount, WithdrawalHoldView } from "../state-view.ts";
 import { isValidUserId, type Market, type UserBalance } from "./model.ts";
 import { checkPlaceOrder, type ReferenceReads } from "./place-order-checks.ts";
 import { cancelAll, cancelByClientId, cancelOrder } from "./reference-cancels.ts";
@@ -38,6 +39,7 @@ import {
   Rejection,
 } from "./reference-state.ts";
 import { checkReferenceInvariants, exportReferenceState } from "./reference-view.ts";
+import { creditDeposit, finishWithdrawal, holdWithdrawal, recordWalletMovement } from "./reference-wallet.ts";
 
 export class ReferenceCore implements CoreMachine {
   private readonly s: ReferenceState;
@@ -132,6 +134,21 @@ export class ReferenceCore implements CoreMachine {
       case "setMarketStatus":
         setMarketStatus(s, command);
         break;
+      case "creditDeposit":
+        creditDeposit(s, command);
+        break;
+      case "holdWithdrawal":
+        holdWithdrawal(s, command);
+        break;
+      case "settleWithdrawal":
+        finishWithdrawal(s, command, "settle");
+        break;
+      case "releaseWithdrawal":
+        finishWithdrawal(s, command, "release");
+        break;
+      case "recordWalletMovement":
+        recordWalletMovement(s, command);
+        break;
       default:
         throw new Rejection("invalidCommand");
     }
@@ -163,6 +180,8 @@ export class ReferenceCore implements CoreMachine {
       markets: s.markets,
       users: [...s.users].map(([userId, byAsset]) => [userId, [...byAsset]]),
       system: [...s.system].map(([account, byAsset]) => [account, [...byAsset]]),
+      withdrawals: [...s.withdrawals],
+      depositKeys: [...s.depositKeys],
     });
   }
 
@@ -175,6 +194,8 @@ export class ReferenceCore implements CoreMachine {
       markets: Market[];
       users: [number, [number, UserBalance][]][];
       system: [SystemAccount, [number, number][]][];
+      withdrawals: [number, WithdrawalHoldView][];
+      depositKeys: string[];
     };
     s.lastSequence = copy.lastSequence;
     s.nextTradeId = copy.nextTradeId;
@@ -184,6 +205,10 @@ export class ReferenceCore implements CoreMachine {
     for (const [userId, byAsset] of copy.users) s.users.set(userId, new Map(byAsset));
     s.system.clear();
     for (const [account, byAsset] of copy.system) s.system.set(account, new Map(byAsset));
+    s.withdrawals.clear();
+    for (const [withdrawalId, hold] of copy.withdrawals) s.withdrawals.set(withdrawalId, hold);
+    s.depositKeys.clear();
+    for (const key of copy.depositKeys) s.depositKeys.add(key);
   }
 }
 
@@ -200,7 +225,9 @@ function rejectedUserId(command: Command): number {
     case "cancelByClientId":
       return safeOrZero(command.userId);
     case "adjustBalance":
-      // An operator command: it names a user only when the id is a valid one.
+    case "creditDeposit":
+    case "holdWithdrawal":
+      // An operator or custody command: it names a user only when the id is a valid one.
       return isValidUserId(command.userId) ? command.userId : 0;
     default:
       return 0;

@@ -3,7 +3,7 @@
 
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import type { CoreEvent, RejectReason } from "../events.ts";
-import { SYSTEM_ACCOUNTS, type SystemAccount } from "../state-view.ts";
+import { SYSTEM_ACCOUNTS, type SystemAccount, type WithdrawalHoldView } from "../state-view.ts";
 import type { Market, RestingOrder, UserBalance } from "./model.ts";
 
 export interface ReferenceState {
@@ -16,6 +16,10 @@ export interface ReferenceState {
   readonly users: Map<number, Map<number, UserBalance>>;
   /** account → assetId → balance. */
   readonly system: Map<SystemAccount, Map<number, number>>;
+  /** withdrawalId → pending hold (reference-wallet.ts). */
+  readonly withdrawals: Map<number, WithdrawalHoldView>;
+  /** "chain:txId:outputIndex" of every credited deposit. */
+  readonly depositKeys: Set<string>;
 
   // Per-command scratch: the events of the command in progress and the (user, asset) pairs it changed.
   pending: CoreEvent[];
@@ -31,6 +35,8 @@ export function createReferenceState(limits: CoreLimits): ReferenceState {
     markets: [],
     users: new Map(),
     system: new Map(),
+    withdrawals: new Map(),
+    depositKeys: new Set(),
     pending: [],
     changed: [],
   };

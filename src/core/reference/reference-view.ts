@@ -4,6 +4,8 @@
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import {
   type CoreStateView,
+  CUSTODY_WALLET_ACCOUNTS,
+  EQUITY_ACCOUNTS,
   type MarketView,
   type RestingOrderView,
   type StopOrderView,
@@ -11,6 +13,7 @@ import {
   type SystemAccount,
   type SystemBalanceView,
   type UserBalanceView,
+  type WithdrawalHoldView,
 } from "../state-view.ts";
 import {
   bestOrder,
@@ -34,6 +37,10 @@ export interface ReferenceData {
   readonly users: ReadonlyMap<number, ReadonlyMap<number, UserBalance>>;
   /** account → assetId → balance. */
   readonly system: ReadonlyMap<SystemAccount, ReadonlyMap<number, number>>;
+  /** withdrawalId → pending hold. */
+  readonly withdrawals: ReadonlyMap<number, WithdrawalHoldView>;
+  /** Keys of credited deposits. */
+  readonly depositKeys: ReadonlySet<string>;
 }
 
 export function exportReferenceState(d: ReferenceData): CoreStateView {
@@ -71,6 +78,10 @@ export function exportReferenceState(d: ReferenceData): CoreStateView {
     userBalances,
     systemBalances,
     userCount: d.users.size,
+    withdrawalHolds: [...d.withdrawals.values()]
+      .map((w) => ({ ...w }))
+      .sort((a, b) => a.withdrawalId - b.withdrawalId),
+    depositKeys: [...d.depositKeys].sort(),
   };
 }
 
@@ -96,8 +107,20 @@ export function checkReferenceInvariants(d: ReferenceData): void {
       sum += value;
     }
     if (sum !== 0) fail(`asset ${asset.assetId} sums to ${sum}`);
+    // The custody identity: coins on the books = customer liabilities + exchange equity.
+    let liabilities = 0;
+    for (const byAsset of d.users.values()) {
+      const b = byAsset.get(asset.assetId);
+      if (b !== undefined) liabilities += b.available + b.held;
+    }
+    let coins = 0;
+    for (const account of CUSTODY_WALLET_ACCOUNTS) coins -= d.system.get(account)?.get(asset.assetId) ?? 0;
+    let equity = 0;
+    for (const account of EQUITY_ACCOUNTS) equity += d.system.get(account)?.get(asset.assetId) ?? 0;
+    if (coins !== liabilities + equity)
+      fail(`asset ${asset.assetId}: ${coins} on the books, liabilities ${liabilities} + equity ${equity}`);
   }
-  // Each user's held per asset equals what their open orders need.
+  // Each user's held per asset equals what their open orders and pending withdrawals need.
   const need = new Map<string, number>();
   const addNeed = (userId: number, assetId: number, amount: number): void => {
     const key = `${userId}:${assetId}`;
@@ -130,11 +153,18 @@ export function checkReferenceInvariants(d: ReferenceData): void {
       fail(`market ${cfg.marketId} is crossed`);
     }
   }
+  for (const w of d.withdrawals.values()) {
+    if (!d.users.has(w.userId)) fail(`withdrawal ${w.withdrawalId} of unknown user ${w.userId}`);
+    if (w.feeUnits < 0 || w.feeUnits >= w.amountUnits) fail(`withdrawal ${w.withdrawalId} fee ${w.feeUnits}`);
+    addNeed(w.userId, w.assetId, w.amountUnits);
+  }
+  if (d.withdrawals.size > d.limits.maxPendingWithdrawals) fail("too many pending withdrawals");
+  if (d.depositKeys.size > d.limits.maxDepositKeys) fail("too many deposit keys");
   for (const [userId, byAsset] of d.users) {
     for (const [assetId, b] of byAsset) {
       const expected = need.get(`${userId}:${assetId}`) ?? 0;
       if (b.held !== expected)
-        fail(`user ${userId} holds ${b.held} of asset ${assetId}, orders need ${expected}`);
+        fail(`user ${userId} holds ${b.held} of asset ${assetId}, orders and withdrawals need ${expected}`);
       need.delete(`${userId}:${assetId}`);
     }
   }

@@ -30,6 +30,7 @@ export function encodeSnapshot(state: CoreState): Uint8Array {
   writer.u32(state.markets.length);
   for (const market of state.markets) writeMarket(writer, state.pool, market);
   writeBalances(writer, state);
+  writeWallet(writer, state);
   return writer.finish();
 }
 
@@ -99,6 +100,19 @@ function writeBalances(writer: ByteWriter, state: CoreState): void {
       writer.f64(ledger.systemBalance(account, assetId));
     }
   }
+}
+
+function writeWallet(writer: ByteWriter, state: CoreState): void {
+  writer.u32(state.withdrawals.size);
+  for (const hold of state.withdrawals.values()) {
+    writer.f64(hold.withdrawalId);
+    writer.i32(hold.userId);
+    writer.u16(hold.assetId);
+    writer.f64(hold.amountUnits);
+    writer.f64(hold.feeUnits);
+  }
+  writer.u32(state.depositKeys.size);
+  for (const key of state.depositKeys.values()) writer.string(key);
 }
 
 function writeMarketConfig(writer: ByteWriter, config: MarketConfig): void {

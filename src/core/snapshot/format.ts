@@ -10,6 +10,12 @@
 //       triggerPriceTicks u32 | quantityLots u32 | heldUnits f64 | clientOrderId f64 | STP u8
 //   users: count u32, then per user in ascending id: userId i32, then per asset: available f64 | held f64
 //   system accounts, in SYSTEM_ACCOUNTS order, per asset: balance f64
+//   (version 2 on) withdrawal holds: count u32, then per hold in the order they were placed:
+//     withdrawalId f64 | userId i32 | assetId u16 | amountUnits f64 | feeUnits f64
+//   (version 2 on) deposit keys: count u32, then per key in the order credited: key string
+//
+// Version 1 (read, no longer written) has the first V1_SYSTEM_ACCOUNT_COUNT system accounts only
+// and no withdrawal holds or deposit keys: it restores with those accounts 0 and both tables empty.
 //
 // Codes: status is an index into MARKET_STATUS_CODES, side into SIDE_NAMES, STP into
 // SELF_TRADE_PREVENTIONS. The same logical state always gives the same bytes.
@@ -17,7 +23,11 @@
 import type { MarketConfig } from "../config.ts";
 
 export const SNAPSHOT_MAGIC = 0x4b574c42; // "BLWK"
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+/** Version 1: before custody's system accounts, withdrawal holds and deposit keys. Still restored. */
+export const SNAPSHOT_VERSION_1 = 1;
+/** System accounts in a version 1 snapshot: the first six of SYSTEM_ACCOUNTS (fees … incidentLosses). */
+export const V1_SYSTEM_ACCOUNT_COUNT = 6;
 export const MARKET_STATUS_CODES = ["active", "suspended"] as const;
 
 /** The numeric fields of a market config, in the order they are written. */

@@ -15,6 +15,8 @@ import {
   type MarketNumberField,
   SNAPSHOT_MAGIC,
   SNAPSHOT_VERSION,
+  SNAPSHOT_VERSION_1,
+  V1_SYSTEM_ACCOUNT_COUNT,
 } from "./format.ts";
 
 /**
@@ -25,7 +27,8 @@ export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
   const reader = new ByteReader(bytes);
   if (reader.u32("magic") !== SNAPSHOT_MAGIC) throw new Error("not a Bulwark core snapshot");
   const version = reader.u32("version");
-  if (version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${version}`);
+  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_1)
+    throw new Error(`unsupported snapshot version ${version}`);
   state.lastSequence = reader.f64("lastSequence");
   state.nextTradeId = reader.f64("nextTradeId");
   const assetCount = reader.u32("asset count");
@@ -38,7 +41,12 @@ export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
   }
   const marketCount = reader.u32("market count");
   for (let index = 0; index < marketCount; index++) readMarket(reader, state);
-  readBalances(reader, state);
+  readBalances(
+    reader,
+    state,
+    version === SNAPSHOT_VERSION_1 ? V1_SYSTEM_ACCOUNT_COUNT : SYSTEM_ACCOUNTS.length,
+  );
+  if (version !== SNAPSHOT_VERSION_1) readWallet(reader, state);
   if (!reader.done) throw new Error("snapshot has trailing bytes");
   checkInvariants(state);
 }
@@ -93,7 +101,7 @@ function userFor(state: CoreState, userId: number): UserAccount {
   return state.ledger.user(userId) ?? state.ledger.createUser(userId);
 }
 
-function readBalances(reader: ByteReader, state: CoreState): void {
+function readBalances(reader: ByteReader, state: CoreState, systemAccountCount: number): void {
   const ledger = state.ledger;
   const assetCount = state.assets.length;
   const userCount = reader.u32("user count");
@@ -105,11 +113,31 @@ function readBalances(reader: ByteReader, state: CoreState): void {
       user.balances[assetId * 3 + 1] = reader.f64("held");
     }
   }
-  for (let account = 0; account < SYSTEM_ACCOUNTS.length; account++) {
+  for (let account = 0; account < systemAccountCount; account++) {
     for (let assetId = 1; assetId <= assetCount; assetId++) {
       ledger.setSystemBalance(account, assetId, reader.f64("system balance"));
     }
   }
+}
+
+/** Withdrawal holds and deposit keys; checkInvariants then proves the holds match held balances. */
+function readWallet(reader: ByteReader, state: CoreState): void {
+  const holdCount = reader.u32("withdrawal count");
+  assert(holdCount <= state.limits.maxPendingWithdrawals, "snapshot holds more withdrawals than the limit");
+  for (let index = 0; index < holdCount; index++) {
+    const withdrawalId = reader.f64("withdrawalId");
+    const userId = reader.i32("withdrawal userId");
+    const assetId = reader.u16("withdrawal assetId");
+    const amountUnits = reader.f64("withdrawal amountUnits");
+    const feeUnits = reader.f64("withdrawal feeUnits");
+    assert(state.ledger.user(userId) !== undefined, "withdrawal of an unknown user");
+    assert(state.withdrawals.get(withdrawalId) === undefined, "duplicate withdrawal id in the snapshot");
+    state.withdrawals.add({ withdrawalId, userId, assetId, amountUnits, feeUnits });
+  }
+  const keyCount = reader.u32("deposit key count");
+  assert(keyCount <= state.limits.maxDepositKeys, "snapshot holds more deposit keys than the limit");
+  for (let index = 0; index < keyCount; index++) state.depositKeys.add(reader.string("deposit key"));
+  assert(state.depositKeys.size === keyCount, "duplicate deposit key in the snapshot");
 }
 
 function readMarketConfig(reader: ByteReader): MarketConfig {

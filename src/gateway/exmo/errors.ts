@@ -93,6 +93,11 @@ const BULWARK_CANDLE_RANGE = 59016;
 const BULWARK_BUSY = 59017;
 const BULWARK_PAYLOAD_TOO_LARGE = 59018;
 const BULWARK_REQUEST_TIMEOUT = 59019;
+// Custody's core rejections (issue 7 §1): custody submits these commands, so a client sees
+// them only through a wallet endpoint that reports a deposit's or withdrawal's failure.
+const BULWARK_DUPLICATE_DEPOSIT = 59020;
+const BULWARK_WITHDRAWAL_EXISTS = 59021;
+const BULWARK_WITHDRAWAL_NOT_FOUND = 59022;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -178,6 +183,21 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
   limitReached: {
     code: BULWARK_CAPACITY,
     text: "Exchange capacity limit reached",
+    ccxtClass: "ExchangeError",
+  },
+  duplicateDeposit: {
+    code: BULWARK_DUPLICATE_DEPOSIT,
+    text: "Deposit already credited",
+    ccxtClass: "ExchangeError",
+  },
+  withdrawalExists: {
+    code: BULWARK_WITHDRAWAL_EXISTS,
+    text: "Withdrawal already exists",
+    ccxtClass: "ExchangeError",
+  },
+  withdrawalNotFound: {
+    code: BULWARK_WITHDRAWAL_NOT_FOUND,
+    text: "Withdrawal not found",
     ccxtClass: "ExchangeError",
   },
 

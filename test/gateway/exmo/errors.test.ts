@@ -32,6 +32,9 @@ const ALL_REJECT_REASONS = [
   "tooManyUsers",
   "alreadyExists",
   "limitReached",
+  "duplicateDeposit",
+  "withdrawalExists",
+  "withdrawalNotFound",
 ] as const satisfies readonly RejectReason[];
 type UnlistedReason = Exclude<RejectReason, (typeof ALL_REJECT_REASONS)[number]>;
 const everyReasonListed: [UnlistedReason] extends [never] ? true : false = true;
@@ -133,6 +136,10 @@ describe("EXMO error table", () => {
     expect(byCode.get(50319)).toEqual(["invalidPrice", "priceTooLow"]);
     expect(byCode.get(50321)).toEqual(["priceTooHigh"]);
     expect(byCode.get(50381)).toEqual(["tooPrecise"]);
+    // Custody's rejections, one Bulwark code each.
+    expect(byCode.get(59020)).toEqual(["duplicateDeposit"]);
+    expect(byCode.get(59021)).toEqual(["withdrawalExists"]);
+    expect(byCode.get(59022)).toEqual(["withdrawalNotFound"]);
     // Bulwark's own codes sit outside every range ccxt or the doc knows.
     for (const [code, kinds] of byCode) {
       if (code >= 59001 && code <= 59999) {

@@ -1,0 +1,179 @@
+// The hot seed, encrypted at rest: AES-256-GCM under a key derived with scrypt from the operator's
+// passphrase (given by an env var or a prompt by the caller, never a file in the repository). The
+// file is 0600 in a 0700 directory; opening refuses anything group or world accessible. The seed
+// never leaves the signer: the Keystore hands it to chain plugins as HotKeys inside this process,
+// and exports only public keys (through the plugin's exportPublicKeys).
+//
+// File (JSON): version, kdf (scrypt N, r, p, salt), iv, tag, ciphertext. The header fields are the
+// GCM additional data, so a changed parameter fails authentication like a wrong passphrase.
+
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { scrypt } from "@noble/hashes/scrypt.js";
+import type { ChainSigningPlugin, ExportedPublicKey, HotKeys } from "../chains/signing.ts";
+import { ensurePrivateDir, requireOwnerOnly } from "./state.ts";
+
+export const KEYSTORE_FILE = "keystore.json";
+
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** Strong default: 2^17 × 8 × 128 B = 128 MiB, about half a second. Tests pass smaller ones. */
+export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
+
+export class KeystoreError extends Error {
+  override name = "KeystoreError";
+}
+
+interface KeystoreFile {
+  version: 1;
+  kdf: { name: "scrypt"; N: number; r: number; p: number; salt: string };
+  cipher: "aes-256-gcm";
+  iv: string;
+  tag: string;
+  ciphertext: string;
+}
+
+function deriveKey(passphrase: string, salt: Uint8Array, params: ScryptParams): Uint8Array {
+  if (passphrase.length < 8) throw new KeystoreError("the passphrase must have at least 8 characters");
+  const isPowerOfTwo = Number.isSafeInteger(params.N) && params.N >= 2 && (params.N & (params.N - 1)) === 0;
+  if (!isPowerOfTwo || params.N > 2 ** 20 || params.r < 1 || params.r > 32 || params.p < 1 || params.p > 16)
+    throw new KeystoreError("scrypt parameters out of range");
+  return scrypt(passphrase.normalize("NFKC"), salt, { ...params, dkLen: 32, maxmem: 2 ** 31 });
+}
+
+function additionalData(file: Pick<KeystoreFile, "version" | "kdf" | "cipher">): Buffer {
+  const { N, r, p, salt } = file.kdf;
+  return Buffer.from(`bulwark-keystore:${file.version}:${file.cipher}:scrypt:${N}:${r}:${p}:${salt}`);
+}
+
+/**
+ * Creates the keystore in `dir` (0700, created if missing) from caller-given entropy (16 to 64
+ * bytes: the seed). Refuses to overwrite an existing keystore.
+ */
+export function initKeystore(
+  dir: string,
+  passphrase: string,
+  entropy: Uint8Array,
+  params: ScryptParams = DEFAULT_SCRYPT,
+): void {
+  if (entropy.length < 16 || entropy.length > 64) throw new KeystoreError("the seed must be 16 to 64 bytes");
+  ensurePrivateDir(dir, "keystore directory");
+  const salt = randomBytes(16);
+  const key = deriveKey(passphrase, salt, params);
+  const iv = randomBytes(12);
+  const head = {
+    version: 1 as const,
+    kdf: { name: "scrypt" as const, ...params, salt: salt.toString("hex") },
+  };
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(additionalData({ ...head, cipher: "aes-256-gcm" }));
+  const ciphertext = Buffer.concat([cipher.update(entropy), cipher.final()]);
+  key.fill(0);
+  const file: KeystoreFile = {
+    ...head,
+    cipher: "aes-256-gcm",
+    iv: iv.toString("hex"),
+    tag: cipher.getAuthTag().toString("hex"),
+    ciphertext: ciphertext.toString("hex"),
+  };
+  const path = join(dir, KEYSTORE_FILE);
+  const temporary = `${path}.tmp-${process.pid}`;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+    closeSync(fd);
+    throw new KeystoreError(`a keystore already exists at ${path}; refusing to overwrite it`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+  const dirFd = openSync(dir, constants.O_RDONLY);
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+function parseFile(text: string): KeystoreFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new KeystoreError("the keystore file is not valid JSON");
+  }
+  const file = value as KeystoreFile;
+  const hex = (s: unknown) => typeof s === "string" && /^[0-9a-f]+$/.test(s);
+  if (
+    file?.version !== 1 ||
+    file.cipher !== "aes-256-gcm" ||
+    file.kdf?.name !== "scrypt" ||
+    ![file.kdf.N, file.kdf.r, file.kdf.p].every(Number.isSafeInteger) ||
+    !hex(file.kdf.salt) ||
+    !hex(file.iv) ||
+    !hex(file.tag) ||
+    !hex(file.ciphertext)
+  )
+    throw new KeystoreError("the keystore file is not a version 1 keystore");
+  return file;
+}
+
+/** The decrypted seed, held in this process only. */
+export class Keystore {
+  #seed: Uint8Array | undefined;
+
+  private constructor(seed: Uint8Array) {
+    this.#seed = seed;
+  }
+
+  /** Opens the keystore in `dir`; a wrong passphrase fails with a KeystoreError saying so. */
+  static open(dir: string, passphrase: string): Keystore {
+    requireOwnerOnly(dir, "keystore directory");
+    const path = join(dir, KEYSTORE_FILE);
+    requireOwnerOnly(path, "keystore file");
+    const file = parseFile(readFileSync(path, "utf8"));
+    const key = deriveKey(passphrase, Buffer.from(file.kdf.salt, "hex"), file.kdf);
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(file.iv, "hex"));
+      decipher.setAAD(additionalData(file));
+      decipher.setAuthTag(Buffer.from(file.tag, "hex"));
+      const seed = Buffer.concat([decipher.update(Buffer.from(file.ciphertext, "hex")), decipher.final()]);
+      return new Keystore(new Uint8Array(seed));
+    } catch {
+      throw new KeystoreError(
+        "wrong passphrase (or the keystore file was altered): cannot decrypt the hot seed",
+      );
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** The key material a chain plugin signs with; valid until close(). */
+  hotKeys(chain: string): HotKeys {
+    if (!this.#seed) throw new KeystoreError("the keystore is closed");
+    return Object.freeze({ chain, seed: this.#seed });
+  }
+
+  /** The hook for `wallet init`: only public keys leave, through the chain plugin. */
+  exportPublicKeys(plugin: ChainSigningPlugin): ExportedPublicKey[] {
+    return plugin.exportPublicKeys(this.hotKeys(plugin.chain));
+  }
+
+  /** Overwrites the seed in memory. */
+  close(): void {
+    this.#seed?.fill(0);
+    this.#seed = undefined;
+  }
+}

@@ -1,0 +1,104 @@
+// The signer process: `node src/signer/main.ts run --config <file>` (a child of `npm start` in
+// embedded mode, or a service on its own host) and `… init --config <file>` (creates the keystore
+// from fresh entropy and prints the public keys only). The passphrase comes from the env var the
+// config names (default BULWARK_SIGNER_PASSPHRASE), which is removed from the environment once read.
+//
+// `run` prints one JSON line `{"event":"ready",…}` on stdout once it listens, and stops on SIGTERM
+// or SIGINT (closing the socket and the state, wiping the seed).
+
+import { randomBytes } from "node:crypto";
+import { readFileSync, unlinkSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import type { ChainSigningPlugin } from "../chains/signing.ts";
+import { parseSignerConfig, type SignerConfig } from "./config.ts";
+import { initKeystore, Keystore } from "./keystore.ts";
+import { BUILTIN_SIGNING_PLUGINS } from "./plugins.ts";
+import { listenSigner } from "./server.ts";
+import { SignerService } from "./service.ts";
+import { SignerState } from "./state.ts";
+
+const USAGE = "usage: signer (run | init) --config <file>";
+
+function readConfig(argv: string[]): SignerConfig {
+  const at = argv.indexOf("--config");
+  if (at < 0 || !argv[at + 1]) throw new Error(USAGE);
+  return parseSignerConfig(JSON.parse(readFileSync(argv[at + 1], "utf8")));
+}
+
+function takePassphrase(config: SignerConfig, env: NodeJS.ProcessEnv): string {
+  const passphrase = env[config.passphraseEnv];
+  delete env[config.passphraseEnv];
+  if (!passphrase)
+    throw new Error(`the keystore passphrase is expected in the env var ${config.passphraseEnv}`);
+  return passphrase;
+}
+
+/** Runs the signer command; resolves with a stop function for `run`. */
+export async function signerMain(
+  argv: string[],
+  plugins: readonly ChainSigningPlugin[] = BUILTIN_SIGNING_PLUGINS,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<() => void> {
+  const command = argv[0];
+  if (command !== "run" && command !== "init") throw new Error(USAGE);
+  const config = readConfig(argv);
+  const plugin = plugins.find((candidate) => candidate.chain === config.chain);
+  if (!plugin) throw new Error(`no signing plugin for chain ${config.chain}`);
+  const passphrase = takePassphrase(config, env);
+
+  if (command === "init") {
+    initKeystore(config.keystoreDir, passphrase, randomBytes(32), config.scrypt);
+    const keystore = Keystore.open(config.keystoreDir, passphrase);
+    process.stdout.write(
+      `${JSON.stringify({ event: "initialized", publicKeys: keystore.exportPublicKeys(plugin) })}\n`,
+    );
+    keystore.close();
+    return () => {};
+  }
+
+  const keystore = Keystore.open(config.keystoreDir, passphrase);
+  const state = SignerState.open(config.stateDir, Date.now(), { seenMarginMs: config.seenMarginMs });
+  const service = new SignerService(config, state, plugin, keystore.hotKeys(config.chain));
+  const server = await listenSigner(config.socketPath, service);
+  process.stdout.write(
+    `${JSON.stringify({
+      event: "ready",
+      chain: config.chain,
+      socket: config.socketPath,
+      records: state.recordCount,
+      recoveredTornTail: state.recoveredTornTail,
+    })}\n`,
+  );
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    server.close();
+    try {
+      unlinkSync(config.socketPath);
+    } catch {
+      // already gone
+    }
+    state.close();
+    keystore.close();
+  };
+  return stop;
+}
+
+/** The process entry: `run` stays up until a signal; errors go to stderr with exit code 1. */
+export async function runSignerProcess(plugins: readonly ChainSigningPlugin[] = BUILTIN_SIGNING_PLUGINS) {
+  try {
+    const stop = await signerMain(process.argv.slice(2), plugins);
+    if (process.argv[2] !== "run") return;
+    for (const signal of ["SIGTERM", "SIGINT"] as const)
+      process.once(signal, () => {
+        stop();
+        process.exit(0);
+      });
+  } catch (error) {
+    process.stderr.write(`signer: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runSignerProcess();

@@ -1,0 +1,145 @@
+// The signer as a real child process on its Unix socket: start, sign, refuse, kill -9, restart,
+// refuse the reused id; malformed and oversized frames; a wrong passphrase stops it at start.
+import { type ChildProcess, spawn } from "node:child_process";
+import { statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { initKeystore } from "../../src/signer/keystore.ts";
+import { encodeFrame, FrameReader } from "../../src/signer/server.ts";
+import { COLD, makeIntent, POLICY_PUBLIC, SMALL_SCRYPT, signRequest, tempDir } from "./helpers.ts";
+
+const CHILD = join(import.meta.dirname, "signer-child.ts");
+const PASSPHRASE = "signer test passphrase";
+const { dir, cleanup } = tempDir();
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  cleanup();
+});
+
+const socketPath = join(dir, "signer.sock");
+const configPath = join(dir, "signer.json");
+writeFileSync(
+  configPath,
+  JSON.stringify({
+    chain: "fakechain",
+    socketPath,
+    stateDir: join(dir, "state"),
+    keystoreDir: join(dir, "keystore"),
+    policyPublicKey: Buffer.from(POLICY_PUBLIC).toString("hex"),
+    caps: { BTC: { perTransaction: "1000", per10m: "2500", per1h: "5000", per24h: "10000" } },
+    coldAddresses: [COLD],
+  }),
+);
+initKeystore(join(dir, "keystore"), PASSPHRASE, new Uint8Array(32).fill(9), SMALL_SCRYPT);
+
+function start(passphrase = PASSPHRASE): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, "run", "--config", configPath], {
+    env: { ...process.env, BULWARK_SIGNER_PASSPHRASE: passphrase },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (chunk) => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve({ child, ready: JSON.parse(line) });
+    });
+    child.stderr?.on("data", (chunk) => {
+      err += chunk;
+    });
+    child.on("exit", (code) => reject(new Error(`signer exited ${code}: ${err}`)));
+  });
+}
+
+/** Sends raw bytes, returns the answers until the signer closes or `count` arrive. */
+function exchange(
+  bytes: Buffer,
+  count = 1,
+): Promise<{ answers: Record<string, unknown>[]; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    const reader = new FrameReader(1 << 20);
+    const answers: Record<string, unknown>[] = [];
+    socket.on("data", (chunk) => {
+      for (const frame of reader.push(chunk)) answers.push(JSON.parse(frame.toString("utf8")));
+      if (answers.length >= count) {
+        socket.destroy();
+        resolve({ answers, closed: false });
+      }
+    });
+    socket.on("end", () => resolve({ answers, closed: true }));
+    socket.on("error", reject);
+    socket.write(bytes);
+  });
+}
+
+async function call(request: unknown): Promise<Record<string, unknown>> {
+  return (await exchange(encodeFrame(request))).answers[0];
+}
+
+const fresh = (overrides: Parameters<typeof makeIntent>[0] = {}) =>
+  makeIntent({ expiresAtMs: Date.now() + 5 * 60_000, ...overrides });
+
+describe("the signer process", () => {
+  it("signs over an owner-only socket, refuses, survives kill -9 and refuses the reused id after it", async () => {
+    const { child } = await start();
+    expect(statSync(socketPath).mode & 0o777).toBe(0o600);
+    const request = signRequest(fresh({ amount: 600n }));
+    const signed = await call(request);
+    expect(signed).toMatchObject({ ok: true, intentId: request.intent.intentId });
+    expect(await call(request)).toMatchObject({ ok: false, code: "reused-id" });
+    expect(await call(signRequest(fresh(), ed25519.utils.randomSecretKey()))).toMatchObject({
+      code: "bad-signature",
+    });
+    expect(await call(signRequest(fresh({ kind: "sweepToCold", to: "cold-9" })))).toMatchObject({
+      code: "cold-destination-not-allowed",
+    });
+    // Two requests in one write: answered one after the other on the same connection.
+    const two = await exchange(
+      Buffer.concat([encodeFrame({ op: "status" }), encodeFrame(signRequest(fresh()))]),
+      2,
+    );
+    expect(two.answers.map((a) => a.ok)).toEqual([true, true]);
+
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+    await start();
+    expect(await call(request)).toMatchObject({ ok: false, code: "reused-id" });
+    const status = (await call({ op: "status" })) as { budgets: { windows: { used: string }[] }[] };
+    expect(status.budgets[0].windows[0].used).toBe("700");
+  });
+
+  it("answers a malformed or oversized frame with its reason and closes the connection", async () => {
+    const garbage = Buffer.concat([Buffer.from([0, 0, 0, 5]), Buffer.from("nope!")]);
+    expect(await exchange(garbage)).toMatchObject({ answers: [{ ok: false, code: "bad-frame" }] });
+    const oversized = Buffer.from([0, 0x10, 0, 0]);
+    const answer = await exchange(oversized);
+    expect(answer.answers[0]).toMatchObject({ ok: false, code: "frame-too-large" });
+    expect(await exchange(Buffer.from([0, 0, 0, 0]))).toMatchObject({
+      answers: [{ code: "frame-too-large" }],
+    });
+    // Still serving others.
+    expect(await call({ op: "status" })).toMatchObject({ ok: true });
+  });
+
+  it("halts and refuses everything until resumed with a reason", async () => {
+    expect(await call({ op: "halt", chain: "fakechain", reason: "test breaker" })).toMatchObject({
+      ok: true,
+    });
+    expect(await call(signRequest(fresh()))).toMatchObject({ code: "halted" });
+    expect(await call({ op: "resume", chain: "fakechain", reason: "" })).toMatchObject({
+      code: "reason-required",
+    });
+    expect(await call({ op: "resume", chain: "fakechain", reason: "checked" })).toMatchObject({ ok: true });
+    expect(await call(signRequest(fresh()))).toMatchObject({ ok: true });
+  });
+
+  it("does not start with a wrong passphrase", async () => {
+    await expect(start("not the passphrase")).rejects.toThrow(/wrong passphrase/);
+  });
+});

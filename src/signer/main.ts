@@ -12,10 +12,11 @@ import { pathToFileURL } from "node:url";
 import type { ChainSigningPlugin } from "../chains/signing.ts";
 import { parseSignerConfig, type SignerConfig } from "./config.ts";
 import { initKeystore, Keystore } from "./keystore.ts";
+import { lockStateDir } from "./lock.ts";
 import { BUILTIN_SIGNING_PLUGINS } from "./plugins.ts";
 import { listenSigner } from "./server.ts";
 import { SignerService } from "./service.ts";
-import { SignerState } from "./state.ts";
+import { ensurePrivateDir, SignerState } from "./state.ts";
 
 const USAGE = "usage: signer (run | init) --config <file>";
 
@@ -57,16 +58,29 @@ export async function signerMain(
   }
 
   const keystore = Keystore.open(config.keystoreDir, passphrase);
-  const state = SignerState.open(config.stateDir, Date.now(), { seenMarginMs: config.seenMarginMs });
-  const service = new SignerService(config, state, plugin, keystore.hotKeys(config.chain));
-  const server = await listenSigner(config.socketPath, service);
+  let state: SignerState | undefined;
+  let unlock: (() => void) | undefined;
+  let server: Awaited<ReturnType<typeof listenSigner>>;
+  try {
+    ensurePrivateDir(config.stateDir, "signer state directory");
+    unlock = lockStateDir(config.stateDir);
+    state = SignerState.open(config.stateDir, Date.now(), { seenMarginMs: config.seenMarginMs });
+    const service = new SignerService(config, state, plugin, keystore.hotKeys(config.chain));
+    server = await listenSigner(config.socketPath, service);
+  } catch (error) {
+    unlock?.();
+    state?.close();
+    keystore.close();
+    throw error;
+  }
+  const openState = state;
   process.stdout.write(
     `${JSON.stringify({
       event: "ready",
       chain: config.chain,
       socket: config.socketPath,
-      records: state.recordCount,
-      recoveredTornTail: state.recoveredTornTail,
+      records: openState.recordCount,
+      recoveredTornTail: openState.recoveredTornTail,
     })}\n`,
   );
   let stopped = false;
@@ -79,7 +93,8 @@ export async function signerMain(
     } catch {
       // already gone
     }
-    state.close();
+    openState.close();
+    unlock?.();
     keystore.close();
   };
   return stop;

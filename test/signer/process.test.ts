@@ -139,7 +139,9 @@ describe("the signer process", () => {
     expect(await call(signRequest(fresh()))).toMatchObject({ ok: true });
   });
 
-  it("does not start with a wrong passphrase", async () => {
+  it("does not start with a wrong passphrase, nor beside a live signer on the same state", async () => {
     await expect(start("not the passphrase")).rejects.toThrow(/wrong passphrase/);
+    await expect(start()).rejects.toThrow(/another signer \(pid \d+\) holds/);
+    expect(await call({ op: "status" })).toMatchObject({ ok: true });
   });
 });

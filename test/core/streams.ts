@@ -1,11 +1,18 @@
 // Random command streams for the property tests: a couple of assets and markets with small tick
 // and lot numbers and varied fees and self-trade policies, a handful of funded users, then random
-// orders of every type (with invalid values now and then), cancels, balance changes and
-// suspensions, biased so that books cross often. The ops come from the shared generator
+// orders of every type (with invalid values now and then), cancels, balance changes,
+// suspensions, and custody's deposits (duplicates too), withdrawal holds, settles, releases and
+// wallet movements, biased so that books cross often. The ops come from the shared generator
 // (test/support/command-stream.ts) under CORE_PROFILE; the setup is drawn by fast-check here.
 
 import fc from "fast-check";
-import type { Command, OrderType, TimeInForce, UnstampedCommand } from "../../src/core/commands.ts";
+import type {
+  Command,
+  OrderType,
+  TimeInForce,
+  UnstampedCommand,
+  WalletAccount,
+} from "../../src/core/commands.ts";
 import type { CoreLimits, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
 import type { CoreMachine } from "../../src/core/state-view.ts";
@@ -70,6 +77,11 @@ const CORE_PROFILE: StreamProfile = {
     [3, constant("cancelByClientId")],
     [6, constant("adjust")],
     [1, constant("marketStatus")],
+    [3, constant("deposit")],
+    [3, constant("withdrawHold")],
+    [2, constant("withdrawSettle")],
+    [1, constant("withdrawRelease")],
+    [2, constant("walletMove")],
   ),
   // Sequences need only increase: leave a gap now and then.
   gap: weighted([77, constant(1)], [2, constant(3)]),
@@ -114,6 +126,29 @@ const CORE_PROFILE: StreamProfile = {
     market: oneOf(1, 2, 3),
     status: oneOf<"active" | "suspended">("active", "active", "active", "suspended"),
     resumeNext: false,
+  },
+  wallet: {
+    user,
+    asset: weighted([20, oneOf(1, 2, 3)], [1, oneOf(0, 4)]),
+    amount: weighted(
+      [10, range(1, 100_000)],
+      [4, range(100_000, 3_000_000)],
+      [1, oneOf(0, -5, 1.5, 2 ** 53)],
+    ),
+    // Few chains and transactions: the same deposit comes again; now and then a malformed one.
+    chain: weighted([20, oneOf("btc", "eth")], [1, oneOf("", "BTC", "a:b")]),
+    txId: weighted([20, oneOf("tx1", "tx2", "0xabc")], [1, oneOf("", "t x", "x".repeat(129))]),
+    outputIndex: weighted([20, range(0, 2)], [1, oneOf(-1, 0.5, 2 ** 32)]),
+    withdrawalId: weighted([20, range(1, 6)], [1, oneOf(0, -1, 1.5)]),
+    fee: weighted([10, constant(0)], [10, range(1, 500)], [1, oneOf(-1, 0.5, 10_000_000)]),
+    from: weighted<WalletAccount>(
+      [20, oneOf<WalletAccount>("walletDepositAddresses", "walletHot", "walletCold", "walletInFlight")],
+      [1, oneOf("networkFees", "bogus" as WalletAccount)],
+    ),
+    to: weighted<WalletAccount>(
+      [20, oneOf<WalletAccount>("walletHot", "walletCold", "walletInFlight", "networkFees")],
+      [1, oneOf("walletDepositAddresses", "bogus" as WalletAccount)],
+    ),
   },
 };
 
@@ -171,6 +206,8 @@ export const limitsArb: fc.Arbitrary<Partial<CoreLimits>> = fc.oneof(
       maxOpenOrdersPerUser: fc.integer({ min: 1, max: 8 }),
       maxStopOrdersPerMarket: fc.integer({ min: 1, max: 4 }),
       maxOpenOrders: fc.integer({ min: 2, max: 20 }),
+      maxPendingWithdrawals: fc.integer({ min: 1, max: 3 }),
+      maxDepositKeys: fc.integer({ min: 1, max: 4 }),
     }),
   },
 );

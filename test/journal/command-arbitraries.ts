@@ -8,6 +8,7 @@ import {
   type OrderType,
   type Side,
   type TimeInForce,
+  WALLET_ACCOUNTS,
 } from "../../src/core/commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "../../src/core/config.ts";
 
@@ -99,5 +100,35 @@ export const anyCommand: fc.Arbitrary<Command> = fc.oneof(
     ...stamp,
     marketId: anyNumber,
     status: fc.constantFrom("active" as const, "suspended" as const),
+  }),
+  fc.record({
+    kind: fc.constant("creditDeposit" as const),
+    ...stamp,
+    userId: anyNumber,
+    assetId: anyNumber,
+    amountUnits: anyNumber,
+    chain: anyString,
+    txId: anyString,
+    outputIndex: anyNumber,
+  }),
+  fc.record({
+    kind: fc.constant("holdWithdrawal" as const),
+    ...stamp,
+    withdrawalId: anyNumber,
+    userId: anyNumber,
+    assetId: anyNumber,
+    amountUnits: anyNumber,
+    feeUnits: anyNumber,
+  }),
+  fc.record({ kind: fc.constant("settleWithdrawal" as const), ...stamp, withdrawalId: anyNumber }),
+  fc.record({ kind: fc.constant("releaseWithdrawal" as const), ...stamp, withdrawalId: anyNumber }),
+  fc.record({
+    kind: fc.constant("recordWalletMovement" as const),
+    ...stamp,
+    assetId: anyNumber,
+    from: fc.constantFrom(...WALLET_ACCOUNTS),
+    to: fc.constantFrom(...WALLET_ACCOUNTS),
+    amountUnits: anyNumber,
+    txId: anyString,
   }),
 );

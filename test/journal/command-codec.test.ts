@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../src/core/bytes.ts";
 import type { Command, PlaceOrderCommand } from "../../src/core/commands.ts";
-import { ORDER_TYPES } from "../../src/core/commands.ts";
+import { ORDER_TYPES, WALLET_ACCOUNTS } from "../../src/core/commands.ts";
 import {
   COMMAND_FORMAT_VERSION,
   CommandDecoder,
@@ -152,6 +152,74 @@ describe("command codec", () => {
       expect(Buffer.from(encodeCommand(command)).toString("hex")).toBe(hex);
       expect(decodeCommand(Buffer.from(hex, "hex"))).toEqual(command);
     }
+  });
+
+  it("keeps the on-disk encoding of custody's kinds (9..13, added to version 2) byte for byte", () => {
+    // New kind codes only: every record written before them decodes as it did, so the format
+    // version stays 2 (command-codec.ts). A wallet account's code is its index in WALLET_ACCOUNTS.
+    const golden: [Command, string][] = [
+      [
+        {
+          kind: "creditDeposit",
+          sequence: 9,
+          timestampMs: 1000,
+          userId: 3,
+          assetId: 1,
+          amountUnits: 70_000,
+          chain: "btc",
+          txId: "ab",
+          outputIndex: 1,
+        },
+        // 02 09 | seq 09 | ts f0e803 | user 03 | asset 01 | amount f1 70110100 | "btc" | "ab" | output 01
+        "020909f0e8030301f17011010000036274630002616201",
+      ],
+      [
+        {
+          kind: "holdWithdrawal",
+          sequence: 10,
+          timestampMs: 1000,
+          withdrawalId: 5,
+          userId: 3,
+          assetId: 1,
+          amountUnits: 1000,
+          feeUnits: 30,
+        },
+        "020a0af0e803050301f0e8031e",
+      ],
+      [{ kind: "settleWithdrawal", sequence: 11, timestampMs: 1000, withdrawalId: 5 }, "020b0bf0e80305"],
+      [{ kind: "releaseWithdrawal", sequence: 12, timestampMs: 1000, withdrawalId: 5 }, "020c0cf0e80305"],
+      [
+        {
+          kind: "recordWalletMovement",
+          sequence: 13,
+          timestampMs: 1000,
+          assetId: 1,
+          from: "walletHot",
+          to: "networkFees",
+          amountUnits: 12,
+          txId: "",
+        },
+        // asset 01 | from 01 (walletHot) | to 04 (networkFees) | amount 0c | "" (latin1, length 0)
+        "020d0df0e8030101040c0000",
+      ],
+    ];
+    for (const [command, hex] of golden) {
+      expect(Buffer.from(encodeCommand(command)).toString("hex")).toBe(hex);
+      expect(decodeCommand(Buffer.from(hex, "hex"))).toEqual(command);
+    }
+    expect(WALLET_ACCOUNTS).toEqual([
+      "walletDepositAddresses",
+      "walletHot",
+      "walletCold",
+      "walletInFlight",
+      "networkFees",
+    ]);
+    // An unknown wallet account code is refused, and so is one on encode.
+    expect(() => decodeCommand(Buffer.from("020d0df0e8030101050c0000", "hex"))).toThrow(
+      /unknown to account code 5/,
+    );
+    const bogus = { ...golden[4][0], from: "walletWarm" } as unknown as Command;
+    expect(() => encodeCommand(bogus)).toThrow(/unknown from account/);
   });
 
   it("writes every order type as its index in ORDER_TYPES, and version 1 can name only the first four", () => {

@@ -21,6 +21,7 @@ import type {
   PlaceOrderCommand,
   TimeInForce,
   UnstampedCommand,
+  WalletAccount,
 } from "../../src/core/commands.ts";
 import type { SelfTradePrevention } from "../../src/core/config.ts";
 import { Prng, seedFor } from "../../src/lib/prng.ts";
@@ -68,7 +69,19 @@ export function weighted<T>(...choices: [weight: number, dist: Dist<T>][]): Dist
 
 // ---- profile -------------------------------------------------------------------------------------
 
-export type OpKind = "place" | "cancel" | "cancelAll" | "cancelByClientId" | "adjust" | "marketStatus";
+export type OpKind =
+  | "place"
+  | "cancel"
+  | "cancelAll"
+  | "cancelByClientId"
+  | "adjust"
+  | "marketStatus"
+  // Custody's commands (profile.wallet):
+  | "deposit"
+  | "withdrawHold"
+  | "withdrawSettle"
+  | "withdrawRelease"
+  | "walletMove";
 /** A field set that does not belong to the order type, so the core must answer invalidCommand. */
 export type StrayField = "price" | "lots" | "quote" | "trigger" | "tif" | "postOnly";
 
@@ -114,6 +127,21 @@ export interface StreamProfile {
     status: Dist<"active" | "suspended">;
     /** A suspension is followed at once by a resume (stampStream only). */
     resumeNext: boolean;
+  };
+  /** Required when `kind` draws a custody kind (deposit, withdraw*, walletMove). */
+  wallet?: {
+    user: Dist<number>;
+    asset: Dist<number>;
+    amount: Dist<number>;
+    /** Small sets, so that the same chain + tx + output comes again (a duplicate deposit). */
+    chain: Dist<string>;
+    txId: Dist<string>;
+    outputIndex: Dist<number>;
+    /** Small range, so settles and releases find holds, and ids repeat while pending. */
+    withdrawalId: Dist<number>;
+    fee: Dist<number>;
+    from: Dist<WalletAccount>;
+    to: Dist<WalletAccount>;
   };
 }
 
@@ -181,7 +209,50 @@ function randomOp(profile: StreamProfile, prng: Prng): Op {
       const { market, status } = profile.marketStatus;
       return op({ kind: "setMarketStatus", marketId: market(prng), status: status(prng) });
     }
+    case "deposit": {
+      const w = walletOf(profile);
+      return op({
+        kind: "creditDeposit",
+        userId: w.user(prng),
+        assetId: w.asset(prng),
+        amountUnits: w.amount(prng),
+        chain: w.chain(prng),
+        txId: w.txId(prng),
+        outputIndex: w.outputIndex(prng),
+      });
+    }
+    case "withdrawHold": {
+      const w = walletOf(profile);
+      return op({
+        kind: "holdWithdrawal",
+        withdrawalId: w.withdrawalId(prng),
+        userId: w.user(prng),
+        assetId: w.asset(prng),
+        amountUnits: w.amount(prng),
+        feeUnits: w.fee(prng),
+      });
+    }
+    case "withdrawSettle":
+      return op({ kind: "settleWithdrawal", withdrawalId: walletOf(profile).withdrawalId(prng) });
+    case "withdrawRelease":
+      return op({ kind: "releaseWithdrawal", withdrawalId: walletOf(profile).withdrawalId(prng) });
+    case "walletMove": {
+      const w = walletOf(profile);
+      return op({
+        kind: "recordWalletMovement",
+        assetId: w.asset(prng),
+        from: w.from(prng),
+        to: w.to(prng),
+        amountUnits: w.amount(prng),
+        txId: w.txId(prng),
+      });
+    }
   }
+}
+
+function walletOf(profile: StreamProfile): NonNullable<StreamProfile["wallet"]> {
+  if (profile.wallet === undefined) throw new Error("profile draws a custody command but has no wallet");
+  return profile.wallet;
 }
 
 function placeOrder(place: StreamProfile["place"], prng: Prng): UnstampedCommand {

@@ -267,3 +267,26 @@ const accountRules: DevnetRules<AccountTx, AccountState> = {
     book.set(tx.to, get(book, tx.to) + tx.amount);
   },
 };
+
+/**
+ * Reads an unsigned account payload completely (for the signer's plugin): sender, nonce, the one
+ * payment and the fee. Throws on anything malformed or on a faucet payload.
+ */
+export function describeAccountPayload(payload: Uint8Array): {
+  from: string;
+  nonce: bigint;
+  payments: { to: string; asset: string; amount: bigint }[];
+  fee: bigint;
+  feeAsset: string;
+} {
+  const tx = decodeAccount(encodeEnvelope(payload, []));
+  if (tx.faucet) throw new DevnetFormatError("a faucet payload is not a payment");
+  const [out] = tx.outputs;
+  return {
+    from: tx.from,
+    nonce: tx.nonce,
+    payments: [{ to: out.address, asset: out.asset, amount: out.amount }],
+    fee: tx.gasPrice * gasOf(tx.token),
+    feeAsset: ETH_ASSET.symbol,
+  };
+}

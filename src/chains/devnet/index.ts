@@ -8,7 +8,13 @@ import { DevnetRejectError } from "./chain.ts";
 import { accountAddress, publicKeyOf, signPayload, utxoAddress } from "./keys.ts";
 import { UtxoDevnet } from "./utxo.ts";
 
-export { AccountDevnet, DEVNET_USDT_CONTRACT, ETH_ASSET, USDT_ASSET } from "./account.ts";
+export {
+  AccountDevnet,
+  DEVNET_USDT_CONTRACT,
+  describeAccountPayload,
+  ETH_ASSET,
+  USDT_ASSET,
+} from "./account.ts";
 export { DevnetChain, type DevnetOptions, DevnetRejectError, type ReorgOptions } from "./chain.ts";
 export { DevnetFormatError } from "./codec.ts";
 export {
@@ -21,7 +27,7 @@ export {
   signingDigest,
   signPayload,
 } from "./keys.ts";
-export { UTXO_ASSET, UtxoDevnet } from "./utxo.ts";
+export { DEFAULT_UTXO_PREFIX, describeUtxoPayload, UTXO_ASSET, UtxoDevnet } from "./utxo.ts";
 
 /** The devnet address a private key controls on `chain`. */
 export function addressOfKey(chain: UtxoDevnet | AccountDevnet, privateKey: Uint8Array): string {

@@ -3,7 +3,10 @@
 //
 // Payload (canonical, version 1):
 //   u8 version (1) | u8 chain tag (0x01) | u8 kind (0 transfer, 1 faucet)
-//   transfer: u16 input count | inputs (32-byte txid, u32 output index) | u16 output count | outputs
+//   transfer: u16 input count | inputs | u16 output count | outputs
+//   input:    32-byte txid | u32 output index | u16-prefixed address | u64 amount of the coin spent
+//             (address and amount are checked against the coin: the signature commits to them,
+//             and a signer can read the fee from the payload alone, as BIP143 allows)
 //   faucet:   u64 faucet nonce | u16 output count (1) | outputs
 //   output:   u16-prefixed address | u64 amount (satoshi)
 // Witnesses: one per distinct input address, in order of first appearance among the inputs (the
@@ -48,6 +51,9 @@ const MAX_AMOUNT = 21_000_000n * 100_000_000n;
 export interface UtxoInput {
   txid: string;
   index: number;
+  /** Address and amount of the coin spent (checked by the chain). */
+  address: string;
+  amount: bigint;
 }
 
 export interface UtxoTx extends DevnetTx {
@@ -76,7 +82,8 @@ export function encodeUtxoPayload(
     .u8(faucetNonce === undefined ? 0 : 1);
   if (faucetNonce === undefined) {
     w.u16(tx.inputs.length);
-    for (const input of tx.inputs) w.raw(fromHex(input.txid)).u32(input.index);
+    for (const input of tx.inputs)
+      w.raw(fromHex(input.txid)).u32(input.index).string(input.address).uint(input.amount, 8);
   } else w.uint(faucetNonce, 8);
   w.u16(tx.outputs.length);
   for (const out of tx.outputs) w.string(out.address).uint(out.amount, 8);
@@ -116,8 +123,8 @@ export class UtxoDevnet extends DevnetChain<UtxoTx, UtxoState> implements ChainA
   async estimateFee(asset: string): Promise<FeeEstimate> {
     if (asset !== UTXO_ASSET.symbol) throw new DevnetRejectError(`${this.chain} has no asset ${asset}`);
     const feeRate = this.nextBlockFeeRate();
-    // One input, two outputs: 3 + 2 + 36 + 2 + 2 * (2 + 44 + 8) bytes.
-    const typicalBytes = 151n;
+    // One input, two outputs: 3 + 2 + (36 + 2 + 44 + 8) + 2 + 2 * (2 + 44 + 8) bytes.
+    const typicalBytes = 205n;
     return {
       asset,
       feeRate,
@@ -147,7 +154,7 @@ export class UtxoDevnet extends DevnetChain<UtxoTx, UtxoState> implements ChainA
     for (const [key, coin] of coins) {
       if (inputs.length >= MAX_INPUTS) break;
       const split = key.lastIndexOf(":");
-      inputs.push({ txid: key.slice(0, split), index: Number(key.slice(split + 1)) });
+      inputs.push({ txid: key.slice(0, split), index: Number(key.slice(split + 1)), ...coin });
       if (!signers.includes(coin.address)) signers.push(coin.address);
       total += coin.amount;
       const withChange = [
@@ -187,7 +194,12 @@ function decodeUtxo(bytes: Uint8Array, prefix: string): UtxoTx {
   else {
     const n = r.u16();
     if (n === 0 || n > MAX_INPUTS) throw new DevnetFormatError(`${n} inputs, 1..${MAX_INPUTS} allowed`);
-    for (let i = 0; i < n; i++) inputs.push({ txid: toHex(r.raw(32)), index: r.u32() });
+    for (let i = 0; i < n; i++) {
+      const input = { txid: toHex(r.raw(32)), index: r.u32(), address: r.string(), amount: r.uint(8) };
+      if (normalizeUtxoAddress(input.address, prefix) !== input.address)
+        throw new DevnetFormatError(`bad input address ${input.address}`);
+      inputs.push(input);
+    }
   }
   const m = r.u16();
   if (m === 0 || m > MAX_OUTPUTS || (faucet && m !== 1))
@@ -224,6 +236,8 @@ function utxoRules(prefix: string): DevnetRules<UtxoTx, UtxoState> {
         seen.add(key);
         const coin = state.get(key);
         if (coin === undefined) throw new DevnetRejectError(`input ${key} is missing or already spent`);
+        if (coin.address !== input.address || coin.amount !== input.amount)
+          throw new DevnetRejectError(`input ${key} does not match the coin it spends`);
         if (!signers.includes(coin.address)) signers.push(coin.address);
         total += coin.amount;
       }
@@ -251,4 +265,28 @@ function utxoRules(prefix: string): DevnetRules<UtxoTx, UtxoState> {
       });
     },
   };
+}
+
+/**
+ * Reads an unsigned UTXO payload completely (for the signer's plugin, which trusts no one's
+ * description of it): the coins it spends, the payments it makes and the fee. Throws on anything
+ * malformed or on a faucet payload.
+ */
+export function describeUtxoPayload(
+  payload: Uint8Array,
+  prefix = DEFAULT_UTXO_PREFIX,
+): {
+  inputs: UtxoInput[];
+  payments: { to: string; asset: string; amount: bigint }[];
+  fee: bigint;
+  feeAsset: string;
+} {
+  const tx = decodeUtxo(encodeEnvelope(payload, []), prefix);
+  if (tx.faucet) throw new DevnetFormatError("a faucet payload is not a payment");
+  let fee = 0n;
+  for (const input of tx.inputs) fee += input.amount;
+  for (const out of tx.outputs) fee -= out.amount;
+  if (fee < 0n) throw new DevnetFormatError("outputs exceed inputs");
+  const payments = tx.outputs.map((o) => ({ to: o.address, asset: o.asset, amount: o.amount }));
+  return { inputs: tx.inputs, payments, fee, feeAsset: UTXO_ASSET.symbol };
 }

@@ -7,6 +7,7 @@ import {
   addressOfKey,
   DEVNET_USDT_CONTRACT,
   decodeEnvelope,
+  describeAccountPayload,
   encodeEnvelope,
   privateKeyFromSeed,
   signTransaction,
@@ -66,6 +67,19 @@ describe("devnet account chain", () => {
     chain.faucet(hot, "USDT", 1_000n * USDT);
     chain.mine();
     const fee = (await chain.estimateFee("USDT")).typicalFee;
+    const unsigned = await chain.buildPayment({
+      sources: [hot],
+      to: user,
+      asset: "USDT",
+      amount: 100n * USDT,
+    });
+    expect(describeAccountPayload(unsigned.payload)).toEqual({
+      from: hot,
+      nonce: 0n,
+      payments: [{ to: user, asset: "USDT", amount: 100n * USDT }],
+      fee,
+      feeAsset: "ETH",
+    });
     const a = await spend(chain, [hotKey], user, "USDT", 100n * USDT);
     const b = await spend(chain, [hotKey], user, "ETH", ETH / 10n);
     expect(chain.nonceOf(hot)).toBe(2n);

@@ -7,6 +7,7 @@ import {
   addressOfKey,
   DevnetRejectError,
   decodeEnvelope,
+  describeUtxoPayload,
   encodeEnvelope,
   privateKeyFromSeed,
   signTransaction,
@@ -84,6 +85,26 @@ describe("devnet UTXO chain", () => {
     expect(chain.balance(user)).toBe(30_000n);
     expect(chain.balance(hot)).toBe(100_000n - 30_000n - unsigned.fee);
     expect(unsigned.fee).toBeGreaterThan(0n);
+  });
+
+  it("describes a payload from its bytes alone, and refuses one that lies about the coin it spends", async () => {
+    const { chain, hot, user } = setup();
+    chain.faucet(hot, "BTC", 100_000n);
+    chain.mine();
+    const unsigned = await chain.buildPayment({ sources: [hot], to: user, asset: "BTC", amount: 30_000n });
+    const described = describeUtxoPayload(unsigned.payload);
+    expect(described.fee).toBe(unsigned.fee);
+    expect(described.inputs).toMatchObject([{ address: hot, amount: 100_000n }]);
+    expect(described.payments).toEqual([
+      { to: user, asset: "BTC", amount: 30_000n },
+      { to: hot, asset: "BTC", amount: 70_000n - unsigned.fee },
+    ]);
+    // Claim the coin holds less (a smaller apparent fee): the chain checks it against the coin.
+    const lie = unsigned.payload.slice();
+    const at = 3 + 2 + 32 + 4 + 2 + hot.length + 7; // last byte of the input's amount
+    lie[at] ^= 1;
+    const signed = signTransaction(chain, { ...unsigned, payload: lie }, new Map([[hot, hotKey]]));
+    await expect(chain.broadcast(signed)).rejects.toThrow(/does not match the coin/);
   });
 
   it("refuses a bad signature, a signature by another key, and a double spend", async () => {

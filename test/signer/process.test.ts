@@ -139,6 +139,23 @@ describe("the signer process", () => {
     expect(await call(signRequest(fresh()))).toMatchObject({ ok: true });
   });
 
+  it("stops a compromised custody draining as fast as it can at the 10-minute budget", async () => {
+    let refusal: Record<string, unknown> | undefined;
+    let signedNow = 0n;
+    for (let i = 0; i < 100 && !refusal; i++) {
+      const answer = await call(signRequest(fresh({ amount: 1_000n, to: `drain-${i}` })));
+      if (answer.ok) signedNow += 1_000n;
+      else refusal = answer;
+    }
+    expect(refusal).toMatchObject({ code: "window-cap-10m" });
+    const status = (await call({ op: "status" })) as {
+      budgets: { windows: { used: string; cap: string }[] }[];
+    };
+    const tenMinutes = status.budgets[0].windows[0];
+    expect(BigInt(tenMinutes.used)).toBeLessThanOrEqual(BigInt(tenMinutes.cap));
+    expect(signedNow).toBeLessThanOrEqual(2_500n);
+  });
+
   it("does not start with a wrong passphrase, nor beside a live signer on the same state", async () => {
     await expect(start("not the passphrase")).rejects.toThrow(/wrong passphrase/);
     await expect(start()).rejects.toThrow(/another signer \(pid \d+\) holds/);

@@ -150,12 +150,7 @@ class Folder {
   beginCommand(sequence: number, timestampMs: number, firstEvent: CoreEvent): void {
     this.sequence = sequence;
     this.timestampMs = timestampMs;
-    this.cause =
-      firstEvent.type === "balanceAdjusted"
-        ? "adjustBalance"
-        : firstEvent.type === "orderDone"
-          ? "cancel"
-          : "placeOrder";
+    this.cause = causeOf(firstEvent);
   }
 
   apply(event: CoreEvent): void {
@@ -187,6 +182,16 @@ class Folder {
         this.input.marketStatus.set(event.marketId, event.status);
         return this.market(event.marketId);
       case "rejected":
+        return;
+      // Custody's events: their balance effects arrive as the `balance` events after them (above),
+      // and walletMovement touches system accounts only, which the store does not keep. Tables of
+      // deposits, withdrawals and wallet movements come with the custody service that reads them
+      // (issue 7 §4-§5); until then the cursor moves past these like any other event.
+      case "depositCredited":
+      case "withdrawalHeld":
+      case "withdrawalSettled":
+      case "withdrawalReleased":
+      case "walletMovement":
         return;
     }
   }
@@ -367,4 +372,22 @@ export function foldBatch(
   if (lastCommand !== undefined && lastCommand.sequence > folder.plan.lastSequence)
     folder.plan.lastSequence = lastCommand.sequence;
   return folder.plan;
+}
+
+/** What a command was, from its first event: the cause its balance changes are recorded under. */
+function causeOf(firstEvent: CoreEvent): BalanceCause {
+  switch (firstEvent.type) {
+    case "balanceAdjusted":
+      return "adjustBalance";
+    case "orderDone":
+      return "cancel";
+    case "depositCredited":
+      return "deposit";
+    case "withdrawalHeld":
+    case "withdrawalSettled":
+    case "withdrawalReleased":
+      return "withdrawal";
+    default:
+      return "placeOrder";
+  }
 }

@@ -126,12 +126,13 @@ export interface BalanceHistoryTable {
   held_units: number;
   available_delta_units: number;
   held_delta_units: number;
-  /** What the command was, inferred from its first event: placeOrder, cancel, adjustBalance. */
+  /** What the command was, inferred from its first event: placeOrder, cancel, adjustBalance, deposit, withdrawal. */
   cause: BalanceCause;
   ts_ms: number;
 }
 
-export type BalanceCause = "placeOrder" | "cancel" | "adjustBalance";
+/** A text column: a new cause needs no migration. */
+export type BalanceCause = "placeOrder" | "cancel" | "adjustBalance" | "deposit" | "withdrawal";
 
 export interface AdjustmentsTable {
   sequence: number;

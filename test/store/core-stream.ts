@@ -80,6 +80,12 @@ const STORE_PROFILE: StreamProfile = {
     [4, constant("cancelByClientId")],
     [12, constant("adjust")],
     [1, constant("marketStatus")],
+    // Custody's commands: the projector must carry their balance effects and keep its cursor moving.
+    [2, constant("deposit")],
+    [2, constant("withdrawHold")],
+    [1, constant("withdrawSettle")],
+    [1, constant("withdrawRelease")],
+    [1, constant("walletMove")],
   ),
   stepMs: constant(7),
   place: {
@@ -120,6 +126,18 @@ const STORE_PROFILE: StreamProfile = {
     reason: oneOf("deposit", "withdrawal"),
   },
   marketStatus: { market: range(1, 2), status: constant("suspended"), resumeNext: true },
+  wallet: {
+    user,
+    asset: range(1, 3),
+    amount: range(1, 500_000),
+    chain: oneOf("btc", "eth"),
+    txId: oneOf("t1", "t2", "t3", "t4", "t5", "t6"),
+    outputIndex: range(0, 3),
+    withdrawalId: range(1, 8),
+    fee: range(0, 0),
+    from: constant("walletDepositAddresses"),
+    to: oneOf("walletHot", "networkFees"),
+  },
 };
 
 function setupCommands(): UnstampedCommand[] {

@@ -40,6 +40,8 @@ export interface WatchOnlyAccount {
   masterFingerprint: number;
   /** Public-only node at m/84'/coin'/account'. */
   node: HDKey;
+  /** Its receive (0) and change (1) children, derived once: each address is then one step. */
+  chainNodes: readonly [HDKey, HDKey];
 }
 
 export interface DerivedAddress {
@@ -144,7 +146,14 @@ export function watchOnlyAccount(exported: AccountExport): WatchOnlyAccount {
   if (node.depth !== ACCOUNT_DEPTH) throw new Error(`account key must be at depth 3, got ${node.depth}`);
   if (node.index !== exported.account + HARDENED_OFFSET)
     throw new Error(`account key is for account ${node.index - HARDENED_OFFSET}, not ${exported.account}`);
-  return { network, account: exported.account, masterFingerprint: exported.masterFingerprint >>> 0, node };
+  const chainNodes = [node.deriveChild(RECEIVE_CHAIN), node.deriveChild(CHANGE_CHAIN)] as const;
+  return {
+    network,
+    account: exported.account,
+    masterFingerprint: exported.masterFingerprint >>> 0,
+    node,
+    chainNodes,
+  };
 }
 
 /** Parses a bare xpub/zpub (tpub/vpub) text into a watch-only account. */
@@ -179,7 +188,7 @@ export function p2wpkhAddress(
 /** Custody side: the address at chain/index of a watch-only account, from public keys only. */
 export function deriveAddress(account: WatchOnlyAccount, chain: AddressChain, index: number): DerivedAddress {
   checkChild(chain, index);
-  const publicKey = account.node.deriveChild(chain).deriveChild(index).publicKey;
+  const publicKey = account.chainNodes[chain].deriveChild(index).publicKey;
   if (publicKey === null) throw new Error("derivation produced no public key");
   return {
     ...p2wpkhAddress(publicKey, account.network),

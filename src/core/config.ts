@@ -63,10 +63,11 @@ export interface CoreLimits {
   maxOpenOrders: number;
   maxCommandsPerBatch: number;
   /**
-   * Withdrawal holds pending at once (wallet/withdrawal-holds.ts). Each hold is at most
-   * MAX_SAFE_UNITS and sits in its user's held balance, which the ledger keeps ≤ MAX_SAFE_UNITS
-   * (holdWithdrawal moves available → held, and available + held of a user never exceeds the
-   * bound: every credit checks it), so the sum of a user's holds cannot overflow.
+   * Withdrawal holds pending at once (wallet/withdrawal-holds.ts). No sum can overflow: each hold
+   * is a safe integer ≤ the user's available, and holdWithdrawal refuses (limitReached) a hold
+   * that would take the user's held past MAX_SAFE_UNITS, so a user's holds plus their orders'
+   * needs stay a safe integer; settling moves one hold into walletHot and fees, each checked to
+   * stay within ±MAX_SAFE_UNITS first. The table itself is O(this) memory (≈ 100 B per hold).
    */
   maxPendingWithdrawals: number;
   /**

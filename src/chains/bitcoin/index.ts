@@ -23,6 +23,7 @@ export {
   type ClaimedDerivation,
   type DescribedInput,
   type DescribedOutput,
+  type DescribeOptions,
   describePsbt,
   isValidAddress,
   MAX_FEE_RATE,

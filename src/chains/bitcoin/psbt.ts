@@ -2,7 +2,9 @@
 // from watch-only keys, exported as base64 for offline signing (cold refills), read back with
 // explicit size and count limits, and described from their own bytes for the signer's check.
 
-import { Address, OutScript, Transaction } from "@scure/btc-signer";
+import { equalBytes } from "@noble/curves/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { Address, OutScript, RawTx, Transaction } from "@scure/btc-signer";
 import { BitcoinTxError } from "./errors.ts";
 import { type AddressChain, CHANGE_CHAIN, deriveAddress, type WatchOnlyAccount } from "./keys.ts";
 import { type BitcoinNetwork, type BitcoinNetworkName, bitcoinNetwork } from "./network.ts";
@@ -32,6 +34,11 @@ export interface SpendableUtxo {
   account: WatchOnlyAccount;
   chain: AddressChain;
   index: number;
+  /**
+   * The full previous transaction (raw bytes), carried as the PSBT's nonWitnessUtxo so that a
+   * signer can check the value from the txid instead of trusting witnessUtxo (see README).
+   */
+  prevTx?: Uint8Array;
 }
 
 export interface PaymentRequest {
@@ -203,13 +210,21 @@ function planFee(
 
 function addInput(tx: Transaction, utxo: SpendableUtxo): void {
   const key = deriveAddress(utxo.account, utxo.chain, utxo.index);
-  tx.addInput({
+  const input = {
     txid: utxo.txid,
     index: utxo.vout,
     sequence: RBF_SEQUENCE,
     witnessUtxo: { script: key.script, amount: utxo.value },
-    bip32Derivation: [[key.publicKey, { fingerprint: utxo.account.masterFingerprint, path: key.path }]],
-  });
+    bip32Derivation: [[key.publicKey, { fingerprint: utxo.account.masterFingerprint, path: key.path }]] as [
+      Uint8Array,
+      { fingerprint: number; path: number[] },
+    ][],
+  };
+  try {
+    tx.addInput(utxo.prevTx === undefined ? input : { ...input, nonWitnessUtxo: utxo.prevTx });
+  } catch (error) {
+    throw new BitcoinTxError("badAmount", `input ${utxo.txid}:${utxo.vout}: ${(error as Error).message}`);
+  }
 }
 
 /** An unsigned PSBT paying `payments` from `utxos`, change to the change account, at `feeRate`. */
@@ -293,15 +308,59 @@ function addressOf(script: Uint8Array, network: BitcoinNetwork): string | null {
   }
 }
 
-function describeInput(tx: Transaction, idx: number, network: BitcoinNetwork): DescribedInput {
+export interface DescribeOptions {
+  /**
+   * Every input must carry its full previous transaction (nonWitnessUtxo) whose txid is the
+   * outpoint's: values are then proven, not claimed (closes the segwit v0 fee attack).
+   */
+  requirePrevTx?: boolean;
+}
+
+type TxInput = ReturnType<Transaction["getInput"]>;
+type Prevout = { script: Uint8Array; amount: bigint };
+
+/** Txid (display order) of a parsed previous transaction: double SHA-256 without witnesses. */
+function txidOfRaw(raw: NonNullable<TxInput["nonWitnessUtxo"]>): Uint8Array {
+  const stripped = RawTx.encode({ ...raw, segwitFlag: false, witnesses: undefined });
+  return sha256(sha256(stripped)).reverse();
+}
+
+/** The spent output, from the full previous transaction (checked against the txid) if present. */
+function prevoutOf(input: TxInput, idx: number, options: DescribeOptions): Prevout {
+  const full = input.nonWitnessUtxo;
+  if (full === undefined) {
+    if (options.requirePrevTx === true)
+      throw new BitcoinTxError("malformedPsbt", `input ${idx} lacks its previous transaction`);
+    if (input.witnessUtxo === undefined)
+      throw new BitcoinTxError("malformedPsbt", `input ${idx} does not say what it spends (no UTXO field)`);
+    return input.witnessUtxo;
+  }
+  if (!equalBytes(txidOfRaw(full), input.txid!))
+    throw new BitcoinTxError("malformedPsbt", `input ${idx}: previous transaction does not hash to its txid`);
+  const prevout = full.outputs[input.index!];
+  if (prevout === undefined) throw new BitcoinTxError("malformedPsbt", `input ${idx}: no such output`);
+  const claimed = input.witnessUtxo;
+  if (
+    claimed !== undefined &&
+    (claimed.amount !== prevout.amount || !equalBytes(claimed.script, prevout.script))
+  )
+    throw new BitcoinTxError(
+      "malformedPsbt",
+      `input ${idx}: witnessUtxo differs from the previous transaction`,
+    );
+  return prevout;
+}
+
+function describeInput(
+  tx: Transaction,
+  idx: number,
+  network: BitcoinNetwork,
+  options: DescribeOptions,
+): DescribedInput {
   const input = tx.getInput(idx);
   if (input.txid === undefined || input.index === undefined)
     throw new BitcoinTxError("malformedPsbt", `input ${idx} has no outpoint`);
-  let prevout: { script: Uint8Array; amount: bigint } | undefined;
-  if (input.witnessUtxo !== undefined) prevout = input.witnessUtxo;
-  else if (input.nonWitnessUtxo !== undefined) prevout = input.nonWitnessUtxo.outputs[input.index];
-  if (prevout === undefined)
-    throw new BitcoinTxError("malformedPsbt", `input ${idx} does not say what it spends (no UTXO field)`);
+  const prevout = prevoutOf(input, idx, options);
   return {
     txid: Buffer.from(input.txid).toString("hex"),
     vout: input.index,
@@ -325,10 +384,16 @@ function describeOutput(tx: Transaction, idx: number, network: BitcoinNetwork): 
  * input with the value it claims to spend, and the fee. Throws when any of it cannot be read
  * (an input without its UTXO, an output without an address form, outputs above inputs).
  */
-export function describePsbt(psbt: Uint8Array, networkName: BitcoinNetworkName): PsbtDescription {
+export function describePsbt(
+  psbt: Uint8Array,
+  networkName: BitcoinNetworkName,
+  options: DescribeOptions = {},
+): PsbtDescription {
   const network = bitcoinNetwork(networkName);
   const tx = parsePsbt(psbt);
-  const inputs = Array.from({ length: tx.inputsLength }, (_, idx) => describeInput(tx, idx, network));
+  const inputs = Array.from({ length: tx.inputsLength }, (_, idx) =>
+    describeInput(tx, idx, network, options),
+  );
   const outputs = Array.from({ length: tx.outputsLength }, (_, idx) => describeOutput(tx, idx, network));
   const totalIn = inputs.reduce((sum, input) => sum + input.value, 0n);
   const totalOut = outputs.reduce((sum, output) => sum + output.amount, 0n);

@@ -12,7 +12,7 @@ import { SigHash, type Transaction } from "@scure/btc-signer";
 import { BitcoinTxError } from "./errors.ts";
 import { isBip84Path, masterNode, p2wpkhAddress, signingNode } from "./keys.ts";
 import { type BitcoinNetwork, type BitcoinNetworkName, bitcoinNetwork } from "./network.ts";
-import { parsePsbt } from "./psbt.ts";
+import { type DescribeOptions, describePsbt, parsePsbt } from "./psbt.ts";
 
 export interface SignResult {
   /** The PSBT with our partial signatures added (not finalized). */
@@ -47,9 +47,19 @@ function keyForInput(tx: Transaction, idx: number, master: HDKey, network: Bitco
   return null;
 }
 
-/** Signs every input of `psbt` that the seed's BIP84 keys on this network own. */
-export function signPsbt(psbt: Uint8Array, seed: Uint8Array, networkName: BitcoinNetworkName): SignResult {
+/**
+ * Signs every input of `psbt` that the seed's BIP84 keys on this network own. With
+ * `requirePrevTx`, refuses (throws) unless every input's value is proven by its previous
+ * transaction, as `describePsbt` checks it.
+ */
+export function signPsbt(
+  psbt: Uint8Array,
+  seed: Uint8Array,
+  networkName: BitcoinNetworkName,
+  options: DescribeOptions = {},
+): SignResult {
   const network = bitcoinNetwork(networkName);
+  if (options.requirePrevTx === true) describePsbt(psbt, networkName, options);
   const tx = parsePsbt(psbt);
   const master = masterNode(seed, networkName);
   const signed: number[] = [];

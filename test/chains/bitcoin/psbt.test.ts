@@ -18,6 +18,7 @@ import {
   isValidAddress,
   MAX_PSBT_BYTES,
   MAX_TX_INPUTS,
+  MAX_TX_OUTPUTS,
   type PaymentRequest,
   psbtFromBase64,
   psbtToBase64,
@@ -270,6 +271,24 @@ describe("refusals", () => {
     expect(kindOf(() => buildPsbt(request("regtest", [{ address, amount: 50_000n }], [])))).toBe(
       "insufficientFunds",
     );
+  });
+
+  it("refuses more outputs than the limit, and an imported PSBT over the input or output limit", () => {
+    const account = watch(HOT_SEED, "regtest");
+    const address = outsideAddresses("regtest").wpkh;
+    const payments = Array.from({ length: MAX_TX_OUTPUTS }, () => ({ address, amount: 1_000n }));
+    expect(kindOf(() => buildPsbt(request("regtest", payments, [utxo(account, 0, 10_000_000n)])))).toBe(
+      "tooManyOutputs",
+    );
+    const wide = new Transaction();
+    for (let n = 0; n <= MAX_TX_INPUTS; n++) wide.addInput({ txid: TXIDS[0], index: n });
+    wide.addOutput({ script: deriveAddress(account, 0, 0).script, amount: 1_000n });
+    expect(kindOf(() => describePsbt(wide.toPSBT(0), "regtest"))).toBe("tooManyInputs");
+    const long = new Transaction();
+    long.addInput({ txid: TXIDS[0], index: 0 });
+    for (let n = 0; n <= MAX_TX_OUTPUTS; n++)
+      long.addOutput({ script: deriveAddress(account, 0, 0).script, amount: 1_000n });
+    expect(kindOf(() => signPsbt(long.toPSBT(0), HOT_SEED, "regtest"))).toBe("tooManyOutputs");
   });
 
   it("refuses more inputs than the limit, a repeated outpoint, and bad amounts and fee rates", () => {

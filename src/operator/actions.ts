@@ -19,7 +19,16 @@ import { MAX_REASON_LENGTH } from "../core/commands.ts";
 import type { AssetConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
 import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/boundary.ts";
-import { formatUnits, parseDecimal } from "../units/decimal.ts";
+import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
+import {
+  type DevnetChainControl,
+  type DevnetChainStatus,
+  type DevnetControl,
+  devnetChainStatus,
+  MAX_DEVNET_FAUCET_COINS,
+  MAX_DEVNET_MINE_BLOCKS,
+  MAX_DEVNET_REORG_DEPTH,
+} from "./devnet.ts";
 import {
   type AssetSpec,
   assetConfigFromSpec,
@@ -75,6 +84,8 @@ export class OperatorActions {
     private readonly exchange: ExchangeBoundary,
     private readonly secretBox: SecretBox,
     private readonly clock: () => number = Date.now,
+    /** The simulated chains (embedded mode); null when they are off (`start --no-devnet`). */
+    private readonly devnet: DevnetControl | null = null,
   ) {}
 
   private get accounts() {
@@ -300,6 +311,111 @@ export class OperatorActions {
     };
   }
 
+  // ---- devnet (simulated chains) -------------------------------------------------------------
+
+  devnetStatus(): { chains: DevnetChainStatus[] } {
+    return { chains: this.devnetControl().chains.map(devnetChainStatus) };
+  }
+
+  async devnetMine(
+    actor: string,
+    input: { chain: string; blocks: number },
+  ): Promise<{ chain: string; blocks: number; height: number; tipHash: string }> {
+    const chain = this.devnetChain(input.chain);
+    const { blocks } = input;
+    if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > MAX_DEVNET_MINE_BLOCKS)
+      throw new OperatorError(
+        "invalid",
+        `blocks must be a whole number 1..${MAX_DEVNET_MINE_BLOCKS}, got ${String(blocks)}`,
+      );
+    chain.mine(blocks);
+    const result = { chain: chain.id, blocks, height: chain.height(), tipHash: chain.tipHash() };
+    await this.audit(actor, "devnet.mine", `devnet:${chain.id}`, result);
+    return result;
+  }
+
+  /** An outside sender pays `address`; the payment is in the next block. */
+  async devnetFaucet(
+    actor: string,
+    input: { chain: string; address: string; asset: string; amount: string },
+  ): Promise<{
+    chain: string;
+    address: string;
+    asset: string;
+    amount: string;
+    amountUnits: string;
+    txid: string;
+  }> {
+    const chain = this.devnetChain(input.chain);
+    const asset = chain.assets.find((a) => a.symbol === input.asset.toUpperCase());
+    if (asset === undefined)
+      throw new OperatorError(
+        "invalid",
+        `devnet chain ${chain.id} has no asset ${input.asset} (it has ${chain.assets.map((a) => a.symbol).join(", ")})`,
+      );
+    const address = chain.normalizeAddress(input.address);
+    if (address === null)
+      throw new OperatorError("invalid", `not a ${chain.name} address: ${printable(input.address)}`);
+    const amount = parseDecimalBig(input.amount, asset.decimals, {
+      maxUnits: MAX_DEVNET_FAUCET_COINS * 10n ** BigInt(asset.decimals),
+    });
+    if (!amount.ok || amount.value === 0n)
+      throw new OperatorError(
+        "invalid",
+        `amount ${printable(input.amount)} must be a positive decimal with at most ${asset.decimals} ` +
+          `decimals and at most ${MAX_DEVNET_FAUCET_COINS} ${asset.symbol}`,
+      );
+    const txid = chain.faucet(address, asset.symbol, amount.value);
+    const result = {
+      chain: chain.id,
+      address,
+      asset: asset.symbol,
+      amount: formatUnits(amount.value, asset.decimals),
+      amountUnits: amount.value.toString(),
+      txid,
+    };
+    await this.audit(actor, "devnet.faucet", `devnet:${chain.id}`, result);
+    return result;
+  }
+
+  /** Replaces the last `depth` blocks with new ones (new hashes, the same transactions). */
+  async devnetReorg(
+    actor: string,
+    input: { chain: string; depth: number },
+  ): Promise<{ chain: string; depth: number; forkHeight: number; height: number; tipHash: string }> {
+    const chain = this.devnetChain(input.chain);
+    const { depth } = input;
+    const most = Math.min(MAX_DEVNET_REORG_DEPTH, chain.height());
+    if (!Number.isSafeInteger(depth) || depth < 1 || depth > most)
+      throw new OperatorError(
+        "invalid",
+        `depth must be a whole number 1..${most} (at most ${MAX_DEVNET_REORG_DEPTH}, and not below ` +
+          `the genesis block at height ${chain.height()}), got ${String(depth)}`,
+      );
+    const forkHeight = chain.reorg(depth);
+    const result = { chain: chain.id, depth, forkHeight, height: chain.height(), tipHash: chain.tipHash() };
+    await this.audit(actor, "devnet.reorg", `devnet:${chain.id}`, result);
+    return result;
+  }
+
+  private devnetControl(): DevnetControl {
+    if (this.devnet === null)
+      throw new OperatorError("notFound", "devnet is off on this server (it was started with --no-devnet)");
+    return this.devnet;
+  }
+
+  private devnetChain(name: string): DevnetChainControl {
+    const { chains } = this.devnetControl();
+    const wanted = typeof name === "string" ? name.trim().toLowerCase() : "";
+    const chain = chains.find((c) => c.id === wanted || c.name === wanted);
+    if (chain === undefined)
+      throw new OperatorError(
+        "invalid",
+        `unknown devnet chain ${printable(wanted)}; the chains are ${chains.map((c) => c.id).join(", ")}`,
+      );
+    return chain;
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
 
   private async user(email: string): Promise<UserRecord> {
@@ -345,6 +461,13 @@ function checkEmail(email: string): string {
         trimmed.slice(0, 80).replace(/[^A-Za-z0-9.!#$%*+/=?^_{|}~@-]/g, "?"),
     );
   return trimmed;
+}
+
+/** User text quoted in a message: at most 80 characters, controls and markup replaced. */
+function printable(text: string): string {
+  return String(text)
+    .slice(0, 80)
+    .replace(/[^A-Za-z0-9.:_ -]/g, "?");
 }
 
 function checkKeyId(keyId: string): string {

@@ -60,6 +60,11 @@ const marketBody = z
     selfTradePrevention: z.enum(["cancelResting", "cancelIncoming", "cancelBoth"]).optional(),
   })
   .strict();
+/** Whole numbers only; the range is checked by OperatorActions (same message offline and here). */
+const count = z.number().int("must be a whole number");
+const devnetMineBody = z.object({ chain: text, blocks: count.default(1) }).strict();
+const devnetFaucetBody = z.object({ chain: text, address: text, asset: text, amount: decimalText }).strict();
+const devnetReorgBody = z.object({ chain: text, depth: count }).strict();
 const emailParams = z.object({ email: emailText });
 const keyParams = z.object({ keyId: text });
 const symbolParams = z.object({ symbol: text });
@@ -265,6 +270,18 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
     actions.setMarketStatus(actor(request), { ...parse(symbolParams, request.params), status: "active" }),
   );
   app.get("/audit/verify", async () => actions.verifyAudit());
+  // The simulated chains (404 when the server runs without them). Blocks per call are at most
+  // MAX_DEVNET_MINE_BLOCKS, a reorg at most MAX_DEVNET_REORG_DEPTH deep.
+  app.get("/devnet/status", async () => actions.devnetStatus());
+  app.post("/devnet/mine", route, async (request) =>
+    actions.devnetMine(actor(request), parse(devnetMineBody, request.body)),
+  );
+  app.post("/devnet/faucet", route, async (request) =>
+    actions.devnetFaucet(actor(request), parse(devnetFaucetBody, request.body)),
+  );
+  app.post("/devnet/reorg", route, async (request) =>
+    actions.devnetReorg(actor(request), parse(devnetReorgBody, request.body)),
+  );
   const { verifyCore } = options;
   if (verifyCore !== undefined)
     app.get("/verify", async (_request, reply) => {

@@ -2,11 +2,11 @@
 // order that keeps data safe, and torn down in the reverse order.
 //
 // start: data dir owner-only (0700, else refused) → lock it → server key → Exchange.open (journal
-// + store recovery) → demo mode refused on a data dir with non-demo users → default
+// + store recovery) → devnet chains opened and mining (unless devnet: false) → demo mode refused on a data dir with non-demo users → default
 // assets and markets on a fresh exchange → market data rebuilt (trades, ticker, candles) → HTTP
 // (EXMO REST gateway) → operator API (the data dir's Unix socket, and a TCP listener only when
 // asked for: operator-listeners.ts) → demo accounts and market maker.
-// close: demo maker → operator API → HTTP → candles saved → exchange (sequencer drained, journal flushed,
+// close: demo maker → operator API → HTTP → devnet (mining stopped, state saved) → candles saved → exchange (sequencer drained, journal flushed,
 // projector written, store closed) → lock released.
 
 import { readFileSync } from "node:fs";
@@ -38,6 +38,7 @@ import {
   refuseDemoOnNonDemoUsers,
 } from "./demo/demo-accounts.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
+import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
 
 export { DataDirBusyError, DataDirModeError };
@@ -69,6 +70,10 @@ export interface ExchangeServerOptions {
    * BULWARK_OPERATOR_LISTEN; else only on the data dir's Unix socket.
    */
   operatorListen?: string;
+  /** Run the simulated chains under <data-dir>/devnet/ (default true; `start --no-devnet` turns them off). */
+  devnet?: boolean;
+  /** Milliseconds between devnet blocks; default DEFAULT_DEVNET_BLOCK_MS, 0 = only on demand. */
+  devnetBlockMs?: number;
 }
 
 export interface DemoInfo {
@@ -101,6 +106,8 @@ export interface ExchangeServer {
   marketDataRestore: MarketDataRestoreReport;
   defaultCommandsAdded: number;
   demo: DemoInfo | null;
+  /** The simulated chains, or null when started with devnet: false. */
+  devnet: DevnetChains | null;
   close(): Promise<void>;
 }
 
@@ -200,7 +207,18 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     const marketDataRestore = exchange.marketDataRestore;
     const defaultCommandsAdded = await ensureDefaultMarkets(exchange);
 
-    const actions = new OperatorActions(exchange, serverKey.secretBox, clock);
+    let devnet: DevnetChains | null = null;
+    if (options.devnet ?? true) {
+      const chains = DevnetChains.open({
+        dataDir: options.dataDir,
+        blockIntervalMs: options.devnetBlockMs ?? DEFAULT_DEVNET_BLOCK_MS,
+      });
+      devnet = chains;
+      cleanups.push(() => chains.close());
+      chains.start();
+    }
+
+    const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet);
     const host = options.host ?? DEFAULT_HOST;
     const tls = readTls(options.tls);
     const gateway = createGateway(exchange, {
@@ -257,6 +275,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       marketDataRestore,
       defaultCommandsAdded,
       demo,
+      devnet,
       close: cleanUp,
     };
   } catch (error) {

@@ -7,9 +7,11 @@ import { parseArgs } from "node:util";
 export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--json]
 
   start [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--no-demo] [--operator-listen HOST:PORT]
+        [--no-devnet] [--devnet-block-ms MS]
         run the exchange: EXMO REST/WS API (default 127.0.0.1:8080, or BULWARK_PORT), operator API
         on <data-dir>/operator.sock (and on HOST:PORT with the operator token when asked), demo
-        trader and market maker unless --no-demo; Ctrl-C stops cleanly
+        trader and market maker unless --no-demo, devnet chains (a block every 10000 ms; 0: only
+        on demand) unless --no-devnet; Ctrl-C stops cleanly
   verify                       recover, check every invariant, print last sequence and state hash
   user create --email E        the password is read from stdin (one line) or typed at a prompt
   user freeze|unfreeze --email E
@@ -22,6 +24,10 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
              --max-qty Q --min-notional N --max-notional N --maker-fee PCT --taker-fee PCT
   market list
   market suspend|resume --symbol S
+  devnet status                height, tip, mempool and block interval of each devnet chain
+  devnet mine --chain btc|eth [--blocks N]                       N = 1..1000 (default 1)
+  devnet faucet --chain C --address A --asset X --amount Y       an outside payment, in the next block
+  devnet reorg --chain C --depth N                               replace the last N (1..100) blocks
   audit verify                 walk the hash-chained audit log
   operator-token rotate        new operator API token (old one stops working at next start)
   help
@@ -37,6 +43,12 @@ export const OPTIONS = {
   "tls-key": { type: "string" },
   "no-demo": { type: "boolean", default: false },
   "operator-listen": { type: "string" },
+  "no-devnet": { type: "boolean", default: false },
+  "devnet-block-ms": { type: "string" },
+  chain: { type: "string" },
+  blocks: { type: "string" },
+  address: { type: "string" },
+  depth: { type: "string" },
   email: { type: "string" },
   /** Refused with an explanation: argv is visible in `ps` and shell history. */
   password: { type: "string" },

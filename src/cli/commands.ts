@@ -4,6 +4,7 @@
 // the same whether or not a server holds the data dir.
 
 import type { AssetListing, MarketListing, OperatorActions } from "../operator/actions.ts";
+import type { DevnetChainStatus } from "../operator/devnet.ts";
 import type { MarketSpec } from "../operator/market-spec.ts";
 import { type Cli, CliError, required } from "./args.ts";
 import type { CliIo } from "./io.ts";
@@ -151,6 +152,62 @@ export const OPERATOR_COMMANDS = {
   }),
   "market suspend": marketStatus("suspended"),
   "market resume": marketStatus("active"),
+  "devnet status": command({
+    needs: "devnet",
+    input: () => ({}),
+    offline: async (actions) => actions.devnetStatus(),
+    remote: (client) => client.get<{ chains: DevnetChainStatus[] }>("/devnet/status"),
+    print: (result) => ({
+      fields: result,
+      text: table(
+        result.chains.map(({ chain, height, tipHash, mempoolSize, blockIntervalMs }) => ({
+          chain,
+          height,
+          tipHash,
+          mempoolSize,
+          blockIntervalMs,
+        })),
+      ),
+    }),
+  }),
+  "devnet mine": command({
+    needs: "devnet",
+    input: (cli) => ({ chain: required(cli, "chain"), blocks: wholeNumber(cli, "blocks", 1) }),
+    offline: (actions, actor, input) => actions.devnetMine(actor, input),
+    remote: (client, input) =>
+      client.post<Awaited<ReturnType<OperatorActions["devnetMine"]>>>("/devnet/mine", input),
+    print: (result) => ({
+      fields: result,
+      text: `mined ${result.blocks} block(s) on ${result.chain}: height ${result.height}, tip ${result.tipHash}`,
+    }),
+  }),
+  "devnet faucet": command({
+    needs: "devnet",
+    input: (cli) => ({
+      chain: required(cli, "chain"),
+      address: required(cli, "address"),
+      asset: required(cli, "asset"),
+      amount: required(cli, "amount"),
+    }),
+    offline: (actions, actor, input) => actions.devnetFaucet(actor, input),
+    remote: (client, input) =>
+      client.post<Awaited<ReturnType<OperatorActions["devnetFaucet"]>>>("/devnet/faucet", input),
+    print: (result) => ({
+      fields: result,
+      text: `${result.amount} ${result.asset} → ${result.address} on ${result.chain}: tx ${result.txid} (in the next block)`,
+    }),
+  }),
+  "devnet reorg": command({
+    needs: "devnet",
+    input: (cli) => ({ chain: required(cli, "chain"), depth: wholeNumber(cli, "depth") }),
+    offline: (actions, actor, input) => actions.devnetReorg(actor, input),
+    remote: (client, input) =>
+      client.post<Awaited<ReturnType<OperatorActions["devnetReorg"]>>>("/devnet/reorg", input),
+    print: (result) => ({
+      fields: result,
+      text: `replaced ${result.depth} block(s) on ${result.chain} above height ${result.forkHeight}: height ${result.height}, tip ${result.tipHash}`,
+    }),
+  }),
   "audit verify": command({
     needs: "store",
     input: () => ({}),
@@ -165,6 +222,20 @@ export const OPERATOR_COMMANDS = {
     },
   }),
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
+
+/**
+ * A whole-number flag (`fallback` when absent). Only the form is checked here; the range is
+ * OperatorActions' to check, so offline and remote refuse the same values with the same message.
+ */
+function wholeNumber(cli: Cli, name: "blocks" | "depth", fallback?: number): number {
+  const text = cli.values[name];
+  if (text === undefined && fallback !== undefined) return fallback;
+  if (text === undefined || text === "")
+    throw new CliError("usage", `--${name} is required for "${cli.command}"`);
+  if (!/^-?[0-9]{1,15}$/.test(text))
+    throw new CliError("invalid", `--${name} must be a whole number, got "${text.slice(0, 40)}"`);
+  return Number(text);
+}
 
 function userStatus(status: "active" | "frozen") {
   return command({

@@ -6,6 +6,8 @@
 //   the core from snapshot + journal (no sequencer) to raise the store's user-id floor first, as
 //   Exchange.open does: a users row lost in a crash must never let a new account take an id that
 //   holds money.
+// - "devnet": the simulated chains' state under <data-dir>/devnet/ (no block timer), and the store
+//   for the audit log; saved and closed again.
 // - "exchange": balances, assets and markets go through the core: the whole Exchange is opened,
 //   with the default assets and markets on a fresh data dir, and closed again.
 
@@ -16,7 +18,7 @@ import { acquireDataDirLock } from "../server/data-dir-lock.ts";
 import type { Cli } from "./args.ts";
 import type { CliIo } from "./io.ts";
 
-export type OfflineNeeds = "store" | "storeAndUserIdFloor" | "exchange";
+export type OfflineNeeds = "store" | "storeAndUserIdFloor" | "exchange" | "devnet";
 
 function databaseUrlOf(io: CliIo): string | undefined {
   const url = io.env.DATABASE_URL;
@@ -64,6 +66,15 @@ export async function withOfflineActions<T>(
     );
     try {
       if (needs === "storeAndUserIdFloor") await raiseUserIdFloorFromCore(cli.dataDir, store);
+      if (needs === "devnet") {
+        const { DevnetChains } = await import("../server/devnet.ts");
+        const devnet = DevnetChains.open({ dataDir: cli.dataDir, blockIntervalMs: 0 });
+        try {
+          return await work(new OperatorActions(storeOnlyBoundary(store), secretBox, Date.now, devnet));
+        } finally {
+          devnet.close();
+        }
+      }
       return await work(new OperatorActions(storeOnlyBoundary(store), secretBox));
     } finally {
       await store.close();

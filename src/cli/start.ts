@@ -4,6 +4,7 @@
 
 import { resolve } from "node:path";
 import { coreSummary } from "../server/core-report.ts";
+import { DEFAULT_DEVNET_BLOCK_MS, MAX_DEVNET_BLOCK_MS } from "../server/devnet.ts";
 import { parseOperatorListen } from "../server/operator-listeners.ts";
 import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
 import { type Cli, usageError } from "./args.ts";
@@ -33,6 +34,18 @@ function operatorListenOf(cli: Cli): string | undefined {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
   return text;
+}
+
+function devnetBlockMsOf(cli: Cli): number {
+  const text = cli.values["devnet-block-ms"];
+  if (text === undefined) return DEFAULT_DEVNET_BLOCK_MS;
+  const ms = Number(text);
+  if (!/^[0-9]{1,7}$/.test(text) || ms > MAX_DEVNET_BLOCK_MS)
+    throw usageError(
+      `--devnet-block-ms must be 0..${MAX_DEVNET_BLOCK_MS} (0: blocks only on demand), got "${text}"`,
+    );
+  if (cli.values["no-devnet"]) throw usageError("--devnet-block-ms has no effect with --no-devnet");
+  return ms;
 }
 
 export interface RecoverySummary {
@@ -83,6 +96,15 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
     `  API docs: ${server.url}/docs  health: ${server.url}/health`,
     `  operator API: ${server.operatorSocket}  (\`bulwark <command> --data-dir ${dataDir}\` goes through it)`,
   ];
+  if (server.devnet !== null) {
+    const every =
+      server.devnet.blockIntervalMs === 0
+        ? "blocks only on demand (bulwark devnet mine)"
+        : `a block every ${server.devnet.blockIntervalMs} ms`;
+    lines.push(
+      `  devnet chains ${server.devnet.chains.map((c) => c.id).join(", ")}: ${every}; --no-devnet turns them off`,
+    );
+  }
   if (server.operatorUrl !== null)
     lines.push(`  operator API on TCP: ${server.operatorUrl}  (Authorization: Bearer <operator token>)`);
   if (server.newOperatorToken !== null)
@@ -111,6 +133,8 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
     tls: tlsOf(cli),
     demo: !cli.values["no-demo"],
     operatorListen: operatorListenOf(cli),
+    devnet: !cli.values["no-devnet"],
+    devnetBlockMs: devnetBlockMsOf(cli),
     env: io.env,
   });
   const recovery = recoverySummary(server);
@@ -130,6 +154,13 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
       recovery,
       ...coreSummary(server.exchange.internals.core),
       marketDataRestore: server.marketDataRestore,
+      devnet:
+        server.devnet === null
+          ? null
+          : {
+              chains: server.devnet.chains.map((c) => ({ chain: c.id, name: c.name, height: c.height() })),
+              blockIntervalMs: server.devnet.blockIntervalMs,
+            },
       demo:
         server.demo === null
           ? null

@@ -195,6 +195,11 @@ export class EthereumAdapter implements ChainAdapter {
     const blocks = await Promise.all(
       heights.map((h) => this.client.getBlock({ blockNumber: BigInt(h), includeTransactions: true })),
     );
+    // Fetched one by one, the blocks must still form one chain: a reorg between two reads fails
+    // the scan (the caller scans again) rather than return blocks of two branches.
+    for (let i = 1; i < blocks.length; i++)
+      if (blocks[i].parentHash !== blocks[i - 1].hash)
+        throw new EthereumAdapterError(`block ${heights[i]} changed during the scan (reorg): scan again`);
     const refs: BlockRef[] = [];
     const perBlock = new Map<number, Transfer[]>();
     for (const block of blocks) {

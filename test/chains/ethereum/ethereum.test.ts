@@ -4,6 +4,7 @@
 // transaction dropped by that reorg, and the fee bounds.
 
 import { HDKey } from "@scure/bip32";
+import { mnemonicToSeedSync } from "@scure/bip39";
 import { createWalletClient, type Hex, http, parseTransaction, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -197,6 +198,28 @@ describe("ethereum adapter on Anvil", () => {
     expect(await tokenBalance(hot1)).toBe(210n * USDT);
   });
 
+  it("reports a mined but reverted payment as dropped: it moved nothing", async () => {
+    const fees = await adapter.feesPerGas();
+    const nonce = Number(await rpc("eth_getTransactionCount", [hot0, "pending"]));
+    const payload = encodeEthereumPayload(hot0, {
+      type: "eip1559",
+      chainId: CHAIN_ID,
+      nonce,
+      gas: 80_000n,
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      to: token as Hex,
+      data: erc20TransferData(outsider, 1n), // hot0 holds no token: the transfer reverts
+    });
+    const id = await adapter.broadcast(plugin.sign(payload, keys).bytes);
+    expect((await receipt(id as Hex)).status).toBe("0x0");
+    expect(await adapter.lookup(id)).toMatchObject({
+      status: "dropped",
+      reason: expect.stringMatching(/reverted/),
+    });
+    expect(await adapter.confirmations(id)).toBe(0);
+  });
+
   it("reports a pending transaction until it is mined", async () => {
     await rpc("evm_setAutomine", [false]);
     try {
@@ -241,6 +264,12 @@ describe("ethereum adapter on Anvil", () => {
 });
 
 describe("ethereum signing plugin", () => {
+  it("derives the addresses every wallet derives from a mnemonic (Anvil's first dev account)", () => {
+    const anvilSeed = mnemonicToSeedSync("test test test test test test test test test test test junk");
+    expect(addressOfSeed(anvilSeed, 0, 0)).toBe(dev.toLowerCase());
+    expect(addressOfSeed(anvilSeed, 0, 1)).toBe(outsider.toLowerCase());
+  });
+
   it("exports only the account xpub, from which custody derives the same addresses", () => {
     const [exported] = plugin.exportPublicKeys(keys);
     expect(exported.key.startsWith("xpub")).toBe(true);

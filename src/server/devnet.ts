@@ -98,6 +98,7 @@ export class DevnetChains implements DevnetControl {
   readonly chains: readonly DevnetChainHandle[];
   readonly blockIntervalMs: number;
   private closed = false;
+  private timer: NodeJS.Timeout | null = null;
 
   private constructor(dataDir: string, blockIntervalMs: number) {
     const dirOf = (id: string) => {
@@ -122,16 +123,30 @@ export class DevnetChains implements DevnetControl {
     return new DevnetChains(options.dataDir, interval);
   }
 
-  /** Starts the block timers (nothing when the interval is 0). */
-  start(): void {
-    if (this.blockIntervalMs === 0 || this.closed) return;
-    for (const handle of this.chains) handle.chain.startMining(this.blockIntervalMs);
+  /**
+   * Starts the block timers (nothing when the interval is 0). A block that fails (say, the state
+   * file cannot be written) is reported to `onError` and the timer goes on: it must not take the
+   * exchange down the way an exception thrown from a bare timer would.
+   */
+  start(onError: (chain: string, error: unknown) => void = () => {}): void {
+    if (this.blockIntervalMs === 0 || this.closed || this.timer !== null) return;
+    this.timer = setInterval(() => {
+      for (const handle of this.chains)
+        try {
+          handle.chain.mine(1);
+        } catch (error) {
+          onError(handle.name, error);
+        }
+    }, this.blockIntervalMs);
+    this.timer.unref();
   }
 
   /** Stops mining and saves every chain's state. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
     for (const handle of this.chains) handle.chain.close();
   }
 }

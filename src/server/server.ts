@@ -215,7 +215,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       });
       devnet = chains;
       cleanups.push(() => chains.close());
-      chains.start();
+      chains.start((chain, error) => logger.error({ err: error, chain }, "devnet block failed"));
     }
 
     const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet);

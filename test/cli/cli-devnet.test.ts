@@ -269,6 +269,37 @@ describe.each([
     expect(await status()).toEqual(before);
   });
 
+  it.runIf(withServer)("checks the operator API's bodies with the same kinds", async () => {
+    const { OperatorClient } = await import("../../src/cli/remote.ts");
+    const client = new OperatorClient(join(dataDir, "operator.sock"));
+    const refused = async (path: string, body: unknown) =>
+      client.post(path, body).then(
+        () => expect.unreachable(`${path} accepted ${JSON.stringify(body)}`),
+        (error: { kind: string; message: string }) => error,
+      );
+    expect(await refused("/devnet/mine", { chain: "btc", blocks: "3" })).toMatchObject({
+      kind: "invalid",
+      message: expect.stringMatching(/^blocks: /),
+    });
+    expect(await refused("/devnet/mine", { chain: "btc", blocks: 1e300 })).toMatchObject({
+      kind: "invalid",
+      message: expect.stringMatching(/^blocks: /),
+    });
+    expect(await refused("/devnet/mine", { chain: "btc", blocks: 5000 })).toMatchObject({
+      kind: "invalid",
+      message: expect.stringMatching(/1\.\.1000/),
+    });
+    expect(await refused("/devnet/reorg", { chain: "btc", depth: 1, omit: [] })).toMatchObject({
+      kind: "invalid",
+    });
+    expect(
+      await refused("/devnet/faucet", { chain: "btc", address: BTC_ADDRESS, asset: "BTC", amount: 1 }),
+    ).toMatchObject({
+      kind: "invalid",
+      message: expect.stringMatching(/^amount: /),
+    });
+  });
+
   it("prints text without --json, and audits every change", async () => {
     const text = await bulwarkText(dataDir, ["devnet", "status"]);
     expect(text.status).toBe(0);

@@ -228,9 +228,75 @@ function initialMigration(engine: StoreEngine): Migration {
   };
 }
 
+// Custody's projected tables (issue 7): deposits, withdrawals and wallet movements as the core's
+// events say. Like the other projected tables, no foreign keys.
+async function createWalletTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("deposits")
+    .addColumn("sequence", "bigint", (c) => c.primaryKey())
+    .addColumn("chain", "text", (c) => c.notNull())
+    .addColumn("tx_id", "text", (c) => c.notNull())
+    .addColumn("output_index", "bigint", (c) => c.notNull())
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("amount_units", "bigint", (c) => c.notNull())
+    .addColumn("credited_ms", "bigint", (c) => c.notNull())
+    .addUniqueConstraint("deposits_chain_tx_output", ["chain", "tx_id", "output_index"])
+    .execute();
+  await db.schema.createIndex("deposits_by_user").on("deposits").columns(["user_id", "sequence"]).execute();
+  await db.schema
+    .createTable("withdrawals")
+    .addColumn("withdrawal_id", "bigint", (c) => c.primaryKey())
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("amount_units", "bigint", (c) => c.notNull())
+    .addColumn("fee_units", "bigint", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("held_sequence", "bigint", (c) => c.notNull())
+    .addColumn("held_ms", "bigint", (c) => c.notNull())
+    .addColumn("done_sequence", "bigint")
+    .addColumn("done_ms", "bigint")
+    .addColumn("destination", "text")
+    .addColumn("tx_id", "text")
+    .addColumn("confirmations", "bigint")
+    .addColumn("reason", "text")
+    .execute();
+  await db.schema
+    .createIndex("withdrawals_by_user")
+    .on("withdrawals")
+    .columns(["user_id", "held_sequence"])
+    .execute();
+  await db.schema
+    .createTable("withdrawal_status_history")
+    .addColumn("withdrawal_id", "bigint", (c) => c.notNull())
+    .addColumn("sequence", "bigint", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("withdrawal_status_history_pk", ["withdrawal_id", "sequence"])
+    .execute();
+  await db.schema
+    .createTable("wallet_movements")
+    .addColumn("sequence", "bigint", (c) => c.primaryKey())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("from_account", "text", (c) => c.notNull())
+    .addColumn("to_account", "text", (c) => c.notNull())
+    .addColumn("amount_units", "bigint", (c) => c.notNull())
+    .addColumn("tx_id", "text", (c) => c.notNull())
+    .addColumn("ts_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("wallet_movements_by_asset")
+    .on("wallet_movements")
+    .columns(["asset_id", "sequence"])
+    .execute();
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
-  return { "0001_initial": initialMigration(engine) };
+  return {
+    "0001_initial": initialMigration(engine),
+    "0002_wallet_projection": { up: createWalletTables },
+  };
 }
 
 export function storeMigrationProvider(engine: StoreEngine): MigrationProvider {

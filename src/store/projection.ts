@@ -13,6 +13,7 @@ import type {
   OrderAcceptedEvent,
   OrderDoneEvent,
   TradeEvent,
+  WithdrawalDoneEvent,
 } from "../core/events.ts";
 import type {
   AdjustmentsTable,
@@ -20,11 +21,15 @@ import type {
   BalanceCause,
   BalanceHistoryTable,
   BalanceRow,
+  DepositsTable,
   FillsTable,
   MarketsTable,
   OrderRow,
   OrderStatus,
   TradesTable,
+  WalletMovementsTable,
+  WithdrawalRow,
+  WithdrawalStatusHistoryTable,
 } from "./schema.ts";
 
 /** What the projector is given: the events of whole commands, and the stamps of those commands. */
@@ -51,6 +56,11 @@ export interface WritePlan {
   assets: AssetsTable[];
   /** New or changed markets, final state after the batch. */
   markets: Map<number, MarketsTable>;
+  deposits: DepositsTable[];
+  /** New or changed withdrawals, final state after the batch. */
+  withdrawals: Map<number, WithdrawalRow>;
+  withdrawalHistory: WithdrawalStatusHistoryTable[];
+  walletMovements: WalletMovementsTable[];
   lastSequence: number;
 }
 
@@ -58,6 +68,8 @@ export interface WritePlan {
 export interface FoldInput {
   existingOrders: ReadonlyMap<number, OrderRow>;
   existingBalances: ReadonlyMap<string, BalanceRow>;
+  /** Withdrawals held before the batch that the batch settles or releases. */
+  existingWithdrawals: ReadonlyMap<number, WithdrawalRow>;
   /** Updated in place with markets added by the batch. */
   marketConfigs: Map<number, MarketConfig>;
   marketStatus: Map<number, "active" | "suspended">;
@@ -93,6 +105,24 @@ export function ordersToLoad(events: readonly CoreEvent[]): number[] {
     } else if (event.type === "orderDone" || event.type === "stopTriggered") needed.add(event.orderId);
   }
   return [...needed].filter((orderId) => !placed.has(orderId));
+}
+
+/**
+ * Ids of the withdrawals the events settle or release before (or without) holding them in the
+ * same events. In event order: the core accepts an id again once its hold is gone.
+ */
+export function withdrawalsToLoad(events: readonly CoreEvent[]): number[] {
+  const held = new Set<number>();
+  const needed = new Set<number>();
+  for (const event of events) {
+    if (event.type === "withdrawalHeld") held.add(event.withdrawalId);
+    else if (
+      (event.type === "withdrawalSettled" || event.type === "withdrawalReleased") &&
+      !held.has(event.withdrawalId)
+    )
+      needed.add(event.withdrawalId);
+  }
+  return [...needed];
 }
 
 /** Users whose balances the events change. */
@@ -142,6 +172,10 @@ class Folder {
       adjustments: [],
       assets: [],
       markets: new Map(),
+      deposits: [],
+      withdrawals: new Map(),
+      withdrawalHistory: [],
+      walletMovements: [],
       lastSequence,
     };
   }
@@ -183,15 +217,51 @@ class Folder {
         return this.market(event.marketId);
       case "rejected":
         return;
-      // Custody's events: their balance effects arrive as the `balance` events after them (above),
-      // and walletMovement touches system accounts only, which the store does not keep. Tables of
-      // deposits, withdrawals and wallet movements come with the custody service that reads them
-      // (issue 7 §4-§5); until then the cursor moves past these like any other event.
+      // Custody's events: their balance effects arrive as the `balance` events after them (above);
+      // these record the deposits, withdrawals and wallet movements themselves.
       case "depositCredited":
+        this.plan.deposits.push({
+          sequence: event.sequence,
+          chain: event.chain,
+          tx_id: event.txId,
+          output_index: event.outputIndex,
+          user_id: event.userId,
+          asset_id: event.assetId,
+          amount_units: event.amountUnits,
+          credited_ms: event.timestampMs,
+        });
+        return;
       case "withdrawalHeld":
+        this.plan.withdrawals.set(event.withdrawalId, {
+          withdrawal_id: event.withdrawalId,
+          user_id: event.userId,
+          asset_id: event.assetId,
+          amount_units: event.amountUnits,
+          fee_units: event.feeUnits,
+          status: "held",
+          held_sequence: event.sequence,
+          held_ms: event.timestampMs,
+          done_sequence: null,
+          done_ms: null,
+          destination: null,
+          tx_id: null,
+          confirmations: null,
+          reason: null,
+        });
+        return this.withdrawalStatus(event.withdrawalId, "held", event.timestampMs);
       case "withdrawalSettled":
       case "withdrawalReleased":
+        return this.withdrawalDone(event);
       case "walletMovement":
+        this.plan.walletMovements.push({
+          sequence: event.sequence,
+          asset_id: event.assetId,
+          from_account: event.from,
+          to_account: event.to,
+          amount_units: event.amountUnits,
+          tx_id: event.txId,
+          ts_ms: event.timestampMs,
+        });
         return;
     }
   }
@@ -331,6 +401,30 @@ class Folder {
       amount_units: event.amountUnits,
       reason: event.reason,
       ts_ms: event.timestampMs,
+    });
+  }
+
+  private withdrawalDone(event: WithdrawalDoneEvent): void {
+    const id = event.withdrawalId;
+    const held = this.plan.withdrawals.get(id) ?? this.input.existingWithdrawals.get(id);
+    // The core settles or releases only a pending hold, and the fold saw every hold from the start.
+    if (held === undefined) throw new Error(`projector: withdrawal ${id} is not in the store`);
+    const status = event.type === "withdrawalSettled" ? "settled" : "released";
+    this.plan.withdrawals.set(id, {
+      ...held,
+      status,
+      done_sequence: event.sequence,
+      done_ms: event.timestampMs,
+    });
+    this.withdrawalStatus(id, status, event.timestampMs);
+  }
+
+  private withdrawalStatus(withdrawalId: number, status: WithdrawalRow["status"], tsMs: number): void {
+    this.plan.withdrawalHistory.push({
+      withdrawal_id: withdrawalId,
+      sequence: this.sequence,
+      status,
+      ts_ms: tsMs,
     });
   }
 

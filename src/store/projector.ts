@@ -23,8 +23,9 @@ import {
   type ProjectorBatch,
   stampsBySequence,
   type WritePlan,
+  withdrawalsToLoad,
 } from "./projection.ts";
-import type { BalanceRow, OrderRow, StoreDatabase } from "./schema.ts";
+import type { BalanceRow, OrderRow, StoreDatabase, WithdrawalRow } from "./schema.ts";
 
 export type { ProjectorBatch } from "./projection.ts";
 
@@ -94,6 +95,7 @@ export class Projector implements BatchProjector {
     const input: FoldInput = {
       existingOrders: new Map(),
       existingBalances: new Map(),
+      existingWithdrawals: new Map(),
       marketConfigs: new Map(this.marketConfigs),
       marketStatus: new Map(this.marketStatus),
     };
@@ -104,6 +106,7 @@ export class Projector implements BatchProjector {
         return { appliedEvents: 0, lastSequence: storedSequence };
       input.existingOrders = await loadOrders(tx, ordersToLoad(fresh));
       input.existingBalances = await loadBalances(tx, balanceUsersToLoad(fresh));
+      input.existingWithdrawals = await loadWithdrawals(tx, withdrawalsToLoad(fresh));
       const plan = foldBatch({ commands: batch.commands, events: fresh }, stamps, storedSequence, input);
       await writePlan(tx, plan);
       return { appliedEvents: fresh.length, lastSequence: plan.lastSequence };
@@ -160,6 +163,15 @@ async function loadBalances(tx: Tx, userIds: readonly number[]): Promise<Map<str
   return balances;
 }
 
+async function loadWithdrawals(tx: Tx, ids: readonly number[]): Promise<Map<number, WithdrawalRow>> {
+  const withdrawals = new Map<number, WithdrawalRow>();
+  for (const chunk of chunks(ids, STORE_LIMITS.maxIdsPerQuery)) {
+    const rows = await tx.selectFrom("withdrawals").selectAll().where("withdrawal_id", "in", chunk).execute();
+    for (const row of rows) withdrawals.set(row.withdrawal_id, row);
+  }
+  return withdrawals;
+}
+
 async function writePlan(tx: Tx, plan: WritePlan): Promise<void> {
   const size = STORE_LIMITS.maxRowsPerInsert;
   for (const rows of chunks(plan.assets, size)) await tx.insertInto("assets").values(rows).execute();
@@ -172,6 +184,12 @@ async function writePlan(tx: Tx, plan: WritePlan): Promise<void> {
     await tx.insertInto("balance_history").values(rows).execute();
   for (const rows of chunks(plan.adjustments, size))
     await tx.insertInto("adjustments").values(rows).execute();
+  for (const rows of chunks(plan.deposits, size)) await tx.insertInto("deposits").values(rows).execute();
+  for (const rows of chunks([...plan.withdrawals.values()], size)) await upsertWithdrawals(tx, rows);
+  for (const rows of chunks(plan.withdrawalHistory, size))
+    await tx.insertInto("withdrawal_status_history").values(rows).execute();
+  for (const rows of chunks(plan.walletMovements, size))
+    await tx.insertInto("wallet_movements").values(rows).execute();
   await tx
     .updateTable("projector_state")
     .set({ last_sequence: plan.lastSequence })
@@ -195,6 +213,32 @@ async function upsertOrders(tx: Tx, rows: OrderRow[]): Promise<void> {
         triggered_ms: eb.ref("excluded.triggered_ms"),
         updated_ms: eb.ref("excluded.updated_ms"),
         updated_sequence: eb.ref("excluded.updated_sequence"),
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Only the core's columns change on conflict: custody's (destination, tx_id, confirmations,
+ * reason) are written by custody alone, possibly between this transaction's read and its write.
+ * The held columns are set too because the core accepts an id again once its hold is gone
+ * (custody never does that, but the projection follows the core).
+ */
+async function upsertWithdrawals(tx: Tx, rows: WithdrawalRow[]): Promise<void> {
+  await tx
+    .insertInto("withdrawals")
+    .values(rows)
+    .onConflict((conflict) =>
+      conflict.column("withdrawal_id").doUpdateSet((eb) => ({
+        user_id: eb.ref("excluded.user_id"),
+        asset_id: eb.ref("excluded.asset_id"),
+        amount_units: eb.ref("excluded.amount_units"),
+        fee_units: eb.ref("excluded.fee_units"),
+        held_sequence: eb.ref("excluded.held_sequence"),
+        held_ms: eb.ref("excluded.held_ms"),
+        status: eb.ref("excluded.status"),
+        done_sequence: eb.ref("excluded.done_sequence"),
+        done_ms: eb.ref("excluded.done_ms"),
       })),
     )
     .execute();

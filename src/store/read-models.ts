@@ -23,7 +23,19 @@ import {
   openOrdersOfUser,
   projectedSequence,
 } from "./queries.ts";
-import type { StoreDatabase } from "./schema.ts";
+import type { StoreDatabase, WithdrawalStatus } from "./schema.ts";
+import {
+  getWithdrawal,
+  type WalletMovementRecord,
+  type WalletOperationKind,
+  type WalletOperationRecord,
+  walletHistoryOfUser,
+  walletMovements,
+  walletOperationsOfUser,
+  withdrawalStatusHistory,
+} from "./wallet-queries.ts";
+
+export type { WalletMovementRecord, WalletOperationKind, WalletOperationRecord };
 
 /** userOutside takes a short list (the demo accounts), not a table's worth. */
 const MAX_EMAILS_EXCLUDED = 100;
@@ -71,6 +83,41 @@ export class StoreReadModels {
 
   adjustmentsOfUser(userId: number, options: { offset: number; limit: number }): Promise<AdjustmentRecord[]> {
     return adjustmentsOfUser(this.db, userId, options);
+  }
+
+  /** Deposits and withdrawals, newest first (EXMO wallet_operations). */
+  walletOperationsOfUser(
+    userId: number,
+    options: { kind?: WalletOperationKind; assetId?: number; offset: number; limit: number },
+  ): Promise<WalletOperationRecord[]> {
+    return walletOperationsOfUser(this.db, userId, options);
+  }
+
+  /** Deposits and withdrawals created in [fromMs, toMs), newest first (EXMO wallet_history). */
+  walletHistoryOfUser(
+    userId: number,
+    options: { fromMs: number; toMs: number; limit: number },
+  ): Promise<WalletOperationRecord[]> {
+    return walletHistoryOfUser(this.db, userId, options);
+  }
+
+  withdrawal(withdrawalId: number): Promise<WalletOperationRecord | undefined> {
+    return getWithdrawal(this.db, withdrawalId);
+  }
+
+  withdrawalStatusHistory(
+    withdrawalId: number,
+    options: { limit: number },
+  ): Promise<{ status: WithdrawalStatus; sequence: number; tsMs: number }[]> {
+    return withdrawalStatusHistory(this.db, withdrawalId, options);
+  }
+
+  walletMovements(options: {
+    assetId?: number;
+    offset: number;
+    limit: number;
+  }): Promise<WalletMovementRecord[]> {
+    return walletMovements(this.db, options);
   }
 
   markets(): Promise<MarketRecord[]> {

@@ -8,6 +8,7 @@
 // Money is never a float or real column.
 
 import type { ColumnType, Generated, Selectable } from "kysely";
+import type { WalletAccount } from "../core/commands.ts";
 
 export interface UsersTable {
   /** The core's userId (1..2^31-1), assigned on insert: an identity column on PostgreSQL, the rowid on SQLite. */
@@ -183,7 +184,69 @@ export interface ProjectorStateTable {
   last_sequence: number;
 }
 
+/** A credited deposit (core event depositCredited): one row per chain + transaction + output. */
+export interface DepositsTable {
+  /** The sequence of the creditDeposit command. */
+  sequence: number;
+  chain: string;
+  tx_id: string;
+  output_index: number;
+  user_id: number;
+  asset_id: number;
+  amount_units: number;
+  credited_ms: number;
+}
+
+/** held → settled (confirmed on chain) or released (failed or rejected), as the core's events say. */
+export type WithdrawalStatus = "held" | "settled" | "released";
+
+export interface WithdrawalsTable {
+  /** Custody's id (holdWithdrawal). */
+  withdrawal_id: number;
+  user_id: number;
+  asset_id: number;
+  /** Everything the user pays, fee included. */
+  amount_units: number;
+  fee_units: number;
+  status: WithdrawalStatus;
+  /** The sequence and time of the holdWithdrawal command. */
+  held_sequence: number;
+  held_ms: number;
+  /** The settle or release command, null while held. */
+  done_sequence: number | null;
+  done_ms: number | null;
+  // Written by custody (setWithdrawalChainInfo), never by the projector: null until custody knows.
+  destination: string | null;
+  tx_id: string | null;
+  confirmations: number | null;
+  reason: string | null;
+}
+
+/** Every status a withdrawal passed through, with the command that set it. */
+export interface WithdrawalStatusHistoryTable {
+  withdrawal_id: number;
+  sequence: number;
+  status: WithdrawalStatus;
+  ts_ms: number;
+}
+
+export interface WalletMovementsTable {
+  /** The sequence of the recordWalletMovement command. */
+  sequence: number;
+  asset_id: number;
+  from_account: WalletAccount;
+  to_account: WalletAccount;
+  amount_units: number;
+  /** 0..128 printable ASCII; "" when the movement has no transaction. */
+  tx_id: string;
+  ts_ms: number;
+}
+
 export interface StoreDatabase {
+  deposits: DepositsTable;
+  withdrawals: WithdrawalsTable;
+  withdrawal_status_history: WithdrawalStatusHistoryTable;
+  wallet_movements: WalletMovementsTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
   api_nonces: ApiNoncesTable;
@@ -210,3 +273,6 @@ export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;
 export type MarketRow = Selectable<MarketsTable>;
 export type AssetRow = Selectable<AssetsTable>;
+export type DepositRow = Selectable<DepositsTable>;
+export type WithdrawalRow = Selectable<WithdrawalsTable>;
+export type WalletMovementRow = Selectable<WalletMovementsTable>;

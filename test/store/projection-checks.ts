@@ -16,6 +16,10 @@ const TABLES = [
   ["adjustments", "sequence"],
   ["assets", "asset_id"],
   ["markets", "market_id"],
+  ["deposits", "sequence"],
+  ["withdrawals", "withdrawal_id"],
+  ["withdrawal_status_history", "withdrawal_id, sequence"],
+  ["wallet_movements", "sequence"],
   ["projector_state", "name"],
 ] as const satisfies readonly (readonly [keyof StoreDatabase, string])[];
 
@@ -226,5 +230,75 @@ export async function expectProjectionMatchesCore(
     .execute();
   expect(adjustments.map((row) => row.amount_units)).toEqual(
     eventsOf(events, "balanceAdjusted").map((event) => event.amountUnits),
+  );
+  await expectWallet(store, events, state);
+}
+
+/** Deposits, withdrawals and wallet movements: one row per event, holds pending as the core says. */
+export async function expectWallet(
+  store: Store,
+  events: readonly CoreEvent[],
+  state: CoreStateView,
+): Promise<void> {
+  const deposits = await store.db.selectFrom("deposits").selectAll().orderBy("sequence").execute();
+  expect(deposits.map((row) => `${row.chain}:${row.tx_id}:${row.output_index}`).sort()).toEqual(
+    state.depositKeys,
+  );
+  expect(
+    deposits.map((row) => [row.sequence, row.user_id, row.asset_id, row.amount_units, row.credited_ms]),
+  ).toEqual(
+    eventsOf(events, "depositCredited").map((e) => [
+      e.sequence,
+      e.userId,
+      e.assetId,
+      e.amountUnits,
+      e.timestampMs,
+    ]),
+  );
+  const held = await store.db
+    .selectFrom("withdrawals")
+    .selectAll()
+    .where("status", "=", "held")
+    .orderBy("withdrawal_id")
+    .execute();
+  expect(
+    held.map((row) => ({
+      withdrawalId: row.withdrawal_id,
+      userId: row.user_id,
+      assetId: row.asset_id,
+      amountUnits: row.amount_units,
+      feeUnits: row.fee_units,
+    })),
+  ).toEqual(state.withdrawalHolds);
+  const history = await store.db
+    .selectFrom("withdrawal_status_history")
+    .selectAll()
+    .orderBy("sequence")
+    .execute();
+  const statusOf = { withdrawalHeld: "held", withdrawalSettled: "settled", withdrawalReleased: "released" };
+  const expected: unknown[] = [];
+  for (const e of events)
+    if (e.type === "withdrawalHeld" || e.type === "withdrawalSettled" || e.type === "withdrawalReleased")
+      expected.push([e.withdrawalId, e.sequence, statusOf[e.type]]);
+  expect(history.map((row) => [row.withdrawal_id, row.sequence, row.status])).toEqual(expected);
+  const movements = await store.db.selectFrom("wallet_movements").selectAll().orderBy("sequence").execute();
+  expect(
+    movements.map((row) => [
+      row.sequence,
+      row.asset_id,
+      row.from_account,
+      row.to_account,
+      row.amount_units,
+      row.tx_id,
+    ]),
+  ).toEqual(
+    eventsOf(events, "walletMovement").map((e) => [
+      e.sequence,
+      e.assetId,
+      e.from,
+      e.to,
+      e.amountUnits,
+      e.txId,
+    ]),
   );
 }

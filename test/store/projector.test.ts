@@ -68,6 +68,16 @@ describe.each(ENGINES)("projector on %s", (engine) => {
     expect(await applyAll(projector, RUN.batches)).toBe(RUN.events.length);
     expect(projector.lastSequence).toBe(STATE.lastSequence);
     await expectProjectionMatchesCore(store, RUN.events, STATE);
+    // The wallet checks are not vacuous: the stream credits, holds, settles, releases and moves.
+    for (const type of [
+      "depositCredited",
+      "withdrawalSettled",
+      "withdrawalReleased",
+      "walletMovement",
+    ] as const)
+      expect(RUN.events.some((event) => event.type === type)).toBe(true);
+    const held = await store.db.selectFrom("withdrawals").select("status").execute();
+    expect(new Set(held.map((row) => row.status))).toEqual(new Set(["held", "settled", "released"]));
   });
 
   it("matches the core's balances and open orders after every checkpoint of the stream", async () => {

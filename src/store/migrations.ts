@@ -291,11 +291,60 @@ async function createWalletTables(db: Kysely<unknown>): Promise<void> {
     .execute();
 }
 
+// Written by custody (deposit addresses, scanner) and by the accounts service (2FA, address book,
+// security changes), not by the projector.
+async function createCustodyAndSecurityTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("deposit_addresses")
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("chain", "text", (c) => c.notNull())
+    .addColumn("account", "integer", (c) => c.notNull())
+    .addColumn("address_index", "bigint", (c) => c.notNull())
+    .addColumn("address", "text", (c) => c.notNull().unique())
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("deposit_addresses_pk", ["chain", "account", "address_index"])
+    .addUniqueConstraint("deposit_addresses_user", ["user_id", "chain", "account"])
+    .execute();
+  await db.schema
+    .createTable("scanner_state")
+    .addColumn("chain", "text", (c) => c.primaryKey())
+    .addColumn("height", "bigint", (c) => c.notNull())
+    .addColumn("recent_hashes_json", "text", (c) => c.notNull())
+    .addColumn("updated_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable("user_totp")
+    .addColumn("user_id", "integer", (c) => c.primaryKey().references("users.id"))
+    .addColumn("secret_sealed", "text", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("last_used_step", "bigint")
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .addColumn("enabled_ms", "bigint")
+    .execute();
+  await db.schema
+    .createTable("user_security")
+    .addColumn("user_id", "integer", (c) => c.primaryKey().references("users.id"))
+    .addColumn("security_changed_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable("address_book")
+    .addColumn("user_id", "integer", (c) => c.notNull().references("users.id"))
+    .addColumn("currency", "text", (c) => c.notNull())
+    .addColumn("address", "text", (c) => c.notNull())
+    .addColumn("label", "text", (c) => c.notNull())
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .addColumn("active_from_ms", "bigint", (c) => c.notNull())
+    .addColumn("activated_by", "text")
+    .addPrimaryKeyConstraint("address_book_pk", ["user_id", "currency", "address"])
+    .execute();
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
     "0001_initial": initialMigration(engine),
     "0002_wallet_projection": { up: createWalletTables },
+    "0003_custody_and_security": { up: createCustodyAndSecurityTables },
   };
 }
 

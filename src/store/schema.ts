@@ -242,7 +242,65 @@ export interface WalletMovementsTable {
   ts_ms: number;
 }
 
+/** Custody's deposit addresses, derived from a watch-only xpub: one per user per chain and derivation account. */
+export interface DepositAddressesTable {
+  user_id: number;
+  /** Chain name as in the core's creditDeposit: 1..16 of a-z 0-9 -. */
+  chain: string;
+  /** The derivation account (BIP44 account'); a rotated xpub gets a new one, old ones stay watched. */
+  account: number;
+  /** The non-hardened child index under the account, dense from 0 per chain + account. */
+  address_index: number;
+  address: string;
+  created_ms: number;
+}
+
+/** Custody's block scanner, per chain: how far it scanned, and recent hashes to notice a reorg. */
+export interface ScannerStateTable {
+  chain: string;
+  height: number;
+  /** JSON array of [height, hash], ascending, consecutive, ending at `height` (bounded window). */
+  recent_hashes_json: string;
+  updated_ms: number;
+}
+
+/** A user's TOTP second factor: the secret sealed by the gateway (SecretBox, context totp:<userId>). */
+export interface UserTotpTable {
+  user_id: number;
+  secret_sealed: string;
+  /** pending between enable and the first confirmed code. */
+  status: "pending" | "enabled";
+  /** The last time step a code was accepted for: a step is used once (replay protection). */
+  last_used_step: number | null;
+  created_ms: number;
+  enabled_ms: number | null;
+}
+
+export interface UserSecurityTable {
+  user_id: number;
+  /** Last 2FA enable / disable or password change: withdrawals wait 24 h after it. */
+  security_changed_ms: number;
+}
+
+/** Withdrawal destinations a user has saved, each usable from active_from_ms on. */
+export interface AddressBookTable {
+  user_id: number;
+  /** The asset code, e.g. "BTC". */
+  currency: string;
+  address: string;
+  label: string;
+  created_ms: number;
+  active_from_ms: number;
+  /** The operator who activated it early, null otherwise. */
+  activated_by: string | null;
+}
+
 export interface StoreDatabase {
+  deposit_addresses: DepositAddressesTable;
+  scanner_state: ScannerStateTable;
+  user_totp: UserTotpTable;
+  user_security: UserSecurityTable;
+  address_book: AddressBookTable;
   deposits: DepositsTable;
   withdrawals: WithdrawalsTable;
   withdrawal_status_history: WithdrawalStatusHistoryTable;

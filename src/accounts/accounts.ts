@@ -16,15 +16,57 @@ import {
   getUserById,
   onAccountChange,
   revokeApiKey,
+  setPasswordHash,
   setUserStatus,
   type UserRecord,
 } from "../store/accounts.ts";
 import type { NonceLedger, NonceRefusal } from "../store/nonce-ledger.ts";
 import type { Store } from "../store/open-store.ts";
 import type { UserStatus } from "../store/schema.ts";
+import {
+  type AddAddressResult,
+  type AddressBookEntry,
+  activateAddressNow,
+  addAddressBookEntry,
+  addressBookOfUser,
+  confirmTotp,
+  deleteTotp,
+  getAddressBookEntry,
+  getTotp,
+  putPendingTotp,
+  removeAddressBookEntry,
+  securityChangedMs,
+  useTotpStep,
+} from "../store/security.ts";
+import type { SecretBox } from "./secret-box.ts";
+import { matchTotp, newTotpSecret, totpUri } from "./totp.ts";
 
 export { NonceLedgerBusyError } from "../store/nonce-ledger.ts";
-export type { AccountChange, ApiKeyRecord, CreateUserResult, NonceRefusal, UserRecord, UserStatus };
+export type {
+  AccountChange,
+  AddAddressResult,
+  AddressBookEntry,
+  ApiKeyRecord,
+  CreateUserResult,
+  NonceRefusal,
+  UserRecord,
+  UserStatus,
+};
+
+/** A new address book entry is usable this long after it is added, unless an operator activates it. */
+export const DEFAULT_ADDRESS_ACTIVATION_DELAY_MS = 24 * 60 * 60 * 1000;
+/** Withdrawals wait this long after a 2FA or password change. */
+export const SECURITY_CHANGE_LOCK_MS = 24 * 60 * 60 * 1000;
+const TOTP_ISSUER = "Bulwark";
+
+export interface AccountsOptions {
+  /** Seals TOTP secrets (context `totp:<userId>`); without it the 2FA methods throw. */
+  secretBox?: SecretBox;
+  /** Default 24 h; shorter in demo. */
+  addressActivationDelayMs?: number;
+}
+
+export type TotpVerifyResult = "ok" | "notEnabled" | "wrongCode";
 
 export interface NewApiKey {
   keyId: string;
@@ -40,10 +82,18 @@ export class Accounts {
   private readonly cache: AccountCache;
   private readonly nonces: NonceLedger;
 
-  constructor(store: Pick<Store, "db" | "accounts" | "nonces">) {
+  private readonly secretBox: SecretBox | undefined;
+  private readonly addressActivationDelayMs: number;
+
+  constructor(store: Pick<Store, "db" | "accounts" | "nonces">, options: AccountsOptions = {}) {
     this.db = store.db;
     this.cache = store.accounts;
     this.nonces = store.nonces;
+    this.secretBox = options.secretBox;
+    const delay = options.addressActivationDelayMs ?? DEFAULT_ADDRESS_ACTIVATION_DELAY_MS;
+    if (!Number.isSafeInteger(delay) || delay < 0 || delay > 365 * DEFAULT_ADDRESS_ACTIVATION_DELAY_MS)
+      throw new RangeError("accounts: addressActivationDelayMs must be an integer in 0..365 days");
+    this.addressActivationDelayMs = delay;
   }
 
   // ---- authentication (cached; invalidated by every write made through this process) -----------
@@ -85,6 +135,11 @@ export class Accounts {
     return getUserById(this.db, userId);
   }
 
+  /** Replaces the password hash and starts the security-change lock. False when there is no such user. */
+  changePasswordHash(userId: number, passwordHash: string, nowMs: number): Promise<boolean> {
+    return setPasswordHash(this.db, userId, passwordHash, nowMs);
+  }
+
   /** Returns false when there is no such user. */
   setUserStatus(userId: number, status: UserStatus): Promise<boolean> {
     return setUserStatus(this.db, userId, status);
@@ -109,5 +164,140 @@ export class Accounts {
   /** Returns false when the key does not exist or was already revoked. */
   revokeApiKey(keyId: string, revokedMs: number): Promise<boolean> {
     return revokeApiKey(this.db, keyId, revokedMs);
+  }
+
+  // ---- TOTP 2FA (RFC 6238) --------------------------------------------------------------------
+
+  private box(): SecretBox {
+    if (this.secretBox === undefined) throw new Error("accounts: 2FA needs a SecretBox (server key)");
+    return this.secretBox;
+  }
+
+  private async totpSecret(
+    userId: number,
+  ): Promise<{ secret: string; lastUsedStep: number | null; enabled: boolean } | undefined> {
+    const row = await getTotp(this.db, userId);
+    if (row === undefined) return undefined;
+    const opened = this.box().open(row.secretSealed, `totp:${userId}`);
+    // A secret that does not open (another server key, a moved row) cannot prove anything.
+    if (!opened.ok) return undefined;
+    return {
+      secret: opened.plaintext.toString("utf8"),
+      lastUsedStep: row.lastUsedStep,
+      enabled: row.status === "enabled",
+    };
+  }
+
+  /**
+   * Starts enabling 2FA: a new secret, stored sealed and pending until `confirmTotp` gets a first
+   * code. Returns the otpauth URI (and the secret for manual entry), or undefined when 2FA is
+   * already enabled.
+   */
+  async enableTotp(
+    userId: number,
+    label: string,
+    nowMs: number,
+  ): Promise<{ secret: string; uri: string } | undefined> {
+    const secret = newTotpSecret();
+    const sealed = this.box().seal(secret, `totp:${userId}`);
+    if (!(await putPendingTotp(this.db, { userId, secretSealed: sealed, createdMs: nowMs })))
+      return undefined;
+    return { secret, uri: totpUri(secret, TOTP_ISSUER, label) };
+  }
+
+  /** Confirms a pending secret with its first code; 2FA is enabled and the security lock starts. */
+  async confirmTotp(userId: number, code: string, nowMs: number): Promise<boolean> {
+    const found = await this.totpSecret(userId);
+    if (found === undefined || found.enabled) return false;
+    const step = matchTotp(found.secret, code, nowMs, null);
+    if (step === undefined) return false;
+    return confirmTotp(this.db, userId, step, nowMs);
+  }
+
+  /**
+   * Checks a code of an enabled secret: accepted for the current step ± 1, and each step once
+   * (the step is stored in the same conditional update that accepts it, so a replayed or raced
+   * code is refused).
+   */
+  async verifyTotp(userId: number, code: string, nowMs: number): Promise<TotpVerifyResult> {
+    const found = await this.totpSecret(userId);
+    if (found === undefined || !found.enabled) return "notEnabled";
+    const step = matchTotp(found.secret, code, nowMs, found.lastUsedStep);
+    if (step === undefined) return "wrongCode";
+    return (await useTotpStep(this.db, userId, step)) ? "ok" : "wrongCode";
+  }
+
+  async totpEnabled(userId: number): Promise<boolean> {
+    return (await getTotp(this.db, userId))?.status === "enabled";
+  }
+
+  /** Removes 2FA (the caller checked a code or is the operator); starts the security lock if it was enabled. */
+  disableTotp(userId: number, nowMs: number): Promise<boolean> {
+    return deleteTotp(this.db, userId, nowMs);
+  }
+
+  /** Last 2FA or password change, or undefined. */
+  securityChangedMs(userId: number): Promise<number | undefined> {
+    return securityChangedMs(this.db, userId);
+  }
+
+  /** True while withdrawals are locked by a security change less than 24 h ago. */
+  async withdrawalsLocked(userId: number, nowMs: number): Promise<boolean> {
+    const changed = await securityChangedMs(this.db, userId);
+    return changed !== undefined && nowMs < changed + SECURITY_CHANGE_LOCK_MS;
+  }
+
+  // ---- address book ---------------------------------------------------------------------------
+
+  /** Adds a destination, usable from now + the activation delay. */
+  addAddress(input: {
+    userId: number;
+    currency: string;
+    address: string;
+    label: string;
+    nowMs: number;
+  }): Promise<AddAddressResult> {
+    return addAddressBookEntry(this.db, {
+      userId: input.userId,
+      currency: input.currency,
+      address: input.address,
+      label: input.label,
+      createdMs: input.nowMs,
+      activeFromMs: input.nowMs + this.addressActivationDelayMs,
+    });
+  }
+
+  addressBook(userId: number, options: { currency?: string; limit: number }): Promise<AddressBookEntry[]> {
+    return addressBookOfUser(this.db, userId, options);
+  }
+
+  addressEntry(userId: number, currency: string, address: string): Promise<AddressBookEntry | undefined> {
+    return getAddressBookEntry(this.db, userId, currency, address);
+  }
+
+  /** The entry when it exists and is past its activation time, else undefined. */
+  async activeAddress(
+    userId: number,
+    currency: string,
+    address: string,
+    nowMs: number,
+  ): Promise<AddressBookEntry | undefined> {
+    const entry = await getAddressBookEntry(this.db, userId, currency, address);
+    return entry !== undefined && entry.activeFromMs <= nowMs ? entry : undefined;
+  }
+
+  /** Operator: makes the entry usable now. The caller writes the audit record. */
+  activateAddressNow(input: {
+    userId: number;
+    currency: string;
+    address: string;
+    nowMs: number;
+    operator: string;
+  }): Promise<boolean> {
+    return activateAddressNow(this.db, input);
+  }
+
+  removeAddress(userId: number, currency: string, address: string): Promise<boolean> {
+    return removeAddressBookEntry(this.db, userId, currency, address);
   }
 }

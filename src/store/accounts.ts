@@ -153,6 +153,37 @@ export async function setUserStatus(db: Db, userId: number, status: UserStatus):
   return result.numUpdatedRows > 0n;
 }
 
+/**
+ * Replaces the user's password hash and records the security change (withdrawals wait after it),
+ * in one transaction. Returns false when there is no such user.
+ */
+export async function setPasswordHash(
+  db: Db,
+  userId: number,
+  passwordHash: string,
+  changedMs: number,
+): Promise<boolean> {
+  checkUserId(userId);
+  checkText("passwordHash", passwordHash, MAX_PASSWORD_HASH_LENGTH);
+  checkIntegerIn("changedMs", changedMs, 0, Number.MAX_SAFE_INTEGER);
+  const updated = await db.transaction().execute(async (tx) => {
+    const result = await tx
+      .updateTable("users")
+      .set({ password_hash: passwordHash })
+      .where("id", "=", userId)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) return false;
+    await tx
+      .insertInto("user_security")
+      .values({ user_id: userId, security_changed_ms: changedMs })
+      .onConflict((conflict) => conflict.column("user_id").doUpdateSet({ security_changed_ms: changedMs }))
+      .execute();
+    return true;
+  });
+  notifyAccountChange(db, { kind: "user", userId });
+  return updated;
+}
+
 // ---- API keys ------------------------------------------------------------------------------------
 
 function checkStrings(name: string, values: readonly string[], max: number, pattern: RegExp): string[] {

@@ -54,22 +54,10 @@ const ALLOWED = {
     "signer",
     "custody",
   ],
-  cli: [
-    "core",
-    "units",
-    "journal",
-    "runtime",
-    "store",
-    "marketdata",
-    "accounts",
-    "exchange",
-    "gateway",
-    "operator",
-    "chains",
-    "signer",
-    "custody",
-    "server",
-  ],
+  /** The CLI may use everything the composition root does, and the composition root itself. */
+  get cli() {
+    return [...this.server, "server"];
+  },
 };
 
 /** The longest import list a folder may have: a guard against a runaway walk, not a style rule. */

@@ -9,6 +9,7 @@ import type { Ticker } from "../../marketdata/ticker.ts";
 import type { PublicTrade } from "../../marketdata/trades.ts";
 import { formatUnits, MAX_DECIMAL_SCALE } from "../../units/decimal.ts";
 import { feePercentText } from "../../units/market-units.ts";
+import type { WalletOperationRecord } from "./wallet-types.ts";
 
 /** Extra decimals an average price gets beyond the tick, so a VWAP is not shown as a tick. */
 const AVERAGE_EXTRA_DECIMALS = 8;
@@ -172,5 +173,87 @@ export function formatFill(
     commission_amount: formatUnits(fill.feeUnits, feeScale),
     commission_currency: feeAsset?.code ?? "",
     commission_percent: feePercentText(fill.feeRatePpm),
+  };
+}
+
+/**
+ * EXMO's status words for a deposit or withdrawal, chosen for what ccxt 4.5.73's
+ * parseTransactionStatus makes of them (lower-cased): "paid" → ok, "processing" → pending, and
+ * "canceled" passed through as ccxt's unified "canceled" (a released hold: failed or rejected).
+ */
+export function walletStatusWord(operation: WalletOperationRecord): "Paid" | "Processing" | "Canceled" {
+  if (operation.status === "held") return "Processing";
+  if (operation.status === "released") return "Canceled";
+  return "Paid";
+}
+
+/** EXMO's order_id of an operation: custody's withdrawal id (withdraw_crypt's task_id), or the deposit's operation id. */
+export function walletOrderId(operation: WalletOperationRecord): number {
+  return operation.kind === "withdrawal" && operation.withdrawalId !== null
+    ? operation.withdrawalId
+    : operation.operationId;
+}
+
+/**
+ * A row of wallet_operations (docs/API.md#wallet-endpoints). `amount` is what reaches the chain
+ * (for a withdrawal: the user's debit minus `commission`), because ccxt takes it as is for type
+ * "withdraw"; the tx id is in `extra.txid` ("" until known), where ccxt looks for it.
+ */
+export function formatWalletOperation(
+  operation: WalletOperationRecord,
+  asset: AssetConfig,
+): Record<string, unknown> {
+  const isWithdrawal = operation.kind === "withdrawal";
+  const destination = operation.destination ?? "";
+  return {
+    operation_id: operation.operationId,
+    created: seconds(operation.createdMs),
+    updated: seconds(operation.updatedMs),
+    type: isWithdrawal ? "withdraw" : "deposit",
+    currency: asset.code,
+    status: walletStatusWord(operation),
+    amount: formatUnits(operation.amountUnits - operation.feeUnits, asset.scale),
+    provider: asset.code,
+    commission: formatUnits(operation.feeUnits, asset.scale),
+    account: isWithdrawal && destination !== "" ? `${asset.code}: ${destination}` : "",
+    order_id: walletOrderId(operation),
+    provider_type: "crypto",
+    crypto_address: destination,
+    card_number: "",
+    wallet_address: "",
+    email: "",
+    phone: "",
+    extra: {
+      txid: operation.txId ?? "",
+      confirmations: operation.confirmations,
+      excode: "",
+      invoice: "",
+    },
+    error: operation.reason ?? "",
+  };
+}
+
+/**
+ * A row of wallet_history's `history`. As on EXMO a withdrawal's `amount` is negative and is the
+ * user's whole debit; `commission` (a Bulwark addition) is the part kept as the fee, which ccxt
+ * subtracts for type "withdrawal", so ccxt reads the same amount and fee as from wallet_operations.
+ */
+export function formatWalletHistoryRow(
+  operation: WalletOperationRecord,
+  asset: AssetConfig,
+): Record<string, unknown> {
+  const isWithdrawal = operation.kind === "withdrawal";
+  const amount = formatUnits(operation.amountUnits, asset.scale);
+  return {
+    dt: seconds(operation.createdMs),
+    type: isWithdrawal ? "withdrawal" : "deposit",
+    curr: asset.code,
+    status: walletStatusWord(operation).toLowerCase(),
+    provider: asset.code,
+    amount: isWithdrawal ? `-${amount}` : amount,
+    commission: formatUnits(operation.feeUnits, asset.scale),
+    account: isWithdrawal && operation.destination !== null ? `${asset.code}: ${operation.destination}` : "",
+    txid: operation.txId ?? "",
+    order_id: walletOrderId(operation),
   };
 }

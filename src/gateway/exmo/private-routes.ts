@@ -1,7 +1,7 @@
 // EXMO v1.1 private spot endpoints (docs/API.md#private-endpoints). Writes become core
 // commands through exchange.submit (durable when it resolves); reads come from the store after it
 // has projected the caller's own last write (WriteWatermarks), so a client always sees what it
-// just did. Wallet endpoints validate their input and then say custody is not available yet.
+// just did. Wallet endpoints are in wallet-routes.ts.
 
 import { z } from "zod";
 import type { UnstampedCommand } from "../../core/commands.ts";
@@ -13,7 +13,7 @@ import {
   SequencerQueueFullError,
   STORE_LIMITS,
 } from "../../exchange/boundary.ts";
-import { formatUnits, parseDecimal } from "../../units/decimal.ts";
+import { formatUnits } from "../../units/decimal.ts";
 import { formatFill, formatOrder } from "./format.ts";
 import {
   checkNotional,
@@ -26,6 +26,7 @@ import {
   requireMarket,
 } from "./parse.ts";
 import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
+import { walletRoutes } from "./wallet-routes.ts";
 import type { WriteWatermarks } from "./write-watermarks.ts";
 
 /** Order routes carry a handful of short fields; 64 KiB is the ceiling in docs/SECURITY.md#http-limits for them. */
@@ -35,8 +36,6 @@ const MAX_PAGE = 1_000;
 const MAX_USER_TRADE_PAIRS = 16;
 const ID_TEXT = 16;
 const DECIMAL_TEXT = 40;
-/** Withdrawal addresses: printable ASCII without spaces or commas (the memo separator). */
-const ADDRESS = /^[\x21-\x2b\x2d-\x7e]{1,128}$/;
 const MAX_OPEN_ORDERS_READ = STORE_LIMITS.maxLimit;
 const MAX_FILLS_PER_ORDER = STORE_LIMITS.maxLimit;
 
@@ -400,90 +399,6 @@ function readRoutes(context: PrivateRouteContext): ExmoRoute[] {
       priority: "privateRead",
       params: z.object({}),
       handle: () => ({ pairs: exchange.markets().map(spotPairAsMarginRow) }),
-    }),
-  ];
-}
-
-function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
-  const { exchange } = context;
-  const knownCurrency = (code: string | undefined) => {
-    if (code !== undefined && exchange.assetByCode(code) === undefined)
-      throw new ExmoFailure("unknownAsset", code);
-  };
-  const unavailable = (): never => {
-    throw new ExmoFailure("walletNotAvailable");
-  };
-  return [
-    privateRoute({
-      path: "deposit_address",
-      summary: "Deposit addresses (custody not available yet: answers an error)",
-      scope: "info",
-      priority: "privateRead",
-      params: z.object({}),
-      handle: unavailable,
-    }),
-    privateRoute({
-      path: "withdraw_crypt",
-      summary: "Withdraw to an address (custody not available yet: validates, then answers an error)",
-      scope: "withdraw",
-      priority: "orderEntry",
-      params: z.object({
-        amount: text(DECIMAL_TEXT),
-        currency: text(16),
-        address: text(128).regex(ADDRESS),
-        invoice: text(128).optional(),
-        transport: text(32).optional(),
-      }),
-      handle: (params) => {
-        knownCurrency(params.currency);
-        const asset = exchange.assetByCode(params.currency);
-        const amount = parseDecimal(params.amount, asset?.scale ?? 0);
-        if (!amount.ok || amount.value === 0) throw new ExmoFailure("invalidParameter", "amount");
-        return unavailable();
-      },
-    }),
-    privateRoute({
-      path: "withdraw_get_txid",
-      summary: "Transaction id of a withdrawal task (custody not available yet: answers an error)",
-      scope: "withdraw",
-      priority: "privateRead",
-      params: z.object({ task_id: text(ID_TEXT) }),
-      handle: (params) => {
-        parseInteger("task_id", params.task_id, 1, Number.MAX_SAFE_INTEGER);
-        return unavailable();
-      },
-    }),
-    privateRoute({
-      path: "wallet_history",
-      summary: "Deposits and withdrawals of one day (custody not available yet: answers an error)",
-      scope: "info",
-      priority: "privateRead",
-      params: z.object({ date: text(ID_TEXT).optional() }),
-      handle: (params) => {
-        optionalInteger("date", params.date, 0, 0, 1e12);
-        return unavailable();
-      },
-    }),
-    privateRoute({
-      path: "wallet_operations",
-      summary: "Deposit and withdrawal operations (custody not available yet: answers an error)",
-      scope: "info",
-      priority: "privateRead",
-      params: z.object({
-        type: z.enum(["deposit", "withdraw"]).optional(),
-        currency: text(16).optional(),
-        provider: text(32).optional(),
-        order_id: text(ID_TEXT).optional(),
-        limit: text(8).optional(),
-        offset: text(8).optional(),
-      }),
-      handle: (params) => {
-        knownCurrency(params.currency);
-        optionalInteger("limit", params.limit, DEFAULT_PAGE, 1, 100);
-        optionalInteger("offset", params.offset, 0, 0, STORE_LIMITS.maxOffset);
-        optionalInteger("order_id", params.order_id, 1, 1, Number.MAX_SAFE_INTEGER);
-        return unavailable();
-      },
     }),
   ];
 }

@@ -168,10 +168,19 @@ const PRIVATE_CASES: ReadonlyArray<[string, string, Fields, number]> = [
   ["order_trades", "unknown order", { order_id: "987654" }, 50304],
   ["deposit_address", "custody not available", {}, 59014],
   ["wallet_history", "date not a number", { date: "yesterday" }, 59001],
-  ["wallet_history", "custody not available", {}, 59014],
+  ["wallet_history", "date negative", { date: "-1" }, 59001],
+  ["wallet_history", "date after 2100", { date: "4102444801" }, 59001],
+  ["wallet_history", "date in milliseconds past 2100", { date: "1795490945000" }, 59001],
   ["wallet_operations", "unknown type", { type: "transfer" }, 59001],
+  ["wallet_operations", "type spelled as in history", { type: "withdrawal" }, 59001],
   ["wallet_operations", "unknown currency", { currency: "DOGE" }, 59005],
-  ["wallet_operations", "custody not available", { type: "deposit", currency: "BTC", limit: "10" }, 59014],
+  ["wallet_operations", "unknown provider", { provider: "Qiwi" }, 59001],
+  ["wallet_operations", "limit zero", { limit: "0" }, 59001],
+  ["wallet_operations", "limit above 100", { limit: "101" }, 59001],
+  ["wallet_operations", "offset too big", { offset: "10001" }, 59001],
+  ["wallet_operations", "offset not a number", { offset: "1e3" }, 59001],
+  ["wallet_operations", "order_id zero", { order_id: "0" }, 59001],
+  ["wallet_operations", "order_id not a number", { order_id: "abc" }, 59001],
   ["duplicate field", "pair twice", {}, 59001],
 ];
 
@@ -219,7 +228,7 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
     expect(core.checkInvariants()).toBeUndefined();
   });
 
-  it("withdraw_crypt validates, then says custody is not available (withdraw keys need an allow-list)", async () => {
+  it("withdraw_crypt validates, then says custody is not available; withdraw_get_txid validates and finds only real withdrawals", async () => {
     const withdrawer = await createTrader(harness, {
       scopes: ["info", "withdraw"],
       ipAllowList: ["127.0.0.1"],
@@ -244,7 +253,17 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
     );
     await expectRefusedUnchanged(
       () => signedPost(harness, withdrawer, "withdraw_get_txid", { task_id: "1" }),
-      59014,
+      59022,
+    );
+    await expectRefusedUnchanged(
+      () => signedPost(harness, withdrawer, "withdraw_get_txid", { task_id: "0" }),
+      59001,
+    );
+    await expectRefusedUnchanged(() => signedPost(harness, withdrawer, "withdraw_get_txid", {}), 50013);
+    // withdraw_get_txid needs the withdraw scope.
+    await expectRefusedUnchanged(
+      () => signedPost(harness, trader, "withdraw_get_txid", { task_id: "1" }),
+      40032,
     );
     // A trade key cannot withdraw.
     await expectRefusedUnchanged(() => signedPost(harness, trader, "withdraw_crypt", valid), 40032);

@@ -1,0 +1,211 @@
+// EXMO v1.1 wallet endpoints (docs/API.md#wallet-endpoints). The reads (wallet_history,
+// wallet_operations, withdraw_get_txid) come from the store's projection of custody's core
+// commands (creditDeposit, holdWithdrawal, settleWithdrawal, releaseWithdrawal), after the caller's
+// own writes are projected. deposit_address and withdraw_crypt need custody wired to the gateway,
+// which it is not yet: they validate, then answer 59014.
+
+import { z } from "zod";
+import { type ExchangeBoundary, STORE_LIMITS } from "../../exchange/boundary.ts";
+import { parseDecimal } from "../../units/decimal.ts";
+import { formatWalletHistoryRow, formatWalletOperation, walletOrderId } from "./format.ts";
+import { optionalInteger, parseInteger } from "./parse.ts";
+import type { PrivateRouteContext } from "./private-routes.ts";
+import { ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
+import type { WalletOperationKind, WalletOperationRecord } from "./wallet-types.ts";
+
+const ID_TEXT = 16;
+const DECIMAL_TEXT = 40;
+/** Withdrawal addresses: printable ASCII without spaces or commas (the memo separator). */
+const ADDRESS = /^[\x21-\x2b\x2d-\x7e]{1,128}$/;
+/** wallet_operations pages: EXMO's default and maximum are both 100. */
+const OPERATIONS_PAGE = 100;
+const DAY_SECONDS = 86_400;
+/** wallet_history's `date`: Unix seconds up to 2100-01-01 (later days are empty anyway). */
+const MAX_HISTORY_DATE = 4_102_444_800;
+/** Rows of one wallet_history day; beyond it the newest are shown (docs/API.md#wallet-endpoints). */
+const HISTORY_DAY_LIMIT = 1_000;
+/** Rows read per step when looking a deposit up by its order_id (newest first). */
+const LOOKUP_PAGE = 1_000;
+
+async function viewFor(context: PrivateRouteContext, userId: number): Promise<void> {
+  await context.exchange.whenProjected(context.watermarks.sequenceFor(userId));
+}
+
+/**
+ * The caller's deposit whose operation id is `operationId`: the list is newest first by operation
+ * id, so the scan stops at the first older one (bounded by STORE_LIMITS.maxOffset).
+ */
+async function depositByOperationId(
+  exchange: ExchangeBoundary,
+  userId: number,
+  operationId: number,
+  assetId: number | undefined,
+): Promise<WalletOperationRecord | undefined> {
+  for (let offset = 0; offset <= STORE_LIMITS.maxOffset; offset += LOOKUP_PAGE) {
+    const rows = await exchange.reads.walletOperationsOfUser(userId, {
+      kind: "deposit",
+      assetId,
+      offset,
+      limit: LOOKUP_PAGE,
+    });
+    for (const row of rows) {
+      if (row.operationId === operationId) return row;
+      if (row.operationId < operationId) return undefined;
+    }
+    if (rows.length < LOOKUP_PAGE) return undefined;
+  }
+  return undefined;
+}
+
+/** wallet_operations with `order_id`: at most one deposit and one withdrawal of the caller. */
+async function operationsByOrderId(
+  exchange: ExchangeBoundary,
+  userId: number,
+  orderId: number,
+  kind: WalletOperationKind | undefined,
+  assetId: number | undefined,
+): Promise<WalletOperationRecord[]> {
+  const found: WalletOperationRecord[] = [];
+  if (kind !== "deposit") {
+    const withdrawal = await exchange.reads.withdrawal(orderId);
+    if (withdrawal !== undefined && withdrawal.userId === userId) found.push(withdrawal);
+  }
+  if (kind !== "withdrawal") {
+    const deposit = await depositByOperationId(exchange, userId, orderId, assetId);
+    if (deposit !== undefined) found.push(deposit);
+  }
+  return found
+    .filter((operation) => assetId === undefined || operation.assetId === assetId)
+    .filter((operation) => walletOrderId(operation) === orderId)
+    .sort((a, b) => b.operationId - a.operationId);
+}
+
+export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
+  const { exchange } = context;
+  const reads = exchange.reads;
+  const knownCurrency = (code: string | undefined) => {
+    if (code === undefined) return undefined;
+    const asset = exchange.assetByCode(code);
+    if (asset === undefined) throw new ExmoFailure("unknownAsset", code);
+    return asset;
+  };
+  const assetOf = (operation: WalletOperationRecord) => {
+    const asset = exchange.asset(operation.assetId);
+    if (asset === undefined) throw new ExmoFailure("internalError", `unknown asset ${operation.assetId}`);
+    return asset;
+  };
+  const unavailable = (): never => {
+    throw new ExmoFailure("walletNotAvailable");
+  };
+  return [
+    privateRoute({
+      path: "deposit_address",
+      summary: "Deposit addresses (custody not connected yet: answers an error)",
+      scope: "info",
+      priority: "privateRead",
+      params: z.object({}),
+      handle: unavailable,
+    }),
+    privateRoute({
+      path: "withdraw_crypt",
+      summary: "Withdraw to an address (custody not connected yet: validates, then answers an error)",
+      scope: "withdraw",
+      priority: "orderEntry",
+      params: z.object({
+        amount: text(DECIMAL_TEXT),
+        currency: text(16),
+        address: text(128).regex(ADDRESS),
+        invoice: text(128).optional(),
+        transport: text(32).optional(),
+      }),
+      handle: (params) => {
+        const asset = knownCurrency(params.currency);
+        const amount = parseDecimal(params.amount, asset?.scale ?? 0);
+        if (!amount.ok || amount.value === 0) throw new ExmoFailure("invalidParameter", "amount");
+        return unavailable();
+      },
+    }),
+    privateRoute({
+      path: "withdraw_get_txid",
+      summary: "Transaction id of one of the caller's withdrawals (task_id: withdraw_crypt's id)",
+      scope: "withdraw",
+      priority: "privateRead",
+      params: z.object({ task_id: text(ID_TEXT) }),
+      handle: async (params, caller) => {
+        const taskId = parseInteger("task_id", params.task_id, 1, Number.MAX_SAFE_INTEGER);
+        await viewFor(context, caller.userId);
+        const withdrawal = await reads.withdrawal(taskId);
+        if (withdrawal === undefined || withdrawal.userId !== caller.userId)
+          throw new ExmoFailure("withdrawalNotFound", String(taskId));
+        return { result: true, error: "", status: withdrawal.txId !== null, txid: withdrawal.txId ?? "" };
+      },
+    }),
+    privateRoute({
+      path: "wallet_history",
+      summary: "The caller's deposits and withdrawals of one UTC day (date: Unix seconds, default today)",
+      scope: "info",
+      priority: "privateRead",
+      params: z.object({ date: text(ID_TEXT).optional() }),
+      handle: async (params, caller) => {
+        const date = optionalInteger("date", params.date, Math.floor(Date.now() / 1000), 0, MAX_HISTORY_DATE);
+        const begin = date - (date % DAY_SECONDS);
+        const end = begin + DAY_SECONDS;
+        await viewFor(context, caller.userId);
+        const rows = await reads.walletHistoryOfUser(caller.userId, {
+          fromMs: begin * 1000,
+          toMs: end * 1000,
+          limit: HISTORY_DAY_LIMIT,
+        });
+        return {
+          result: true,
+          error: "",
+          begin: String(begin),
+          end: String(end),
+          history: rows.map((row) => formatWalletHistoryRow(row, assetOf(row))),
+        };
+      },
+    }),
+    privateRoute({
+      path: "wallet_operations",
+      summary: "The caller's deposits and withdrawals, newest first (filters: type, currency, order_id)",
+      scope: "info",
+      priority: "privateRead",
+      params: z.object({
+        type: z.enum(["deposit", "withdraw"]).optional(),
+        currency: text(16).optional(),
+        provider: text(32).optional(),
+        order_id: text(ID_TEXT).optional(),
+        limit: text(8).optional(),
+        offset: text(8).optional(),
+      }),
+      handle: async (params, caller) => {
+        const currency = knownCurrency(params.currency);
+        // Every provider is named after its currency (payments/providers/crypto/list).
+        const provider = params.provider === undefined ? undefined : exchange.assetByCode(params.provider);
+        if (params.provider !== undefined && provider === undefined)
+          throw new ExmoFailure("invalidParameter", "provider");
+        const limit = optionalInteger("limit", params.limit, OPERATIONS_PAGE, 1, OPERATIONS_PAGE);
+        const offset = optionalInteger("offset", params.offset, 0, 0, STORE_LIMITS.maxOffset);
+        const orderId =
+          params.order_id === undefined
+            ? undefined
+            : parseInteger("order_id", params.order_id, 1, Number.MAX_SAFE_INTEGER);
+        const kind: WalletOperationKind | undefined =
+          params.type === undefined ? undefined : params.type === "deposit" ? "deposit" : "withdrawal";
+        if (currency !== undefined && provider !== undefined && currency.assetId !== provider.assetId)
+          return { items: [], count: 0 };
+        const assetId = (currency ?? provider)?.assetId;
+        await viewFor(context, caller.userId);
+        const rows =
+          orderId === undefined
+            ? await reads.walletOperationsOfUser(caller.userId, { kind, assetId, offset, limit })
+            : (await operationsByOrderId(exchange, caller.userId, orderId, kind, assetId)).slice(
+                offset,
+                offset + limit,
+              );
+        const items = rows.map((row) => formatWalletOperation(row, assetOf(row)));
+        return { items, count: items.length };
+      },
+    }),
+  ];
+}

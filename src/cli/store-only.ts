@@ -24,6 +24,9 @@ export function storeOnlyBoundary(store: Store): ExchangeBoundary {
     get marketData(): never {
       return closed("marketData");
     },
+    get custody(): never {
+      return closed("custody");
+    },
     submit: () => closed("submit"),
     whenProjected: () => closed("whenProjected"),
     attach: () => closed("attach"),

@@ -13,6 +13,7 @@ import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
 import type { MarketData } from "../marketdata/market-data.ts";
+import type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
 import type { StoreEngine } from "../store/migrations.ts";
 import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import type { MarketUnits } from "../units/market-units.ts";
@@ -20,6 +21,8 @@ import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "
 
 export { SequencerQueueFullError } from "../runtime/sequencer.ts";
 export type { AuditEntry, AuditVerifyResult, JsonValue } from "../store/audit-log.ts";
+export type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
+export { CUSTODY_LIMITS } from "../store/custody.ts";
 export { STORE_LIMITS } from "../store/limits.ts";
 export type {
   AdjustmentRecord,
@@ -65,6 +68,35 @@ export interface ExchangeStatus {
   pipeline: EventPipelineStats;
 }
 
+/**
+ * Custody's own persisted state (deposit addresses, scanner positions), bound to the store: what
+ * the custody service reads and writes besides commands. See src/store/custody.ts.
+ */
+export interface CustodyStore {
+  getDepositAddress(
+    userId: number,
+    chain: string,
+    account: number,
+  ): Promise<DepositAddressRecord | undefined>;
+  /** The stored address, or a new one at the next index of chain + account, derived by `derive`. */
+  assignDepositAddress(
+    input: { userId: number; chain: string; account: number; createdMs: number },
+    derive: (index: number) => string,
+  ): Promise<DepositAddressRecord>;
+  /** Owners of at most CUSTODY_LIMITS.maxAddressesPerLookup addresses on a chain (any account). */
+  depositAddressOwners(
+    chain: string,
+    addresses: readonly string[],
+  ): Promise<Map<string, DepositAddressRecord>>;
+  /** A page of the chain's addresses in (account, index) order, after `after`. */
+  depositAddressesOfChain(
+    chain: string,
+    options: { after?: { account: number; index: number }; limit: number },
+  ): Promise<DepositAddressRecord[]>;
+  getScannerState(chain: string): Promise<ScannerState | undefined>;
+  saveScannerState(state: ScannerState): Promise<void>;
+}
+
 export interface ExchangeBoundary {
   /** Sequences, journals and applies a command; resolves once it is durable. */
   submit(command: UnstampedCommand): Promise<CommandResult>;
@@ -87,4 +119,5 @@ export interface ExchangeBoundary {
   readonly audit: AuditTrail;
   readonly accounts: Accounts;
   readonly marketData: MarketData;
+  readonly custody: CustodyStore;
 }

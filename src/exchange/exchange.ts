@@ -13,13 +13,27 @@ import { MarketData } from "../marketdata/market-data.ts";
 import { type EmbeddedCore, startEmbeddedCore } from "../runtime/embedded.ts";
 import type { SnapshotPolicy } from "../runtime/snapshotter.ts";
 import { maxUserIdOf, raiseUserIdFloor } from "../store/accounts.ts";
+import {
+  assignDepositAddress,
+  depositAddressesOfChain,
+  depositAddressOwners,
+  getDepositAddress,
+  getScannerState,
+  saveScannerState,
+} from "../store/custody.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
 import { WorkerProjector } from "../store/projector-worker.ts";
 import { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import { MarketUnits } from "../units/market-units.ts";
-import type { CommandResult, ExchangeBoundary, ExchangeStatus, MarketContext } from "./boundary.ts";
+import type {
+  CommandResult,
+  CustodyStore,
+  ExchangeBoundary,
+  ExchangeStatus,
+  MarketContext,
+} from "./boundary.ts";
 import {
   type DurableBatch,
   EventPipeline,
@@ -83,6 +97,7 @@ export class Exchange implements ExchangeBoundary {
   readonly reads: StoreReadModels;
   readonly audit: StoreAuditTrail;
   readonly accounts: Accounts;
+  readonly custody: CustodyStore;
   /** What rebuilding trades, tickers and candles found at open. */
   marketDataRestore: MarketDataRestoreReport = {
     tradesReplayed: 0,
@@ -103,6 +118,15 @@ export class Exchange implements ExchangeBoundary {
     this.reads = new StoreReadModels(store.db, store.engine);
     this.audit = new StoreAuditTrail(store.db);
     this.accounts = new Accounts(store);
+    const db = store.db;
+    this.custody = {
+      getDepositAddress: (userId, chain, account) => getDepositAddress(db, userId, chain, account),
+      assignDepositAddress: (input, derive) => assignDepositAddress(db, input, derive),
+      depositAddressOwners: (chain, addresses) => depositAddressOwners(db, chain, addresses),
+      depositAddressesOfChain: (chain, options) => depositAddressesOfChain(db, chain, options),
+      getScannerState: (chain) => getScannerState(db, chain),
+      saveScannerState: (state) => saveScannerState(db, state),
+    };
     for (const asset of embedded.core.assetList()) this.learnAsset(asset);
     for (const market of embedded.core.marketList()) this.learnMarket(market);
     this.pipeline = new EventPipeline((stage, error) =>

@@ -1,0 +1,260 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AccountDevnet, UtxoDevnet } from "../../src/chains/devnet/index.ts";
+import { DEPOSIT_ACCOUNT, devnetAccountXpub } from "../../src/chains/devnet/signing.ts";
+import { DepositAddresses, devnetDepositDeriver } from "../../src/custody/deposit-addresses.ts";
+import { type DepositAssetConfig, DepositWatcher } from "../../src/custody/deposit-watcher.ts";
+import { Exchange } from "../../src/exchange/exchange.ts";
+import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
+
+const BTC = 1;
+const ETH = 2;
+const USDT = 3;
+const SEED = new Uint8Array(32).fill(7);
+
+const open: Exchange[] = [];
+const directories: string[] = [];
+afterEach(async () => {
+  for (const exchange of open.splice(0)) await exchange.close();
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+async function newExchange(): Promise<Exchange> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bulwark-custody-"));
+  directories.push(dataDir);
+  const exchange = await Exchange.open({ dataDir, projectorThread: false, candleSaveIntervalMs: 0 });
+  open.push(exchange);
+  for (const asset of DEFAULT_ASSETS) await exchange.submit({ kind: "addAsset", asset });
+  return exchange;
+}
+
+interface Rig {
+  exchange: Exchange;
+  addresses: DepositAddresses;
+  logs: string[];
+  watcher(): Promise<DepositWatcher>;
+}
+
+async function rig(
+  chain: UtxoDevnet | AccountDevnet,
+  confirmations: number,
+  assets: DepositAssetConfig[],
+  exchange?: Exchange,
+): Promise<Rig> {
+  const ex = exchange ?? (await newExchange());
+  const kind = chain instanceof UtxoDevnet ? "utxo" : "account";
+  const addresses = new DepositAddresses(ex.custody);
+  addresses.setDeriver(
+    chain.chain,
+    devnetDepositDeriver(kind, devnetAccountXpub(SEED, kind, DEPOSIT_ACCOUNT)),
+  );
+  const logs: string[] = [];
+  return {
+    exchange: ex,
+    addresses,
+    logs,
+    async watcher() {
+      const w = new DepositWatcher({
+        exchange: ex,
+        adapter: chain,
+        confirmations,
+        assets,
+        addresses,
+        log: (m) => logs.push(m),
+      });
+      await w.start();
+      return w;
+    },
+  };
+}
+
+const btcAssets: DepositAssetConfig[] = [{ symbol: "BTC", assetId: BTC, minDepositBaseUnits: 100_000n }];
+const ethAssets: DepositAssetConfig[] = [
+  { symbol: "ETH", assetId: ETH },
+  { symbol: "USDT", assetId: USDT, minDepositBaseUnits: 1_000_000n },
+];
+
+describe("DepositWatcher on the devnet UTXO chain", () => {
+  it("credits after the confirmation count, exactly once, also across a restart", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    expect((await r.addresses.depositAddress(1, chain.chain)).address).toBe(address);
+    expect(watcher.watchedCount).toBe(1);
+
+    const txid = chain.faucet(address, "BTC", 50_000_000n);
+    chain.mine(1);
+    let result = await watcher.poll();
+    expect(result.credited).toEqual([]);
+    expect(result.pending).toBe(1);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(0);
+
+    chain.mine(1);
+    expect((await watcher.poll()).credited).toEqual([]);
+    chain.mine(1);
+    result = await watcher.poll();
+    expect(result.credited).toHaveLength(1);
+    expect(result.credited[0]).toMatchObject({
+      userId: 1,
+      assetId: BTC,
+      amountUnits: 50_000_000,
+      dustBaseUnits: 0n,
+    });
+    expect(result.credited[0].transfer.txid).toBe(txid);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(50_000_000);
+
+    chain.mine(1);
+    result = await watcher.poll();
+    expect(result.credited).toEqual([]);
+    expect(result.alreadyCredited).toEqual([]);
+
+    // A restarted watcher resumes from the saved state, rescans its window, credits nothing twice.
+    const restarted = await r.watcher();
+    expect(restarted.watchedCount).toBe(1);
+    result = await restarted.poll();
+    expect(result.credited).toEqual([]);
+    expect(result.alreadyCredited.map((t) => t.txid)).toEqual([txid]);
+    expect((await restarted.poll()).alreadyCredited).toEqual([]);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(50_000_000);
+  });
+
+  it("a restart finds a transfer that was unconfirmed at the last save", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const first = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    chain.faucet(address, "BTC", 1_000_000n);
+    chain.mine(1);
+    expect((await first.poll()).pending).toBe(1);
+    chain.mine(2);
+    const second = await r.watcher();
+    expect((await second.poll()).credited).toHaveLength(1);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(1_000_000);
+  });
+
+  it("drops a transfer a reorg removes before crediting", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    const txid = chain.faucet(address, "BTC", 20_000_000n);
+    chain.mine(1);
+    expect((await watcher.poll()).pending).toBe(1);
+    chain.reorg(1, { omit: [txid], omitted: "dropped" });
+    chain.mine(3);
+    const result = await watcher.poll();
+    expect(result.reorg).not.toBeNull();
+    expect(result.dropped.map((t) => t.txid)).toEqual([txid]);
+    expect(result.credited).toEqual([]);
+    chain.mine(3);
+    expect((await watcher.poll()).credited).toEqual([]);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(0);
+  });
+
+  it("a transfer a reorg only moves is still credited once", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    chain.faucet(address, "BTC", 20_000_000n);
+    chain.mine(2);
+    await watcher.poll();
+    chain.reorg(2);
+    chain.mine(1);
+    const result = await watcher.poll();
+    expect(result.reorg).not.toBeNull();
+    expect(result.dropped).toEqual([]);
+    expect(result.credited).toHaveLength(1);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(20_000_000);
+  });
+
+  it("reports a credited transfer that a reorg removes, and leaves the balance alone", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    const txid = chain.faucet(address, "BTC", 30_000_000n);
+    chain.mine(3);
+    expect((await watcher.poll()).credited).toHaveLength(1);
+    chain.reorg(3, { omit: [txid], omitted: "dropped" });
+    const result = await watcher.poll();
+    expect(result.reorgedAfterCredit).toHaveLength(1);
+    expect(result.reorgedAfterCredit[0]).toMatchObject({ userId: 1, assetId: BTC, amountUnits: 30_000_000 });
+    expect(result.reorgedAfterCredit[0].transfer.txid).toBe(txid);
+    expect(watcher.reported()).toHaveLength(1);
+    expect(r.logs.some((m) => m.includes("removed by a reorg"))).toBe(true);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(30_000_000);
+  });
+
+  it("does not credit below the minimum deposit", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    chain.faucet(address, "BTC", 99_999n);
+    chain.mine(3);
+    const result = await watcher.poll();
+    expect(result.belowMinimum).toHaveLength(1);
+    expect(result.credited).toEqual([]);
+    expect(result.pending).toBe(0);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(0);
+  });
+
+  it("credits two users' deposits in one block, and deposits to an older derivation account", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 2, btcAssets);
+    const watcher = await r.watcher();
+    const a = (await r.addresses.depositAddress(1, chain.chain)).address;
+    const b = (await r.addresses.depositAddress(2, chain.chain)).address;
+    const old = await r.addresses.depositAddress(3, chain.chain);
+    // The deposit xpub is rotated to account 2: user 3 gets a new address, the old one stays watched.
+    r.addresses.setDeriver(chain.chain, devnetDepositDeriver("utxo", devnetAccountXpub(SEED, "utxo", 2)));
+    const rotated = await r.addresses.depositAddress(3, chain.chain);
+    expect(rotated.account).toBe(2);
+    expect(old.account).toBe(DEPOSIT_ACCOUNT);
+    expect(rotated.address).not.toBe(old.address);
+    chain.faucet(a, "BTC", 1_000_000n);
+    chain.faucet(b, "BTC", 2_000_000n);
+    chain.mine(2);
+    let result = await watcher.poll();
+    expect(result.credited.map((c) => [c.userId, c.amountUnits]).sort()).toEqual([
+      [1, 1_000_000],
+      [2, 2_000_000],
+    ]);
+
+    // A fresh watcher loads every account's addresses from the store.
+    const fresh = await r.watcher();
+    expect(fresh.watchedCount).toBe(4);
+    chain.faucet(old.address, "BTC", 3_000_000n);
+    chain.mine(2);
+    result = await fresh.poll();
+    expect(result.credited.map((c) => [c.userId, c.amountUnits])).toEqual([[3, 3_000_000]]);
+    expect(r.exchange.balance(3, BTC).availableUnits).toBe(3_000_000);
+  });
+});
+
+describe("DepositWatcher on the devnet account chain", () => {
+  it("credits ETH with its dust tracked and USDT at its own scale", async () => {
+    const chain = new AccountDevnet();
+    const r = await rig(chain, 2, ethAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(5, chain.chain);
+    chain.faucet(address, "ETH", 1_500_000_000_000_000_001n); // 1.5 ETH + 1 wei
+    chain.faucet(address, "USDT", 12_345_678n); // 12.345678 USDT
+    chain.faucet(address, "USDT", 999_999n); // below the 1 USDT minimum
+    chain.mine(1);
+    expect((await watcher.poll()).credited).toEqual([]);
+    chain.mine(1);
+    const result = await watcher.poll();
+    const byAsset = new Map(result.credited.map((c) => [c.assetId, c]));
+    expect(byAsset.get(ETH)).toMatchObject({ amountUnits: 150_000_000, dustBaseUnits: 1n });
+    expect(byAsset.get(USDT)).toMatchObject({ amountUnits: 12_345_678, dustBaseUnits: 0n });
+    expect(result.belowMinimum.map((t) => t.amount)).toEqual([999_999n]);
+    expect(r.exchange.balance(5, ETH).availableUnits).toBe(150_000_000);
+    expect(r.exchange.balance(5, USDT).availableUnits).toBe(12_345_678);
+    expect(r.logs.some((m) => m.includes("dust"))).toBe(true);
+  });
+});

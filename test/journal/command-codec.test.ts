@@ -12,37 +12,8 @@ import {
   encodeCommand,
   MAX_CODEC_STRING_UNITS,
 } from "../../src/journal/command-codec.ts";
+import { limitBuy, stopSell, VERSION_1_HEX } from "./codec-fixtures.ts";
 import { anyCommand } from "./command-arbitraries.ts";
-
-const limitBuy: PlaceOrderCommand = {
-  kind: "placeOrder",
-  sequence: 42,
-  timestampMs: 1_700_000_000_123,
-  userId: 7,
-  marketId: 1,
-  side: "buy",
-  orderType: "limit",
-  priceTicks: 50_000,
-  quantityLots: 3,
-  quoteAmountUnits: 0,
-  triggerPriceTicks: 0,
-  timeInForce: "gtc",
-  postOnly: false,
-  clientOrderId: 0,
-  selfTradePrevention: null,
-};
-
-const stopSell: PlaceOrderCommand = {
-  ...limitBuy,
-  sequence: 1_234_567,
-  side: "sell",
-  orderType: "stopMarket",
-  priceTicks: 0,
-  triggerPriceTicks: 70_000,
-  quantityLots: 0x1_0000,
-  selfTradePrevention: "cancelBoth",
-  clientOrderId: 2 ** 40,
-};
 
 const oddNumbers: PlaceOrderCommand = {
   ...limitBuy,
@@ -73,8 +44,8 @@ const adjust: Command = {
 
 /** Commands and their version 1 encoding, as the first release of the codec wrote them. */
 const VERSION_1_GOLDEN: [Command, string][] = [
-  [limitBuy, "01012af27b68e5cf8b01000701f050c303000000"],
-  [stopSell, "0101f187d61200f27b68e5cf8b01c7070100f10000010000f170110100f2000000000001"],
+  [limitBuy, VERSION_1_HEX.limitBuy],
+  [stopSell, VERSION_1_HEX.stopSell],
   [
     oddNumbers,
     "01012af27b68e5cf8b01080701f30000000000000080f3000000000000f83ff3000000000000f87f00f30000000000004043",

@@ -5,13 +5,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Command, ORDER_TYPES, type PlaceOrderCommand } from "../../src/core/commands.ts";
+import { type Command, ORDER_TYPES } from "../../src/core/commands.ts";
 import { Core } from "../../src/core/core.ts";
 import type { CoreEvent } from "../../src/core/events.ts";
 import { COMMAND_FORMAT_VERSION, CommandEncoder, encodeCommand } from "../../src/journal/command-codec.ts";
 import { FileJournal } from "../../src/journal/file-journal.ts";
 import { replayJournal } from "../../src/runtime/recovery.ts";
 import { STREAM_CORE_LIMITS, stampedStream } from "../runtime/command-stream.ts";
+import { limitBuy, stopSell, VERSION_1_HEX } from "./codec-fixtures.ts";
 
 const KIND_PLACE_ORDER = 1;
 
@@ -95,37 +96,9 @@ function payloadVersions(journal: FileJournal): number[] {
 
 describe("journal format migration (command format 1 → 2)", () => {
   it("the test's version 1 encoder writes what the first release wrote", () => {
-    const limitBuy: PlaceOrderCommand = {
-      kind: "placeOrder",
-      sequence: 42,
-      timestampMs: 1_700_000_000_123,
-      userId: 7,
-      marketId: 1,
-      side: "buy",
-      orderType: "limit",
-      priceTicks: 50_000,
-      quantityLots: 3,
-      quoteAmountUnits: 0,
-      triggerPriceTicks: 0,
-      timeInForce: "gtc",
-      postOnly: false,
-      clientOrderId: 0,
-      selfTradePrevention: null,
-    };
-    const stopSell: PlaceOrderCommand = {
-      ...limitBuy,
-      sequence: 1_234_567,
-      side: "sell",
-      orderType: "stopMarket",
-      priceTicks: 0,
-      triggerPriceTicks: 70_000,
-      quantityLots: 0x1_0000,
-      selfTradePrevention: "cancelBoth",
-      clientOrderId: 2 ** 40,
-    };
     const hex = (command: Command) => Buffer.from(encodeVersion1(command)).toString("hex");
-    expect(hex(limitBuy)).toBe("01012af27b68e5cf8b01000701f050c303000000");
-    expect(hex(stopSell)).toBe("0101f187d61200f27b68e5cf8b01c7070100f10000010000f170110100f2000000000001");
+    expect(hex(limitBuy)).toBe(VERSION_1_HEX.limitBuy);
+    expect(hex(stopSell)).toBe(VERSION_1_HEX.stopSell);
   });
 
   it("an old journal replays to the same events and state hash as the same commands in the new format, and appends after it are new", async () => {

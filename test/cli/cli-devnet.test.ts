@@ -4,10 +4,7 @@
 // with nothing changed. The server's side (devnet off, the block timer, a restart) is in
 // test/server/server-devnet.test.ts.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChainAdapter } from "../../src/chains/adapter.ts";
 import {
@@ -16,55 +13,8 @@ import {
   privateKeyFromSeed,
   UtxoDevnet,
 } from "../../src/chains/devnet/index.ts";
-import type { CliIo } from "../../src/cli/io.ts";
-import { runCli } from "../../src/cli/run.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
-
-const directories: string[] = [];
-
-function newDataDir(): string {
-  const directory = mkdtempSync(join(tmpdir(), "bulwark-devnet-"));
-  directories.push(directory);
-  return directory;
-}
-
-afterAll(() => {
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
-
-interface Run {
-  status: number;
-  json: Record<string, unknown> & { ok: boolean; error?: { kind: string; message: string } };
-}
-
-function io(out: string[], err: string[]): CliIo {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.BULWARK_SERVER_KEY;
-  return {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    prompt: (text) => err.push(text),
-    stdin: Readable.from([]),
-    env,
-  };
-}
-
-async function bulwarkIn(dataDir: string, args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const status = await runCli([...args, "--json", "--data-dir", dataDir], io(out, err));
-  const last = out.at(-1);
-  if (last === undefined) throw new Error(`no output; stderr: ${err.join("\n")}`);
-  return { status, json: JSON.parse(last) };
-}
-
-async function bulwarkText(dataDir: string, args: string[]): Promise<{ status: number; out: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const status = await runCli([...args, "--data-dir", dataDir], io(out, err));
-  return { status, out: [...out, ...err].join("\n") };
-}
+import { bulwarkIn, bulwarkText, newDataDir, type Run } from "./harness.ts";
 
 function expectInvalid(run: Run, message: RegExp): void {
   expect(run.json.ok).toBe(false);
@@ -117,7 +67,7 @@ describe.each([
   };
 
   beforeAll(async () => {
-    dataDir = newDataDir();
+    dataDir = newDataDir("bulwark-devnet-");
     if (withServer)
       server = await startExchangeServer({
         dataDir,

@@ -3,65 +3,16 @@
 // the operator socket of a server running on it (as with `npm start` in another terminal); both
 // must give the same answers. cli-process.test.ts keeps a few real child processes.
 
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../../src/cli/io.ts";
-import { runCli } from "../../src/cli/run.ts";
 import { LOCK_FILE_NAME, readLockOwner } from "../../src/server/data-dir-lock.ts";
 import { OPERATOR_SOCKET_FILE_NAME } from "../../src/server/operator-listeners.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
+import { bulwarkIn, bulwarkText, newDataDir, type Run } from "./harness.ts";
 
 const OPERATOR_TOKEN = "operator-token-for-cli-tests-0123456789";
-const directories: string[] = [];
-
-function newDataDir(): string {
-  const directory = mkdtempSync(join(tmpdir(), "bulwark-cli-"));
-  directories.push(directory);
-  return directory;
-}
-
-afterAll(() => {
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
-
-interface Run {
-  status: number;
-  json: Record<string, unknown> & { ok: boolean; error?: { kind: string; message: string } };
-  stderr: string[];
-}
-
-function io(stdin: Readable | string, out: string[], err: string[]): CliIo {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.BULWARK_SERVER_KEY;
-  return {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    prompt: (text) => err.push(text),
-    stdin: typeof stdin === "string" ? Readable.from(stdin === "" ? [] : [stdin]) : stdin,
-    env,
-  };
-}
-
-/** `bulwark <args> --json --data-dir <dataDir>`, stdin given (a password line, say). */
-async function bulwarkIn(dataDir: string, args: string[], stdin: Readable | string = ""): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const status = await runCli([...args, "--json", "--data-dir", dataDir], io(stdin, out, err));
-  const last = out.at(-1);
-  if (last === undefined) throw new Error(`no output; stderr: ${err.join("\n")}`);
-  return { status, json: JSON.parse(last), stderr: err };
-}
-
-/** The same without --json: the text an operator reads. */
-async function bulwarkText(dataDir: string, args: string[]): Promise<{ status: number; out: string }> {
-  const out: string[] = [];
-  const status = await runCli([...args, "--data-dir", dataDir], io("", out, []));
-  return { status, out: out.join("\n") };
-}
 
 function expectFailure(run: Run, kind: string, message?: RegExp): void {
   expect(run.json.ok).toBe(false);

@@ -18,6 +18,8 @@ const sourceRoot = join(root, "src");
 /** The core's contract: plain types and pure validation every layer may speak. */
 const CORE_CONTRACT = ["core/commands.ts", "core/events.ts", "core/config.ts", "core/state-view.ts"];
 const BOUNDARY = ["exchange/boundary.ts", "exchange/event-pipeline.ts"];
+/** Custody's face for the edges: types only (src/custody/port.ts). */
+const CUSTODY_PORT = ["custody/port.ts"];
 
 /** folder → the folders (or exact files) it may import besides itself. */
 const ALLOWED = {
@@ -31,8 +33,8 @@ const ALLOWED = {
   marketdata: ["core", "units"],
   accounts: ["store", ...CORE_CONTRACT],
   exchange: ["core", "units", "journal", "runtime", "store", "marketdata", "accounts"],
-  gateway: ["accounts", "marketdata", "units", ...BOUNDARY, ...CORE_CONTRACT],
-  operator: ["accounts", "units", ...BOUNDARY, ...CORE_CONTRACT],
+  gateway: ["accounts", "marketdata", "units", ...BOUNDARY, ...CUSTODY_PORT, ...CORE_CONTRACT],
+  operator: ["accounts", "units", ...BOUNDARY, ...CUSTODY_PORT, ...CORE_CONTRACT],
   /** Per-blockchain code both sides need: watch-only derivation and transactions for custody, signing for the signer. */
   chains: ["units"],
   /** The isolated signer process: its own keystore and policy, and the chains' signing code, nothing else. */

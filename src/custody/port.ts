@@ -1,0 +1,181 @@
+// Custody's narrow face for the edges (the EXMO gateway, the operator API, the CLI through it):
+// what a person or a bot may ask of the wallets. Types only, so the gateway and the operator layer
+// can import it without importing custody's machinery (scripts/check-imports.mjs allows this file
+// and nothing else of custody/ to them). The implementation is custody-service.ts.
+//
+// Amounts cross this boundary as exact decimal strings in whole coins ("0.015"), as on the wire;
+// custody parses them against the asset's scale and refuses extra decimals.
+
+/** Why custody refused a request; the gateway maps each to one EXMO error (gateway/exmo/errors.ts). */
+export const CUSTODY_ERROR_CODES = [
+  /** No such currency, or it has no chain. */
+  "unknownCurrency",
+  /** The chain's wallet is not set up (no `bulwark wallet init`) or its signer is not running. */
+  "walletNotAvailable",
+  /** Withdrawals of this currency are paused (operator, breaker, signer halted). */
+  "withdrawalsDisabled",
+  /** Not an address of the currency's chain, or one of the exchange's own. */
+  "badAddress",
+  /** More decimals than the currency has, or not a decimal number. */
+  "badAmount",
+  "belowMinimum",
+  /** Above the per-withdrawal maximum, the user's 24 h / 30 d limit or the platform's hourly limit. */
+  "aboveLimit",
+  "insufficientFunds",
+  /** TOTP is not enabled for the user (needed for web and CLI withdrawals). */
+  "twoFactorRequired",
+  /** Wrong or replayed TOTP code. */
+  "twoFactorInvalid",
+  /** The destination is not in the user's address book. */
+  "addressNotInBook",
+  /** In the address book, still inside its activation delay. */
+  "addressNotActive",
+  /** An API key without the withdraw scope. */
+  "withdrawScopeRequired",
+  /** The request's IP is not in the withdraw key's allow-list. */
+  "ipNotAllowed",
+  /** 24 h after a password, 2FA or API-key change. */
+  "withdrawalsLocked",
+  "notFound",
+  /** The withdrawal is not in a step where this action applies. */
+  "wrongStep",
+  /** An approver approved already, or the requester approves their own. */
+  "approvalRefused",
+] as const;
+export type CustodyErrorCode = (typeof CUSTODY_ERROR_CODES)[number];
+
+export class CustodyError extends Error {
+  override name = "CustodyError";
+  constructor(
+    readonly code: CustodyErrorCode,
+    /** Safe to show the requester: says what to fix, never echoes secrets. */
+    readonly detail: string,
+  ) {
+    super(`${code}: ${detail}`);
+  }
+}
+
+/** One currency's deposit and withdrawal terms, as payments/providers/crypto/list shows them. */
+export interface CurrencyTerms {
+  currency: string;
+  /** Custody's chain id, e.g. "devnet-btc". */
+  chain: string;
+  /** The network name a client sees (EXMO's provider "name"), e.g. "BTC" or "ERC20". */
+  network: string;
+  confirmations: number;
+  depositEnabled: boolean;
+  withdrawEnabled: boolean;
+  /** Decimal strings in whole coins. */
+  minDeposit: string;
+  minWithdraw: string;
+  maxWithdraw: string;
+  /** The exchange's flat withdrawal fee, charged on top of nothing: part of the amount requested. */
+  withdrawFee: string;
+}
+
+/** Proof that the user asked: a withdraw-scoped API key from an allowed IP, a TOTP code, or an operator. */
+export type WithdrawalProof =
+  | { kind: "apiKey"; keyId: string; clientIp: string }
+  | { kind: "totp"; code: string }
+  | { kind: "operator"; actor: string };
+
+export interface WithdrawalRequest {
+  userId: number;
+  currency: string;
+  /** Whole coins, exact decimal: what leaves the user's balance (the fee included). */
+  amount: string;
+  address: string;
+  proof: WithdrawalProof;
+}
+
+/**
+ * The pipeline's steps, in order. Every step is persisted before the next starts; a restart
+ * resumes from the last one. Terminal: settled, rejected (never held or released after a refusal),
+ * failed (released). `stuck` waits for an operator: custody cannot prove the coins did not leave.
+ */
+export const WITHDRAWAL_STEPS = [
+  "requested",
+  "held",
+  "awaitingApproval",
+  "approved",
+  "signing",
+  "signed",
+  "broadcast",
+  "confirmed",
+  "settled",
+  "rejected",
+  "failed",
+  "stuck",
+] as const;
+export type WithdrawalStep = (typeof WITHDRAWAL_STEPS)[number];
+
+export interface WithdrawalView {
+  withdrawalId: number;
+  userId: number;
+  currency: string;
+  chain: string;
+  /** Whole coins: the user's debit, the fee included. */
+  amount: string;
+  fee: string;
+  address: string;
+  step: WithdrawalStep;
+  txId: string | null;
+  confirmations: number;
+  /** Why it was rejected, failed or is stuck. */
+  reason: string | null;
+  /** Operators who approved, in order. */
+  approvals: string[];
+  approvalsNeeded: number;
+  requestedMs: number;
+  /** Each step reached, with when. */
+  history: { step: WithdrawalStep; atMs: number }[];
+}
+
+export interface ChainCustodyStatus {
+  chain: string;
+  currencies: string[];
+  /** Whether `bulwark wallet init` ran for the chain, and whether its signer answers. */
+  walletReady: boolean;
+  signerUp: boolean;
+  signerHalted: boolean;
+  scannerHeight: number | null;
+  chainHeight: number | null;
+  pendingWithdrawals: number;
+  /** Per currency, decimal strings in whole coins. */
+  balances: {
+    currency: string;
+    /** Coins on chain at hot / cold / deposit addresses (null when unknown). */
+    onChain: { hot: string | null; cold: string | null; depositAddresses: string | null };
+    /** The wallet accounts on the books (positive: coins the exchange holds there). */
+    onBooks: { hot: string; cold: string; inFlight: string; depositAddresses: string };
+    customerLiabilities: string;
+    hotCap: string;
+    hotTarget: string;
+    hotFloor: string;
+    /** Signer's budget left per window, from its own status. */
+    signerBudgetLeft: { window: string; left: string }[];
+  }[];
+  /** Deposits credited after a reorg removed them (reorg policy), kept for the operator. */
+  reorgedAfterCredit: number;
+}
+
+export interface CustodyStatusReport {
+  chains: ChainCustodyStatus[];
+}
+
+export interface CustodyPort {
+  /** Every currency custody serves, with its terms. */
+  terms(): CurrencyTerms[];
+  /** The user's deposit address for the currency: stored, or derived and stored. */
+  depositAddress(userId: number, currency: string): Promise<{ currency: string; chain: string; address: string }>;
+  /** Validates and starts a withdrawal; resolves once it is held (or throws CustodyError, changing nothing). */
+  requestWithdrawal(request: WithdrawalRequest): Promise<WithdrawalView>;
+  withdrawal(withdrawalId: number): Promise<WithdrawalView | undefined>;
+  /** Newest first, at most `limit` (≤ 1,000). */
+  withdrawals(filter: { userId?: number; step?: WithdrawalStep; limit: number }): Promise<WithdrawalView[]>;
+  /** An operator approves a withdrawal waiting for approvals (two different approvers above the threshold). */
+  approveWithdrawal(withdrawalId: number, approver: string): Promise<WithdrawalView>;
+  /** An operator rejects a withdrawal not yet signed: the hold is released with the reason. */
+  rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView>;
+  status(): Promise<CustodyStatusReport>;
+}

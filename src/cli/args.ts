@@ -28,6 +28,22 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
   devnet mine --chain btc|eth [--blocks N]                       N = 1..1000 (default 1)
   devnet faucet --chain C --address A --asset X --amount Y       an outside payment, in the next block
   devnet reorg --chain C --depth N                               replace the last N (1..100) blocks
+  user 2fa enable --email E    new pending TOTP secret: prints the secret and otpauth:// URI once
+  user 2fa confirm --email E --code C   enables it with a first code (withdrawals locked 24 h)
+  user 2fa verify --email E --code C    checks a code (each code works once)
+  user 2fa disable --email E
+  address add --email E --currency C --address A [--label L]   usable after the activation delay
+  address list --email E
+  address activate --email E --currency C --address A --reason R   usable now
+  address remove --email E --currency C --address A [--reason R]
+  devnet steal --chain btc|eth --amount X [--asset A] [--to ADDRESS]
+        theft drill: spends from the hot wallet with the hot key from <data-dir>/signers/
+        (passphrase: BULWARK_SIGNER_PASSPHRASE or <data-dir>/signers/demo-passphrase), behind
+        custody's back; default destination a fresh address
+  custody status [--chain C]
+  withdrawal list [--email E] [--step S] [--limit N]     newest first (default 100)
+  withdrawal approve --id N
+  withdrawal reject --id N --reason R
   audit verify                 walk the hash-chained audit log
   operator-token rotate        new operator API token (old one stops working at next start)
   help
@@ -73,6 +89,13 @@ export const OPTIONS = {
   "max-notional": { type: "string" },
   "maker-fee": { type: "string" },
   "taker-fee": { type: "string" },
+  // 2FA, address book, theft drill, custody (src/cli/security.ts, steal.ts, custody.ts)
+  currency: { type: "string" },
+  label: { type: "string" },
+  to: { type: "string" },
+  id: { type: "string" },
+  step: { type: "string" },
+  limit: { type: "string" },
 } as const;
 
 export type Values = ReturnType<
@@ -111,7 +134,10 @@ export function parseCli(argv: readonly string[]): Cli {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
   const { positionals, values } = parsed;
-  if (positionals.length > 2) throw usageError(`unexpected arguments: ${positionals.slice(2).join(" ")}`);
+  // Commands are two words, or three for a group within a noun (`user 2fa enable`).
+  const most = positionals[0] === "user" && positionals[1] === "2fa" ? 3 : 2;
+  if (positionals.length > most)
+    throw usageError(`unexpected arguments: ${positionals.slice(most).join(" ")}`);
   if (values.password !== undefined)
     throw usageError(
       "--password is not accepted: a command line is visible in `ps` and shell history. Pipe the " +

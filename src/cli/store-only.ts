@@ -38,5 +38,6 @@ export function storeOnlyBoundary(store: Store): ExchangeBoundary {
     assetByCode: () => closed("assetByCode"),
     assets: () => closed("assets"),
     balance: () => closed("balance"),
+    walletBooks: () => closed("walletBooks"),
   };
 }

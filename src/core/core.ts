@@ -35,12 +35,12 @@ import { MarketState } from "./engine/market-state.ts";
 import { NO_SLOT } from "./engine/order-pool.ts";
 import type { CoreEvent, RejectReason } from "./events.ts";
 import { checkInvariants } from "./invariants.ts";
-import type { Ledger } from "./ledger/ledger.ts";
+import { type Ledger, SYSTEM_ACCOUNT_INDEX } from "./ledger/ledger.ts";
 import { Matcher } from "./matching.ts";
 import { encodeSnapshot, stateHash } from "./snapshot/encode.ts";
 import { restoreSnapshot } from "./snapshot/restore.ts";
 import { exportState } from "./state-export.ts";
-import type { CoreMachine, CoreStateView } from "./state-view.ts";
+import { type CoreMachine, type CoreStateView, SYSTEM_ACCOUNTS, type SystemAccount } from "./state-view.ts";
 import { isUserId, placeOrderProblem } from "./validation.ts";
 import { WalletCommands } from "./wallet/wallet-commands.ts";
 
@@ -325,6 +325,26 @@ export class Core implements CoreMachine {
       availableUnits: this.state.balanceField(user, assetId, BALANCE_AVAILABLE),
       heldUnits: this.state.balanceField(user, assetId, BALANCE_HELD),
     };
+  }
+
+  /**
+   * An asset's custody books: each system account's balance (a wallet account's balance is minus
+   * the coins it holds) and the customer liabilities (every user's available + held).
+   * O(users); for custody status and hot-cap decisions, not per request.
+   */
+  walletBooks(assetId: number): { systemUnits: Record<SystemAccount, number>; customerLiabilitiesUnits: number } {
+    const systemUnits = {} as Record<SystemAccount, number>;
+    for (const account of SYSTEM_ACCOUNTS)
+      systemUnits[account] = this.state.assetExists(assetId)
+        ? this.ledger.systemBalance(SYSTEM_ACCOUNT_INDEX[account], assetId)
+        : 0;
+    let customerLiabilitiesUnits = 0;
+    if (this.state.assetExists(assetId))
+      for (const user of this.ledger.users.values())
+        customerLiabilitiesUnits +=
+          this.state.balanceField(user, assetId, BALANCE_AVAILABLE) +
+          this.state.balanceField(user, assetId, BALANCE_HELD);
+    return { systemUnits, customerLiabilitiesUnits };
   }
 
   exportState(): CoreStateView {

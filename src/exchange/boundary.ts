@@ -12,8 +12,10 @@ import type { Accounts } from "../accounts/accounts.ts";
 import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
+import type { SystemAccount } from "../core/state-view.ts";
 import type { MarketData } from "../marketdata/market-data.ts";
 import type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
+import type { NewPipelineWithdrawal, PipelinePatch, PipelineWithdrawal } from "../store/custody-withdrawals.ts";
 import type { StoreEngine } from "../store/migrations.ts";
 import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import type { MarketUnits } from "../units/market-units.ts";
@@ -22,6 +24,12 @@ import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "
 export { SequencerQueueFullError } from "../runtime/sequencer.ts";
 export type { AuditEntry, AuditVerifyResult, JsonValue } from "../store/audit-log.ts";
 export type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
+export type {
+  NewPipelineWithdrawal,
+  PipelinePatch,
+  PipelineWithdrawal,
+} from "../store/custody-withdrawals.ts";
+export { PIPELINE_LIMITS } from "../store/custody-withdrawals.ts";
 export { CUSTODY_LIMITS } from "../store/custody.ts";
 export { STORE_LIMITS } from "../store/limits.ts";
 export type {
@@ -95,6 +103,31 @@ export interface CustodyStore {
   ): Promise<DepositAddressRecord[]>;
   getScannerState(chain: string): Promise<ScannerState | undefined>;
   saveScannerState(state: ScannerState): Promise<void>;
+
+  // The withdrawal pipeline (src/store/custody-withdrawals.ts).
+  insertWithdrawal(input: NewPipelineWithdrawal): Promise<PipelineWithdrawal>;
+  /** Applies `patch` only while the withdrawal is still at `expectedStep`; false otherwise. */
+  updateWithdrawal(withdrawalId: number, expectedStep: string, patch: PipelinePatch): Promise<boolean>;
+  getWithdrawal(withdrawalId: number): Promise<PipelineWithdrawal | undefined>;
+  listWithdrawals(filter: {
+    userId?: number;
+    chain?: string;
+    steps?: readonly string[];
+    limit: number;
+  }): Promise<PipelineWithdrawal[]>;
+  /** Ledger units requested (not rejected or failed) since `sinceMs`, by a user or everyone. */
+  withdrawnUnitsSince(filter: { assetId: number; sinceMs: number; userId?: number }): Promise<number>;
+  /** The chain details of a withdrawal in the projected `withdrawals` table (false: not projected yet). */
+  setWithdrawalChainInfo(
+    withdrawalId: number,
+    info: { destination?: string; txId?: string; confirmations?: number; reason?: string },
+  ): Promise<boolean>;
+}
+
+/** An asset's custody books as the core has them now (wallet balances are minus the coins held). */
+export interface WalletBooks {
+  systemUnits: Record<SystemAccount, number>;
+  customerLiabilitiesUnits: number;
 }
 
 export interface ExchangeBoundary {
@@ -114,6 +147,8 @@ export interface ExchangeBoundary {
   assets(): AssetConfig[];
   /** A user's balance as the core has it now (ahead of the read models). */
   balance(userId: number, assetId: number): { availableUnits: number; heldUnits: number };
+  /** The asset's system accounts and customer liabilities (O(users): for custody, not per request). */
+  walletBooks(assetId: number): WalletBooks;
 
   readonly reads: ReadModels;
   readonly audit: AuditTrail;

@@ -4,7 +4,7 @@
 // layers above see it only as an ExchangeBoundary (boundary.ts); `internals` is for the
 // composition root, the CLI's offline commands and tests.
 
-import { Accounts } from "../accounts/accounts.ts";
+import { Accounts, type AccountsOptions } from "../accounts/accounts.ts";
 import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, CoreLimits, MarketConfig } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
@@ -21,6 +21,14 @@ import {
   getScannerState,
   saveScannerState,
 } from "../store/custody.ts";
+import {
+  getPipelineWithdrawal,
+  insertPipelineWithdrawal,
+  listPipelineWithdrawals,
+  updatePipelineWithdrawal,
+  withdrawnUnitsSince,
+} from "../store/custody-withdrawals.ts";
+import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
@@ -33,6 +41,7 @@ import type {
   ExchangeBoundary,
   ExchangeStatus,
   MarketContext,
+  WalletBooks,
 } from "./boundary.ts";
 import {
   type DurableBatch,
@@ -70,6 +79,8 @@ export interface ExchangeOptions {
   projectorThread?: boolean;
   /** Commands waiting for the sequencer before submit() refuses with SequencerQueueFullError. */
   maxQueuedCommands?: number;
+  /** The accounts service's options: the SecretBox that seals TOTP secrets, the address-book delay. */
+  accounts?: AccountsOptions;
 }
 
 const DEFAULT_CANDLE_SAVE_INTERVAL_MS = 60_000;
@@ -114,10 +125,11 @@ export class Exchange implements ExchangeBoundary {
     readonly marketData: MarketData,
     private readonly candles: MarketDataPersistence,
     reportError: (what: string, error: unknown) => void,
+    accountsOptions: AccountsOptions = {},
   ) {
     this.reads = new StoreReadModels(store.db, store.engine);
     this.audit = new StoreAuditTrail(store.db);
-    this.accounts = new Accounts(store);
+    this.accounts = new Accounts(store, accountsOptions);
     const db = store.db;
     this.custody = {
       getDepositAddress: (userId, chain, account) => getDepositAddress(db, userId, chain, account),
@@ -126,6 +138,12 @@ export class Exchange implements ExchangeBoundary {
       depositAddressesOfChain: (chain, options) => depositAddressesOfChain(db, chain, options),
       getScannerState: (chain) => getScannerState(db, chain),
       saveScannerState: (state) => saveScannerState(db, state),
+      insertWithdrawal: (input) => insertPipelineWithdrawal(db, input),
+      updateWithdrawal: (id, expectedStep, patch) => updatePipelineWithdrawal(db, id, expectedStep, patch),
+      getWithdrawal: (id) => getPipelineWithdrawal(db, id),
+      listWithdrawals: (filter) => listPipelineWithdrawals(db, filter),
+      withdrawnUnitsSince: (filter) => withdrawnUnitsSince(db, filter),
+      setWithdrawalChainInfo: (id, info) => setWithdrawalChainInfo(db, id, info),
     };
     for (const asset of embedded.core.assetList()) this.learnAsset(asset);
     for (const market of embedded.core.marketList()) this.learnMarket(market);
@@ -198,6 +216,7 @@ export class Exchange implements ExchangeBoundary {
         marketData,
         candles,
         report,
+        options.accounts,
       );
       const state = embedded.core.exportState();
       await raiseUserIdFloor(store.db, store.engine, maxUserIdOf(state));
@@ -254,6 +273,10 @@ export class Exchange implements ExchangeBoundary {
 
   balance(userId: number, assetId: number): { availableUnits: number; heldUnits: number } {
     return this.embedded.core.balance(userId, assetId);
+  }
+
+  walletBooks(assetId: number): WalletBooks {
+    return this.embedded.core.walletBooks(assetId);
   }
 
   market(marketId: number): MarketContext | undefined {

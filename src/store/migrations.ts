@@ -339,12 +339,62 @@ async function createCustodyAndSecurityTables(db: Kysely<unknown>): Promise<void
     .execute();
 }
 
+// Custody's withdrawal pipeline (issue 7 §5), written by custody: one row per withdrawal with its
+// current step and what custody must remember to resume it (the persisted intent, the signed
+// transaction, the txid), and one row per step reached (the visible history, with times).
+async function createWithdrawalPipelineTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("custody_withdrawals")
+    .addColumn("withdrawal_id", "bigint", (c) => c.primaryKey())
+    .addColumn("user_id", "integer", (c) => c.notNull())
+    .addColumn("chain", "text", (c) => c.notNull())
+    .addColumn("currency", "text", (c) => c.notNull())
+    .addColumn("asset_id", "integer", (c) => c.notNull())
+    .addColumn("amount_units", "bigint", (c) => c.notNull())
+    .addColumn("fee_units", "bigint", (c) => c.notNull())
+    .addColumn("chain_amount", "text", (c) => c.notNull())
+    .addColumn("destination", "text", (c) => c.notNull())
+    .addColumn("via", "text", (c) => c.notNull())
+    .addColumn("step", "text", (c) => c.notNull())
+    .addColumn("approvals_needed", "integer", (c) => c.notNull())
+    .addColumn("approvals_json", "text", (c) => c.notNull())
+    .addColumn("attempt", "integer", (c) => c.notNull())
+    .addColumn("intent_json", "text")
+    .addColumn("signed_tx", "text")
+    .addColumn("tx_id", "text")
+    .addColumn("network_fee", "text")
+    .addColumn("confirmations", "integer", (c) => c.notNull())
+    .addColumn("reason", "text")
+    .addColumn("requested_ms", "bigint", (c) => c.notNull())
+    .addColumn("updated_ms", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("custody_withdrawals_by_user")
+    .on("custody_withdrawals")
+    .columns(["user_id", "withdrawal_id"])
+    .execute();
+  await db.schema
+    .createIndex("custody_withdrawals_by_step")
+    .on("custody_withdrawals")
+    .columns(["step", "withdrawal_id"])
+    .execute();
+  await db.schema
+    .createTable("custody_withdrawal_steps")
+    .addColumn("withdrawal_id", "bigint", (c) => c.notNull())
+    .addColumn("step_index", "integer", (c) => c.notNull())
+    .addColumn("step", "text", (c) => c.notNull())
+    .addColumn("at_ms", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("custody_withdrawal_steps_pk", ["withdrawal_id", "step_index"])
+    .execute();
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
     "0001_initial": initialMigration(engine),
     "0002_wallet_projection": { up: createWalletTables },
     "0003_custody_and_security": { up: createCustodyAndSecurityTables },
+    "0004_withdrawal_pipeline": { up: createWithdrawalPipelineTables },
   };
 }
 

@@ -295,7 +295,50 @@ export interface AddressBookTable {
   activated_by: string | null;
 }
 
+/** Custody's withdrawal pipeline (src/store/custody-withdrawals.ts): written by custody only. */
+export interface CustodyWithdrawalsTable {
+  withdrawal_id: number;
+  user_id: number;
+  chain: string;
+  currency: string;
+  asset_id: number;
+  /** The user's debit in ledger units, the fee included. */
+  amount_units: number;
+  fee_units: number;
+  /** What reaches the destination, in chain base units (decimal text: wei do not fit a number). */
+  chain_amount: string;
+  destination: string;
+  /** How the user proved the request: apiKey, totp or operator. */
+  via: string;
+  step: string;
+  approvals_needed: number;
+  /** JSON array of approver names, in order. */
+  approvals_json: string;
+  /** Signing attempts made (the intent id is derived from the withdrawal id and this). */
+  attempt: number;
+  /** The persisted intent (wire form) and custody's signature over it, JSON. */
+  intent_json: string | null;
+  /** The signer's signed transaction, base64. */
+  signed_tx: string | null;
+  tx_id: string | null;
+  /** The network fee the transaction pays, chain base units of the fee asset. */
+  network_fee: string | null;
+  confirmations: number;
+  reason: string | null;
+  requested_ms: number;
+  updated_ms: number;
+}
+
+export interface CustodyWithdrawalStepsTable {
+  withdrawal_id: number;
+  step_index: number;
+  step: string;
+  at_ms: number;
+}
+
 export interface StoreDatabase {
+  custody_withdrawals: CustodyWithdrawalsTable;
+  custody_withdrawal_steps: CustodyWithdrawalStepsTable;
   deposit_addresses: DepositAddressesTable;
   scanner_state: ScannerStateTable;
   user_totp: UserTotpTable;

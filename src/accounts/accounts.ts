@@ -96,6 +96,23 @@ export class Accounts {
     this.addressActivationDelayMs = delay;
   }
 
+  /**
+   * The same service (store, cache, nonce ledger, address-book delay) sealing TOTP secrets with
+   * `secretBox`: for a caller holding the server key (the operator's actions) when this service
+   * was opened without one, as the offline CLI's store-only boundary does.
+   */
+  withSecretBox(secretBox: SecretBox): Accounts {
+    return new Accounts(
+      { db: this.db, accounts: this.cache, nonces: this.nonces },
+      { secretBox, addressActivationDelayMs: this.addressActivationDelayMs },
+    );
+  }
+
+  /** Milliseconds a new address-book entry waits before it is usable. */
+  get addressActivationDelay(): number {
+    return this.addressActivationDelayMs;
+  }
+
   // ---- authentication (cached; invalidated by every write made through this process) -----------
 
   /** The key (revoked or not) from the cache, or undefined when there is none. */

@@ -1,5 +1,5 @@
 // The devnet chains as the operator API and the CLI see them: what `devnet mine|faucet|reorg|status`
-// may do and the bounds they are held to. Defined here, implemented by src/server/devnet.ts (which
+// and `devnet broadcast` (the theft drill's way onto the chain) may do and the bounds they are held to. Defined here, implemented by src/server/devnet.ts (which
 // owns the chains in src/chains/devnet/): the operator layer may not import the chains, and needs
 // only these few calls.
 
@@ -9,6 +9,11 @@ export const MAX_DEVNET_MINE_BLOCKS = 1_000;
 export const MAX_DEVNET_REORG_DEPTH = 100;
 /** Most whole coins one `devnet faucet` call pays (keeps every amount inside each chain's encoding). */
 export const MAX_DEVNET_FAUCET_COINS = 1_000_000_000n;
+/**
+ * Largest signed transaction `devnet broadcast` takes (a payment from a few hundred coins fits;
+ * the chains' own bound, 1 MiB of payload, is far above what a drill needs).
+ */
+export const MAX_DEVNET_SIGNED_TX_BYTES = 96 * 1024;
 
 export interface DevnetAssetInfo {
   /** Currency code, e.g. "BTC", "ETH", "USDT". */
@@ -38,6 +43,12 @@ export interface DevnetChainControl {
   faucet(address: string, asset: string, amount: bigint): string;
   /** Replaces the last `depth` blocks; returns the fork height. */
   reorg(depth: number): number;
+  /**
+   * A signed transaction from outside, as a node's "send raw transaction": checked by the chain's
+   * own rules (format, signatures, coins or nonce, fee) and put in the mempool. A refusal is
+   * returned with the chain's reason, not thrown.
+   */
+  broadcast(signedTx: Uint8Array): { ok: true; txid: string } | { ok: false; reason: string };
 }
 
 export interface DevnetControl {

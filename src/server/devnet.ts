@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ByteReader } from "../chains/devnet/codec.ts";
-import { AccountDevnet, UtxoDevnet } from "../chains/devnet/index.ts";
+import { AccountDevnet, DevnetRejectError, UtxoDevnet } from "../chains/devnet/index.ts";
 import type { DevnetChainControl, DevnetControl } from "../operator/devnet.ts";
 
 /** A block every 10 s unless `start --devnet-block-ms` says otherwise. */
@@ -82,6 +82,15 @@ class DevnetChainHandle implements DevnetChainControl {
 
   reorg(depth: number): number {
     return this.chain.reorg(depth);
+  }
+
+  broadcast(signedTx: Uint8Array): { ok: true; txid: string } | { ok: false; reason: string } {
+    try {
+      return { ok: true, txid: this.chain.broadcastSync(signedTx) };
+    } catch (error) {
+      if (error instanceof DevnetRejectError) return { ok: false, reason: error.message };
+      throw error;
+    }
   }
 }
 

@@ -40,7 +40,8 @@ const ALLOWED = {
   /** The isolated signer process: its own keystore and policy, and the chains' signing code, nothing else. */
   signer: ["chains"],
   /** Deposits, withdrawals, sweeps: a client of the exchange boundary, like the gateway. */
-  custody: ["chains", "accounts", "units", ...BOUNDARY, ...CORE_CONTRACT],
+  /** signer/intent.ts is the contract between custody and the signer: the intent's bytes, nothing else of the signer. */
+  custody: ["chains", "accounts", "units", "signer/intent.ts", ...BOUNDARY, ...CORE_CONTRACT],
   server: [
     "core",
     "units",

@@ -9,7 +9,7 @@
 // Accounts (users, API keys, nonces) are their own service, handed out here too.
 
 import type { Accounts } from "../accounts/accounts.ts";
-import type { UnstampedCommand } from "../core/commands.ts";
+import type { UnstampedCommand, WalletAccount } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
 import type { SystemAccount } from "../core/state-view.ts";
@@ -117,6 +117,13 @@ export interface CustodyStore {
   }): Promise<PipelineWithdrawal[]>;
   /** Ledger units requested (not rejected or failed) since `sinceMs`, by a user or everyone. */
   withdrawnUnitsSince(filter: { assetId: number; sinceMs: number; userId?: number }): Promise<number>;
+  /** Whether a projected wallet movement with this txid between these accounts exists. */
+  walletMovementExists(filter: {
+    assetId: number;
+    txId: string;
+    from: WalletAccount;
+    to: WalletAccount;
+  }): Promise<boolean>;
   /** The chain details of a withdrawal in the projected `withdrawals` table (false: not projected yet). */
   setWithdrawalChainInfo(
     withdrawalId: number,

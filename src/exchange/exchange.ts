@@ -26,6 +26,7 @@ import {
   insertPipelineWithdrawal,
   listPipelineWithdrawals,
   updatePipelineWithdrawal,
+  walletMovementExists,
   withdrawnUnitsSince,
 } from "../store/custody-withdrawals.ts";
 import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
@@ -143,6 +144,7 @@ export class Exchange implements ExchangeBoundary {
       getWithdrawal: (id) => getPipelineWithdrawal(db, id),
       listWithdrawals: (filter) => listPipelineWithdrawals(db, filter),
       withdrawnUnitsSince: (filter) => withdrawnUnitsSince(db, filter),
+      walletMovementExists: (filter) => walletMovementExists(db, filter),
       setWithdrawalChainInfo: (id, info) => setWithdrawalChainInfo(db, id, info),
     };
     for (const asset of embedded.core.assetList()) this.learnAsset(asset);

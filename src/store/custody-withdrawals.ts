@@ -5,6 +5,7 @@
 
 import type { Kysely } from "kysely";
 import { checkAssetId, checkId, checkIntegerIn, checkLimit, checkText, checkUserId } from "./limits.ts";
+import type { WalletAccount } from "../core/commands.ts";
 import type { CustodyWithdrawalsTable, StoreDatabase } from "./schema.ts";
 
 type Db = Kysely<StoreDatabase>;
@@ -301,4 +302,24 @@ export async function withdrawnUnitsSince(
   const total = Number(row?.total ?? 0);
   if (!Number.isSafeInteger(total)) throw new RangeError("store: withdrawn total is not a safe integer");
   return total;
+}
+
+/**
+ * Whether the projected wallet movements hold one with this txid between these accounts: custody's
+ * check before recording a movement again after a crash (the core does not dedupe movements).
+ */
+export async function walletMovementExists(
+  db: Db,
+  filter: { assetId: number; txId: string; from: WalletAccount; to: WalletAccount },
+): Promise<boolean> {
+  const row = await db
+    .selectFrom("wallet_movements")
+    .select("sequence")
+    .where("asset_id", "=", checkAssetId(filter.assetId))
+    .where("tx_id", "=", checkText("txId", filter.txId, PIPELINE_LIMITS.maxTextLength))
+    .where("from_account", "=", filter.from)
+    .where("to_account", "=", filter.to)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

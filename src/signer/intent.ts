@@ -11,6 +11,7 @@
 // unknown or missing field, a wrong type, a value out of range is refused with its reason.
 
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 
 export const INTENT_KINDS = ["withdrawal", "sweepToCold", "depositSweep", "refillGas"] as const;
 export type IntentKind = (typeof INTENT_KINDS)[number];
@@ -259,6 +260,11 @@ export function signIntent(
 ): { bytes: Uint8Array; signature: Uint8Array } {
   const bytes = encodeIntent(intent);
   return { bytes, signature: ed25519.sign(bytes, policySecretKey) };
+}
+
+/** sha256 of an intent's canonical bytes, hex: what the log records to recognise the same intent sent again. */
+export function intentDigestOf(bytes: Uint8Array): string {
+  return Buffer.from(sha256(bytes)).toString("hex");
 }
 
 export function verifyIntentSignature(signed: SignedIntent, policyPublicKey: Uint8Array): boolean {

@@ -7,9 +7,13 @@
 // A sweep to a configured cold address, a deposit sweep and a gas refill to the hot wallet's own
 // addresses move coins between the exchange's own wallets, so their amounts are not counted; their
 // fees are. The per-transaction cap applies to withdrawals.
+//
+// An id signed before is a repeat when the intent's canonical bytes hash to the recorded digest
+// (custody re-sending after a crash): approved without a charge, even past its expiry, since the
+// transaction is the same one. Any other intent under that id is refused.
 
 import type { PayloadDescription } from "../chains/signing.ts";
-import { type SignedIntent, verifyIntentSignature } from "./intent.ts";
+import { intentDigestOf, type SignedIntent, verifyIntentSignature } from "./intent.ts";
 
 export const WINDOWS = [
   { name: "10m", ms: 10 * 60_000 },
@@ -40,9 +44,17 @@ export interface PolicyConfig {
   maxFutureMs: number;
 }
 
+/** What the state remembers of a signature made for an intent id (until its expiry plus a margin). */
+export interface SeenSignature {
+  /** sha256 of the signed intent's canonical bytes, hex; absent in records older than the field. */
+  intentDigest?: string;
+  txId: string;
+}
+
 /** What the policy needs from the signer's state. */
 export interface PolicyView {
-  isSeen(intentId: string): boolean;
+  /** The signature already made under this intent id, while the state remembers it. */
+  seenSignature(intentId: string): SeenSignature | undefined;
   isHalted(chain: string): boolean;
   /** Sum counted for `asset` in the window (now - windowMs, now]. */
   windowUsed(asset: string, windowMs: number, nowMs: number): bigint;
@@ -80,8 +92,20 @@ export interface Charge {
 
 export interface Approval {
   ok: true;
+  repeat: false;
   description: PayloadDescription;
   charges: Charge[];
+}
+
+/**
+ * The exact intent already signed, sent again (custody crashed before storing the answer): sign
+ * the same payload again, charge nothing, log nothing. The transaction is the same one, so it
+ * cannot pay twice.
+ */
+export interface Repeat {
+  ok: true;
+  repeat: true;
+  previous: SeenSignature;
 }
 
 export interface PolicyInput {
@@ -106,7 +130,7 @@ function addCharge(charges: Charge[], asset: string, amount: bigint): void {
 }
 
 /** Checks one signed intent; the first failing rule is the answer. */
-export function checkIntent(input: PolicyInput): Approval | Refusal {
+export function checkIntent(input: PolicyInput): Approval | Repeat | Refusal {
   const { signed, config, view, nowMs } = input;
   const intent = signed.intent;
   // Authentication first: an unsigned request learns nothing about the signer's state.
@@ -115,11 +139,20 @@ export function checkIntent(input: PolicyInput): Approval | Refusal {
   if (intent.chain !== config.chain)
     return refuse("wrong-chain", `this signer signs for ${config.chain}, not ${intent.chain}`);
   if (view.isHalted(intent.chain)) return refuse("halted", `signing on ${intent.chain} is halted`);
+  // Before the expiry: a repeat of an intent signed in time may arrive after it expired.
+  const previous = view.seenSignature(intent.intentId);
+  if (previous !== undefined) {
+    if (previous.intentDigest === intentDigestOf(signed.bytes)) return { ok: true, repeat: true, previous };
+    return refuse(
+      "reused-id",
+      previous.intentDigest === undefined
+        ? `intent ${intent.intentId} was already signed (before intent digests were logged, so a repeat cannot be recognised)`
+        : `intent ${intent.intentId} was already signed, for a different intent`,
+    );
+  }
   if (intent.expiresAtMs <= nowMs) return refuse("expired", `the intent expired at ${intent.expiresAtMs}`);
   if (intent.expiresAtMs > nowMs + config.maxFutureMs)
     return refuse("expiry-too-far", `the intent expires more than ${config.maxFutureMs} ms ahead`);
-  if (view.isSeen(intent.intentId))
-    return refuse("reused-id", `intent ${intent.intentId} was already signed`);
   const caps = config.caps.get(intent.asset);
   if (!caps) return refuse("unknown-asset", `no caps are configured for ${intent.asset}`);
 
@@ -187,5 +220,5 @@ export function checkIntent(input: PolicyInput): Approval | Refusal {
         );
     }
   }
-  return { ok: true, description, charges };
+  return { ok: true, repeat: false, description, charges };
 }

@@ -4,8 +4,21 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { ChainSigningPlugin, HotKeys } from "../chains/signing.ts";
-import { IntentError, parseSignedIntentWire, requireExactFields } from "./intent.ts";
-import { capOf, checkIntent, type PolicyConfig, type RefusalCode, WINDOWS } from "./policy.ts";
+import {
+  IntentError,
+  intentDigestOf,
+  parseSignedIntentWire,
+  requireExactFields,
+  type SignedIntent,
+} from "./intent.ts";
+import {
+  capOf,
+  checkIntent,
+  type PolicyConfig,
+  type RefusalCode,
+  type SeenSignature,
+  WINDOWS,
+} from "./policy.ts";
 import type { SignatureRecord, SignerState } from "./state.ts";
 
 export type ErrorCode =
@@ -15,6 +28,8 @@ export type ErrorCode =
   | "unknown-op"
   | "reason-required"
   | "signing-failed"
+  /** A repeat signed to another transaction than the first time (a non-deterministic plugin). */
+  | "repeat-mismatch"
   | "state-failed";
 
 export type Response = { ok: true; [key: string]: unknown } | { ok: false; code: ErrorCode; detail: string };
@@ -76,6 +91,7 @@ export class SignerService {
       isOwnAddress: (address) => this.plugin.isOwnAddress(address, this.keys),
     });
     if (!verdict.ok) return verdict;
+    if (verdict.repeat) return this.signAgain(signed, verdict.previous);
     let signedTx: { bytes: Uint8Array; txId: string };
     try {
       signedTx = this.plugin.sign(signed.intent.payload, this.keys);
@@ -96,6 +112,7 @@ export class SignerService {
       charges: verdict.charges.map((charge) => ({ asset: charge.asset, amount: charge.amount.toString() })),
       txId: signedTx.txId,
       digest: Buffer.from(sha256(signedTx.bytes)).toString("hex"),
+      intentDigest: intentDigestOf(signed.bytes),
       expiresAtMs: intent.expiresAtMs,
       atMs: nowMs,
     };
@@ -106,6 +123,32 @@ export class SignerService {
       intentId: intent.intentId,
       txId: record.txId,
       digest: record.digest,
+      signedTx: Buffer.from(signedTx.bytes).toString("base64"),
+    };
+  }
+
+  /**
+   * The exact intent signed before, sent again: the same payload signed again, answered only when
+   * it is the same transaction (same txId), with no charge and no record (the first one stands).
+   */
+  private signAgain(signed: SignedIntent, previous: SeenSignature): Response {
+    let signedTx: { bytes: Uint8Array; txId: string };
+    try {
+      signedTx = this.plugin.sign(signed.intent.payload, this.keys);
+    } catch (error) {
+      return { ok: false, code: "signing-failed", detail: (error as Error).message };
+    }
+    if (signedTx.txId !== previous.txId)
+      return {
+        ok: false,
+        code: "repeat-mismatch",
+        detail: `signing intent ${signed.intent.intentId} again gave transaction ${signedTx.txId}, not ${previous.txId}`,
+      };
+    return {
+      ok: true,
+      intentId: signed.intent.intentId,
+      txId: signedTx.txId,
+      digest: Buffer.from(sha256(signedTx.bytes)).toString("hex"),
       signedTx: Buffer.from(signedTx.bytes).toString("base64"),
     };
   }

@@ -1,5 +1,5 @@
 // The signer's durable state: one append-only log file in its own directory. Every signature made
-// (intent id, chain, asset, kind, destination, amount, fee, transaction id and digest, time) and
+// (intent id and digest, chain, asset, kind, destination, amount, fee, transaction id and digest, time) and
 // every halt and resume is a record, written and fsynced before the answer leaves the signer. A
 // restart replays the log into memory: the seen intent ids, the window counters and the halted
 // chains. So a crash after signing cannot let the same intent be signed twice, nor lose an amount
@@ -10,7 +10,8 @@
 // more data after it is corruption, and opening refuses (an operator must look).
 //
 // Memory stays bounded: a seen id is forgotten once its intent is past expiry plus a margin (an
-// expired intent is refused anyway), and window entries older than the longest window are dropped.
+// expired intent is refused anyway, and a repeat of it is no longer recognised), and window
+// entries older than the longest window are dropped.
 
 import {
   closeSync,
@@ -26,7 +27,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { WINDOWS } from "./policy.ts";
+import { type SeenSignature, WINDOWS } from "./policy.ts";
 
 export const LOG_FILE = "signer.log";
 const HEADER = 12;
@@ -49,6 +50,11 @@ export interface SignatureRecord {
   txId: string;
   /** sha256 of the signed transaction, hex. */
   digest: string;
+  /**
+   * sha256 of the intent's canonical bytes, hex: a repeat of the same intent is signed again
+   * without a new charge. Absent in records written before the field existed (no repeat for those).
+   */
+  intentDigest?: string;
   expiresAtMs: number;
   atMs: number;
 }
@@ -130,7 +136,7 @@ interface WindowEntry {
 }
 
 export class SignerState {
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Map<string, SeenSignature & { expiresAtMs: number }>();
   private windowEntries: WindowEntry[] = [];
   private readonly halted = new Map<string, { reason: string; atMs: number }>();
   private readonly recent: SignatureRecord[] = [];
@@ -188,7 +194,11 @@ export class SignerState {
 
   private apply(record: LogRecord): void {
     if (record.type === "signature") {
-      this.seen.set(record.intentId, record.expiresAtMs);
+      this.seen.set(record.intentId, {
+        expiresAtMs: record.expiresAtMs,
+        txId: record.txId,
+        ...(typeof record.intentDigest === "string" ? { intentDigest: record.intentDigest } : {}),
+      });
       for (const charge of record.charges)
         this.windowEntries.push({ atMs: record.atMs, asset: charge.asset, amount: BigInt(charge.amount) });
       this.recent.push(record);
@@ -229,14 +239,22 @@ export class SignerState {
 
   /** Forgets seen ids past expiry + margin and window entries older than the longest window. */
   prune(nowMs: number): void {
-    for (const [id, expiresAtMs] of this.seen)
-      if (expiresAtMs + this.seenMarginMs < nowMs) this.seen.delete(id);
+    for (const [id, seen] of this.seen)
+      if (seen.expiresAtMs + this.seenMarginMs < nowMs) this.seen.delete(id);
     const horizon = nowMs - LONGEST_WINDOW_MS;
     this.windowEntries = this.windowEntries.filter((entry) => entry.atMs > horizon);
   }
 
   isSeen(intentId: string): boolean {
     return this.seen.has(intentId);
+  }
+
+  seenSignature(intentId: string): SeenSignature | undefined {
+    const seen = this.seen.get(intentId);
+    if (seen === undefined) return undefined;
+    return seen.intentDigest === undefined
+      ? { txId: seen.txId }
+      : { txId: seen.txId, intentDigest: seen.intentDigest };
   }
 
   isHalted(chain: string): boolean {

@@ -1,11 +1,12 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { describe, expect, it } from "vitest";
-import { type Intent, parseSignedIntentWire } from "../../src/signer/intent.ts";
+import { encodeIntent, type Intent, intentDigestOf, parseSignedIntentWire } from "../../src/signer/intent.ts";
 import {
   type Charge,
   checkIntent,
   type PolicyConfig,
   type PolicyView,
+  type SeenSignature,
   WINDOWS,
 } from "../../src/signer/policy.ts";
 import { fakePayload, fakePlugin } from "./fake-plugin.ts";
@@ -15,10 +16,10 @@ const KEYS = { chain: "fakechain", seed: new Uint8Array(32) };
 
 /** An in-memory view: what the state would hold. */
 class MemoryView implements PolicyView {
-  seen = new Set<string>();
+  seen = new Map<string, SeenSignature>();
   halted = new Set<string>();
   entries: { atMs: number; charge: Charge }[] = [];
-  isSeen = (id: string) => this.seen.has(id);
+  seenSignature = (id: string) => this.seen.get(id);
   isHalted = (chain: string) => this.halted.has(chain);
   windowUsed(asset: string, windowMs: number, nowMs: number): bigint {
     return this.entries
@@ -47,7 +48,7 @@ const codeOf = (verdict: ReturnType<typeof check>) => (verdict.ok ? "ok" : verdi
 describe("the signer's policy", () => {
   it("approves a valid withdrawal and charges its amount and fee", () => {
     const verdict = check(makeIntent({ amount: 300n, fee: 5n }));
-    expect(verdict.ok && verdict.charges).toEqual([{ asset: "BTC", amount: 305n }]);
+    expect(verdict.ok && !verdict.repeat && verdict.charges).toEqual([{ asset: "BTC", amount: 305n }]);
   });
 
   it("refuses a signature by any other key, before looking at anything else", () => {
@@ -61,10 +62,35 @@ describe("the signer's policy", () => {
   it("refuses a reused id, an expired intent and one expiring absurdly far ahead", () => {
     const intent = makeIntent();
     const view = new MemoryView();
-    view.seen.add(intent.intentId);
+    view.seen.set(intent.intentId, { txId: "aa", intentDigest: "00".repeat(32) });
     expect(codeOf(check(intent, { view }))).toBe("reused-id");
     expect(codeOf(check(makeIntent({ expiresAtMs: T0 })))).toBe("expired");
     expect(codeOf(check(makeIntent({ expiresAtMs: T0 + 61 * 60_000 })))).toBe("expiry-too-far");
+  });
+
+  it("recognises the exact intent signed before (even expired), and nothing else, as a repeat", () => {
+    const intent = makeIntent({ amount: 300n });
+    const view = new MemoryView();
+    const previous = { txId: "ab".repeat(32), intentDigest: intentDigestOf(encodeIntent(intent)) };
+    view.seen.set(intent.intentId, previous);
+    expect(check(intent, { view })).toEqual({ ok: true, repeat: true, previous });
+    // Signed in time; the repeat arrives after the expiry and is still the same transaction.
+    expect(check(intent, { view, nowMs: intent.expiresAtMs + 1 })).toMatchObject({ ok: true, repeat: true });
+    // Any changed field is another intent under a used id.
+    for (const changed of [
+      { amount: 301n },
+      { to: "user-address-2" },
+      { expiresAtMs: intent.expiresAtMs + 1 },
+    ])
+      expect(codeOf(check({ ...intent, ...changed }, { view }))).toBe("reused-id");
+    // A record from before intent digests were logged cannot be matched: refused.
+    view.seen.set(intent.intentId, { txId: previous.txId });
+    expect(codeOf(check(intent, { view }))).toBe("reused-id");
+    // Authentication and the halt come first.
+    view.seen.set(intent.intentId, previous);
+    expect(codeOf(check(intent, { view, secret: ed25519.utils.randomSecretKey() }))).toBe("bad-signature");
+    view.halted.add("fakechain");
+    expect(codeOf(check(intent, { view }))).toBe("halted");
   });
 
   it("refuses everything while the chain is halted, another chain and an asset without caps", () => {
@@ -81,7 +107,7 @@ describe("the signer's policy", () => {
       "cold-destination-not-allowed",
     );
     const verdict = check(makeIntent({ kind: "sweepToCold", to: COLD, amount: 1_000_000n, fee: 3n }));
-    expect(verdict.ok && verdict.charges).toEqual([{ asset: "BTC", amount: 3n }]);
+    expect(verdict.ok && !verdict.repeat && verdict.charges).toEqual([{ asset: "BTC", amount: 3n }]);
     expect(codeOf(check(makeIntent({ kind: "depositSweep", to: "outsider" })))).toBe("destination-not-own");
     expect(codeOf(check(makeIntent({ kind: "refillGas", to: "hot-deposit-7" })))).toBe("ok");
     expect(codeOf(check(makeIntent({ kind: "withdrawal", to: "hot-0" })))).toBe("destination-is-own");

@@ -1,5 +1,5 @@
 // The signer as a real child process on its Unix socket: start, sign, refuse, kill -9, restart,
-// refuse the reused id; malformed and oversized frames; a wrong passphrase stops it at start.
+// refuse the reused id (and answer a repeat of the same intent with the same transaction); malformed and oversized frames; a wrong passphrase stops it at start.
 import { type ChildProcess, spawn } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -86,13 +86,17 @@ const fresh = (overrides: Parameters<typeof makeIntent>[0] = {}) =>
   makeIntent({ expiresAtMs: Date.now() + 5 * 60_000, ...overrides });
 
 describe("the signer process", () => {
-  it("signs over an owner-only socket, refuses, survives kill -9 and refuses the reused id after it", async () => {
+  it("signs over an owner-only socket, refuses, survives kill -9 and refuses the reused id after it (a repeat of the same intent gets the same answer)", async () => {
     const { child } = await start();
     expect(statSync(socketPath).mode & 0o777).toBe(0o600);
-    const request = signRequest(fresh({ amount: 600n }));
+    const intent = fresh({ amount: 600n });
+    const request = signRequest(intent);
     const signed = await call(request);
     expect(signed).toMatchObject({ ok: true, intentId: request.intent.intentId });
-    expect(await call(request)).toMatchObject({ ok: false, code: "reused-id" });
+    // The same intent again (custody lost the answer): the same transaction; another one: refused.
+    expect(await call(request)).toEqual(signed);
+    const reused = signRequest(fresh({ intentId: intent.intentId, amount: 500n }));
+    expect(await call(reused)).toMatchObject({ ok: false, code: "reused-id" });
     expect(await call(signRequest(fresh(), ed25519.utils.randomSecretKey()))).toMatchObject({
       code: "bad-signature",
     });
@@ -109,7 +113,8 @@ describe("the signer process", () => {
     child.kill("SIGKILL");
     await new Promise((resolve) => child.once("exit", resolve));
     await start();
-    expect(await call(request)).toMatchObject({ ok: false, code: "reused-id" });
+    expect(await call(reused)).toMatchObject({ ok: false, code: "reused-id" });
+    expect(await call(request)).toEqual(signed);
     const status = (await call({ op: "status" })) as { budgets: { windows: { used: string }[] }[] };
     expect(status.budgets[0].windows[0].used).toBe("700");
   });

@@ -1,0 +1,718 @@
+// The custody service: one ChainCustody per blockchain (deposit watcher, withdrawal pipeline,
+// sweeps between the exchange's own wallets), and the CustodyPort the gateway and the operator API
+// use. It holds watch-only public keys and custody's Ed25519 policy key, never a private key of a
+// chain: every transaction is signed by the chain's signer process (src/signer/).
+//
+// Each chain steps forward on a timer (`tickMs`) and whenever a request or an approval arrives:
+// poll the deposit watcher (credits after confirmations), advance the withdrawal pipeline, plan and
+// advance internal transfers (deposit sweeps into hot, hot above its cap into cold).
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { cidrContains, parseCidr, parseIp } from "../accounts/api-keys.ts";
+import type { ChainAdapter, UnsignedTransaction } from "../chains/adapter.ts";
+import { devnetAddressFromXpub } from "../chains/devnet/signing.ts";
+import type { AssetConfig } from "../core/config.ts";
+import type { ExchangeBoundary, PipelineWithdrawal } from "../exchange/boundary.ts";
+import { parseDecimalBig } from "../units/decimal.ts";
+import { chainToLedger, ledgerToChain } from "../units/chain-units.ts";
+import { formatUnits } from "../units/decimal.ts";
+import { type ChainCustodyConfig, type CurrencyCustodyConfig, DEFAULT_TICK_MS, hotBounds } from "./config.ts";
+import { DepositAddresses, devnetDepositDeriver } from "./deposit-addresses.ts";
+import { DepositWatcher } from "./deposit-watcher.ts";
+import { InternalTransfers } from "./internal-transfers.ts";
+import {
+  type ChainCustodyStatus,
+  CustodyError,
+  type CustodyPort,
+  type CustodyStatusReport,
+  type CurrencyTerms,
+  type WithdrawalRequest,
+  type WithdrawalStep,
+  type WithdrawalView,
+} from "./port.ts";
+import { REJECTABLE_STEPS, type SignerPort, WithdrawalPipeline } from "./withdrawal-pipeline.ts";
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Deposit addresses one sweep pass looks at (the rest on later passes). */
+const SWEEP_ADDRESSES_PER_PASS = 200;
+/** Watcher polls per tick while the scanner catches up. */
+const MAX_POLLS_PER_TICK = 20;
+const MAX_LIST_LIMIT = 1_000;
+
+/** Signer status as custody reads it (budget left per asset and window). */
+export interface SignerStatusPort extends SignerPort {
+  status(): Promise<
+    | {
+        ok: true;
+        halted?: unknown;
+        budgets?: { asset: string; windows: { window: string; left: string }[] }[];
+      }
+    | { ok: false; code: string; detail: string }
+  >;
+}
+
+/** Everything custody needs to run one chain. */
+export interface ChainCustodyParts {
+  config: ChainCustodyConfig;
+  adapter: ChainAdapter;
+  /** How addresses derive from the exported xpubs (the devnet flavours). */
+  kind: "utxo" | "account";
+  /** The signer's exported public keys; null until `bulwark wallet init --chain` ran. */
+  publicKeys: { hot: string; deposit: string } | null;
+  signer: SignerStatusPort | null;
+  /** Configured cold address (watch-only); null: no sweeps to cold. */
+  coldAddress: string | null;
+  /** On-chain balance of an address (confirmed), base units. */
+  balanceOf(address: string, asset: string): Promise<bigint>;
+  /** The native coin the chain pays fees in. */
+  feeAsset: string;
+  /** Decimals per chain asset. */
+  chainDecimals: ReadonlyMap<string, number>;
+}
+
+export interface CustodyServiceOptions {
+  exchange: ExchangeBoundary;
+  chains: ChainCustodyParts[];
+  policySecretKey: Uint8Array;
+  /** Where custody keeps its per-chain files (internal transfer journals). */
+  stateDir: string;
+  tickMs?: number;
+  clock?: () => number;
+  log?: (message: string) => void;
+}
+
+class ChainCustody {
+  readonly watcher: DepositWatcher | null = null;
+  readonly pipeline: WithdrawalPipeline;
+  readonly transfers: InternalTransfers;
+  readonly hotAddress: string | null;
+  readonly changeAddress: string | null;
+  private sweepCursor: { account: number; index: number } | undefined;
+  private reorgedAfterCredit = 0;
+
+  constructor(
+    readonly parts: ChainCustodyParts,
+    private readonly service: CustodyService,
+    addresses: DepositAddresses,
+  ) {
+    const { config, adapter, publicKeys, kind } = parts;
+    const exchange = service.exchange;
+    this.hotAddress = publicKeys === null ? null : devnetAddressFromXpub(kind, publicKeys.hot, 0, 0);
+    this.changeAddress =
+      publicKeys === null || kind === "account" ? null : devnetAddressFromXpub(kind, publicKeys.hot, 1, 0);
+    if (publicKeys !== null) {
+      addresses.setDeriver(config.chain, devnetDepositDeriver(kind, publicKeys.deposit));
+      this.watcher = new DepositWatcher({
+        exchange,
+        adapter,
+        confirmations: config.confirmations,
+        addresses,
+        assets: config.currencies.map((currency) => {
+          const asset = service.assetOf(currency.currency);
+          const decimals = parts.chainDecimals.get(currency.currency) ?? 0;
+          return {
+            symbol: currency.currency,
+            assetId: asset.assetId,
+            minDepositBaseUnits: ledgerToChain(currency.minDepositUnits, decimals, asset.scale).baseUnits,
+          };
+        }),
+        log: service.log,
+      });
+    }
+    const assets = new Map(config.currencies.map((c) => [c.currency, service.assetOf(c.currency)]));
+    const feeAssetConfig = exchange.assetByCode(parts.feeAsset);
+    if (feeAssetConfig !== undefined) assets.set(parts.feeAsset, feeAssetConfig);
+    this.pipeline = new WithdrawalPipeline({
+      exchange,
+      adapter,
+      config,
+      hotAddress: () => this.requireHot(),
+      ...(this.changeAddress === null ? {} : { changeAddress: () => this.changeAddress as string }),
+      policySecretKey: service.policySecretKey,
+      signer: parts.signer,
+      assets,
+      chainDecimals: parts.chainDecimals,
+      feeAsset: parts.feeAsset,
+      clock: service.clock,
+      log: service.log,
+    });
+    const dir = join(service.stateDir, config.chain);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.transfers = new InternalTransfers({
+      dir,
+      chain: config.chain,
+      exchange,
+      adapter,
+      signer: parts.signer,
+      policySecretKey: service.policySecretKey,
+      chainDecimals: parts.chainDecimals,
+      feeAsset: parts.feeAsset,
+      confirmations: config.confirmations,
+      intentLifetimeMs: config.intentLifetimeMs,
+      clock: service.clock,
+      log: service.log,
+    });
+  }
+
+  get ready(): boolean {
+    return this.parts.publicKeys !== null;
+  }
+
+  private requireHot(): string {
+    if (this.hotAddress === null) throw new Error(`${this.parts.config.chain}: wallet not initialised`);
+    return this.hotAddress;
+  }
+
+  async tick(): Promise<void> {
+    if (this.watcher !== null)
+      for (let polls = 0; polls < MAX_POLLS_PER_TICK; polls++) {
+        const result = await this.watcher.poll();
+        this.reorgedAfterCredit += result.reorgedAfterCredit.length;
+        if (result.scanned === null || result.scanned.to >= result.tip) break;
+      }
+    await this.pipeline.advanceAll();
+    if (this.ready && this.parts.signer !== null) {
+      await this.planDepositSweeps();
+      await this.planColdSweeps();
+      await this.transfers.advanceAll();
+    }
+  }
+
+  /** Deposit addresses holding at least the sweep threshold are swept into the hot wallet. */
+  private async planDepositSweeps(): Promise<void> {
+    const { config, kind, adapter } = this.parts;
+    const exchange = this.service.exchange;
+    const page = await exchange.custody.depositAddressesOfChain(config.chain, {
+      ...(this.sweepCursor === undefined ? {} : { after: this.sweepCursor }),
+      limit: SWEEP_ADDRESSES_PER_PASS,
+    });
+    const last = page[page.length - 1];
+    this.sweepCursor = last === undefined ? undefined : { account: last.account, index: last.index };
+    const busy = new Set(this.transfers.active().map((job) => `${job.asset}:${job.intent.to}:${job.from}`));
+    for (const currency of config.currencies) {
+      // Tokens on an account chain need gas at the deposit address first (src/custody/ethereum-sweeper.ts);
+      // the devnet sweeps native coins only.
+      if (kind === "account" && currency.currency !== this.parts.feeAsset) continue;
+      if (busy.has(`${currency.currency}:${this.requireHot()}:walletDepositAddresses`)) continue;
+      const decimals = this.parts.chainDecimals.get(currency.currency) ?? 0;
+      const asset = this.service.assetOf(currency.currency);
+      const threshold = ledgerToChain(currency.sweepThresholdUnits, decimals, asset.scale).baseUnits;
+      const sources: { address: string; balance: bigint }[] = [];
+      for (const record of page) {
+        const balance = await this.parts.balanceOf(record.address, currency.currency);
+        if (balance >= threshold) sources.push({ address: record.address, balance });
+      }
+      if (sources.length === 0) continue;
+      const batches =
+        kind === "utxo"
+          ? [sources.slice(0, adapter.limits.maxPaymentSources)]
+          : sources.map((source) => [source]);
+      for (const batch of batches) await this.planSweep(currency, batch, decimals, asset);
+    }
+  }
+
+  private async planSweep(
+    currency: CurrencyCustodyConfig,
+    batch: { address: string; balance: bigint }[],
+    decimals: number,
+    asset: AssetConfig,
+  ): Promise<void> {
+    const { adapter } = this.parts;
+    const total = batch.reduce((sum, source) => sum + source.balance, 0n);
+    const request = { sources: batch.map((source) => source.address), to: this.requireHot(), asset: currency.currency };
+    // Build once to learn the fee, then for the whole balance minus the fee (nothing left behind).
+    const probe = await adapter.buildPayment({ ...request, amount: total / 2n });
+    const amount = roundDownToLedger(total - probe.fee, decimals, asset.scale);
+    if (amount <= 0n) return;
+    let unsigned: UnsignedTransaction;
+    try {
+      unsigned = await adapter.buildPayment({ ...request, amount });
+    } catch (error) {
+      this.service.log(`${this.parts.config.chain}: deposit sweep not built: ${(error as Error).message}`);
+      return;
+    }
+    this.transfers.plan({
+      kind: "depositSweep",
+      asset: currency.currency,
+      from: "walletDepositAddresses",
+      to: "walletHot",
+      toAddress: this.requireHot(),
+      amount,
+      unsigned,
+    });
+  }
+
+  /** Above the hot cap, the excess over the target goes to the configured cold address. */
+  private async planColdSweeps(): Promise<void> {
+    const cold = this.parts.coldAddress;
+    if (cold === null) return;
+    if (this.transfers.active().some((job) => job.kind === "sweepToCold")) return;
+    for (const currency of this.parts.config.currencies) {
+      const asset = this.service.assetOf(currency.currency);
+      const books = this.service.exchange.walletBooks(asset.assetId);
+      const hotUnits = -books.systemUnits.walletHot;
+      const bounds = hotBounds(currency, books.customerLiabilitiesUnits);
+      if (hotUnits <= bounds.capUnits) continue;
+      const decimals = this.parts.chainDecimals.get(currency.currency) ?? 0;
+      const amount = ledgerToChain(hotUnits - bounds.targetUnits, decimals, asset.scale).baseUnits;
+      let unsigned: UnsignedTransaction;
+      try {
+        unsigned = await this.parts.adapter.buildPayment({
+          sources: [this.requireHot()],
+          to: cold,
+          asset: currency.currency,
+          amount,
+          ...(this.changeAddress === null ? {} : { changeAddress: this.changeAddress }),
+        });
+      } catch (error) {
+        this.service.log(`${this.parts.config.chain}: cold sweep not built: ${(error as Error).message}`);
+        continue;
+      }
+      this.transfers.plan({
+        kind: "sweepToCold",
+        asset: currency.currency,
+        from: "walletHot",
+        to: "walletCold",
+        toAddress: cold,
+        amount,
+        unsigned,
+      });
+      return;
+    }
+  }
+
+  async status(): Promise<ChainCustodyStatus> {
+    const { config, adapter, signer } = this.parts;
+    const exchange = this.service.exchange;
+    const scanner = await exchange.custody.getScannerState(config.chain);
+    let chainHeight: number | null = null;
+    try {
+      chainHeight = await adapter.height();
+    } catch {
+      chainHeight = null;
+    }
+    let signerUp = false;
+    let signerHalted = false;
+    let budgets: { asset: string; windows: { window: string; left: string }[] }[] = [];
+    if (signer !== null)
+      try {
+        const answer = await signer.status();
+        if (answer.ok) {
+          signerUp = true;
+          signerHalted = Array.isArray(answer.halted) && answer.halted.length > 0;
+          budgets = answer.budgets ?? [];
+        }
+      } catch {
+        signerUp = false;
+      }
+    const pending = await exchange.custody.listWithdrawals({
+      chain: config.chain,
+      steps: ["requested", "held", "awaitingApproval", "approved", "signing", "signed", "broadcast", "confirmed", "stuck"],
+      limit: MAX_LIST_LIMIT,
+    });
+    const balances = [];
+    for (const currency of config.currencies) {
+      const asset = this.service.assetOf(currency.currency);
+      const decimals = this.parts.chainDecimals.get(currency.currency) ?? 0;
+      const books = exchange.walletBooks(asset.assetId);
+      const bounds = hotBounds(currency, books.customerLiabilitiesUnits);
+      const format = (units: number) => formatUnits(units, asset.scale);
+      const onChain = async (address: string | null) => {
+        if (address === null) return null;
+        try {
+          const baseUnits = await this.parts.balanceOf(address, currency.currency);
+          return formatUnits(chainToLedger(baseUnits, decimals, asset.scale).units, asset.scale);
+        } catch {
+          return null;
+        }
+      };
+      const budget = budgets.find((entry) => entry.asset === currency.currency);
+      balances.push({
+        currency: currency.currency,
+        onChain: {
+          hot: await onChain(this.hotAddress),
+          cold: await onChain(this.parts.coldAddress),
+          depositAddresses: null,
+        },
+        onBooks: {
+          hot: format(-books.systemUnits.walletHot),
+          cold: format(-books.systemUnits.walletCold),
+          inFlight: format(-books.systemUnits.walletInFlight),
+          depositAddresses: format(-books.systemUnits.walletDepositAddresses),
+        },
+        customerLiabilities: format(books.customerLiabilitiesUnits),
+        hotCap: format(bounds.capUnits),
+        hotTarget: format(bounds.targetUnits),
+        hotFloor: format(bounds.floorUnits),
+        signerBudgetLeft: (budget?.windows ?? []).map((window) => ({
+          window: window.window,
+          left: formatUnits(chainToLedger(BigInt(window.left), decimals, asset.scale).units, asset.scale),
+        })),
+      });
+    }
+    return {
+      chain: config.chain,
+      currencies: config.currencies.map((currency) => currency.currency),
+      walletReady: this.ready,
+      signerUp,
+      signerHalted,
+      scannerHeight: scanner?.height ?? null,
+      chainHeight,
+      pendingWithdrawals: pending.length,
+      balances,
+      reorgedAfterCredit: this.reorgedAfterCredit,
+    };
+  }
+}
+
+function roundDownToLedger(baseUnits: bigint, decimals: number, scale: number): bigint {
+  if (decimals <= scale) return baseUnits;
+  const step = 10n ** BigInt(decimals - scale);
+  return (baseUnits / step) * step;
+}
+
+export class CustodyService implements CustodyPort {
+  readonly exchange: ExchangeBoundary;
+  readonly policySecretKey: Uint8Array;
+  readonly stateDir: string;
+  readonly clock: () => number;
+  readonly log: (message: string) => void;
+  private readonly chains = new Map<string, ChainCustody>();
+  /** currency → its chain. */
+  private readonly currencyChain = new Map<string, ChainCustody>();
+  private readonly addresses: DepositAddresses;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private readonly tickMs: number;
+  private stopped = false;
+  /** Serialises withdrawal requests, so limits and balances are checked against settled rows. */
+  private requestQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: CustodyServiceOptions) {
+    this.exchange = options.exchange;
+    this.policySecretKey = options.policySecretKey;
+    this.stateDir = options.stateDir;
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? (() => {});
+    this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.addresses = new DepositAddresses(options.exchange.custody, this.clock);
+    for (const parts of options.chains) {
+      const chain = new ChainCustody(parts, this, this.addresses);
+      this.chains.set(parts.config.chain, chain);
+      for (const currency of parts.config.currencies) this.currencyChain.set(currency.currency, chain);
+    }
+  }
+
+  assetOf(code: string): AssetConfig {
+    const asset = this.exchange.assetByCode(code);
+    if (asset === undefined) throw new Error(`custody: the exchange has no asset ${code}`);
+    return asset;
+  }
+
+  /** Starts the timer; every chain steps once per tick. */
+  start(): void {
+    if (this.timer !== null || this.stopped) return;
+    this.timer = setInterval(() => void this.tick(), this.tickMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** One step of every chain; concurrent calls share the running one. */
+  tick(): Promise<void> {
+    if (this.ticking === null)
+      this.ticking = this.tickChains().finally(() => {
+        this.ticking = null;
+      });
+    return this.ticking;
+  }
+
+  private async tickChains(): Promise<void> {
+    for (const chain of this.chains.values()) {
+      if (this.stopped) return;
+      try {
+        await chain.tick();
+      } catch (error) {
+        this.log(`custody ${chain.parts.config.chain}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+  }
+
+  chainOf(chain: string): ChainCustody | undefined {
+    return this.chains.get(chain);
+  }
+
+  // ---- CustodyPort ------------------------------------------------------------------------------
+
+  terms(): CurrencyTerms[] {
+    const terms: CurrencyTerms[] = [];
+    for (const chain of this.chains.values())
+      for (const currency of chain.parts.config.currencies) {
+        const asset = this.assetOf(currency.currency);
+        const format = (units: number) => formatUnits(units, asset.scale);
+        terms.push({
+          currency: currency.currency,
+          chain: chain.parts.config.chain,
+          network: currency.network,
+          confirmations: chain.parts.config.confirmations,
+          depositEnabled: chain.ready,
+          withdrawEnabled: chain.ready && chain.parts.signer !== null,
+          minDeposit: format(currency.minDepositUnits),
+          minWithdraw: format(currency.minWithdrawUnits),
+          maxWithdraw: format(currency.maxWithdrawUnits),
+          withdrawFee: format(currency.withdrawFeeUnits),
+        });
+      }
+    return terms;
+  }
+
+  private chainForCurrency(currency: string): { chain: ChainCustody; config: CurrencyCustodyConfig } {
+    const chain = typeof currency === "string" ? this.currencyChain.get(currency) : undefined;
+    const config = chain?.parts.config.currencies.find((c) => c.currency === currency);
+    if (chain === undefined || config === undefined)
+      throw new CustodyError("unknownCurrency", "this currency has no deposits or withdrawals");
+    return { chain, config };
+  }
+
+  async depositAddress(userId: number, currency: string) {
+    const { chain } = this.chainForCurrency(currency);
+    if (!chain.ready)
+      throw new CustodyError("walletNotAvailable", `the ${chain.parts.config.chain} wallet is not set up yet`);
+    const record = await this.addresses.depositAddress(userId, chain.parts.config.chain);
+    return { currency, chain: record.chain, address: record.address };
+  }
+
+  requestWithdrawal(request: WithdrawalRequest): Promise<WithdrawalView> {
+    const run = this.requestQueue.catch(() => undefined).then(() => this.admitWithdrawal(request));
+    this.requestQueue = run;
+    return run;
+  }
+
+  /** Every check that can refuse, in an order where a refusal changes nothing; then the row and the hold. */
+  private async admitWithdrawal(request: WithdrawalRequest): Promise<WithdrawalView> {
+    const { chain, config } = this.chainForCurrency(request.currency);
+    const chainConfig = chain.parts.config;
+    if (!chain.ready || chain.parts.signer === null)
+      throw new CustodyError("walletNotAvailable", `the ${chainConfig.chain} wallet is not set up yet`);
+    const asset = this.assetOf(config.currency);
+    const parsed = parseDecimalBig(request.amount, asset.scale);
+    if (!parsed.ok)
+      throw new CustodyError(
+        "badAmount",
+        parsed.failure === "tooPrecise"
+          ? `amount has more than ${asset.scale} decimals`
+          : "amount must be a positive decimal number",
+      );
+    const amountUnits = Number(parsed.value);
+    if (amountUnits < config.minWithdrawUnits || amountUnits <= config.withdrawFeeUnits)
+      throw new CustodyError(
+        "belowMinimum",
+        `the minimum withdrawal is ${formatUnits(config.minWithdrawUnits, asset.scale)} ${config.currency}`,
+      );
+    if (amountUnits > config.maxWithdrawUnits)
+      throw new CustodyError(
+        "aboveLimit",
+        `the maximum withdrawal is ${formatUnits(config.maxWithdrawUnits, asset.scale)} ${config.currency}`,
+      );
+    const address = await this.checkDestination(chain, request.address);
+    await this.checkProof(request, false);
+    const accounts = this.exchange.accounts;
+    const nowMs = this.clock();
+    if (await accounts.withdrawalsLocked(request.userId, nowMs))
+      throw new CustodyError(
+        "withdrawalsLocked",
+        "withdrawals are locked for 24 hours after a password, 2FA or API key change",
+      );
+    const entry = await accounts.addressEntry(request.userId, config.currency, address);
+    if (entry === undefined)
+      throw new CustodyError("addressNotInBook", "add the address to your address book first");
+    if (entry.activeFromMs > nowMs)
+      throw new CustodyError(
+        "addressNotActive",
+        `the address becomes usable at ${new Date(entry.activeFromMs).toISOString()}`,
+      );
+    await this.checkLimits(request.userId, asset, config, amountUnits, nowMs);
+    if (this.exchange.balance(request.userId, asset.assetId).availableUnits < amountUnits)
+      throw new CustodyError("insufficientFunds", "not enough available balance");
+    // Last: a TOTP code is used up when it is checked.
+    await this.checkProof(request, true);
+    const decimals = chain.parts.chainDecimals.get(config.currency) ?? 0;
+    const chainAmount = ledgerToChain(amountUnits - config.withdrawFeeUnits, decimals, asset.scale).baseUnits;
+    const row = await this.exchange.custody.insertWithdrawal({
+      userId: request.userId,
+      chain: chainConfig.chain,
+      currency: config.currency,
+      assetId: asset.assetId,
+      amountUnits,
+      feeUnits: config.withdrawFeeUnits,
+      chainAmount,
+      destination: address,
+      via: request.proof.kind,
+      approvalsNeeded: amountUnits >= config.approvalThresholdUnits ? 2 : 0,
+      requestedMs: nowMs,
+    });
+    await chain.pipeline.advance(row.withdrawalId);
+    const view = await this.withdrawal(row.withdrawalId);
+    if (view === undefined) throw new Error(`withdrawal ${row.withdrawalId} vanished`);
+    if (view.step === "rejected") throw new CustodyError("insufficientFunds", view.reason ?? "refused");
+    void this.tick();
+    return view;
+  }
+
+  private async checkDestination(chain: ChainCustody, text: string): Promise<string> {
+    if (typeof text !== "string" || text.length === 0 || text.length > 128)
+      throw new CustodyError("badAddress", "address is missing or too long");
+    const address = chain.parts.adapter.normalizeAddress(text);
+    if (address === null)
+      throw new CustodyError("badAddress", `not an address of the ${chain.parts.config.chain} chain`);
+    const own = await this.exchange.custody.depositAddressOwners(chain.parts.config.chain, [address]);
+    if (own.size > 0 || address === chain.hotAddress || address === chain.changeAddress || address === chain.parts.coldAddress)
+      throw new CustodyError("badAddress", "that is an address of this exchange");
+    return address;
+  }
+
+  /** `consume` false: checks that do not use anything up; true: the TOTP code itself. */
+  private async checkProof(request: WithdrawalRequest, consume: boolean): Promise<void> {
+    const proof = request.proof;
+    const accounts = this.exchange.accounts;
+    if (proof.kind === "operator") return;
+    if (proof.kind === "apiKey") {
+      if (consume) return;
+      const key = await accounts.apiKey(proof.keyId);
+      if (key === undefined || key.userId !== request.userId || key.revokedMs !== null)
+        throw new CustodyError("withdrawScopeRequired", "this API key cannot withdraw");
+      if (!key.scopes.includes("withdraw"))
+        throw new CustodyError("withdrawScopeRequired", "this API key lacks the withdraw scope");
+      const ip = parseIp(proof.clientIp);
+      const allowed =
+        ip !== null &&
+        key.ipAllowList.some((entry) => {
+          const cidr = parseCidr(entry.includes("/") ? entry : `${entry}/${entry.includes(":") ? 128 : 32}`);
+          return cidr !== null && cidrContains(cidr, ip);
+        });
+      if (!allowed) throw new CustodyError("ipNotAllowed", "this IP is not in the key's allow-list");
+      return;
+    }
+    if (!consume) {
+      if (!(await accounts.totpEnabled(request.userId)))
+        throw new CustodyError("twoFactorRequired", "enable two-factor authentication to withdraw");
+      if (typeof proof.code !== "string" || !/^[0-9]{6}$/.test(proof.code))
+        throw new CustodyError("twoFactorInvalid", "the 2FA code is 6 digits");
+      return;
+    }
+    const verdict = await accounts.verifyTotp(request.userId, proof.code, this.clock());
+    if (verdict === "notEnabled")
+      throw new CustodyError("twoFactorRequired", "enable two-factor authentication to withdraw");
+    if (verdict !== "ok") throw new CustodyError("twoFactorInvalid", "wrong or already used 2FA code");
+  }
+
+  private async checkLimits(
+    userId: number,
+    asset: AssetConfig,
+    config: CurrencyCustodyConfig,
+    amountUnits: number,
+    nowMs: number,
+  ): Promise<void> {
+    const custody = this.exchange.custody;
+    const format = (units: number) => `${formatUnits(units, asset.scale)} ${config.currency}`;
+    const day = await custody.withdrawnUnitsSince({ assetId: asset.assetId, userId, sinceMs: nowMs - DAY_MS });
+    if (day + amountUnits > config.userLimit24hUnits)
+      throw new CustodyError("aboveLimit", `above your 24 h limit of ${format(config.userLimit24hUnits)}`);
+    const month = await custody.withdrawnUnitsSince({
+      assetId: asset.assetId,
+      userId,
+      sinceMs: Math.max(0, nowMs - 30 * DAY_MS),
+    });
+    if (month + amountUnits > config.userLimit30dUnits)
+      throw new CustodyError("aboveLimit", `above your 30-day limit of ${format(config.userLimit30dUnits)}`);
+    const hour = await custody.withdrawnUnitsSince({ assetId: asset.assetId, sinceMs: nowMs - HOUR_MS });
+    if (hour + amountUnits > config.platformHourlyLimitUnits)
+      throw new CustodyError("aboveLimit", "the platform's hourly withdrawal limit is reached; try later");
+  }
+
+  private view(row: PipelineWithdrawal): WithdrawalView {
+    const asset = this.assetOf(row.currency);
+    return {
+      withdrawalId: row.withdrawalId,
+      userId: row.userId,
+      currency: row.currency,
+      chain: row.chain,
+      amount: formatUnits(row.amountUnits, asset.scale),
+      fee: formatUnits(row.feeUnits, asset.scale),
+      address: row.destination,
+      step: row.step as WithdrawalStep,
+      txId: row.txId,
+      confirmations: row.confirmations,
+      reason: row.reason,
+      approvals: row.approvals,
+      approvalsNeeded: row.approvalsNeeded,
+      requestedMs: row.requestedMs,
+      history: row.history.map((entry) => ({ step: entry.step as WithdrawalStep, atMs: entry.atMs })),
+    };
+  }
+
+  async withdrawal(withdrawalId: number): Promise<WithdrawalView | undefined> {
+    if (!Number.isSafeInteger(withdrawalId) || withdrawalId < 1) return undefined;
+    const row = await this.exchange.custody.getWithdrawal(withdrawalId);
+    return row === undefined ? undefined : this.view(row);
+  }
+
+  async withdrawals(filter: { userId?: number; step?: WithdrawalStep; limit: number }): Promise<WithdrawalView[]> {
+    const rows = await this.exchange.custody.listWithdrawals({
+      ...(filter.userId === undefined ? {} : { userId: filter.userId }),
+      ...(filter.step === undefined ? {} : { steps: [filter.step] }),
+      limit: Math.min(Math.max(1, filter.limit), MAX_LIST_LIMIT),
+    });
+    return rows.map((row) => this.view(row));
+  }
+
+  private async requireWithdrawal(withdrawalId: number): Promise<PipelineWithdrawal> {
+    const row = Number.isSafeInteger(withdrawalId) && withdrawalId > 0
+      ? await this.exchange.custody.getWithdrawal(withdrawalId)
+      : undefined;
+    if (row === undefined) throw new CustodyError("notFound", `no withdrawal ${withdrawalId}`);
+    return row;
+  }
+
+  async approveWithdrawal(withdrawalId: number, approver: string): Promise<WithdrawalView> {
+    const row = await this.requireWithdrawal(withdrawalId);
+    if (row.step !== "awaitingApproval")
+      throw new CustodyError("wrongStep", `withdrawal ${withdrawalId} is ${row.step}, not awaiting approval`);
+    if (row.approvals.includes(approver))
+      throw new CustodyError("approvalRefused", `${approver} approved this withdrawal already`);
+    const approvals = [...row.approvals, approver];
+    const done = approvals.length >= row.approvalsNeeded;
+    const moved = await this.exchange.custody.updateWithdrawal(withdrawalId, "awaitingApproval", {
+      step: done ? "approved" : "awaitingApproval",
+      atMs: this.clock(),
+      approvals,
+    });
+    if (!moved) throw new CustodyError("wrongStep", `withdrawal ${withdrawalId} moved on meanwhile`);
+    if (done) void this.tick();
+    return this.view(await this.requireWithdrawal(withdrawalId));
+  }
+
+  async rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView> {
+    const row = await this.requireWithdrawal(withdrawalId);
+    if (!(REJECTABLE_STEPS as readonly string[]).includes(row.step))
+      throw new CustodyError("wrongStep", `withdrawal ${withdrawalId} is ${row.step}: it can no longer be rejected`);
+    const chain = this.chains.get(row.chain);
+    if (chain === undefined) throw new CustodyError("notFound", `no chain ${row.chain}`);
+    await chain.pipeline.release(row, `rejected by ${actor}: ${reason}`.slice(0, 500));
+    return this.view(await this.requireWithdrawal(withdrawalId));
+  }
+
+  async status(): Promise<CustodyStatusReport> {
+    const chains: ChainCustodyStatus[] = [];
+    for (const chain of this.chains.values()) chains.push(await chain.status());
+    return { chains };
+  }
+}

@@ -248,6 +248,11 @@ export class Accounts {
     return (await getTotp(this.db, userId))?.status === "enabled";
   }
 
+  /** Whether the user has no secret, one waiting for its first code, or 2FA enabled. */
+  async totpStatus(userId: number): Promise<"none" | "pending" | "enabled"> {
+    return (await getTotp(this.db, userId))?.status ?? "none";
+  }
+
   /** Removes 2FA (the caller checked a code or is the operator); starts the security lock if it was enabled. */
   disableTotp(userId: number, nowMs: number): Promise<boolean> {
     return deleteTotp(this.db, userId, nowMs);

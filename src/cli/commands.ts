@@ -7,10 +7,13 @@ import type { AssetListing, MarketListing, OperatorActions } from "../operator/a
 import type { DevnetChainStatus } from "../operator/devnet.ts";
 import type { MarketSpec } from "../operator/market-spec.ts";
 import { type Cli, CliError, required } from "./args.ts";
+import { CUSTODY_COMMANDS } from "./custody.ts";
 import type { CliIo } from "./io.ts";
 import type { OfflineNeeds } from "./offline.ts";
 import { readPassword } from "./password.ts";
 import type { OperatorClient } from "./remote.ts";
+import { SECURITY_COMMANDS } from "./security.ts";
+import { STEAL_COMMANDS } from "./steal.ts";
 
 /** Every change the CLI makes is audited with this actor (the socket's server side uses the same). */
 export type Actor = string;
@@ -221,6 +224,13 @@ export const OPERATOR_COMMANDS = {
       };
     },
   }),
+
+  // ---- 2FA and the address book (src/cli/security.ts) ----------------------------------------
+  ...SECURITY_COMMANDS,
+  // ---- the theft drill: `devnet steal` (src/cli/steal.ts, thief.ts) ---------------------------
+  ...STEAL_COMMANDS,
+  // ---- custody and withdrawals (src/cli/custody.ts) -------------------------------------------
+  ...CUSTODY_COMMANDS,
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
 
 /**

@@ -3,7 +3,13 @@
 // tables, and every successful change is appended to the hash-chained audit log with who did it.
 // Failed attempts change nothing and are reported to the caller, not audited.
 
-import type { UserRecord, UserStatus } from "../accounts/accounts.ts";
+import {
+  type Accounts,
+  type AddressBookEntry,
+  SECURITY_CHANGE_LOCK_MS,
+  type UserRecord,
+  type UserStatus,
+} from "../accounts/accounts.ts";
 import {
   apiKeyPolicyProblem,
   formatScopes,
@@ -18,6 +24,15 @@ import type { UnstampedCommand } from "../core/commands.ts";
 import { MAX_REASON_LENGTH } from "../core/commands.ts";
 import type { AssetConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
+import {
+  type ChainCustodyStatus,
+  CustodyError,
+  type CustodyErrorCode,
+  type CustodyPort,
+  WITHDRAWAL_STEPS,
+  type WithdrawalStep,
+  type WithdrawalView,
+} from "../custody/port.ts";
 import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/boundary.ts";
 import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
 import {
@@ -28,6 +43,7 @@ import {
   MAX_DEVNET_FAUCET_COINS,
   MAX_DEVNET_MINE_BLOCKS,
   MAX_DEVNET_REORG_DEPTH,
+  MAX_DEVNET_SIGNED_TX_BYTES,
 } from "./devnet.ts";
 import {
   type AssetSpec,
@@ -79,17 +95,78 @@ export interface MarketListing {
   takerFeePercent: string;
 }
 
+/** A second factor just created: shown once, never stored in clear or audited. */
+export interface TotpEnrolment {
+  userId: number;
+  email: string;
+  /** Base32, for typing into an authenticator by hand. */
+  secret: string;
+  /** otpauth://totp/…, for a QR code. */
+  uri: string;
+}
+
+export interface TotpChange {
+  userId: number;
+  email: string;
+  totp: "enabled" | "disabled";
+  /** Withdrawals are refused until then (24 h after a 2FA change); null when nothing was locked. */
+  withdrawalsLockedUntil: string | null;
+}
+
+export interface AddressBookListing {
+  userId: number;
+  email: string;
+  currency: string;
+  /** The currency's chain, when custody or the devnet knows it; null otherwise. */
+  chain: string | null;
+  address: string;
+  label: string;
+  created: string;
+  activeFrom: string;
+  /** Past its activation time now. */
+  active: boolean;
+  /** The operator who activated it early, or null. */
+  activatedBy: string | null;
+}
+
+/** Most withdrawals one `withdrawal list` returns, and its default. */
+export const MAX_WITHDRAWAL_LIST = 1_000;
+export const DEFAULT_WITHDRAWAL_LIST = 100;
+/** Longest address-book label (the store's bound). */
+const MAX_LABEL_LENGTH = 100;
+/** Longest address taken (the store's bound). */
+const MAX_ADDRESS_LENGTH = 256;
+const CURRENCY_CODE = /^[A-Z0-9]{1,16}$/;
+
 export class OperatorActions {
+  /** Custody (deposits, withdrawals, wallets); null when it is not running (offline CLI, or not wired). */
+  private custody: CustodyPort | null;
+  private accountsWithKey: Accounts | null = null;
+
   constructor(
     private readonly exchange: ExchangeBoundary,
     private readonly secretBox: SecretBox,
     private readonly clock: () => number = Date.now,
     /** The simulated chains (embedded mode); null when they are off (`start --no-devnet`). */
     private readonly devnet: DevnetControl | null = null,
-  ) {}
+    custody: CustodyPort | null = null,
+  ) {
+    this.custody = custody;
+  }
+
+  /** Attaches custody once it runs (or detaches it with null, before it stops). */
+  setCustody(custody: CustodyPort | null): void {
+    this.custody = custody;
+  }
 
   private get accounts() {
     return this.exchange.accounts;
+  }
+
+  /** The accounts service with the server key, which 2FA seals its secrets with. */
+  private get secured(): Accounts {
+    this.accountsWithKey ??= this.exchange.accounts.withSecretBox(this.secretBox);
+    return this.accountsWithKey;
   }
 
   private audit(actor: string, action: string, subject: string, details: JsonValue): Promise<AuditEntry> {
@@ -398,6 +475,26 @@ export class OperatorActions {
     return result;
   }
 
+  /**
+   * A signed transaction from outside onto a devnet chain (a node's "send raw transaction"): the
+   * theft drill's way in, where the CLI, holding the stolen hot key, built and signed it itself.
+   * `signedTx` is base64; `note` says what it is in the audit log.
+   */
+  async devnetBroadcast(
+    actor: string,
+    input: { chain: string; signedTx: string; note?: string },
+  ): Promise<{ chain: string; txid: string; bytes: number }> {
+    const chain = this.devnetChain(input.chain);
+    const bytes = decodeBase64(input.signedTx, MAX_DEVNET_SIGNED_TX_BYTES);
+    const note = input.note === undefined ? null : checkNote(input.note);
+    const sent = chain.broadcast(bytes);
+    if (!sent.ok)
+      throw new OperatorError("rejected", `${chain.name} refused the transaction: ${sent.reason}`);
+    const result = { chain: chain.id, txid: sent.txid, bytes: bytes.length };
+    await this.audit(actor, "devnet.broadcast", `devnet:${chain.id}`, { ...result, note });
+    return result;
+  }
+
   private devnetControl(): DevnetControl {
     if (this.devnet === null)
       throw new OperatorError("notFound", "devnet is off on this server (it was started with --no-devnet)");
@@ -414,6 +511,395 @@ export class OperatorActions {
         `unknown devnet chain ${printable(wanted)}; the chains are ${chains.map((c) => c.id).join(", ")}`,
       );
     return chain;
+  }
+
+  // ---- 2FA (TOTP) -----------------------------------------------------------------------------
+
+  /**
+   * A new pending TOTP secret for the user (replacing a pending one): shown once, to be typed or
+   * scanned into an authenticator and confirmed with its first code. Refused while 2FA is enabled.
+   */
+  async enableTotp(actor: string, input: { email: string }): Promise<TotpEnrolment> {
+    const user = await this.user(input.email);
+    const enrolment = await this.secured.enableTotp(user.userId, user.email, this.clock());
+    if (enrolment === undefined)
+      throw new OperatorError("conflict", `2FA is already enabled for ${user.email}; disable it first`);
+    // The secret is shown once to the caller and never written to the audit log.
+    await this.audit(actor, "user.2fa.enable", `user:${user.userId}`, { status: "pending" });
+    return { userId: user.userId, email: user.email, secret: enrolment.secret, uri: enrolment.uri };
+  }
+
+  /** Enables the pending secret with its first code; withdrawals are locked for 24 h from now. */
+  async confirmTotp(actor: string, input: { email: string; code: string }): Promise<TotpChange> {
+    const user = await this.user(input.email);
+    const code = checkTotpCode(input.code);
+    const status = await this.secured.totpStatus(user.userId);
+    if (status === "enabled") throw new OperatorError("conflict", `2FA is already enabled for ${user.email}`);
+    if (status === "none")
+      throw new OperatorError(
+        "conflict",
+        `${user.email} has no pending 2FA secret; run \`user 2fa enable\` first`,
+      );
+    if (!(await this.secured.confirmTotp(user.userId, code, this.clock())))
+      throw new OperatorError(
+        "rejected",
+        "wrong code for the pending 2FA secret (or the secret cannot be opened)",
+      );
+    const lockedUntil = await this.withdrawalLockEnd(user.userId);
+    await this.audit(actor, "user.2fa.confirm", `user:${user.userId}`, {
+      withdrawalsLockedUntilMs: lockedUntil,
+    });
+    return {
+      userId: user.userId,
+      email: user.email,
+      totp: "enabled",
+      withdrawalsLockedUntil: iso(lockedUntil),
+    };
+  }
+
+  /** Checks a code of the user's enabled 2FA (support proving who calls); each code works once. */
+  async verifyTotp(
+    actor: string,
+    input: { email: string; code: string },
+  ): Promise<{
+    userId: number;
+    email: string;
+    verified: true;
+  }> {
+    const user = await this.user(input.email);
+    const code = checkTotpCode(input.code);
+    const result = await this.secured.verifyTotp(user.userId, code, this.clock());
+    if (result === "notEnabled") throw new OperatorError("conflict", `2FA is not enabled for ${user.email}`);
+    if (result === "wrongCode")
+      throw new OperatorError("rejected", "wrong code, or a code already used (each code works once)");
+    // The code's time step is now used: the audit says who spent it.
+    await this.audit(actor, "user.2fa.verify", `user:${user.userId}`, {});
+    return { userId: user.userId, email: user.email, verified: true };
+  }
+
+  /** Removes the user's 2FA (pending or enabled); removing an enabled one locks withdrawals 24 h. */
+  async disableTotp(actor: string, input: { email: string }): Promise<TotpChange> {
+    const user = await this.user(input.email);
+    const status = await this.secured.totpStatus(user.userId);
+    if (status === "none" || !(await this.secured.disableTotp(user.userId, this.clock())))
+      throw new OperatorError("notFound", `${user.email} has no 2FA to disable`);
+    const lockedUntil = status === "enabled" ? await this.withdrawalLockEnd(user.userId) : null;
+    await this.audit(actor, "user.2fa.disable", `user:${user.userId}`, {
+      was: status,
+      withdrawalsLockedUntilMs: lockedUntil,
+    });
+    return {
+      userId: user.userId,
+      email: user.email,
+      totp: "disabled",
+      withdrawalsLockedUntil: lockedUntil === null ? null : iso(lockedUntil),
+    };
+  }
+
+  private async withdrawalLockEnd(userId: number): Promise<number> {
+    const changed = await this.accounts.securityChangedMs(userId);
+    if (changed === undefined) throw new Error(`the security change of user ${userId} was not recorded`);
+    return changed + SECURITY_CHANGE_LOCK_MS;
+  }
+
+  // ---- address book ----------------------------------------------------------------------------
+
+  /**
+   * Adds a withdrawal destination: the currency must be one custody (or, without it, a devnet
+   * chain) serves, and the address one of its chain, stored in the chain's canonical form. Usable
+   * after the accounts' activation delay unless an operator activates it.
+   */
+  async addAddress(
+    actor: string,
+    input: { email: string; currency: string; address: string; label?: string },
+  ): Promise<AddressBookListing> {
+    const user = await this.user(input.email);
+    const { currency, chain } = this.currencyChain(input.currency);
+    const address = this.canonicalAddress(currency, chain, input.address);
+    const label = checkLabel(input.label ?? "");
+    const added = await this.accounts.addAddress({
+      userId: user.userId,
+      currency,
+      address,
+      label,
+      nowMs: this.clock(),
+    });
+    if (added === "exists")
+      throw new OperatorError(
+        "conflict",
+        `${address} is already in ${user.email}'s ${currency} address book`,
+      );
+    if (added === "full") throw new OperatorError("rejected", `${user.email}'s address book is full`);
+    const entry = await this.addressEntry(user, currency, address);
+    await this.audit(actor, "addressBook.add", `user:${user.userId}`, {
+      currency,
+      chain,
+      address,
+      label,
+      activeFromMs: entry.activeFromMs,
+    });
+    return this.addressListing(user, entry, chain);
+  }
+
+  async listAddresses(input: { email: string }): Promise<{ addresses: AddressBookListing[] }> {
+    const user = await this.user(input.email);
+    const entries = await this.accounts.addressBook(user.userId, { limit: 1_000 });
+    return {
+      addresses: entries.map((entry) => this.addressListing(user, entry, this.chainOf(entry.currency))),
+    };
+  }
+
+  /** The operator makes an entry usable now (named on it), with the reason in the audit log. */
+  async activateAddress(
+    actor: string,
+    input: { email: string; currency: string; address: string; reason: string },
+  ): Promise<AddressBookListing> {
+    const user = await this.user(input.email);
+    const reason = checkReason(input.reason);
+    const { currency, address } = await this.existingEntry(user, input);
+    if (
+      !(await this.accounts.activateAddressNow({
+        userId: user.userId,
+        currency,
+        address,
+        nowMs: this.clock(),
+        operator: actor,
+      }))
+    )
+      throw new OperatorError("notFound", `${address} is not in ${user.email}'s ${currency} address book`);
+    const entry = await this.addressEntry(user, currency, address);
+    await this.audit(actor, "addressBook.activate", `user:${user.userId}`, {
+      currency,
+      address,
+      reason,
+      activeFromMs: entry.activeFromMs,
+    });
+    return this.addressListing(user, entry, this.chainOf(currency));
+  }
+
+  async removeAddress(
+    actor: string,
+    input: { email: string; currency: string; address: string; reason?: string },
+  ): Promise<{ userId: number; email: string; currency: string; address: string; removed: true }> {
+    const user = await this.user(input.email);
+    const reason = input.reason === undefined || input.reason === "" ? null : checkReason(input.reason);
+    const { currency, address } = await this.existingEntry(user, input);
+    if (!(await this.accounts.removeAddress(user.userId, currency, address)))
+      throw new OperatorError("notFound", `${address} is not in ${user.email}'s ${currency} address book`);
+    await this.audit(actor, "addressBook.remove", `user:${user.userId}`, { currency, address, reason });
+    return { userId: user.userId, email: user.email, currency, address, removed: true };
+  }
+
+  /**
+   * The currency's code and chain: custody's terms when custody runs (it is the authority on
+   * which currencies have wallets), else the devnet chains' assets.
+   */
+  private currencyChain(text: string): { currency: string; chain: string } {
+    const currency = checkCurrency(text);
+    if (this.custody !== null) {
+      const terms = this.custody.terms();
+      const found = terms.find((t) => t.currency === currency);
+      if (found === undefined)
+        throw new OperatorError(
+          "notFound",
+          `no currency ${currency} in custody (it serves ${terms.map((t) => t.currency).join(", ") || "none"})`,
+        );
+      return { currency, chain: found.chain };
+    }
+    if (this.devnet === null)
+      throw new OperatorError(
+        "notFound",
+        `cannot tell which chain ${currency} is on: neither custody nor the devnet chains run here`,
+      );
+    const chain = this.devnet.chains.find((c) => c.assets.some((a) => a.symbol === currency));
+    if (chain === undefined) {
+      const known = this.devnet.chains.flatMap((c) => c.assets.map((a) => a.symbol));
+      throw new OperatorError(
+        "notFound",
+        `no currency ${currency} on a chain (the currencies are ${known.join(", ")})`,
+      );
+    }
+    return { currency, chain: chain.name };
+  }
+
+  /** The currency's chain, or null when it cannot be told (for listings). */
+  private chainOf(currency: string): string | null {
+    try {
+      return this.currencyChain(currency).chain;
+    } catch (error) {
+      if (error instanceof OperatorError) return null;
+      throw error;
+    }
+  }
+
+  /** The address in its chain's canonical form; refuses malformed ones and those of another chain. */
+  private canonicalAddress(currency: string, chainName: string, text: string): string {
+    const address = typeof text === "string" ? text.trim() : "";
+    if (address === "" || address.length > MAX_ADDRESS_LENGTH)
+      throw new OperatorError("invalid", `an address has 1..${MAX_ADDRESS_LENGTH} characters`);
+    const chains = this.devnet?.chains ?? [];
+    const chain = chains.find((c) => c.name === chainName);
+    if (chain === undefined)
+      throw new OperatorError(
+        "invalid",
+        `cannot check addresses of ${chainName} (${currency}) here: only the devnet chains' addresses are checked`,
+      );
+    const canonical = chain.normalizeAddress(address);
+    if (canonical !== null) return canonical;
+    const other = chains.find((c) => c !== chain && c.normalizeAddress(address) !== null);
+    if (other !== undefined)
+      throw new OperatorError(
+        "invalid",
+        `${printable(address)} is a ${other.name} address; ${currency} is on ${chain.name}, so its address must be a ${chain.name} one`,
+      );
+    throw new OperatorError(
+      "invalid",
+      `not a ${chain.name} address (for ${currency}): ${printable(address)}`,
+    );
+  }
+
+  /** An entry to change: the address as stored (canonical when its chain can tell, else as given). */
+  private async existingEntry(
+    user: UserRecord,
+    input: { currency: string; address: string },
+  ): Promise<{ currency: string; address: string }> {
+    const currency = checkCurrency(input.currency);
+    const given = typeof input.address === "string" ? input.address.trim() : "";
+    if (given === "" || given.length > MAX_ADDRESS_LENGTH || !/^[!-~]+$/.test(given))
+      throw new OperatorError("invalid", `an address is 1..${MAX_ADDRESS_LENGTH} printable characters`);
+    const chainName = this.chainOf(currency);
+    const chain = this.devnet?.chains.find((c) => c.name === chainName);
+    const address = chain?.normalizeAddress(given) ?? given;
+    if ((await this.accounts.addressEntry(user.userId, currency, address)) === undefined)
+      throw new OperatorError(
+        "notFound",
+        `${printable(address)} is not in ${user.email}'s ${currency} address book`,
+      );
+    return { currency, address };
+  }
+
+  private async addressEntry(user: UserRecord, currency: string, address: string): Promise<AddressBookEntry> {
+    const entry = await this.accounts.addressEntry(user.userId, currency, address);
+    if (entry === undefined)
+      throw new Error(`address book entry ${currency} ${address} missing after a change`);
+    return entry;
+  }
+
+  private addressListing(
+    user: UserRecord,
+    entry: AddressBookEntry,
+    chain: string | null,
+  ): AddressBookListing {
+    return {
+      userId: user.userId,
+      email: user.email,
+      currency: entry.currency,
+      chain,
+      address: entry.address,
+      label: entry.label,
+      created: iso(entry.createdMs),
+      activeFrom: iso(entry.activeFromMs),
+      active: entry.activeFromMs <= this.clock(),
+      activatedBy: entry.activatedBy,
+    };
+  }
+
+  // ---- custody ---------------------------------------------------------------------------------
+
+  async custodyStatus(input: { chain?: string }): Promise<{ chains: ChainCustodyStatus[] }> {
+    const report = await this.custodyCall(() => this.custodyPort().status());
+    if (input.chain === undefined || input.chain === "") return { chains: report.chains };
+    const wanted = input.chain.trim().toLowerCase();
+    // A devnet chain may be named as the devnet commands name it (`btc`) or as custody does (`devnet-btc`).
+    const devnetName = this.devnet?.chains.find((c) => c.id === wanted)?.name;
+    const chains = report.chains.filter((c) => c.chain === wanted || c.chain === devnetName);
+    if (chains.length === 0)
+      throw new OperatorError(
+        "invalid",
+        `custody has no chain ${printable(wanted)}; its chains are ${report.chains.map((c) => c.chain).join(", ") || "none"}`,
+      );
+    return { chains };
+  }
+
+  async listWithdrawals(input: { email?: string; step?: string; limit?: number }): Promise<{
+    withdrawals: WithdrawalView[];
+  }> {
+    const port = this.custodyPort();
+    const userId = input.email === undefined ? undefined : (await this.user(input.email)).userId;
+    const step = input.step === undefined ? undefined : checkStep(input.step);
+    const limit = input.limit ?? DEFAULT_WITHDRAWAL_LIST;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_WITHDRAWAL_LIST)
+      throw new OperatorError(
+        "invalid",
+        `limit must be a whole number 1..${MAX_WITHDRAWAL_LIST}, got ${String(limit)}`,
+      );
+    const withdrawals = await this.custodyCall(() =>
+      port.withdrawals({
+        ...(userId === undefined ? {} : { userId }),
+        ...(step === undefined ? {} : { step }),
+        limit,
+      }),
+    );
+    return { withdrawals };
+  }
+
+  /** One approval of a withdrawal waiting for approvals (custody refuses a second by the same approver). */
+  async approveWithdrawal(actor: string, input: { withdrawalId: number }): Promise<WithdrawalView> {
+    const port = this.custodyPort();
+    const withdrawalId = checkWithdrawalId(input.withdrawalId);
+    const view = await this.custodyCall(() => port.approveWithdrawal(withdrawalId, actor));
+    await this.audit(actor, "withdrawal.approve", `withdrawal:${withdrawalId}`, {
+      userId: view.userId,
+      currency: view.currency,
+      amount: view.amount,
+      address: view.address,
+      step: view.step,
+      approvals: view.approvals.length,
+      approvalsNeeded: view.approvalsNeeded,
+    });
+    return view;
+  }
+
+  /** Rejects a withdrawal not yet signed: custody releases the hold with the reason. */
+  async rejectWithdrawal(
+    actor: string,
+    input: { withdrawalId: number; reason: string },
+  ): Promise<WithdrawalView> {
+    const port = this.custodyPort();
+    const withdrawalId = checkWithdrawalId(input.withdrawalId);
+    const reason = checkReason(input.reason);
+    const view = await this.custodyCall(() => port.rejectWithdrawal(withdrawalId, actor, reason));
+    await this.audit(actor, "withdrawal.reject", `withdrawal:${withdrawalId}`, {
+      userId: view.userId,
+      currency: view.currency,
+      amount: view.amount,
+      step: view.step,
+      reason,
+    });
+    return view;
+  }
+
+  private custodyPort(): CustodyPort {
+    if (this.custody === null)
+      throw new OperatorError(
+        "notFound",
+        "custody is not running: it runs inside the server (`bulwark start`); run this command while the server runs",
+      );
+    return this.custody;
+  }
+
+  /** Custody's refusals as the operator's kinds, with custody's code and its safe detail. */
+  private async custodyCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof CustodyError)
+        throw new OperatorError(
+          CUSTODY_ERROR_KINDS[error.code] ?? "rejected",
+          `${error.code}: ${error.detail}`,
+        );
+      throw error;
+    }
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -488,4 +974,96 @@ function specOrInvalid<T>(build: () => T): T {
     if (error instanceof SpecError) throw new OperatorError("invalid", error.message);
     throw error;
   }
+}
+
+/** Custody's refusal codes as operator error kinds (the rest are "rejected"). */
+const CUSTODY_ERROR_KINDS: Partial<Record<CustodyErrorCode, OperatorErrorKind>> = {
+  notFound: "notFound",
+  unknownCurrency: "notFound",
+  wrongStep: "conflict",
+  approvalRefused: "conflict",
+  badAddress: "invalid",
+  badAmount: "invalid",
+};
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function checkTotpCode(code: string): string {
+  const trimmed = typeof code === "string" ? code.trim() : "";
+  if (!/^[0-9]{6}$/.test(trimmed)) throw new OperatorError("invalid", "a 2FA code is 6 digits");
+  return trimmed;
+}
+
+function checkCurrency(text: string): string {
+  const currency = typeof text === "string" ? text.trim().toUpperCase() : "";
+  if (!CURRENCY_CODE.test(currency))
+    throw new OperatorError("invalid", `a currency is 1..16 letters or digits, got ${printable(currency)}`);
+  return currency;
+}
+
+function checkReason(text: string): string {
+  const reason = typeof text === "string" ? text.trim() : "";
+  if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
+    throw new OperatorError("invalid", `reason must be 1..${MAX_REASON_LENGTH} characters`);
+  return reason;
+}
+
+/** Printable characters only (labels are shown in consoles and pages). */
+function checkLabel(text: string): string {
+  const label = typeof text === "string" ? text.trim() : "";
+  if (label.length > MAX_LABEL_LENGTH || hasControl(label) || /[<>]/.test(label))
+    throw new OperatorError(
+      "invalid",
+      `a label has at most ${MAX_LABEL_LENGTH} characters, no control characters and no < or >`,
+    );
+  return label;
+}
+
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function checkNote(text: string): string {
+  const note = typeof text === "string" ? text.trim() : "";
+  if (note.length > MAX_REASON_LENGTH || hasControl(note))
+    throw new OperatorError("invalid", `a note has at most ${MAX_REASON_LENGTH} printable characters`);
+  return note;
+}
+
+function checkStep(text: string): WithdrawalStep {
+  const step = WITHDRAWAL_STEPS.find((s) => s === text);
+  if (step === undefined)
+    throw new OperatorError(
+      "invalid",
+      `unknown withdrawal step ${printable(text)}; the steps are ${WITHDRAWAL_STEPS.join(", ")}`,
+    );
+  return step;
+}
+
+function checkWithdrawalId(id: number): number {
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw new OperatorError("invalid", `a withdrawal id is a whole number ≥ 1, got ${String(id)}`);
+  return id;
+}
+
+/** Strict base64 (no whitespace, padding only at the end) of 1..`maxBytes` bytes. */
+function decodeBase64(text: string, maxBytes: number): Uint8Array {
+  if (
+    typeof text !== "string" ||
+    text.length === 0 ||
+    text.length % 4 !== 0 ||
+    text.length > Math.ceil(maxBytes / 3) * 4 ||
+    !/^[A-Za-z0-9+/]+={0,2}$/.test(text)
+  )
+    throw new OperatorError("invalid", `signedTx must be base64 of 1..${maxBytes} bytes`);
+  const bytes = new Uint8Array(Buffer.from(text, "base64"));
+  if (bytes.length === 0 || bytes.length > maxBytes)
+    throw new OperatorError("invalid", `signedTx must be base64 of 1..${maxBytes} bytes`);
+  return bytes;
 }

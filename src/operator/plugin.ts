@@ -8,7 +8,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { addressGroupKey } from "../accounts/api-keys.ts";
-import { MAX_EMAIL_LENGTH, type OperatorActions, OperatorError, type OperatorErrorKind } from "./actions.ts";
+import { WITHDRAWAL_STEPS } from "../custody/port.ts";
+import {
+  MAX_EMAIL_LENGTH,
+  MAX_WITHDRAWAL_LIST,
+  type OperatorActions,
+  OperatorError,
+  type OperatorErrorKind,
+} from "./actions.ts";
+import { MAX_DEVNET_SIGNED_TX_BYTES } from "./devnet.ts";
 import type { OperatorToken } from "./token.ts";
 
 export const OPERATOR_API_PREFIX = "/operator/v1";
@@ -65,6 +73,51 @@ const count = z.number().int("must be a whole number");
 const devnetMineBody = z.object({ chain: text, blocks: count.default(1) }).strict();
 const devnetFaucetBody = z.object({ chain: text, address: text, asset: text, amount: decimalText }).strict();
 const devnetReorgBody = z.object({ chain: text, depth: count }).strict();
+// 2FA, the address book, the theft drill's broadcast, custody.
+const totpBody = z.object({ email: emailText }).strict();
+const totpCodeBody = z.object({ email: emailText, code: z.string().min(1).max(16) }).strict();
+const addressText = z.string().min(1).max(MAX_TEXT);
+const currencyText = z.string().min(1).max(16);
+const addressAddBody = z
+  .object({
+    email: emailText,
+    currency: currencyText,
+    address: addressText,
+    label: z.string().max(MAX_TEXT).optional(),
+  })
+  .strict();
+const addressListQuery = z.object({ email: emailText }).strict();
+const addressActivateBody = z
+  .object({ email: emailText, currency: currencyText, address: addressText, reason: text })
+  .strict();
+const addressRemoveBody = z
+  .object({ email: emailText, currency: currencyText, address: addressText, reason: text.optional() })
+  .strict();
+/** Base64 of at most MAX_DEVNET_SIGNED_TX_BYTES bytes (OperatorActions checks the alphabet and the length). */
+const MAX_SIGNED_TX_TEXT = Math.ceil(MAX_DEVNET_SIGNED_TX_BYTES / 3) * 4;
+const devnetBroadcastBody = z
+  .object({
+    chain: text,
+    signedTx: z.string().min(1).max(MAX_SIGNED_TX_TEXT),
+    note: z.string().max(MAX_TEXT).optional(),
+  })
+  .strict();
+/** A broadcast carries a whole signed transaction: more than the other operator bodies. */
+const BROADCAST_BODY_LIMIT_BYTES = MAX_SIGNED_TX_TEXT + 4 * 1024;
+const custodyStatusQuery = z.object({ chain: text.optional() }).strict();
+const wholeNumberText = z
+  .string()
+  .regex(/^[0-9]{1,15}$/, "must be a whole number")
+  .transform(Number);
+const withdrawalListQuery = z
+  .object({
+    email: emailText.optional(),
+    step: z.enum(WITHDRAWAL_STEPS).optional(),
+    limit: wholeNumberText.optional(),
+  })
+  .strict();
+const withdrawalParams = z.object({ withdrawalId: wholeNumberText });
+const withdrawalRejectBody = z.object({ reason: text }).strict();
 const emailParams = z.object({ email: emailText });
 const keyParams = z.object({ keyId: text });
 const symbolParams = z.object({ symbol: text });
@@ -282,6 +335,57 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   app.post("/devnet/reorg", route, async (request) =>
     actions.devnetReorg(actor(request), parse(devnetReorgBody, request.body)),
   );
+  app.post("/devnet/broadcast", { bodyLimit: BROADCAST_BODY_LIMIT_BYTES }, async (request) =>
+    actions.devnetBroadcast(actor(request), parse(devnetBroadcastBody, request.body)),
+  );
+
+  // Second factors (TOTP). The secret of /2fa/enable is in its answer only, never in the audit log.
+  app.post("/2fa/enable", route, async (request, reply) =>
+    created(reply, await actions.enableTotp(actor(request), parse(totpBody, request.body))),
+  );
+  app.post("/2fa/confirm", route, async (request) =>
+    actions.confirmTotp(actor(request), parse(totpCodeBody, request.body)),
+  );
+  app.post("/2fa/verify", route, async (request) =>
+    actions.verifyTotp(actor(request), parse(totpCodeBody, request.body)),
+  );
+  app.post("/2fa/disable", route, async (request) =>
+    actions.disableTotp(actor(request), parse(totpBody, request.body)),
+  );
+
+  // The address book: withdrawal destinations, checked against the currency's chain.
+  app.get("/addresses", async (request) => actions.listAddresses(parse(addressListQuery, request.query)));
+  app.post("/addresses", route, async (request, reply) =>
+    created(reply, await actions.addAddress(actor(request), parse(addressAddBody, request.body))),
+  );
+  app.post("/addresses/activate", route, async (request) =>
+    actions.activateAddress(actor(request), parse(addressActivateBody, request.body)),
+  );
+  app.post("/addresses/remove", route, async (request) =>
+    actions.removeAddress(actor(request), parse(addressRemoveBody, request.body)),
+  );
+
+  // Custody (404 with an explanation while it is not running).
+  app.get("/custody/status", async (request) =>
+    actions.custodyStatus(parse(custodyStatusQuery, request.query)),
+  );
+  app.get("/withdrawals", async (request) => {
+    const query = parse(withdrawalListQuery, request.query);
+    if (query.limit !== undefined && (query.limit < 1 || query.limit > MAX_WITHDRAWAL_LIST))
+      throw new OperatorError("invalid", `limit must be 1..${MAX_WITHDRAWAL_LIST}`);
+    return actions.listWithdrawals(query);
+  });
+  app.post("/withdrawals/:withdrawalId/approve", route, async (request) => {
+    parse(z.object({}).strict(), request.body);
+    return actions.approveWithdrawal(actor(request), parse(withdrawalParams, request.params));
+  });
+  app.post("/withdrawals/:withdrawalId/reject", route, async (request) =>
+    actions.rejectWithdrawal(actor(request), {
+      ...parse(withdrawalParams, request.params),
+      ...parse(withdrawalRejectBody, request.body),
+    }),
+  );
+
   const { verifyCore } = options;
   if (verifyCore !== undefined)
     app.get("/verify", async (_request, reply) => {

@@ -14,19 +14,18 @@ import type { ChainAdapter, UnsignedTransaction } from "../chains/adapter.ts";
 import { devnetAddressFromXpub } from "../chains/devnet/signing.ts";
 import type { AssetConfig } from "../core/config.ts";
 import type { ExchangeBoundary, PipelineWithdrawal } from "../exchange/boundary.ts";
-import { parseDecimalBig } from "../units/decimal.ts";
 import { chainToLedger, ledgerToChain } from "../units/chain-units.ts";
-import { formatUnits } from "../units/decimal.ts";
+import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
 import { type ChainCustodyConfig, type CurrencyCustodyConfig, DEFAULT_TICK_MS, hotBounds } from "./config.ts";
 import { DepositAddresses, devnetDepositDeriver } from "./deposit-addresses.ts";
 import { DepositWatcher } from "./deposit-watcher.ts";
 import { InternalTransfers } from "./internal-transfers.ts";
 import {
   type ChainCustodyStatus,
+  type CurrencyTerms,
   CustodyError,
   type CustodyPort,
   type CustodyStatusReport,
-  type CurrencyTerms,
   type WithdrawalRequest,
   type WithdrawalStep,
   type WithdrawalView,
@@ -40,6 +39,13 @@ const SWEEP_ADDRESSES_PER_PASS = 200;
 /** Watcher polls per tick while the scanner catches up. */
 const MAX_POLLS_PER_TICK = 20;
 const MAX_LIST_LIMIT = 1_000;
+/** A withdrawal request is answered once it reaches one of these (the funds are held, or it was refused). */
+const ANSWER_AFTER_STEPS: ReadonlySet<string> = new Set([
+  "approved",
+  "awaitingApproval",
+  "rejected",
+  "failed",
+]);
 
 /** Signer status as custody reads it (budget left per asset and window). */
 export interface SignerStatusPort extends SignerPort {
@@ -90,6 +96,7 @@ class ChainCustody {
   readonly hotAddress: string | null;
   readonly changeAddress: string | null;
   private sweepCursor: { account: number; index: number } | undefined;
+  private watcherStarted: Promise<void> | null = null;
   private reorgedAfterCredit = 0;
 
   constructor(
@@ -166,6 +173,14 @@ class ChainCustody {
   }
 
   async tick(): Promise<void> {
+    if (this.watcher !== null) {
+      const watcher = this.watcher;
+      this.watcherStarted ??= watcher.start().catch((error: unknown) => {
+        this.watcherStarted = null;
+        throw error;
+      });
+      await this.watcherStarted;
+    }
     if (this.watcher !== null)
       for (let polls = 0; polls < MAX_POLLS_PER_TICK; polls++) {
         const result = await this.watcher.poll();
@@ -221,7 +236,11 @@ class ChainCustody {
   ): Promise<void> {
     const { adapter } = this.parts;
     const total = batch.reduce((sum, source) => sum + source.balance, 0n);
-    const request = { sources: batch.map((source) => source.address), to: this.requireHot(), asset: currency.currency };
+    const request = {
+      sources: batch.map((source) => source.address),
+      to: this.requireHot(),
+      asset: currency.currency,
+    };
     // Build once to learn the fee, then for the whole balance minus the fee (nothing left behind).
     const probe = await adapter.buildPayment({ ...request, amount: total / 2n });
     const amount = roundDownToLedger(total - probe.fee, decimals, asset.scale);
@@ -260,7 +279,8 @@ class ChainCustody {
       let unsigned: UnsignedTransaction;
       try {
         unsigned = await this.parts.adapter.buildPayment({
-          sources: [this.requireHot()],
+          sources:
+            this.changeAddress === null ? [this.requireHot()] : [this.requireHot(), this.changeAddress],
           to: cold,
           asset: currency.currency,
           amount,
@@ -309,7 +329,17 @@ class ChainCustody {
       }
     const pending = await exchange.custody.listWithdrawals({
       chain: config.chain,
-      steps: ["requested", "held", "awaitingApproval", "approved", "signing", "signed", "broadcast", "confirmed", "stuck"],
+      steps: [
+        "requested",
+        "held",
+        "awaitingApproval",
+        "approved",
+        "signing",
+        "signed",
+        "broadcast",
+        "confirmed",
+        "stuck",
+      ],
       limit: MAX_LIST_LIMIT,
     });
     const balances = [];
@@ -485,7 +515,10 @@ export class CustodyService implements CustodyPort {
   async depositAddress(userId: number, currency: string) {
     const { chain } = this.chainForCurrency(currency);
     if (!chain.ready)
-      throw new CustodyError("walletNotAvailable", `the ${chain.parts.config.chain} wallet is not set up yet`);
+      throw new CustodyError(
+        "walletNotAvailable",
+        `the ${chain.parts.config.chain} wallet is not set up yet`,
+      );
     const record = await this.addresses.depositAddress(userId, chain.parts.config.chain);
     return { currency, chain: record.chain, address: record.address };
   }
@@ -559,7 +592,7 @@ export class CustodyService implements CustodyPort {
       approvalsNeeded: amountUnits >= config.approvalThresholdUnits ? 2 : 0,
       requestedMs: nowMs,
     });
-    await chain.pipeline.advance(row.withdrawalId);
+    await chain.pipeline.advance(row.withdrawalId, ANSWER_AFTER_STEPS);
     const view = await this.withdrawal(row.withdrawalId);
     if (view === undefined) throw new Error(`withdrawal ${row.withdrawalId} vanished`);
     if (view.step === "rejected") throw new CustodyError("insufficientFunds", view.reason ?? "refused");
@@ -574,7 +607,12 @@ export class CustodyService implements CustodyPort {
     if (address === null)
       throw new CustodyError("badAddress", `not an address of the ${chain.parts.config.chain} chain`);
     const own = await this.exchange.custody.depositAddressOwners(chain.parts.config.chain, [address]);
-    if (own.size > 0 || address === chain.hotAddress || address === chain.changeAddress || address === chain.parts.coldAddress)
+    if (
+      own.size > 0 ||
+      address === chain.hotAddress ||
+      address === chain.changeAddress ||
+      address === chain.parts.coldAddress
+    )
       throw new CustodyError("badAddress", "that is an address of this exchange");
     return address;
   }
@@ -623,7 +661,11 @@ export class CustodyService implements CustodyPort {
   ): Promise<void> {
     const custody = this.exchange.custody;
     const format = (units: number) => `${formatUnits(units, asset.scale)} ${config.currency}`;
-    const day = await custody.withdrawnUnitsSince({ assetId: asset.assetId, userId, sinceMs: nowMs - DAY_MS });
+    const day = await custody.withdrawnUnitsSince({
+      assetId: asset.assetId,
+      userId,
+      sinceMs: nowMs - DAY_MS,
+    });
     if (day + amountUnits > config.userLimit24hUnits)
       throw new CustodyError("aboveLimit", `above your 24 h limit of ${format(config.userLimit24hUnits)}`);
     const month = await custody.withdrawnUnitsSince({
@@ -665,7 +707,11 @@ export class CustodyService implements CustodyPort {
     return row === undefined ? undefined : this.view(row);
   }
 
-  async withdrawals(filter: { userId?: number; step?: WithdrawalStep; limit: number }): Promise<WithdrawalView[]> {
+  async withdrawals(filter: {
+    userId?: number;
+    step?: WithdrawalStep;
+    limit: number;
+  }): Promise<WithdrawalView[]> {
     const rows = await this.exchange.custody.listWithdrawals({
       ...(filter.userId === undefined ? {} : { userId: filter.userId }),
       ...(filter.step === undefined ? {} : { steps: [filter.step] }),
@@ -675,9 +721,10 @@ export class CustodyService implements CustodyPort {
   }
 
   private async requireWithdrawal(withdrawalId: number): Promise<PipelineWithdrawal> {
-    const row = Number.isSafeInteger(withdrawalId) && withdrawalId > 0
-      ? await this.exchange.custody.getWithdrawal(withdrawalId)
-      : undefined;
+    const row =
+      Number.isSafeInteger(withdrawalId) && withdrawalId > 0
+        ? await this.exchange.custody.getWithdrawal(withdrawalId)
+        : undefined;
     if (row === undefined) throw new CustodyError("notFound", `no withdrawal ${withdrawalId}`);
     return row;
   }
@@ -703,7 +750,10 @@ export class CustodyService implements CustodyPort {
   async rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView> {
     const row = await this.requireWithdrawal(withdrawalId);
     if (!(REJECTABLE_STEPS as readonly string[]).includes(row.step))
-      throw new CustodyError("wrongStep", `withdrawal ${withdrawalId} is ${row.step}: it can no longer be rejected`);
+      throw new CustodyError(
+        "wrongStep",
+        `withdrawal ${withdrawalId} is ${row.step}: it can no longer be rejected`,
+      );
     const chain = this.chains.get(row.chain);
     if (chain === undefined) throw new CustodyError("notFound", `no chain ${row.chain}`);
     await chain.pipeline.release(row, `rejected by ${actor}: ${reason}`.slice(0, 500));

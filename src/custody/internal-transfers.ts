@@ -13,7 +13,13 @@ import type { ChainAdapter, UnsignedTransaction } from "../chains/adapter.ts";
 import { readFileIfExists, writeFileAtomic } from "../chains/devnet/persist.ts";
 import type { WalletAccount } from "../core/commands.ts";
 import type { ExchangeBoundary } from "../exchange/boundary.ts";
-import { encodeIntent, type Intent, type IntentKind, type IntentWire, intentToWire } from "../signer/intent.ts";
+import {
+  encodeIntent,
+  type Intent,
+  type IntentKind,
+  type IntentWire,
+  intentToWire,
+} from "../signer/intent.ts";
 import { chainToLedger } from "../units/chain-units.ts";
 import type { SignerPort } from "./withdrawal-pipeline.ts";
 
@@ -91,7 +97,8 @@ export class InternalTransfers {
   /** Coins in flight out of `from` for an asset: what a planner must not count twice. */
   inFlightBaseUnits(asset: string, from: WalletAccount): bigint {
     let total = 0n;
-    for (const job of this.active()) if (job.asset === asset && job.from === from) total += BigInt(job.amount);
+    for (const job of this.active())
+      if (job.asset === asset && job.from === from) total += BigInt(job.amount);
     return total;
   }
 

@@ -167,7 +167,10 @@ export interface CustodyPort {
   /** Every currency custody serves, with its terms. */
   terms(): CurrencyTerms[];
   /** The user's deposit address for the currency: stored, or derived and stored. */
-  depositAddress(userId: number, currency: string): Promise<{ currency: string; chain: string; address: string }>;
+  depositAddress(
+    userId: number,
+    currency: string,
+  ): Promise<{ currency: string; chain: string; address: string }>;
   /** Validates and starts a withdrawal; resolves once it is held (or throws CustodyError, changing nothing). */
   requestWithdrawal(request: WithdrawalRequest): Promise<WithdrawalView>;
   withdrawal(withdrawalId: number): Promise<WithdrawalView | undefined>;

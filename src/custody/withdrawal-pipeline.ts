@@ -121,11 +121,15 @@ export class WithdrawalPipeline {
     for (const withdrawal of pending.reverse()) await this.advance(withdrawal.withdrawalId);
   }
 
-  /** Moves one withdrawal forward until it has to wait. */
-  async advance(withdrawalId: number): Promise<void> {
+  /**
+   * Moves one withdrawal forward until it has to wait, or (with `stopAfter`) once it has reached
+   * one of those steps: a request answers once the funds are held, and the rest runs on the tick.
+   */
+  async advance(withdrawalId: number, stopAfter?: ReadonlySet<string>): Promise<void> {
     for (let stepCount = 0; stepCount < MAX_STEPS_PER_WITHDRAWAL; stepCount++) {
       const withdrawal = await this.options.exchange.custody.getWithdrawal(withdrawalId);
       if (withdrawal === undefined) return;
+      if (stopAfter?.has(withdrawal.step)) return;
       let moved: boolean;
       try {
         moved = await this.step(withdrawal);
@@ -143,11 +147,15 @@ export class WithdrawalPipeline {
     step: WithdrawalStep,
     patch: Omit<Parameters<ExchangeBoundary["custody"]["updateWithdrawal"]>[2], "step" | "atMs"> = {},
   ): Promise<boolean> {
-    const moved = await this.options.exchange.custody.updateWithdrawal(withdrawal.withdrawalId, withdrawal.step, {
-      step,
-      atMs: this.clock(),
-      ...patch,
-    });
+    const moved = await this.options.exchange.custody.updateWithdrawal(
+      withdrawal.withdrawalId,
+      withdrawal.step,
+      {
+        step,
+        atMs: this.clock(),
+        ...patch,
+      },
+    );
     if (moved && step !== withdrawal.step) await this.options.onStep?.(withdrawal.withdrawalId, step);
     return moved && step !== withdrawal.step;
   }
@@ -226,7 +234,11 @@ export class WithdrawalPipeline {
     let unsigned: Awaited<ReturnType<ChainAdapter["buildPayment"]>>;
     try {
       unsigned = await adapter.buildPayment({
-        sources: [this.options.hotAddress()],
+        // The hot wallet's change comes back to the change address: both are spendable hot coins.
+        sources:
+          this.options.changeAddress === undefined
+            ? [this.options.hotAddress()]
+            : [this.options.hotAddress(), this.options.changeAddress()],
         to: withdrawal.destination,
         asset: withdrawal.currency,
         amount: withdrawal.chainAmount,
@@ -263,7 +275,8 @@ export class WithdrawalPipeline {
     if (signer === null) return this.note(withdrawal, "waiting: the chain's signer is not running");
     // Written by prepareIntent from a checked intent.
     const persisted = JSON.parse(withdrawal.intentJson ?? "null") as PersistedIntent | null;
-    if (persisted === null) return this.move(withdrawal, "stuck", { reason: "signing without a persisted intent" });
+    if (persisted === null)
+      return this.move(withdrawal, "stuck", { reason: "signing without a persisted intent" });
     let answer: Awaited<ReturnType<SignerPort["sign"]>>;
     try {
       answer = await signer.sign(persisted.intent, persisted.signature);
@@ -280,10 +293,17 @@ export class WithdrawalPipeline {
         reason: "intent expired before signing; building a new one",
       });
     if (RETRYABLE_REFUSALS.has(answer.code))
-      return this.note(withdrawal, `waiting: signer refused (${answer.code}: ${answer.detail})`.slice(0, 500));
+      return this.note(
+        withdrawal,
+        `waiting: signer refused (${answer.code}: ${answer.detail})`.slice(0, 500),
+      );
     if (answer.code === "reused-id")
       return this.move(withdrawal, "stuck", {
-        reason: `the signer holds another intent under this id: check its log before anything else (${answer.detail})`.slice(0, 500),
+        reason:
+          `the signer holds another intent under this id: check its log before anything else (${answer.detail})`.slice(
+            0,
+            500,
+          ),
       });
     // The signer's own policy refused for good (destination, payload): nothing was signed.
     return this.release(withdrawal, `refused by the signer: ${answer.code}: ${answer.detail}`.slice(0, 500));
@@ -294,7 +314,9 @@ export class WithdrawalPipeline {
     const known = await this.options.adapter.lookup(txId);
     if (known.status !== "pending" && known.status !== "confirmed") {
       try {
-        await this.options.adapter.broadcast(new Uint8Array(Buffer.from(withdrawal.signedTx ?? "", "base64")));
+        await this.options.adapter.broadcast(
+          new Uint8Array(Buffer.from(withdrawal.signedTx ?? "", "base64")),
+        );
       } catch (error) {
         return this.note(withdrawal, `broadcast failed, retrying: ${(error as Error).message}`.slice(0, 500));
       }
@@ -328,7 +350,10 @@ export class WithdrawalPipeline {
       return this.note(withdrawal, `re-broadcast after ${status.status}`);
     } catch (error) {
       return this.move(withdrawal, "stuck", {
-        reason: `transaction ${status.status} and cannot be re-broadcast: ${(error as Error).message}`.slice(0, 500),
+        reason: `transaction ${status.status} and cannot be re-broadcast: ${(error as Error).message}`.slice(
+          0,
+          500,
+        ),
       });
     }
   }

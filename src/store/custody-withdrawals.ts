@@ -4,8 +4,8 @@
 // `withdrawals` table. Every write is one transaction: the step and its history row together.
 
 import type { Kysely } from "kysely";
-import { checkAssetId, checkId, checkIntegerIn, checkLimit, checkText, checkUserId } from "./limits.ts";
 import type { WalletAccount } from "../core/commands.ts";
+import { checkAssetId, checkId, checkIntegerIn, checkLimit, checkText, checkUserId } from "./limits.ts";
 import type { CustodyWithdrawalsTable, StoreDatabase } from "./schema.ts";
 
 type Db = Kysely<StoreDatabase>;
@@ -80,7 +80,10 @@ function optionalText(name: string, value: string | null | undefined, max: numbe
   if (value !== null && value !== undefined) checkText(name, value, max);
 }
 
-function toRecord(row: CustodyWithdrawalsTable, history: { step: string; atMs: number }[]): PipelineWithdrawal {
+function toRecord(
+  row: CustodyWithdrawalsTable,
+  history: { step: string; atMs: number }[],
+): PipelineWithdrawal {
   return {
     withdrawalId: row.withdrawal_id,
     userId: row.user_id,
@@ -109,7 +112,10 @@ function toRecord(row: CustodyWithdrawalsTable, history: { step: string; atMs: n
   };
 }
 
-async function historyOf(db: Db, ids: readonly number[]): Promise<Map<number, { step: string; atMs: number }[]>> {
+async function historyOf(
+  db: Db,
+  ids: readonly number[],
+): Promise<Map<number, { step: string; atMs: number }[]>> {
   const byId = new Map<number, { step: string; atMs: number }[]>();
   if (ids.length === 0) return byId;
   const rows = await db
@@ -128,7 +134,10 @@ async function historyOf(db: Db, ids: readonly number[]): Promise<Map<number, { 
 }
 
 /** Inserts a new withdrawal at step `requested` with the next id; returns it. */
-export async function insertPipelineWithdrawal(db: Db, input: NewPipelineWithdrawal): Promise<PipelineWithdrawal> {
+export async function insertPipelineWithdrawal(
+  db: Db,
+  input: NewPipelineWithdrawal,
+): Promise<PipelineWithdrawal> {
   checkUserId(input.userId);
   checkAssetId(input.assetId);
   for (const [name, value] of [
@@ -177,7 +186,12 @@ export async function insertPipelineWithdrawal(db: Db, input: NewPipelineWithdra
     await tx.insertInto("custody_withdrawals").values(row).execute();
     await tx
       .insertInto("custody_withdrawal_steps")
-      .values({ withdrawal_id: row.withdrawal_id, step_index: 0, step: "requested", at_ms: input.requestedMs })
+      .values({
+        withdrawal_id: row.withdrawal_id,
+        step_index: 0,
+        step: "requested",
+        at_ms: input.requestedMs,
+      })
       .execute();
     return toRecord(row, [{ step: "requested", atMs: input.requestedMs }]);
   });
@@ -202,7 +216,8 @@ export async function updatePipelineWithdrawal(
   optionalText("txId", patch.txId, PIPELINE_LIMITS.maxTextLength);
   optionalText("reason", patch.reason, PIPELINE_LIMITS.maxReasonLength);
   if (patch.approvals !== undefined) {
-    if (patch.approvals.length > PIPELINE_LIMITS.maxApprovers) throw new RangeError("store: too many approvers");
+    if (patch.approvals.length > PIPELINE_LIMITS.maxApprovers)
+      throw new RangeError("store: too many approvers");
     for (const approver of patch.approvals) checkText("approver", approver, PIPELINE_LIMITS.maxTextLength);
   }
   if (patch.confirmations !== undefined)
@@ -242,7 +257,8 @@ export async function updatePipelineWithdrawal(
         .limit(1)
         .executeTakeFirst();
       const index = (last?.step_index ?? -1) + 1;
-      if (index >= PIPELINE_LIMITS.maxSteps) throw new RangeError(`store: withdrawal ${withdrawalId} has too many steps`);
+      if (index >= PIPELINE_LIMITS.maxSteps)
+        throw new RangeError(`store: withdrawal ${withdrawalId} has too many steps`);
       await tx
         .insertInto("custody_withdrawal_steps")
         .values({ withdrawal_id: withdrawalId, step_index: index, step: patch.step, at_ms: patch.atMs })
@@ -252,7 +268,10 @@ export async function updatePipelineWithdrawal(
   });
 }
 
-export async function getPipelineWithdrawal(db: Db, withdrawalId: number): Promise<PipelineWithdrawal | undefined> {
+export async function getPipelineWithdrawal(
+  db: Db,
+  withdrawalId: number,
+): Promise<PipelineWithdrawal | undefined> {
   checkId("withdrawalId", withdrawalId);
   const row = await db
     .selectFrom("custody_withdrawals")

@@ -28,6 +28,7 @@ import {
   HOT_ACCOUNT,
   RECEIVE_CHAIN,
 } from "../chains/devnet/signing.ts";
+import { MAX_DEVNET_FAUCET_COINS } from "../operator/devnet.ts";
 import { DEVNET_DIR_NAME } from "../server/devnet.ts";
 import { Keystore, KeystoreError } from "../signer/keystore.ts";
 import { requireOwnerOnly } from "../signer/state.ts";
@@ -197,11 +198,14 @@ export async function prepareTheft(cli: Cli, io: CliIo): Promise<PreparedTheft> 
       "invalid",
       `${chain.name} has no asset ${assetText.slice(0, 20)} (it has ${replica.assets.map((a) => a.symbol).join(", ")})`,
     );
-  const amount = parseDecimalBig(amountText, asset.decimals);
+  const amount = parseDecimalBig(amountText, asset.decimals, {
+    maxUnits: MAX_DEVNET_FAUCET_COINS * 10n ** BigInt(asset.decimals),
+  });
   if (!amount.ok || amount.value <= 0n)
     throw new CliError(
       "invalid",
-      `--amount must be a positive decimal with at most ${asset.decimals} decimals, got "${amountText.slice(0, 40)}"`,
+      `--amount must be a positive decimal with at most ${asset.decimals} decimals and at most ` +
+        `${MAX_DEVNET_FAUCET_COINS} ${asset.symbol}, got "${amountText.slice(0, 40)}"`,
     );
   const to = destination(replica, chain, cli.values.to);
 

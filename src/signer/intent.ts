@@ -12,6 +12,7 @@
 
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import type { IntentWire } from "../chains/signer-protocol.ts";
 
 export const INTENT_KINDS = ["withdrawal", "sweepToCold", "depositSweep", "refillGas"] as const;
 export type IntentKind = (typeof INTENT_KINDS)[number];
@@ -163,16 +164,8 @@ export interface SignedIntent {
   signature: Uint8Array;
 }
 
-export interface IntentWire {
-  intentId: string;
-  chain: string;
-  asset: string;
-  kind: string;
-  to: string;
-  amount: string;
-  expiresAtMs: number;
-  payload: string;
-}
+/** The wire form, shared with custody's client (chains/signer-protocol.ts). */
+export type { IntentWire };
 
 const WIRE_FIELDS = ["intentId", "chain", "asset", "kind", "to", "amount", "expiresAtMs", "payload"];
 

@@ -6,53 +6,20 @@
 
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import {
+  decodeFrameBody,
+  encodeFrame,
+  FrameError,
+  FrameReader,
+  MAX_FRAME,
+} from "../chains/signer-protocol.ts";
 import type { Response, SignerService } from "./service.ts";
 
-export const MAX_FRAME = 64 * 1024;
 const MAX_CONNECTIONS = 16;
 const IDLE_MS = 60_000;
 
-export function encodeFrame(value: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(value), "utf8");
-  const frame = Buffer.alloc(4 + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, 4);
-  return frame;
-}
-
-/** Accumulates bytes and yields whole frames; throws FrameError on a bad length. */
-export class FrameReader {
-  private buffer: Buffer = Buffer.alloc(0);
-
-  constructor(private readonly maxFrame = MAX_FRAME) {}
-
-  push(chunk: Buffer): Buffer[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const frames: Buffer[] = [];
-    while (this.buffer.length >= 4) {
-      const length = this.buffer.readUInt32BE(0);
-      if (length === 0 || length > this.maxFrame)
-        throw new FrameError("frame-too-large", `a frame is 1 to ${this.maxFrame} bytes, not ${length}`);
-      if (this.buffer.length < 4 + length) break;
-      frames.push(this.buffer.subarray(4, 4 + length));
-      this.buffer = this.buffer.subarray(4 + length);
-    }
-    return frames;
-  }
-
-  get pending(): number {
-    return this.buffer.length;
-  }
-}
-
-export class FrameError extends Error {
-  constructor(
-    readonly code: "frame-too-large" | "bad-frame",
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// The codec is shared with custody's client (chains/signer-protocol.ts); re-exported for the tests.
+export { encodeFrame, FrameError, FrameReader, MAX_FRAME };
 
 function serve(socket: Socket, service: SignerService): void {
   const reader = new FrameReader();
@@ -72,9 +39,9 @@ function serve(socket: Socket, service: SignerService): void {
     for (const frame of frames) {
       let request: unknown;
       try {
-        request = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(frame));
-      } catch {
-        return fail("bad-frame", "a frame holds one UTF-8 JSON value");
+        request = decodeFrameBody(frame);
+      } catch (error) {
+        return fail("bad-frame", (error as FrameError).message);
       }
       const response: Response = service.handle(request);
       socket.write(encodeFrame(response));

@@ -4,7 +4,9 @@
 // config names (default BULWARK_SIGNER_PASSPHRASE), which is removed from the environment once read.
 //
 // `run` prints one JSON line `{"event":"ready",…}` on stdout once it listens, and stops on SIGTERM
-// or SIGINT (closing the socket and the state, wiping the seed).
+// or SIGINT (closing the socket and the state, wiping the seed). With `--exit-with-stdin` it also
+// stops when its stdin closes: a supervisor (src/server/signers.ts) holds the other end, so a
+// signer never outlives a parent killed with -9 and keeps its state lock from the next start.
 
 import { randomBytes } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
@@ -18,7 +20,7 @@ import { listenSigner } from "./server.ts";
 import { SignerService } from "./service.ts";
 import { ensurePrivateDir, SignerState } from "./state.ts";
 
-const USAGE = "usage: signer (run | init) --config <file>";
+const USAGE = "usage: signer (run [--exit-with-stdin] | init) --config <file>";
 
 function readConfig(argv: string[]): SignerConfig {
   const at = argv.indexOf("--config");
@@ -103,13 +105,19 @@ export async function signerMain(
 /** The process entry: `run` stays up until a signal; errors go to stderr with exit code 1. */
 export async function runSignerProcess(plugins: readonly ChainSigningPlugin[] = BUILTIN_SIGNING_PLUGINS) {
   try {
-    const stop = await signerMain(process.argv.slice(2), plugins);
-    if (process.argv[2] !== "run") return;
-    for (const signal of ["SIGTERM", "SIGINT"] as const)
-      process.once(signal, () => {
-        stop();
-        process.exit(0);
-      });
+    const argv = process.argv.slice(2);
+    const stop = await signerMain(argv, plugins);
+    if (argv[0] !== "run") return;
+    const exit = () => {
+      stop();
+      process.exit(0);
+    };
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, exit);
+    if (argv.includes("--exit-with-stdin")) {
+      process.stdin.once("end", exit);
+      process.stdin.once("close", exit);
+      process.stdin.resume();
+    }
   } catch (error) {
     process.stderr.write(`signer: ${(error as Error).message}\n`);
     process.exit(1);

@@ -1,7 +1,8 @@
 // The signer as a real child process on its Unix socket: start, sign, refuse, kill -9, restart,
 // refuse the reused id (and answer a repeat of the same intent with the same transaction); malformed and oversized frames; a wrong passphrase stops it at start.
 import { type ChildProcess, spawn } from "node:child_process";
-import { statSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { ed25519 } from "@noble/curves/ed25519.js";
@@ -165,5 +166,43 @@ describe("the signer process", () => {
     await expect(start("not the passphrase")).rejects.toThrow(/wrong passphrase/);
     await expect(start()).rejects.toThrow(/another signer \(pid \d+\) holds/);
     expect(await call({ op: "status" })).toMatchObject({ ok: true });
+  });
+
+  it("with --exit-with-stdin, stops cleanly when its parent's end of stdin closes", async () => {
+    const own = tempDir();
+    try {
+      const ownSocket = join(own.dir, "signer.sock");
+      const ownConfig = join(own.dir, "signer.json");
+      writeFileSync(
+        ownConfig,
+        JSON.stringify({
+          chain: "fakechain",
+          socketPath: ownSocket,
+          stateDir: join(own.dir, "state"),
+          keystoreDir: join(dir, "keystore"),
+          policyPublicKey: Buffer.from(POLICY_PUBLIC).toString("hex"),
+          caps: {},
+          coldAddresses: [],
+        }),
+      );
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", CHILD, "run", "--exit-with-stdin", "--config", ownConfig],
+        { env: { ...process.env, BULWARK_SIGNER_PASSPHRASE: PASSPHRASE }, stdio: ["pipe", "pipe", "pipe"] },
+      );
+      children.push(child);
+      await new Promise((resolve, reject) => {
+        child.stdout?.on("data", resolve);
+        child.on("exit", reject);
+      });
+      expect(existsSync(ownSocket)).toBe(true);
+      child.stdin?.end();
+      const [code] = await once(child, "exit");
+      expect(code).toBe(0);
+      expect(existsSync(ownSocket)).toBe(false);
+      expect(existsSync(join(own.dir, "state", "signer.lock"))).toBe(false);
+    } finally {
+      own.cleanup();
+    }
   });
 });

@@ -10,6 +10,7 @@
 // ccxt raises ExchangeError for those. Each row says why.
 
 import type { RejectReason } from "../../core/events.ts";
+import type { CustodyErrorCode } from "../../custody/port.ts";
 
 /** The ccxt exception class a client gets for an error body (ccxt 4.5.73 `exmo.handleErrors`). */
 export type CcxtErrorClass =
@@ -58,7 +59,23 @@ export type GatewayError =
   | "requestTimeout"
   | "internalError";
 
-export type ExmoErrorKind = RejectReason | GatewayError;
+/** Custody's refusals of a wallet request (deposit_address, withdraw_crypt), see CUSTODY_ERRORS. */
+export type WalletError =
+  | "amountTooPrecise"
+  | "badAddress"
+  | "belowMinimumWithdrawal"
+  | "aboveWithdrawalLimit"
+  | "addressNotInBook"
+  | "addressNotActive"
+  | "twoFactorRequired"
+  | "twoFactorInvalid"
+  | "withdrawalsLocked"
+  | "networkNotSupported"
+  | "memoNotSupported"
+  | "withdrawalWrongStep"
+  | "approvalRefused";
+
+export type ExmoErrorKind = RejectReason | GatewayError | WalletError;
 
 export interface ExmoErrorEntry {
   code: number;
@@ -98,6 +115,21 @@ const BULWARK_REQUEST_TIMEOUT = 59019;
 const BULWARK_DUPLICATE_DEPOSIT = 59020;
 const BULWARK_WITHDRAWAL_EXISTS = 59021;
 const BULWARK_WITHDRAWAL_NOT_FOUND = 59022;
+// Custody's refusals of a withdrawal (src/custody/port.ts CustodyErrorCode): EXMO's codes for
+// them are unknown, and ccxt 4.5.73's exmo has no code or phrase for InvalidAddress, so these
+// are ExchangeError; the message says what to fix.
+const BULWARK_BAD_ADDRESS = 59023;
+const BULWARK_BELOW_MINIMUM = 59024;
+const BULWARK_ABOVE_LIMIT = 59025;
+const BULWARK_ADDRESS_NOT_IN_BOOK = 59026;
+const BULWARK_ADDRESS_NOT_ACTIVE = 59027;
+const BULWARK_TWO_FACTOR_REQUIRED = 59028;
+const BULWARK_TWO_FACTOR_INVALID = 59029;
+const BULWARK_WITHDRAWALS_LOCKED = 59030;
+const BULWARK_NETWORK_NOT_SUPPORTED = 59031;
+const BULWARK_MEMO_NOT_SUPPORTED = 59032;
+const BULWARK_WITHDRAWAL_WRONG_STEP = 59033;
+const BULWARK_APPROVAL_REFUSED = 59034;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -329,13 +361,15 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     detailTemplate: "Order was not found '{}'",
     ccxtClass: "OrderNotFound",
   },
-  // Deposit address not derived yet, or the chain's wallet not connected.
+  // Custody is not connected to this gateway, or the chain's wallet is not set up (no
+  // `bulwark wallet init`) or its signer is not running.
   walletNotAvailable: {
     code: BULWARK_WALLET_NOT_AVAILABLE,
     text: "Wallet is not available yet, try again later",
     ccxtClass: "ExchangeError",
   },
-  // The chain's breaker is tripped or withdrawals are paused by an operator (docs/SECURITY.md#custody-targets).
+  // Withdrawals of the currency are paused: operator, the chain's breaker, or its signer halted
+  // (docs/SECURITY.md#custody-targets).
   withdrawalsDisabled: {
     code: BULWARK_WITHDRAWALS_DISABLED,
     text: "Withdrawals of this currency are temporarily disabled",
@@ -364,6 +398,118 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     ccxtClass: "ExchangeError",
   },
   internalError: { code: BULWARK_INTERNAL, text: "Internal error", ccxtClass: "ExchangeError" },
+
+  // ---- wallet errors (custody's refusals, docs/API.md#wallet-endpoints) ----------------------
+  // A withdrawal amount with more decimals than the currency has: EXMO's decimal-places code
+  // (ccxt: InvalidOrder), worded for a currency; the detail says how many decimals it has.
+  amountTooPrecise: {
+    code: 50381,
+    text: "More decimal places than permitted for this currency",
+    ccxtClass: "InvalidOrder",
+  },
+  // Not an address of the currency's chain, or one of the exchange's own (deposit, hot, cold).
+  badAddress: {
+    code: BULWARK_BAD_ADDRESS,
+    text: "Address is not valid for this currency",
+    ccxtClass: "ExchangeError",
+  },
+  // The detail names the minimum (the fee included).
+  belowMinimumWithdrawal: {
+    code: BULWARK_BELOW_MINIMUM,
+    text: "Amount is below the minimum withdrawal",
+    ccxtClass: "ExchangeError",
+  },
+  // Per withdrawal, the user's 24 h / 30 d limits or the platform's hourly limit; the detail says which.
+  aboveWithdrawalLimit: {
+    code: BULWARK_ABOVE_LIMIT,
+    text: "Amount is above the withdrawal limit",
+    ccxtClass: "ExchangeError",
+  },
+  addressNotInBook: {
+    code: BULWARK_ADDRESS_NOT_IN_BOOK,
+    text: "Address is not in the address book",
+    ccxtClass: "ExchangeError",
+  },
+  // In the book, inside its activation delay; the detail says from when it is usable.
+  addressNotActive: {
+    code: BULWARK_ADDRESS_NOT_ACTIVE,
+    text: "Address is not active yet",
+    ccxtClass: "ExchangeError",
+  },
+  // TOTP proofs come from the web and the CLI, never from an API key; listed so every custody
+  // refusal has its row.
+  twoFactorRequired: {
+    code: BULWARK_TWO_FACTOR_REQUIRED,
+    text: "Two-factor authentication is required",
+    ccxtClass: "ExchangeError",
+  },
+  twoFactorInvalid: {
+    code: BULWARK_TWO_FACTOR_INVALID,
+    text: "Two-factor code is wrong or already used",
+    ccxtClass: "ExchangeError",
+  },
+  // 24 h after a password or 2FA change. Not 40033 (the user is frozen), which ccxt
+  // users may read as "this account is blocked".
+  withdrawalsLocked: {
+    code: BULWARK_WITHDRAWALS_LOCKED,
+    text: "Withdrawals are locked for 24 hours after a security change",
+    ccxtClass: "ExchangeError",
+  },
+  // withdraw_crypt's `transport` names another network than the currency's.
+  networkNotSupported: {
+    code: BULWARK_NETWORK_NOT_SUPPORTED,
+    text: "Network is not supported for this currency",
+    ccxtClass: "ExchangeError",
+  },
+  // withdraw_crypt's `invoice` (ccxt's tag): no currency served here has a memo, and dropping
+  // one silently could lose the coins at a destination that needs it.
+  memoNotSupported: {
+    code: BULWARK_MEMO_NOT_SUPPORTED,
+    text: "This currency takes no memo (invoice)",
+    ccxtClass: "ExchangeError",
+  },
+  // Operator actions on a withdrawal (approve, reject); clients of the EXMO API never see these two.
+  withdrawalWrongStep: {
+    code: BULWARK_WITHDRAWAL_WRONG_STEP,
+    text: "Withdrawal is not in a step where this applies",
+    ccxtClass: "ExchangeError",
+  },
+  approvalRefused: {
+    code: BULWARK_APPROVAL_REFUSED,
+    text: "Approval refused",
+    ccxtClass: "ExchangeError",
+  },
+};
+
+/**
+ * Every custody refusal (src/custody/port.ts) → its row above. `detail`, when set, replaces
+ * custody's own detail (a row whose template names a parameter); otherwise custody's detail,
+ * which is safe to show the requester, follows the row's text.
+ */
+export const CUSTODY_ERRORS: {
+  readonly [C in CustodyErrorCode]: { kind: ExmoErrorKind; detail?: string };
+} = {
+  unknownCurrency: { kind: "unknownAsset" },
+  walletNotAvailable: { kind: "walletNotAvailable" },
+  withdrawalsDisabled: { kind: "withdrawalsDisabled" },
+  badAddress: { kind: "badAddress" },
+  // The gateway refuses malformed and too precise amounts itself (invalidParameter,
+  // amountTooPrecise) before custody sees them.
+  badAmount: { kind: "invalidParameter", detail: "amount" },
+  belowMinimum: { kind: "belowMinimumWithdrawal" },
+  aboveLimit: { kind: "aboveWithdrawalLimit" },
+  insufficientFunds: { kind: "insufficientFunds" },
+  twoFactorRequired: { kind: "twoFactorRequired" },
+  twoFactorInvalid: { kind: "twoFactorInvalid" },
+  addressNotInBook: { kind: "addressNotInBook" },
+  addressNotActive: { kind: "addressNotActive" },
+  // The gateway's own authentication refuses these first (same rows); custody checks again.
+  withdrawScopeRequired: { kind: "noPermission" },
+  ipNotAllowed: { kind: "ipNotAllowed" },
+  withdrawalsLocked: { kind: "withdrawalsLocked" },
+  notFound: { kind: "withdrawalNotFound" },
+  wrongStep: { kind: "withdrawalWrongStep" },
+  approvalRefused: { kind: "approvalRefused" },
 };
 
 export interface ExmoError {

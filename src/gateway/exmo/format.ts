@@ -198,10 +198,12 @@ export function walletOrderId(operation: WalletOperationRecord): number {
  * A row of wallet_operations (docs/API.md#wallet-endpoints). `amount` is what reaches the chain
  * (for a withdrawal: the user's debit minus `commission`), because ccxt takes it as is for type
  * "withdraw"; the tx id is in `extra.txid` ("" until known), where ccxt looks for it.
+ * `provider` is the currency's network (providers.ts), ccxt's `network`.
  */
 export function formatWalletOperation(
   operation: WalletOperationRecord,
   asset: AssetConfig,
+  provider: string = asset.code,
 ): Record<string, unknown> {
   const isWithdrawal = operation.kind === "withdrawal";
   const destination = operation.destination ?? "";
@@ -213,7 +215,7 @@ export function formatWalletOperation(
     currency: asset.code,
     status: walletStatusWord(operation),
     amount: formatUnits(operation.amountUnits - operation.feeUnits, asset.scale),
-    provider: asset.code,
+    provider,
     commission: formatUnits(operation.feeUnits, asset.scale),
     account: isWithdrawal && destination !== "" ? `${asset.code}: ${destination}` : "",
     order_id: walletOrderId(operation),
@@ -237,10 +239,12 @@ export function formatWalletOperation(
  * A row of wallet_history's `history`. As on EXMO a withdrawal's `amount` is negative and is the
  * user's whole debit; `commission` (a Bulwark addition) is the part kept as the fee, which ccxt
  * subtracts for type "withdrawal", so ccxt reads the same amount and fee as from wallet_operations.
+ * `provider` as in formatWalletOperation.
  */
 export function formatWalletHistoryRow(
   operation: WalletOperationRecord,
   asset: AssetConfig,
+  provider: string = asset.code,
 ): Record<string, unknown> {
   const isWithdrawal = operation.kind === "withdrawal";
   const amount = formatUnits(operation.amountUnits, asset.scale);
@@ -249,7 +253,7 @@ export function formatWalletHistoryRow(
     type: isWithdrawal ? "withdrawal" : "deposit",
     curr: asset.code,
     status: walletStatusWord(operation).toLowerCase(),
-    provider: asset.code,
+    provider,
     amount: isWithdrawal ? `-${amount}` : amount,
     commission: formatUnits(operation.feeUnits, asset.scale),
     account: isWithdrawal && operation.destination !== null ? `${asset.code}: ${operation.destination}` : "",

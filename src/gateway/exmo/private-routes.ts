@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { UnstampedCommand } from "../../core/commands.ts";
 import type { CoreEvent } from "../../core/events.ts";
+import type { CustodyPort } from "../../custody/port.ts";
 import {
   type ExchangeBoundary,
   type FillRecord,
@@ -52,6 +53,8 @@ type OrderTypeText = (typeof ORDER_TYPES)[number];
 export interface PrivateRouteContext {
   exchange: ExchangeBoundary;
   watermarks: WriteWatermarks;
+  /** Deposits and withdrawals (wallet-routes.ts); null: not connected, the wallet writes answer 59014. */
+  custody: CustodyPort | null;
 }
 
 /** Submits a command for a user; a rejection becomes its EXMO error, other events are returned. */

@@ -3,12 +3,14 @@
 // exchange's asset and market maps. Unknown pairs are left out of answers, as EXMO does.
 
 import { z } from "zod";
+import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary, MarketContext } from "../../exchange/boundary.ts";
 import { isResolution, MS_PER_DAY, type Resolution } from "../../marketdata/candles.ts";
 import { DEFAULT_DEPTH_LEVELS, MAX_CANDLES_PER_QUERY, MAX_DEPTH_LEVELS } from "../../marketdata/limits.ts";
 import { formatUnits } from "../../units/decimal.ts";
 import { formatCandle, formatOrderBook, formatPublicTrade, formatTicker } from "./format.ts";
 import { optionalInteger, parseInteger, parsePairList, parseQuantityLots, requireMarket } from "./parse.ts";
+import { cryptoProviders } from "./providers.ts";
 import { ExmoFailure, type ExmoRoute, publicRoute, text } from "./route.ts";
 
 /** Pairs one order_book / trades request may name. */
@@ -50,26 +52,6 @@ function pairSettings(market: MarketContext) {
   };
 }
 
-/** Custody is not connected yet: every currency lists its providers as disabled, fees unknown. */
-function cryptoProviders(exchange: ExchangeBoundary) {
-  const result: Record<string, unknown[]> = {};
-  for (const asset of exchange.assets()) {
-    const provider = (type: "deposit" | "withdraw") => ({
-      type,
-      name: asset.code,
-      currency_name: asset.code,
-      min: "0",
-      max: "0",
-      enabled: false,
-      comment: "Deposits and withdrawals are not available yet",
-      commission_desc: type === "deposit" ? "0%" : "-",
-      currency_confirmations: 0,
-    });
-    result[asset.code] = [provider("deposit"), provider("withdraw")];
-  }
-  return result;
-}
-
 /** Quote needed to buy `quantity` from the asks now (EXMO required_amount). */
 function requiredAmount(exchange: ExchangeBoundary, market: MarketContext, quantityLots: number) {
   const book = exchange.marketData.orderBook(market.config.marketId, MAX_DEPTH_LEVELS);
@@ -96,8 +78,17 @@ function requiredAmount(exchange: ExchangeBoundary, market: MarketContext, quant
   };
 }
 
-/** `clock`: milliseconds since the epoch, the `updated` of a ticker nothing happened on yet. */
-export function publicRoutes(exchange: ExchangeBoundary, clock: () => number = Date.now): ExmoRoute[] {
+export interface PublicRouteContext {
+  exchange: ExchangeBoundary;
+  /** Milliseconds since the epoch, the `updated` of a ticker nothing happened on yet; default Date.now. */
+  clock?: () => number;
+  /** Deposit and withdrawal terms for payments/providers/crypto/list; null: every provider disabled. */
+  custody: CustodyPort | null;
+}
+
+export function publicRoutes(context: PublicRouteContext): ExmoRoute[] {
+  const { exchange, custody } = context;
+  const clock = context.clock ?? Date.now;
   const knownMarkets = (pairs: string[]) =>
     pairs.flatMap((pair) => {
       const market = exchange.marketBySymbol(pair);
@@ -132,10 +123,10 @@ export function publicRoutes(exchange: ExchangeBoundary, clock: () => number = D
     }),
     publicRoute({
       path: "payments/providers/crypto/list",
-      summary: "Deposit and withdrawal providers per currency (all disabled until custody is connected)",
+      summary: "Deposit and withdrawal providers per currency: network, limits, fee, confirmations",
       priority: "publicData",
       params: z.object({}),
-      handle: () => cryptoProviders(exchange),
+      handle: () => cryptoProviders(exchange, custody),
     }),
     publicRoute({
       path: "ticker",

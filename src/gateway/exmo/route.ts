@@ -38,6 +38,8 @@ export type ParamSchema = z.ZodObject<Record<string, z.ZodType<string | undefine
 export interface CallerIdentity {
   userId: number;
   keyId: string;
+  /** The TCP peer's address the key's allow-list was checked against (custody checks it again). */
+  clientIp: string;
 }
 
 interface RouteBase<S extends ParamSchema> {

@@ -1,15 +1,20 @@
-// EXMO v1.1 wallet endpoints (docs/API.md#wallet-endpoints). The reads (wallet_history,
-// wallet_operations, withdraw_get_txid) come from the store's projection of custody's core
-// commands (creditDeposit, holdWithdrawal, settleWithdrawal, releaseWithdrawal), after the caller's
-// own writes are projected. deposit_address and withdraw_crypt need custody wired to the gateway,
-// which it is not yet: they validate, then answer 59014.
+// EXMO v1.1 wallet endpoints (docs/API.md#wallet-endpoints). deposit_address and withdraw_crypt
+// go to custody through its port (src/custody/port.ts); without custody (null) they validate, then
+// answer 59014. The reads (wallet_history, wallet_operations, withdraw_get_txid) come from the
+// store's projection of custody's core commands (creditDeposit, holdWithdrawal, settleWithdrawal,
+// releaseWithdrawal), after the caller's own writes are projected, a withdrawal requested here
+// included.
 
 import { z } from "zod";
+import type { AssetConfig } from "../../core/config.ts";
+import { CustodyError, type CustodyPort } from "../../custody/port.ts";
 import { type ExchangeBoundary, STORE_LIMITS } from "../../exchange/boundary.ts";
 import { parseDecimal } from "../../units/decimal.ts";
+import { CUSTODY_ERRORS } from "./errors.ts";
 import { formatWalletHistoryRow, formatWalletOperation, walletOrderId } from "./format.ts";
 import { optionalInteger, parseInteger } from "./parse.ts";
 import type { PrivateRouteContext } from "./private-routes.ts";
+import { providerName, transportMatches } from "./providers.ts";
 import { ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
 import type { WalletOperationKind, WalletOperationRecord } from "./wallet-types.ts";
 
@@ -29,6 +34,49 @@ const LOOKUP_PAGE = 1_000;
 
 async function viewFor(context: PrivateRouteContext, userId: number): Promise<void> {
   await context.exchange.whenProjected(context.watermarks.sequenceFor(userId));
+}
+
+/** Runs a custody call; a CustodyError becomes its row of the errors table (CUSTODY_ERRORS). */
+async function custodyCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof CustodyError)) throw error;
+    const mapped = CUSTODY_ERRORS[error.code];
+    throw new ExmoFailure(mapped.kind, mapped.detail ?? error.detail);
+  }
+}
+
+/**
+ * withdraw_crypt's amount, checked against the currency's decimals before custody sees it:
+ * not a positive decimal → 59001, too many decimals → 50381, beyond any limit → 59025.
+ */
+function withdrawalAmount(text: string, asset: AssetConfig): void {
+  const amount = parseDecimal(text, asset.scale);
+  if (amount.ok && amount.value > 0) return;
+  if (!amount.ok && amount.failure === "tooPrecise")
+    throw new ExmoFailure("amountTooPrecise", `${asset.code} has ${asset.scale} decimals`);
+  if (!amount.ok && amount.failure === "tooLarge") throw new ExmoFailure("aboveWithdrawalLimit");
+  throw new ExmoFailure("invalidParameter", "amount");
+}
+
+/** The caller's deposit addresses: every currency whose wallet is ready, or just `currency`. */
+async function depositAddresses(
+  custody: CustodyPort,
+  userId: number,
+  currency: AssetConfig | undefined,
+): Promise<Record<string, string>> {
+  const codes =
+    currency !== undefined
+      ? [currency.code]
+      : [...new Set(custody.terms().flatMap((terms) => (terms.depositEnabled ? [terms.currency] : [])))];
+  const result: Record<string, string> = {};
+  for (const code of codes) {
+    // No currency served here has a memo, so no ",<tag>" after the address.
+    const found = await custodyCall(() => custody.depositAddress(userId, code));
+    result[code] = found.address;
+  }
+  return result;
 }
 
 /**
@@ -81,34 +129,51 @@ async function operationsByOrderId(
 }
 
 export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
-  const { exchange } = context;
+  const { exchange, custody } = context;
   const reads = exchange.reads;
-  const knownCurrency = (code: string | undefined) => {
-    if (code === undefined) return undefined;
+  const requireCurrency = (code: string): AssetConfig => {
     const asset = exchange.assetByCode(code);
     if (asset === undefined) throw new ExmoFailure("unknownAsset", code);
     return asset;
   };
+  const knownCurrency = (code: string | undefined) =>
+    code === undefined ? undefined : requireCurrency(code);
   const assetOf = (operation: WalletOperationRecord) => {
     const asset = exchange.asset(operation.assetId);
     if (asset === undefined) throw new ExmoFailure("internalError", `unknown asset ${operation.assetId}`);
     return asset;
   };
-  const unavailable = (): never => {
-    throw new ExmoFailure("walletNotAvailable");
+  const requireCustody = (): CustodyPort => {
+    if (custody === null) throw new ExmoFailure("walletNotAvailable");
+    return custody;
+  };
+  /** wallet_operations' `provider` filter: a provider name (the network) or, as before, a currency code. */
+  const providerAsset = (provider: string | undefined) => {
+    if (provider === undefined) return undefined;
+    const byNetwork = exchange.assets().find((asset) => providerName(custody, asset.code) === provider);
+    const asset = byNetwork ?? exchange.assetByCode(provider);
+    if (asset === undefined) throw new ExmoFailure("invalidParameter", "provider");
+    return asset;
   };
   return [
     privateRoute({
       path: "deposit_address",
-      summary: "Deposit addresses (custody not connected yet: answers an error)",
+      summary:
+        "The caller's deposit address of every currency whose wallet is ready, keyed by currency " +
+        "(optional currency: that one only)",
       scope: "info",
       priority: "privateRead",
-      params: z.object({}),
-      handle: unavailable,
+      params: z.object({ currency: text(16).optional() }),
+      handle: (params, caller) => {
+        const currency = knownCurrency(params.currency);
+        return depositAddresses(requireCustody(), caller.userId, currency);
+      },
     }),
     privateRoute({
       path: "withdraw_crypt",
-      summary: "Withdraw to an address (custody not connected yet: validates, then answers an error)",
+      summary:
+        "Withdraw to an active address of the caller's address book (withdraw-scoped key from an " +
+        "allowed IP); task_id is the withdrawal's id",
       scope: "withdraw",
       priority: "orderEntry",
       params: z.object({
@@ -118,11 +183,30 @@ export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
         invoice: text(128).optional(),
         transport: text(32).optional(),
       }),
-      handle: (params) => {
-        const asset = knownCurrency(params.currency);
-        const amount = parseDecimal(params.amount, asset?.scale ?? 0);
-        if (!amount.ok || amount.value === 0) throw new ExmoFailure("invalidParameter", "amount");
-        return unavailable();
+      handle: async (params, caller) => {
+        const asset = requireCurrency(params.currency);
+        withdrawalAmount(params.amount, asset);
+        const port = requireCustody();
+        const terms = port.terms().find((entry) => entry.currency === asset.code);
+        if (
+          terms !== undefined &&
+          params.transport !== undefined &&
+          !transportMatches(port, terms, params.transport)
+        )
+          throw new ExmoFailure("networkNotSupported", `${asset.code} is withdrawn on ${terms.network}`);
+        if (params.invoice !== undefined) throw new ExmoFailure("memoNotSupported", asset.code);
+        const view = await custodyCall(() =>
+          port.requestWithdrawal({
+            userId: caller.userId,
+            currency: asset.code,
+            amount: params.amount,
+            address: params.address,
+            proof: { kind: "apiKey", keyId: caller.keyId, clientIp: caller.clientIp },
+          }),
+        );
+        // Custody submitted the hold itself; the caller's next read waits until it is projected.
+        context.watermarks.record(caller.userId, exchange.status().acknowledgedSequence);
+        return { result: true, error: "", task_id: view.withdrawalId };
       },
     }),
     privateRoute({
@@ -161,7 +245,10 @@ export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
           error: "",
           begin: String(begin),
           end: String(end),
-          history: rows.map((row) => formatWalletHistoryRow(row, assetOf(row))),
+          history: rows.map((row) => {
+            const asset = assetOf(row);
+            return formatWalletHistoryRow(row, asset, providerName(custody, asset.code));
+          }),
         };
       },
     }),
@@ -180,10 +267,7 @@ export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
       }),
       handle: async (params, caller) => {
         const currency = knownCurrency(params.currency);
-        // Every provider is named after its currency (payments/providers/crypto/list).
-        const provider = params.provider === undefined ? undefined : exchange.assetByCode(params.provider);
-        if (params.provider !== undefined && provider === undefined)
-          throw new ExmoFailure("invalidParameter", "provider");
+        const provider = providerAsset(params.provider);
         const limit = optionalInteger("limit", params.limit, OPERATIONS_PAGE, 1, OPERATIONS_PAGE);
         const offset = optionalInteger("offset", params.offset, 0, 0, STORE_LIMITS.maxOffset);
         const orderId =
@@ -203,7 +287,10 @@ export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
                 offset,
                 offset + limit,
               );
-        const items = rows.map((row) => formatWalletOperation(row, assetOf(row)));
+        const items = rows.map((row) => {
+          const asset = assetOf(row);
+          return formatWalletOperation(row, asset, providerName(custody, asset.code));
+        });
         return { items, count: items.length };
       },
     }),

@@ -25,6 +25,7 @@ import Fastify, {
 import pino from "pino";
 import { z } from "zod";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
@@ -107,6 +108,11 @@ export interface GatewayOptions {
   httpLimits?: Partial<HttpLimits>;
   /** Milliseconds since the epoch, for the nonce's "not too far ahead" bound; default Date.now. */
   clock?: () => number;
+  /**
+   * Custody's port: deposit_address, withdraw_crypt and the providers' terms. Absent or null:
+   * the wallet writes answer 59014 and every provider is listed disabled.
+   */
+  custody?: CustodyPort | null;
 }
 
 export interface Gateway {
@@ -237,7 +243,7 @@ async function runRoute(
         request.log.info({ reason: auth.reason, kind: auth.kind }, "authentication refused");
         return sendError(reply, results, auth.kind, auth.detail);
       }
-      caller = { userId: auth.userId, keyId: auth.keyId };
+      caller = { userId: auth.userId, keyId: auth.keyId, clientIp: request.ip };
     }
     const answer = await route.run(params, caller);
     results.set(request, "ok");
@@ -485,7 +491,11 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   installMetricsHook(fastify, metrics, results);
   installErrorHandling(fastify, results);
   const watermarks = new WriteWatermarks();
-  const routes = [...publicRoutes(exchange, clock), ...privateRoutes({ exchange, watermarks })];
+  const custody = options.custody ?? null;
+  const routes = [
+    ...publicRoutes({ exchange, clock, custody }),
+    ...privateRoutes({ exchange, watermarks, custody }),
+  ];
   for (const route of routes)
     mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard, clock });
   // Any other /v1.1 path, margin included: EXMO's 40015 with the path, through the same hooks.

@@ -2,8 +2,10 @@ import ccxt from "ccxt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RejectReason } from "../../../src/core/events.ts";
+import { CUSTODY_ERROR_CODES } from "../../../src/custody/port.ts";
 import {
   type CcxtErrorClass,
+  CUSTODY_ERRORS,
   EXMO_ERRORS,
   type ExmoErrorKind,
   exmoError,
@@ -135,17 +137,66 @@ describe("EXMO error table", () => {
     expect(byCode.get(50304)).toEqual(["orderHasNoTrades"]);
     expect(byCode.get(50319)).toEqual(["invalidPrice", "priceTooLow"]);
     expect(byCode.get(50321)).toEqual(["priceTooHigh"]);
-    expect(byCode.get(50381)).toEqual(["tooPrecise"]);
+    expect(byCode.get(50381)).toEqual(["tooPrecise", "amountTooPrecise"]);
     // Custody's rejections, one Bulwark code each.
     expect(byCode.get(59020)).toEqual(["duplicateDeposit"]);
     expect(byCode.get(59021)).toEqual(["withdrawalExists"]);
     expect(byCode.get(59022)).toEqual(["withdrawalNotFound"]);
+    // Custody's refusals of a wallet request, one Bulwark code each, after 59022.
+    const walletCodes = [
+      "badAddress",
+      "belowMinimumWithdrawal",
+      "aboveWithdrawalLimit",
+      "addressNotInBook",
+      "addressNotActive",
+      "twoFactorRequired",
+      "twoFactorInvalid",
+      "withdrawalsLocked",
+      "networkNotSupported",
+      "memoNotSupported",
+      "withdrawalWrongStep",
+      "approvalRefused",
+    ] as const;
+    walletCodes.forEach((kind, i) => {
+      expect(byCode.get(59023 + i), kind).toEqual([kind]);
+    });
     // Bulwark's own codes sit outside every range ccxt or the doc knows.
     for (const [code, kinds] of byCode) {
       if (code >= 59001 && code <= 59999) {
         expect(DOC_EXACT_TABLE.has(code), kinds.join()).toBe(false);
       }
     }
+  });
+});
+
+describe("custody's refusals", () => {
+  it("every CustodyError code has a row, and the rows the brief reuses are the existing ones", () => {
+    expect(Object.keys(CUSTODY_ERRORS).sort()).toEqual([...CUSTODY_ERROR_CODES].sort());
+    for (const code of CUSTODY_ERROR_CODES)
+      expect(EXMO_ERRORS[CUSTODY_ERRORS[code].kind], code).toBeDefined();
+    const kindOf = (code: (typeof CUSTODY_ERROR_CODES)[number]) => CUSTODY_ERRORS[code].kind;
+    expect(kindOf("unknownCurrency")).toBe("unknownAsset");
+    expect(kindOf("insufficientFunds")).toBe("insufficientFunds");
+    expect(kindOf("withdrawScopeRequired")).toBe("noPermission");
+    expect(kindOf("ipNotAllowed")).toBe("ipNotAllowed");
+    expect(kindOf("walletNotAvailable")).toBe("walletNotAvailable");
+    expect(kindOf("withdrawalsDisabled")).toBe("withdrawalsDisabled");
+    expect(kindOf("notFound")).toBe("withdrawalNotFound");
+    expect(CUSTODY_ERRORS.badAmount).toEqual({ kind: "invalidParameter", detail: "amount" });
+  });
+
+  it.each(CUSTODY_ERROR_CODES)("%s with custody's detail raises the row's class in ccxt", (code) => {
+    const { kind, detail } = CUSTODY_ERRORS[code];
+    const body = exmoErrorBody(kind, detail ?? "the minimum withdrawal is 0.001 BTC");
+    expect(ccxtClassFor(body)).toBe(EXMO_ERRORS[kind].ccxtClass);
+  });
+
+  it("money and permission refusals keep ccxt's specific classes", () => {
+    expect(ccxtClassFor(exmoErrorBody(CUSTODY_ERRORS.insufficientFunds.kind))).toBe("InsufficientFunds");
+    expect(ccxtClassFor(exmoErrorBody(CUSTODY_ERRORS.withdrawScopeRequired.kind))).toBe("PermissionDenied");
+    expect(ccxtClassFor(exmoErrorBody(CUSTODY_ERRORS.ipNotAllowed.kind))).toBe("PermissionDenied");
+    expect(ccxtClassFor(exmoErrorBody(CUSTODY_ERRORS.badAmount.kind, "amount"))).toBe("BadRequest");
+    expect(ccxtClassFor(exmoErrorBody("amountTooPrecise", "BTC has 8 decimals"))).toBe("InvalidOrder");
   });
 });
 

@@ -35,12 +35,13 @@
 // Only deposits `confirmations` deep are swept (balances are read at that depth), so a sweep never
 // moves coins the deposit watcher has not credited yet.
 //
-// The ledger: each confirmed leg is reported once through `report` (at least once: a crash between
-// the report and persisting it repeats it with the same `movementId`, so the receiver must drop a
-// movement id it has recorded). A sweep reports walletDepositAddresses → walletHot of its asset and
-// its fee in ETH (paid from the deposit address, to networkFees); a top-up reports walletHot →
-// walletDepositAddresses of ETH and its fee (paid from the hot address). A reverted transaction
-// reports its fee with a zero amount, and fails the job.
+// The ledger: each confirmed leg is reported through `report`, at least once: a crash between the
+// report and persisting it repeats the same report (same `movementId`, same txId), so the receiver
+// records a movement once per (asset, txId, from, to), as custody's `walletMovementExists` does. A
+// sweep reports walletDepositAddresses → walletHot of its asset and its fee in ETH (paid from the
+// deposit address, to networkFees); a top-up reports walletHot → walletDepositAddresses of ETH and
+// its fee (paid from the hot address). A reverted transaction reports its fee with a zero amount,
+// and fails the job.
 //
 // Bounded: jobs in flight, jobs created, steps taken and addresses read per tick, superseded legs
 // and top-ups per job, and jobs kept in the journal (finished ones beyond `keepFinishedJobs` are
@@ -112,8 +113,17 @@ export class SignRefusedError extends Error {
   }
 }
 
-/** Refusals that wait (the same intent is sent again next tick) instead of failing the job. */
-const WAIT_REFUSALS = new Set(["halted", "window-cap-10m", "window-cap-1h", "window-cap-24h"]);
+/**
+ * Refusals that wait (the same intent is sent again next tick) instead of failing the job: a halt,
+ * a window budget spent, a signer whose log cannot be written until it restarts.
+ */
+const WAIT_REFUSALS = new Set([
+  "halted",
+  "window-cap-10m",
+  "window-cap-1h",
+  "window-cap-24h",
+  "state-failed",
+]);
 /** Refusals after which the leg is planned again with a new intent. */
 const REPLAN_REFUSALS = new Set(["expired", "expiry-too-far"]);
 
@@ -508,6 +518,7 @@ export class EthereumSweeper {
    * the chain for its `txId` before dismissing it.
    */
   async dismiss(jobId: string): Promise<void> {
+    await this.ticking?.catch(() => undefined);
     const job = this.jobsById.get(jobId);
     if (job === undefined) throw new Error(`no sweep job ${jobId}`);
     if (!isTerminal(job)) throw new Error(`sweep job ${jobId} is ${job.step}, not finished or failed`);
@@ -516,7 +527,7 @@ export class EthereumSweeper {
     this.lastErrors.delete(jobId);
   }
 
-  /** One bounded round: advance the unfinished jobs, then plan new ones. Concurrent calls share it. */
+  /** One bounded round: plan new jobs, then advance the unfinished ones. Concurrent calls share it. */
   tick(): Promise<SweepTickResult> {
     if (this.ticking === null)
       this.ticking = this.tickOnce().finally(() => {
@@ -530,6 +541,13 @@ export class EthereumSweeper {
       throw new SweepJournalError(`the sweep journal failed earlier (${this.broken}): restart the sweeper`);
     await this.start();
     const result: SweepTickResult = { created: [], steps: 0, done: [], failed: [], cancelled: [], active: 0 };
+    try {
+      await this.plan(result);
+    } catch (error) {
+      if (error instanceof JournalBroken) throw new SweepJournalError(error.message);
+      this.log(`${this.chain}: sweep planning failed (${(error as Error).message}); next tick`);
+    }
+    // Oldest first: jobs in flight get the step budget before the ones just planned.
     const budget = { steps: this.limits.maxStepsPerTick };
     for (const job of this.ordered()) {
       if (isTerminal(job)) continue;
@@ -539,12 +557,6 @@ export class EthereumSweeper {
       if (after.step === "done") result.done.push(job.id);
       else if (after.step === "failed") result.failed.push(job.id);
       else if (after.step === "cancelled") result.cancelled.push(job.id);
-    }
-    try {
-      await this.plan(result);
-    } catch (error) {
-      if (error instanceof JournalBroken) throw new SweepJournalError(error.message);
-      this.log(`${this.chain}: sweep planning failed (${(error as Error).message}); next tick`);
     }
     await this.pruneFinished();
     result.active = this.ordered().filter((j) => !isTerminal(j)).length;
@@ -655,7 +667,7 @@ export class EthereumSweeper {
       if (amount <= 0n) return this.cancel(job, `the balance ${balance} does not pay the fee ${gas * rate}`);
       const built = await this.build(job.address, this.hot, job.asset, amount, rate);
       if (built.decoded.tx.gas * rate + amount <= balance)
-        return this.addLeg(job, "sweep", "depositSweep", this.hot, job.asset, amount, built);
+        return this.addLeg(this.draft(job.id), "sweep", "depositSweep", this.hot, job.asset, amount, built);
       gas = built.decoded.tx.gas;
     }
     return this.fail(job, "cannot-build", `the sweep's fee does not fit the balance ${balance}`);
@@ -675,7 +687,12 @@ export class EthereumSweeper {
     const rate = job.feeRate ?? (await this.adapter.feesPerGas()).maxFeePerGas;
     const sweep = await this.build(job.address, this.hot, job.asset, amount, rate);
     const need = sweep.decoded.tx.gas * rate;
-    const have = await this.reads.nativeBalance(job.address);
+    // The ether already there pays first (dust of earlier top-ups, or the user's own, once credited).
+    const [haveAtDepth, haveLatest] = await Promise.all([
+      this.reads.nativeBalance(job.address, settled),
+      this.reads.nativeBalance(job.address),
+    ]);
+    const have = haveAtDepth < haveLatest ? haveAtDepth : haveLatest;
     if (have >= need) {
       const draft = this.draft(job.id);
       draft.feeRate = rate;
@@ -715,8 +732,9 @@ export class EthereumSweeper {
     return { unsigned, decoded };
   }
 
+  /** Adds a leg (its intent, not yet signed) to `draft` and persists it: the intent is durable before it is sent. */
   private async addLeg(
-    job: SweepJob,
+    draft: SweepJob,
     kind: SweepLeg["kind"],
     intentKind: SweepIntent["kind"],
     to: string,
@@ -724,7 +742,6 @@ export class EthereumSweeper {
     amount: bigint,
     built: { unsigned: UnsignedTransaction; decoded: DecodedPayload },
   ): Promise<Progress> {
-    const draft = job === this.jobsById.get(job.id) ? this.draft(job.id) : job;
     const leg: SweepLeg = {
       kind,
       intent: {
@@ -813,11 +830,9 @@ export class EthereumSweeper {
   }
 
   private async signLeg(job: SweepJob, leg: SweepLeg): Promise<Progress> {
-    // An intent about to expire would be refused: plan a fresh one (nothing was signed from it
-    // that could be broadcast, since only persisted signatures are).
-    const margin = Math.min(30_000, Math.floor(this.limits.intentTtlMs / 2));
-    if (this.clock() >= leg.intent.expiresAtMs - margin)
-      return this.supersede(job, leg, "its intent expired before it was signed");
+    // The persisted intent is sent as it is, even past its expiry: if it was signed before a crash
+    // the signer answers the same transaction (a repeat); if not, it refuses it as expired and the
+    // leg is planned again.
     let answer: SignedSweep;
     try {
       answer = await this.sign(leg.intent);
@@ -1020,11 +1035,18 @@ export class EthereumSweeper {
       throw new Error(`the deposit address source returned ${page.length} addresses, ${asked} asked`);
     // A short page ends the round: the next tick starts again from the first address.
     if (page.length < asked) this.cursor = undefined;
-    const settled = await this.settledHeight();
-    const nativeConfig = this.assets.get(this.native.symbol);
-    const nativeFloor =
-      nativeConfig === undefined ? 0n : 21_000n * (await this.adapter.feesPerGas()).maxFeePerGas;
-    const context = { busy, settled, nativeFloor, room, result };
+    // The tip and fees are read once, and only when some address is to be looked at.
+    let chainState: Promise<{ settled: number; nativeFloor: bigint }> | undefined;
+    const state = () => {
+      chainState ??= (async () => {
+        const nativeFloor = this.assets.has(this.native.symbol)
+          ? 21_000n * (await this.adapter.feesPerGas()).maxFeePerGas
+          : 0n;
+        return { settled: await this.settledHeight(), nativeFloor };
+      })();
+      return chainState;
+    };
+    const context = { busy, state, room, result };
     await this.examine(nudged, context);
     // Source addresses are read in chunks; the cursor moves past the chunks read, so the ones left
     // when the room ran out are read first next tick.
@@ -1040,8 +1062,7 @@ export class EthereumSweeper {
     addresses: readonly string[],
     context: {
       busy: Set<string>;
-      settled: number;
-      nativeFloor: bigint;
+      state: () => Promise<{ settled: number; nativeFloor: bigint }>;
       room: number;
       result: SweepTickResult;
     },
@@ -1053,6 +1074,8 @@ export class EthereumSweeper {
           .filter((a): a is string => a !== null && a !== this.hot && !context.busy.has(a)),
       ),
     ].slice(0, this.limits.maxAddressesPerTick);
+    if (candidates.length === 0) return;
+    const { settled, nativeFloor } = await context.state();
     const nativeConfig = this.assets.get(this.native.symbol);
     const tokens = [...this.assets].filter(([, a]) => a.contract !== null);
     for (let i = 0; i < candidates.length && context.room > 0; i += 16) {
@@ -1060,12 +1083,12 @@ export class EthereumSweeper {
         candidates.slice(i, i + 16).map(async (address) => {
           // Tokens first: their sweep can use the address's own ether for gas; ETH is swept after.
           for (const [symbol, token] of tokens) {
-            const balance = await this.reads.tokenBalance(token.contract as string, address, context.settled);
+            const balance = await this.reads.tokenBalance(token.contract as string, address, settled);
             if (balance >= token.min) return { address, symbol, contract: token.contract, balance };
           }
           if (nativeConfig !== undefined) {
-            const balance = await this.reads.nativeBalance(address, context.settled);
-            if (balance >= nativeConfig.min && balance > context.nativeFloor)
+            const balance = await this.reads.nativeBalance(address, settled);
+            if (balance >= nativeConfig.min && balance > nativeFloor)
               return { address, symbol: this.native.symbol, contract: null, balance };
           }
           return null;

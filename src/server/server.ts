@@ -12,6 +12,8 @@
 import { readFileSync } from "node:fs";
 import pino from "pino";
 import { loadServerKey } from "../accounts/server-key.ts";
+import { DEMO_ADDRESS_ACTIVATION_DELAY_MS, devnetCustodyConfigs } from "../custody/config.ts";
+import type { CustodyService } from "../custody/custody-service.ts";
 import { Exchange } from "../exchange/exchange.ts";
 import type { MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
@@ -20,11 +22,14 @@ import { attachWebSocket } from "../gateway/ws/server.ts";
 import { OperatorActions } from "../operator/actions.ts";
 import { loadOperatorToken, type OperatorToken } from "../operator/token.ts";
 import { verifyCore } from "./core-report.ts";
+import { embeddedCustody, readChainPublicKeys, readColdAddress, signerCapsOf } from "./custody.ts";
 import { DataDirModeError, ensurePrivateDataDir } from "./data-dir.ts";
 import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-dir-lock.ts";
 import { ensureDefaultMarkets } from "./default-markets.ts";
+import { DemoWalletActivity, fundByDeposits } from "./demo/custody-demo.ts";
 import {
   ccxtSnippet,
+  DEMO_ACTOR,
   DEMO_LIQUIDITY_FUNDING,
   DEMO_MAKER_EMAIL,
   DEMO_TAKER_EMAIL,
@@ -40,6 +45,7 @@ import {
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
+import { ensureDemoWallets, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
 
 export { DataDirBusyError, DataDirModeError };
 
@@ -74,6 +80,10 @@ export interface ExchangeServerOptions {
   devnet?: boolean;
   /** Milliseconds between devnet blocks; default DEFAULT_DEVNET_BLOCK_MS, 0 = only on demand. */
   devnetBlockMs?: number;
+  /** Custody's step interval (deposits, withdrawals, sweeps); default 1 s. */
+  custodyTickMs?: number;
+  /** The demo's own deposit/withdrawal every this many ms; 0 turns it off. */
+  demoWalletIntervalMs?: number;
 }
 
 export interface DemoInfo {
@@ -82,6 +92,8 @@ export interface DemoInfo {
   apiKey: DemoApiKey;
   ccxtSnippet: string;
   maker: DemoMarketMaker;
+  /** The demo's own deposits and withdrawals (null without custody). */
+  wallet: DemoWalletActivity | null;
 }
 
 export interface ExchangeServer {
@@ -108,6 +120,10 @@ export interface ExchangeServer {
   demo: DemoInfo | null;
   /** The simulated chains, or null when started with devnet: false. */
   devnet: DevnetChains | null;
+  /** Custody over the devnet chains (null with devnet: false). */
+  custody: CustodyService | null;
+  /** The signer child processes, one per chain whose wallet is initialised. */
+  signers: SignerSupervisor | null;
   close(): Promise<void>;
 }
 
@@ -130,21 +146,23 @@ async function setUpDemo(
   url: string,
   options: ExchangeServerOptions,
   logger: pino.Logger,
+  custody: CustodyService | null,
+  devnet: DevnetChains | null,
 ): Promise<DemoInfo> {
-  const traderId = await ensureFundedUser(
-    exchange,
-    actions,
-    DEMO_TRADER_EMAIL,
-    DEMO_TRADER_PASSWORD,
-    DEMO_TRADER_FUNDING,
-  );
-  const makerUserId = await ensureFundedUser(
-    exchange,
-    actions,
-    DEMO_MAKER_EMAIL,
-    randomPassword(),
-    DEMO_LIQUIDITY_FUNDING,
-  );
+  // BTC and ETH arrive by deposits on the devnet chains when custody runs; the rest by adjustment.
+  const fund = async (email: string, password: string, funding: Readonly<Record<string, string>>) => {
+    const existing = await exchange.accounts.userByEmail(email);
+    const userId = existing?.userId ?? (await actions.createUser(DEMO_ACTOR, { email, password })).userId;
+    const byDeposit =
+      custody === null || devnet === null
+        ? new Set<string>()
+        : await fundByDeposits(exchange, custody, devnet, userId, funding);
+    const rest = Object.fromEntries(Object.entries(funding).filter(([code]) => !byDeposit.has(code)));
+    await ensureFundedUser(exchange, actions, email, password, rest);
+    return userId;
+  };
+  const traderId = await fund(DEMO_TRADER_EMAIL, DEMO_TRADER_PASSWORD, DEMO_TRADER_FUNDING);
+  const makerUserId = await fund(DEMO_MAKER_EMAIL, randomPassword(), DEMO_LIQUIDITY_FUNDING);
   const takerUserId = await ensureFundedUser(
     exchange,
     actions,
@@ -161,7 +179,21 @@ async function setUpDemo(
     onError: (error) => logger.warn({ err: error }, "demo market maker tick failed"),
   });
   maker.start();
+  let wallet: DemoWalletActivity | null = null;
+  if (custody !== null && devnet !== null && options.demoWalletIntervalMs !== 0) {
+    wallet = new DemoWalletActivity({
+      exchange,
+      custody,
+      devnet,
+      traderId,
+      ...(options.demoWalletIntervalMs === undefined ? {} : { intervalMs: options.demoWalletIntervalMs }),
+      onError: (error) => logger.info({ err: error }, "demo wallet step"),
+    });
+    await wallet.prepare();
+    wallet.start();
+  }
   return {
+    wallet,
     email: DEMO_TRADER_EMAIL,
     password: DEMO_TRADER_PASSWORD,
     apiKey,
@@ -191,10 +223,15 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
         ? undefined
         : parseOperatorListen(operatorListenText);
     const openStartedMs = performance.now();
+    const demoMode = options.demo ?? true;
     const exchange = await Exchange.open({
       dataDir: options.dataDir,
       databaseUrl,
       clock,
+      accounts: {
+        secretBox: serverKey.secretBox,
+        ...(demoMode ? { addressActivationDelayMs: DEMO_ADDRESS_ACTIVATION_DELAY_MS } : {}),
+      },
       onBackgroundError: (what, error) => logger.error({ err: error }, what),
       ...(options.candleSaveIntervalMs === undefined
         ? {}
@@ -218,7 +255,19 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       chains.start((chain, error) => logger.error({ err: error, chain }, "devnet block failed"));
     }
 
-    const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet);
+    let custody: CustodyService | null = null;
+    let signers: SignerSupervisor | null = null;
+    if (devnet !== null) {
+      const started = await startCustody(options, env, exchange, devnet, demoMode, logger);
+      custody = started.custody;
+      signers = started.signers;
+      const stopCustody = started.custody;
+      const stopSigners = started.signers;
+      cleanups.push(() => stopSigners?.stop());
+      cleanups.push(() => stopCustody.stop());
+    }
+
+    const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet, custody);
     const host = options.host ?? DEFAULT_HOST;
     const tls = readTls(options.tls);
     const gateway = createGateway(exchange, {
@@ -228,6 +277,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       port: options.port ?? DEFAULT_PORT,
       host,
       ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+      custody,
     });
     const webSocket = attachWebSocket(gateway.server, exchange, {
       secretBox: serverKey.secretBox,
@@ -255,10 +305,12 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     });
 
     let demo: DemoInfo | null = null;
-    if (options.demo ?? true) {
-      demo = await setUpDemo(exchange, actions, serverKey, url, options, logger);
+    if (demoMode) {
+      demo = await setUpDemo(exchange, actions, serverKey, url, options, logger, custody, devnet);
       const maker = demo.maker;
       cleanups.push(() => maker.stop());
+      const wallet = demo.wallet;
+      if (wallet !== null) cleanups.push(() => wallet.stop());
     }
     return {
       exchange,
@@ -276,10 +328,75 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       defaultCommandsAdded,
       demo,
       devnet,
+      custody,
+      signers,
       close: cleanUp,
     };
   } catch (error) {
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Custody on the devnet chains: the demo initialises its wallets (with a demo-only passphrase);
+ * otherwise the operator ran `bulwark wallet init` and gives BULWARK_SIGNER_PASSPHRASE. Signers
+ * start for the chains with a wallet; custody runs either way (chains without one answer
+ * walletNotAvailable).
+ */
+async function startCustody(
+  options: ExchangeServerOptions,
+  env: NodeJS.ProcessEnv,
+  exchange: Exchange,
+  devnet: DevnetChains,
+  demoMode: boolean,
+  logger: pino.Logger,
+): Promise<{ custody: CustodyService; signers: SignerSupervisor | null }> {
+  const policy = loadOrCreatePolicyKey(options.dataDir);
+  const demoPassphrase = demoMode ? ensureDemoWallets(options.dataDir).passphrase : undefined;
+  const passphrase = env.BULWARK_SIGNER_PASSPHRASE ?? demoPassphrase;
+  const ready = devnet.chains.filter(
+    (handle) => readChainPublicKeys(options.dataDir, handle.chain.chain) !== null,
+  );
+  let signers: SignerSupervisor | null = null;
+  const sockets = new Map<string, string>();
+  if (ready.length > 0 && passphrase !== undefined && passphrase !== "") {
+    const configs = devnetCustodyConfigs();
+    signers = await SignerSupervisor.start({
+      dataDir: options.dataDir,
+      passphrase,
+      policyPublicKeyHex: Buffer.from(policy.publicKey).toString("hex"),
+      chains: ready.flatMap((handle) => {
+        const config = configs.find((entry) => entry.chain === handle.chain.chain);
+        if (config === undefined) return [];
+        const decimals = new Map(handle.chain.assets.map((asset) => [asset.symbol, asset.decimals]));
+        const cold = readColdAddress(options.dataDir, handle.chain.chain);
+        return [
+          {
+            chain: handle.chain.chain,
+            caps: signerCapsOf(exchange, config, decimals),
+            coldAddresses: cold === null ? [] : [cold],
+          },
+        ];
+      }),
+      onEvent: (event) => logger.warn({ signer: event }, "signer process"),
+    });
+    const running = signers;
+    for (const handle of ready) sockets.set(handle.chain.chain, running.socketPath(handle.chain.chain));
+  } else if (ready.length > 0) {
+    logger.warn(
+      "custody: wallets are initialised but BULWARK_SIGNER_PASSPHRASE is not set: no signer runs, withdrawals wait",
+    );
+  }
+  const custody = embeddedCustody({
+    dataDir: options.dataDir,
+    exchange,
+    devnet,
+    policySecretKey: policy.secretKey,
+    signerSockets: sockets,
+    ...(options.custodyTickMs === undefined ? {} : { tickMs: options.custodyTickMs }),
+    log: (message) => logger.info(message),
+  });
+  custody.start();
+  return { custody, signers };
 }

@@ -1,0 +1,139 @@
+// Custody in the embedded exchange: the devnet chains' CustodyService, wired to the signer child
+// processes (src/server/signers.ts) and to the exchange.
+//
+// What lives where (docs/CUSTODY.md):
+//   <data-dir>/signers/<chain>/      the chain signer's keystore (encrypted hot seed), state, socket
+//   <data-dir>/custody/<chain>.pub.json  the public keys the signer exported (custody reads only these)
+//   <data-dir>/custody/policy.key    custody's Ed25519 policy key (signs intents; the signer knows its public half)
+//   <data-dir>/custody/<chain>/      custody's internal-transfer journal
+// A chain whose wallet was never initialised (`bulwark wallet init --chain C`) runs without
+// deposits or withdrawals; its currencies say so in payments/providers/crypto/list.
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ChainAdapter } from "../chains/adapter.ts";
+import { UtxoDevnet } from "../chains/devnet/index.ts";
+import { type ChainCustodyConfig, devnetCustodyConfigs, hotBounds } from "../custody/config.ts";
+import { type ChainCustodyParts, CustodyService, type SignerStatusPort } from "../custody/custody-service.ts";
+import { SignerClient } from "../custody/signer-client.ts";
+import type { Exchange } from "../exchange/exchange.ts";
+import type { DevnetChains } from "./devnet.ts";
+
+export const CUSTODY_DIR_NAME = "custody";
+
+/** The signer client as the pipeline speaks to it: signed transactions as base64, budgets as text. */
+export function signerPortOf(client: SignerClient): SignerStatusPort {
+  return {
+    sign: async (intent, signatureHex) => {
+      const answer = await client.sign(intent, signatureHex);
+      if (!answer.ok) return answer;
+      return { ok: true, txId: answer.txId, signedTx: Buffer.from(answer.signedTx).toString("base64") };
+    },
+    status: async () => {
+      const answer = await client.status();
+      if (!answer.ok) return answer;
+      return {
+        ok: true,
+        halted: answer.halted,
+        budgets: answer.budgets.map((budget) => ({
+          asset: budget.asset,
+          windows: budget.windows.map((window) => ({ window: window.window, left: window.left.toString() })),
+        })),
+      };
+    },
+  };
+}
+
+/** The public keys `wallet init` exported for a chain, or null when it has not run. */
+export function readChainPublicKeys(dataDir: string, chain: string): { hot: string; deposit: string } | null {
+  const path = join(dataDir, CUSTODY_DIR_NAME, `${chain}.pub.json`);
+  if (!existsSync(path)) return null;
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+  const keys = Array.isArray(parsed) ? (parsed as { label?: unknown; key?: unknown }[]) : [];
+  const find = (label: string) => {
+    const found = keys.find((entry) => entry.label === label)?.key;
+    if (typeof found !== "string") throw new Error(`${path}: no "${label}" public key`);
+    return found;
+  };
+  return { hot: find("hot"), deposit: find("deposit") };
+}
+
+/** The cold address configured for a chain (`<data-dir>/custody/<chain>.cold.json`: {"address": …}), or null. */
+export function readColdAddress(dataDir: string, chain: string): string | null {
+  const path = join(dataDir, CUSTODY_DIR_NAME, `${chain}.cold.json`);
+  if (!existsSync(path)) return null;
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as { address?: unknown };
+  return typeof parsed.address === "string" ? parsed.address : null;
+}
+
+/**
+ * The signer's caps per chain asset, in base units: the 10-minute budget is 0.25 % of the asset's
+ * customer liabilities, with the hot cap's minimum as a floor so a young exchange can withdraw at
+ * all; 1 h is twice and 24 h eight times that; one transaction at most the largest withdrawal.
+ */
+export function signerCapsOf(
+  exchange: Exchange,
+  config: ChainCustodyConfig,
+  chainDecimals: ReadonlyMap<string, number>,
+): Map<string, { perTransaction: bigint; per10m: bigint; per1h: bigint; per24h: bigint }> {
+  const caps = new Map<string, { perTransaction: bigint; per10m: bigint; per1h: bigint; per24h: bigint }>();
+  for (const currency of config.currencies) {
+    const asset = exchange.assetByCode(currency.currency);
+    const decimals = chainDecimals.get(currency.currency);
+    if (asset === undefined || decimals === undefined) continue;
+    const toBase = (units: number) => BigInt(units) * 10n ** BigInt(Math.max(0, decimals - asset.scale));
+    const liabilities = exchange.walletBooks(asset.assetId).customerLiabilitiesUnits;
+    const tenMinutes = Math.max(Math.floor((liabilities * 25) / 10_000), hotBounds(currency, 0).capUnits);
+    caps.set(currency.currency, {
+      perTransaction: toBase(currency.maxWithdrawUnits),
+      per10m: toBase(tenMinutes),
+      per1h: toBase(tenMinutes * 2),
+      per24h: toBase(tenMinutes * 8),
+    });
+  }
+  return caps;
+}
+
+export interface EmbeddedCustodyOptions {
+  dataDir: string;
+  exchange: Exchange;
+  devnet: DevnetChains;
+  policySecretKey: Uint8Array;
+  /** chain → the signer's socket, for chains whose signer runs. */
+  signerSockets: ReadonlyMap<string, string>;
+  tickMs?: number;
+  log?: (message: string) => void;
+}
+
+/** The CustodyService over both devnet chains (not started). */
+export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService {
+  const configs = devnetCustodyConfigs();
+  const chains: ChainCustodyParts[] = [];
+  for (const handle of options.devnet.chains) {
+    const chain = handle.chain;
+    const config = configs.find((entry) => entry.chain === chain.chain);
+    if (config === undefined) continue;
+    const socket = options.signerSockets.get(chain.chain);
+    const utxo = chain instanceof UtxoDevnet;
+    chains.push({
+      config,
+      adapter: chain as ChainAdapter,
+      kind: utxo ? "utxo" : "account",
+      publicKeys: readChainPublicKeys(options.dataDir, chain.chain),
+      signer: socket === undefined ? null : signerPortOf(new SignerClient(socket)),
+      coldAddress: readColdAddress(options.dataDir, chain.chain),
+      balanceOf: async (address, asset) =>
+        chain instanceof UtxoDevnet ? chain.balance(address) : chain.balance(address, asset),
+      feeAsset: utxo ? "BTC" : "ETH",
+      chainDecimals: new Map(chain.assets.map((asset) => [asset.symbol, asset.decimals])),
+    });
+  }
+  return new CustodyService({
+    exchange: options.exchange,
+    chains,
+    policySecretKey: options.policySecretKey,
+    stateDir: join(options.dataDir, CUSTODY_DIR_NAME),
+    ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+    ...(options.log === undefined ? {} : { log: options.log }),
+  });
+}

@@ -167,6 +167,9 @@ const PRIVATE_CASES: ReadonlyArray<[string, string, Fields, number]> = [
   ["order_trades", "no order_id", {}, 50013],
   ["order_trades", "unknown order", { order_id: "987654" }, 50304],
   ["deposit_address", "custody not available", {}, 59014],
+  ["deposit_address", "custody not available, one currency", { currency: "BTC" }, 59014],
+  ["deposit_address", "unknown currency", { currency: "DOGE" }, 59005],
+  ["deposit_address", "currency too long", { currency: "B".repeat(17) }, 59001],
   ["wallet_history", "date not a number", { date: "yesterday" }, 59001],
   ["wallet_history", "date negative", { date: "-1" }, 59001],
   ["wallet_history", "date after 2100", { date: "4102444801" }, 59001],
@@ -228,7 +231,7 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
     expect(core.checkInvariants()).toBeUndefined();
   });
 
-  it("withdraw_crypt validates, then says custody is not available; withdraw_get_txid validates and finds only real withdrawals", async () => {
+  it("withdraw_crypt validates, then says custody is not available (this gateway has none); withdraw_get_txid validates and finds only real withdrawals", async () => {
     const withdrawer = await createTrader(harness, {
       scopes: ["info", "withdraw"],
       ipAllowList: ["127.0.0.1"],
@@ -250,6 +253,24 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
     await expectRefusedUnchanged(
       () => signedPost(harness, withdrawer, "withdraw_crypt", { ...valid, address: "a b" }),
       59001,
+    );
+    for (const amount of ["0", "-1", "1e-3", " 1", "0x1"])
+      await expectRefusedUnchanged(
+        () => signedPost(harness, withdrawer, "withdraw_crypt", { ...valid, amount }),
+        59001,
+      );
+    await expectRefusedUnchanged(
+      () => signedPost(harness, withdrawer, "withdraw_crypt", { ...valid, amount: "1".repeat(20) }),
+      59025,
+    );
+    await expectRefusedUnchanged(
+      () => signedPost(harness, withdrawer, "withdraw_crypt", { ...valid, address: "a,1" }),
+      59001,
+    );
+    // Without custody, a well-formed request with a memo or another network is still 59014.
+    await expectRefusedUnchanged(
+      () => signedPost(harness, withdrawer, "withdraw_crypt", { ...valid, invoice: "1", transport: "TRC20" }),
+      59014,
     );
     await expectRefusedUnchanged(
       () => signedPost(harness, withdrawer, "withdraw_get_txid", { task_id: "1" }),

@@ -14,6 +14,7 @@ import { readPassword } from "./password.ts";
 import type { OperatorClient } from "./remote.ts";
 import { SECURITY_COMMANDS } from "./security.ts";
 import { STEAL_COMMANDS } from "./steal.ts";
+import { WALLET_COMMANDS } from "./wallet.ts";
 
 /** Every change the CLI makes is audited with this actor (the socket's server side uses the same). */
 export type Actor = string;
@@ -231,6 +232,8 @@ export const OPERATOR_COMMANDS = {
   ...STEAL_COMMANDS,
   // ---- custody and withdrawals (src/cli/custody.ts) -------------------------------------------
   ...CUSTODY_COMMANDS,
+  // ---- the signers' wallets: `wallet init` (src/cli/wallet.ts) -------------------------------
+  ...WALLET_COMMANDS,
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
 
 /**

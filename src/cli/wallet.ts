@@ -1,0 +1,120 @@
+// `bulwark wallet init --chain devnet-btc|devnet-eth`: creates the chain signer's keystore from
+// fresh entropy under the operator's passphrase and writes the exported public keys (xpubs) for
+// custody (src/server/signers.ts has the layout). Prints the public keys only. An entry of
+// commands.ts's table.
+//
+// Offline only, under the data dir's lock: the keystore is the signer's, not the server's, and a
+// running server starts its signers only at start, so a wallet made under it would sit unused.
+// The passphrase comes from BULWARK_SIGNER_PASSPHRASE, else from stdin (one line piped, or typed
+// twice at a prompt without echo); it is never written anywhere.
+
+import { statSync } from "node:fs";
+import { type Cli, CliError, required, usageError } from "./args.ts";
+import type { OperatorCommand } from "./commands.ts";
+import type { CliIo } from "./io.ts";
+import { readPassword } from "./password.ts";
+
+/** The chains `wallet init` serves (src/server/signers.ts WALLET_CHAINS, not imported here to keep every command's start light). */
+const CHAINS = ["devnet-btc", "devnet-eth"];
+const PASSPHRASE_ENV = "BULWARK_SIGNER_PASSPHRASE";
+
+interface WalletInitInput {
+  dataDir: string;
+  chain: string;
+  /** Read only once the data dir is ours: no prompt for a command that is refused anyway. */
+  passphrase: () => Promise<string>;
+}
+
+interface WalletInitResult {
+  chain: string;
+  publicKeys: { label: string; key: string }[];
+  keystoreDir: string;
+  publicKeysFile: string;
+  created: boolean;
+}
+
+function command<I, R>(definition: OperatorCommand<I, R>): OperatorCommand<I, R> {
+  return definition;
+}
+
+async function readPassphrase(io: CliIo, chain: string): Promise<string> {
+  const fromEnv = io.env[PASSPHRASE_ENV];
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  try {
+    return await readPassword(io, `the ${chain} keystore`);
+  } catch (error) {
+    if (error instanceof CliError && error.kind === "usage")
+      throw usageError(
+        `wallet init needs the keystore's passphrase: set ${PASSPHRASE_ENV}, pipe one line on stdin, ` +
+          "or run it in a terminal to be prompted",
+      );
+    throw error;
+  }
+}
+
+function walletInitInput(cli: Cli, io: CliIo): WalletInitInput {
+  const chain = required(cli, "chain");
+  if (!CHAINS.includes(chain))
+    throw new CliError("invalid", `--chain must be one of ${CHAINS.join(", ")}, got "${chain.slice(0, 40)}"`);
+  return { dataDir: cli.dataDir, chain, passphrase: () => readPassphrase(io, chain) };
+}
+
+export const WALLET_COMMANDS = {
+  "wallet init": command({
+    // The lightest offline mode: it brings the data dir's lock (the store is opened, unused).
+    needs: "store",
+    input: walletInitInput,
+    async offline(_actions, _actor, input: WalletInitInput): Promise<WalletInitResult> {
+      const [{ initWallet, isWalletInitialised, signerPaths, WalletExistsError }, { KeystoreError }] =
+        await Promise.all([import("../server/signers.ts"), import("../signer/keystore.ts")]);
+      const paths = signerPaths(input.dataDir, input.chain);
+      // Before the prompt: an existing wallet is refused without asking for anything.
+      if (isWalletInitialised(input.dataDir, input.chain) && existsFile(paths.publicKeysPath))
+        throw new CliError(
+          "conflict",
+          `the ${input.chain} wallet exists (${paths.keystoreDir}); refusing to replace its seed`,
+        );
+      const passphrase = await input.passphrase();
+      try {
+        const result = initWallet(input.dataDir, input.chain, passphrase);
+        return {
+          chain: result.chain,
+          publicKeys: result.publicKeys,
+          keystoreDir: result.keystoreDir,
+          publicKeysFile: result.publicKeysPath,
+          created: result.created,
+        };
+      } catch (error) {
+        if (error instanceof WalletExistsError) throw new CliError("conflict", error.message);
+        // A passphrase under 8 characters, say: the operator's to fix, not a failure.
+        if (error instanceof KeystoreError) throw new CliError("invalid", error.message);
+        throw error;
+      }
+    },
+    remote: async () => {
+      throw new CliError(
+        "busy",
+        "wallet init works offline only: stop the server first (its signers start with it, so a wallet made now would not be used until the next start)",
+      );
+    },
+    print: (result: WalletInitResult) => ({
+      fields: result,
+      text: [
+        result.created
+          ? `created the ${result.chain} hot wallet (keystore ${result.keystoreDir})`
+          : `the ${result.chain} keystore existed without its public keys; wrote them`,
+        ...result.publicKeys.map((key) => `${key.label.padEnd(8)} ${key.key}`),
+        `public keys for custody: ${result.publicKeysFile}`,
+        "the passphrase is stored nowhere: the signer asks for it (BULWARK_SIGNER_PASSPHRASE) at every start",
+      ].join("\n"),
+    }),
+  }),
+};
+
+function existsFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -379,7 +379,10 @@ async function startCustody(
           },
         ];
       }),
-      onEvent: (event) => logger.warn({ signer: event }, "signer process"),
+      onEvent: (event) =>
+        event.type === "ready"
+          ? logger.info({ signer: event }, "signer process ready")
+          : logger.warn({ signer: event }, "signer process"),
     });
     const running = signers;
     for (const handle of ready) sockets.set(handle.chain.chain, running.socketPath(handle.chain.chain));

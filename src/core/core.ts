@@ -332,7 +332,10 @@ export class Core implements CoreMachine {
    * the coins it holds) and the customer liabilities (every user's available + held).
    * O(users); for custody status and hot-cap decisions, not per request.
    */
-  walletBooks(assetId: number): { systemUnits: Record<SystemAccount, number>; customerLiabilitiesUnits: number } {
+  walletBooks(assetId: number): {
+    systemUnits: Record<SystemAccount, number>;
+    customerLiabilitiesUnits: number;
+  } {
     const systemUnits = {} as Record<SystemAccount, number>;
     for (const account of SYSTEM_ACCOUNTS)
       systemUnits[account] = this.state.assetExists(assetId)

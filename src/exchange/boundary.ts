@@ -15,7 +15,11 @@ import type { CoreEvent } from "../core/events.ts";
 import type { SystemAccount } from "../core/state-view.ts";
 import type { MarketData } from "../marketdata/market-data.ts";
 import type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
-import type { NewPipelineWithdrawal, PipelinePatch, PipelineWithdrawal } from "../store/custody-withdrawals.ts";
+import type {
+  NewPipelineWithdrawal,
+  PipelinePatch,
+  PipelineWithdrawal,
+} from "../store/custody-withdrawals.ts";
 import type { StoreEngine } from "../store/migrations.ts";
 import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import type { MarketUnits } from "../units/market-units.ts";
@@ -24,13 +28,13 @@ import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "
 export { SequencerQueueFullError } from "../runtime/sequencer.ts";
 export type { AuditEntry, AuditVerifyResult, JsonValue } from "../store/audit-log.ts";
 export type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
+export { CUSTODY_LIMITS } from "../store/custody.ts";
 export type {
   NewPipelineWithdrawal,
   PipelinePatch,
   PipelineWithdrawal,
 } from "../store/custody-withdrawals.ts";
 export { PIPELINE_LIMITS } from "../store/custody-withdrawals.ts";
-export { CUSTODY_LIMITS } from "../store/custody.ts";
 export { STORE_LIMITS } from "../store/limits.ts";
 export type {
   AdjustmentRecord,

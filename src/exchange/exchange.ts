@@ -29,12 +29,12 @@ import {
   walletMovementExists,
   withdrawnUnitsSince,
 } from "../store/custody-withdrawals.ts";
-import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
 import { WorkerProjector } from "../store/projector-worker.ts";
 import { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
+import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
 import { MarketUnits } from "../units/market-units.ts";
 import type {
   CommandResult,

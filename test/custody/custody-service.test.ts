@@ -28,7 +28,7 @@ import {
   CustodyService,
   type SignerStatusPort,
 } from "../../src/custody/custody-service.ts";
-import { CustodyError, type WithdrawalStep } from "../../src/custody/port.ts";
+import { CustodyError, type WithdrawalRequest, type WithdrawalStep } from "../../src/custody/port.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 import { initKeystore, Keystore } from "../../src/signer/keystore.ts";
@@ -382,14 +382,14 @@ describe("withdrawal requests custody refuses, changing nothing", () => {
       nowMs: Date.now(),
     });
     const before = r.exchange.balance(r.userId, 1);
-    const base = {
+    const base: WithdrawalRequest = {
       userId: r.userId,
       currency: "BTC",
       amount: "0.1",
       address: destination,
-      proof: { kind: "operator" as const, actor: "t" },
+      proof: { kind: "operator", actor: "t" },
     };
-    const cases: [Partial<typeof base> & { proof?: unknown }, string][] = [
+    const cases: [Partial<WithdrawalRequest>, string][] = [
       [{ currency: "DOGE" }, "unknownCurrency"],
       [{ currency: "USD" }, "unknownCurrency"],
       [{ amount: "0.000000001" }, "badAmount"],
@@ -406,9 +406,7 @@ describe("withdrawal requests custody refuses, changing nothing", () => {
       [{ proof: { kind: "apiKey", keyId: "nokey", clientIp: "127.0.0.1" } }, "withdrawScopeRequired"],
     ];
     for (const [patch, code] of cases) {
-      const error = await custody
-        .requestWithdrawal({ ...base, ...patch } as Parameters<CustodyService["requestWithdrawal"]>[0])
-        .catch((caught: unknown) => caught);
+      const error = await custody.requestWithdrawal({ ...base, ...patch }).catch((caught: unknown) => caught);
       expect(error, JSON.stringify(patch)).toBeInstanceOf(CustodyError);
       expect((error as CustodyError).code, JSON.stringify(patch)).toBe(code);
     }

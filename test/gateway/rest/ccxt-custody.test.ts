@@ -240,7 +240,9 @@ describe("ccxt 4.5.73 reads custody's networks, limits and fees", () => {
     // ccxt keeps a network's limits as the strings sent and makes numbers of the currency's.
     expect(currencies.BTC?.networks.BTC?.limits.withdraw).toEqual({ min: "0.001", max: "5" });
     expect(currencies.BTC?.limits.withdraw).toEqual({ min: 0.001, max: 5 });
-    expect(currencies.USDT?.limits.deposit?.min).toBe(1);
+    // ccxt's type for a currency's limits names amount and withdraw only; it fills deposit too.
+    const usdtLimits = currencies.USDT?.limits as { deposit?: { min?: number } } | undefined;
+    expect(usdtLimits?.deposit?.min).toBe(1);
     const usd = currencies.USD?.networks.USD;
     expect([usd?.deposit, usd?.withdraw]).toEqual([false, false]);
   });

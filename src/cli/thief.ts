@@ -1,6 +1,8 @@
 // The thief of `bulwark devnet steal`: someone who stole the hot wallet's keystore and its
 // passphrase spends from the hot addresses behind custody's back. Everything a thief would do
-// happens here, in the CLI process: decrypt the seed, derive the hot keys (the devnet signing
+// happens here, in the CLI process: decrypt the seed (the chain signer's keystore,
+// <data-dir>/signers/<chain>/keystore/, under BULWARK_SIGNER_PASSPHRASE or a demo data dir's
+// passphrase file), derive the hot keys (the devnet signing
 // plugin's layout, src/chains/devnet/signing.ts), read the public chain (a private copy of the
 // devnet chain's state file, as a thief reads a public node), build and sign the payment. Only the
 // signed bytes go to the chain, through the operator API's devnet broadcast (or, offline, straight
@@ -30,18 +32,18 @@ import {
 } from "../chains/devnet/signing.ts";
 import { MAX_DEVNET_FAUCET_COINS } from "../operator/devnet.ts";
 import { DEVNET_DIR_NAME } from "../server/devnet.ts";
-import { Keystore, KeystoreError } from "../signer/keystore.ts";
+import {
+  DEMO_PASSPHRASE_FILE_NAME,
+  SIGNER_PASSPHRASE_ENV,
+  SIGNERS_DIR_NAME,
+  signerPaths,
+} from "../server/signers.ts";
+import { KEYSTORE_FILE, Keystore, KeystoreError } from "../signer/keystore.ts";
 import { requireOwnerOnly } from "../signer/state.ts";
 import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
 import { type Cli, CliError, required } from "./args.ts";
 import type { CliIo } from "./io.ts";
 
-/** Where the signers keep their state: <data-dir>/signers/<chain>/keystore/. */
-export const SIGNERS_DIR_NAME = "signers";
-export const KEYSTORE_DIR_NAME = "keystore";
-/** A demo data dir's signer passphrase, used when BULWARK_SIGNER_PASSPHRASE is not set. */
-export const DEMO_PASSPHRASE_FILE = "demo-passphrase";
-export const SIGNER_PASSPHRASE_ENV = "BULWARK_SIGNER_PASSPHRASE";
 /** UTXO hot addresses tried, receive /0/i and change /1/i each (the thief takes what they hold). */
 export const HOT_ADDRESSES_TRIED = 20;
 
@@ -114,7 +116,7 @@ function chainReplica(dataDir: string, chain: DevnetChainInfo): Replica {
 function passphrase(cli: Cli, io: CliIo): string {
   const fromEnv = io.env[SIGNER_PASSPHRASE_ENV];
   if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-  const file = join(cli.dataDir, SIGNERS_DIR_NAME, DEMO_PASSPHRASE_FILE);
+  const file = join(cli.dataDir, SIGNERS_DIR_NAME, DEMO_PASSPHRASE_FILE_NAME);
   if (!existsSync(file))
     throw new CliError(
       "notFound",
@@ -124,17 +126,15 @@ function passphrase(cli: Cli, io: CliIo): string {
   return readFileSync(file, "utf8").replace(/\r?\n$/, "");
 }
 
+/** The chain signer's keystore directory (src/server/signers.ts's layout). */
 function keystoreDir(dataDir: string, chain: DevnetChainInfo): string {
-  const tried = [chain.name, chain.id].map((name) =>
-    join(dataDir, SIGNERS_DIR_NAME, name, KEYSTORE_DIR_NAME),
-  );
-  const found = tried.find((dir) => existsSync(dir));
-  if (found === undefined)
+  const dir = signerPaths(dataDir, chain.name).keystoreDir;
+  if (!existsSync(join(dir, KEYSTORE_FILE)))
     throw new CliError(
       "notFound",
-      `no hot wallet keystore for ${chain.name} (looked in ${tried.join(" and ")}); set up the wallet first`,
+      `no hot wallet keystore for ${chain.name} in ${dir}; run \`bulwark wallet init --chain ${chain.name}\` first`,
     );
-  return found;
+  return dir;
 }
 
 /** The hot wallet's keys from the seed: m/44'/coin'/0'/chain/index, by address. */

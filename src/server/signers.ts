@@ -38,13 +38,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import type { ExportedPublicKey } from "../chains/signing.ts";
 import { parseSignerConfig } from "../signer/config.ts";
-import {
-  DEFAULT_SCRYPT,
-  initKeystore,
-  KEYSTORE_FILE,
-  Keystore,
-  type ScryptParams,
-} from "../signer/keystore.ts";
+import { DEFAULT_SCRYPT, KEYSTORE_FILE, Keystore, type ScryptParams } from "../signer/keystore.ts";
 import { BUILTIN_SIGNING_PLUGINS } from "../signer/plugins.ts";
 import type { AssetCaps } from "../signer/policy.ts";
 import { ensurePrivateDir, requireOwnerOnly } from "../signer/state.ts";
@@ -185,16 +179,19 @@ export function initWallet(
     throw new WalletExistsError(
       `the ${chain} wallet exists (${join(paths.keystoreDir, KEYSTORE_FILE)}); refusing to replace its seed`,
     );
-  if (!exists) {
+  let keystore: Keystore;
+  if (exists) {
+    keystore = Keystore.open(paths.keystoreDir, passphrase);
+  } else {
     const entropy = randomBytes(32);
     try {
-      initKeystore(paths.keystoreDir, passphrase, entropy, scrypt);
+      // Written, read back and decrypted before any public key leaves: no addresses are handed
+      // out for a keystore that cannot be opened.
+      keystore = Keystore.create(paths.keystoreDir, passphrase, entropy, scrypt);
     } finally {
       entropy.fill(0);
     }
   }
-  // Opening proves the passphrase decrypts what was written; only public keys come out.
-  const keystore = Keystore.open(paths.keystoreDir, passphrase);
   let publicKeys: ExportedPublicKey[];
   try {
     publicKeys = keystore.exportPublicKeys(plugin);

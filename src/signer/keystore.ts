@@ -8,7 +8,17 @@
 // GCM additional data, so a changed parameter fails authentication like a wrong passphrase.
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { scrypt } from "@noble/hashes/scrypt.js";
 import type { ChainSigningPlugin, ExportedPublicKey, HotKeys } from "../chains/signing.ts";
@@ -61,8 +71,21 @@ export function initKeystore(
   entropy: Uint8Array,
   params: ScryptParams = DEFAULT_SCRYPT,
 ): void {
+  writeKeystore(dir, passphrase, entropy, params).fill(0);
+}
+
+/** Writes the keystore file; returns the derived key (the caller wipes it). */
+function writeKeystore(
+  dir: string,
+  passphrase: string,
+  entropy: Uint8Array,
+  params: ScryptParams,
+): Uint8Array {
   if (entropy.length < 16 || entropy.length > 64) throw new KeystoreError("the seed must be 16 to 64 bytes");
   ensurePrivateDir(dir, "keystore directory");
+  const path = join(dir, KEYSTORE_FILE);
+  if (existsSync(path))
+    throw new KeystoreError(`a keystore already exists at ${path}; refusing to overwrite it`);
   const salt = randomBytes(16);
   const key = deriveKey(passphrase, salt, params);
   const iv = randomBytes(12);
@@ -73,7 +96,6 @@ export function initKeystore(
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(additionalData({ ...head, cipher: "aes-256-gcm" }));
   const ciphertext = Buffer.concat([cipher.update(entropy), cipher.final()]);
-  key.fill(0);
   const file: KeystoreFile = {
     ...head,
     cipher: "aes-256-gcm",
@@ -81,30 +103,33 @@ export function initKeystore(
     tag: cipher.getAuthTag().toString("hex"),
     ciphertext: ciphertext.toString("hex"),
   };
-  const path = join(dir, KEYSTORE_FILE);
   const temporary = `${path}.tmp-${process.pid}`;
-  let fd: number;
+  rmSync(temporary, { force: true }); // left by a crashed process that had this pid
   try {
-    fd = openSync(path, constants.O_RDONLY);
-    closeSync(fd);
-    throw new KeystoreError(`a keystore already exists at ${path}; refusing to overwrite it`);
+    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // link, not rename: a keystore another process made meanwhile is never replaced (EEXIST).
+    linkSync(temporary, path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
-    fsyncSync(fd);
+    key.fill(0);
+    if ((error as NodeJS.ErrnoException).code === "EEXIST")
+      throw new KeystoreError(`a keystore already exists at ${path}; refusing to overwrite it`);
+    throw error;
   } finally {
-    closeSync(fd);
+    rmSync(temporary, { force: true });
   }
-  renameSync(temporary, path);
   const dirFd = openSync(dir, constants.O_RDONLY);
   try {
     fsyncSync(dirFd);
   } finally {
     closeSync(dirFd);
   }
+  return key;
 }
 
 function parseFile(text: string): KeystoreFile {
@@ -130,6 +155,28 @@ function parseFile(text: string): KeystoreFile {
   return file;
 }
 
+function readKeystoreFile(dir: string): KeystoreFile {
+  requireOwnerOnly(dir, "keystore directory");
+  const path = join(dir, KEYSTORE_FILE);
+  requireOwnerOnly(path, "keystore file");
+  return parseFile(readFileSync(path, "utf8"));
+}
+
+function decrypt(file: KeystoreFile, key: Uint8Array): Uint8Array {
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(file.iv, "hex"));
+    decipher.setAAD(additionalData(file));
+    decipher.setAuthTag(Buffer.from(file.tag, "hex"));
+    return new Uint8Array(
+      Buffer.concat([decipher.update(Buffer.from(file.ciphertext, "hex")), decipher.final()]),
+    );
+  } catch {
+    throw new KeystoreError(
+      "wrong passphrase (or the keystore file was altered): cannot decrypt the hot seed",
+    );
+  }
+}
+
 /** The decrypted seed, held in this process only. */
 export class Keystore {
   #seed: Uint8Array | undefined;
@@ -140,21 +187,32 @@ export class Keystore {
 
   /** Opens the keystore in `dir`; a wrong passphrase fails with a KeystoreError saying so. */
   static open(dir: string, passphrase: string): Keystore {
-    requireOwnerOnly(dir, "keystore directory");
-    const path = join(dir, KEYSTORE_FILE);
-    requireOwnerOnly(path, "keystore file");
-    const file = parseFile(readFileSync(path, "utf8"));
+    const file = readKeystoreFile(dir);
     const key = deriveKey(passphrase, Buffer.from(file.kdf.salt, "hex"), file.kdf);
     try {
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(file.iv, "hex"));
-      decipher.setAAD(additionalData(file));
-      decipher.setAuthTag(Buffer.from(file.tag, "hex"));
-      const seed = Buffer.concat([decipher.update(Buffer.from(file.ciphertext, "hex")), decipher.final()]);
-      return new Keystore(new Uint8Array(seed));
-    } catch {
-      throw new KeystoreError(
-        "wrong passphrase (or the keystore file was altered): cannot decrypt the hot seed",
-      );
+      return new Keystore(decrypt(file, key));
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /**
+   * initKeystore, then opens what it wrote with the key it derived (one scrypt run, not two): the
+   * file is read back and decrypted before any public key can leave, so addresses are never
+   * handed out for a keystore that cannot be opened.
+   */
+  static create(
+    dir: string,
+    passphrase: string,
+    entropy: Uint8Array,
+    params: ScryptParams = DEFAULT_SCRYPT,
+  ): Keystore {
+    const key = writeKeystore(dir, passphrase, entropy, params);
+    try {
+      const seed = decrypt(readKeystoreFile(dir), key);
+      if (seed.length !== entropy.length || !seed.every((byte, i) => byte === entropy[i]))
+        throw new KeystoreError("the keystore read back does not hold the seed written");
+      return new Keystore(seed);
     } finally {
       key.fill(0);
     }

@@ -13,7 +13,7 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { ChainSigningPlugin } from "../chains/signing.ts";
 import { parseSignerConfig, type SignerConfig } from "./config.ts";
-import { initKeystore, Keystore } from "./keystore.ts";
+import { Keystore } from "./keystore.ts";
 import { lockStateDir } from "./lock.ts";
 import { BUILTIN_SIGNING_PLUGINS } from "./plugins.ts";
 import { listenSigner } from "./server.ts";
@@ -50,8 +50,7 @@ export async function signerMain(
   const passphrase = takePassphrase(config, env);
 
   if (command === "init") {
-    initKeystore(config.keystoreDir, passphrase, randomBytes(32), config.scrypt);
-    const keystore = Keystore.open(config.keystoreDir, passphrase);
+    const keystore = Keystore.create(config.keystoreDir, passphrase, randomBytes(32), config.scrypt);
     process.stdout.write(
       `${JSON.stringify({ event: "initialized", publicKeys: keystore.exportPublicKeys(plugin) })}\n`,
     );

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { initKeystore, KEYSTORE_FILE, Keystore } from "../../src/signer/keystore.ts";
@@ -67,5 +67,21 @@ describe("the keystore", () => {
     expect(() => Keystore.open(dir, PASSPHRASE)).toThrow(/group or others/);
     chmodSync(dir, 0o700);
     expect(() => Keystore.open(dir, PASSPHRASE).close()).not.toThrow();
+  });
+
+  it("create writes, reads back and opens the keystore in one go, and refuses an existing one", () => {
+    const dir = keystoreDir();
+    const created = Keystore.create(dir, PASSPHRASE, SEED, SMALL_SCRYPT);
+    expect(created.hotKeys("fakechain").seed).toEqual(SEED);
+    created.close();
+    expect(readdirSync(dir)).toEqual([KEYSTORE_FILE]);
+    expect(Keystore.open(dir, PASSPHRASE).hotKeys("fakechain").seed).toEqual(SEED);
+    const before = readFileSync(join(dir, KEYSTORE_FILE));
+    expect(() => Keystore.create(dir, PASSPHRASE, new Uint8Array(32), SMALL_SCRYPT)).toThrow(
+      /already exists/,
+    );
+    expect(readFileSync(join(dir, KEYSTORE_FILE)).equals(before)).toBe(true);
+    expect(readdirSync(dir)).toEqual([KEYSTORE_FILE]);
+    expect(() => Keystore.create(keystoreDir(), "short", SEED, SMALL_SCRYPT)).toThrow(/at least 8/);
   });
 });

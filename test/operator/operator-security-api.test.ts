@@ -96,8 +96,9 @@ class FakeCustody implements CustodyPort {
     this.calls.push(["reject", withdrawalId, actor, reason]);
     const view = this.views.get(withdrawalId);
     if (view === undefined) throw new CustodyError("notFound", `no withdrawal ${withdrawalId}`);
-    view.step = "rejected";
-    view.reason = reason;
+    // As custody does: a held withdrawal is released and ends failed, saying who rejected it.
+    view.step = "failed";
+    view.reason = `rejected by ${actor}: ${reason}`;
     return structuredClone(view);
   }
   async status(): Promise<{ chains: ChainCustodyStatus[] }> {
@@ -496,13 +497,14 @@ describe("operator API: custody", () => {
       expectError(await call("POST", "/withdrawals/1/approve", {}, withCustody), 409, /approvalRefused/);
     });
     const rejected = await call("POST", "/withdrawals/2/reject", { reason: "address flagged" }, withCustody);
-    expect(rejected.json).toMatchObject({ withdrawalId: 2, step: "rejected", reason: "address flagged" });
+    expect(rejected.json).toMatchObject({ withdrawalId: 2, step: "failed" });
+    expect(rejected.json.reason).toMatch(/^rejected by operator:api@.*: address flagged$/);
 
     const rows = (await audit()).filter((row) => row.action.startsWith("withdrawal."));
     expect(rows.map((row) => [row.action, row.subject])).toEqual([
       ["withdrawal.approve", "withdrawal:1"],
       ["withdrawal.reject", "withdrawal:2"],
     ]);
-    expect(JSON.parse(rows[1].details_json)).toMatchObject({ reason: "address flagged", step: "rejected" });
+    expect(JSON.parse(rows[1].details_json)).toMatchObject({ reason: "address flagged", step: "failed" });
   });
 });

@@ -588,7 +588,12 @@ export class SignerSupervisor {
         if (ready.event !== "ready" || ready.socket !== handle.paths.socketPath)
           return fail(`unexpected first line ${line.slice(0, Math.min(end, 200))}`);
         // The signer made its socket owner-only; anything else is not a signer to trust.
-        const mode = statSync(handle.paths.socketPath).mode & 0o777;
+        let mode: number;
+        try {
+          mode = statSync(handle.paths.socketPath).mode & 0o777;
+        } catch (error) {
+          return fail(`its socket is not there: ${(error as Error).message}`);
+        }
         if (mode !== 0o600) return fail(`its socket has mode ${mode.toString(8)}, not 600`);
         settled = true;
         clearTimeout(timer);

@@ -185,6 +185,14 @@ async function fundedUser(r: Rig, currency: string, baseUnits: bigint): Promise<
   await custody.tick();
 }
 
+/** Blocks and ticks until the deposit sweep into hot is confirmed and recorded (each tick a restart). */
+async function sweptIntoHot(r: Rig): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    r.chain.mine(1);
+    await r.custody().tick();
+  }
+}
+
 async function activeBookAddress(r: Rig, currency: string): Promise<string> {
   const address = addressOfKey(r.chain, privateKeyFromSeed(`outside-${currency}`));
   await r.exchange.accounts.addAddress({
@@ -289,10 +297,7 @@ describe.each(FLAVOURS)(
     it("resumes at every step after a restart and pays once (a new custody and signer instance per step)", async () => {
       const r = await rig(flavour);
       await fundedUser(r, currency, deposit);
-      for (let i = 0; i < 3; i++) {
-        r.chain.mine(1);
-        await r.custody().tick();
-      }
+      await sweptIntoHot(r);
       const destination = await activeBookAddress(r, currency);
       const first = r.custody();
       const held = await first.requestWithdrawal({
@@ -333,10 +338,7 @@ describe.each(FLAVOURS)(
     it("the signer answered but custody crashed before storing it: the re-sent intent gets the same transaction", async () => {
       const r = await rig(flavour);
       await fundedUser(r, currency, deposit);
-      for (let i = 0; i < 3; i++) {
-        r.chain.mine(1);
-        await r.custody().tick();
-      }
+      await sweptIntoHot(r);
       const destination = await activeBookAddress(r, currency);
       const custody = r.custody({ signerDown: true });
       const held = await custody.requestWithdrawal({
@@ -465,10 +467,7 @@ describe("withdrawal requests custody refuses, changing nothing", () => {
       per1h: 10n ** 9n,
       per24h: 10n ** 9n,
     };
-    for (let i = 0; i < 3; i++) {
-      r.chain.mine(1);
-      await r.custody().tick();
-    }
+    await sweptIntoHot(r);
     const custody = r.custody({ caps: small });
     const destination = await activeBookAddress(r, "BTC");
     const ids: number[] = [];

@@ -126,6 +126,7 @@ describe("parseJson", () => {
     const started = performance.now();
     const value = parseJson(text) as unknown[];
     expect(value).toHaveLength(40_000);
-    expect(performance.now() - started).toBeLessThan(2_000);
+    // A guard against accidental quadratic work, loose enough for a loaded machine.
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

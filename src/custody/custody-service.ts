@@ -87,6 +87,8 @@ export interface CustodyServiceOptions {
   tickMs?: number;
   clock?: () => number;
   log?: (message: string) => void;
+  /** Called after every persisted withdrawal step (metrics; the crash drill kills the process here). */
+  onWithdrawalStep?: (withdrawalId: number, step: WithdrawalStep) => void | Promise<void>;
 }
 
 class ChainCustody {
@@ -144,6 +146,7 @@ class ChainCustody {
       feeAsset: parts.feeAsset,
       clock: service.clock,
       log: service.log,
+      ...(service.onWithdrawalStep === undefined ? {} : { onStep: service.onWithdrawalStep }),
     });
     const dir = join(service.stateDir, config.chain);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -409,6 +412,7 @@ export class CustodyService implements CustodyPort {
   readonly stateDir: string;
   readonly clock: () => number;
   readonly log: (message: string) => void;
+  readonly onWithdrawalStep: CustodyServiceOptions["onWithdrawalStep"];
   private readonly chains = new Map<string, ChainCustody>();
   /** currency → its chain. */
   private readonly currencyChain = new Map<string, ChainCustody>();
@@ -427,6 +431,7 @@ export class CustodyService implements CustodyPort {
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => {});
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.onWithdrawalStep = options.onWithdrawalStep;
     this.addresses = new DepositAddresses(options.exchange.custody, this.clock);
     for (const parts of options.chains) {
       const chain = new ChainCustody(parts, this, this.addresses);

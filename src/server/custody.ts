@@ -103,6 +103,7 @@ export interface EmbeddedCustodyOptions {
   signerSockets: ReadonlyMap<string, string>;
   tickMs?: number;
   log?: (message: string) => void;
+  onWithdrawalStep?: (withdrawalId: number, step: string) => void;
 }
 
 /** The CustodyService over both devnet chains (not started). */
@@ -135,5 +136,6 @@ export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService
     stateDir: join(options.dataDir, CUSTODY_DIR_NAME),
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.onWithdrawalStep === undefined ? {} : { onWithdrawalStep: options.onWithdrawalStep }),
   });
 }

@@ -338,6 +338,19 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
   }
 }
 
+/** Env var of the crash drill (tests only): kill -9 this process right after a withdrawal reaches that step. */
+export const KILL_AT_WITHDRAWAL_STEP_ENV = "BULWARK_TEST_KILL_AT_WITHDRAWAL_STEP";
+
+function crashDrillHook(env: NodeJS.ProcessEnv): { onWithdrawalStep?: (id: number, step: string) => void } {
+  const target = env[KILL_AT_WITHDRAWAL_STEP_ENV];
+  if (target === undefined || target === "") return {};
+  return {
+    onWithdrawalStep: (_id, step) => {
+      if (step === target) process.kill(process.pid, "SIGKILL");
+    },
+  };
+}
+
 /**
  * Custody on the devnet chains: the demo initialises its wallets (with a demo-only passphrase);
  * otherwise the operator ran `bulwark wallet init` and gives BULWARK_SIGNER_PASSPHRASE. Signers
@@ -399,6 +412,7 @@ async function startCustody(
     signerSockets: sockets,
     ...(options.custodyTickMs === undefined ? {} : { tickMs: options.custodyTickMs }),
     log: (message) => logger.info(message),
+    ...crashDrillHook(env),
   });
   custody.start();
   return { custody, signers };

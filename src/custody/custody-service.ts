@@ -209,26 +209,103 @@ class ChainCustody {
     const last = page[page.length - 1];
     this.sweepCursor = last === undefined ? undefined : { account: last.account, index: last.index };
     const busy = new Set(this.transfers.active().map((job) => `${job.asset}:${job.intent.to}:${job.from}`));
+    const busyAddresses = new Set(
+      this.transfers.active().flatMap((job) => (job.sourceAddress === undefined ? [] : [job.sourceAddress])),
+    );
     for (const currency of config.currencies) {
-      // Tokens on an account chain need gas at the deposit address first (src/custody/ethereum-sweeper.ts);
-      // the devnet sweeps native coins only.
-      if (kind === "account" && currency.currency !== this.parts.feeAsset) continue;
       if (busy.has(`${currency.currency}:${this.requireHot()}:walletDepositAddresses`)) continue;
       const decimals = this.parts.chainDecimals.get(currency.currency) ?? 0;
       const asset = this.service.assetOf(currency.currency);
       const threshold = ledgerToChain(currency.sweepThresholdUnits, decimals, asset.scale).baseUnits;
       const sources: { address: string; balance: bigint }[] = [];
       for (const record of page) {
+        if (busyAddresses.has(record.address)) continue;
         const balance = await this.parts.balanceOf(record.address, currency.currency);
         if (balance >= threshold) sources.push({ address: record.address, balance });
       }
       if (sources.length === 0) continue;
+      if (kind === "account" && currency.currency !== this.parts.feeAsset) {
+        // A token at a deposit address: gas first (refillGas from hot), the token sweep once it is there.
+        for (const source of sources) {
+          await this.planTokenSweep(currency, source, decimals, asset);
+          busyAddresses.add(source.address);
+        }
+        continue;
+      }
       const batches =
         kind === "utxo"
           ? [sources.slice(0, adapter.limits.maxPaymentSources)]
           : sources.map((source) => [source]);
       for (const batch of batches) await this.planSweep(currency, batch, decimals, asset);
     }
+  }
+
+  /**
+   * A token deposit on an account chain: the deposit address pays the token sweep's fee in the
+   * native coin, so when it holds less than that fee the hot wallet first sends it the fee
+   * (refillGas; on the books hot → deposit addresses, and the top-up's own fee hot → network fees).
+   */
+  private async planTokenSweep(
+    currency: CurrencyCustodyConfig,
+    source: { address: string; balance: bigint },
+    decimals: number,
+    asset: AssetConfig,
+  ): Promise<void> {
+    const { adapter, feeAsset } = this.parts;
+    const estimate = await adapter.estimateFee(currency.currency);
+    const gas = await this.parts.balanceOf(source.address, feeAsset);
+    if (gas < estimate.typicalFee) {
+      // Twice the fee: the fee rate may rise before the sweep is mined.
+      const topUp = estimate.typicalFee * 2n - gas;
+      let unsigned: UnsignedTransaction;
+      try {
+        unsigned = await adapter.buildPayment({
+          sources: [this.requireHot()],
+          to: source.address,
+          asset: feeAsset,
+          amount: topUp,
+        });
+      } catch (error) {
+        this.service.log(`${this.parts.config.chain}: gas top-up not built: ${(error as Error).message}`);
+        return;
+      }
+      this.transfers.plan({
+        kind: "refillGas",
+        asset: feeAsset,
+        from: "walletHot",
+        to: "walletDepositAddresses",
+        toAddress: source.address,
+        sourceAddress: source.address,
+        amount: topUp,
+        unsigned,
+      });
+      return;
+    }
+    const amount = roundDownToLedger(source.balance, decimals, asset.scale);
+    if (amount <= 0n) return;
+    let unsigned: UnsignedTransaction;
+    try {
+      unsigned = await adapter.buildPayment({
+        sources: [source.address],
+        to: this.requireHot(),
+        asset: currency.currency,
+        amount,
+        feeRate: estimate.feeRate,
+      });
+    } catch (error) {
+      this.service.log(`${this.parts.config.chain}: token sweep not built: ${(error as Error).message}`);
+      return;
+    }
+    this.transfers.plan({
+      kind: "depositSweep",
+      asset: currency.currency,
+      from: "walletDepositAddresses",
+      to: "walletHot",
+      toAddress: this.requireHot(),
+      sourceAddress: source.address,
+      amount,
+      unsigned,
+    });
   }
 
   private async planSweep(
@@ -261,6 +338,7 @@ class ChainCustody {
       from: "walletDepositAddresses",
       to: "walletHot",
       toAddress: this.requireHot(),
+      ...(batch.length === 1 ? { sourceAddress: batch[0].address } : {}),
       amount,
       unsigned,
     });

@@ -31,7 +31,9 @@ export type TransferStep = "signing" | "signed" | "broadcast" | "confirmed" | "r
 
 export interface TransferJob {
   jobId: string;
-  kind: Extract<IntentKind, "depositSweep" | "sweepToCold">;
+  kind: Extract<IntentKind, "depositSweep" | "sweepToCold" | "refillGas">;
+  /** The deposit address a sweep or a gas top-up is about (one job per address at a time). */
+  sourceAddress?: string;
   asset: string;
   from: WalletAccount;
   to: WalletAccount;
@@ -117,6 +119,7 @@ export class InternalTransfers {
     from: WalletAccount;
     to: WalletAccount;
     toAddress: string;
+    sourceAddress?: string;
     amount: bigint;
     unsigned: UnsignedTransaction;
   }): TransferJob | null {
@@ -136,6 +139,7 @@ export class InternalTransfers {
     const job: TransferJob = {
       jobId: intent.intentId,
       kind: input.kind,
+      ...(input.sourceAddress === undefined ? {} : { sourceAddress: input.sourceAddress }),
       asset: input.asset,
       from: input.from,
       to: input.to,
@@ -199,7 +203,15 @@ export class InternalTransfers {
       case "signed": {
         const known = await adapter.lookup(job.txId ?? "");
         if (known.status !== "pending" && known.status !== "confirmed")
-          await adapter.broadcast(new Uint8Array(Buffer.from(job.signedTx ?? "", "base64")));
+          try {
+            await adapter.broadcast(new Uint8Array(Buffer.from(job.signedTx ?? "", "base64")));
+          } catch (error) {
+            // Refused by the chain and not on it (a conflicting nonce or spent coins): nothing moved.
+            return this.set(job, {
+              step: "failed",
+              reason: `broadcast refused: ${(error as Error).message}`.slice(0, 500),
+            });
+          }
         return this.set(job, { step: "broadcast" });
       }
       case "broadcast": {
@@ -222,8 +234,17 @@ export class InternalTransfers {
   private async record(job: TransferJob): Promise<void> {
     const txId = job.txId ?? "";
     await this.movement(job.asset, job.from, job.to, BigInt(job.amount), txId, false);
-    // On a UTXO chain the fee came out of the moved coins; on an account chain out of the sender's native balance.
-    await this.movement(this.options.feeAsset, job.from, "networkFees", BigInt(job.fee), txId, true);
+    // On a UTXO chain the fee came out of the moved coins; on an account chain out of the sender's
+    // native balance. Rounded up from hot (the books never claim more than it has); down from deposit
+    // addresses, whose books were credited rounded down (the residue is dust, below one ledger unit).
+    await this.movement(
+      this.options.feeAsset,
+      job.from,
+      "networkFees",
+      BigInt(job.fee),
+      txId,
+      job.from === "walletHot",
+    );
   }
 
   private async movement(

@@ -54,8 +54,21 @@ export const REJECTABLE_STEPS: readonly WithdrawalStep[] = ["held", "awaitingApp
 export const MAX_WITHDRAWALS_PER_PASS = 100;
 /** Steps one withdrawal may take in one pass (a full run is 8). */
 const MAX_STEPS_PER_WITHDRAWAL = 12;
-/** Signer refusals that a later try may get past (budget windows roll, a halt is lifted). */
-const RETRYABLE_REFUSALS = new Set(["halted", "window-cap-10m", "window-cap-1h", "window-cap-24h"]);
+/**
+ * Signer refusals that are final for this withdrawal: its own policy says no to this destination,
+ * amount or transaction, so nothing was signed and the hold is released. Anything else (a halt, a
+ * budget window, the signer's own failure) waits and is tried again.
+ */
+const FINAL_REFUSALS = new Set([
+  "unknown-asset",
+  "cold-destination-not-allowed",
+  "destination-not-own",
+  "destination-is-own",
+  "payload-unreadable",
+  "payload-mismatch",
+  "per-transaction-cap",
+  "expiry-too-far",
+]);
 
 export interface WithdrawalPipelineOptions {
   exchange: Pick<ExchangeBoundary, "submit" | "custody" | "whenProjected" | "status">;
@@ -292,12 +305,7 @@ export class WithdrawalPipeline {
         intentJson: null,
         reason: "intent expired before signing; building a new one",
       });
-    if (RETRYABLE_REFUSALS.has(answer.code))
-      return this.note(
-        withdrawal,
-        `waiting: signer refused (${answer.code}: ${answer.detail})`.slice(0, 500),
-      );
-    if (answer.code === "reused-id")
+    if (answer.code === "reused-id" || answer.code === "repeat-mismatch")
       return this.move(withdrawal, "stuck", {
         reason:
           `the signer holds another intent under this id: check its log before anything else (${answer.detail})`.slice(
@@ -305,6 +313,11 @@ export class WithdrawalPipeline {
             500,
           ),
       });
+    if (!FINAL_REFUSALS.has(answer.code))
+      return this.note(
+        withdrawal,
+        `waiting: signer refused (${answer.code}: ${answer.detail})`.slice(0, 500),
+      );
     // The signer's own policy refused for good (destination, payload): nothing was signed.
     return this.release(withdrawal, `refused by the signer: ${answer.code}: ${answer.detail}`.slice(0, 500));
   }

@@ -163,6 +163,7 @@ async function rig(flavour: "utxo" | "account"): Promise<Rig> {
         policySecretKey: policy.secretKey,
         stateDir: join(dir, "custody"),
         tickMs: 60_000,
+        ...(process.env.CUSTODY_TEST_LOG ? { log: (message: string) => console.log(message) } : {}),
       });
     },
   };
@@ -367,6 +368,56 @@ describe.each(FLAVOURS)(
     });
   },
 );
+
+describe("a token on the account chain", () => {
+  it("a USDT deposit is credited, topped up with gas from hot, swept into hot, and a USDT withdrawal settles", async () => {
+    const r = await rig("account");
+    const custody = r.custody();
+    const { address } = await custody.depositAddress(r.userId, "USDT");
+    r.chain.faucet(address, "USDT", 1_000_000_000n); // 1,000 USDT
+    // The hot wallet needs ETH for the top-up and the withdrawal's gas: an ETH deposit swept into hot.
+    const other = await r.exchange.accounts.createUser({
+      email: "eth@example.com",
+      passwordHash: "x".repeat(64),
+      createdMs: 1,
+    });
+    if (!other.ok) throw new Error("user");
+    const eth = await custody.depositAddress(other.user.userId, "ETH");
+    r.chain.faucet(eth.address, "ETH", 10n ** 18n);
+    r.chain.mine(4);
+    await custody.tick();
+    expect(r.exchange.balance(r.userId, 3).availableUnits).toBe(1_000_000_000);
+    for (let i = 0; i < 16 && -r.exchange.walletBooks(3).systemUnits.walletHot < 1_000_000_000; i++) {
+      r.chain.mine(1);
+      await r.custody().tick();
+    }
+    expect(r.chain.balance(address, "USDT")).toBe(0n);
+    const books = r.exchange.walletBooks(3);
+    expect(-books.systemUnits.walletHot).toBe(1_000_000_000);
+    expect(books.systemUnits.walletDepositAddresses).toBe(0);
+    const destination = await activeBookAddress(r, "USDT");
+    const held = await r.custody().requestWithdrawal({
+      userId: r.userId,
+      currency: "USDT",
+      amount: "100",
+      address: destination,
+      proof: { kind: "operator", actor: "t" },
+    });
+    let view = held;
+    for (let i = 0; i < 8 && view.step !== "settled"; i++) {
+      await r.custody().tick();
+      r.chain.mine(1);
+      view =
+        (await r.exchange.custody
+          .getWithdrawal(held.withdrawalId)
+          .then((row) => row && { ...held, step: row.step })) ?? held;
+    }
+    expect((await r.exchange.custody.getWithdrawal(held.withdrawalId))?.reason ?? "settled").toBe("settled");
+    expect(view.step).toBe("settled");
+    expect(r.chain.balance(destination, "USDT")).toBe(95_000_000n); // 100 − the 5 USDT fee
+    r.exchange.internals.core.checkInvariants();
+  });
+});
 
 describe("withdrawal requests custody refuses, changing nothing", () => {
   it("refuses bad input with a code and leaves balance and rows unchanged", async () => {

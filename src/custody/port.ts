@@ -163,7 +163,11 @@ export interface CustodyStatusReport {
   chains: ChainCustodyStatus[];
 }
 
-export interface CustodyPort {
+/**
+ * Cold → hot refills (ColdRefillPort below) are optional here so a custody without a cold wallet
+ * (a test double, a chain set without one) still is a CustodyPort; CustodyService has them all.
+ */
+export interface CustodyPort extends Partial<ColdRefillPort> {
   /** Every currency custody serves, with its terms. */
   terms(): CurrencyTerms[];
   /** The user's deposit address for the currency: stored, or derived and stored. */
@@ -181,4 +185,102 @@ export interface CustodyPort {
   /** An operator rejects a withdrawal not yet signed: the hold is released with the reason. */
   rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView>;
   status(): Promise<CustodyStatusReport>;
+}
+
+// ---- the cold wallet: cold → hot refills (src/custody/cold-refills.ts) -----------------------
+
+/**
+ * A refill's steps, in order. `requested` waits for M distinct approvers (never the requester);
+ * `approved` waits out the time lock, then `exported` holds the unsigned payload (cold → hot) for
+ * offline signing; `imported` holds the signed bytes, checked to be exactly that payload;
+ * `broadcast` → `confirmed` → `recorded` (cold → hot on the books, once). `cancelled` before
+ * broadcast.
+ */
+export const COLD_REFILL_STEPS = [
+  "requested",
+  "approved",
+  "exported",
+  "imported",
+  "broadcast",
+  "confirmed",
+  "recorded",
+  "cancelled",
+] as const;
+export type ColdRefillStep = (typeof COLD_REFILL_STEPS)[number];
+
+/** Who asks for a refill on its own: custody, when a hot wallet falls below its floor. */
+export const COLD_REFILL_SYSTEM_REQUESTER = "system:custody";
+
+export interface ColdRefillView {
+  refillId: number;
+  chain: string;
+  currency: string;
+  /** Whole coins arriving at the hot wallet. */
+  amount: string;
+  /** The network fee the cold wallet pays, whole coins of `feeAsset` (null before export). */
+  fee: string | null;
+  feeAsset: string;
+  /** Cold address paying, hot address paid. */
+  from: string;
+  to: string;
+  step: ColdRefillStep;
+  requestedBy: string;
+  reason: string;
+  requestedMs: number;
+  approvals: { approver: string; atMs: number }[];
+  approvalsNeeded: number;
+  /** When export becomes allowed (the M-th approval + the time lock); null before it. */
+  exportableFromMs: number | null;
+  txId: string | null;
+  confirmations: number;
+  cancelledBy: string | null;
+  cancelReason: string | null;
+  history: { step: ColdRefillStep; atMs: number; by: string }[];
+}
+
+/** What `cold export` writes for the offline signer: the unsigned payload and what it claims to pay. */
+export interface ColdRefillExport {
+  format: "bulwark-cold-refill/v1";
+  refillId: number;
+  chain: string;
+  currency: string;
+  /** Whole coins, and the same in the chain's base units. */
+  amount: string;
+  amountBaseUnits: string;
+  from: string;
+  to: string;
+  /** Network fee, base units of `feeAsset`. */
+  feeBaseUnits: string;
+  feeAsset: string;
+  /** Addresses whose signatures the payload needs, in order (the cold address). */
+  signers: string[];
+  /** The chain's canonical unsigned payload (devnet), base64. */
+  payloadBase64: string;
+}
+
+export interface ColdRefillRequest {
+  chain: string;
+  currency: string;
+  /** Whole coins, exact decimal. */
+  amount: string;
+  actor: string;
+  reason: string;
+}
+
+/** The cold-refill half of custody's port (CustodyService implements it; optional in CustodyPort). */
+export interface ColdRefillPort {
+  /** Refills, newest first (open ones and the last finished ones), of one chain or all. */
+  coldRefills(chain?: string): Promise<ColdRefillView[]>;
+  requestColdRefill(request: ColdRefillRequest): Promise<ColdRefillView>;
+  /** One approval; the M-th moves it to `approved` (exportable after the time lock). */
+  approveColdRefill(refillId: number, approver: string): Promise<ColdRefillView>;
+  /** Builds (once) and returns the unsigned payload; refused before approval and the time lock. */
+  exportColdRefill(
+    refillId: number,
+    actor: string,
+  ): Promise<{ refill: ColdRefillView; export: ColdRefillExport }>;
+  /** The offline-signed transaction (base64); refused unless it is exactly the exported payload, signed by its signers. */
+  importColdRefill(refillId: number, signedTxBase64: string, actor: string): Promise<ColdRefillView>;
+  broadcastColdRefill(refillId: number, actor: string): Promise<ColdRefillView>;
+  cancelColdRefill(refillId: number, actor: string, reason: string): Promise<ColdRefillView>;
 }

@@ -16,12 +16,17 @@ import type { AssetConfig } from "../core/config.ts";
 import type { ExchangeBoundary, PipelineWithdrawal } from "../exchange/boundary.ts";
 import { chainToLedger, ledgerToChain } from "../units/chain-units.ts";
 import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
+import { ColdRefills, highestRefillId, readColdRefillPolicy } from "./cold-refills.ts";
 import { type ChainCustodyConfig, type CurrencyCustodyConfig, DEFAULT_TICK_MS, hotBounds } from "./config.ts";
 import { DepositAddresses, devnetDepositDeriver } from "./deposit-addresses.ts";
 import { DepositWatcher } from "./deposit-watcher.ts";
 import { InternalTransfers } from "./internal-transfers.ts";
 import {
   type ChainCustodyStatus,
+  type ColdRefillExport,
+  type ColdRefillPort,
+  type ColdRefillRequest,
+  type ColdRefillView,
   type CurrencyTerms,
   CustodyError,
   type CustodyPort,
@@ -128,6 +133,7 @@ class ChainCustody {
           };
         }),
         log: service.log,
+        isInternalTransfer: (txid) => this.transfers.hasTransaction(txid),
       });
     }
     const assets = new Map(config.currencies.map((c) => [c.currency, service.assetOf(c.currency)]));
@@ -196,6 +202,8 @@ class ChainCustody {
       await this.planColdSweeps();
       await this.transfers.advanceAll();
     }
+    // Cold → hot refills: broadcast ones to confirmed and recorded, and the below-floor request.
+    if (this.ready) await this.service.advanceColdRefills(this.parts.config.chain);
   }
 
   /** Deposit addresses holding at least the sweep threshold are swept into the hot wallet. */
@@ -484,7 +492,7 @@ function roundDownToLedger(baseUnits: bigint, decimals: number, scale: number): 
   return (baseUnits / step) * step;
 }
 
-export class CustodyService implements CustodyPort {
+export class CustodyService implements CustodyPort, ColdRefillPort {
   readonly exchange: ExchangeBoundary;
   readonly policySecretKey: Uint8Array;
   readonly stateDir: string;
@@ -847,5 +855,111 @@ export class CustodyService implements CustodyPort {
     const chains: ChainCustodyStatus[] = [];
     for (const chain of this.chains.values()) chains.push(await chain.status());
     return { chains };
+  }
+
+  // ---- cold wallet: cold → hot refills (src/custody/cold-refills.ts) ----------------------------
+
+  /** Each chain's refill journal, opened on first use; null before that. */
+  private coldRefillBooks: Map<string, ColdRefills> | null = null;
+  /** The last refill id handed out (ids are unique across chains). */
+  private lastColdRefillId = 0;
+
+  /** The chains' refill journals, under the policy of `<stateDir>/cold-refills.json` (or the defaults). */
+  private refillBooks(): Map<string, ColdRefills> {
+    if (this.coldRefillBooks !== null) return this.coldRefillBooks;
+    const policy = readColdRefillPolicy(this.stateDir);
+    const books = new Map<string, ColdRefills>();
+    for (const chain of this.chains.values()) {
+      const { config, adapter, coldAddress, chainDecimals, feeAsset } = chain.parts;
+      const dir = join(this.stateDir, config.chain);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      books.set(
+        config.chain,
+        new ColdRefills({
+          dir,
+          chain: config.chain,
+          adapter,
+          exchange: this.exchange,
+          currencies: config.currencies,
+          coldAddress,
+          hotAddress: chain.hotAddress,
+          chainDecimals,
+          feeAsset,
+          confirmations: config.confirmations,
+          policy,
+          allocateId: () => ++this.lastColdRefillId,
+          clock: this.clock,
+          log: this.log,
+        }),
+      );
+    }
+    this.lastColdRefillId = Math.max(
+      highestRefillId(this.stateDir),
+      ...[...books.values()].map((book) => book.highestId),
+    );
+    this.coldRefillBooks = books;
+    return books;
+  }
+
+  private refillBookOfChain(chain: string): ColdRefills {
+    const book = typeof chain === "string" ? this.refillBooks().get(chain) : undefined;
+    if (book === undefined)
+      throw new CustodyError(
+        "notFound",
+        `custody has no chain ${String(chain).slice(0, 40)}; its chains are ${[...this.chains.keys()].join(", ")}`,
+      );
+    return book;
+  }
+
+  private refillBookOf(refillId: number): ColdRefills {
+    const book = Number.isSafeInteger(refillId)
+      ? [...this.refillBooks().values()].find((candidate) => candidate.has(refillId))
+      : undefined;
+    if (book === undefined) throw new CustodyError("notFound", `no cold refill ${String(refillId)}`);
+    return book;
+  }
+
+  /** One chain's refill step (ChainCustody.tick). */
+  advanceColdRefills(chain: string): Promise<void> {
+    return this.refillBookOfChain(chain).advance();
+  }
+
+  async coldRefills(chain?: string): Promise<ColdRefillView[]> {
+    const books = chain === undefined ? [...this.refillBooks().values()] : [this.refillBookOfChain(chain)];
+    return books.flatMap((book) => book.views()).sort((a, b) => b.refillId - a.refillId);
+  }
+
+  requestColdRefill(request: ColdRefillRequest): Promise<ColdRefillView> {
+    return this.refillBookOfChain(request.chain).request({
+      asset: request.currency,
+      amount: request.amount,
+      requestedBy: request.actor,
+      reason: request.reason,
+    });
+  }
+
+  approveColdRefill(refillId: number, approver: string): Promise<ColdRefillView> {
+    return this.refillBookOf(refillId).approve(refillId, approver);
+  }
+
+  exportColdRefill(
+    refillId: number,
+    actor: string,
+  ): Promise<{ refill: ColdRefillView; export: ColdRefillExport }> {
+    return this.refillBookOf(refillId).export(refillId, actor);
+  }
+
+  importColdRefill(refillId: number, signedTxBase64: string, actor: string): Promise<ColdRefillView> {
+    return this.refillBookOf(refillId).import(refillId, signedTxBase64, actor);
+  }
+
+  async broadcastColdRefill(refillId: number, actor: string): Promise<ColdRefillView> {
+    const view = await this.refillBookOf(refillId).broadcast(refillId, actor);
+    void this.tick();
+    return view;
+  }
+
+  cancelColdRefill(refillId: number, actor: string, reason: string): Promise<ColdRefillView> {
+    return this.refillBookOf(refillId).cancel(refillId, actor, reason);
   }
 }

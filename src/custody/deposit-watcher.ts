@@ -36,7 +36,7 @@
 // and removes transfers it credited before its last window, can only be reported by its blocks.
 
 import type { ChainAdapter, ChainAsset, Transfer } from "../chains/adapter.ts";
-import type { ExchangeBoundary, ScannerState } from "../exchange/boundary.ts";
+import type { CommandResult, ExchangeBoundary, ScannerState } from "../exchange/boundary.ts";
 import { CUSTODY_LIMITS } from "../exchange/boundary.ts";
 import { chainToLedger } from "../units/chain-units.ts";
 import type { DepositAddresses } from "./deposit-addresses.ts";
@@ -71,8 +71,19 @@ export interface DepositWatcherOptions {
   maxReported?: number;
   /** Addresses per page when loading the watched set (default the store's lookup limit). */
   addressPageSize?: number;
+  /**
+   * Credits submitted at once (default 256): the sequencer makes concurrent submits durable with
+   * one journal write. Bounded so that a large block never fills the sequencer's queue, which
+   * the API's commands share.
+   */
+  maxCreditsInFlight?: number;
   clock?: () => number;
   log?: (message: string) => void;
+  /**
+   * True for a transaction of the exchange's own (a gas top-up sent to a deposit address): it is
+   * on the books as a wallet movement already and is never a user's deposit.
+   */
+  isInternalTransfer?: (txid: string) => boolean;
 }
 
 export interface CreditedDeposit {
@@ -118,10 +129,22 @@ interface Known {
   assetId: number;
 }
 
+/** A credit submitted and not yet settled (creditConfirmed). */
+interface InFlightCredit {
+  key: string;
+  known: Known;
+  assetId: number;
+  units: number;
+  dustBaseUnits: bigint;
+  outcome: Promise<CommandResult>;
+}
+
 interface Settled extends Known {
   outcome: "credited" | "belowMinimum";
   amountUnits: number;
 }
+
+const DEFAULT_MAX_CREDITS_IN_FLIGHT = 256;
 
 const keyOf = (t: Transfer): string => `${t.txid}:${t.outputIndex}`;
 
@@ -139,6 +162,7 @@ export class DepositWatcher {
   private readonly maxPending: number;
   private readonly maxReported: number;
   private readonly addressPageSize: number;
+  private readonly maxCreditsInFlight: number;
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
   private readonly watched = new Set<string>();
@@ -152,6 +176,7 @@ export class DepositWatcher {
   private readonly reports: ReorgedAfterCredit[] = [];
   private started = false;
   private polling: Promise<PollResult> | null = null;
+  private readonly isInternalTransfer: (txid: string) => boolean;
 
   constructor(options: DepositWatcherOptions) {
     const adapter = options.adapter;
@@ -190,9 +215,13 @@ export class DepositWatcher {
       options.addressPageSize ?? CUSTODY_LIMITS.maxAddressesPerLookup,
       CUSTODY_LIMITS.maxAddressesPerLookup,
     );
+    this.maxCreditsInFlight = options.maxCreditsInFlight ?? DEFAULT_MAX_CREDITS_IN_FLIGHT;
+    if (!Number.isSafeInteger(this.maxCreditsInFlight) || this.maxCreditsInFlight < 1)
+      throw new RangeError("maxCreditsInFlight must be an integer ≥ 1");
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? ((message) => console.info(message));
     this.next = options.startHeight ?? 0;
+    this.isInternalTransfer = options.isInternalTransfer ?? (() => false);
     options.addresses?.onAssigned((record) => {
       if (record.chain === this.chain) this.watched.add(record.address);
     });
@@ -402,6 +431,7 @@ export class DepositWatcher {
       const userId = owners.get(transfer.address);
       const asset = this.assets.get(transfer.asset);
       if (userId === undefined || asset === undefined) continue;
+      if (this.isInternalTransfer(transfer.txid)) continue;
       this.pending.set(key, { transfer, userId, assetId: asset.assetId });
     }
     this.recent = [...this.recent.filter((b) => b.height < from), ...blocks].slice(-this.recentWindow);
@@ -409,9 +439,30 @@ export class DepositWatcher {
     result.scanned = { from, to };
   }
 
+  /**
+   * Submits the confirmed transfers' credits in pending order, up to `maxCreditsInFlight` at once:
+   * the sequencer stamps them in submission order (so the sequence order is the one-at-a-time
+   * order) and makes each batch of concurrent submits durable with one journal write, where one
+   * await per credit paid one write each (a 10,000-transfer block: ~30 s instead of ~1 s on
+   * this machine; bench/deposit-credit.bench.ts). Outcomes are handled in the same order. If a
+   * submit throws (the sequencer stopped or its queue is full), no more are submitted, the ones in
+   * flight are settled as usual, and the first error is thrown.
+   */
   private async creditConfirmed(tip: number, result: PollResult): Promise<void> {
     const ready = [...this.pending].filter(([, k]) => tip - k.transfer.blockHeight + 1 >= this.confirmations);
+    const inFlight: InFlightCredit[] = [];
+    let error: { cause: unknown } | null = null;
+    const settleOldest = async () => {
+      const credit = inFlight.shift();
+      if (credit === undefined) return;
+      try {
+        this.settleCredit(credit, await credit.outcome, result);
+      } catch (cause) {
+        error ??= { cause };
+      }
+    };
     for (const [key, known] of ready) {
+      if (error !== null) break;
       const { transfer } = known;
       const asset = this.assets.get(transfer.asset);
       if (asset === undefined) continue;
@@ -426,41 +477,57 @@ export class DepositWatcher {
         continue;
       }
       const { units, dustBaseUnits } = chainToLedger(transfer.amount, asset.chainAsset.decimals, asset.scale);
-      const outcome = await this.exchange.submit({
-        kind: "creditDeposit",
-        userId: known.userId,
-        assetId: asset.assetId,
-        amountUnits: units,
-        chain: this.chain,
-        txId: transfer.txid,
-        outputIndex: transfer.outputIndex,
-      });
-      const rejected = outcome.events.find((e) => e.type === "rejected");
-      if (rejected !== undefined && rejected.type === "rejected" && rejected.reason !== "duplicateDeposit") {
-        result.failed.push({ transfer, reason: rejected.reason });
-        this.log(`${this.chain}: crediting deposit ${key} was refused (${rejected.reason}); retrying`);
-        continue;
+      let outcome: Promise<CommandResult>;
+      try {
+        outcome = this.exchange.submit({
+          kind: "creditDeposit",
+          userId: known.userId,
+          assetId: asset.assetId,
+          amountUnits: units,
+          chain: this.chain,
+          txId: transfer.txid,
+          outputIndex: transfer.outputIndex,
+        });
+      } catch (cause) {
+        outcome = Promise.reject(cause);
       }
-      this.pending.delete(key);
-      this.settled.set(key, { ...known, outcome: "credited", amountUnits: units });
-      if (rejected !== undefined) {
-        result.alreadyCredited.push(transfer);
-        continue;
-      }
-      result.credited.push({
-        transfer,
-        userId: known.userId,
-        assetId: asset.assetId,
-        amountUnits: units,
-        dustBaseUnits,
-        sequence: outcome.sequence,
-      });
-      if (dustBaseUnits > 0n)
-        this.log(
-          `${this.chain}: deposit ${key} credited ${units} units; dust of ${dustBaseUnits} ` +
-            `${transfer.asset} base units below one ledger unit not credited`,
-        );
+      // Handled in settleOldest; until then a rejection must not count as unhandled.
+      outcome.catch(() => undefined);
+      inFlight.push({ key, known, assetId: asset.assetId, units, dustBaseUnits, outcome });
+      if (inFlight.length >= this.maxCreditsInFlight) await settleOldest();
     }
+    while (inFlight.length > 0) await settleOldest();
+    if (error !== null) throw (error as { cause: unknown }).cause;
+  }
+
+  private settleCredit(credit: InFlightCredit, outcome: CommandResult, result: PollResult): void {
+    const { key, known, units, dustBaseUnits } = credit;
+    const { transfer } = known;
+    const rejected = outcome.events.find((e) => e.type === "rejected");
+    if (rejected !== undefined && rejected.type === "rejected" && rejected.reason !== "duplicateDeposit") {
+      result.failed.push({ transfer, reason: rejected.reason });
+      this.log(`${this.chain}: crediting deposit ${key} was refused (${rejected.reason}); retrying`);
+      return;
+    }
+    this.pending.delete(key);
+    this.settled.set(key, { ...known, outcome: "credited", amountUnits: units });
+    if (rejected !== undefined) {
+      result.alreadyCredited.push(transfer);
+      return;
+    }
+    result.credited.push({
+      transfer,
+      userId: known.userId,
+      assetId: credit.assetId,
+      amountUnits: units,
+      dustBaseUnits,
+      sequence: outcome.sequence,
+    });
+    if (dustBaseUnits > 0n)
+      this.log(
+        `${this.chain}: deposit ${key} credited ${units} units; dust of ${dustBaseUnits} ` +
+          `${transfer.asset} base units below one ledger unit not credited`,
+      );
   }
 
   /** Forgets settled transfers below the remembered window (a reorg there is beyond handling). */

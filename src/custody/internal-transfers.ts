@@ -92,6 +92,11 @@ export class InternalTransfers {
     return this.jobs.filter((job) => job.step !== "recorded" && job.step !== "failed");
   }
 
+  /** Whether `txid` is one of these transfers (kept for the last MAX_FINISHED finished ones too). */
+  hasTransaction(txid: string): boolean {
+    return this.jobs.some((job) => job.txId === txid);
+  }
+
   all(): readonly TransferJob[] {
     return this.jobs;
   }

@@ -392,9 +392,10 @@ async function startCustody(
           },
         ];
       }),
+      // Ready and clean exits (at stop) are routine; crashes, restarts and giving up are not.
       onEvent: (event) =>
-        event.type === "ready"
-          ? logger.info({ signer: event }, "signer process ready")
+        event.type === "ready" || (event.type === "exited" && event.code === 0)
+          ? logger.info({ signer: event }, "signer process")
           : logger.warn({ signer: event }, "signer process"),
     });
     const running = signers;

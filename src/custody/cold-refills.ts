@@ -357,7 +357,7 @@ export class ColdRefills {
     amount: string;
     requestedBy: string;
     reason: string;
-  }): Promise<RefillRecord> {
+  }): Promise<ColdRefillView> {
     return this.exclusive(() => {
       const currency = this.currency(input.asset);
       const scale = this.assetConfig(currency.currency).scale;
@@ -372,7 +372,7 @@ export class ColdRefills {
       const units = Number(parsed.value);
       if (!Number.isSafeInteger(units)) throw new CustodyError("badAmount", "amount too large");
       const baseUnits = ledgerToChain(units, this.decimals(currency.currency), scale).baseUnits;
-      return this.create(currency.currency, baseUnits, input.requestedBy, input.reason);
+      return this.view(this.create(currency.currency, baseUnits, input.requestedBy, input.reason));
     });
   }
 
@@ -420,7 +420,7 @@ export class ColdRefills {
     return refill;
   }
 
-  approve(refillId: number, approver: string): Promise<RefillRecord> {
+  approve(refillId: number, approver: string): Promise<ColdRefillView> {
     return this.exclusive(() => {
       const refill = this.require(refillId);
       if (refill.step !== "requested")
@@ -449,12 +449,12 @@ export class ColdRefills {
         refill.updatedMs = atMs;
         this.save();
       }
-      return refill;
+      return this.view(refill);
     });
   }
 
   /** The unsigned payload: built once (approved → exported) and the same one after that. */
-  export(refillId: number, actor: string): Promise<{ refill: RefillRecord; export: ColdRefillExport }> {
+  export(refillId: number, actor: string): Promise<{ refill: ColdRefillView; export: ColdRefillExport }> {
     return this.exclusive(async () => {
       const refill = this.require(refillId);
       if (refill.step === "approved") {
@@ -493,7 +493,7 @@ export class ColdRefills {
         );
       else if (refill.unsigned === null || refill.step === "cancelled")
         throw new CustodyError("wrongStep", `cold refill ${refillId} is ${refill.step}`);
-      return { refill, export: this.exportOf(refill) };
+      return { refill: this.view(refill), export: this.exportOf(refill) };
     });
   }
 
@@ -517,12 +517,12 @@ export class ColdRefills {
   }
 
   /** The offline-signed transaction: exactly the exported payload, one valid signature per signer. */
-  import(refillId: number, signedTxBase64: string, actor: string): Promise<RefillRecord> {
+  import(refillId: number, signedTxBase64: string, actor: string): Promise<ColdRefillView> {
     return this.exclusive(() => {
       const refill = this.require(refillId);
       const signed = decodeBase64(signedTxBase64);
       if (refill.step === "imported" && refill.signedTx === Buffer.from(signed).toString("base64"))
-        return refill;
+        return this.view(refill);
       if (refill.step !== "exported")
         throw new CustodyError(
           "wrongStep",
@@ -539,15 +539,15 @@ export class ColdRefills {
         signed,
       );
       this.move(refill, "imported", actor, { signedTx: Buffer.from(signed).toString("base64"), txId });
-      return refill;
+      return this.view(refill);
     });
   }
 
-  broadcast(refillId: number, actor: string): Promise<RefillRecord> {
+  broadcast(refillId: number, actor: string): Promise<ColdRefillView> {
     return this.exclusive(async () => {
       const refill = this.require(refillId);
       if (refill.step === "broadcast" || refill.step === "confirmed" || refill.step === "recorded")
-        return refill;
+        return this.view(refill);
       if (refill.step !== "imported")
         throw new CustodyError(
           "wrongStep",
@@ -555,7 +555,7 @@ export class ColdRefills {
         );
       await this.send(refill);
       this.move(refill, "broadcast", actor);
-      return refill;
+      return this.view(refill);
     });
   }
 
@@ -574,7 +574,7 @@ export class ColdRefills {
     }
   }
 
-  cancel(refillId: number, actor: string, reason: string): Promise<RefillRecord> {
+  cancel(refillId: number, actor: string, reason: string): Promise<ColdRefillView> {
     return this.exclusive(() => {
       const refill = this.require(refillId);
       if (!CANCELLABLE.has(refill.step))
@@ -584,7 +584,7 @@ export class ColdRefills {
         );
       const why = typeof reason === "string" ? reason.trim().slice(0, MAX_REASON_LENGTH) : "";
       this.move(refill, "cancelled", actor, { cancelledBy: actor, cancelReason: why });
-      return refill;
+      return this.view(refill);
     });
   }
 
@@ -711,7 +711,7 @@ export class ColdRefills {
 
   // ---- views ------------------------------------------------------------------------------------
 
-  view(refill: RefillRecord): ColdRefillView {
+  private view(refill: RefillRecord): ColdRefillView {
     const decimals = this.decimals(refill.asset);
     const feeAsset = refill.unsigned?.feeAsset ?? this.options.feeAsset;
     const feeDecimals = this.options.chainDecimals.get(feeAsset);

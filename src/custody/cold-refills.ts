@@ -22,7 +22,7 @@
 // Signed transactions are checked for the devnet chains (the envelope's payload bytes must equal
 // the exported payload, one valid witness per signer); other chains are refused at request time.
 
-import { readdirSync } from "node:fs";
+import { type Dirent, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
@@ -152,14 +152,15 @@ function checkName(name: string): string | null {
 /** The largest `nextId` of the refill journals under custody's state dir (one per chain dir). */
 export function highestRefillId(stateDir: string): number {
   let highest = 0;
-  let entries: string[];
+  let entries: Dirent[];
   try {
-    entries = readdirSync(stateDir);
+    entries = readdirSync(stateDir, { withFileTypes: true });
   } catch {
     return 0;
   }
   for (const entry of entries) {
-    const bytes = readFileIfExists(join(stateDir, entry, JOURNAL_FILE));
+    if (!entry.isDirectory()) continue;
+    const bytes = readFileIfExists(join(stateDir, entry.name, JOURNAL_FILE));
     if (bytes === null) continue;
     const file = JSON.parse(Buffer.from(bytes).toString("utf8")) as JournalFile;
     highest = Math.max(highest, file.nextId - 1);

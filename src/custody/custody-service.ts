@@ -920,7 +920,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
   }
 
   /** One chain's refill step (ChainCustody.tick). */
-  advanceColdRefills(chain: string): Promise<void> {
+  async advanceColdRefills(chain: string): Promise<void> {
     return this.refillBookOfChain(chain).advance();
   }
 
@@ -929,7 +929,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     return books.flatMap((book) => book.views()).sort((a, b) => b.refillId - a.refillId);
   }
 
-  requestColdRefill(request: ColdRefillRequest): Promise<ColdRefillView> {
+  async requestColdRefill(request: ColdRefillRequest): Promise<ColdRefillView> {
     return this.refillBookOfChain(request.chain).request({
       asset: request.currency,
       amount: request.amount,
@@ -938,18 +938,18 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     });
   }
 
-  approveColdRefill(refillId: number, approver: string): Promise<ColdRefillView> {
+  async approveColdRefill(refillId: number, approver: string): Promise<ColdRefillView> {
     return this.refillBookOf(refillId).approve(refillId, approver);
   }
 
-  exportColdRefill(
+  async exportColdRefill(
     refillId: number,
     actor: string,
   ): Promise<{ refill: ColdRefillView; export: ColdRefillExport }> {
     return this.refillBookOf(refillId).export(refillId, actor);
   }
 
-  importColdRefill(refillId: number, signedTxBase64: string, actor: string): Promise<ColdRefillView> {
+  async importColdRefill(refillId: number, signedTxBase64: string, actor: string): Promise<ColdRefillView> {
     return this.refillBookOf(refillId).import(refillId, signedTxBase64, actor);
   }
 
@@ -959,7 +959,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     return view;
   }
 
-  cancelColdRefill(refillId: number, actor: string, reason: string): Promise<ColdRefillView> {
+  async cancelColdRefill(refillId: number, actor: string, reason: string): Promise<ColdRefillView> {
     return this.refillBookOf(refillId).cancel(refillId, actor, reason);
   }
 }

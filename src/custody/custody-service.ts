@@ -11,14 +11,14 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cidrContains, parseCidr, parseIp } from "../accounts/api-keys.ts";
 import type { ChainAdapter, UnsignedTransaction } from "../chains/adapter.ts";
-import { devnetAddressFromXpub } from "../chains/devnet/signing.ts";
+import { type DevnetKind, devnetAddressFromXpub } from "../chains/devnet/signing.ts";
 import type { AssetConfig } from "../core/config.ts";
 import type { ExchangeBoundary, PipelineWithdrawal } from "../exchange/boundary.ts";
 import { chainToLedger, ledgerToChain } from "../units/chain-units.ts";
 import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
 import { ColdRefills, highestRefillId, readColdRefillPolicy } from "./cold-refills.ts";
 import { type ChainCustodyConfig, type CurrencyCustodyConfig, DEFAULT_TICK_MS, hotBounds } from "./config.ts";
-import { DepositAddresses, devnetDepositDeriver } from "./deposit-addresses.ts";
+import { DepositAddresses, type DepositDeriver, devnetDepositDeriver } from "./deposit-addresses.ts";
 import { DepositWatcher } from "./deposit-watcher.ts";
 import { InternalTransfers } from "./internal-transfers.ts";
 import {
@@ -64,14 +64,35 @@ export interface SignerStatusPort extends SignerPort {
   >;
 }
 
+/** A chain's wallet as custody sees it: addresses only, derived from watch-only public keys. */
+export interface ChainWallet {
+  hotAddress: string;
+  /** Where a UTXO wallet's change goes (spendable hot coins too); null on account chains. */
+  changeAddress: string | null;
+  /** One deposit address per user, from the deposit xpub. */
+  deposit: DepositDeriver;
+}
+
+/** A devnet chain's wallet from the xpubs its signer exported (hot /0/0, change /1/0, deposits /0/i). */
+export function devnetChainWallet(
+  kind: DevnetKind,
+  publicKeys: { hot: string; deposit: string },
+): ChainWallet {
+  return {
+    hotAddress: devnetAddressFromXpub(kind, publicKeys.hot, 0, 0),
+    changeAddress: kind === "account" ? null : devnetAddressFromXpub(kind, publicKeys.hot, 1, 0),
+    deposit: devnetDepositDeriver(kind, publicKeys.deposit),
+  };
+}
+
 /** Everything custody needs to run one chain. */
 export interface ChainCustodyParts {
   config: ChainCustodyConfig;
   adapter: ChainAdapter;
   /** How addresses derive from the exported xpubs (the devnet flavours). */
   kind: "utxo" | "account";
-  /** The signer's exported public keys; null until `bulwark wallet init --chain` ran. */
-  publicKeys: { hot: string; deposit: string } | null;
+  /** The hot and deposit addresses, derived from the signer's exported public keys; null until `bulwark wallet init --chain` ran. */
+  wallet: ChainWallet | null;
   signer: SignerStatusPort | null;
   /** Configured cold address (watch-only); null: no sweeps to cold. */
   coldAddress: string | null;
@@ -111,13 +132,12 @@ class ChainCustody {
     private readonly service: CustodyService,
     addresses: DepositAddresses,
   ) {
-    const { config, adapter, publicKeys, kind } = parts;
+    const { config, adapter, wallet } = parts;
     const exchange = service.exchange;
-    this.hotAddress = publicKeys === null ? null : devnetAddressFromXpub(kind, publicKeys.hot, 0, 0);
-    this.changeAddress =
-      publicKeys === null || kind === "account" ? null : devnetAddressFromXpub(kind, publicKeys.hot, 1, 0);
-    if (publicKeys !== null) {
-      addresses.setDeriver(config.chain, devnetDepositDeriver(kind, publicKeys.deposit));
+    this.hotAddress = wallet?.hotAddress ?? null;
+    this.changeAddress = wallet?.changeAddress ?? null;
+    if (wallet !== null) {
+      addresses.setDeriver(config.chain, wallet.deposit);
       this.watcher = new DepositWatcher({
         exchange,
         adapter,
@@ -173,7 +193,7 @@ class ChainCustody {
   }
 
   get ready(): boolean {
-    return this.parts.publicKeys !== null;
+    return this.parts.wallet !== null;
   }
 
   private requireHot(): string {

@@ -14,7 +14,12 @@ import { join } from "node:path";
 import type { ChainAdapter } from "../chains/adapter.ts";
 import { UtxoDevnet } from "../chains/devnet/index.ts";
 import { type ChainCustodyConfig, devnetCustodyConfigs, hotBounds } from "../custody/config.ts";
-import { type ChainCustodyParts, CustodyService, type SignerStatusPort } from "../custody/custody-service.ts";
+import {
+  type ChainCustodyParts,
+  CustodyService,
+  devnetChainWallet,
+  type SignerStatusPort,
+} from "../custody/custody-service.ts";
 import { SignerClient } from "../custody/signer-client.ts";
 import type { Exchange } from "../exchange/exchange.ts";
 import type { DevnetChains } from "./devnet.ts";
@@ -94,6 +99,10 @@ export function signerCapsOf(
   return caps;
 }
 
+function walletOf(kind: "utxo" | "account", publicKeys: { hot: string; deposit: string } | null) {
+  return publicKeys === null ? null : devnetChainWallet(kind, publicKeys);
+}
+
 export interface EmbeddedCustodyOptions {
   dataDir: string;
   exchange: Exchange;
@@ -120,7 +129,7 @@ export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService
       config,
       adapter: chain as ChainAdapter,
       kind: utxo ? "utxo" : "account",
-      publicKeys: readChainPublicKeys(options.dataDir, chain.chain),
+      wallet: walletOf(utxo ? "utxo" : "account", readChainPublicKeys(options.dataDir, chain.chain)),
       signer: socket === undefined ? null : signerPortOf(new SignerClient(socket)),
       coldAddress: readColdAddress(options.dataDir, chain.chain),
       balanceOf: async (address, asset) =>

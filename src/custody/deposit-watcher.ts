@@ -7,7 +7,9 @@
 //   3. keep unconfirmed transfers in memory (at most `maxPending`; a scan that would overflow
 //      stops before the block that does, and continues next poll);
 //   4. credit those with enough confirmations: amount = `chainToLedger` at the asset's scale,
-//      rounded down, the dust (below one ledger unit) returned in the result and logged;
+//      rounded down, the dust (below one ledger unit) returned in the result and logged; the
+//      credits are submitted in order, at most `maxCreditsInFlight` at once (one journal write
+//      makes a whole group durable);
 //   5. save the scanner state (height + recent hashes).
 //
 // Watched set: every deposit address of the chain, whatever its derivation account, so deposits
@@ -72,9 +74,9 @@ export interface DepositWatcherOptions {
   /** Addresses per page when loading the watched set (default the store's lookup limit). */
   addressPageSize?: number;
   /**
-   * Credits submitted at once (default 256): the sequencer makes concurrent submits durable with
-   * one journal write. Bounded so that a large block never fills the sequencer's queue, which
-   * the API's commands share.
+   * Credits submitted at once (default 1,024): the sequencer makes concurrent submits durable
+   * with one journal write. Bounded so that a large block never fills the sequencer's queue
+   * (100,000 commands by default), which the API's commands share.
    */
   maxCreditsInFlight?: number;
   clock?: () => number;
@@ -144,7 +146,7 @@ interface Settled extends Known {
   amountUnits: number;
 }
 
-const DEFAULT_MAX_CREDITS_IN_FLIGHT = 256;
+const DEFAULT_MAX_CREDITS_IN_FLIGHT = 1_024;
 
 const keyOf = (t: Transfer): string => `${t.txid}:${t.outputIndex}`;
 
@@ -443,10 +445,11 @@ export class DepositWatcher {
    * Submits the confirmed transfers' credits in pending order, up to `maxCreditsInFlight` at once:
    * the sequencer stamps them in submission order (so the sequence order is the one-at-a-time
    * order) and makes each batch of concurrent submits durable with one journal write, where one
-   * await per credit paid one write each (a 10,000-transfer block: ~30 s instead of ~1 s on
-   * this machine; bench/deposit-credit.bench.ts). Outcomes are handled in the same order. If a
-   * submit throws (the sequencer stopped or its queue is full), no more are submitted, the ones in
-   * flight are settled as usual, and the first error is thrown.
+   * await per credit paid one write each (a 10,000-transfer block's credits: ~1 s instead of
+   * ~30 s on a loaded 2-core machine; bench/deposit-credit.bench.ts). Outcomes are handled in
+   * the same order. If a submit throws (the sequencer stopped or its queue is full), no more are
+   * submitted, the ones in flight are settled as usual (kept when credited), the first error is
+   * thrown, and the rest stay pending for the next poll.
    */
   private async creditConfirmed(tip: number, result: PollResult): Promise<void> {
     const ready = [...this.pending].filter(([, k]) => tip - k.transfer.blockHeight + 1 >= this.confirmations);

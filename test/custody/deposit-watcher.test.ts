@@ -5,7 +5,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AccountDevnet, UtxoDevnet } from "../../src/chains/devnet/index.ts";
 import { DEPOSIT_ACCOUNT, devnetAccountXpub } from "../../src/chains/devnet/signing.ts";
 import { DepositAddresses, devnetDepositDeriver } from "../../src/custody/deposit-addresses.ts";
-import { type DepositAssetConfig, DepositWatcher } from "../../src/custody/deposit-watcher.ts";
+import {
+  type DepositAssetConfig,
+  DepositWatcher,
+  type DepositWatcherOptions,
+} from "../../src/custody/deposit-watcher.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 
@@ -256,5 +260,104 @@ describe("DepositWatcher on the devnet account chain", () => {
     expect(r.exchange.balance(5, ETH).availableUnits).toBe(150_000_000);
     expect(r.exchange.balance(5, USDT).availableUnits).toBe(12_345_678);
     expect(r.logs.some((m) => m.includes("dust"))).toBe(true);
+  });
+});
+
+describe("DepositWatcher crediting a large block", () => {
+  /** The exchange as the watcher sees it, counting the credits in flight; `fail(n)` makes the nth submit throw. */
+  function counting(ex: Exchange, fail?: (n: number) => boolean) {
+    let submits = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const view: DepositWatcherOptions["exchange"] = {
+      custody: ex.custody,
+      asset: (assetId) => ex.asset(assetId),
+      submit(command) {
+        submits++;
+        if (fail?.(submits)) return Promise.reject(new Error(`submit ${submits} failed`));
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        return ex.submit(command).finally(() => inFlight--);
+      },
+    };
+    return { view, maxInFlight: () => maxInFlight };
+  }
+
+  it("submits credits concurrently up to the bound, in block order, each once", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 2, btcAssets);
+    const users = 40;
+    const addresses: string[] = [];
+    for (let user = 1; user <= users; user++)
+      addresses.push((await r.addresses.depositAddress(user, chain.chain)).address);
+    const counter = counting(r.exchange);
+    const watcher = new DepositWatcher({
+      exchange: counter.view,
+      adapter: chain,
+      confirmations: 2,
+      assets: btcAssets,
+      addresses: r.addresses,
+      maxCreditsInFlight: 16,
+      log: (m) => r.logs.push(m),
+    });
+    await watcher.start();
+    const expected = new Map<number, number>();
+    for (let i = 0; i < 200; i++) {
+      const user = (i % users) + 1;
+      // Every tenth is below the 100,000 minimum: skipped in order, never submitted.
+      const amount = i % 10 === 9 ? 50_000 : 1_000_000 + i;
+      chain.faucet(addresses[user - 1], "BTC", BigInt(amount));
+      if (amount >= 100_000) expected.set(user, (expected.get(user) ?? 0) + amount);
+    }
+    chain.mine(2);
+    const result = await watcher.poll();
+    expect(result.credited).toHaveLength(180);
+    expect(result.belowMinimum).toHaveLength(20);
+    expect(result.failed).toEqual([]);
+    expect(counter.maxInFlight()).toBe(16);
+    // Credited (and sequenced) in the order of the block's transfers.
+    const sequences = result.credited.map((c) => c.sequence);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(180);
+    expect(result.credited.map((c) => c.amountUnits)).toEqual(
+      [...Array(200).keys()].filter((i) => i % 10 !== 9).map((i) => 1_000_000 + i),
+    );
+    for (const [user, units] of expected) expect(r.exchange.balance(user, BTC).availableUnits).toBe(units);
+    expect(r.exchange.status().acknowledgedSequence).toBeGreaterThanOrEqual(sequences[sequences.length - 1]);
+
+    chain.mine(1);
+    expect((await watcher.poll()).credited).toEqual([]);
+    const restarted = await r.watcher();
+    expect((await restarted.poll()).alreadyCredited).toHaveLength(180);
+    for (const [user, units] of expected) expect(r.exchange.balance(user, BTC).availableUnits).toBe(units);
+  });
+
+  it("a submit that throws stops further submits; credits in flight stand, the rest are credited next poll", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 2, btcAssets);
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    const counter = counting(r.exchange, (n) => n === 5);
+    const watcher = new DepositWatcher({
+      exchange: counter.view,
+      adapter: chain,
+      confirmations: 2,
+      assets: btcAssets,
+      addresses: r.addresses,
+      maxCreditsInFlight: 3,
+      log: (m) => r.logs.push(m),
+    });
+    await watcher.start();
+    for (let i = 1; i <= 10; i++) chain.faucet(address, "BTC", BigInt(i * 1_000_000));
+    chain.mine(2);
+    await expect(watcher.poll()).rejects.toThrow("submit 5 failed");
+    // 1-4 were submitted before the failure and 6-7 while it was in flight; nothing after.
+    const first = r.exchange.balance(1, BTC).availableUnits;
+    expect(first).toBe((1 + 2 + 3 + 4 + 6 + 7) * 1_000_000);
+    expect(watcher.pendingCount).toBe(4);
+
+    const result = await watcher.poll();
+    expect(result.credited.map((c) => c.amountUnits)).toEqual([5, 8, 9, 10].map((i) => i * 1_000_000));
+    expect(result.alreadyCredited).toEqual([]);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(55 * 1_000_000);
   });
 });

@@ -15,7 +15,7 @@ import type { ChainSigningPlugin } from "../chains/signing.ts";
 import { parseSignerConfig, type SignerConfig } from "./config.ts";
 import { Keystore } from "./keystore.ts";
 import { lockStateDir } from "./lock.ts";
-import { BUILTIN_SIGNING_PLUGINS } from "./plugins.ts";
+import { BUILTIN_SIGNING_PLUGINS, signingPluginFor } from "./plugins.ts";
 import { listenSigner } from "./server.ts";
 import { SignerService } from "./service.ts";
 import { ensurePrivateDir, SignerState } from "./state.ts";
@@ -36,7 +36,7 @@ function takePassphrase(config: SignerConfig, env: NodeJS.ProcessEnv): string {
   return passphrase;
 }
 
-/** Runs the signer command; resolves with a stop function for `run`. */
+/** Runs the signer command; resolves with a stop function for `run`. An Ethereum chain's plugin is built from the config. */
 export async function signerMain(
   argv: string[],
   plugins: readonly ChainSigningPlugin[] = BUILTIN_SIGNING_PLUGINS,
@@ -45,7 +45,7 @@ export async function signerMain(
   const command = argv[0];
   if (command !== "run" && command !== "init") throw new Error(USAGE);
   const config = readConfig(argv);
-  const plugin = plugins.find((candidate) => candidate.chain === config.chain);
+  const plugin = signingPluginFor(config, plugins);
   if (!plugin) throw new Error(`no signing plugin for chain ${config.chain}`);
   const passphrase = takePassphrase(config, env);
 

@@ -44,6 +44,21 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
   withdrawal list [--email E] [--step S] [--limit N]     newest first (default 100)
   withdrawal approve --id N
   withdrawal reject --id N --reason R
+  wallet init --chain devnet-btc|devnet-eth
+        creates the chain signer's hot keystore (passphrase: BULWARK_SIGNER_PASSPHRASE or a prompt)
+        and writes its public keys for custody; offline only
+  cold set-address --chain C --address A       the chain's cold address (from the next start)
+  cold refill --chain C --currency X --amount Y --reason R [--as NAME]   cold → hot, needs approvals
+  cold list [--chain C]
+  cold approve --id N [--as NAME]              M distinct approvers (never the requester)
+  cold export --id N --out FILE [--as NAME]    the unsigned payload, after approval and time lock
+  cold import --id N --in FILE [--as NAME]     the signed transaction from the offline machine
+  cold broadcast --id N [--as NAME]            then custody records it once confirmed
+  cold cancel --id N --reason R [--as NAME]    before broadcast
+  cold keygen --chain C --out DIR              offline machine: a cold keystore in DIR (not the
+        data dir; passphrase: BULWARK_COLD_PASSPHRASE or a prompt); prints the cold address
+  cold sign --chain C --keystore DIR --in FILE --out FILE [--to HOT_ADDRESS]
+        offline machine: checks the exported payload and signs it with the cold key
   audit verify                 walk the hash-chained audit log
   operator-token rotate        new operator API token (old one stops working at next start)
   help
@@ -96,6 +111,11 @@ export const OPTIONS = {
   id: { type: "string" },
   step: { type: "string" },
   limit: { type: "string" },
+  // the cold wallet (src/cli/cold.ts)
+  in: { type: "string" },
+  out: { type: "string" },
+  keystore: { type: "string" },
+  as: { type: "string" },
 } as const;
 
 export type Values = ReturnType<

@@ -7,6 +7,7 @@ import type { AssetListing, MarketListing, OperatorActions } from "../operator/a
 import type { DevnetChainStatus } from "../operator/devnet.ts";
 import type { MarketSpec } from "../operator/market-spec.ts";
 import { type Cli, CliError, required } from "./args.ts";
+import { COLD_COMMANDS } from "./cold.ts";
 import { CUSTODY_COMMANDS } from "./custody.ts";
 import type { CliIo } from "./io.ts";
 import type { OfflineNeeds } from "./offline.ts";
@@ -234,6 +235,8 @@ export const OPERATOR_COMMANDS = {
   ...CUSTODY_COMMANDS,
   // ---- the signers' wallets: `wallet init` (src/cli/wallet.ts) -------------------------------
   ...WALLET_COMMANDS,
+  // ---- the cold wallet: address, refills, offline keygen and signing (src/cli/cold.ts) --------
+  ...COLD_COMMANDS,
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
 
 /**

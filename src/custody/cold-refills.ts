@@ -39,6 +39,7 @@ import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
 import { type CurrencyCustodyConfig, hotBounds } from "./config.ts";
 import {
   COLD_REFILL_SYSTEM_REQUESTER,
+  ColdRefillError,
   type ColdRefillExport,
   type ColdRefillStep,
   type ColdRefillView,
@@ -60,29 +61,6 @@ const MAX_REASON_LENGTH = 500;
 const MAX_TIME_LOCK_MS = 7 * 24 * HOUR_MS;
 /** Largest signed transaction taken (far above a devnet payment from a few hundred coins). */
 export const MAX_SIGNED_REFILL_BYTES = 96 * 1024;
-
-/** Refusals particular to refills (the shared ones are CustodyError). */
-export const COLD_REFILL_ERROR_CODES = [
-  /** Approved, but the time lock after the M-th approval has not passed. */
-  "timeLocked",
-  /** The signed bytes are not the exported payload signed by its signers. */
-  "badSignedTransaction",
-  /** The chain refused the transaction (coins spent meanwhile, a used nonce, …). */
-  "chainRefused",
-  /** No cold address (or no hot wallet) on this chain, or a chain refills do not serve. */
-  "coldWalletNotConfigured",
-] as const;
-export type ColdRefillErrorCode = (typeof COLD_REFILL_ERROR_CODES)[number];
-
-export class ColdRefillError extends Error {
-  override name = "ColdRefillError";
-  constructor(
-    readonly code: ColdRefillErrorCode,
-    readonly detail: string,
-  ) {
-    super(`${code}: ${detail}`);
-  }
-}
 
 /** M of N: who may approve (empty: any named operator), how many, and the time lock after the M-th. */
 export interface ColdRefillPolicy {

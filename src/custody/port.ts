@@ -211,6 +211,29 @@ export type ColdRefillStep = (typeof COLD_REFILL_STEPS)[number];
 /** Who asks for a refill on its own: custody, when a hot wallet falls below its floor. */
 export const COLD_REFILL_SYSTEM_REQUESTER = "system:custody";
 
+/** Refusals particular to refills (the shared ones are CustodyError). */
+export const COLD_REFILL_ERROR_CODES = [
+  /** Approved, but the time lock after the M-th approval has not passed. */
+  "timeLocked",
+  /** The signed bytes are not the exported payload signed by its signers. */
+  "badSignedTransaction",
+  /** The chain refused the transaction (coins spent meanwhile, a used nonce, …). */
+  "chainRefused",
+  /** No cold address (or no hot wallet) on this chain, or a chain refills do not serve. */
+  "coldWalletNotConfigured",
+] as const;
+export type ColdRefillErrorCode = (typeof COLD_REFILL_ERROR_CODES)[number];
+
+export class ColdRefillError extends Error {
+  override name = "ColdRefillError";
+  constructor(
+    readonly code: ColdRefillErrorCode,
+    readonly detail: string,
+  ) {
+    super(`${code}: ${detail}`);
+  }
+}
+
 export interface ColdRefillView {
   refillId: number;
   chain: string;

@@ -3,6 +3,7 @@
 // tables, and every successful change is appended to the hash-chained audit log with who did it.
 // Failed attempts change nothing and are reported to the caller, not audited.
 
+import { createHash } from "node:crypto";
 import {
   type Accounts,
   type AddressBookEntry,
@@ -26,6 +27,11 @@ import type { AssetConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
 import {
   type ChainCustodyStatus,
+  ColdRefillError,
+  type ColdRefillErrorCode,
+  type ColdRefillExport,
+  type ColdRefillPort,
+  type ColdRefillView,
   CustodyError,
   type CustodyErrorCode,
   type CustodyPort,
@@ -902,6 +908,183 @@ export class OperatorActions {
     }
   }
 
+  // ---- the cold wallet: its address, and cold → hot refills (src/custody/cold-refills.ts) ------
+  //
+  // An operator may name themselves (`as`, e.g. `bulwark cold approve --id 3 --as alice`): that name
+  // is the requester or approver custody counts (one of the configured cold-refill approvers); the
+  // audit entry keeps both it and the actor the request came through.
+
+  /**
+   * Checks a cold address for a chain (the chain's own address rule; not one of the exchange's
+   * deposit addresses when custody runs) and audits the change. The caller writes
+   * `<data-dir>/custody/<chain>.cold.json`; custody reads it at its next start.
+   */
+  async setColdAddress(
+    actor: string,
+    input: { chain: string; address: string },
+  ): Promise<{ chain: string; address: string }> {
+    const chain = this.devnetChain(input.chain);
+    const given = typeof input.address === "string" ? input.address.trim() : "";
+    const address = given.length > MAX_ADDRESS_LENGTH ? null : chain.normalizeAddress(given);
+    if (address === null)
+      throw new OperatorError("invalid", `not a ${chain.name} address: ${printable(given)}`);
+    if (this.custody !== null) {
+      const owners = await this.exchange.custody.depositAddressOwners(chain.name, [address]);
+      if (owners.size > 0)
+        throw new OperatorError("invalid", `${address} is a user's deposit address, not a cold wallet`);
+    }
+    const result = { chain: chain.name, address };
+    await this.audit(actor, "cold.setAddress", `chain:${chain.name}`, result);
+    return result;
+  }
+
+  async listColdRefills(input: { chain?: string }): Promise<{ refills: ColdRefillView[] }> {
+    const port = this.coldPort();
+    const chain =
+      input.chain === undefined || input.chain === "" ? undefined : this.custodyChainName(input.chain);
+    return { refills: await this.coldCall(() => port.coldRefills(chain)) };
+  }
+
+  async requestColdRefill(
+    actor: string,
+    input: { chain: string; currency: string; amount: string; reason: string; as?: string },
+  ): Promise<ColdRefillView> {
+    const port = this.coldPort();
+    const requester = operatorName(actor, input.as);
+    const reason = checkReason(input.reason);
+    const view = await this.coldCall(() =>
+      port.requestColdRefill({
+        chain: this.custodyChainName(input.chain),
+        currency: checkCurrency(input.currency),
+        amount: typeof input.amount === "string" ? input.amount.trim() : "",
+        actor: requester,
+        reason,
+      }),
+    );
+    await this.audit(actor, "cold.refill.request", `coldRefill:${view.refillId}`, {
+      chain: view.chain,
+      currency: view.currency,
+      amount: view.amount,
+      from: view.from,
+      to: view.to,
+      requestedBy: view.requestedBy,
+      reason,
+    });
+    return view;
+  }
+
+  async approveColdRefill(actor: string, input: { refillId: number; as?: string }): Promise<ColdRefillView> {
+    const port = this.coldPort();
+    const refillId = checkRefillId(input.refillId);
+    const approver = operatorName(actor, input.as);
+    const view = await this.coldCall(() => port.approveColdRefill(refillId, approver));
+    await this.audit(actor, "cold.refill.approve", `coldRefill:${refillId}`, {
+      approver,
+      step: view.step,
+      approvals: view.approvals.length,
+      approvalsNeeded: view.approvalsNeeded,
+      exportableFromMs: view.exportableFromMs,
+    });
+    return view;
+  }
+
+  /** The unsigned payload for the offline signer (the audit entry keeps its SHA-256). */
+  async exportColdRefill(
+    actor: string,
+    input: { refillId: number; as?: string },
+  ): Promise<{ refill: ColdRefillView; export: ColdRefillExport }> {
+    const port = this.coldPort();
+    const refillId = checkRefillId(input.refillId);
+    const by = operatorName(actor, input.as);
+    const result = await this.coldCall(() => port.exportColdRefill(refillId, by));
+    await this.audit(actor, "cold.refill.export", `coldRefill:${refillId}`, {
+      by,
+      step: result.refill.step,
+      payloadSha256: createHash("sha256")
+        .update(Buffer.from(result.export.payloadBase64, "base64"))
+        .digest("hex"),
+    });
+    return result;
+  }
+
+  async importColdRefill(
+    actor: string,
+    input: { refillId: number; signedTx: string; as?: string },
+  ): Promise<ColdRefillView> {
+    const port = this.coldPort();
+    const refillId = checkRefillId(input.refillId);
+    const by = operatorName(actor, input.as);
+    const view = await this.coldCall(() => port.importColdRefill(refillId, input.signedTx, by));
+    await this.audit(actor, "cold.refill.import", `coldRefill:${refillId}`, {
+      by,
+      step: view.step,
+      txId: view.txId,
+    });
+    return view;
+  }
+
+  async broadcastColdRefill(
+    actor: string,
+    input: { refillId: number; as?: string },
+  ): Promise<ColdRefillView> {
+    const port = this.coldPort();
+    const refillId = checkRefillId(input.refillId);
+    const by = operatorName(actor, input.as);
+    const view = await this.coldCall(() => port.broadcastColdRefill(refillId, by));
+    await this.audit(actor, "cold.refill.broadcast", `coldRefill:${refillId}`, {
+      by,
+      step: view.step,
+      txId: view.txId,
+    });
+    return view;
+  }
+
+  async cancelColdRefill(
+    actor: string,
+    input: { refillId: number; reason: string; as?: string },
+  ): Promise<ColdRefillView> {
+    const port = this.coldPort();
+    const refillId = checkRefillId(input.refillId);
+    const by = operatorName(actor, input.as);
+    const reason = checkReason(input.reason);
+    const view = await this.coldCall(() => port.cancelColdRefill(refillId, by, reason));
+    await this.audit(actor, "cold.refill.cancel", `coldRefill:${refillId}`, { by, reason });
+    return view;
+  }
+
+  private coldPort(): ColdRefillPort {
+    const port = this.custodyPort();
+    const names = [
+      "coldRefills",
+      "requestColdRefill",
+      "approveColdRefill",
+      "exportColdRefill",
+      "importColdRefill",
+      "broadcastColdRefill",
+      "cancelColdRefill",
+    ] as const;
+    if (!names.every((name) => typeof port[name] === "function"))
+      throw new OperatorError("notFound", "this custody has no cold wallet refills");
+    return port as CustodyPort & ColdRefillPort;
+  }
+
+  /** Custody's chain name: the devnet commands' short one (`btc`) or custody's own (`devnet-btc`). */
+  private custodyChainName(chain: string): string {
+    const wanted = typeof chain === "string" ? chain.trim().toLowerCase() : "";
+    return this.devnet?.chains.find((c) => c.id === wanted)?.name ?? wanted;
+  }
+
+  /** custodyCall, and the refusals particular to refills. */
+  private async coldCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.custodyCall(call);
+    } catch (error) {
+      if (error instanceof ColdRefillError)
+        throw new OperatorError(COLD_REFILL_ERROR_KINDS[error.code], `${error.code}: ${error.detail}`);
+      throw error;
+    }
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
 
   private async user(email: string): Promise<UserRecord> {
@@ -985,6 +1168,35 @@ const CUSTODY_ERROR_KINDS: Partial<Record<CustodyErrorCode, OperatorErrorKind>> 
   badAddress: "invalid",
   badAmount: "invalid",
 };
+
+/** Refill refusals as operator error kinds. */
+const COLD_REFILL_ERROR_KINDS: Record<ColdRefillErrorCode, OperatorErrorKind> = {
+  timeLocked: "conflict",
+  badSignedTransaction: "invalid",
+  chainRefused: "rejected",
+  coldWalletNotConfigured: "notFound",
+};
+
+/** Most characters of an operator's name (`--as`). */
+const MAX_OPERATOR_NAME = 64;
+
+/** Who requests or approves: the name an operator gave (`as`), else the actor the request came through. */
+function operatorName(actor: string, as: string | undefined): string {
+  if (as === undefined) return actor;
+  const name = typeof as === "string" ? as.trim() : "";
+  if (!/^[A-Za-z0-9._@:-]+$/.test(name) || name.length > MAX_OPERATOR_NAME || name.startsWith("system:"))
+    throw new OperatorError(
+      "invalid",
+      `an operator name is 1..${MAX_OPERATOR_NAME} letters, digits and . _ @ : - (not system:…), got ${printable(name)}`,
+    );
+  return name;
+}
+
+function checkRefillId(id: number): number {
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw new OperatorError("invalid", `a refill id is a whole number ≥ 1, got ${String(id)}`);
+  return id;
+}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();

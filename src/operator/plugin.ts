@@ -118,6 +118,19 @@ const withdrawalListQuery = z
   .strict();
 const withdrawalParams = z.object({ withdrawalId: wholeNumberText });
 const withdrawalRejectBody = z.object({ reason: text }).strict();
+// The cold wallet (cold-address change, refills). `as`: the operator's name custody counts.
+const operatorNameText = z.string().min(1).max(64).optional();
+const coldAddressBody = z.object({ chain: text, address: addressText }).strict();
+const coldRefillListQuery = z.object({ chain: text.optional() }).strict();
+const coldRefillBody = z
+  .object({ chain: text, currency: currencyText, amount: decimalText, reason: text, as: operatorNameText })
+  .strict();
+const coldRefillParams = z.object({ refillId: wholeNumberText });
+const coldAsBody = z.object({ as: operatorNameText }).strict();
+const coldCancelBody = z.object({ reason: text, as: operatorNameText }).strict();
+const coldImportBody = z
+  .object({ signedTx: z.string().min(1).max(MAX_SIGNED_TX_TEXT), as: operatorNameText })
+  .strict();
 const emailParams = z.object({ email: emailText });
 const keyParams = z.object({ keyId: text });
 const symbolParams = z.object({ symbol: text });
@@ -383,6 +396,47 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
     actions.rejectWithdrawal(actor(request), {
       ...parse(withdrawalParams, request.params),
       ...parse(withdrawalRejectBody, request.body),
+    }),
+  );
+
+  // The cold wallet: its address (written by the CLI, read by custody at start) and refills.
+  app.post("/cold/address", route, async (request) =>
+    actions.setColdAddress(actor(request), parse(coldAddressBody, request.body)),
+  );
+  app.get("/cold/refills", async (request) =>
+    actions.listColdRefills(parse(coldRefillListQuery, request.query)),
+  );
+  app.post("/cold/refills", route, async (request, reply) =>
+    created(reply, await actions.requestColdRefill(actor(request), parse(coldRefillBody, request.body))),
+  );
+  app.post("/cold/refills/:refillId/approve", route, async (request) =>
+    actions.approveColdRefill(actor(request), {
+      ...parse(coldRefillParams, request.params),
+      ...parse(coldAsBody, request.body),
+    }),
+  );
+  app.post("/cold/refills/:refillId/export", route, async (request) =>
+    actions.exportColdRefill(actor(request), {
+      ...parse(coldRefillParams, request.params),
+      ...parse(coldAsBody, request.body),
+    }),
+  );
+  app.post("/cold/refills/:refillId/import", { bodyLimit: BROADCAST_BODY_LIMIT_BYTES }, async (request) =>
+    actions.importColdRefill(actor(request), {
+      ...parse(coldRefillParams, request.params),
+      ...parse(coldImportBody, request.body),
+    }),
+  );
+  app.post("/cold/refills/:refillId/broadcast", route, async (request) =>
+    actions.broadcastColdRefill(actor(request), {
+      ...parse(coldRefillParams, request.params),
+      ...parse(coldAsBody, request.body),
+    }),
+  );
+  app.post("/cold/refills/:refillId/cancel", route, async (request) =>
+    actions.cancelColdRefill(actor(request), {
+      ...parse(coldRefillParams, request.params),
+      ...parse(coldCancelBody, request.body),
     }),
   );
 

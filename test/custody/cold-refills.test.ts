@@ -27,7 +27,7 @@ import {
   devnetUtxoSigningPlugin,
   HOT_LABEL,
 } from "../../src/chains/devnet/signing.ts";
-import { ColdRefillError, SYSTEM_REQUEST_BACKOFF_MS } from "../../src/custody/cold-refills.ts";
+import { SYSTEM_REQUEST_BACKOFF_MS } from "../../src/custody/cold-refills.ts";
 import { devnetCustodyConfigs, hotBounds } from "../../src/custody/config.ts";
 import {
   type ChainCustodyParts,
@@ -35,7 +35,7 @@ import {
   devnetChainWallet,
   type SignerStatusPort,
 } from "../../src/custody/custody-service.ts";
-import { COLD_REFILL_SYSTEM_REQUESTER, CustodyError } from "../../src/custody/port.ts";
+import { COLD_REFILL_SYSTEM_REQUESTER, ColdRefillError, CustodyError } from "../../src/custody/port.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 import { initKeystore, Keystore } from "../../src/signer/keystore.ts";

@@ -342,12 +342,17 @@ class ChainCustody {
     decimals: number,
     asset: AssetConfig,
   ): Promise<void> {
-    const { adapter } = this.parts;
+    const { adapter, kind } = this.parts;
     const total = batch.reduce((sum, source) => sum + source.balance, 0n);
+    // On an account chain both builds at one fee rate (EIP-1559: maxFeePerGas): a fee read anew for
+    // the second build, after a block that raised the base fee, would ask for value + gas × a higher
+    // maxFeePerGas than the address holds, and the node would refuse the signed sweep.
+    const feeRate = kind === "account" ? (await adapter.estimateFee(currency.currency)).feeRate : undefined;
     const request = {
       sources: batch.map((source) => source.address),
       to: this.requireHot(),
       asset: currency.currency,
+      ...(feeRate === undefined ? {} : { feeRate }),
     };
     // Build once to learn the fee, then for the whole balance minus the fee (nothing left behind).
     const probe = await adapter.buildPayment({ ...request, amount: total / 2n });

@@ -9,7 +9,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { cidrContains, parseCidr, parseIp } from "../accounts/api-keys.ts";
+import { apiKeyPolicyProblem, cidrContains, parseAllowListEntries, parseIp } from "../accounts/api-keys.ts";
 import type { ChainAdapter, UnsignedTransaction } from "../chains/adapter.ts";
 import { type DevnetKind, devnetAddressFromXpub } from "../chains/devnet/signing.ts";
 import type { AssetConfig } from "../core/config.ts";
@@ -745,13 +745,15 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
         throw new CustodyError("withdrawScopeRequired", "this API key cannot withdraw");
       if (!key.scopes.includes("withdraw"))
         throw new CustodyError("withdrawScopeRequired", "this API key lacks the withdraw scope");
+      // Checked again now, not only when the key was made: a key stored before the rule for narrow
+      // blocks, or with an allow-list edited since, must not withdraw from a broad range.
+      const allowList = parseAllowListEntries(key.ipAllowList);
+      if (!allowList.ok)
+        throw new CustodyError("ipNotAllowed", "this key's IP allow-list cannot be read: make a new key");
+      const problem = apiKeyPolicyProblem(new Set(["withdraw"]), allowList.entries);
+      if (problem !== null) throw new CustodyError("ipNotAllowed", `this key cannot withdraw: ${problem}`);
       const ip = parseIp(proof.clientIp);
-      const allowed =
-        ip !== null &&
-        key.ipAllowList.some((entry) => {
-          const cidr = parseCidr(entry.includes("/") ? entry : `${entry}/${entry.includes(":") ? 128 : 32}`);
-          return cidr !== null && cidrContains(cidr, ip);
-        });
+      const allowed = ip !== null && allowList.entries.some((cidr) => cidrContains(cidr, ip));
       if (!allowed) throw new CustodyError("ipNotAllowed", "this IP is not in the key's allow-list");
       return;
     }

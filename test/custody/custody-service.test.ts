@@ -432,6 +432,19 @@ describe("withdrawal requests custody refuses, changing nothing", () => {
       label: "new",
       nowMs: Date.now(),
     });
+    // Withdraw keys: one stored with a broad allow-list (before the narrow-block rule), one for another IP.
+    for (const [keyId, ipAllowList] of [
+      ["broad-key", ["10.0.0.0/8"]],
+      ["narrow-key", ["127.0.0.1/32"]],
+    ] as const)
+      await r.exchange.accounts.createApiKey({
+        keyId,
+        userId: r.userId,
+        secretCiphertext: new Uint8Array(32),
+        scopes: ["info", "withdraw"],
+        ipAllowList,
+        createdMs: Date.now(),
+      });
     const before = r.exchange.balance(r.userId, 1);
     const base: WithdrawalRequest = {
       userId: r.userId,
@@ -455,6 +468,8 @@ describe("withdrawal requests custody refuses, changing nothing", () => {
       [{ amount: "1.5" }, "insufficientFunds"],
       [{ proof: { kind: "totp", code: "123456" } }, "twoFactorRequired"],
       [{ proof: { kind: "apiKey", keyId: "nokey", clientIp: "127.0.0.1" } }, "withdrawScopeRequired"],
+      [{ proof: { kind: "apiKey", keyId: "broad-key", clientIp: "10.1.2.3" } }, "ipNotAllowed"],
+      [{ proof: { kind: "apiKey", keyId: "narrow-key", clientIp: "127.0.0.2" } }, "ipNotAllowed"],
     ];
     for (const [patch, code] of cases) {
       const error = await custody.requestWithdrawal({ ...base, ...patch }).catch((caught: unknown) => caught);

@@ -650,8 +650,10 @@ export class ColdRefills {
    * SYSTEM_REQUEST_BACKOFF_MS after an operator cancelled custody's last request of the asset.
    */
   private requestBelowFloor(): void {
-    const { coldAddress, hotAddress, exchange } = this.options;
+    const { coldAddress, hotAddress, exchange, adapter } = this.options;
     if (coldAddress === null || hotAddress === null) return;
+    // A chain refills do not serve yet would refuse the request on every tick.
+    if (!(adapter instanceof UtxoDevnet || adapter instanceof AccountDevnet)) return;
     const nowMs = this.clock();
     for (const currency of this.options.currencies) {
       if (this.refills.some((refill) => refill.asset === currency.currency && !FINISHED.has(refill.step)))

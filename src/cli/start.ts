@@ -105,6 +105,20 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
       `  devnet chains ${server.devnet.chains.map((c) => c.id).join(", ")}: ${every}; --no-devnet turns them off`,
     );
   }
+  if (server.custody !== null) {
+    const running = server.signers?.chains() ?? [];
+    const waiting = server.custody
+      .terms()
+      .filter((terms) => !terms.depositEnabled)
+      .map((terms) => terms.chain);
+    lines.push(
+      `  custody: signers running for ${running.length > 0 ? running.join(", ") : "no chain"}` +
+        (waiting.length > 0
+          ? `; no wallet yet for ${[...new Set(waiting)].join(", ")} (bulwark wallet init)`
+          : "") +
+        "; bulwark custody status",
+    );
+  }
   if (server.operatorUrl !== null)
     lines.push(`  operator API on TCP: ${server.operatorUrl}  (Authorization: Bearer <operator token>)`);
   if (server.newOperatorToken !== null)

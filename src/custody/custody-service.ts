@@ -173,6 +173,7 @@ class ChainCustody {
       clock: service.clock,
       log: service.log,
       ...(service.onWithdrawalStep === undefined ? {} : { onStep: service.onWithdrawalStep }),
+      hotPaymentPending: (exceptWithdrawalId) => this.hotPaymentPending(exceptWithdrawalId),
     });
     const dir = join(service.stateDir, config.chain);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -190,6 +191,26 @@ class ChainCustody {
       clock: service.clock,
       log: service.log,
     });
+  }
+
+  /**
+   * A payment from the hot wallet built and not yet on the chain: a withdrawal in signing or
+   * signed, or a transfer from hot (gas top-up, cold sweep) not yet broadcast. Hot payments are
+   * built one at a time, so two never take the same nonce or coins.
+   */
+  async hotPaymentPending(exceptWithdrawalId = 0): Promise<boolean> {
+    if (
+      this.transfers
+        .active()
+        .some((job) => job.from === "walletHot" && (job.step === "signing" || job.step === "signed"))
+    )
+      return true;
+    const unsent = await this.service.exchange.custody.listWithdrawals({
+      chain: this.parts.config.chain,
+      steps: ["signing", "signed"],
+      limit: 2,
+    });
+    return unsent.some((row) => row.withdrawalId !== exceptWithdrawalId);
   }
 
   get ready(): boolean {
@@ -283,6 +304,7 @@ class ChainCustody {
     const estimate = await adapter.estimateFee(currency.currency);
     const gas = await this.parts.balanceOf(source.address, feeAsset);
     if (gas < estimate.typicalFee) {
+      if (await this.hotPaymentPending()) return;
       // Twice the fee: the fee rate may rise before the sweep is mined.
       const topUp = estimate.typicalFee * 2n - gas;
       let unsigned: UnsignedTransaction;
@@ -382,6 +404,7 @@ class ChainCustody {
     const cold = this.parts.coldAddress;
     if (cold === null) return;
     if (this.transfers.active().some((job) => job.kind === "sweepToCold")) return;
+    if (await this.hotPaymentPending()) return;
     for (const currency of this.parts.config.currencies) {
       const asset = this.service.assetOf(currency.currency);
       const books = this.service.exchange.walletBooks(asset.assetId);

@@ -85,6 +85,13 @@ export interface WithdrawalPipelineOptions {
   feeAsset: string;
   clock?: () => number;
   log?: (message: string) => void;
+  /**
+   * Whether another payment from the hot wallet is built but not yet on the chain (a withdrawal
+   * in signing or signed, a transfer from hot not yet broadcast). While one is, no new payment is
+   * built: two built together take the same account nonce (or the same coins), so they would be
+   * one transaction or conflict. Default: never.
+   */
+  hotPaymentPending?: (exceptWithdrawalId: number) => Promise<boolean>;
   /** Called after every persisted step (metrics, notices, tests that kill at a step). */
   onStep?: (withdrawalId: number, step: WithdrawalStep) => void | Promise<void>;
 }
@@ -244,6 +251,8 @@ export class WithdrawalPipeline {
 
   private async prepareIntent(withdrawal: PipelineWithdrawal): Promise<boolean> {
     const { adapter, config } = this.options;
+    if (await this.options.hotPaymentPending?.(withdrawal.withdrawalId))
+      return this.note(withdrawal, "waiting: another payment from the hot wallet is being signed");
     let unsigned: Awaited<ReturnType<ChainAdapter["buildPayment"]>>;
     try {
       unsigned = await adapter.buildPayment({
@@ -324,6 +333,17 @@ export class WithdrawalPipeline {
 
   private async broadcast(withdrawal: PipelineWithdrawal): Promise<boolean> {
     const txId = withdrawal.txId ?? "";
+    // One transaction pays one withdrawal: a second row with the same txid means two were built as
+    // one payment (they must never both settle on it).
+    const others = await this.options.exchange.custody.listWithdrawals({
+      chain: this.options.config.chain,
+      steps: ["signed", "broadcast", "confirmed", "settled"],
+      limit: 1_000,
+    });
+    if (others.some((other) => other.withdrawalId !== withdrawal.withdrawalId && other.txId === txId))
+      return this.move(withdrawal, "stuck", {
+        reason: `transaction ${txId} already pays another withdrawal: an operator must check before anything moves`,
+      });
     const known = await this.options.adapter.lookup(txId);
     if (known.status !== "pending" && known.status !== "confirmed") {
       try {

@@ -111,6 +111,7 @@ export interface EmbeddedCustodyOptions {
   /** chain → the signer's socket, for chains whose signer runs. */
   signerSockets: ReadonlyMap<string, string>;
   tickMs?: number;
+  clock?: () => number;
   log?: (message: string) => void;
   onWithdrawalStep?: (withdrawalId: number, step: string) => void;
 }
@@ -144,6 +145,7 @@ export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService
     policySecretKey: options.policySecretKey,
     stateDir: join(options.dataDir, CUSTODY_DIR_NAME),
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.onWithdrawalStep === undefined ? {} : { onWithdrawalStep: options.onWithdrawalStep }),
   });

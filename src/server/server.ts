@@ -412,6 +412,8 @@ async function startCustody(
     policySecretKey: policy.secretKey,
     signerSockets: sockets,
     ...(options.custodyTickMs === undefined ? {} : { tickMs: options.custodyTickMs }),
+    // The server's clock (tests move it): TOTP steps, the 24 h lock and the limits read it.
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     log: (message) => logger.info(message),
     ...crashDrillHook(env),
   });

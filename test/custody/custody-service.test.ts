@@ -370,6 +370,42 @@ describe.each(FLAVOURS)(
   },
 );
 
+describe("payments from the hot wallet are built one at a time", () => {
+  it("two equal withdrawals asked while the signer is down become two transactions, each paid once", async () => {
+    const r = await rig("account");
+    await fundedUser(r, "ETH", 10n ** 18n);
+    await sweptIntoHot(r);
+    const destination = await activeBookAddress(r, "ETH");
+    const down = r.custody({ signerDown: true });
+    const request = {
+      userId: r.userId,
+      currency: "ETH",
+      amount: "0.1",
+      address: destination,
+      proof: { kind: "operator", actor: "t" },
+    } as const;
+    const first = await down.requestWithdrawal(request);
+    const second = await down.requestWithdrawal(request);
+    await down.tick();
+    const steps = async () =>
+      Promise.all(
+        [first, second].map(async (w) => (await r.exchange.custody.getWithdrawal(w.withdrawalId))?.step),
+      );
+    // One waits for the signer; the other is not even built while that one is unsent.
+    expect(await steps()).toEqual(["signing", "approved"]);
+    for (let i = 0; i < 8 && (await steps()).some((step) => step !== "settled"); i++) {
+      await r.custody().tick();
+      r.chain.mine(1);
+    }
+    expect(await steps()).toEqual(["settled", "settled"]);
+    const rows = await Promise.all(
+      [first, second].map((w) => r.exchange.custody.getWithdrawal(w.withdrawalId)),
+    );
+    expect(rows[0]?.txId).not.toBe(rows[1]?.txId);
+    expect(balanceOnChain(r, destination, "ETH")).toBe(2n * 95_000_000_000_000_000n); // twice 0.1 − the 0.005 ETH fee
+  });
+});
+
 describe("a token on the account chain", () => {
   it("a USDT deposit is credited, topped up with gas from hot, swept into hot, and a USDT withdrawal settles", async () => {
     const r = await rig("account");

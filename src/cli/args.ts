@@ -42,6 +42,8 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         custody's back; default destination a fresh address
   custody status [--chain C]
   withdrawal list [--email E] [--step S] [--limit N]     newest first (default 100)
+  withdrawal request --email E --currency C --amount X --address A --code TOTP
+        the user's own withdrawal, proved by their 2FA code, through every check of withdraw_crypt
   withdrawal approve --id N
   withdrawal reject --id N --reason R
   wallet init --chain devnet-btc|devnet-eth

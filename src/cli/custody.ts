@@ -90,6 +90,19 @@ export const CUSTODY_COMMANDS = {
       ),
     }),
   }),
+  "withdrawal request": command({
+    needs: "store",
+    input: (cli) => ({
+      email: required(cli, "email"),
+      currency: required(cli, "currency"),
+      amount: required(cli, "amount"),
+      address: required(cli, "address"),
+      code: required(cli, "code"),
+    }),
+    offline: (actions, actor, input) => actions.requestWithdrawal(actor, input),
+    remote: (client, input) => client.post<WithdrawalView>("/withdrawals", input),
+    print: (view) => ({ fields: view, text: `requested: ${withdrawalText(view)}` }),
+  }),
   "withdrawal approve": command({
     needs: "store",
     input: (cli) => ({ withdrawalId: wholeNumber(cli, "id") }),

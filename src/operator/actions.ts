@@ -849,6 +849,35 @@ export class OperatorActions {
     return { withdrawals };
   }
 
+  /**
+   * A user's own withdrawal asked at the CLI (or, later, the web): proved by the user's TOTP code,
+   * with every check of withdraw_crypt (custody's one implementation). Audited with the actor.
+   */
+  async requestWithdrawal(
+    actor: string,
+    input: { email: string; currency: string; amount: string; address: string; code: string },
+  ): Promise<WithdrawalView> {
+    const port = this.custodyPort();
+    const user = await this.user(input.email);
+    const view = await this.custodyCall(() =>
+      port.requestWithdrawal({
+        userId: user.userId,
+        currency: input.currency,
+        amount: input.amount,
+        address: input.address,
+        proof: { kind: "totp", code: input.code },
+      }),
+    );
+    await this.audit(actor, "withdrawal.request", `withdrawal:${view.withdrawalId}`, {
+      userId: view.userId,
+      currency: view.currency,
+      amount: view.amount,
+      address: view.address,
+      step: view.step,
+    });
+    return view;
+  }
+
   /** One approval of a withdrawal waiting for approvals (custody refuses a second by the same approver). */
   async approveWithdrawal(actor: string, input: { withdrawalId: number }): Promise<WithdrawalView> {
     const port = this.custodyPort();

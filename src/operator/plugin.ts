@@ -118,6 +118,15 @@ const withdrawalListQuery = z
   .strict();
 const withdrawalParams = z.object({ withdrawalId: wholeNumberText });
 const withdrawalRejectBody = z.object({ reason: text }).strict();
+const withdrawalRequestBody = z
+  .object({
+    email: text,
+    currency: text,
+    amount: z.string().min(1).max(40),
+    address: addressText,
+    code: z.string().min(1).max(16),
+  })
+  .strict();
 // The cold wallet (cold-address change, refills). `as`: the operator's name custody counts.
 const operatorNameText = z.string().min(1).max(64).optional();
 const coldAddressBody = z.object({ chain: text, address: addressText }).strict();
@@ -388,6 +397,12 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
       throw new OperatorError("invalid", `limit must be 1..${MAX_WITHDRAWAL_LIST}`);
     return actions.listWithdrawals(query);
   });
+  app.post("/withdrawals", route, async (request, reply) =>
+    created(
+      reply,
+      await actions.requestWithdrawal(actor(request), parse(withdrawalRequestBody, request.body)),
+    ),
+  );
   app.post("/withdrawals/:withdrawalId/approve", route, async (request) => {
     parse(z.object({}).strict(), request.body);
     return actions.approveWithdrawal(actor(request), parse(withdrawalParams, request.params));

@@ -5,6 +5,7 @@
 // every change is audited. Offline, custody is not running and every command says so.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { totpCode } from "../../src/accounts/totp.ts";
 import { addressOfKey, privateKeyFromSeed, UtxoDevnet } from "../../src/chains/devnet/index.ts";
 import type { ChainCustodyStatus, WithdrawalView } from "../../src/custody/port.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
@@ -26,6 +27,8 @@ function expectFailure(run: Run, kind: string, message?: RegExp): void {
 
 let dataDir: string;
 let server: ExchangeServer;
+/** The server's clock runs this far ahead of the wall clock (to pass the 24 h lock after a 2FA change). */
+let clockOffsetMs = 0;
 let userId: number;
 const bulwark = (...args: string[]) => bulwarkIn(dataDir, args);
 const ok = async (...args: string[]) => {
@@ -72,6 +75,7 @@ describe("bulwark custody and withdrawal, through a running server's operator so
       host: "127.0.0.1",
       demo: false,
       devnetBlockMs: 0,
+      clock: () => Date.now() + clockOffsetMs,
       env: {
         BULWARK_OPERATOR_TOKEN: "operator-token-for-custody-cli-tests-01",
         BULWARK_SIGNER_PASSPHRASE: PASSPHRASE,
@@ -199,5 +203,43 @@ describe("bulwark custody and withdrawal, through a running server's operator so
     for (const row of rows) expect(row.actor).toMatch(/^operator:cli@/);
     expect(JSON.parse(rows[1].details_json)).toMatchObject({ reason: "destination under review" });
     expect(await ok("audit", "verify")).toMatchObject({ ok: true });
+  });
+
+  it("a user's own withdrawal at the CLI needs their 2FA code: none, locked after enabling, then once per code", async () => {
+    const args = (code: string) => [
+      "withdrawal",
+      "request",
+      "--email",
+      EMAIL,
+      "--currency",
+      "BTC",
+      "--amount",
+      "0.1",
+      "--address",
+      DESTINATION,
+      "--code",
+      code,
+    ];
+    const before = server.exchange.balance(userId, BTC_ASSET_ID);
+    const refused = await bulwark(...args("123456"));
+    expect(refused.json.ok).toBe(false);
+    expect(refused.json.error?.message).toMatch(/twoFactorRequired/);
+    const enabled = await ok("user", "2fa", "enable", "--email", EMAIL);
+    const secret = String(enabled.secret);
+    const codeNow = () => totpCode(secret, Math.floor((Date.now() + clockOffsetMs) / 1000));
+    await ok("user", "2fa", "confirm", "--email", EMAIL, "--code", codeNow());
+    const locked = await bulwark(...args(codeNow()));
+    expect(locked.json.error?.message).toMatch(/withdrawalsLocked/);
+    expect(server.exchange.balance(userId, BTC_ASSET_ID)).toEqual(before);
+
+    clockOffsetMs += 25 * 3_600_000;
+    const code = codeNow();
+    const requested = await ok(...args(code));
+    expect(requested).toMatchObject({ currency: "BTC", amount: "0.1", step: "approved" });
+    expect(server.exchange.balance(userId, BTC_ASSET_ID).heldUnits).toBe(before.heldUnits + 10_000_000);
+    // The same code a second time: refused (replay), nothing more held.
+    const replayed = await bulwark(...args(code));
+    expect(replayed.json.error?.message).toMatch(/twoFactorInvalid/);
+    expect(server.exchange.balance(userId, BTC_ASSET_ID).heldUnits).toBe(before.heldUnits + 10_000_000);
   });
 });

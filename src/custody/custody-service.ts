@@ -701,7 +701,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     if (await accounts.withdrawalsLocked(request.userId, nowMs))
       throw new CustodyError(
         "withdrawalsLocked",
-        "withdrawals are locked for 24 hours after a password, 2FA or API key change",
+        "withdrawals are locked for 24 hours after a password or 2FA change",
       );
     const entry = await accounts.addressEntry(request.userId, config.currency, address);
     if (entry === undefined)

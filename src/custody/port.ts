@@ -34,7 +34,7 @@ export const CUSTODY_ERROR_CODES = [
   "withdrawScopeRequired",
   /** The request's IP is not in the withdraw key's allow-list. */
   "ipNotAllowed",
-  /** 24 h after a password, 2FA or API-key change. */
+  /** 24 h after a password or 2FA change (docs/SECURITY.md). */
   "withdrawalsLocked",
   "notFound",
   /** The withdrawal is not in a step where this action applies. */

@@ -8,8 +8,9 @@
 //      stops before the block that does, and continues next poll);
 //   4. credit those with enough confirmations: amount = `chainToLedger` at the asset's scale,
 //      rounded down, the dust (below one ledger unit) returned in the result and logged; the
-//      credits are submitted in order, at most `maxCreditsInFlight` at once (one journal write
-//      makes a whole group durable);
+//      credits are submitted in order, at most `maxCreditsInFlight` not yet projected at once
+//      (one journal write makes a whole group durable), and the poll returns once the store has
+//      them all;
 //   5. save the scanner state (height + recent hashes).
 //
 // Watched set: every deposit address of the chain, whatever its derivation account, so deposits
@@ -54,7 +55,7 @@ export interface DepositAssetConfig {
 }
 
 export interface DepositWatcherOptions {
-  exchange: Pick<ExchangeBoundary, "submit" | "asset" | "custody">;
+  exchange: Pick<ExchangeBoundary, "submit" | "whenProjected" | "asset" | "custody">;
   adapter: ChainAdapter;
   /** Confirmations before a transfer is credited (1: in the tip block). */
   confirmations: number;
@@ -74,9 +75,11 @@ export interface DepositWatcherOptions {
   /** Addresses per page when loading the watched set (default the store's lookup limit). */
   addressPageSize?: number;
   /**
-   * Credits submitted at once (default 1,024): the sequencer makes concurrent submits durable
-   * with one journal write. Bounded so that a large block never fills the sequencer's queue
-   * (100,000 commands by default), which the API's commands share.
+   * Credits submitted and not yet projected into the store, at most (default 1,024): the
+   * sequencer makes concurrent submits durable with one journal write. Bounded so that a large
+   * block never fills the sequencer's queue (100,000 commands by default), which the API's
+   * commands share, nor runs the projector far behind: its transactions hold SQLite's write lock,
+   * which the main thread's writes (API nonces, this watcher's scanner state) wait for.
    */
   maxCreditsInFlight?: number;
   clock?: () => number;
@@ -442,14 +445,16 @@ export class DepositWatcher {
   }
 
   /**
-   * Submits the confirmed transfers' credits in pending order, up to `maxCreditsInFlight` at once:
-   * the sequencer stamps them in submission order (so the sequence order is the one-at-a-time
-   * order) and makes each batch of concurrent submits durable with one journal write, where one
-   * await per credit paid one write each (a 10,000-transfer block's credits: ~1 s instead of
-   * ~30 s on a loaded 2-core machine; bench/deposit-credit.bench.ts). Outcomes are handled in
-   * the same order. If a submit throws (the sequencer stopped or its queue is full), no more are
-   * submitted, the ones in flight are settled as usual (kept when credited), the first error is
-   * thrown, and the rest stay pending for the next poll.
+   * Submits the confirmed transfers' credits in pending order, up to `maxCreditsInFlight` not yet
+   * projected at once: the sequencer stamps them in submission order (so the sequence order is
+   * the one-at-a-time order) and makes each batch of concurrent submits durable with one journal
+   * write, where one await per credit paid one write each (a 10,000-transfer block: ~3 s instead
+   * of ~30 s on a loaded 2-core machine; bench/deposit-credit.bench.ts). Outcomes are handled in
+   * the same order; a credit leaves the window once the store has it, so the projector trails by
+   * at most the window and the store is up to date when the poll returns. If a submit throws
+   * (the sequencer stopped or its queue is full), no more are submitted, the ones in flight are
+   * settled as usual (kept when credited), the first error is thrown, and the rest stay pending
+   * for the next poll.
    */
   private async creditConfirmed(tip: number, result: PollResult): Promise<void> {
     const ready = [...this.pending].filter(([, k]) => tip - k.transfer.blockHeight + 1 >= this.confirmations);
@@ -459,7 +464,9 @@ export class DepositWatcher {
       const credit = inFlight.shift();
       if (credit === undefined) return;
       try {
-        this.settleCredit(credit, await credit.outcome, result);
+        const outcome = await credit.outcome;
+        this.settleCredit(credit, outcome, result);
+        await this.exchange.whenProjected(outcome.sequence);
       } catch (cause) {
         error ??= { cause };
       }

@@ -10,7 +10,7 @@ import {
   DepositWatcher,
   type DepositWatcherOptions,
 } from "../../src/custody/deposit-watcher.ts";
-import { Exchange } from "../../src/exchange/exchange.ts";
+import { Exchange, type ExchangeOptions } from "../../src/exchange/exchange.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 
 const BTC = 1;
@@ -25,10 +25,15 @@ afterEach(async () => {
   for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 
-async function newExchange(): Promise<Exchange> {
+async function newExchange(options: Partial<ExchangeOptions> = {}): Promise<Exchange> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-custody-"));
   directories.push(dataDir);
-  const exchange = await Exchange.open({ dataDir, projectorThread: false, candleSaveIntervalMs: 0 });
+  const exchange = await Exchange.open({
+    dataDir,
+    projectorThread: false,
+    candleSaveIntervalMs: 0,
+    ...options,
+  });
   open.push(exchange);
   for (const asset of DEFAULT_ASSETS) await exchange.submit({ kind: "addAsset", asset });
   return exchange;
@@ -272,6 +277,7 @@ describe("DepositWatcher crediting a large block", () => {
     const view: DepositWatcherOptions["exchange"] = {
       custody: ex.custody,
       asset: (assetId) => ex.asset(assetId),
+      whenProjected: (sequence) => ex.whenProjected(sequence),
       submit(command) {
         submits++;
         if (fail?.(submits)) return Promise.reject(new Error(`submit ${submits} failed`));
@@ -283,9 +289,21 @@ describe("DepositWatcher crediting a large block", () => {
     return { view, maxInFlight: () => maxInFlight };
   }
 
-  it("submits credits concurrently up to the bound, in block order, each once", async () => {
+  it("submits credits concurrently up to the bound, in block order, each once, projected when the poll returns", async () => {
     const chain = new UtxoDevnet();
-    const r = await rig(chain, 2, btcAssets);
+    // A slow store: each projector transaction takes 5 ms longer.
+    const slowStore = await newExchange({
+      wrapProjector: (projector) => ({
+        get lastSequence() {
+          return projector.lastSequence;
+        },
+        applyBatch: async (batch) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return projector.applyBatch(batch);
+        },
+      }),
+    });
+    const r = await rig(chain, 2, btcAssets, slowStore);
     const users = 40;
     const addresses: string[] = [];
     for (let user = 1; user <= users; user++)
@@ -322,8 +340,13 @@ describe("DepositWatcher crediting a large block", () => {
     expect(result.credited.map((c) => c.amountUnits)).toEqual(
       [...Array(200).keys()].filter((i) => i % 10 !== 9).map((i) => 1_000_000 + i),
     );
-    for (const [user, units] of expected) expect(r.exchange.balance(user, BTC).availableUnits).toBe(units);
     expect(r.exchange.status().acknowledgedSequence).toBeGreaterThanOrEqual(sequences[sequences.length - 1]);
+    // In the core, and in the store when the poll returns.
+    for (const [user, units] of expected) {
+      expect(r.exchange.balance(user, BTC).availableUnits).toBe(units);
+      const stored = await r.exchange.reads.balancesOfUser(user);
+      expect(stored.find((b) => b.assetId === BTC)?.availableUnits).toBe(units);
+    }
 
     chain.mine(1);
     expect((await watcher.poll()).credited).toEqual([]);

@@ -134,6 +134,12 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
       "    // for watch* over plain ws:// first: await ex.loadHttpProxyAgent();",
       "  a demo market maker is quoting and trading; --no-demo turns it off",
     );
+    const deposits = Object.entries(demo.depositAddresses);
+    if (deposits.length > 0)
+      lines.push(
+        `  demo trader's deposit addresses: ${deposits.map(([currency, address]) => `${currency} ${address}`).join(", ")}`,
+        `    (bulwark devnet faucet --chain btc|eth --address A --asset X --amount Y pays one; a deposit and a withdrawal also flow on their own)`,
+      );
   }
   lines.push("  Ctrl-C stops cleanly");
   return lines.join("\n");

@@ -94,6 +94,8 @@ export interface DemoInfo {
   maker: DemoMarketMaker;
   /** The demo's own deposits and withdrawals (null without custody). */
   wallet: DemoWalletActivity | null;
+  /** The demo trader's deposit address per currency (empty without custody). */
+  depositAddresses: Record<string, string>;
 }
 
 export interface ExchangeServer {
@@ -192,8 +194,14 @@ async function setUpDemo(
     await wallet.prepare();
     wallet.start();
   }
+  const depositAddresses: Record<string, string> = {};
+  if (custody !== null)
+    for (const terms of custody.terms())
+      if (terms.depositEnabled)
+        depositAddresses[terms.currency] = (await custody.depositAddress(traderId, terms.currency)).address;
   return {
     wallet,
+    depositAddresses,
     email: DEMO_TRADER_EMAIL,
     password: DEMO_TRADER_PASSWORD,
     apiKey,

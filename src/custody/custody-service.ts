@@ -495,11 +495,23 @@ class ChainCustody {
           return null;
         }
       };
+      // The hot wallet's coins: its receive address and, on a UTXO chain, its change address.
+      const hotOnChain = async () => {
+        if (this.hotAddress === null) return null;
+        try {
+          let baseUnits = await this.parts.balanceOf(this.hotAddress, currency.currency);
+          if (this.changeAddress !== null)
+            baseUnits += await this.parts.balanceOf(this.changeAddress, currency.currency);
+          return formatUnits(chainToLedger(baseUnits, decimals, asset.scale).units, asset.scale);
+        } catch {
+          return null;
+        }
+      };
       const budget = budgets.find((entry) => entry.asset === currency.currency);
       balances.push({
         currency: currency.currency,
         onChain: {
-          hot: await onChain(this.hotAddress),
+          hot: await hotOnChain(),
           cold: await onChain(this.parts.coldAddress),
           depositAddresses: null,
         },

@@ -45,7 +45,7 @@ import {
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
-import { ensureDemoWallets, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
+import { ensureDemoWalletsIsolated, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
 
 export { DataDirBusyError, DataDirModeError };
 
@@ -374,7 +374,11 @@ async function startCustody(
   logger: pino.Logger,
 ): Promise<{ custody: CustodyService; signers: SignerSupervisor | null }> {
   const policy = loadOrCreatePolicyKey(options.dataDir);
-  const demoPassphrase = demoMode ? ensureDemoWallets(options.dataDir).passphrase : undefined;
+  // The demo's wallets are made by signer `init` children: no seed is ever in this process's memory.
+  const demoPassphrase = demoMode
+    ? (await ensureDemoWalletsIsolated(options.dataDir, Buffer.from(policy.publicKey).toString("hex")))
+        .passphrase
+    : undefined;
   const passphrase = env.BULWARK_SIGNER_PASSPHRASE ?? demoPassphrase;
   const ready = devnet.chains.filter(
     (handle) => readChainPublicKeys(options.dataDir, handle.chain.chain) !== null,

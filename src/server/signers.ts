@@ -250,6 +250,115 @@ export function ensureDemoWallets(
   return { passphrase, initialised };
 }
 
+/** Longest a signer `init` child may take (scrypt and a cold start through tsx on a slow machine). */
+const ISOLATED_INIT_TIMEOUT_MS = 120_000;
+
+/**
+ * As initWallet, but the seed is made by a short-lived signer process (`signer init`), so it never
+ * exists in this process's memory: the exchange process starts the demo's wallets this way (a
+ * heap dump of the exchange must hold no seed). Writes the signer's config (its caps are the
+ * supervisor's to set later) and, from the child's answer, the public keys.
+ */
+export async function initWalletIsolated(
+  dataDir: string,
+  chain: string,
+  passphrase: string,
+  policyPublicKeyHex: string,
+  scrypt: ScryptParams = DEFAULT_SCRYPT,
+): Promise<WalletInit> {
+  const plugin = pluginOf(chain);
+  const paths = signerPaths(dataDir, chain);
+  ensurePrivateDir(join(dataDir, SIGNERS_DIR_NAME), "signers directory");
+  ensurePrivateDir(paths.dir, "signer directory");
+  ensurePrivateDir(join(dataDir, CUSTODY_DIR_NAME), "custody directory");
+  if (isWalletInitialised(dataDir, chain))
+    throw new WalletExistsError(
+      `the ${chain} wallet exists (${paths.keystoreDir}); refusing to replace its seed`,
+    );
+  const config = {
+    chain: plugin.chain,
+    socketPath: paths.socketPath,
+    stateDir: paths.stateDir,
+    keystoreDir: paths.keystoreDir,
+    policyPublicKey: policyPublicKeyHex,
+    caps: {},
+    coldAddresses: [],
+    passphraseEnv: SIGNER_PASSPHRASE_ENV,
+    scrypt,
+  };
+  parseSignerConfig(config);
+  writeFileAtomic(paths.configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const env: NodeJS.ProcessEnv = { [SIGNER_PASSPHRASE_ENV]: passphrase };
+  for (const name of ["PATH", "HOME", "TMPDIR"]) if (process.env[name]) env[name] = process.env[name];
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [...signerEntry(), "init", "--config", paths.configPath], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      stdout = (stdout + chunk).slice(-MAX_LINE_BYTES);
+    });
+    child.stderr?.on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-MAX_STDERR_BYTES);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), ISOLATED_INIT_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`signer init for ${chain} failed (${signal ?? `exit ${code}`})${tail(stderr)}`));
+    });
+  });
+  const line = output.split("\n").find((text) => text.includes('"initialized"'));
+  const answer = JSON.parse(line ?? "{}") as { publicKeys?: ExportedPublicKey[] };
+  const publicKeys = answer.publicKeys ?? [];
+  if (publicKeys.length === 0) throw new Error(`signer init for ${chain} printed no public keys`);
+  for (const key of publicKeys)
+    if (typeof key.key !== "string" || /prv/.test(key.key.slice(0, 4)))
+      throw new Error(`the ${chain} signer exported something other than a public key`);
+  writeFileAtomic(paths.publicKeysPath, `${JSON.stringify(publicKeys, null, 2)}\n`);
+  return {
+    chain,
+    publicKeys,
+    keystoreDir: paths.keystoreDir,
+    publicKeysPath: paths.publicKeysPath,
+    created: true,
+  };
+}
+
+/**
+ * ensureDemoWallets for the exchange process: the same passphrase file, but each missing wallet is
+ * made by a signer `init` child (initWalletIsolated), so no seed is ever in the exchange's memory.
+ */
+export async function ensureDemoWalletsIsolated(
+  dataDir: string,
+  policyPublicKeyHex: string,
+  chains: readonly string[] = WALLET_CHAINS,
+): Promise<{ passphrase: string; initialised: string[] }> {
+  const { passphrase } = ensureDemoWallets(dataDir, []);
+  const initialised: string[] = [];
+  await Promise.all(
+    chains.map(async (chain) => {
+      if (isWalletInitialised(dataDir, chain) && existsSync(signerPaths(dataDir, chain).publicKeysPath))
+        return;
+      if (isWalletInitialised(dataDir, chain))
+        throw new Error(
+          `the ${chain} keystore has no public-key file: run \`bulwark wallet init --chain ${chain}\` again`,
+        );
+      await initWalletIsolated(dataDir, chain, passphrase, policyPublicKeyHex, DEMO_SCRYPT);
+      initialised.push(chain);
+    }),
+  );
+  return { passphrase, initialised };
+}
+
 // ---- the supervisor ------------------------------------------------------------------------
 
 export interface SignerChainOptions {

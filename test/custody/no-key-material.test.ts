@@ -20,9 +20,9 @@
 // key, which custody's watch-only deposit deriver keeps); each signer's memory holds its seed.
 //
 // The wallets are made as `bulwark wallet init` makes them, in a process of their own (the test
-// process, through the same ensureDemoWallets the demo calls), not in the exchange process. A
-// first demo start, which makes them inside the exchange process, leaves the seeds in its memory:
-// the second describe below, run with BULWARK_TEST_FULL=1.
+// process, through ensureDemoWallets), not in the exchange process. A first demo start makes them
+// through signer `init` children (ensureDemoWalletsIsolated): the second describe below, run with
+// BULWARK_TEST_FULL=1, reads the exchange's memory right after such a start.
 
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -267,18 +267,14 @@ describe("the exchange process and its files hold no private key material", () =
 });
 
 // BUG (src/server/server.ts startCustody → src/server/signers.ts ensureDemoWallets → initWallet):
-// on a demo data dir's first start the exchange process makes the wallets itself, and the seeds
-// stay in its memory after the keystore is closed: src/signer/keystore.ts decrypt() leaves the
-// plaintext in the Buffer of decipher.update() and in the Buffer.concat() copy (only the Uint8Array
-// copy made from them is wiped by close()), and the BIP32 derivations of exportPublicKeys
-// (devnetAccountXpub) leave the master key, as hex text, among the garbage strings. Found here
-// raw: both chains' seeds; hex: a master key. The fix belongs in src/ (make the demo wallets in a
-// short-lived child process, e.g. the signer's `init` command, as `bulwark wallet init` runs in a
-// process of its own); until then this test fails, kept as `it.fails`.
-describe("the exchange process on a demo data dir's first start (it makes the wallets itself)", () => {
+// On a demo data dir's first start the wallets are made by signer `init` children. When the
+// exchange process made them itself (before ensureDemoWalletsIsolated), its memory kept both seeds:
+// keystore.ts decrypt() leaves the plaintext in decipher.update()'s and Buffer.concat()'s buffers,
+// and the BIP32 derivations leave the master key as hex among the garbage strings. This is the
+// regression test for that.
+describe("the exchange process on a demo data dir's first start (signer children make the wallets)", () => {
   let firstStart: { found: string[]; scannedBytes: number } | undefined;
   const fullOnly = FULL ? it : it.skip;
-  const fullOnlyFails = FULL ? it.fails : it.skip;
 
   fullOnly("starts, makes both wallets, and its memory is read", { timeout: 180_000 }, async () => {
     const dataDir = tempDir("bulwark-nokeys-first-");
@@ -303,7 +299,7 @@ describe("the exchange process on a demo data dir's first start (it makes the wa
     );
   });
 
-  fullOnlyFails("BUG: holds no key material afterwards (it holds the seeds it made)", () => {
+  fullOnly("holds no key material afterwards", () => {
     expect(firstStart?.scannedBytes).toBeGreaterThan(0);
     expect(firstStart?.found).toEqual([]);
   });

@@ -34,7 +34,7 @@ import { readFileIfExists, writeFileAtomic } from "../chains/devnet/persist.ts";
 import { UtxoDevnet } from "../chains/devnet/utxo.ts";
 import type { WalletAccount } from "../core/commands.ts";
 import type { ExchangeBoundary } from "../exchange/boundary.ts";
-import { chainToLedger, ledgerToChain } from "../units/chain-units.ts";
+import { ledgerToChain } from "../units/chain-units.ts";
 import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
 import { type CurrencyCustodyConfig, hotBounds } from "./config.ts";
 import {
@@ -45,6 +45,7 @@ import {
   type ColdRefillView,
   CustodyError,
 } from "./port.ts";
+import { recordMovementOnce } from "./wallet-movements.ts";
 
 export const MAX_OPEN_REFILLS = 32;
 export const MAX_FINISHED_REFILLS = 200;
@@ -619,7 +620,7 @@ export class ColdRefills {
       await this.movement(unsigned.feeAsset, "walletCold", "networkFees", BigInt(unsigned.fee), txId, true);
   }
 
-  private async movement(
+  private movement(
     asset: string,
     from: WalletAccount,
     to: WalletAccount,
@@ -627,21 +628,12 @@ export class ColdRefills {
     txId: string,
     roundUp: boolean,
   ): Promise<void> {
-    const exchange = this.options.exchange;
-    const config = exchange.assetByCode(asset);
-    const decimals = this.options.chainDecimals.get(asset);
-    if (config === undefined || decimals === undefined || baseUnits <= 0n) return;
-    const converted = chainToLedger(baseUnits, decimals, config.scale);
-    const units = converted.units + (roundUp && converted.dustBaseUnits > 0n ? 1 : 0);
-    if (units <= 0) return;
-    await exchange.whenProjected(exchange.status().lastSequence);
-    const movement = { assetId: config.assetId, txId, from, to } as const;
-    if (await exchange.custody.walletMovementExists(movement)) return;
-    const result = await exchange.submit({ kind: "recordWalletMovement", ...movement, amountUnits: units });
-    for (const event of result.events)
-      if (event.type === "rejected")
-        this.log(`refill movement ${from}→${to} of ${txId} refused: ${event.reason}`);
-    await exchange.whenProjected(result.sequence);
+    return recordMovementOnce(
+      this.options.exchange,
+      this.options.chainDecimals,
+      { asset, from, to, baseUnits, txId, roundUp },
+      this.log,
+    );
   }
 
   /**

@@ -20,7 +20,7 @@ import {
   type IntentWire,
   intentToWire,
 } from "../signer/intent.ts";
-import { chainToLedger } from "../units/chain-units.ts";
+import { recordMovementOnce } from "./wallet-movements.ts";
 import type { SignerPort } from "./withdrawal-pipeline.ts";
 
 export const MAX_JOBS = 64;
@@ -252,7 +252,7 @@ export class InternalTransfers {
     );
   }
 
-  private async movement(
+  private movement(
     asset: string,
     from: WalletAccount,
     to: WalletAccount,
@@ -260,19 +260,11 @@ export class InternalTransfers {
     txId: string,
     roundUp: boolean,
   ): Promise<void> {
-    const exchange = this.options.exchange;
-    const config = exchange.assetByCode(asset);
-    const decimals = this.options.chainDecimals.get(asset);
-    if (config === undefined || decimals === undefined || baseUnits <= 0n) return;
-    const converted = chainToLedger(baseUnits, decimals, config.scale);
-    const units = converted.units + (roundUp && converted.dustBaseUnits > 0n ? 1 : 0);
-    if (units <= 0) return;
-    await exchange.whenProjected(exchange.status().lastSequence);
-    const movement = { assetId: config.assetId, txId, from, to } as const;
-    if (await exchange.custody.walletMovementExists(movement)) return;
-    const result = await exchange.submit({ kind: "recordWalletMovement", ...movement, amountUnits: units });
-    for (const event of result.events)
-      if (event.type === "rejected") this.log(`movement ${from}→${to} of ${txId} refused: ${event.reason}`);
-    await exchange.whenProjected(result.sequence);
+    return recordMovementOnce(
+      this.options.exchange,
+      this.options.chainDecimals,
+      { asset, from, to, baseUnits, txId, roundUp },
+      this.log,
+    );
   }
 }

@@ -25,9 +25,9 @@ import type { AssetConfig } from "../core/config.ts";
 import type { CoreEvent, RejectReason } from "../core/events.ts";
 import type { ExchangeBoundary, PipelineWithdrawal } from "../exchange/boundary.ts";
 import { encodeIntent, type Intent, type IntentWire, intentToWire } from "../signer/intent.ts";
-import { chainToLedger } from "../units/chain-units.ts";
 import type { ChainCustodyConfig } from "./config.ts";
 import type { WithdrawalStep } from "./port.ts";
+import { recordMovementOnce } from "./wallet-movements.ts";
 
 /** What the pipeline needs of the chain's signer (src/custody/signer-client.ts implements it). */
 export interface SignerPort {
@@ -71,7 +71,7 @@ const FINAL_REFUSALS = new Set([
 ]);
 
 export interface WithdrawalPipelineOptions {
-  exchange: Pick<ExchangeBoundary, "submit" | "custody" | "whenProjected" | "status">;
+  exchange: Pick<ExchangeBoundary, "submit" | "custody" | "whenProjected" | "status" | "assetByCode">;
   adapter: ChainAdapter;
   config: ChainCustodyConfig;
   /** The hot wallet's address(es) withdrawals are paid from, and where change goes. */
@@ -403,22 +403,19 @@ export class WithdrawalPipeline {
   }
 
   /** The network fee paid from the hot wallet: walletHot → networkFees, once per transaction. */
-  private async recordNetworkFee(withdrawal: PipelineWithdrawal): Promise<void> {
-    const fee = withdrawal.networkFee ?? 0n;
-    const feeAsset = this.options.assets.get(this.options.feeAsset);
-    const decimals = this.options.chainDecimals.get(this.options.feeAsset);
-    if (fee <= 0n || feeAsset === undefined || decimals === undefined) return;
-    // Rounded up: the books never claim more coins than the hot wallet has.
-    const converted = chainToLedger(fee, decimals, feeAsset.scale);
-    const units = converted.units + (converted.dustBaseUnits > 0n ? 1 : 0);
-    const txId = withdrawal.txId ?? "";
-    const exchange = this.options.exchange;
-    await exchange.whenProjected(exchange.status().lastSequence);
-    const movement = { assetId: feeAsset.assetId, txId, from: "walletHot", to: "networkFees" } as const;
-    if (await exchange.custody.walletMovementExists(movement)) return;
-    const result = await exchange.submit({ kind: "recordWalletMovement", ...movement, amountUnits: units });
-    const refused = rejection(result.events);
-    if (refused !== null) this.log(`network fee of ${txId} not recorded: ${refused}`);
-    await exchange.whenProjected(result.sequence);
+  private recordNetworkFee(withdrawal: PipelineWithdrawal): Promise<void> {
+    return recordMovementOnce(
+      this.options.exchange,
+      this.options.chainDecimals,
+      {
+        asset: this.options.feeAsset,
+        from: "walletHot",
+        to: "networkFees",
+        baseUnits: withdrawal.networkFee ?? 0n,
+        txId: withdrawal.txId ?? "",
+        roundUp: true,
+      },
+      this.log,
+    );
   }
 }

@@ -3,7 +3,9 @@
 // and the hot wallet's cap, target and floor as shares of customer liabilities.
 //
 // Ledger amounts are integer units of the asset's scale (the core's); chain amounts are bigint base
-// units. Shares are basis points (1 bps = 0.01 %).
+// units. Shares are basis points (1 bps = 0.01 %). Figures are written as exact decimal text.
+
+import { parseDecimal } from "../units/decimal.ts";
 
 export interface CurrencyCustodyConfig {
   /** Exchange currency code, also the chain asset symbol (BTC, ETH, USDT). */
@@ -58,98 +60,114 @@ export const DEFAULT_TICK_MS = 1_000;
 /** Address-book activation delay outside demo mode; demo mode uses a minute. */
 export const DEMO_ADDRESS_ACTIVATION_DELAY_MS = 60_000;
 
-function units(whole: number, scale: number): number {
-  return Math.round(whole * 10 ** scale);
+/** A currency's terms in whole coins, as exact decimal text (converted once, at the asset's scale). */
+export interface CurrencyTermsText {
+  minDeposit: string;
+  minWithdraw: string;
+  maxWithdraw: string;
+  fee: string;
+  user24h: string;
+  user30d: string;
+  platformHourly: string;
+  approval: string;
+  hotMinimum: string;
+  sweepThreshold: string;
 }
 
-/** Whole-coin figures for one currency, turned into ledger units at the asset's scale. */
-function currencyConfig(
+function units(name: string, whole: string, scale: number): number {
+  const parsed = parseDecimal(whole, scale);
+  if (!parsed.ok)
+    throw new RangeError(`custody config: ${name} ${whole} at scale ${scale}: ${parsed.failure}`);
+  return parsed.value;
+}
+
+/** One currency's settings from its decimal terms, at the ledger scale of the exchange's asset. */
+export function currencyConfig(
   currency: string,
   network: string,
   scale: number,
-  whole: {
-    minDeposit: number;
-    minWithdraw: number;
-    maxWithdraw: number;
-    fee: number;
-    user24h: number;
-    user30d: number;
-    platformHourly: number;
-    approval: number;
-    hotMinimum: number;
-    sweepThreshold: number;
-  },
+  whole: CurrencyTermsText,
 ): CurrencyCustodyConfig {
+  const at = (name: keyof CurrencyTermsText) => units(name, whole[name], scale);
   return {
     currency,
     network,
-    minDepositUnits: units(whole.minDeposit, scale),
-    minWithdrawUnits: units(whole.minWithdraw, scale),
-    maxWithdrawUnits: units(whole.maxWithdraw, scale),
-    withdrawFeeUnits: units(whole.fee, scale),
-    userLimit24hUnits: units(whole.user24h, scale),
-    userLimit30dUnits: units(whole.user30d, scale),
-    platformHourlyLimitUnits: units(whole.platformHourly, scale),
-    approvalThresholdUnits: units(whole.approval, scale),
+    minDepositUnits: at("minDeposit"),
+    minWithdrawUnits: at("minWithdraw"),
+    maxWithdrawUnits: at("maxWithdraw"),
+    withdrawFeeUnits: at("fee"),
+    userLimit24hUnits: at("user24h"),
+    userLimit30dUnits: at("user30d"),
+    platformHourlyLimitUnits: at("platformHourly"),
+    approvalThresholdUnits: at("approval"),
     hotCapBps: DEFAULT_HOT_CAP_BPS,
     hotTargetBps: DEFAULT_HOT_TARGET_BPS,
     hotFloorBps: DEFAULT_HOT_FLOOR_BPS,
-    hotCapMinimumUnits: units(whole.hotMinimum, scale),
-    sweepThresholdUnits: units(whole.sweepThreshold, scale),
+    hotCapMinimumUnits: at("hotMinimum"),
+    sweepThresholdUnits: at("sweepThreshold"),
   };
 }
 
-/** The embedded devnet chains' custody settings (BTC at ledger scale 8, ETH 8, USDT 6). */
+export const BTC_TERMS: CurrencyTermsText = {
+  minDeposit: "0.0001",
+  minWithdraw: "0.001",
+  maxWithdraw: "5",
+  fee: "0.0005",
+  user24h: "10",
+  user30d: "100",
+  platformHourly: "50",
+  approval: "2",
+  hotMinimum: "1",
+  sweepThreshold: "0.001",
+};
+
+export const ETH_TERMS: CurrencyTermsText = {
+  minDeposit: "0.001",
+  minWithdraw: "0.01",
+  maxWithdraw: "100",
+  fee: "0.005",
+  user24h: "200",
+  user30d: "2000",
+  platformHourly: "1000",
+  approval: "40",
+  hotMinimum: "20",
+  sweepThreshold: "0.01",
+};
+
+export const USDT_TERMS: CurrencyTermsText = {
+  minDeposit: "1",
+  minWithdraw: "10",
+  maxWithdraw: "200000",
+  fee: "5",
+  user24h: "500000",
+  user30d: "5000000",
+  platformHourly: "2000000",
+  approval: "100000",
+  hotMinimum: "50000",
+  sweepThreshold: "10",
+};
+
+/** Ledger scales of the exchange's default assets (src/server/default-markets.ts). */
+export const BTC_SCALE = 8;
+export const ETH_SCALE = 8;
+export const USDT_SCALE = 6;
+
+/** The embedded devnet chains' custody settings. */
 export function devnetCustodyConfigs(): ChainCustodyConfig[] {
   return [
     {
       chain: "devnet-btc",
       confirmations: 2,
       intentLifetimeMs: 10 * 60_000,
-      currencies: [
-        currencyConfig("BTC", "BTC", 8, {
-          minDeposit: 0.0001,
-          minWithdraw: 0.001,
-          maxWithdraw: 5,
-          fee: 0.0005,
-          user24h: 10,
-          user30d: 100,
-          platformHourly: 50,
-          approval: 2,
-          hotMinimum: 1,
-          sweepThreshold: 0.001,
-        }),
-      ],
+      currencies: [currencyConfig("BTC", "BTC", BTC_SCALE, BTC_TERMS)],
     },
     {
       chain: "devnet-eth",
       confirmations: 3,
       intentLifetimeMs: 10 * 60_000,
       currencies: [
-        currencyConfig("ETH", "ETH", 8, {
-          minDeposit: 0.001,
-          minWithdraw: 0.01,
-          maxWithdraw: 100,
-          fee: 0.005,
-          user24h: 200,
-          user30d: 2_000,
-          platformHourly: 1_000,
-          approval: 40,
-          hotMinimum: 20,
-          sweepThreshold: 0.01,
-        }),
-        currencyConfig("USDT", "ERC20", 6, {
-          minDeposit: 1,
-          minWithdraw: 10,
-          maxWithdraw: 200_000,
-          fee: 5,
-          user24h: 500_000,
-          user30d: 5_000_000,
-          platformHourly: 2_000_000,
-          approval: 100_000,
-          hotMinimum: 50_000,
-          sweepThreshold: 10,
-        }),
+        currencyConfig("ETH", "ETH", ETH_SCALE, ETH_TERMS),
+        currencyConfig("USDT", "ERC20", USDT_SCALE, USDT_TERMS),
       ],
     },
   ];

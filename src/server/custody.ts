@@ -13,7 +13,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChainAdapter } from "../chains/adapter.ts";
 import { UtxoDevnet } from "../chains/devnet/index.ts";
-import { type ChainCustodyConfig, devnetCustodyConfigs, hotBounds } from "../custody/config.ts";
+import {
+  type ChainCustodyConfig,
+  DEFAULT_SIGNER_10M_BPS,
+  devnetCustodyConfigs,
+  hotBounds,
+} from "../custody/config.ts";
 import {
   type ChainCustodyParts,
   CustodyService,
@@ -88,7 +93,10 @@ export function signerCapsOf(
     if (asset === undefined || decimals === undefined) continue;
     const toBase = (units: number) => BigInt(units) * 10n ** BigInt(Math.max(0, decimals - asset.scale));
     const liabilities = exchange.walletBooks(asset.assetId).customerLiabilitiesUnits;
-    const tenMinutes = Math.max(Math.floor((liabilities * 25) / 10_000), hotBounds(currency, 0).capUnits);
+    const tenMinutes = Math.max(
+      Math.floor((liabilities * DEFAULT_SIGNER_10M_BPS) / 10_000),
+      hotBounds(currency, 0).capUnits,
+    );
     caps.set(currency.currency, {
       perTransaction: toBase(currency.maxWithdrawUnits),
       per10m: toBase(tenMinutes),

@@ -61,9 +61,10 @@ const FULL_STEPS: readonly WithdrawalStep[] = [
   "confirmed",
   "settled",
 ];
-// `npm test` kills at one step, the one where only the persisted signed bytes stand between a
-// restart and a second payment; `npm run test:full` at every step.
-const QUICK_STEPS: readonly WithdrawalStep[] = ["signed"];
+// A drill for `npm run test:full` (CI runs it after `npm test`): real server processes killed at
+// every step. `npm test` has the in-process version (test/custody/custody-service.test.ts: a new
+// custody and signer after every persisted step).
+const QUICK_STEPS: readonly WithdrawalStep[] = [];
 const STEPS = process.env.BULWARK_TEST_FULL === "1" ? FULL_STEPS : QUICK_STEPS;
 /** Latest step first: see the header. */
 const KILL_ORDER = [...STEPS].sort((a, b) => PIPELINE.indexOf(b) - PIPELINE.indexOf(a));
@@ -171,89 +172,92 @@ async function settled(ready: ReadyLine, withdrawalId: number): Promise<Withdraw
   });
 }
 
-describe("kill -9 of the exchange at each withdrawal step, then a restart", () => {
-  it(`resumes and pays exactly once after a kill at ${KILL_ORDER.join(", ")}`, {
-    timeout: 120_000 + KILL_ORDER.length * 60_000,
-  }, async () => {
-    const startedMs = performance.now();
-    const timings: string[] = [];
-    let child = start(KILL_ORDER[0]);
-    let ready = await child.ready;
-    timings.push(`first start ${Math.round(performance.now() - startedMs)} ms`);
-    const { destination } = await child.command<{ destination: string }>("prepare");
-    const initial = await child.command<ChildState>("state");
-    expect(initial.destination).toBe("0");
-    expect(initial.trader.heldUnits).toBe(0);
-    expect(initial.trader.availableUnits).toBeGreaterThanOrEqual(KILL_ORDER.length * AMOUNT_UNITS);
+describe.skipIf(KILL_ORDER.length === 0)(
+  "kill -9 of the exchange at each withdrawal step, then a restart",
+  () => {
+    it(`resumes and pays exactly once after a kill at ${KILL_ORDER.join(", ")}`, {
+      timeout: 120_000 + KILL_ORDER.length * 60_000,
+    }, async () => {
+      const startedMs = performance.now();
+      const timings: string[] = [];
+      let child = start(KILL_ORDER[0]);
+      let ready = await child.ready;
+      timings.push(`first start ${Math.round(performance.now() - startedMs)} ms`);
+      const { destination } = await child.command<{ destination: string }>("prepare");
+      const initial = await child.command<ChildState>("state");
+      expect(initial.destination).toBe("0");
+      expect(initial.trader.heldUnits).toBe(0);
+      expect(initial.trader.availableUnits).toBeGreaterThanOrEqual(KILL_ORDER.length * AMOUNT_UNITS);
 
-    for (let round = 0; round < KILL_ORDER.length; round++) {
-      const step = KILL_ORDER[round];
-      const roundStartMs = performance.now();
-      const before = await withdrawals(ready);
-      expect(before).toHaveLength(round);
-      // At held and approved the drill fires inside the request itself: no answer comes.
-      const request = child.command<WithdrawalView>("withdraw", { amount: AMOUNT }).catch(() => null);
-      const exit = await mineUntilDeath(child, ready);
-      expect(exit, `the server's exit at ${step}: ${child.stderr().slice(-2_000)}`).toEqual({
-        code: null,
-        signal: "SIGKILL",
-      });
-      const answered = await request;
-      if (answered !== null) expect(answered.step).toBe("approved");
+      for (let round = 0; round < KILL_ORDER.length; round++) {
+        const step = KILL_ORDER[round];
+        const roundStartMs = performance.now();
+        const before = await withdrawals(ready);
+        expect(before).toHaveLength(round);
+        // At held and approved the drill fires inside the request itself: no answer comes.
+        const request = child.command<WithdrawalView>("withdraw", { amount: AMOUNT }).catch(() => null);
+        const exit = await mineUntilDeath(child, ready);
+        expect(exit, `the server's exit at ${step}: ${child.stderr().slice(-2_000)}`).toEqual({
+          code: null,
+          signal: "SIGKILL",
+        });
+        const answered = await request;
+        if (answered !== null) expect(answered.step).toBe("approved");
+        await signersGone(ready.signerPids);
+
+        const restartMs = Date.now();
+        const next = KILL_ORDER[round + 1];
+        const deathMs = performance.now() - roundStartMs;
+        child = start(next);
+        ready = await child.ready;
+        const restartedMs = performance.now() - roundStartMs - deathMs;
+        const rows = await withdrawals(ready);
+        expect(rows, "one new withdrawal row").toHaveLength(round + 1);
+        const withdrawalId = Math.max(...rows.map((row) => row.withdrawalId));
+        const done = await settled(ready, withdrawalId);
+
+        // Every step once, in order; those up to the kill by the killed process, the rest by the restarted one.
+        expect(done.history.map((entry) => entry.step)).toEqual(PIPELINE);
+        const killedAt = PIPELINE.indexOf(step);
+        done.history.forEach((entry, index) => {
+          if (index <= killedAt) expect(entry.atMs, `${entry.step} before the kill`).toBeLessThan(restartMs);
+          else expect(entry.atMs, `${entry.step} after the restart`).toBeGreaterThanOrEqual(restartMs);
+        });
+        expect(done.amount).toBe(AMOUNT);
+        expect(done.address).toBe(destination);
+
+        // A few more blocks and ticks: nothing is paid again, nothing else moves.
+        await mine(ready, 2);
+        await sleep(500);
+        const all = await withdrawals(ready);
+        expect(all).toHaveLength(round + 1);
+        expect(all.every((row) => row.step === "settled")).toBe(true);
+        const state = await child.command<ChildState>("state");
+        expect(BigInt(state.destination), "the destination got each withdrawal once").toBe(
+          SENT_SATS * BigInt(round + 1),
+        );
+        expect(state.trader).toEqual({
+          availableUnits: initial.trader.availableUnits - AMOUNT_UNITS * (round + 1),
+          heldUnits: 0,
+        });
+        expect(state.onBooks?.inFlight).toBe("0");
+        expect(BigInt(state.hotSats), "the hot wallet's books equal its coins on chain").toBe(
+          satsOf(state.onBooks?.hot ?? ""),
+        );
+        const verify = await operatorCall<{ invariants?: string }>(ready.operatorSocket, "GET", "/verify");
+        expect(verify.status, JSON.stringify(verify.body)).toBe(200);
+        expect(verify.body.invariants).toBe("ok");
+        timings.push(
+          `${step}: died after ${Math.round(deathMs)} ms, restarted in ${Math.round(restartedMs)} ms, ` +
+            `settled and checked after ${Math.round(performance.now() - roundStartMs - deathMs - restartedMs)} ms`,
+        );
+      }
+      // A clean stop ends the signers too.
+      await closeServerChild(child);
       await signersGone(ready.signerPids);
-
-      const restartMs = Date.now();
-      const next = KILL_ORDER[round + 1];
-      const deathMs = performance.now() - roundStartMs;
-      child = start(next);
-      ready = await child.ready;
-      const restartedMs = performance.now() - roundStartMs - deathMs;
-      const rows = await withdrawals(ready);
-      expect(rows, "one new withdrawal row").toHaveLength(round + 1);
-      const withdrawalId = Math.max(...rows.map((row) => row.withdrawalId));
-      const done = await settled(ready, withdrawalId);
-
-      // Every step once, in order; those up to the kill by the killed process, the rest by the restarted one.
-      expect(done.history.map((entry) => entry.step)).toEqual(PIPELINE);
-      const killedAt = PIPELINE.indexOf(step);
-      done.history.forEach((entry, index) => {
-        if (index <= killedAt) expect(entry.atMs, `${entry.step} before the kill`).toBeLessThan(restartMs);
-        else expect(entry.atMs, `${entry.step} after the restart`).toBeGreaterThanOrEqual(restartMs);
-      });
-      expect(done.amount).toBe(AMOUNT);
-      expect(done.address).toBe(destination);
-
-      // A few more blocks and ticks: nothing is paid again, nothing else moves.
-      await mine(ready, 2);
-      await sleep(500);
-      const all = await withdrawals(ready);
-      expect(all).toHaveLength(round + 1);
-      expect(all.every((row) => row.step === "settled")).toBe(true);
-      const state = await child.command<ChildState>("state");
-      expect(BigInt(state.destination), "the destination got each withdrawal once").toBe(
-        SENT_SATS * BigInt(round + 1),
+      console.log(
+        `withdrawal crash drill (${KILL_ORDER.length} kills) in ${Math.round(performance.now() - startedMs)} ms: ${timings.join("; ")}`,
       );
-      expect(state.trader).toEqual({
-        availableUnits: initial.trader.availableUnits - AMOUNT_UNITS * (round + 1),
-        heldUnits: 0,
-      });
-      expect(state.onBooks?.inFlight).toBe("0");
-      expect(BigInt(state.hotSats), "the hot wallet's books equal its coins on chain").toBe(
-        satsOf(state.onBooks?.hot ?? ""),
-      );
-      const verify = await operatorCall<{ invariants?: string }>(ready.operatorSocket, "GET", "/verify");
-      expect(verify.status, JSON.stringify(verify.body)).toBe(200);
-      expect(verify.body.invariants).toBe("ok");
-      timings.push(
-        `${step}: died after ${Math.round(deathMs)} ms, restarted in ${Math.round(restartedMs)} ms, ` +
-          `settled and checked after ${Math.round(performance.now() - roundStartMs - deathMs - restartedMs)} ms`,
-      );
-    }
-    // A clean stop ends the signers too.
-    await closeServerChild(child);
-    await signersGone(ready.signerPids);
-    console.log(
-      `withdrawal crash drill (${KILL_ORDER.length} kills) in ${Math.round(performance.now() - startedMs)} ms: ${timings.join("; ")}`,
-    );
-  });
-});
+    });
+  },
+);

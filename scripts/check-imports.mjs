@@ -20,6 +20,8 @@ const CORE_CONTRACT = ["core/commands.ts", "core/events.ts", "core/config.ts", "
 const BOUNDARY = ["exchange/boundary.ts", "exchange/event-pipeline.ts"];
 /** Custody's face for the edges: types only (src/custody/port.ts). */
 const CUSTODY_PORT = ["custody/port.ts"];
+/** The incident service's face (src/incidents/port.ts): custody's breaker, the gateway and operator use only it. */
+const INCIDENT_PORT = ["incidents/port.ts"];
 
 /** folder → the folders (or exact files) it may import besides itself. */
 const ALLOWED = {
@@ -33,15 +35,44 @@ const ALLOWED = {
   marketdata: ["core", "units"],
   accounts: ["store", ...CORE_CONTRACT],
   exchange: ["core", "units", "journal", "runtime", "store", "marketdata", "accounts"],
-  gateway: ["accounts", "marketdata", "units", ...BOUNDARY, ...CUSTODY_PORT, ...CORE_CONTRACT],
-  operator: ["accounts", "units", ...BOUNDARY, ...CUSTODY_PORT, ...CORE_CONTRACT],
+  /** Proof of reserves: a pure Merkle sum tree and its verifier (shared by the CLI and the web page). */
+  reserves: ["units", ...CORE_CONTRACT],
+  /** Incidents, notices, webhooks and the status of components: a client of the boundary. */
+  incidents: ["units", ...BOUNDARY, ...CORE_CONTRACT],
+  gateway: [
+    "accounts",
+    "marketdata",
+    "units",
+    "reserves",
+    ...BOUNDARY,
+    ...CUSTODY_PORT,
+    ...INCIDENT_PORT,
+    ...CORE_CONTRACT,
+  ],
+  operator: [
+    "accounts",
+    "units",
+    "reserves",
+    ...BOUNDARY,
+    ...CUSTODY_PORT,
+    ...INCIDENT_PORT,
+    ...CORE_CONTRACT,
+  ],
   /** Per-blockchain code both sides need: watch-only derivation and transactions for custody, signing for the signer. */
   chains: ["units"],
   /** The isolated signer process: its own keystore and policy, and the chains' signing code, nothing else. */
   signer: ["chains"],
   /** Deposits, withdrawals, sweeps: a client of the exchange boundary, like the gateway. */
   /** signer/intent.ts is the contract between custody and the signer: the intent's bytes, nothing else of the signer. */
-  custody: ["chains", "accounts", "units", "signer/intent.ts", ...BOUNDARY, ...CORE_CONTRACT],
+  custody: [
+    "chains",
+    "accounts",
+    "units",
+    "signer/intent.ts",
+    ...BOUNDARY,
+    ...INCIDENT_PORT,
+    ...CORE_CONTRACT,
+  ],
   server: [
     "core",
     "units",
@@ -56,6 +87,8 @@ const ALLOWED = {
     "chains",
     "signer",
     "custody",
+    "incidents",
+    "reserves",
   ],
   /** The CLI may use everything the composition root does, and the composition root itself. */
   get cli() {

@@ -173,6 +173,46 @@ export interface RecordWalletMovementCommand extends CommandStamp {
   txId: string;
 }
 
+// ---- Breach containment (docs/CORE.md, "Covering a loss"; handlers in wallet/incident-cover.ts) ----
+
+/**
+ * Where a covered loss is charged. APPEND ONLY: a source's index here is its code in the journal.
+ * insuranceFund must hold the amount on the books; operatorEquity may go negative (the operator pays).
+ */
+export const LOSS_COVER_SOURCES = ["insuranceFund", "operatorEquity"] as const;
+export type LossCoverSource = (typeof LOSS_COVER_SOURCES)[number];
+
+/** The wallets the operator's own coins can arrive in to fund the insurance fund. */
+export const INSURANCE_FUNDING_WALLETS = [
+  "walletHot",
+  "walletCold",
+] as const satisfies readonly WalletAccount[];
+export type InsuranceFundingWallet = (typeof INSURANCE_FUNDING_WALLETS)[number];
+
+/**
+ * Coins stolen from the hot wallet: walletHot → incidentLosses (the books follow the chain), then
+ * the loss is charged to `source`. No user balance changes. Once per (incidentId, assetId).
+ */
+export interface CoverIncidentLossCommand extends CommandStamp {
+  kind: "coverIncidentLoss";
+  /** The incident's id (src/incidents), a safe integer ≥ 1. */
+  incidentId: number;
+  assetId: number;
+  /** The stolen amount in ledger units: 1 ≤ amount ≤ the coins walletHot holds on the books. */
+  amountUnits: number;
+  source: LossCoverSource;
+}
+
+/** The operator sent their own coins to an exchange wallet for the insurance fund: wallet −amount, insuranceFund +amount. */
+export interface FundInsuranceCommand extends CommandStamp {
+  kind: "fundInsurance";
+  assetId: number;
+  wallet: InsuranceFundingWallet;
+  amountUnits: number;
+  /** The chain transaction, for the audit trail: 0..128 printable ASCII characters. */
+  txId: string;
+}
+
 export type Command =
   | PlaceOrderCommand
   | CancelOrderCommand
@@ -186,7 +226,9 @@ export type Command =
   | HoldWithdrawalCommand
   | SettleWithdrawalCommand
   | ReleaseWithdrawalCommand
-  | RecordWalletMovementCommand;
+  | RecordWalletMovementCommand
+  | CoverIncidentLossCommand
+  | FundInsuranceCommand;
 
 /** A command before the sequencer stamps it. */
 export type UnstampedCommand = Command extends infer C

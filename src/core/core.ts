@@ -42,6 +42,7 @@ import { restoreSnapshot } from "./snapshot/restore.ts";
 import { exportState } from "./state-export.ts";
 import { type CoreMachine, type CoreStateView, SYSTEM_ACCOUNTS, type SystemAccount } from "./state-view.ts";
 import { isUserId, placeOrderProblem } from "./validation.ts";
+import { LossCoverCommands } from "./wallet/loss-cover-commands.ts";
 import { WalletCommands } from "./wallet/wallet-commands.ts";
 
 export class Core implements CoreMachine {
@@ -53,6 +54,8 @@ export class Core implements CoreMachine {
   private readonly matcher: Matcher;
   /** Deposits, withdrawals and wallet movements (wallet/). */
   private readonly wallet: WalletCommands;
+  /** Insurance funding and incident loss covers (wallet/loss-cover-commands.ts). */
+  private readonly lossCover: LossCoverCommands;
   private readonly scratchOrderIds: number[] = [];
 
   constructor(limits: Partial<CoreLimits> = {}) {
@@ -61,6 +64,7 @@ export class Core implements CoreMachine {
     this.ledger = this.state.ledger;
     this.matcher = new Matcher(this.state, this.out);
     this.wallet = new WalletCommands(this.state, this.out);
+    this.lossCover = new LossCoverCommands(this.state, this.out);
   }
 
   get lastSequence(): number {
@@ -116,6 +120,10 @@ export class Core implements CoreMachine {
         return this.wallet.releaseWithdrawal(command);
       case "recordWalletMovement":
         return this.wallet.recordWalletMovement(command);
+      case "coverIncidentLoss":
+        return this.lossCover.coverIncidentLoss(command);
+      case "fundInsurance":
+        return this.lossCover.fundInsurance(command);
       default:
         return this.reject("invalidCommand", 0, 0);
     }

@@ -1,7 +1,14 @@
 // Events: everything the core tells the world. Each carries the sequence of the command that
 // caused it. Amounts are integers: ticks, lots, or ledger units of an asset.
 
-import type { MarketStatus, OrderType, Side, WalletAccount } from "./commands.ts";
+import type {
+  InsuranceFundingWallet,
+  LossCoverSource,
+  MarketStatus,
+  OrderType,
+  Side,
+  WalletAccount,
+} from "./commands.ts";
 import type { AssetConfig, MarketConfig } from "./config.ts";
 
 /** Why a command changed nothing. `src/gateway` maps each one to an EXMO error code in one table. */
@@ -198,6 +205,28 @@ export interface WalletMovementEvent {
   txId: string;
 }
 
+/** coverIncidentLoss: walletHot → incidentLosses → charged to `source`, all `amountUnits`. */
+export interface IncidentLossCoveredEvent {
+  type: "incidentLossCovered";
+  sequence: number;
+  timestampMs: number;
+  incidentId: number;
+  assetId: number;
+  amountUnits: number;
+  source: LossCoverSource;
+}
+
+/** fundInsurance: `wallet` holds amountUnits more coins, owned by the insurance fund. */
+export interface InsuranceFundedEvent {
+  type: "insuranceFunded";
+  sequence: number;
+  timestampMs: number;
+  assetId: number;
+  wallet: InsuranceFundingWallet;
+  amountUnits: number;
+  txId: string;
+}
+
 export type CoreEvent =
   | RejectedEvent
   | OrderAcceptedEvent
@@ -212,4 +241,6 @@ export type CoreEvent =
   | DepositCreditedEvent
   | WithdrawalHeldEvent
   | WithdrawalDoneEvent
-  | WalletMovementEvent;
+  | WalletMovementEvent
+  | IncidentLossCoveredEvent
+  | InsuranceFundedEvent;

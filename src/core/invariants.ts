@@ -9,6 +9,7 @@ import type { CoreState } from "./engine/core-state.ts";
 import { NO_SLOT } from "./engine/order-pool.ts";
 import { SYSTEM_ACCOUNT_INDEX } from "./ledger/ledger.ts";
 import { CUSTODY_WALLET_ACCOUNTS, EQUITY_ACCOUNTS } from "./state-view.ts";
+import { MAX_INCIDENT_COVERS } from "./wallet/incident-covers.ts";
 
 /** Throws if any ledger or book invariant is broken. */
 export function checkInvariants(state: CoreState): void {
@@ -58,6 +59,12 @@ export function checkInvariants(state: CoreState): void {
     "more withdrawal holds than the limit",
   );
   assert(state.depositKeys.size <= state.limits.maxDepositKeys, "more deposit keys than the limit");
+  assert(state.incidentCovers.size <= MAX_INCIDENT_COVERS, "more incident covers than the limit");
+  for (const cover of state.incidentCovers.values())
+    assert(
+      state.assetExists(cover.assetId) && Number.isSafeInteger(cover.amountUnits) && cover.amountUnits > 0,
+      `incident ${cover.incidentId} has a bad cover`,
+    );
   for (const hold of state.withdrawals.values()) {
     assert(state.assetExists(hold.assetId), `withdrawal ${hold.withdrawalId} of an unknown asset`);
     assert(

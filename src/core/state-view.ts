@@ -2,7 +2,7 @@
 // reference core in tests and to read state in tools. Everything is sorted, so two cores in the
 // same logical state produce deep-equal views.
 
-import type { Command, MarketStatus, Side } from "./commands.ts";
+import type { Command, LossCoverSource, MarketStatus, Side } from "./commands.ts";
 import type { AssetConfig, MarketConfig, SelfTradePrevention } from "./config.ts";
 import type { CoreEvent } from "./events.ts";
 
@@ -100,6 +100,15 @@ export interface CoreStateView {
   withdrawalHolds: WithdrawalHoldView[];
   /** Credited deposits' keys (depositKey in wallet/deposit-keys.ts), sorted. */
   depositKeys: string[];
+  /** Covered incident losses, by incident id then asset id. */
+  incidentCovers: IncidentCoverView[];
+}
+
+export interface IncidentCoverView {
+  incidentId: number;
+  assetId: number;
+  amountUnits: number;
+  source: LossCoverSource;
 }
 
 export interface WithdrawalHoldView {

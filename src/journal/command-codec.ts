@@ -20,6 +20,9 @@
 // journal holding one with "unknown command kind", which is right: it cannot apply it.)
 // A wallet account's code is its index in WALLET_ACCOUNTS (src/core/commands.ts), append-only.
 // An order type's code is its index in ORDER_TYPES (src/core/commands.ts), which is append-only.
+// Kinds 14 (coverIncidentLoss) and 15 (fundInsurance) were appended the same way: a loss cover
+// source's code is its index in LOSS_COVER_SOURCES, a funding wallet's its index in
+// INSURANCE_FUNDING_WALLETS (both append-only).
 
 import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "../core/bytes.ts";
 import {
@@ -30,8 +33,12 @@ import {
   type CancelByClientIdCommand,
   type CancelOrderCommand,
   type Command,
+  type CoverIncidentLossCommand,
   type CreditDepositCommand,
+  type FundInsuranceCommand,
   type HoldWithdrawalCommand,
+  INSURANCE_FUNDING_WALLETS,
+  LOSS_COVER_SOURCES,
   type MarketStatus,
   ORDER_TYPES,
   type OrderType,
@@ -77,6 +84,8 @@ const KIND_HOLD_WITHDRAWAL = 10;
 const KIND_SETTLE_WITHDRAWAL = 11;
 const KIND_RELEASE_WITHDRAWAL = 12;
 const KIND_RECORD_WALLET_MOVEMENT = 13;
+const KIND_COVER_INCIDENT_LOSS = 14;
+const KIND_FUND_INSURANCE = 15;
 
 /**
  * Version 1's order type codes, frozen: its 2-bit field names only these four. They are also
@@ -119,6 +128,13 @@ function orderTypeCode(orderType: OrderType): number {
 function walletAccountCode(account: WalletAccount, field: string): number {
   const code = WALLET_ACCOUNTS.indexOf(account);
   if (code < 0) throw new CommandEncodeError(`unknown ${field} ${JSON.stringify(account)}`);
+  return code;
+}
+
+/** The index of `value` in an append-only list of names; throws for one outside it. */
+function enumCode(values: readonly string[], value: string, field: string): number {
+  const code = values.indexOf(value);
+  if (code < 0) throw new CommandEncodeError(`unknown ${field} ${JSON.stringify(value)}`);
   return code;
 }
 
@@ -256,6 +272,18 @@ function writeBody(w: ByteWriter, c: Command): void {
       writeNumber(w, c.amountUnits);
       writeString(w, c.txId, "txId");
       return;
+    case "coverIncidentLoss":
+      writeNumber(w, c.incidentId);
+      writeNumber(w, c.assetId);
+      writeNumber(w, c.amountUnits);
+      w.u8(enumCode(LOSS_COVER_SOURCES, c.source, "loss cover source"));
+      return;
+    case "fundInsurance":
+      writeNumber(w, c.assetId);
+      w.u8(enumCode(INSURANCE_FUNDING_WALLETS, c.wallet, "insurance funding wallet"));
+      writeNumber(w, c.amountUnits);
+      writeString(w, c.txId, "txId");
+      return;
   }
 }
 
@@ -287,6 +315,10 @@ function kindCode(c: Command): number {
       return KIND_RELEASE_WITHDRAWAL;
     case "recordWalletMovement":
       return KIND_RECORD_WALLET_MOVEMENT;
+    case "coverIncidentLoss":
+      return KIND_COVER_INCIDENT_LOSS;
+    case "fundInsurance":
+      return KIND_FUND_INSURANCE;
   }
   throw new CommandEncodeError(`unknown command kind ${JSON.stringify((c as { kind: unknown }).kind)}`);
 }
@@ -556,6 +588,31 @@ function readBody(
         amountUnits: readNumber(r, "amountUnits"),
         txId: readString(r, "txId"),
       } satisfies RecordWalletMovementCommand;
+    case KIND_COVER_INCIDENT_LOSS:
+      return {
+        kind: "coverIncidentLoss",
+        sequence,
+        timestampMs,
+        incidentId: readNumber(r, "incidentId"),
+        assetId: readNumber(r, "assetId"),
+        amountUnits: readNumber(r, "amountUnits"),
+        source: readEnum(LOSS_COVER_SOURCES, r.u8("source"), "loss cover source", r.position - 1),
+      } satisfies CoverIncidentLossCommand;
+    case KIND_FUND_INSURANCE:
+      return {
+        kind: "fundInsurance",
+        sequence,
+        timestampMs,
+        assetId: readNumber(r, "assetId"),
+        wallet: readEnum(
+          INSURANCE_FUNDING_WALLETS,
+          r.u8("wallet"),
+          "insurance funding wallet",
+          r.position - 1,
+        ),
+        amountUnits: readNumber(r, "amountUnits"),
+        txId: readString(r, "txId"),
+      } satisfies FundInsuranceCommand;
     default:
       throw new DecodeError(`unknown command kind ${kind}`, 1);
   }

@@ -4,6 +4,8 @@
 import fc from "fast-check";
 import {
   type Command,
+  INSURANCE_FUNDING_WALLETS,
+  LOSS_COVER_SOURCES,
   ORDER_TYPES,
   type OrderType,
   type Side,
@@ -128,6 +130,22 @@ export const anyCommand: fc.Arbitrary<Command> = fc.oneof(
     assetId: anyNumber,
     from: fc.constantFrom(...WALLET_ACCOUNTS),
     to: fc.constantFrom(...WALLET_ACCOUNTS),
+    amountUnits: anyNumber,
+    txId: anyString,
+  }),
+  fc.record({
+    kind: fc.constant("coverIncidentLoss" as const),
+    ...stamp,
+    incidentId: anyNumber,
+    assetId: anyNumber,
+    amountUnits: anyNumber,
+    source: fc.constantFrom(...LOSS_COVER_SOURCES),
+  }),
+  fc.record({
+    kind: fc.constant("fundInsurance" as const),
+    ...stamp,
+    assetId: anyNumber,
+    wallet: fc.constantFrom(...INSURANCE_FUNDING_WALLETS),
     amountUnits: anyNumber,
     txId: anyString,
   }),

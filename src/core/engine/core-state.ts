@@ -1,12 +1,13 @@
 // Everything the core holds between commands: the assets, the markets with their books and
 // stops, the order pool and its id index, the ledger, the pending withdrawal holds, the credited
-// deposits' keys, and the counters. Core changes it by
+// deposits' keys, the covered incident losses, and the counters. Core changes it by
 // applying commands (through the Matcher for the books); the snapshot, the invariant checks
 // and the state export only read it, and restoring a snapshot fills a fresh one.
 
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import { Ledger, type UserAccount } from "../ledger/ledger.ts";
 import { DepositKeys } from "../wallet/deposit-keys.ts";
+import { IncidentCovers } from "../wallet/incident-covers.ts";
 import { WithdrawalHolds } from "../wallet/withdrawal-holds.ts";
 import type { BookSide } from "./book-side.ts";
 import type { MarketState, StopOrder } from "./market-state.ts";
@@ -28,6 +29,8 @@ export class CoreState {
   readonly withdrawals = new WithdrawalHolds();
   /** Keys of credited deposits. */
   readonly depositKeys = new DepositKeys();
+  /** Losses written off, one per (incident, asset). */
+  readonly incidentCovers = new IncidentCovers();
   lastSequence = 0;
   nextTradeId = 1;
   /** Resting plus stop orders, all markets. */

@@ -24,11 +24,18 @@ import type { Command, PlaceOrderCommand } from "../commands.ts";
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import { DEFAULT_CORE_LIMITS } from "../config.ts";
 import type { CoreEvent } from "../events.ts";
-import type { CoreMachine, CoreStateView, SystemAccount, WithdrawalHoldView } from "../state-view.ts";
+import type {
+  CoreMachine,
+  CoreStateView,
+  IncidentCoverView,
+  SystemAccount,
+  WithdrawalHoldView,
+} from "../state-view.ts";
 import { isValidUserId, type Market, type UserBalance } from "./model.ts";
 import { checkPlaceOrder, type ReferenceReads } from "./place-order-checks.ts";
 import { cancelAll, cancelByClientId, cancelOrder } from "./reference-cancels.ts";
 import { balanceOf } from "./reference-ledger.ts";
+import { coverIncidentLoss, fundInsurance } from "./reference-loss-cover.ts";
 import { executePlaceOrder } from "./reference-matching.ts";
 import { addAsset, addMarket, adjustBalance, setMarketStatus } from "./reference-operator.ts";
 import {
@@ -149,6 +156,12 @@ export class ReferenceCore implements CoreMachine {
       case "recordWalletMovement":
         recordWalletMovement(s, command);
         break;
+      case "coverIncidentLoss":
+        coverIncidentLoss(s, command);
+        break;
+      case "fundInsurance":
+        fundInsurance(s, command);
+        break;
       default:
         throw new Rejection("invalidCommand");
     }
@@ -182,6 +195,7 @@ export class ReferenceCore implements CoreMachine {
       system: [...s.system].map(([account, byAsset]) => [account, [...byAsset]]),
       withdrawals: [...s.withdrawals],
       depositKeys: [...s.depositKeys],
+      incidentCovers: s.incidentCovers,
     });
   }
 
@@ -196,6 +210,7 @@ export class ReferenceCore implements CoreMachine {
       system: [SystemAccount, [number, number][]][];
       withdrawals: [number, WithdrawalHoldView][];
       depositKeys: string[];
+      incidentCovers: IncidentCoverView[];
     };
     s.lastSequence = copy.lastSequence;
     s.nextTradeId = copy.nextTradeId;
@@ -209,6 +224,7 @@ export class ReferenceCore implements CoreMachine {
     for (const [withdrawalId, hold] of copy.withdrawals) s.withdrawals.set(withdrawalId, hold);
     s.depositKeys.clear();
     for (const key of copy.depositKeys) s.depositKeys.add(key);
+    s.incidentCovers.splice(0, s.incidentCovers.length, ...copy.incidentCovers);
   }
 }
 

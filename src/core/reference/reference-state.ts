@@ -3,7 +3,12 @@
 
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import type { CoreEvent, RejectReason } from "../events.ts";
-import { SYSTEM_ACCOUNTS, type SystemAccount, type WithdrawalHoldView } from "../state-view.ts";
+import {
+  type IncidentCoverView,
+  SYSTEM_ACCOUNTS,
+  type SystemAccount,
+  type WithdrawalHoldView,
+} from "../state-view.ts";
 import type { Market, RestingOrder, UserBalance } from "./model.ts";
 
 export interface ReferenceState {
@@ -20,6 +25,8 @@ export interface ReferenceState {
   readonly withdrawals: Map<number, WithdrawalHoldView>;
   /** "chain:txId:outputIndex" of every credited deposit. */
   readonly depositKeys: Set<string>;
+  /** Covered incident losses, in the order covered (reference-loss-cover.ts). */
+  readonly incidentCovers: IncidentCoverView[];
 
   // Per-command scratch: the events of the command in progress and the (user, asset) pairs it changed.
   pending: CoreEvent[];
@@ -37,6 +44,7 @@ export function createReferenceState(limits: CoreLimits): ReferenceState {
     system: new Map(),
     withdrawals: new Map(),
     depositKeys: new Set(),
+    incidentCovers: [],
     pending: [],
     changed: [],
   };

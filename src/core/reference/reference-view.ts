@@ -6,6 +6,7 @@ import {
   type CoreStateView,
   CUSTODY_WALLET_ACCOUNTS,
   EQUITY_ACCOUNTS,
+  type IncidentCoverView,
   type MarketView,
   type RestingOrderView,
   type StopOrderView,
@@ -41,6 +42,8 @@ export interface ReferenceData {
   readonly withdrawals: ReadonlyMap<number, WithdrawalHoldView>;
   /** Keys of credited deposits. */
   readonly depositKeys: ReadonlySet<string>;
+  /** Covered incident losses. */
+  readonly incidentCovers: readonly IncidentCoverView[];
 }
 
 export function exportReferenceState(d: ReferenceData): CoreStateView {
@@ -82,6 +85,9 @@ export function exportReferenceState(d: ReferenceData): CoreStateView {
       .map((w) => ({ ...w }))
       .sort((a, b) => a.withdrawalId - b.withdrawalId),
     depositKeys: [...d.depositKeys].sort(),
+    incidentCovers: d.incidentCovers
+      .map((cover) => ({ ...cover }))
+      .sort((a, b) => a.incidentId - b.incidentId || a.assetId - b.assetId),
   };
 }
 

@@ -2,6 +2,7 @@
 
 import { createHash } from "node:crypto";
 import { ByteWriter } from "../bytes.ts";
+import { LOSS_COVER_SOURCES } from "../commands.ts";
 import { type MarketConfig, SELF_TRADE_PREVENTIONS } from "../config.ts";
 import type { BookSide } from "../engine/book-side.ts";
 import { BALANCE_AVAILABLE, BALANCE_HELD, type CoreState } from "../engine/core-state.ts";
@@ -113,6 +114,13 @@ function writeWallet(writer: ByteWriter, state: CoreState): void {
   }
   writer.u32(state.depositKeys.size);
   for (const key of state.depositKeys.values()) writer.string(key);
+  writer.u32(state.incidentCovers.size);
+  for (const cover of state.incidentCovers.values()) {
+    writer.f64(cover.incidentId);
+    writer.u16(cover.assetId);
+    writer.f64(cover.amountUnits);
+    writer.u8(LOSS_COVER_SOURCES.indexOf(cover.source));
+  }
 }
 
 function writeMarketConfig(writer: ByteWriter, config: MarketConfig): void {

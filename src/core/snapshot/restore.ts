@@ -2,6 +2,7 @@
 
 import { assert } from "../assert.ts";
 import { ByteReader } from "../bytes.ts";
+import { LOSS_COVER_SOURCES } from "../commands.ts";
 import { type MarketConfig, marketConfigProblem, SELF_TRADE_PREVENTIONS } from "../config.ts";
 import type { CoreState } from "../engine/core-state.ts";
 import { MarketState, type StopOrder } from "../engine/market-state.ts";
@@ -9,6 +10,7 @@ import { SIDE_BUY, SIDE_NAMES, SIDE_SELL } from "../engine/order-pool.ts";
 import { checkInvariants } from "../invariants.ts";
 import type { UserAccount } from "../ledger/ledger.ts";
 import { SYSTEM_ACCOUNTS } from "../state-view.ts";
+import { MAX_INCIDENT_COVERS } from "../wallet/incident-covers.ts";
 import {
   MARKET_NUMBER_FIELDS,
   MARKET_STATUS_CODES,
@@ -16,6 +18,7 @@ import {
   SNAPSHOT_MAGIC,
   SNAPSHOT_VERSION,
   SNAPSHOT_VERSION_1,
+  SNAPSHOT_VERSION_2,
   V1_SYSTEM_ACCOUNT_COUNT,
 } from "./format.ts";
 
@@ -27,7 +30,7 @@ export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
   const reader = new ByteReader(bytes);
   if (reader.u32("magic") !== SNAPSHOT_MAGIC) throw new Error("not a Bulwark core snapshot");
   const version = reader.u32("version");
-  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_1)
+  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_2 && version !== SNAPSHOT_VERSION_1)
     throw new Error(`unsupported snapshot version ${version}`);
   state.lastSequence = reader.f64("lastSequence");
   state.nextTradeId = reader.f64("nextTradeId");
@@ -47,6 +50,7 @@ export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
     version === SNAPSHOT_VERSION_1 ? V1_SYSTEM_ACCOUNT_COUNT : SYSTEM_ACCOUNTS.length,
   );
   if (version !== SNAPSHOT_VERSION_1) readWallet(reader, state);
+  if (version === SNAPSHOT_VERSION) readIncidentCovers(reader, state);
   if (!reader.done) throw new Error("snapshot has trailing bytes");
   checkInvariants(state);
 }
@@ -138,6 +142,22 @@ function readWallet(reader: ByteReader, state: CoreState): void {
   assert(keyCount <= state.limits.maxDepositKeys, "snapshot holds more deposit keys than the limit");
   for (let index = 0; index < keyCount; index++) state.depositKeys.add(reader.string("deposit key"));
   assert(state.depositKeys.size === keyCount, "duplicate deposit key in the snapshot");
+}
+
+/** Covered incident losses (version 3 on); the ledger's balances already hold their postings. */
+function readIncidentCovers(reader: ByteReader, state: CoreState): void {
+  const coverCount = reader.u32("incident cover count");
+  assert(coverCount <= MAX_INCIDENT_COVERS, "snapshot holds more incident covers than the limit");
+  for (let index = 0; index < coverCount; index++) {
+    const incidentId = reader.f64("cover incidentId");
+    const assetId = reader.u16("cover assetId");
+    const amountUnits = reader.f64("cover amountUnits");
+    const source = LOSS_COVER_SOURCES[reader.u8("cover source")];
+    assert(source !== undefined, "unknown loss cover source in the snapshot");
+    assert(state.assetExists(assetId), "incident cover of an unknown asset");
+    assert(!state.incidentCovers.has(incidentId, assetId), "duplicate incident cover in the snapshot");
+    state.incidentCovers.add({ incidentId, assetId, amountUnits, source });
+  }
 }
 
 function readMarketConfig(reader: ByteReader): MarketConfig {

@@ -5,6 +5,7 @@
 
 import { Accounts } from "../accounts/accounts.ts";
 import type { ExchangeBoundary } from "../exchange/boundary.ts";
+import { bindIncidentStore } from "../store/incidents.ts";
 import type { Store } from "../store/open-store.ts";
 import { StoreAuditTrail } from "../store/read-models.ts";
 
@@ -18,6 +19,7 @@ export function storeOnlyBoundary(store: Store): ExchangeBoundary {
   return {
     accounts,
     audit,
+    incidents: bindIncidentStore(store.db),
     get reads(): never {
       return closed("reads");
     },

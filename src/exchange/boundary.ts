@@ -20,6 +20,7 @@ import type {
   PipelinePatch,
   PipelineWithdrawal,
 } from "../store/custody-withdrawals.ts";
+import type { IncidentStore } from "../store/incidents.ts";
 import type { StoreEngine } from "../store/migrations.ts";
 import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import type { MarketUnits } from "../units/market-units.ts";
@@ -27,6 +28,7 @@ import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "
 
 export { SequencerQueueFullError } from "../runtime/sequencer.ts";
 export type { AuditEntry, AuditVerifyResult, JsonValue } from "../store/audit-log.ts";
+export { auditRowHash } from "../store/audit-log.ts";
 export type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
 export { CUSTODY_LIMITS } from "../store/custody.ts";
 export type {
@@ -35,6 +37,14 @@ export type {
   PipelineWithdrawal,
 } from "../store/custody-withdrawals.ts";
 export { PIPELINE_LIMITS } from "../store/custody-withdrawals.ts";
+export type {
+  AuditRow,
+  IncidentEntryRecord,
+  IncidentRecord,
+  IncidentStore,
+  NewIncidentEntry,
+} from "../store/incidents.ts";
+export { INCIDENT_STORE_LIMITS, IncidentStoreError } from "../store/incidents.ts";
 export { STORE_LIMITS } from "../store/limits.ts";
 export type {
   AdjustmentRecord,
@@ -166,4 +176,6 @@ export interface ExchangeBoundary {
   readonly accounts: Accounts;
   readonly marketData: MarketData;
   readonly custody: CustodyStore;
+  /** Incidents and their timelines (src/store/incidents.ts), for the incident service. */
+  readonly incidents: IncidentStore;
 }

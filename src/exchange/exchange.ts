@@ -29,6 +29,7 @@ import {
   walletMovementExists,
   withdrawnUnitsSince,
 } from "../store/custody-withdrawals.ts";
+import { bindIncidentStore, type IncidentStore } from "../store/incidents.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
@@ -110,6 +111,7 @@ export class Exchange implements ExchangeBoundary {
   readonly audit: StoreAuditTrail;
   readonly accounts: Accounts;
   readonly custody: CustodyStore;
+  readonly incidents: IncidentStore;
   /** What rebuilding trades, tickers and candles found at open. */
   marketDataRestore: MarketDataRestoreReport = {
     tradesReplayed: 0,
@@ -130,6 +132,7 @@ export class Exchange implements ExchangeBoundary {
   ) {
     this.reads = new StoreReadModels(store.db, store.engine);
     this.audit = new StoreAuditTrail(store.db);
+    this.incidents = bindIncidentStore(store.db);
     this.accounts = new Accounts(store, accountsOptions);
     const db = store.db;
     this.custody = {

@@ -388,6 +388,49 @@ async function createWithdrawalPipelineTables(db: Kysely<unknown>): Promise<void
     .execute();
 }
 
+// Incidents and their timelines (issue 8 §3): written by the incident service, every entry also
+// in the audit log. The audit log gets an index by subject, so `incident export` reads an
+// incident's rows ("incident:N") without walking the whole chain.
+function incidentMigration(engine: StoreEngine): Migration {
+  return {
+    up: async (db) => {
+      await db.schema
+        .createTable("incidents")
+        .addColumn("incident_id", "integer", userIdColumn(engine))
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("chain", "text")
+        .addColumn("title", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("open_key", "text", (c) => c.unique())
+        .addColumn("opened_ms", "bigint", (c) => c.notNull())
+        .addColumn("resolved_ms", "bigint")
+        .addColumn("entry_count", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("incidents_by_status")
+        .on("incidents")
+        .columns(["status", "incident_id"])
+        .execute();
+      await db.schema
+        .createTable("incident_entries")
+        .addColumn("incident_id", "integer", (c) => c.notNull())
+        .addColumn("entry", "integer", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("at_ms", "bigint", (c) => c.notNull())
+        .addColumn("actor", "text", (c) => c.notNull())
+        .addColumn("message", "text", (c) => c.notNull())
+        .addColumn("detail_json", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("incident_entries_pk", ["incident_id", "entry"])
+        .execute();
+      await db.schema
+        .createIndex("audit_log_by_subject")
+        .on("audit_log")
+        .columns(["subject", "seq"])
+        .execute();
+    },
+  };
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
@@ -395,6 +438,7 @@ export function storeMigrations(engine: StoreEngine): Record<string, Migration> 
     "0002_wallet_projection": { up: createWalletTables },
     "0003_custody_and_security": { up: createCustodyAndSecurityTables },
     "0004_withdrawal_pipeline": { up: createWithdrawalPipelineTables },
+    "0005_incidents": incidentMigration(engine),
   };
 }
 

@@ -336,7 +336,36 @@ export interface CustodyWithdrawalStepsTable {
   at_ms: number;
 }
 
+/** Incidents (issue 8 §3, src/store/incidents.ts): one row per incident. */
+export interface IncidentsTable {
+  incident_id: Generated<number>;
+  kind: string;
+  /** The chain concerned, or null for an exchange-wide incident. */
+  chain: string | null;
+  title: string;
+  status: string;
+  /** "kind|chain" while open, null once resolved: the unique index keeps one open incident per pair. */
+  open_key: string | null;
+  opened_ms: number;
+  resolved_ms: number | null;
+  /** Timeline entries written so far (the next entry is entry_count + 1). */
+  entry_count: number;
+}
+
+/** One timeline entry of an incident, numbered 1, 2, 3… within it. */
+export interface IncidentEntriesTable {
+  incident_id: number;
+  entry: number;
+  type: string;
+  at_ms: number;
+  actor: string;
+  message: string;
+  detail_json: string;
+}
+
 export interface StoreDatabase {
+  incidents: IncidentsTable;
+  incident_entries: IncidentEntriesTable;
   custody_withdrawals: CustodyWithdrawalsTable;
   custody_withdrawal_steps: CustodyWithdrawalStepsTable;
   deposit_addresses: DepositAddressesTable;

@@ -463,6 +463,13 @@ export class WsConnection implements SnapshotWatcher {
 
   // ---- output ----------------------------------------------------------------------------------
 
+  /** A frame already serialised once for every connection (an incident notice); slow-consumer rule applies. */
+  sendSerialized(text: string): void {
+    if (this.closed || this.socket.readyState !== OPEN) return;
+    this.socket.send(text);
+    if (this.socket.bufferedAmount > this.deps.limits.maxBufferedBytes) this.dropSlowConsumer();
+  }
+
   private sendError(id: number | undefined, kind: ExmoErrorKind, detail?: string): void {
     this.send(errorFrame(this.deps.clock(), id, kind, detail));
   }

@@ -72,6 +72,31 @@ export function greetingFrame(ts: number): ServerFrame {
   return { ts, event: "info", code: 1, message: "connection established", session_id: randomUUID() };
 }
 
+/** The `code` of a notice frame (EXMO's own info frames use 1, "connection established"). */
+export const NOTICE_INFO_CODE = 3001;
+
+/**
+ * An incident notice to every connection (docs/INCIDENTS.md#websocket-notices): an `info` frame,
+ * which EXMO clients such as ccxt.pro's exmo (handleInfo) take and ignore, with the notice in
+ * extra fields under topic "notice".
+ */
+export function noticeFrame(
+  ts: number,
+  notice: { incidentId: number | null; kind: string; chain: string | null; message: string; atMs: number },
+): ServerFrame {
+  return {
+    ts,
+    event: "info",
+    code: NOTICE_INFO_CODE,
+    message: notice.message,
+    topic: "notice",
+    kind: notice.kind,
+    incident_id: notice.incidentId,
+    chain: notice.chain,
+    at: notice.atMs,
+  };
+}
+
 /** One ack per topic, as EXMO sends them (docs/API.md#ws-server-frames). */
 export function subscribedFrame(ts: number, id: number | undefined, topic: string): ServerFrame {
   return { ts, event: "subscribed", ...(id === undefined ? {} : { id }), topic };

@@ -8,6 +8,7 @@
 //     limits?: Partial<WsLimits>,       // defaults in ./limits.ts (docs/SECURITY.md#websocket-limits)
 //     onPrivateDisconnect?: (who: {userId, keyId}) => void,  // seam for cancel-on-disconnect
 //     clock?: () => number,             // ms since the epoch, for `ts` and rate limits
+//     notices?: { onNotice(listener) }, // incident notices, sent to every connection (protocol.ts noticeFrame)
 //   }) → { close(): Promise<void>; readonly connectionCount: number }
 //
 // Paths: `/v1/public` and `/v1/private` (a query string is ignored); any other upgrade is refused
@@ -24,11 +25,13 @@ import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import type { IncidentPort } from "../../incidents/port.ts";
 import { addressBucketKey } from "../guard/rate-limit.ts";
 import { BookSnapshots } from "./book-snapshots.ts";
 import { CLOSE_GOING_AWAY, type PrivateDisconnect, WsConnection, type WsPath } from "./connection.ts";
 import { resolveWsLimits, type WsLimits } from "./limits.ts";
 import { PrivateFeed } from "./private-feed.ts";
+import { noticeFrame } from "./protocol.ts";
 
 export type { PrivateDisconnect } from "./connection.ts";
 export type { WsLimits } from "./limits.ts";
@@ -40,6 +43,8 @@ export interface AttachWebSocketOptions {
   /** Called once when a logged-in connection closes: where cancel-on-disconnect will hook in. */
   onPrivateDisconnect?: (who: PrivateDisconnect) => void;
   clock?: () => number;
+  /** Incident notices to send to every connection, public and private (src/incidents/port.ts). */
+  notices?: Pick<IncidentPort, "onNotice"> | null;
 }
 
 export interface WebSocketGateway {
@@ -142,6 +147,12 @@ export function attachWebSocket(
   pinger.unref();
 
   server.on("upgrade", onUpgrade);
+  // Serialised once, sent to every open connection; a slow one is dropped by its own buffer rule.
+  const stopNotices =
+    options.notices?.onNotice((notice) => {
+      const text = JSON.stringify(noticeFrame(clock(), notice));
+      for (const tracked of live) tracked.connection.sendSerialized(text);
+    }) ?? (() => undefined);
 
   return {
     get connectionCount(): number {
@@ -150,6 +161,7 @@ export function attachWebSocket(
     close(): Promise<void> {
       closing ??= (async () => {
         server.off("upgrade", onUpgrade);
+        stopNotices();
         clearInterval(pinger);
         await Promise.all([...live].map((tracked) => closeSocket(tracked.socket)));
         feed.close();

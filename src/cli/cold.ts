@@ -16,44 +16,30 @@
 // existing file. Loaded by every `bulwark` run (commands.ts imports it), so the heavy modules
 // (keystore, BIP32, the devnet codecs) are imported inside the commands that use them.
 
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { ColdRefillExport, ColdRefillView } from "../custody/port.ts";
+import { writeColdAddressFile } from "../server/cold-address.ts";
+import {
+  COLD_CHAINS,
+  COLD_PASSPHRASE_ENV,
+  type ColdChain,
+  type ColdKeygenResult,
+  ColdKeystoreMissingError,
+  coldChainNamed,
+  coldKeygen,
+  coldKeyOf,
+  openColdKeystore,
+} from "../signer/cold-keys.ts";
 import { type Cli, CliError, required, usageError } from "./args.ts";
 import { type OperatorCommand, table } from "./commands.ts";
 import type { CliIo } from "./io.ts";
 import { readPassword } from "./password.ts";
 
-const COLD_PASSPHRASE_ENV = "BULWARK_COLD_PASSPHRASE";
-/** Where custody reads the cold address (src/server/custody.ts readColdAddress). */
-const CUSTODY_DIR_NAME = "custody";
-/** The cold wallet's BIP32 account under the devnet coin type: m/44'/coin'/2'/0/0 (hot is 0', deposits 1'). */
-export const COLD_ACCOUNT = 2;
 const SIGNED_FORMAT = "bulwark-cold-refill-signed/v1";
 const EXPORT_FORMAT = "bulwark-cold-refill/v1";
 /** An export or signed file is a few kilobytes; anything far larger is not one. */
 const MAX_FILE_BYTES = 512 * 1024;
-
-interface ColdChain {
-  id: string;
-  name: string;
-  kind: "utxo" | "account";
-}
-
-const CHAINS: readonly ColdChain[] = [
-  { id: "btc", name: "devnet-btc", kind: "utxo" },
-  { id: "eth", name: "devnet-eth", kind: "account" },
-];
 
 function command<I, R>(definition: OperatorCommand<I, R>): OperatorCommand<I, R> {
   return definition;
@@ -61,11 +47,11 @@ function command<I, R>(definition: OperatorCommand<I, R>): OperatorCommand<I, R>
 
 function coldChain(cli: Cli): ColdChain {
   const wanted = required(cli, "chain").trim().toLowerCase();
-  const chain = CHAINS.find((c) => c.id === wanted || c.name === wanted);
+  const chain = coldChainNamed(wanted);
   if (chain === undefined)
     throw new CliError(
       "invalid",
-      `the cold wallet serves ${CHAINS.map((c) => c.name).join(", ")}, not "${wanted.slice(0, 40)}"`,
+      `the cold wallet serves ${COLD_CHAINS.map((c) => c.name).join(", ")}, not "${wanted.slice(0, 40)}"`,
     );
   return chain;
 }
@@ -124,29 +110,6 @@ function writeNewFile(path: string, text: string): void {
   }
 }
 
-/** `<data-dir>/custody/<chain>.cold.json` (0600), replaced atomically: temp file, fsync, rename, fsync of the directory. */
-function writeColdAddressFile(dataDir: string, chain: string, address: string): string {
-  const dir = join(dataDir, CUSTODY_DIR_NAME);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, `${chain}.cold.json`);
-  const temporary = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify({ address })}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
-  const dirFd = openSync(dir, constants.O_RDONLY);
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
-  return path;
-}
-
 function refillText(view: ColdRefillView): string {
   const approvals = `${view.approvals.length}/${view.approvalsNeeded} approvals`;
   const approvers =
@@ -170,15 +133,7 @@ interface KeygenInput {
   passphrase: () => Promise<string>;
 }
 
-interface KeygenResult {
-  chain: string;
-  address: string;
-  /** The cold account's extended public key (m/44'/coin'/2'), watch-only. */
-  xpub: string;
-  path: string;
-  keystoreDir: string;
-  created: boolean;
-}
+type KeygenResult = ColdKeygenResult;
 
 interface SignInput {
   chain: ColdChain;
@@ -217,72 +172,21 @@ async function coldPassphrase(io: CliIo, what: string): Promise<string> {
   }
 }
 
-/** The seed of the keystore in `dir`, opened with the passphrase; KeystoreError → CliError. */
-async function openColdKeystore(dir: string, passphrase: string, create: boolean) {
-  const { Keystore, KeystoreError, KEYSTORE_FILE } = await import("../signer/keystore.ts");
-  const { randomBytes } = await import("node:crypto");
-  const exists = existsSync(join(dir, KEYSTORE_FILE));
-  if (!exists && !create) throw new CliError("notFound", `no cold keystore in ${dir} (bulwark cold keygen)`);
+/** The shared cold-key code (src/signer/cold-keys.ts), its keystore errors as CliErrors. */
+async function coldKeys<T>(work: () => Promise<T>): Promise<T> {
+  const { KeystoreError } = await import("../signer/keystore.ts");
   try {
-    if (exists) return { keystore: Keystore.open(dir, passphrase), created: false };
-    const entropy = randomBytes(32);
-    try {
-      return { keystore: Keystore.create(dir, passphrase, entropy), created: true };
-    } finally {
-      entropy.fill(0);
-    }
+    return await work();
   } catch (error) {
+    if (error instanceof ColdKeystoreMissingError) throw new CliError("notFound", error.message);
     if (error instanceof KeystoreError) throw new CliError("invalid", error.message);
     throw error;
   }
 }
 
-/** The cold key m/44'/coin'/2'/0/0 of `seed` and its address (the caller wipes the key). */
-async function coldKeyOf(
-  seed: Uint8Array,
-  chain: ColdChain,
-): Promise<{ privateKey: Uint8Array; address: string; xpub: string; path: string }> {
-  const [{ HDKey }, signing, keys] = await Promise.all([
-    import("@scure/bip32"),
-    import("../chains/devnet/signing.ts"),
-    import("../chains/devnet/keys.ts"),
-  ]);
-  const { DEFAULT_UTXO_PREFIX } = await import("../chains/devnet/utxo.ts");
-  const accountPath = signing.devnetAccountPath(chain.kind, COLD_ACCOUNT);
-  const path = `${accountPath}/0/0`;
-  const master = HDKey.fromMasterSeed(seed, signing.DEVNET_KEY_VERSIONS);
-  const account = master.derive(accountPath);
-  const node = account.deriveChild(0).deriveChild(0);
-  try {
-    if (node.privateKey === null || node.publicKey === null) throw new Error("derivation produced no key");
-    const privateKey = new Uint8Array(node.privateKey);
-    const address =
-      chain.kind === "utxo"
-        ? keys.utxoAddress(node.publicKey, DEFAULT_UTXO_PREFIX)
-        : keys.accountAddress(node.publicKey);
-    return { privateKey, address, xpub: account.publicExtendedKey, path };
-  } finally {
-    for (const wipe of [node, account, master]) wipe.wipePrivateData();
-  }
-}
-
 async function keygen(input: KeygenInput): Promise<KeygenResult> {
   const passphrase = await input.passphrase();
-  const { keystore, created } = await openColdKeystore(input.dir, passphrase, true);
-  try {
-    const key = await coldKeyOf(keystore.hotKeys(input.chain.name).seed, input.chain);
-    key.privateKey.fill(0);
-    return {
-      chain: input.chain.name,
-      address: key.address,
-      xpub: key.xpub,
-      path: key.path,
-      keystoreDir: input.dir,
-      created,
-    };
-  } finally {
-    keystore.close();
-  }
+  return coldKeys(() => coldKeygen(input.chain, input.dir, passphrase));
 }
 
 function checkExport(value: unknown, chain: ColdChain, path: string): ColdRefillExport {
@@ -368,13 +272,14 @@ async function sign(input: SignInput): Promise<SignResult> {
     );
   const payload = new Uint8Array(Buffer.from(exported.payloadBase64, "base64"));
   const passphrase = await input.passphrase();
-  const { keystore } = await openColdKeystore(input.keystoreDir, passphrase, false);
-  let key: Awaited<ReturnType<typeof coldKeyOf>>;
-  try {
-    key = await coldKeyOf(keystore.hotKeys(chain.name).seed, chain);
-  } finally {
-    keystore.close();
-  }
+  const key = await coldKeys(async () => {
+    const { keystore } = await openColdKeystore(input.keystoreDir, passphrase, false);
+    try {
+      return await coldKeyOf(keystore.hotKeys(chain.name).seed, chain);
+    } finally {
+      keystore.close();
+    }
+  });
   try {
     if (exported.from !== key.address)
       throw new CliError(

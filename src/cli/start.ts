@@ -4,6 +4,7 @@
 
 import { resolve } from "node:path";
 import { coreSummary } from "../server/core-report.ts";
+import { coldWalletsOf, type DemoColdWallet } from "../server/demo/cold-wallet.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, MAX_DEVNET_BLOCK_MS } from "../server/devnet.ts";
 import { parseOperatorListen } from "../server/operator-listeners.ts";
 import { DEFAULT_PORT, type ExchangeServer, startExchangeServer } from "../server/server.ts";
@@ -87,6 +88,30 @@ export function recoveryText(summary: RecoverySummary): string {
   );
 }
 
+/** Each devnet chain's cold wallet as custody reads it (its address file), with custody running. */
+function coldWallets(server: ExchangeServer, dataDir: string): DemoColdWallet[] {
+  if (server.custody === null || server.devnet === null) return [];
+  return coldWalletsOf(
+    dataDir,
+    server.devnet.chains.map((handle) => handle.chain.chain),
+  );
+}
+
+function coldText(wallets: readonly DemoColdWallet[]): string[] {
+  const lines = wallets.map((wallet) =>
+    wallet.address === null
+      ? `  cold wallet of ${wallet.chain}: none, the hot wallet keeps everything (bulwark cold keygen, cold set-address)`
+      : `  cold wallet of ${wallet.chain}: ${wallet.address}  (custody sweeps the hot wallet above its cap here)`,
+  );
+  const demo = wallets.flatMap((wallet) => (wallet.keystoreDir === null ? [] : [wallet.keystoreDir]));
+  if (demo.length > 0)
+    lines.push(
+      `  demo cold keystores ${demo.join(", ")}`,
+      "    (beside the data dir, as if on the offline machine; under the demo wallets' passphrase, signers/demo-passphrase)",
+    );
+  return lines;
+}
+
 function startedText(server: ExchangeServer, dataDir: string, recovery: RecoverySummary): string {
   const lines = [
     `Bulwark listening on ${server.url}  (data dir ${dataDir})`,
@@ -117,6 +142,7 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
           ? `; no wallet yet for ${[...new Set(waiting)].join(", ")} (bulwark wallet init)`
           : "") +
         "; bulwark custody status",
+      ...coldText(coldWallets(server, dataDir)),
     );
   }
   if (server.operatorUrl !== null)
@@ -174,6 +200,7 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
       recovery,
       ...coreSummary(server.exchange.internals.core),
       marketDataRestore: server.marketDataRestore,
+      coldWallets: coldWallets(server, cli.dataDir),
       devnet:
         server.devnet === null
           ? null

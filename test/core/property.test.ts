@@ -3,7 +3,8 @@
 // invariants of both holding throughout; a snapshot of the fast core restores to the same state
 // and continues identically.
 //
-// PROPERTY_RUNS=<n> raises the number of runs (default keeps the suite around a minute on 2 cores);
+// Runs: PROPERTY_RUNS=<n>, else 1000 with BULWARK_TEST_FULL=1 (`npm run test:full`, which CI runs
+// after npm test), else 200 (npm test: about 15 s on 2 cores; the 1000 took a minute and more).
 // PROPERTY_SEED=<n> replays a failing seed.
 
 import fc from "fast-check";
@@ -13,7 +14,7 @@ import type { CoreStateView } from "../../src/core/state-view.ts";
 import { type FastCoreClass, loadFastCore } from "./machines.ts";
 import { applyAll, batchSizesArb, limitsArb, split, streamArb } from "./streams.ts";
 
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? (process.env.BULWARK_TEST_FULL === "1" ? 1000 : 200));
 const SEED = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);
 const fcParams = (numRuns: number) => ({ numRuns, ...(SEED === undefined ? {} : { seed: SEED }) });
 

@@ -153,12 +153,15 @@ describe("data dir permissions", () => {
 
 describe("demo mode on a data dir with real users", () => {
   it("is refused with a message naming --no-demo; --no-demo starts; a demo-only data dir restarts in demo mode", async () => {
+    // The demo's accounts are what the refusal reads; its custody (wallet init, signer and keygen
+    // children, funding by deposits: server-demo.test.ts) is not, and cost two-thirds of this
+    // file's time, so these demo starts run without the devnet chains.
     const demoDir = join(parentDir(), "demo");
-    const demo = await start(demoDir, { demo: true });
+    const demo = await start(demoDir, { demo: true, devnet: false });
     expect(demo.demo?.email).toBe(DEMO_TRADER_EMAIL);
     await stop(demo);
     // Only demo accounts: demo mode starts again.
-    await stop(await start(demoDir, { demo: true }));
+    await stop(await start(demoDir, { demo: true, devnet: false }));
 
     const realDir = join(parentDir(), "real");
     const real = await start(realDir);

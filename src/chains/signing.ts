@@ -10,6 +10,12 @@ export interface HotKeys {
   readonly chain: string;
   /** The master seed (16 to 64 bytes); the plugin derives its own keys from it (BIP32, etc.). */
   readonly seed: Uint8Array;
+  /**
+   * Every wallet generation's seed, oldest first, `seed` being the last (`bulwark wallet rotate`
+   * adds one). Absent: one generation. A plugin that knows generations signs for the old ones'
+   * addresses (sweeping them out) and pays only the newest one's; others use `seed` alone.
+   */
+  readonly seeds?: readonly Uint8Array[];
 }
 
 /** One output of a transaction as the chain plugin reads it. */
@@ -51,4 +57,9 @@ export interface ChainSigningPlugin {
   sign(payload: Uint8Array, keys: HotKeys): SignedTransaction;
   /** Public keys only: what custody needs to watch and derive addresses. Never private material. */
   exportPublicKeys(keys: HotKeys): ExportedPublicKey[];
+  /**
+   * Whether `address` is a hot (or change) address of a generation older than the newest: its
+   * keys are presumed stolen, so the signer pays nothing into it. Absent: no generations.
+   */
+  isRetiredHotAddress?(address: string, keys: HotKeys): boolean;
 }

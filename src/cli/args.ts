@@ -49,6 +49,10 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
   wallet init --chain devnet-btc|devnet-eth
         creates the chain signer's hot keystore (passphrase: BULWARK_SIGNER_PASSPHRASE or a prompt)
         and writes its public keys for custody; offline only
+  wallet rotate --chain devnet-btc|devnet-eth [--incident N]
+        a new wallet generation (fresh seed, new hot keys and deposit account): new deposit
+        addresses from the next request, old ones still watched, credited and swept; the old hot
+        wallet's coins move to the new one through signed transfers; users get a notice
   cold set-address --chain C --address A       the chain's cold address (from the next start)
   cold refill --chain C --currency X --amount Y --reason R [--as NAME]   cold → hot, needs approvals
   cold list [--chain C]
@@ -118,6 +122,8 @@ export const OPTIONS = {
   out: { type: "string" },
   keystore: { type: "string" },
   as: { type: "string" },
+  // wallet rotate (src/cli/wallet.ts)
+  incident: { type: "string" },
 } as const;
 
 export type Values = ReturnType<

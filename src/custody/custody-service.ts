@@ -35,6 +35,7 @@ import {
   type WithdrawalStep,
   type WithdrawalView,
 } from "./port.ts";
+import { planHotRotation, type RetiredHotWallet } from "./rotation.ts";
 import { REJECTABLE_STEPS, type SignerPort, WithdrawalPipeline } from "./withdrawal-pipeline.ts";
 
 const HOUR_MS = 3_600_000;
@@ -71,6 +72,8 @@ export interface ChainWallet {
   changeAddress: string | null;
   /** One deposit address per user, from the deposit xpub. */
   deposit: DepositDeriver;
+  /** Older wallet generations' hot wallets (`wallet rotate`): emptied into this one, never paid. */
+  retiredHot?: readonly RetiredHotWallet[];
 }
 
 /** A devnet chain's wallet from the xpubs its signer exported (hot /0/0, change /1/0, deposits /0/i). */
@@ -121,8 +124,10 @@ class ChainCustody {
   readonly watcher: DepositWatcher | null = null;
   readonly pipeline: WithdrawalPipeline;
   readonly transfers: InternalTransfers;
-  readonly hotAddress: string | null;
-  readonly changeAddress: string | null;
+  /** The active generation's; replaced by useWallet (`wallet rotate`). */
+  hotAddress: string | null;
+  changeAddress: string | null;
+  retiredHot: readonly RetiredHotWallet[];
   private sweepCursor: { account: number; index: number } | undefined;
   private watcherStarted: Promise<void> | null = null;
   private reorgedAfterCredit = 0;
@@ -136,6 +141,7 @@ class ChainCustody {
     const exchange = service.exchange;
     this.hotAddress = wallet?.hotAddress ?? null;
     this.changeAddress = wallet?.changeAddress ?? null;
+    this.retiredHot = wallet?.retiredHot ?? [];
     if (wallet !== null) {
       addresses.setDeriver(config.chain, wallet.deposit);
       this.watcher = new DepositWatcher({
@@ -241,10 +247,39 @@ class ChainCustody {
     if (this.ready && this.parts.signer !== null) {
       await this.planDepositSweeps();
       await this.planColdSweeps();
+      await planHotRotation(this.rotationParts());
       await this.transfers.advanceAll();
     }
     // Cold → hot refills: broadcast ones to confirmed and recorded, and the below-floor request.
     if (this.ready) await this.service.advanceColdRefills(this.parts.config.chain);
+  }
+
+  /** `wallet rotate`: pay from and sweep into the new generation's hot wallet from now on. */
+  useWallet(wallet: ChainWallet): void {
+    if (this.parts.wallet === null) throw new Error(`${this.parts.config.chain}: wallet not initialised`);
+    this.hotAddress = wallet.hotAddress;
+    this.changeAddress = wallet.changeAddress;
+    this.retiredHot = wallet.retiredHot ?? [];
+  }
+
+  private rotationParts(): Parameters<typeof planHotRotation>[0] {
+    const { config, kind, adapter, feeAsset, chainDecimals } = this.parts;
+    return {
+      chain: config.chain,
+      kind,
+      adapter,
+      currencies: config.currencies,
+      feeAsset,
+      chainDecimals,
+      assetOf: (code) => this.service.assetOf(code),
+      balanceOf: (address, asset) => this.parts.balanceOf(address, asset),
+      transfers: this.transfers,
+      hotAddress: this.requireHot(),
+      changeAddress: this.changeAddress,
+      retired: this.retiredHot,
+      hotPaymentPending: () => this.hotPaymentPending(),
+      log: this.service.log,
+    };
   }
 
   /** Deposit addresses holding at least the sweep threshold are swept into the hot wallet. */
@@ -631,6 +666,19 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     return this.chains.get(chain);
   }
 
+  /**
+   * `wallet rotate`: the chain's new active generation (src/custody/rotation.ts). New deposit
+   * addresses derive from its account from the next request on; payments leave from its hot wallet;
+   * the retired hot wallets are emptied into it by the next ticks.
+   */
+  rotateWallet(chain: string, wallet: ChainWallet): void {
+    const custody = this.chains.get(chain);
+    if (custody === undefined) throw new Error(`custody has no chain ${chain}`);
+    custody.useWallet(wallet);
+    this.addresses.setDeriver(chain, wallet.deposit);
+    void this.tick();
+  }
+
   // ---- CustodyPort ------------------------------------------------------------------------------
 
   terms(): CurrencyTerms[] {
@@ -762,6 +810,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
       own.size > 0 ||
       address === chain.hotAddress ||
       address === chain.changeAddress ||
+      chain.retiredHot.some((wallet) => address === wallet.hotAddress || address === wallet.changeAddress) ||
       address === chain.parts.coldAddress
     )
       throw new CustodyError("badAddress", "that is an address of this exchange");

@@ -1,5 +1,6 @@
 // Transfers between the exchange's own wallets on one chain: deposit addresses → hot (deposit
-// sweeps), hot → cold (above the hot cap). Each is a job persisted in a small journal file before
+// sweeps), hot → cold (above the hot cap), a rotated-out hot wallet → the new one (rotateHot,
+// src/custody/rotation.ts). Each is a job persisted in a small journal file before
 // every action (built with its intent → signed → broadcast → confirmed → recorded), so a restart
 // resumes it and the books record each transfer once: the wallet movement is submitted only after
 // checking the projected movements for the same transaction.
@@ -31,7 +32,7 @@ export type TransferStep = "signing" | "signed" | "broadcast" | "confirmed" | "r
 
 export interface TransferJob {
   jobId: string;
-  kind: Extract<IntentKind, "depositSweep" | "sweepToCold" | "refillGas">;
+  kind: Extract<IntentKind, "depositSweep" | "sweepToCold" | "refillGas" | "rotateHot">;
   /** The deposit address a sweep or a gas top-up is about (one job per address at a time). */
   sourceAddress?: string;
   asset: string;
@@ -238,7 +239,9 @@ export class InternalTransfers {
   /** The movement on the books (amount) and the network fee (fee asset), once each. */
   private async record(job: TransferJob): Promise<void> {
     const txId = job.txId ?? "";
-    await this.movement(job.asset, job.from, job.to, BigInt(job.amount), txId, false);
+    // rotateHot: hot to hot on the books (one account over every generation's addresses); the fee only.
+    if (job.from !== job.to)
+      await this.movement(job.asset, job.from, job.to, BigInt(job.amount), txId, false);
     // On a UTXO chain the fee came out of the moved coins; on an account chain out of the sender's
     // native balance. Rounded up from hot (the books never claim more than it has); down from deposit
     // addresses, whose books were credited rounded down (the residue is dust, below one ledger unit).

@@ -307,12 +307,17 @@ export class WithdrawalPipeline {
     }
     if (answer.ok)
       return this.move(withdrawal, "signed", { signedTx: answer.signedTx, txId: answer.txId, reason: null });
-    if (answer.code === "expired")
+    if (answer.code === "expired" || answer.code === "destination-retired")
       // Never signed (the signer re-signs a signed intent even after expiry): a new attempt is safe.
+      // destination-retired: built before `wallet rotate` with change to the old hot wallet; the new
+      // attempt is built from the new one.
       return this.move(withdrawal, "approved", {
         attempt: withdrawal.attempt + 1,
         intentJson: null,
-        reason: "intent expired before signing; building a new one",
+        reason:
+          answer.code === "expired"
+            ? "intent expired before signing; building a new one"
+            : "built for a rotated-out hot wallet; building a new one",
       });
     if (answer.code === "reused-id" || answer.code === "repeat-mismatch")
       return this.move(withdrawal, "stuck", {

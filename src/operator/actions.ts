@@ -58,6 +58,12 @@ import {
   marketConfigFromSpec,
   SpecError,
 } from "./market-spec.ts";
+import {
+  RotationInputError,
+  rotateWalletAction,
+  type WalletRotationPort,
+  type WalletRotationView,
+} from "./wallet-rotation.ts";
 
 export type OperatorErrorKind = "invalid" | "notFound" | "conflict" | "rejected";
 
@@ -163,6 +169,41 @@ export class OperatorActions {
   /** Attaches custody once it runs (or detaches it with null, before it stops). */
   setCustody(custody: CustodyPort | null): void {
     this.custody = custody;
+  }
+
+  private walletRotation: WalletRotationPort | null = null;
+
+  /** Attaches `wallet rotate` (src/server/wallet-rotation.ts); the notice goes through setIncidents' port. */
+  setWalletRotation(port: WalletRotationPort | null): void {
+    this.walletRotation = port;
+  }
+
+  /** `bulwark wallet rotate --chain C [--incident N]` (src/operator/wallet-rotation.ts). Audited as wallet.rotate. */
+  async rotateWallet(
+    actor: string,
+    input: { chain: string; incidentId?: number },
+  ): Promise<WalletRotationView> {
+    const rotation = this.walletRotation;
+    if (rotation === null) throw new OperatorError("notFound", "wallet rotation is not available here");
+    if (typeof input.chain !== "string" || input.chain === "")
+      throw new OperatorError("invalid", "--chain is required");
+    if (input.incidentId !== undefined && (!Number.isSafeInteger(input.incidentId) || input.incidentId < 1))
+      throw new OperatorError("invalid", "--incident must be a whole number from 1");
+    try {
+      return await rotateWalletAction(
+        {
+          rotation,
+          // The incident service's port arrives with the incidents work (setIncidents).
+          incidents: null,
+          audit: (action, subject, details) => this.audit(actor, action, subject, details as JsonValue),
+        },
+        actor,
+        input,
+      );
+    } catch (error) {
+      if (error instanceof RotationInputError) throw new OperatorError("notFound", error.message);
+      throw error;
+    }
   }
 
   private get accounts() {

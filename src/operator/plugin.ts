@@ -130,6 +130,7 @@ const withdrawalRequestBody = z
 // The cold wallet (cold-address change, refills). `as`: the operator's name custody counts.
 const operatorNameText = z.string().min(1).max(64).optional();
 const coldAddressBody = z.object({ chain: text, address: addressText }).strict();
+const walletRotateBody = z.object({ chain: text, incidentId: count.optional() }).strict();
 const coldRefillListQuery = z.object({ chain: text.optional() }).strict();
 const coldRefillBody = z
   .object({ chain: text, currency: currencyText, amount: decimalText, reason: text, as: operatorNameText })
@@ -415,6 +416,10 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   );
 
   // The cold wallet: its address (written by the CLI, read by custody at start) and refills.
+  // `wallet rotate`: a new wallet generation for a chain (src/operator/wallet-rotation.ts).
+  app.post("/wallet/rotate", route, async (request) =>
+    actions.rotateWallet(actor(request), parse(walletRotateBody, request.body)),
+  );
   app.post("/cold/address", route, async (request) =>
     actions.setColdAddress(actor(request), parse(coldAddressBody, request.body)),
   );

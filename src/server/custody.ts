@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChainAdapter } from "../chains/adapter.ts";
 import { UtxoDevnet } from "../chains/devnet/index.ts";
+import type { ExportedPublicKey } from "../chains/signing.ts";
 import {
   type ChainCustodyConfig,
   DEFAULT_SIGNER_10M_BPS,
@@ -21,13 +22,16 @@ import {
 } from "../custody/config.ts";
 import {
   type ChainCustodyParts,
+  type ChainWallet,
   CustodyService,
   devnetChainWallet,
   type SignerStatusPort,
 } from "../custody/custody-service.ts";
+import type { RetiredHotWallet } from "../custody/rotation.ts";
 import { SignerClient } from "../custody/signer-client.ts";
 import type { Exchange } from "../exchange/exchange.ts";
 import type { DevnetChains } from "./devnet.ts";
+import { readWalletGenerations } from "./signers.ts";
 
 export const CUSTODY_DIR_NAME = "custody";
 
@@ -111,6 +115,32 @@ function walletOf(kind: "utxo" | "account", publicKeys: { hot: string; deposit: 
   return publicKeys === null ? null : devnetChainWallet(kind, publicKeys);
 }
 
+/**
+ * A devnet chain's wallet as custody runs it: the active generation's addresses, and the retired
+ * generations' hot wallets (`wallet rotate`, src/custody/rotation.ts); null without a wallet.
+ */
+export function chainWalletOf(dataDir: string, chain: string, kind: "utxo" | "account"): ChainWallet | null {
+  const generations = readWalletGenerations(dataDir, chain);
+  if (generations === null) return walletOf(kind, readChainPublicKeys(dataDir, chain));
+  const keysOf = (publicKeys: readonly ExportedPublicKey[]) => {
+    const find = (label: string) => {
+      const found = publicKeys.find((entry) => entry.label === label)?.key;
+      if (found === undefined) throw new Error(`${chain}: a wallet generation has no "${label}" public key`);
+      return found;
+    };
+    return { hot: find("hot"), deposit: find("deposit") };
+  };
+  const active = generations.generations[generations.active];
+  const wallet = devnetChainWallet(kind, keysOf(active.publicKeys));
+  const retiredHot: RetiredHotWallet[] = generations.generations
+    .filter((entry) => entry.generation !== generations.active)
+    .map((entry) => {
+      const old = devnetChainWallet(kind, keysOf(entry.publicKeys));
+      return { generation: entry.generation, hotAddress: old.hotAddress, changeAddress: old.changeAddress };
+    });
+  return { ...wallet, retiredHot };
+}
+
 export interface EmbeddedCustodyOptions {
   dataDir: string;
   exchange: Exchange;
@@ -138,7 +168,7 @@ export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService
       config,
       adapter: chain as ChainAdapter,
       kind: utxo ? "utxo" : "account",
-      wallet: walletOf(utxo ? "utxo" : "account", readChainPublicKeys(options.dataDir, chain.chain)),
+      wallet: chainWalletOf(options.dataDir, chain.chain, utxo ? "utxo" : "account"),
       signer: socket === undefined ? null : signerPortOf(new SignerClient(socket)),
       coldAddress: readColdAddress(options.dataDir, chain.chain),
       balanceOf: async (address, asset) =>

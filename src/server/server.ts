@@ -46,6 +46,7 @@ import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
 import { ensureDemoWalletsIsolated, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
+import { WalletRotationService } from "./wallet-rotation.ts";
 
 export { DataDirBusyError, DataDirModeError };
 
@@ -265,10 +266,12 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
 
     let custody: CustodyService | null = null;
     let signers: SignerSupervisor | null = null;
+    let walletRotation: WalletRotationService | null = null;
     if (devnet !== null) {
       const started = await startCustody(options, env, exchange, devnet, demoMode, logger);
       custody = started.custody;
       signers = started.signers;
+      walletRotation = started.walletRotation;
       const stopCustody = started.custody;
       const stopSigners = started.signers;
       cleanups.push(() => stopSigners?.stop());
@@ -276,6 +279,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     }
 
     const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet, custody);
+    actions.setWalletRotation(walletRotation);
     const host = options.host ?? DEFAULT_HOST;
     const tls = readTls(options.tls);
     const gateway = createGateway(exchange, {
@@ -372,7 +376,11 @@ async function startCustody(
   devnet: DevnetChains,
   demoMode: boolean,
   logger: pino.Logger,
-): Promise<{ custody: CustodyService; signers: SignerSupervisor | null }> {
+): Promise<{
+  custody: CustodyService;
+  signers: SignerSupervisor | null;
+  walletRotation: WalletRotationService;
+}> {
   const policy = loadOrCreatePolicyKey(options.dataDir);
   // The demo's wallets are made by signer `init` children: no seed is ever in this process's memory.
   const demoPassphrase = demoMode
@@ -430,5 +438,14 @@ async function startCustody(
     ...crashDrillHook(env),
   });
   custody.start();
-  return { custody, signers };
+  // `wallet rotate` on this server: the signers' passphrase stays in memory for it, as for restarts.
+  const walletRotation = new WalletRotationService({
+    dataDir: options.dataDir,
+    passphrase,
+    policyPublicKeyHex: Buffer.from(policy.publicKey).toString("hex"),
+    custody,
+    signers,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+  return { custody, signers, walletRotation };
 }

@@ -3,7 +3,10 @@
 // chain (src/signer/main.ts) and restarts it when it dies.
 //
 //   <data-dir>/custody/policy.key            custody's Ed25519 policy secret key (hex, 0600)
-//   <data-dir>/custody/<chain>.pub.json       the public keys `wallet init` exported; custody reads only these
+//   <data-dir>/custody/<chain>.pub.json       the public keys `wallet init` exported (after `wallet rotate`:
+//                                             the active generation's); custody reads only these
+//   <data-dir>/custody/<chain>.generations.json  after `wallet rotate`: every generation's public keys,
+//                                             the active one marked (written before pub.json)
 //   <data-dir>/signers/<chain>/               0700, the signer's alone:
 //       keystore/keystore.json                the hot seed under scrypt + AES-256-GCM
 //       state/                                its signature log and lock
@@ -38,7 +41,13 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import type { ExportedPublicKey } from "../chains/signing.ts";
 import { parseSignerConfig } from "../signer/config.ts";
-import { DEFAULT_SCRYPT, KEYSTORE_FILE, Keystore, type ScryptParams } from "../signer/keystore.ts";
+import {
+  DEFAULT_SCRYPT,
+  KEYSTORE_FILE,
+  Keystore,
+  MAX_KEYSTORE_GENERATIONS,
+  type ScryptParams,
+} from "../signer/keystore.ts";
 import { BUILTIN_SIGNING_PLUGINS } from "../signer/plugins.ts";
 import type { AssetCaps } from "../signer/policy.ts";
 import { ensurePrivateDir, requireOwnerOnly } from "../signer/state.ts";
@@ -62,6 +71,10 @@ export interface SignerPaths {
   configPath: string;
   socketPath: string;
   publicKeysPath: string;
+  /** Every wallet generation's public keys; absent until the first `wallet rotate`. */
+  generationsPath: string;
+  /** The config of the short-lived `signer rotate` child (the running signer's stays as it is). */
+  rotateConfigPath: string;
 }
 
 function checkChainName(chain: string): void {
@@ -78,6 +91,8 @@ export function signerPaths(dataDir: string, chain: string): SignerPaths {
     configPath: join(dir, "signer.json"),
     socketPath: join(dir, "signer.sock"),
     publicKeysPath: join(dataDir, CUSTODY_DIR_NAME, `${chain}.pub.json`),
+    generationsPath: join(dataDir, CUSTODY_DIR_NAME, `${chain}.generations.json`),
+    rotateConfigPath: join(dir, "rotate.json"),
   };
 }
 
@@ -288,10 +303,34 @@ export async function initWalletIsolated(
   };
   parseSignerConfig(config);
   writeFileAtomic(paths.configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const output = await runSignerChild(chain, ["init", "--config", paths.configPath], passphrase);
+  const line = output.split("\n").find((text) => text.includes('"initialized"'));
+  const answer = JSON.parse(line ?? "{}") as { publicKeys?: ExportedPublicKey[] };
+  const publicKeys = answer.publicKeys ?? [];
+  if (publicKeys.length === 0) throw new Error(`signer init for ${chain} printed no public keys`);
+  checkPublicKeys(chain, publicKeys);
+  writeFileAtomic(paths.publicKeysPath, `${JSON.stringify(publicKeys, null, 2)}\n`);
+  return {
+    chain,
+    publicKeys,
+    keystoreDir: paths.keystoreDir,
+    publicKeysPath: paths.publicKeysPath,
+    created: true,
+  };
+}
+
+function checkPublicKeys(chain: string, publicKeys: readonly ExportedPublicKey[]): void {
+  for (const key of publicKeys)
+    if (typeof key?.key !== "string" || typeof key.label !== "string" || /prv/.test(key.key.slice(0, 4)))
+      throw new Error(`the ${chain} signer exported something other than a public key`);
+}
+
+/** Runs a short-lived signer child (`init`, `rotate`) with the passphrase in its env; resolves with its stdout. */
+function runSignerChild(chain: string, args: string[], passphrase: string): Promise<string> {
   const env: NodeJS.ProcessEnv = { [SIGNER_PASSPHRASE_ENV]: passphrase };
   for (const name of ["PATH", "HOME", "TMPDIR"]) if (process.env[name]) env[name] = process.env[name];
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [...signerEntry(), "init", "--config", paths.configPath], {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [...signerEntry(), ...args], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -313,23 +352,167 @@ export async function initWalletIsolated(
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(stdout);
-      else reject(new Error(`signer init for ${chain} failed (${signal ?? `exit ${code}`})${tail(stderr)}`));
+      else
+        reject(
+          new SignerChildError(
+            `signer ${args[0]} for ${chain} failed (${signal ?? `exit ${code}`})${tail(stderr)}`,
+            stderr,
+          ),
+        );
     });
   });
-  const line = output.split("\n").find((text) => text.includes('"initialized"'));
-  const answer = JSON.parse(line ?? "{}") as { publicKeys?: ExportedPublicKey[] };
-  const publicKeys = answer.publicKeys ?? [];
-  if (publicKeys.length === 0) throw new Error(`signer init for ${chain} printed no public keys`);
-  for (const key of publicKeys)
-    if (typeof key.key !== "string" || /prv/.test(key.key.slice(0, 4)))
-      throw new Error(`the ${chain} signer exported something other than a public key`);
+}
+
+/** A short-lived signer child failed; `stderr` says why (a wrong passphrase, say). */
+export class SignerChildError extends Error {
+  override name = "SignerChildError";
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+// ---- wallet generations (`wallet rotate`) ---------------------------------------------------
+
+export interface WalletGeneration {
+  generation: number;
+  publicKeys: ExportedPublicKey[];
+  /** When custody published it (ms since the epoch); 0 for generation 0 of a wallet made before rotations. */
+  createdMs: number;
+}
+
+/** `<chain>.generations.json`: every generation, `active` the one custody pays into and hands out. */
+export interface WalletGenerations {
+  version: 1;
+  chain: string;
+  active: number;
+  generations: WalletGeneration[];
+}
+
+/** The wallet's generations: the generations file, or generation 0 alone from pub.json; null without a wallet. */
+export function readWalletGenerations(dataDir: string, chain: string): WalletGenerations | null {
+  const paths = signerPaths(dataDir, chain);
+  if (existsSync(paths.generationsPath)) {
+    const parsed = JSON.parse(readFileSync(paths.generationsPath, "utf8")) as WalletGenerations;
+    const ok =
+      parsed?.version === 1 &&
+      parsed.chain === chain &&
+      Array.isArray(parsed.generations) &&
+      parsed.generations.length >= 1 &&
+      parsed.generations.length <= MAX_KEYSTORE_GENERATIONS &&
+      parsed.generations.every((entry, i) => entry?.generation === i && Array.isArray(entry.publicKeys)) &&
+      parsed.active === parsed.generations.length - 1;
+    if (!ok) throw new Error(`${paths.generationsPath} is not a wallet generations file of ${chain}`);
+    for (const entry of parsed.generations) checkPublicKeys(chain, entry.publicKeys);
+    return parsed;
+  }
+  if (!existsSync(paths.publicKeysPath)) return null;
+  const publicKeys = JSON.parse(readFileSync(paths.publicKeysPath, "utf8")) as ExportedPublicKey[];
+  if (!Array.isArray(publicKeys)) throw new Error(`${paths.publicKeysPath} is not a list of public keys`);
+  checkPublicKeys(chain, publicKeys);
+  return { version: 1, chain, active: 0, generations: [{ generation: 0, publicKeys, createdMs: 0 }] };
+}
+
+/** `wallet rotate` on a chain without a wallet (or with a keystore custody never published). */
+export class WalletNotInitialisedError extends Error {
+  override name = "WalletNotInitialisedError";
+}
+
+export interface WalletRotation {
+  chain: string;
+  /** The new active generation. */
+  generation: number;
+  /** Its public keys (what pub.json now holds). */
+  publicKeys: ExportedPublicKey[];
+  /** False when the keystore already held it (a rotation that stopped before publishing): only published now. */
+  created: boolean;
+  generationsPath: string;
+}
+
+function sameKeys(a: readonly ExportedPublicKey[], b: readonly ExportedPublicKey[]): boolean {
+  return a.length === b.length && a.every((key, i) => key.label === b[i].label && key.key === b[i].key);
+}
+
+/**
+ * `wallet rotate`: a short-lived `signer rotate` child adds a wallet generation (a fresh seed, the
+ * next derivation accounts) to the chain's keystore and prints every generation's public keys, so
+ * no seed is ever in this process's memory. Checked against what custody published (the same
+ * keystore), then written: the generations file first, then pub.json (the active keys). Running
+ * it again after a crash between the two publishes the generation already made instead of adding
+ * another. The running signer learns the generation only when it restarts (SignerSupervisor.restart).
+ */
+export async function rotateWalletIsolated(
+  dataDir: string,
+  chain: string,
+  passphrase: string,
+  policyPublicKeyHex: string,
+  clock: () => number = Date.now,
+): Promise<WalletRotation> {
+  const plugin = pluginOf(chain);
+  const paths = signerPaths(dataDir, chain);
+  const published = isWalletInitialised(dataDir, chain) ? readWalletGenerations(dataDir, chain) : null;
+  if (published === null)
+    throw new WalletNotInitialisedError(
+      `the ${chain} wallet is not initialised: run \`bulwark wallet init --chain ${chain}\` first`,
+    );
+  if (published.generations.length >= MAX_KEYSTORE_GENERATIONS)
+    throw new Error(`the ${chain} wallet has ${published.generations.length} generations, the most it may`);
+  // The new generation's KDF is the first one's (the demo's cheap one stays cheap, an operator's strong).
+  const header = JSON.parse(readFileSync(join(paths.keystoreDir, KEYSTORE_FILE), "utf8")) as {
+    kdf?: { N?: unknown; r?: unknown; p?: unknown };
+  };
+  const scrypt = { N: Number(header.kdf?.N), r: Number(header.kdf?.r), p: Number(header.kdf?.p) };
+  const config = {
+    chain: plugin.chain,
+    socketPath: paths.socketPath,
+    stateDir: paths.stateDir,
+    keystoreDir: paths.keystoreDir,
+    policyPublicKey: policyPublicKeyHex,
+    caps: {},
+    coldAddresses: [],
+    passphraseEnv: SIGNER_PASSPHRASE_ENV,
+    scrypt,
+  };
+  parseSignerConfig(config);
+  writeFileAtomic(paths.rotateConfigPath, `${JSON.stringify(config, null, 2)}\n`);
+  const output = await runSignerChild(
+    chain,
+    ["rotate", "--generations", String(published.generations.length), "--config", paths.rotateConfigPath],
+    passphrase,
+  );
+  const line = output.split("\n").find((text) => text.includes('"rotated"'));
+  const answer = JSON.parse(line ?? "{}") as { created?: unknown; generations?: ExportedPublicKey[][] };
+  const generations = answer.generations;
+  if (!Array.isArray(generations) || generations.length !== published.generations.length + 1)
+    throw new Error(
+      `signer rotate for ${chain} did not print ${published.generations.length + 1} generations`,
+    );
+  for (const keys of generations) checkPublicKeys(chain, keys);
+  // The keystore rotated must be the one custody's addresses come from.
+  published.generations.forEach((entry, i) => {
+    if (!sameKeys(entry.publicKeys, generations[i]))
+      throw new Error(
+        `the ${chain} keystore's generation ${i} does not match custody's published public keys; nothing was published`,
+      );
+  });
+  const generation = published.generations.length;
+  const publicKeys = generations[generation];
+  const next: WalletGenerations = {
+    version: 1,
+    chain,
+    active: generation,
+    generations: [...published.generations, { generation, publicKeys, createdMs: clock() }],
+  };
+  writeFileAtomic(paths.generationsPath, `${JSON.stringify(next, null, 2)}\n`);
   writeFileAtomic(paths.publicKeysPath, `${JSON.stringify(publicKeys, null, 2)}\n`);
   return {
     chain,
+    generation,
     publicKeys,
-    keystoreDir: paths.keystoreDir,
-    publicKeysPath: paths.publicKeysPath,
-    created: true,
+    created: answer.created === true,
+    generationsPath: paths.generationsPath,
   };
 }
 
@@ -567,6 +750,42 @@ export class SignerSupervisor {
       restartsInLastMinute: handle.restartTimes.filter((at) => at > now - RESTART_WINDOW_MS).length,
       gaveUp: handle.gaveUp,
     }));
+  }
+
+  /**
+   * Stops the chain's signer and starts it again, resolving once it is ready: how a running server's
+   * signer learns a wallet generation `wallet rotate` added (the keystore is read at start only).
+   * Signing requests in between fail and are retried by custody, like during a crash restart.
+   */
+  async restart(chain: string): Promise<void> {
+    const handle = this.handle(chain);
+    if (this.stopping) throw new Error("the signers are stopping");
+    if (handle.restartTimer) clearTimeout(handle.restartTimer);
+    handle.restartTimer = null;
+    const child = handle.child;
+    // Detached first: its exit is this restart's, not a crash to restart after.
+    handle.child = null;
+    handle.up = false;
+    if (child !== null && child.exitCode === null && child.signalCode === null) await this.terminate(child);
+    handle.gaveUp = false;
+    await this.launch(handle);
+  }
+
+  private async terminate(child: ChildProcess): Promise<void> {
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      child.kill("SIGKILL");
+      await exited;
+    }
   }
 
   /** SIGTERM to every signer, SIGKILL to one still running after stopTimeoutMs; no restarts after. */

@@ -14,7 +14,8 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { IntentWire } from "../chains/signer-protocol.ts";
 
-export const INTENT_KINDS = ["withdrawal", "sweepToCold", "depositSweep", "refillGas"] as const;
+/** APPEND ONLY: a kind is encoded by its index. rotateHot moves an old generation's hot coins to the newest hot wallet. */
+export const INTENT_KINDS = ["withdrawal", "sweepToCold", "depositSweep", "refillGas", "rotateHot"] as const;
 export type IntentKind = (typeof INTENT_KINDS)[number];
 
 export interface Intent {

@@ -6,6 +6,10 @@
 //
 // File (JSON): version, kdf (scrypt N, r, p, salt), iv, tag, ciphertext. The header fields are the
 // GCM additional data, so a changed parameter fails authentication like a wrong passphrase.
+//
+// Generations (`bulwark wallet rotate`): keystore.json holds generation 0's seed, keystore-<g>.json
+// generation g's, each its own fresh seed under the same passphrase. Opening decrypts all of them
+// (the signer still signs sweeps out of an old generation's addresses); the newest is the active one.
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import {
@@ -25,6 +29,22 @@ import type { ChainSigningPlugin, ExportedPublicKey, HotKeys } from "../chains/s
 import { ensurePrivateDir, requireOwnerOnly } from "./state.ts";
 
 export const KEYSTORE_FILE = "keystore.json";
+/** Generations a keystore may hold (the devnet plugin's MAX_GENERATIONS): a bound on files opened. */
+export const MAX_KEYSTORE_GENERATIONS = 16;
+
+/** The file of generation `generation`: keystore.json for the first, keystore-<g>.json after. */
+export function keystoreFileOf(generation: number): string {
+  if (!Number.isSafeInteger(generation) || generation < 0 || generation >= MAX_KEYSTORE_GENERATIONS)
+    throw new KeystoreError(`keystore generation must be in 0..${MAX_KEYSTORE_GENERATIONS - 1}`);
+  return generation === 0 ? KEYSTORE_FILE : `keystore-${generation}.json`;
+}
+
+/** How many generations the keystore in `dir` holds (0: none); files must follow one another. */
+export function keystoreGenerations(dir: string): number {
+  let count = 0;
+  while (count < MAX_KEYSTORE_GENERATIONS && existsSync(join(dir, keystoreFileOf(count)))) count++;
+  return count;
+}
 
 export interface ScryptParams {
   N: number;
@@ -80,10 +100,11 @@ function writeKeystore(
   passphrase: string,
   entropy: Uint8Array,
   params: ScryptParams,
+  fileName: string = KEYSTORE_FILE,
 ): Uint8Array {
   if (entropy.length < 16 || entropy.length > 64) throw new KeystoreError("the seed must be 16 to 64 bytes");
   ensurePrivateDir(dir, "keystore directory");
-  const path = join(dir, KEYSTORE_FILE);
+  const path = join(dir, fileName);
   if (existsSync(path))
     throw new KeystoreError(`a keystore already exists at ${path}; refusing to overwrite it`);
   const salt = randomBytes(16);
@@ -155,9 +176,9 @@ function parseFile(text: string): KeystoreFile {
   return file;
 }
 
-function readKeystoreFile(dir: string): KeystoreFile {
+function readKeystoreFile(dir: string, fileName: string = KEYSTORE_FILE): KeystoreFile {
   requireOwnerOnly(dir, "keystore directory");
-  const path = join(dir, KEYSTORE_FILE);
+  const path = join(dir, fileName);
   requireOwnerOnly(path, "keystore file");
   return parseFile(readFileSync(path, "utf8"));
 }
@@ -177,23 +198,78 @@ function decrypt(file: KeystoreFile, key: Uint8Array): Uint8Array {
   }
 }
 
-/** The decrypted seed, held in this process only. */
-export class Keystore {
-  #seed: Uint8Array | undefined;
+function openGeneration(dir: string, passphrase: string, generation: number): Uint8Array {
+  const file = readKeystoreFile(dir, keystoreFileOf(generation));
+  const key = deriveKey(passphrase, Buffer.from(file.kdf.salt, "hex"), file.kdf);
+  try {
+    return decrypt(file, key);
+  } finally {
+    key.fill(0);
+  }
+}
 
-  private constructor(seed: Uint8Array) {
-    this.#seed = seed;
+/** The decrypted seeds (one per generation, the newest last), held in this process only. */
+export class Keystore {
+  #seeds: Uint8Array[] | undefined;
+
+  private constructor(seeds: Uint8Array[]) {
+    if (seeds.length < 1 || seeds.length > MAX_KEYSTORE_GENERATIONS)
+      throw new KeystoreError(`a keystore holds 1 to ${MAX_KEYSTORE_GENERATIONS} generations`);
+    this.#seeds = seeds;
   }
 
-  /** Opens the keystore in `dir`; a wrong passphrase fails with a KeystoreError saying so. */
+  /** Opens every generation of the keystore in `dir`; a wrong passphrase fails with a KeystoreError saying so. */
   static open(dir: string, passphrase: string): Keystore {
-    const file = readKeystoreFile(dir);
-    const key = deriveKey(passphrase, Buffer.from(file.kdf.salt, "hex"), file.kdf);
+    const count = Math.max(1, keystoreGenerations(dir));
+    const seeds: Uint8Array[] = [];
     try {
-      return new Keystore(decrypt(file, key));
-    } finally {
-      key.fill(0);
+      for (let generation = 0; generation < count; generation++)
+        seeds.push(openGeneration(dir, passphrase, generation));
+    } catch (error) {
+      for (const seed of seeds) seed.fill(0);
+      throw error;
     }
+    return new Keystore(seeds);
+  }
+
+  /**
+   * `wallet rotate`: opens the keystore (every generation decrypts under `passphrase`, so a typo
+   * cannot start a generation nobody can open with the others), writes the next generation from
+   * caller-given entropy, reads it back, and returns the keystore with it as the newest.
+   */
+  static addGeneration(
+    dir: string,
+    passphrase: string,
+    entropy: Uint8Array,
+    params: ScryptParams = DEFAULT_SCRYPT,
+  ): Keystore {
+    const keystore = Keystore.open(dir, passphrase);
+    try {
+      const generation = keystore.generations;
+      if (generation >= MAX_KEYSTORE_GENERATIONS)
+        throw new KeystoreError(`the keystore holds ${generation} generations, the most it may`);
+      const fileName = keystoreFileOf(generation);
+      const key = writeKeystore(dir, passphrase, entropy, params, fileName);
+      let seed: Uint8Array;
+      try {
+        seed = decrypt(readKeystoreFile(dir, fileName), key);
+      } finally {
+        key.fill(0);
+      }
+      if (seed.length !== entropy.length || !seed.every((byte, i) => byte === entropy[i]))
+        throw new KeystoreError("the keystore generation read back does not hold the seed written");
+      keystore.#seeds?.push(seed);
+      return keystore;
+    } catch (error) {
+      keystore.close();
+      throw error;
+    }
+  }
+
+  /** How many generations are open (1 + the rotations). */
+  get generations(): number {
+    if (!this.#seeds) throw new KeystoreError("the keystore is closed");
+    return this.#seeds.length;
   }
 
   /**
@@ -212,7 +288,7 @@ export class Keystore {
       const seed = decrypt(readKeystoreFile(dir), key);
       if (seed.length !== entropy.length || !seed.every((byte, i) => byte === entropy[i]))
         throw new KeystoreError("the keystore read back does not hold the seed written");
-      return new Keystore(seed);
+      return new Keystore([seed]);
     } finally {
       key.fill(0);
     }
@@ -220,8 +296,28 @@ export class Keystore {
 
   /** The key material a chain plugin signs with; valid until close(). */
   hotKeys(chain: string): HotKeys {
-    if (!this.#seed) throw new KeystoreError("the keystore is closed");
-    return Object.freeze({ chain, seed: this.#seed });
+    const seeds = this.#seeds;
+    if (!seeds) throw new KeystoreError("the keystore is closed");
+    const newest = seeds[seeds.length - 1];
+    // One generation: exactly the keys of before rotations existed (plugins without generations).
+    if (seeds.length === 1) return Object.freeze({ chain, seed: newest });
+    return Object.freeze({ chain, seed: newest, seeds: Object.freeze([...seeds]) });
+  }
+
+  /**
+   * The hook for `wallet rotate`: every generation's public keys, oldest first, each as the plugin
+   * exports them for the keystore as it stood when that generation was the newest.
+   */
+  exportGenerationPublicKeys(plugin: ChainSigningPlugin): ExportedPublicKey[][] {
+    const seeds = this.#seeds;
+    if (!seeds) throw new KeystoreError("the keystore is closed");
+    return seeds.map((seed, generation) =>
+      plugin.exportPublicKeys(
+        generation === 0
+          ? { chain: plugin.chain, seed }
+          : { chain: plugin.chain, seed, seeds: seeds.slice(0, generation + 1) },
+      ),
+    );
   }
 
   /** The hook for `wallet init`: only public keys leave, through the chain plugin. */
@@ -231,7 +327,7 @@ export class Keystore {
 
   /** Overwrites the seed in memory. */
   close(): void {
-    this.#seed?.fill(0);
-    this.#seed = undefined;
+    for (const seed of this.#seeds ?? []) seed.fill(0);
+    this.#seeds = undefined;
   }
 }

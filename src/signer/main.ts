@@ -13,14 +13,14 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import type { ChainSigningPlugin } from "../chains/signing.ts";
 import { parseSignerConfig, type SignerConfig } from "./config.ts";
-import { Keystore } from "./keystore.ts";
+import { Keystore, keystoreGenerations } from "./keystore.ts";
 import { lockStateDir } from "./lock.ts";
 import { BUILTIN_SIGNING_PLUGINS, signingPluginFor } from "./plugins.ts";
 import { listenSigner } from "./server.ts";
 import { SignerService } from "./service.ts";
 import { ensurePrivateDir, SignerState } from "./state.ts";
 
-const USAGE = "usage: signer (run [--exit-with-stdin] | init) --config <file>";
+const USAGE = "usage: signer (run [--exit-with-stdin] | init | rotate --generations <n>) --config <file>";
 
 function readConfig(argv: string[]): SignerConfig {
   const at = argv.indexOf("--config");
@@ -36,6 +36,49 @@ function takePassphrase(config: SignerConfig, env: NodeJS.ProcessEnv): string {
   return passphrase;
 }
 
+function generationsArgument(argv: string[]): number {
+  const at = argv.indexOf("--generations");
+  const value = at < 0 ? Number.NaN : Number(argv[at + 1]);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(USAGE);
+  return value;
+}
+
+/**
+ * `rotate --generations n`: custody has published n generations. When the keystore holds n, a new
+ * generation is made from fresh entropy; when it holds n + 1 (a rotation that stopped before its
+ * public keys were written), it is only exported. Prints every generation's public keys.
+ */
+function rotate(
+  config: SignerConfig,
+  plugin: ChainSigningPlugin,
+  passphrase: string,
+  published: number,
+): void {
+  const held = keystoreGenerations(config.keystoreDir);
+  if (held !== published && held !== published + 1)
+    throw new Error(
+      `the keystore holds ${held} generation(s) and custody published ${published}: they do not follow one another`,
+    );
+  const created = held === published;
+  let keystore: Keystore;
+  if (created) {
+    const entropy = randomBytes(32);
+    try {
+      keystore = Keystore.addGeneration(config.keystoreDir, passphrase, entropy, config.scrypt);
+    } finally {
+      entropy.fill(0);
+    }
+  } else {
+    keystore = Keystore.open(config.keystoreDir, passphrase);
+  }
+  try {
+    const generations = keystore.exportGenerationPublicKeys(plugin);
+    process.stdout.write(`${JSON.stringify({ event: "rotated", created, generations })}\n`);
+  } finally {
+    keystore.close();
+  }
+}
+
 /** Runs the signer command; resolves with a stop function for `run`. An Ethereum chain's plugin is built from the config. */
 export async function signerMain(
   argv: string[],
@@ -43,7 +86,7 @@ export async function signerMain(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<() => void> {
   const command = argv[0];
-  if (command !== "run" && command !== "init") throw new Error(USAGE);
+  if (command !== "run" && command !== "init" && command !== "rotate") throw new Error(USAGE);
   const config = readConfig(argv);
   const plugin = signingPluginFor(config, plugins);
   if (!plugin) throw new Error(`no signing plugin for chain ${config.chain}`);
@@ -55,6 +98,10 @@ export async function signerMain(
       `${JSON.stringify({ event: "initialized", publicKeys: keystore.exportPublicKeys(plugin) })}\n`,
     );
     keystore.close();
+    return () => {};
+  }
+  if (command === "rotate") {
+    rotate(config, plugin, passphrase, generationsArgument(argv));
     return () => {};
   }
 

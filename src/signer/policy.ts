@@ -71,6 +71,7 @@ export type RefusalCode =
   | "cold-destination-not-allowed"
   | "destination-not-own"
   | "destination-is-own"
+  | "destination-retired"
   | "payload-unreadable"
   | "payload-mismatch"
   | "per-transaction-cap"
@@ -116,6 +117,8 @@ export interface PolicyInput {
   /** The chain plugin's reading of the payload (called once, after the cheap checks). */
   describe: (payload: Uint8Array) => PayloadDescription;
   isOwnAddress: (address: string) => boolean;
+  /** An older wallet generation's hot or change address (its keys presumed stolen); absent: none. */
+  isRetiredHotAddress?: (address: string) => boolean;
 }
 
 function refuse(code: RefusalCode, detail: string): Refusal {
@@ -164,6 +167,7 @@ export function checkIntent(input: PolicyInput): Approval | Repeat | Refusal {
       break;
     case "depositSweep":
     case "refillGas":
+    case "rotateHot":
       if (!own(intent.to)) return refuse("destination-not-own", `${intent.to} is not a hot wallet address`);
       break;
     case "withdrawal":
@@ -181,8 +185,15 @@ export function checkIntent(input: PolicyInput): Approval | Repeat | Refusal {
     );
   }
   // Exactly one payment to `to` of `amount` in `asset`; every other payment is change to the hot wallet.
+  // Nothing is paid into a rotated-out hot wallet: whoever stole its keys would take it.
+  const retired = input.isRetiredHotAddress ?? (() => false);
   let matched = 0;
   for (const payment of description.payments) {
+    if (retired(payment.to))
+      return refuse(
+        "destination-retired",
+        `${payment.to} is a hot address of a rotated-out wallet generation; nothing is paid into it`,
+      );
     if (payment.to === intent.to) {
       if (payment.asset !== intent.asset || payment.amount !== intent.amount || ++matched > 1)
         return refuse(

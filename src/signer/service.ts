@@ -89,6 +89,7 @@ export class SignerService {
       nowMs,
       describe: (payload) => this.plugin.describe(payload, this.keys),
       isOwnAddress: (address) => this.plugin.isOwnAddress(address, this.keys),
+      isRetiredHotAddress: (address) => this.plugin.isRetiredHotAddress?.(address, this.keys) ?? false,
     });
     if (!verdict.ok) return verdict;
     if (verdict.repeat) return this.signAgain(signed, verdict.previous);

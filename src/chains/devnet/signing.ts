@@ -9,6 +9,14 @@
 //      │   └─ /1/i  change
 //      └─ account 1' (deposit)  exported "deposit"  → custody derives /0/i, one per user
 //
+// Generations (`bulwark wallet rotate`): generation g has a seed of its own (the keystore's g-th
+// file) and uses accounts 2g' (hot) and 2g+1' (deposit) of it. A new seed, because the rotation
+// answers a stolen keystore and passphrase: the thief can derive every account of the old seed, so
+// a new account of it would be no safer. The account numbers still advance, so custody's deposit
+// address table (one address per user, chain and account) hands every user a new address. The
+// signer keeps every older seed to sign the sweeps out of old deposit addresses and the move of the
+// old hot wallet's coins, and refuses to pay into an old generation's hot or change addresses.
+//
 // The coin types are private to the devnet so a devnet key never coincides with a key of a real
 // chain, even from the same seed. Custody derives every address from the exported xpubs
 // (`devnetAddressFromXpub`) and never holds a private key.
@@ -47,6 +55,25 @@ export const HOT_ACCOUNT = 0;
 export const DEPOSIT_ACCOUNT = 1;
 export const RECEIVE_CHAIN = 0;
 export const CHANGE_CHAIN = 1;
+/** Generations a keystore may hold (each a rotation after a suspected theft): a bound, not a policy. */
+export const MAX_GENERATIONS = 16;
+
+/** The hot account of wallet generation `generation` (0 for the first). */
+export function hotAccountOf(generation: number): number {
+  checkGeneration(generation);
+  return 2 * generation + HOT_ACCOUNT;
+}
+
+/** The deposit account of wallet generation `generation` (1 for the first). */
+export function depositAccountOf(generation: number): number {
+  checkGeneration(generation);
+  return 2 * generation + DEPOSIT_ACCOUNT;
+}
+
+function checkGeneration(generation: number): void {
+  if (!Number.isSafeInteger(generation) || generation < 0 || generation >= MAX_GENERATIONS)
+    throw new Error(`wallet generation must be an integer in 0..${MAX_GENERATIONS - 1}, got ${generation}`);
+}
 /** BIP32 test-network versions (tprv/tpub): devnet keys never look like mainnet keys. */
 export const DEVNET_KEY_VERSIONS = { private: 0x04358394, public: 0x043587cf } as const;
 export const DEFAULT_HOT_LOOKAHEAD = 100;
@@ -58,7 +85,10 @@ export const HOT_LABEL = "hot";
 export const DEPOSIT_LABEL = "deposit";
 
 export interface DevnetKeyPath {
-  account: typeof HOT_ACCOUNT | typeof DEPOSIT_ACCOUNT;
+  /** Which seed: the keystore's generation. */
+  generation: number;
+  /** hotAccountOf(generation) or depositAccountOf(generation). */
+  account: number;
   chain: typeof RECEIVE_CHAIN | typeof CHANGE_CHAIN;
   index: number;
 }
@@ -132,6 +162,7 @@ export interface DevnetSigningOptions {
 /** Public data remembered per seed: account nodes (public only) and address → path. */
 interface WalletIndex {
   check: string;
+  generation: number;
   /** Public chain nodes: hot receive, hot change, deposit receive. */
   hotReceive: HDKey;
   hotChange: HDKey;
@@ -175,18 +206,27 @@ class DevnetWallet {
     return toHex(sha256(tagged));
   }
 
-  private index(keys: HotKeys): WalletIndex {
-    const check = this.seedCheck(keys.seed);
-    const known = this.indexes.get(keys.seed);
-    if (known !== undefined && known.check === check) return known;
-    const master = HDKey.fromMasterSeed(keys.seed, DEVNET_KEY_VERSIONS);
-    const hot = master.derive(devnetAccountPath(this.kind, HOT_ACCOUNT));
-    const deposit = master.derive(devnetAccountPath(this.kind, DEPOSIT_ACCOUNT));
+  /** Every generation's seed, oldest first (one when the keystore was never rotated). */
+  seedsOf(keys: HotKeys): readonly Uint8Array[] {
+    const seeds = keys.seeds ?? [keys.seed];
+    if (seeds.length < 1 || seeds.length > MAX_GENERATIONS || seeds[seeds.length - 1] !== keys.seed)
+      throw new Error(`the keys hold ${seeds.length} generations, the newest not last`);
+    return seeds;
+  }
+
+  private index(seed: Uint8Array, generation: number): WalletIndex {
+    const check = this.seedCheck(seed);
+    const known = this.indexes.get(seed);
+    if (known !== undefined && known.check === check && known.generation === generation) return known;
+    const master = HDKey.fromMasterSeed(seed, DEVNET_KEY_VERSIONS);
+    const hot = master.derive(devnetAccountPath(this.kind, hotAccountOf(generation)));
+    const deposit = master.derive(devnetAccountPath(this.kind, depositAccountOf(generation)));
     const hotPublic = devnetWatchOnlyNode(hot.publicExtendedKey);
     const depositPublic = devnetWatchOnlyNode(deposit.publicExtendedKey);
     for (const node of [hot, deposit, master]) node.wipePrivateData();
     const index: WalletIndex = {
       check,
+      generation,
       hotReceive: hotPublic.deriveChild(RECEIVE_CHAIN),
       hotChange: hotPublic.deriveChild(CHANGE_CHAIN),
       depositReceive: depositPublic.deriveChild(RECEIVE_CHAIN),
@@ -194,7 +234,7 @@ class DevnetWallet {
       hotDerived: 0,
       depositDerived: 0,
     };
-    this.indexes.set(keys.seed, index);
+    this.indexes.set(seed, index);
     return index;
   }
 
@@ -211,11 +251,32 @@ class DevnetWallet {
       : normalizeAccountAddress(address);
   }
 
-  /** Where `address` sits in the wallet, within the lookahead; null when it is not found there. */
+  /** Where `address` sits in the wallet (any generation, newest first), within the lookahead; else null. */
   pathOf(address: string, keys: HotKeys): DevnetKeyPath | null {
     const canonical = this.normalize(address);
     if (canonical === null) return null;
-    const index = this.index(keys);
+    const seeds = this.seedsOf(keys);
+    for (let generation = seeds.length - 1; generation >= 0; generation--) {
+      const found = this.pathIn(canonical, this.index(seeds[generation], generation));
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  /** Whether `address` is a hot or change address of a generation older than the newest. */
+  isRetiredHot(address: string, keys: HotKeys): boolean {
+    const path = this.pathOf(address, keys);
+    return (
+      path !== null &&
+      path.generation < this.seedsOf(keys).length - 1 &&
+      path.account === hotAccountOf(path.generation)
+    );
+  }
+
+  private pathIn(canonical: string, index: WalletIndex): DevnetKeyPath | null {
+    const generation = index.generation;
+    const hotAccount = hotAccountOf(generation);
+    const depositAccount = depositAccountOf(generation);
     const known = index.paths.get(canonical);
     if (known !== undefined) return known;
     // Hot addresses first (few, and most lookups), then deposits; each in index order, remembered.
@@ -223,14 +284,14 @@ class DevnetWallet {
       const i = index.hotDerived++;
       const receive = this.addressAt(index.hotReceive, i);
       const change = this.addressAt(index.hotChange, i);
-      index.paths.set(receive, { account: HOT_ACCOUNT, chain: RECEIVE_CHAIN, index: i });
-      index.paths.set(change, { account: HOT_ACCOUNT, chain: CHANGE_CHAIN, index: i });
+      index.paths.set(receive, { generation, account: hotAccount, chain: RECEIVE_CHAIN, index: i });
+      index.paths.set(change, { generation, account: hotAccount, chain: CHANGE_CHAIN, index: i });
       if (receive === canonical || change === canonical) return index.paths.get(canonical) ?? null;
     }
     while (index.depositDerived < this.depositLookahead) {
       const i = index.depositDerived++;
       const deposit = this.addressAt(index.depositReceive, i);
-      index.paths.set(deposit, { account: DEPOSIT_ACCOUNT, chain: RECEIVE_CHAIN, index: i });
+      index.paths.set(deposit, { generation, account: depositAccount, chain: RECEIVE_CHAIN, index: i });
       if (deposit === canonical) return index.paths.get(canonical) ?? null;
     }
     return null;
@@ -244,10 +305,19 @@ class DevnetWallet {
         throw new Error(`${address} is not an address of this wallet (within the signer's lookahead)`);
       return path;
     });
-    const master = HDKey.fromMasterSeed(keys.seed, DEVNET_KEY_VERSIONS);
+    const seeds = this.seedsOf(keys);
+    const masters = new Map<number, HDKey>();
+    const masterOf = (generation: number): HDKey => {
+      let master = masters.get(generation);
+      if (master === undefined) {
+        master = HDKey.fromMasterSeed(seeds[generation], DEVNET_KEY_VERSIONS);
+        masters.set(generation, master);
+      }
+      return master;
+    };
     try {
       return paths.map((path, i) => {
-        const node = master.derive(devnetKeyPathText(this.kind, path));
+        const node = masterOf(path.generation).derive(devnetKeyPathText(this.kind, path));
         const privateKey = node.privateKey;
         if (privateKey === null) throw new Error("derivation produced no private key");
         const key = new Uint8Array(privateKey);
@@ -257,14 +327,16 @@ class DevnetWallet {
         return key;
       });
     } finally {
-      master.wipePrivateData();
+      for (const master of masters.values()) master.wipePrivateData();
     }
   }
 
+  /** The newest generation's public keys (what custody pays into and hands out from now on). */
   exportPublicKeys(keys: HotKeys): ExportedPublicKey[] {
+    const generation = this.seedsOf(keys).length - 1;
     return [
-      { label: HOT_LABEL, key: devnetAccountXpub(keys.seed, this.kind, HOT_ACCOUNT) },
-      { label: DEPOSIT_LABEL, key: devnetAccountXpub(keys.seed, this.kind, DEPOSIT_ACCOUNT) },
+      { label: HOT_LABEL, key: devnetAccountXpub(keys.seed, this.kind, hotAccountOf(generation)) },
+      { label: DEPOSIT_LABEL, key: devnetAccountXpub(keys.seed, this.kind, depositAccountOf(generation)) },
     ];
   }
 }
@@ -301,6 +373,7 @@ export function devnetUtxoSigningPlugin(options: DevnetSigningOptions = {}): Cha
       return description;
     },
     isOwnAddress: (address, keys) => wallet.pathOf(address, keys) !== null,
+    isRetiredHotAddress: (address, keys) => wallet.isRetiredHot(address, keys),
     sign(payload, keys) {
       const { signers } = signersOf(payload);
       const bytes = signWith(payload, wallet.privateKeysFor(signers, keys));
@@ -322,6 +395,7 @@ export function devnetAccountSigningPlugin(options: DevnetSigningOptions = {}): 
       return { payments: read.payments, fee: read.fee, feeAsset: read.feeAsset };
     },
     isOwnAddress: (address, keys) => wallet.pathOf(address, keys) !== null,
+    isRetiredHotAddress: (address, keys) => wallet.isRetiredHot(address, keys),
     sign(payload, keys) {
       const { from } = describeAccountPayload(payload);
       const bytes = signWith(payload, wallet.privateKeysFor([from], keys));

@@ -106,6 +106,7 @@ afterAll(async () => {
   // Signers of a killed server end with its pipes; give them a moment before the dir goes.
   await sleep(200);
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(`${dataDir}-demo-cold`, { recursive: true, force: true }); // the demo cold keystores beside it
 }, 30_000);
 
 function start(killAtStep: WithdrawalStep | undefined): ServerChild {

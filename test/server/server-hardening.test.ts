@@ -23,7 +23,9 @@ const servers: ExchangeServer[] = [];
 
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+  // With the demo cold keystores beside each data dir (src/server/demo/cold-wallet.ts).
+  for (const directory of directories.splice(0))
+    for (const path of [directory, `${directory}-demo-cold`]) rmSync(path, { recursive: true, force: true });
 });
 
 /** A fresh temporary parent (mkdtemp makes it 0700); the data dir is a path under it. */

@@ -213,6 +213,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  // The demo cold keystores beside the data dir (src/server/demo/cold-wallet.ts).
+  if (dataDir !== undefined) rmSync(`${dataDir}-demo-cold`, { recursive: true, force: true });
 }, 60_000);
 
 describe("ccxt 4.5.73 reads custody's networks, limits and fees", () => {

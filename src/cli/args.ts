@@ -7,11 +7,13 @@ import { parseArgs } from "node:util";
 export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--json]
 
   start [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--no-demo] [--operator-listen HOST:PORT]
-        [--no-devnet] [--devnet-block-ms MS]
+        [--no-devnet] [--devnet-block-ms MS] [--webhook URL]...
         run the exchange: EXMO REST/WS API (default 127.0.0.1:8080, or BULWARK_PORT), operator API
         on <data-dir>/operator.sock (and on HOST:PORT with the operator token when asked), demo
         trader and market maker unless --no-demo, devnet chains (a block every 10000 ms; 0: only
-        on demand) unless --no-devnet; Ctrl-C stops cleanly
+        on demand) unless --no-devnet; alerts (incidents, notices, the audit head) to each --webhook
+        (else <data-dir>/webhooks.json), signed with BULWARK_WEBHOOK_SECRET or <data-dir>/webhook-secret;
+        Ctrl-C stops cleanly
   verify                       recover, check every invariant, print last sequence and state hash
   user create --email E        the password is read from stdin (one line) or typed at a prompt
   user freeze|unfreeze --email E
@@ -40,7 +42,14 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         theft drill: spends from the hot wallet with the hot key from <data-dir>/signers/
         (passphrase: BULWARK_SIGNER_PASSPHRASE or <data-dir>/signers/demo-passphrase), behind
         custody's back; default destination a fresh address
-  custody status [--chain C]
+  custody status [--chain C]   wallets, signers, balances, each chain's breaker and last reconciliation
+  custody reconciliations --chain C [--limit N]   the chain's last reconciliations, newest first (default 20)
+  breaker status               each chain's breaker: closed or tripped (cause, when, by whom, incident)
+  breaker trip --chain C|--all --reason R [--incident N]
+        stops the chain (or every chain): signer halted, withdrawals, sweeps and refills paused;
+        deposits are still credited and trading goes on; opens an incident (or joins incident N)
+  breaker resume --chain C --reason R [--approver NAME]...
+        closes a tripped breaker (the signer resumes); in production mode two distinct --approver
   withdrawal list [--email E] [--step S] [--limit N]     newest first (default 100)
   withdrawal request --email E --currency C --amount X --address A --code TOTP
         the user's own withdrawal, proved by their 2FA code, through every check of withdraw_crypt
@@ -65,6 +74,24 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         data dir; passphrase: BULWARK_COLD_PASSPHRASE or a prompt); prints the cold address
   cold sign --chain C --keystore DIR --in FILE --out FILE [--to HOT_ADDRESS]
         offline machine: checks the exported payload and signs it with the cold key
+  incident list [--all] [--limit N]   open incidents (every one with --all), newest first
+  incident show --id N               the incident and its whole timeline
+  incident note --id N --message M   posts an update: WebSocket clients, the status page, webhooks
+  incident resolve --id N --reason R
+  incident export --id N [--out DIR] the timeline from the audit log: DIR/incident-N.md and .json
+  incident cover --id N --asset A --amount X [--from insurance|equity]
+        writes coins stolen from the hot wallet off the books (hot → incident losses), covered from
+        the insurance fund (default) or operator equity; no user balance changes; once per incident
+        and asset; then publishes reserves for A
+  insurance fund --asset A --amount X [--wallet cold|hot] [--txid T]
+        the operator's own coins sent to an exchange wallet become the insurance fund
+  insurance status             the fund and the losses covered, per asset
+  reserves publish [--asset A] a signed Merkle sum tree of customer liabilities per asset, next to
+        the coins at every exchange address
+  reserves list [--limit N]    publications, newest first (default 20)
+  reserves proof --user ID|--email E --asset A   a user's inclusion proof (what reserves_proof returns)
+  reserves verify --proof FILE --root ROOT [--key PUBLIC_KEY]
+        checks a proof offline (no data dir, no server); exits 1 with the reason when it fails
   audit verify                 walk the hash-chained audit log
   operator-token rotate        new operator API token (old one stops working at next start)
   help
@@ -122,8 +149,21 @@ export const OPTIONS = {
   out: { type: "string" },
   keystore: { type: "string" },
   as: { type: "string" },
-  // wallet rotate (src/cli/wallet.ts)
+  // incidents (src/cli/incident.ts) and the webhooks of `start`
+  message: { type: "string" },
+  all: { type: "boolean", default: false },
+  webhook: { type: "string", multiple: true },
+  // wallet rotate (src/cli/wallet.ts), breaker trip (src/cli/breaker.ts)
   incident: { type: "string" },
+  // breaker resume: who approves (two distinct in production mode)
+  approver: { type: "string", multiple: true },
+  // Loss cover, the insurance fund, proof of reserves (cover.ts, reserves.ts).
+  from: { type: "string" },
+  wallet: { type: "string" },
+  txid: { type: "string" },
+  user: { type: "string" },
+  proof: { type: "string" },
+  root: { type: "string" },
 } as const;
 
 export type Values = ReturnType<

@@ -7,12 +7,16 @@ import type { AssetListing, MarketListing, OperatorActions } from "../operator/a
 import type { DevnetChainStatus } from "../operator/devnet.ts";
 import type { MarketSpec } from "../operator/market-spec.ts";
 import { type Cli, CliError, required } from "./args.ts";
+import { BREAKER_COMMANDS } from "./breaker.ts";
 import { COLD_COMMANDS } from "./cold.ts";
+import { COVER_COMMANDS } from "./cover.ts";
 import { CUSTODY_COMMANDS } from "./custody.ts";
+import { INCIDENT_COMMANDS } from "./incident.ts";
 import type { CliIo } from "./io.ts";
 import type { OfflineNeeds } from "./offline.ts";
 import { readPassword } from "./password.ts";
 import type { OperatorClient } from "./remote.ts";
+import { RESERVES_COMMANDS } from "./reserves.ts";
 import { SECURITY_COMMANDS } from "./security.ts";
 import { STEAL_COMMANDS } from "./steal.ts";
 import { WALLET_COMMANDS } from "./wallet.ts";
@@ -233,10 +237,18 @@ export const OPERATOR_COMMANDS = {
   ...STEAL_COMMANDS,
   // ---- custody and withdrawals (src/cli/custody.ts) -------------------------------------------
   ...CUSTODY_COMMANDS,
+  // ---- the breakers and reconciliation (src/cli/breaker.ts) ----------------------------------
+  ...BREAKER_COMMANDS,
   // ---- the signers' wallets: `wallet init` (src/cli/wallet.ts) -------------------------------
   ...WALLET_COMMANDS,
   // ---- the cold wallet: address, refills, offline keygen and signing (src/cli/cold.ts) --------
   ...COLD_COMMANDS,
+  // ---- loss cover and the insurance fund (src/cli/cover.ts) ----------------------------------
+  ...COVER_COMMANDS,
+  // ---- proof of reserves; `reserves verify` runs in run.ts, needing nothing (src/cli/reserves.ts)
+  ...RESERVES_COMMANDS,
+  // ---- incidents: list, show, note, resolve, export (src/cli/incident.ts) ---------------------
+  ...INCIDENT_COMMANDS,
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
 
 /**

@@ -12,6 +12,7 @@
 //   with the default assets and markets on a fresh data dir, and closed again.
 
 import { join } from "node:path";
+import type { ExchangeBoundary } from "../exchange/boundary.ts";
 import type { OperatorActions } from "../operator/actions.ts";
 import { ensurePrivateDataDir } from "../server/data-dir.ts";
 import { acquireDataDirLock } from "../server/data-dir-lock.ts";
@@ -23,6 +24,16 @@ export type OfflineNeeds = "store" | "storeAndUserIdFloor" | "exchange" | "devne
 function databaseUrlOf(io: CliIo): string | undefined {
   const url = io.env.DATABASE_URL;
   return url === undefined || url === "" ? undefined : url;
+}
+
+/**
+ * The incident service over the store for `bulwark incident …` offline: entries are recorded and
+ * audited; no WebSocket client or webhook is told (no server runs to tell them).
+ */
+async function withIncidents(actions: OperatorActions, exchange: ExchangeBoundary): Promise<OperatorActions> {
+  const { IncidentService } = await import("../incidents/incident-service.ts");
+  actions.setIncidents(new IncidentService({ exchange }));
+  return actions;
 }
 
 /** Opens what `needs` says under the data dir's lock, runs `work`, and closes everything again. */
@@ -52,7 +63,7 @@ export async function withOfflineActions<T>(
       });
       try {
         await ensureDefaultMarkets(exchange);
-        return await work(new OperatorActions(exchange, secretBox));
+        return await work(await withIncidents(new OperatorActions(exchange, secretBox), exchange));
       } finally {
         await exchange.close();
       }
@@ -70,12 +81,16 @@ export async function withOfflineActions<T>(
         const { DevnetChains } = await import("../server/devnet.ts");
         const devnet = DevnetChains.open({ dataDir: cli.dataDir, blockIntervalMs: 0 });
         try {
-          return await work(new OperatorActions(storeOnlyBoundary(store), secretBox, Date.now, devnet));
+          const boundary = storeOnlyBoundary(store);
+          return await work(
+            await withIncidents(new OperatorActions(boundary, secretBox, Date.now, devnet), boundary),
+          );
         } finally {
           devnet.close();
         }
       }
-      return await work(new OperatorActions(storeOnlyBoundary(store), secretBox));
+      const boundary = storeOnlyBoundary(store);
+      return await work(await withIncidents(new OperatorActions(boundary, secretBox), boundary));
     } finally {
       await store.close();
     }

@@ -145,6 +145,12 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
       ...coldText(coldWallets(server, dataDir)),
     );
   }
+  lines.push(
+    `  status page: ${server.url}/status.html (JSON: /status); incidents: bulwark incident list`,
+    server.webhooks === null
+      ? "  webhooks: none (start --webhook URL, or <data-dir>/webhooks.json)"
+      : `  webhooks: ${server.webhooks.config.urls.length} receiver(s), signed with the secret from ${server.webhooks.config.secretSource === "generated" || server.webhooks.config.secretSource === "file" ? "<data-dir>/webhook-secret" : server.webhooks.config.secretSource}; audit head every ${server.webhooks.config.auditHeadIntervalMs / 1000} s`,
+  );
   if (server.operatorUrl !== null)
     lines.push(`  operator API on TCP: ${server.operatorUrl}  (Authorization: Bearer <operator token>)`);
   if (server.newOperatorToken !== null)
@@ -182,6 +188,8 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
     devnet: !cli.values["no-devnet"],
     devnetBlockMs: devnetBlockMsOf(cli),
     env: io.env,
+    // Absent: <data-dir>/webhooks.json (src/server/incidents.ts). The secret never comes from argv.
+    ...(cli.values.webhook === undefined ? {} : { webhooks: cli.values.webhook.map((url) => ({ url })) }),
   });
   const recovery = recoverySummary(server);
   say(

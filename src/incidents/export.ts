@@ -5,41 +5,9 @@
 // webhooks received (docs/INCIDENTS.md) to see that the whole log was not rewritten since.
 
 import { type AuditRow, auditRowHash } from "../exchange/boundary.ts";
+import type { ExportedEntry, IncidentExport } from "./port.ts";
 
-export interface ExportedEntry {
-  seq: number;
-  hash: string;
-  prevHash: string;
-  /** When the audit row was written. */
-  loggedAtMs: number;
-  actor: string;
-  action: string;
-  entry: number | null;
-  type: string | null;
-  /** When the entry happened (detection: the offending block's time). */
-  atMs: number | null;
-  message: string;
-  detail: unknown;
-  /** The row hashes to its stored hash from its stored predecessor hash. */
-  hashOk: boolean;
-}
-
-export interface IncidentExport {
-  incidentId: number;
-  exportedAtMs: number;
-  kind: string | null;
-  chain: string | null;
-  title: string | null;
-  status: "open" | "resolved";
-  openedAtMs: number | null;
-  resolvedAtMs: number | null;
-  /** The audit log's head when exported: compare with what the webhooks received. */
-  auditHead: { seq: number; hash: string } | null;
-  /** Every row hashed correctly and the entry numbers run 1, 2, 3… without a gap. */
-  consistent: boolean;
-  problems: string[];
-  timeline: ExportedEntry[];
-}
+export type { ExportedEntry, IncidentExport } from "./port.ts";
 
 function field<T>(
   details: Record<string, unknown>,

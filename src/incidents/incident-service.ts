@@ -18,6 +18,7 @@ import { INCIDENT_STORE_LIMITS, IncidentStoreError } from "../exchange/boundary.
 import { buildIncidentExport, type IncidentExport } from "./export.ts";
 import {
   INCIDENT_KINDS,
+  type IncidentAdminPort,
   type IncidentKind,
   type IncidentNotice,
   type IncidentOpenRequest,
@@ -169,7 +170,7 @@ export function auditActionOf(type: TimelineEntryType): string {
   return "incident.entry";
 }
 
-export class IncidentService implements IncidentPort {
+export class IncidentService implements IncidentAdminPort {
   private readonly exchange: IncidentServiceOptions["exchange"];
   private readonly clock: () => number;
   private readonly alerts: AlertSink | null;

@@ -91,4 +91,54 @@ export interface IncidentPort {
   list(filter: { status?: "open" | "resolved"; limit: number }): Promise<IncidentView[]>;
   /** Registers a listener for notices (the WebSocket gateway); returns the unsubscribe function. */
   onNotice(listener: (notice: IncidentNotice) => void): () => void;
+  /**
+   * The newest notices, newest first, at most `limit` (≤ 100), from memory (the status page's
+   * feed). Optional so a test double need not keep one; IncidentService has it.
+   */
+  recentNotices?(limit: number): IncidentNotice[];
+}
+
+/** One audit row of an incident, as `incident export` rebuilds the timeline from the audit log. */
+export interface ExportedEntry {
+  seq: number;
+  hash: string;
+  prevHash: string;
+  /** When the audit row was written. */
+  loggedAtMs: number;
+  actor: string;
+  action: string;
+  entry: number | null;
+  type: string | null;
+  /** When the entry happened (detection: when the offending block was seen). */
+  atMs: number | null;
+  message: string;
+  detail: unknown;
+  /** The row hashes to its stored hash from its stored predecessor hash. */
+  hashOk: boolean;
+}
+
+/** An incident's timeline from the audit log alone (src/incidents/export.ts). */
+export interface IncidentExport {
+  incidentId: number;
+  exportedAtMs: number;
+  kind: string | null;
+  chain: string | null;
+  title: string | null;
+  status: "open" | "resolved";
+  openedAtMs: number | null;
+  resolvedAtMs: number | null;
+  /** The audit log's head when exported: compare with what the webhooks received. */
+  auditHead: { seq: number; hash: string } | null;
+  /** Every row hashed correctly and the entry numbers run 1, 2, 3… without a gap. */
+  consistent: boolean;
+  problems: string[];
+  timeline: ExportedEntry[];
+}
+
+/** What operators do besides the port (src/operator/incident-actions.ts): resolve and export. */
+export interface IncidentAdminPort extends IncidentPort {
+  /** Resolves an open incident with the reason and tells everyone (a "resolved" notice). */
+  resolve(incidentId: number, input: { actor: string; reason: string }): Promise<IncidentView>;
+  /** The timeline rebuilt from the audit log's rows about this incident. */
+  exportTimeline(incidentId: number): Promise<IncidentExport>;
 }

@@ -40,6 +40,8 @@ import {
   type WithdrawalView,
 } from "../custody/port.ts";
 import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/boundary.ts";
+import type { IncidentAdminPort } from "../incidents/port.ts";
+import type { ReservesPort } from "../reserves/port.ts";
 import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
 import {
   type DevnetChainControl,
@@ -51,6 +53,9 @@ import {
   MAX_DEVNET_REORG_DEPTH,
   MAX_DEVNET_SIGNED_TX_BYTES,
 } from "./devnet.ts";
+import { BreakerActions } from "./breaker-actions.ts";
+import { IncidentActions } from "./incident-actions.ts";
+import { ReservesActions } from "./reserves-actions.ts";
 import {
   type AssetSpec,
   assetConfigFromSpec,
@@ -171,6 +176,36 @@ export class OperatorActions {
     this.custody = custody;
   }
 
+  private incidentPort: IncidentAdminPort | null = null;
+
+  /** Attaches the incident service: the server's, or the CLI's over the store when offline. */
+  setIncidents(port: IncidentAdminPort | null): void {
+    this.incidentPort = port;
+  }
+
+  /** `bulwark incident list|show|note|resolve|export` (src/operator/incident-actions.ts). */
+  get incidents(): IncidentActions {
+    return new IncidentActions(this.incidentPort);
+  }
+
+  private reservesPublisher: ReservesPort | null = null;
+
+  /** Attaches the reserves publisher (src/server/reserves.ts); null offline. */
+  setReservesPublisher(publisher: ReservesPort | null): void {
+    this.reservesPublisher = publisher;
+  }
+
+  /** `bulwark insurance …`, `incident cover`, `reserves …` (src/operator/reserves-actions.ts). */
+  get reserves(): ReservesActions {
+    return new ReservesActions({
+      exchange: this.exchange,
+      incidents: this.incidentPort,
+      publisher: this.reservesPublisher,
+      audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
+      userIdOf: async (email) => (await this.user(email)).userId,
+    });
+  }
+
   private walletRotation: WalletRotationPort | null = null;
 
   /** Attaches `wallet rotate` (src/server/wallet-rotation.ts); the notice goes through setIncidents' port. */
@@ -193,8 +228,7 @@ export class OperatorActions {
       return await rotateWalletAction(
         {
           rotation,
-          // The incident service's port arrives with the incidents work (setIncidents).
-          incidents: null,
+          incidents: this.incidentPort,
           audit: (action, subject, details) => this.audit(actor, action, subject, details as JsonValue),
         },
         actor,
@@ -955,6 +989,15 @@ export class OperatorActions {
     return view;
   }
 
+  /** The breaker commands (src/operator/breaker-actions.ts): status, trip, resume, reconciliations. */
+  get breaker(): BreakerActions {
+    return new BreakerActions({
+      port: () => this.custodyPort(),
+      call: (run) => this.custodyCall(run),
+      chainName: (chain) => this.custodyChainName(chain),
+    });
+  }
+
   private custodyPort(): CustodyPort {
     if (this.custody === null)
       throw new OperatorError(
@@ -1237,6 +1280,7 @@ const CUSTODY_ERROR_KINDS: Partial<Record<CustodyErrorCode, OperatorErrorKind>> 
   approvalRefused: "conflict",
   badAddress: "invalid",
   badAmount: "invalid",
+  invalidRequest: "invalid",
 };
 
 /** Refill refusals as operator error kinds. */

@@ -16,6 +16,9 @@ import {
   type OperatorErrorKind,
 } from "./actions.ts";
 import { MAX_DEVNET_SIGNED_TX_BYTES } from "./devnet.ts";
+import { registerBreakerRoutes } from "./breaker-actions.ts";
+import { registerIncidentRoutes } from "./incident-actions.ts";
+import { registerReservesRoutes } from "./reserves-actions.ts";
 import type { OperatorToken } from "./token.ts";
 
 export const OPERATOR_API_PREFIX = "/operator/v1";
@@ -346,6 +349,11 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
     actions.setMarketStatus(actor(request), { ...parse(symbolParams, request.params), status: "active" }),
   );
   app.get("/audit/verify", async () => actions.verifyAudit());
+  registerIncidentRoutes(app, { incidents: () => actions.incidents, actor, parse, route });
+  // The chains' breakers and their reconciliations (src/operator/breaker-actions.ts).
+  registerBreakerRoutes(app, { breaker: () => actions.breaker, actor, parse, route });
+  // Loss cover, the insurance fund, proof of reserves (src/operator/reserves-actions.ts).
+  registerReservesRoutes(app, { reserves: () => actions.reserves, actor, parse, route });
   // The simulated chains (404 when the server runs without them). Blocks per call are at most
   // MAX_DEVNET_MINE_BLOCKS, a reorg at most MAX_DEVNET_REORG_DEPTH deep.
   app.get("/devnet/status", async () => actions.devnetStatus());

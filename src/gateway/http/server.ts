@@ -27,6 +27,8 @@ import { z } from "zod";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import type { IncidentPort } from "../../incidents/port.ts";
+import type { ReservesPort } from "../../reserves/port.ts";
 import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
@@ -49,6 +51,7 @@ import { mergeParams, parseForm, queryText } from "./form.ts";
 import { healthReport } from "./health.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { docsHtml, type OpsRoute, openApiDocument } from "./openapi.ts";
+import { mountStatusRoutes } from "./status.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -113,6 +116,12 @@ export interface GatewayOptions {
    * the wallet writes answer 59014 and every provider is listed disabled.
    */
   custody?: CustodyPort | null;
+  /** Incidents for GET /status and /status.html (open incidents and their notices); absent: none shown. */
+  incidents?: IncidentPort | null;
+  /** Proof of reserves for reserves_proof (src/reserves/port.ts); absent: that route answers 59035. */
+  reserves?: ReservesPort | null;
+  /** Open WebSocket connections for the status page (the WebSocket gateway attaches after this one). */
+  webSocketConnections?: () => number | null;
 }
 
 export interface Gateway {
@@ -480,7 +489,10 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
     frameworkErrors: frameworkErrorHandler(results),
     return503OnClosing: true,
   });
-  const metrics = new GatewayMetrics(exchange, { defaultMetrics: options.defaultMetrics ?? true });
+  const metrics = new GatewayMetrics(exchange, {
+    defaultMetrics: options.defaultMetrics ?? true,
+    custody: options.custody ?? null,
+  });
   const clock = options.clock ?? Date.now;
   // The signature covers the raw bytes: keep them, never a re-serialised parse (docs/API.md#signing).
   fastify.removeAllContentTypeParsers();
@@ -494,7 +506,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   const custody = options.custody ?? null;
   const routes = [
     ...publicRoutes({ exchange, clock, custody }),
-    ...privateRoutes({ exchange, watermarks, custody }),
+    ...privateRoutes({ exchange, watermarks, custody, reserves: options.reserves ?? null }),
   ];
   for (const route of routes)
     mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard, clock });
@@ -507,6 +519,13 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
       sendError(reply, results, "unknownFunction", (request.raw.url ?? "").split("?")[0]),
   });
   mountOpsRoutes(fastify, exchange, metrics, routes);
+  mountStatusRoutes(fastify, {
+    exchange,
+    custody,
+    incidents: options.incidents ?? null,
+    webSocketConnections: options.webSocketConnections ?? (() => null),
+    clock,
+  });
   return {
     server: fastify.server,
     fastify,

@@ -6,7 +6,7 @@
 // extended keys.
 
 import { HDKey } from "@scure/bip32";
-import { publicKeyOf, utxoAddress } from "../../src/chains/devnet/keys.ts";
+import { accountAddress, publicKeyOf, utxoAddress } from "../../src/chains/devnet/keys.ts";
 import {
   DEPOSIT_ACCOUNT,
   DEVNET_COIN_TYPES,
@@ -17,6 +17,7 @@ import {
 } from "../../src/chains/devnet/signing.ts";
 import { DEFAULT_UTXO_PREFIX } from "../../src/chains/devnet/utxo.ts";
 import { signerPaths } from "../../src/server/signers.ts";
+import { COLD_ACCOUNT } from "../../src/signer/cold-keys.ts";
 import { Keystore } from "../../src/signer/keystore.ts";
 
 export const WALLET_KINDS: ReadonlyArray<{ chain: string; kind: DevnetKind }> = [
@@ -109,6 +110,47 @@ export function walletSecrets(
       ? depositKeys.map((key) => utxoAddress(publicKeyOf(key), DEFAULT_UTXO_PREFIX))
       : [],
   };
+}
+
+/**
+ * A cold keystore's secrets (src/signer/cold-keys.ts): its seed, the master key, m/44',
+ * m/44'/coin', the cold account m/44'/coin'/2' and its key /0/0; and the cold address that key
+ * pays from (a control: it is the one in custody/<chain>.cold.json).
+ */
+export function coldWalletSecrets(
+  keystoreDir: string,
+  passphrase: string,
+  chain: string,
+  kind: DevnetKind,
+): { chain: string; seed: Uint8Array; secrets: Secret[]; address: string } {
+  const keystore = Keystore.open(keystoreDir, passphrase);
+  let seed: Uint8Array;
+  try {
+    seed = new Uint8Array(keystore.hotKeys(chain).seed);
+  } finally {
+    keystore.close();
+  }
+  const master = HDKey.fromMasterSeed(seed, DEVNET_KEY_VERSIONS);
+  const secrets: Secret[] = [{ name: `${chain} cold seed`, bytes: seed }];
+  const extended = (path: string) => {
+    const node = path === "m" ? master : master.derive(path);
+    secrets.push({
+      name: `${chain} cold ${path}`,
+      bytes: keyOf(node, path),
+      extended: node.privateExtendedKey,
+    });
+    return node;
+  };
+  extended("m");
+  extended(`m/44'`);
+  extended(`m/44'/${DEVNET_COIN_TYPES[kind]}'`);
+  const accountPath = devnetAccountPath(kind, COLD_ACCOUNT);
+  const leaf = extended(accountPath).deriveChild(0).deriveChild(0);
+  const key = keyOf(leaf, `${accountPath}/0/0`);
+  secrets.push({ name: `${chain} cold ${accountPath}/0/0`, bytes: key });
+  const publicKey = publicKeyOf(key);
+  const address = kind === "utxo" ? utxoAddress(publicKey, DEFAULT_UTXO_PREFIX) : accountAddress(publicKey);
+  return { chain, seed, secrets, address };
 }
 
 /** Text encodings a secret could be written in: hex (both cases), base64, base64url. */

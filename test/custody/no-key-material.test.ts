@@ -19,6 +19,10 @@
 // memory holds the hot address and, raw, the deposit account's chain code (32 bytes shaped like a
 // key, which custody's watch-only deposit deriver keeps); each signer's memory holds its seed.
 //
+// The demo's cold keystores (beside the data dir, made at the first start by a keygen child,
+// src/server/demo/cold-wallet.ts) are opened the same way and their seed, master, cold account
+// and cold key searched for everywhere too; their address is custody/<chain>.cold.json's.
+//
 // The wallets are made as `bulwark wallet init` makes them, in a process of their own (the test
 // process, through ensureDemoWallets), not in the exchange process. A first demo start makes them
 // through signer `init` children (ensureDemoWalletsIsolated): the second describe below, run with
@@ -29,8 +33,11 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { WithdrawalView } from "../../src/custody/port.ts";
+import { readColdAddress } from "../../src/server/custody.ts";
+import { demoColdKeystoreDir, demoColdRoot } from "../../src/server/demo/cold-wallet.ts";
 import { ensureDemoWallets } from "../../src/server/signers.ts";
 import {
+  coldWalletSecrets,
   EXTENDED_PRIVATE_KEY,
   textForms,
   WALLET_KINDS,
@@ -69,6 +76,8 @@ function tempDir(prefix: string): string {
 }
 
 function start(dataDir: string): ServerChild {
+  // Demo mode makes the cold keystores beside the data dir (src/server/demo/cold-wallet.ts).
+  directories.push(demoColdRoot(dataDir));
   const child = startServerChild(dataDir, {
     env: { BULWARK_LOG_LEVEL: "debug" },
     stderrBytes: MAX_LOG_BYTES,
@@ -82,8 +91,21 @@ const ALL_FORMS: readonly Form[] = ["raw", "hex", "HEX", "base64", "base64url", 
 /** What a string can hold (a heap snapshot has strings, not the bytes of ArrayBuffers). */
 const TEXT_FORMS: readonly Form[] = ["hex", "HEX", "base64", "base64url", "tprv"];
 
+/** The demo's cold keystores (made at the first start by a keygen child), opened as only `cold sign` does. */
+function demoColdSecrets(dataDir: string, passphrase: string) {
+  const cold = WALLET_KINDS.map(({ chain, kind }) =>
+    coldWalletSecrets(demoColdKeystoreDir(dataDir, chain), passphrase, chain, kind),
+  );
+  // Control: these are the keys of the addresses custody sweeps to.
+  for (const wallet of cold) expect(wallet.address).toBe(readColdAddress(dataDir, wallet.chain));
+  return cold;
+}
+
 /** name → bytes, for every secret of the wallets in the given forms. */
-function needles(wallets: readonly WalletSecrets[], forms: readonly Form[]): Map<string, Uint8Array> {
+function needles(
+  wallets: readonly Pick<WalletSecrets, "secrets">[],
+  forms: readonly Form[],
+): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   for (const wallet of wallets)
     for (const secret of wallet.secrets) {
@@ -177,6 +199,7 @@ describe.skipIf(!FULL)("the exchange process and its files hold no private key m
       return undefined;
     });
     lap("deposits swept, withdrawal settled");
+    const cold = demoColdSecrets(dataDir, passphrase);
 
     // Controls: the keys searched for are the ones this exchange's wallet uses.
     const addresses = await child.command<{ hot: string; traderDeposit: string }>("addresses");
@@ -196,7 +219,7 @@ describe.skipIf(!FULL)("the exchange process and its files hold no private key m
     const heap = readFileSync(heapPath);
     rmSync(heapPath);
     expect(found(heap, controls), "controls in the heap snapshot").toEqual([...controls.keys()]);
-    expect(found(heap, needles(wallets, TEXT_FORMS))).toEqual([]);
+    expect(found(heap, needles([...wallets, ...cold], TEXT_FORMS))).toEqual([]);
     expect(EXTENDED_PRIVATE_KEY.test(heap.toString("latin1"))).toBe(false);
     lap(`heap snapshot (${Math.round(heapBytes / 2 ** 20)} MiB)`);
 
@@ -206,7 +229,7 @@ describe.skipIf(!FULL)("the exchange process and its files hold no private key m
     const exchangeMemory = scanProcessMemory(
       ready.pid,
       new Map([
-        ...needles(wallets, ALL_FORMS),
+        ...needles([...wallets, ...cold], ALL_FORMS),
         [chainCode, btcWallet.depositChainCode],
         [hotAddress, Buffer.from(addresses.hot)],
       ]),
@@ -234,7 +257,7 @@ describe.skipIf(!FULL)("the exchange process and its files hold no private key m
     expect(names.some((name) => name.startsWith("journal/"))).toBe(true);
     expect(names.some((name) => name.startsWith("devnet/btc/"))).toBe(true);
     expect(names.some((name) => name.startsWith("signers"))).toBe(false);
-    const fileNeedles = needles(wallets, ALL_FORMS);
+    const fileNeedles = needles([...wallets, ...cold], ALL_FORMS);
     let totalBytes = 0;
     const holding = new Map<string, string[]>();
     const fileControls = new Map([
@@ -287,10 +310,12 @@ describe("the exchange process on a demo data dir's first start (signer children
       "",
     );
     const wallets = WALLET_KINDS.map(({ chain, kind }) => walletSecrets(dataDir, passphrase, chain, kind));
+    // The cold keystores too: made by a keygen child, never by the exchange process.
+    const cold = demoColdSecrets(dataDir, passphrase);
     const chainCode = "control: the deposit account's chain code";
     const scan = scanProcessMemory(
       ready.pid,
-      new Map([...needles(wallets, ALL_FORMS), [chainCode, wallets[0].depositChainCode]]),
+      new Map([...needles([...wallets, ...cold], ALL_FORMS), [chainCode, wallets[0].depositChainCode]]),
       MAX_PROCESS_DATA_BYTES,
     );
     await closeServerChild(child);

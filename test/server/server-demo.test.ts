@@ -1,12 +1,16 @@
 // Demo mode: a funded demo trader with a working API key, and a market maker that makes trades
 // within seconds while keeping its resting orders bounded; a restart shows the same key and does
-// not fund anyone twice.
+// not fund anyone twice. The demo's cold wallet: a cold address per devnet chain from a keystore
+// beside the data dir, the same after a restart, and the hot wallet swept down to its cap.
 
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { CustodyService } from "../../src/custody/custody-service.ts";
+import { readColdAddress } from "../../src/server/custody.ts";
+import { coldWalletsOf, demoColdKeystoreDir, demoColdRoot } from "../../src/server/demo/cold-wallet.ts";
 import { DEMO_MAKER_EMAIL, DEMO_TRADER_EMAIL } from "../../src/server/demo/demo-accounts.ts";
 import { LEVELS_PER_SIDE } from "../../src/server/demo/market-maker.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
@@ -27,6 +31,7 @@ async function start(directory: string): Promise<ExchangeServer> {
     host: "127.0.0.1",
     demo: true,
     demoTickIntervalMs: 20,
+    custodyTickMs: 250,
     env: { BULWARK_OPERATOR_TOKEN: "test-operator-token-0123456789abcdef" },
   });
   servers.push(server);
@@ -47,6 +52,31 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
   }
 }
 
+const COLD_CHAINS = ["devnet-btc", "devnet-eth"] as const;
+
+/** The ledger-scale decimal strings custody.status() shows, as comparable integers (up to 8 decimals). */
+function units(text: string | null): bigint {
+  expect(text).toMatch(/^[0-9]+(\.[0-9]{1,8})?$/);
+  const [whole, fraction = ""] = (text as string).split(".");
+  return BigInt(whole) * 10n ** 8n + BigInt(fraction.padEnd(8, "0"));
+}
+
+/** BTC and ETH (the currencies the demo funds by deposits): hot on chain, cold on chain, the hot cap. */
+async function hotAndCold(custody: CustodyService) {
+  const status = await custody.status();
+  return status.chains.flatMap((chain) =>
+    chain.balances
+      .filter((balance) => balance.currency === "BTC" || balance.currency === "ETH")
+      .map((balance) => ({
+        currency: balance.currency,
+        hot: units(balance.onChain.hot),
+        cold: units(balance.onChain.cold),
+        coldOnBooks: units(balance.onBooks.cold),
+        cap: units(balance.hotCap),
+      })),
+  );
+}
+
 async function signedPost(server: ExchangeServer, path: string, body: string): Promise<unknown> {
   const demo = server.demo!;
   const sign = createHmac("sha512", demo.apiKey.secret).update(body).digest("hex");
@@ -62,9 +92,47 @@ describe("demo mode", () => {
   it("funds the demo trader, prints a working key, and the maker trades with bounded resting orders", async () => {
     const directory = mkdtempSync(join(tmpdir(), "bulwark-demo-"));
     directories.push(directory);
+    directories.push(demoColdRoot(directory));
     const server = await start(directory);
     const demo = server.demo!;
     expect(demo.apiKey.keyId).toMatch(/^K-[0-9a-f]{40}$/);
+
+    // The demo's cold wallet: an address per chain in custody/<chain>.cold.json, its keystore
+    // beside the data dir (never inside it).
+    const cold = coldWalletsOf(directory, [...COLD_CHAINS]);
+    const keystores = new Map<string, string>();
+    for (const wallet of cold) {
+      expect(
+        JSON.parse(readFileSync(join(directory, "custody", `${wallet.chain}.cold.json`), "utf8")),
+      ).toEqual({
+        address: wallet.address,
+      });
+      expect(wallet.address).not.toBeNull();
+      expect(wallet.keystoreDir).toBe(demoColdKeystoreDir(directory, wallet.chain));
+      expect(relative(directory, wallet.keystoreDir as string).startsWith("..")).toBe(true);
+      keystores.set(wallet.chain, readFileSync(join(wallet.keystoreDir as string, "keystore.json"), "utf8"));
+    }
+    expect(cold[0].address).toMatch(/^dvbtc1/);
+    expect(cold[1].address).toMatch(/^0x[0-9a-f]{40}$/);
+    // Custody sweeps the hot wallet down to its cap, the rest to the cold address.
+    const custody = server.custody!;
+    const swept = async () => {
+      const rows = await hotAndCold(custody);
+      return (
+        rows.length === 2 &&
+        rows.every((row) => row.hot <= row.cap && row.cold > row.cap && row.cold === row.coldOnBooks)
+      );
+    };
+    const sweepDeadline = Date.now() + 40_000;
+    while (!(await swept())) {
+      if (Date.now() > sweepDeadline)
+        throw new Error(
+          `not swept to cold: ${JSON.stringify(await hotAndCold(custody), (_k, v) => (typeof v === "bigint" ? v.toString() : v))}`,
+        );
+      server.devnet!.btc.mine(1);
+      server.devnet!.eth.mine(1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
     expect(demo.ccxtSnippet).toContain(demo.apiKey.secret);
     expect(demo.ccxtSnippet).toContain(`'${server.url}'`);
     expect(demo.ccxtSnippet.split("\n")).toHaveLength(2);
@@ -96,6 +164,14 @@ describe("demo mode", () => {
 
     const again = await start(directory);
     expect(again.demo!.apiKey).toEqual(demo.apiKey);
+    // The same cold addresses and keystores: a restart makes no new cold key.
+    expect(coldWalletsOf(directory, [...COLD_CHAINS])).toEqual(cold);
+    for (const [chain, keystore] of keystores) {
+      expect(readFileSync(join(demoColdKeystoreDir(directory, chain), "keystore.json"), "utf8")).toBe(
+        keystore,
+      );
+      expect(readColdAddress(directory, chain)).toBe(cold.find((wallet) => wallet.chain === chain)?.address);
+    }
     const traderId = (await getUserByEmail(again.exchange.internals.store.db, DEMO_TRADER_EMAIL))!.userId;
     // 10,000 USD at scale 6, funded once only.
     expect(again.exchange.internals.core.balance(traderId, 4)).toEqual({
@@ -116,6 +192,8 @@ describe("demo mode", () => {
     });
     servers.push(server);
     expect(server.demo).toBeNull();
+    expect(existsSync(demoColdRoot(directory))).toBe(false);
+    expect(readColdAddress(directory, "devnet-btc")).toBeNull();
     expect(await getUserByEmail(server.exchange.internals.store.db, DEMO_TRADER_EMAIL)).toBeUndefined();
   });
 });

@@ -19,6 +19,9 @@ import type { MarketDataRestoreReport } from "../exchange/market-data-persistenc
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
+import type { IncidentService } from "../incidents/incident-service.ts";
+import type { IncidentPort } from "../incidents/port.ts";
+import type { WebhookAlerter } from "../incidents/webhooks.ts";
 import { OperatorActions } from "../operator/actions.ts";
 import { loadOperatorToken, type OperatorToken } from "../operator/token.ts";
 import { verifyCore } from "./core-report.ts";
@@ -28,6 +31,7 @@ import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-d
 import { ensureDefaultMarkets } from "./default-markets.ts";
 import { ensureDemoColdWallets } from "./demo/cold-wallet.ts";
 import { DemoWalletActivity, fundByDeposits } from "./demo/custody-demo.ts";
+import { fundDemoInsurance } from "./demo/insurance-demo.ts";
 import {
   ccxtSnippet,
   DEMO_ACTOR,
@@ -45,7 +49,9 @@ import {
 } from "./demo/demo-accounts.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
+import { startIncidents, type WebhookConfig, type WebhookOptions } from "./incidents.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
+import { ReservesPublisher } from "./reserves.ts";
 import { ensureDemoWalletsIsolated, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
 import { WalletRotationService } from "./wallet-rotation.ts";
 
@@ -56,7 +62,8 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_DEMO_SEED = 20_240_601;
 
-export interface ExchangeServerOptions {
+/** Webhooks (alerts: incidents, notices, the audit head) are configured as src/server/incidents.ts says. */
+export interface ExchangeServerOptions extends WebhookOptions {
   dataDir: string;
   /** 0 picks a free port. */
   port?: number;
@@ -84,6 +91,11 @@ export interface ExchangeServerOptions {
   devnetBlockMs?: number;
   /** Custody's step interval (deposits, withdrawals, sweeps); default 1 s. */
   custodyTickMs?: number;
+  /**
+   * Production mode: resuming a chain's breaker needs two distinct approvers (default false; a
+   * demo data dir is never in production mode).
+   */
+  productionMode?: boolean;
   /** The demo's own deposit/withdrawal every this many ms; 0 turns it off. */
   demoWalletIntervalMs?: number;
 }
@@ -128,6 +140,12 @@ export interface ExchangeServer {
   custody: CustodyService | null;
   /** The signer child processes, one per chain whose wallet is initialised. */
   signers: SignerSupervisor | null;
+  /** Incidents, notices (WebSocket, status page, webhooks) and the audit head's shipping. */
+  incidents: IncidentService;
+  /** Proof of reserves: publications, users' proofs (src/server/reserves.ts). */
+  reserves: ReservesPublisher;
+  /** The webhooks' alerter and where its configuration came from; null when none is configured. */
+  webhooks: { alerter: WebhookAlerter; config: WebhookConfig } | null;
   close(): Promise<void>;
 }
 
@@ -174,6 +192,10 @@ async function setUpDemo(
     randomPassword(),
     DEMO_LIQUIDITY_FUNDING,
   );
+  // The insurance fund, once: operator coins to the cold wallet on chain, then on the books.
+  if (custody !== null && devnet !== null)
+    for (const funded of await fundDemoInsurance(exchange, actions, custody, devnet, DEMO_ACTOR))
+      logger.info(funded, "demo insurance fund");
   const apiKey = await demoApiKey(exchange, actions, loaded.secretBox, traderId);
   const maker = new DemoMarketMaker(exchange, {
     makerUserId,
@@ -253,6 +275,18 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     if (options.demo ?? true) await refuseDemoOnNonDemoUsers(exchange, options.dataDir);
     const marketDataRestore = exchange.marketDataRestore;
     const defaultCommandsAdded = await ensureDefaultMarkets(exchange);
+    // Before custody: its breaker opens incidents from its first tick.
+    const incidents = await startIncidents({
+      dataDir: options.dataDir,
+      env,
+      exchange,
+      options,
+      demo: demoMode,
+      productionMode: options.productionMode === true && !demoMode,
+      clock,
+      log: (what, detail) => logger.warn(detail, what),
+    });
+    cleanups.push(() => incidents.stop());
 
     let devnet: DevnetChains | null = null;
     if (options.devnet ?? true) {
@@ -269,7 +303,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     let signers: SignerSupervisor | null = null;
     let walletRotation: WalletRotationService | null = null;
     if (devnet !== null) {
-      const started = await startCustody(options, env, exchange, devnet, demoMode, logger);
+      const started = await startCustody(options, env, exchange, devnet, demoMode, logger, incidents.service);
       custody = started.custody;
       signers = started.signers;
       walletRotation = started.walletRotation;
@@ -281,6 +315,15 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
 
     const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet, custody);
     actions.setWalletRotation(walletRotation);
+    actions.setIncidents(incidents.service);
+    // Proof of reserves: liabilities from the core, the on-chain figure from custody (src/server/reserves.ts).
+    const reserves = new ReservesPublisher({
+      dataDir: options.dataDir,
+      exchange,
+      custody: () => custody,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    actions.setReservesPublisher(reserves);
     const host = options.host ?? DEFAULT_HOST;
     const tls = readTls(options.tls);
     const gateway = createGateway(exchange, {
@@ -291,11 +334,16 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       host,
       ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
       custody,
+      incidents: incidents.service,
+      reserves,
+      // The WebSocket gateway attaches to this server just below.
+      webSocketConnections: () => webSocket.connectionCount,
     });
     const webSocket = attachWebSocket(gateway.server, exchange, {
       secretBox: serverKey.secretBox,
       logger,
       clock,
+      notices: incidents.service,
     });
     cleanups.push(() => gateway.close());
     cleanups.push(() => webSocket.close());
@@ -343,6 +391,12 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       devnet,
       custody,
       signers,
+      incidents: incidents.service,
+      reserves,
+      webhooks:
+        incidents.alerter === null || incidents.webhooks === null
+          ? null
+          : { alerter: incidents.alerter, config: incidents.webhooks },
       close: cleanUp,
     };
   } catch (error) {
@@ -377,6 +431,7 @@ async function startCustody(
   devnet: DevnetChains,
   demoMode: boolean,
   logger: pino.Logger,
+  incidents: IncidentPort,
 ): Promise<{
   custody: CustodyService;
   signers: SignerSupervisor | null;
@@ -441,6 +496,8 @@ async function startCustody(
     policySecretKey: policy.secretKey,
     signerSockets: sockets,
     ...(options.custodyTickMs === undefined ? {} : { tickMs: options.custodyTickMs }),
+    productionMode: options.productionMode === true && !demoMode,
+    incidents,
     // The server's clock (tests move it): TOTP steps, the 24 h lock and the limits read it.
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     log: (message) => logger.info(message),

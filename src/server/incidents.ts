@@ -230,3 +230,44 @@ export async function startIncidents(input: {
     },
   };
 }
+
+/**
+ * The withdrawal pipeline's step hook: appends "withdrawal.step" to the audit log for every step
+ * a withdrawal reaches (held: the request was accepted and the funds held, whether it came from
+ * the API, a 2FA request or an operator; then approved, signed, broadcast, settled, or rejected,
+ * failed, stuck), with who asked and where it goes. An audit failure is logged, never blocks the
+ * pipeline; `then` runs after it (the crash drill's kill).
+ */
+export function auditWithdrawalSteps(
+  exchange: Exchange,
+  clock: () => number,
+  log: (message: string) => void,
+  then?: (withdrawalId: number, step: string) => void,
+): (withdrawalId: number, step: string) => Promise<void> {
+  return async (withdrawalId, step) => {
+    try {
+      const withdrawal = await exchange.custody.getWithdrawal(withdrawalId);
+      await exchange.audit.append({
+        tsMs: clock(),
+        actor: "system:custody",
+        action: "withdrawal.step",
+        subject: `withdrawal:${withdrawalId}`,
+        details: {
+          step,
+          userId: withdrawal?.userId ?? null,
+          currency: withdrawal?.currency ?? null,
+          chain: withdrawal?.chain ?? null,
+          amountUnits: withdrawal?.amountUnits ?? null,
+          destination: withdrawal?.destination ?? null,
+          via: withdrawal?.via ?? null,
+          approvals: withdrawal?.approvals ?? [],
+          txId: withdrawal?.txId ?? null,
+          reason: withdrawal?.reason ?? null,
+        },
+      });
+    } catch (error) {
+      log(`audit of withdrawal ${withdrawalId} at ${step} failed: ${(error as Error).message}`);
+    }
+    then?.(withdrawalId, step);
+  };
+}

@@ -49,7 +49,7 @@ import {
 } from "./demo/demo-accounts.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
-import { startIncidents, type WebhookConfig, type WebhookOptions } from "./incidents.ts";
+import { auditWithdrawalSteps, startIncidents, type WebhookConfig, type WebhookOptions } from "./incidents.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
 import { ReservesPublisher } from "./reserves.ts";
 import { ensureDemoWalletsIsolated, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
@@ -501,7 +501,13 @@ async function startCustody(
     // The server's clock (tests move it): TOTP steps, the 24 h lock and the limits read it.
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     log: (message) => logger.info(message),
-    ...crashDrillHook(env),
+    // Every step a withdrawal reaches is audited (issue 8 §7), then the crash drill's hook runs.
+    onWithdrawalStep: auditWithdrawalSteps(
+      exchange,
+      options.clock ?? Date.now,
+      (message) => logger.warn(message),
+      crashDrillHook(env).onWithdrawalStep,
+    ),
   });
   custody.start();
   // `wallet rotate` on this server: the signers' passphrase stays in memory for it, as for restarts.

@@ -76,6 +76,21 @@ export interface ScanResult {
   blocks: BlockRef[];
 }
 
+/**
+ * One transaction in a block that spends from a watched address (reconciliation: every such
+ * transaction must be one the exchange's signer signed, or a cold spend custody imported).
+ */
+export interface Outflow {
+  chain: string;
+  txid: string;
+  /** The watched addresses it spends from, canonical, each once. */
+  from: string[];
+  /** What left the watched addresses per asset (gross: payments, change and fees), base units. */
+  amounts: { asset: string; amount: bigint }[];
+  blockHeight: number;
+  blockHash: string;
+}
+
 export interface ReorgReport {
   /** Highest height whose hash is unchanged: everything above it must be rescanned. -1 if none. */
   forkHeight: number;
@@ -142,6 +157,13 @@ export interface ChainAdapter {
   blockHash(height: number): Promise<string | null>;
   /** Transfers to `watched` addresses in blocks fromHeight..toHeight (inclusive, ≤ tip). */
   scan(fromHeight: number, toHeight: number, watched: ReadonlySet<string>): Promise<ScanResult>;
+  /**
+   * Transactions in blocks fromHeight..toHeight that spend from `watched` addresses (UTXO: an
+   * input spending a watched output; account chains: a watched sender, or a token Transfer from
+   * a watched holder), in block then transaction order. Same limits as `scan`. Optional: an
+   * adapter without it cannot have its outflows reconciled (custody reports that).
+   */
+  scanOutflows?(fromHeight: number, toHeight: number, watched: ReadonlySet<string>): Promise<Outflow[]>;
   /** Compares remembered blocks with the chain; null when all still match. */
   detectReorg(known: readonly BlockRef[]): Promise<ReorgReport | null>;
   /** Confirmations of a transaction: 0 when not in a block, 1 when in the tip block. */

@@ -42,7 +42,22 @@ function statusText(chains: ChainCustodyStatus[]): string {
         liabilities: b.customerLiabilities,
         hotCap: b.hotCap,
       }));
-      return `${head}\n${table(rows)}`;
+      const breaker =
+        chain.breaker === undefined
+          ? ""
+          : chain.breaker.state === "tripped"
+            ? `\n  BREAKER TRIPPED (${chain.breaker.cause ?? "-"}) since ${new Date(chain.breaker.trippedAtMs ?? 0).toISOString()} by ${chain.breaker.trippedBy ?? "-"}${chain.breaker.incidentId === null ? "" : `, incident #${chain.breaker.incidentId}`}: ${chain.breaker.reason ?? ""}`
+            : "\n  breaker closed";
+      const last = chain.lastReconciliation;
+      const reconciled =
+        last === undefined
+          ? ""
+          : last === null
+            ? "\n  not reconciled yet"
+            : `\n  reconciled to block ${last.toHeight}: ${last.verdict}, ${last.unmatched} unmatched outflow(s)` +
+              `${last.assets === null ? "" : `, residual ${last.assets.map((asset) => `${asset.residual} ${asset.asset}`).join(", ")}`}` +
+              `${chain.unmatchedOutflowsTotal ? ` (${chain.unmatchedOutflowsTotal} unmatched since start)` : ""}`;
+      return `${head}${breaker}${reconciled}\n${table(rows)}`;
     })
     .join("\n\n");
 }

@@ -204,6 +204,8 @@ export interface ColdRefillsOptions {
   allocateId: () => number;
   clock?: () => number;
   log?: (message: string) => void;
+  /** The chain's breaker is tripped: no refill is requested on its own (operators' broadcasts are refused by the service). */
+  paused?: () => boolean;
 }
 
 export class ColdRefills {
@@ -580,6 +582,7 @@ export class ColdRefills {
           this.log(`cold refill ${refill.refillId} at ${refill.step}: ${(error as Error).message}`);
         }
       }
+      if (this.options.paused?.() === true) return;
       try {
         this.requestBelowFloor();
       } catch (error) {

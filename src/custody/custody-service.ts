@@ -13,15 +13,20 @@ import { apiKeyPolicyProblem, cidrContains, parseAllowListEntries, parseIp } fro
 import type { ChainAdapter, UnsignedTransaction } from "../chains/adapter.ts";
 import { type DevnetKind, devnetAddressFromXpub } from "../chains/devnet/signing.ts";
 import type { AssetConfig } from "../core/config.ts";
-import type { ExchangeBoundary, PipelineWithdrawal } from "../exchange/boundary.ts";
+import type { ExchangeBoundary, JsonValue, PipelineWithdrawal } from "../exchange/boundary.ts";
+import type { IncidentPort } from "../incidents/port.ts";
 import { chainToLedger, ledgerToChain } from "../units/chain-units.ts";
 import { formatUnits, parseDecimalBig } from "../units/decimal.ts";
+import { type BreakerSigner, Breakers } from "./breaker.ts";
 import { ColdRefills, highestRefillId, readColdRefillPolicy } from "./cold-refills.ts";
 import { type ChainCustodyConfig, type CurrencyCustodyConfig, DEFAULT_TICK_MS, hotBounds } from "./config.ts";
 import { DepositAddresses, type DepositDeriver, devnetDepositDeriver } from "./deposit-addresses.ts";
 import { DepositWatcher } from "./deposit-watcher.ts";
 import { InternalTransfers } from "./internal-transfers.ts";
 import {
+  type BreakerResumeRequest,
+  type BreakerTripRequest,
+  type BreakerView,
   type ChainCustodyStatus,
   type ColdRefillExport,
   type ColdRefillPort,
@@ -31,10 +36,15 @@ import {
   CustodyError,
   type CustodyPort,
   type CustodyStatusReport,
+  type ReconciliationResult,
+  type ReserveAddressReport,
   type WithdrawalRequest,
   type WithdrawalStep,
   type WithdrawalView,
 } from "./port.ts";
+import { ChainReconciler, type ReconcilerSigner } from "./reconciler.ts";
+import { ReconciliationLog } from "./reconciliation.ts";
+import { listReserveAddresses } from "./reserve-addresses.ts";
 import { planHotRotation, type RetiredHotWallet } from "./rotation.ts";
 import { REJECTABLE_STEPS, type SignerPort, WithdrawalPipeline } from "./withdrawal-pipeline.ts";
 
@@ -53,8 +63,12 @@ const ANSWER_AFTER_STEPS: ReadonlySet<string> = new Set([
   "failed",
 ]);
 
-/** Signer status as custody reads it (budget left per asset and window). */
-export interface SignerStatusPort extends SignerPort {
+/**
+ * Signer status as custody reads it (budget left per asset and window); the breaker's halt and
+ * resume, and reconciliation's `signed` question (optional: a double without them has no breaker
+ * halt and leaves outflows unverified).
+ */
+export interface SignerStatusPort extends SignerPort, BreakerSigner, ReconcilerSigner {
   status(): Promise<
     | {
         ok: true;
@@ -118,6 +132,10 @@ export interface CustodyServiceOptions {
   log?: (message: string) => void;
   /** Called after every persisted withdrawal step (metrics; the crash drill kills the process here). */
   onWithdrawalStep?: (withdrawalId: number, step: WithdrawalStep) => void | Promise<void>;
+  /** Where breaker trips open incidents and send notices (src/incidents/); none: audit log only. */
+  incidents?: IncidentPort;
+  /** Production mode: resuming a breaker needs two distinct approvers (default false; demo never). */
+  productionMode?: boolean;
 }
 
 class ChainCustody {
@@ -131,6 +149,9 @@ class ChainCustody {
   private sweepCursor: { account: number; index: number } | undefined;
   private watcherStarted: Promise<void> | null = null;
   private reorgedAfterCredit = 0;
+  /** Reconciliation after every scanned block range (null without a wallet: nothing to watch). */
+  readonly reconciler: ChainReconciler | null = null;
+  readonly reconciliations: ReconciliationLog;
 
   constructor(
     readonly parts: ChainCustodyParts,
@@ -180,6 +201,7 @@ class ChainCustody {
       log: service.log,
       ...(service.onWithdrawalStep === undefined ? {} : { onStep: service.onWithdrawalStep }),
       hotPaymentPending: (exceptWithdrawalId) => this.hotPaymentPending(exceptWithdrawalId),
+      paused: () => this.tripped,
     });
     const dir = join(service.stateDir, config.chain);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -196,7 +218,153 @@ class ChainCustody {
       intentLifetimeMs: config.intentLifetimeMs,
       clock: service.clock,
       log: service.log,
+      paused: () => this.tripped,
     });
+    this.reconciliations = new ReconciliationLog(dir);
+    const watcher = this.watcher;
+    if (watcher !== null)
+      this.reconciler = new ChainReconciler({
+        chain: config.chain,
+        adapter,
+        exchange,
+        signer: parts.signer,
+        currencies: config.currencies.map((currency) => ({
+          currency: currency.currency,
+          asset: service.assetOf(currency.currency),
+          decimals: parts.chainDecimals.get(currency.currency) ?? 0,
+        })),
+        hotAddresses: () => this.hotAddresses(),
+        coldAddress: parts.coldAddress,
+        depositAddresses: () => watcher.watchedAddresses(),
+        balanceOf: parts.balanceOf,
+        allowance: (covered) => this.paymentsNotOnBooks(covered),
+        coldRefillTxIds: () => service.coldRefillTxIds(config.chain),
+        log: this.reconciliations,
+        clock: service.clock,
+      });
+  }
+
+  /** The breaker of this chain is tripped: nothing is signed, broadcast, swept or refilled. */
+  get tripped(): boolean {
+    return this.service.breakerBoard.isTripped(this.parts.config.chain);
+  }
+
+  /** Every hot address: receive, change, and the rotated-out generations'. */
+  hotAddresses(): string[] {
+    const addresses = [this.hotAddress, this.changeAddress];
+    for (const retired of this.retiredHot) addresses.push(retired.hotAddress, retired.changeAddress);
+    return [...new Set(addresses.filter((address): address is string => address !== null))];
+  }
+
+  /**
+   * Payments that can be on the chain and are not on the books yet, per chain asset (base units):
+   * withdrawals from signing to confirmed (amount and network fee, out of hot), internal transfers
+   * not recorded (amount and fee out of their source; only the fee leaves the exchange, plus the
+   * amount when it touches deposit addresses left out of the check), cold refills imported to
+   * confirmed (amount and fee out of cold; the fee leaves). Reconciliation allows shortfalls up to these.
+   */
+  async paymentsNotOnBooks(
+    depositAddressesCovered: boolean,
+  ): Promise<Map<string, { total: bigint; hot: bigint; cold: bigint; depositAddresses: bigint }>> {
+    const { config, feeAsset, chainDecimals } = this.parts;
+    const allowance = new Map<
+      string,
+      { total: bigint; hot: bigint; cold: bigint; depositAddresses: bigint }
+    >();
+    const add = (
+      asset: string,
+      part: "hot" | "cold" | "depositAddresses" | null,
+      amount: bigint,
+      leaves: boolean,
+    ) => {
+      let entry = allowance.get(asset);
+      if (entry === undefined) {
+        entry = { total: 0n, hot: 0n, cold: 0n, depositAddresses: 0n };
+        allowance.set(asset, entry);
+      }
+      if (part !== null) entry[part] += amount;
+      if (leaves) entry.total += amount;
+    };
+    const partOf = (account: string) =>
+      account === "walletHot"
+        ? "hot"
+        : account === "walletCold"
+          ? "cold"
+          : account === "walletDepositAddresses"
+            ? "depositAddresses"
+            : null;
+    const withdrawals = await this.service.exchange.custody.listWithdrawals({
+      chain: config.chain,
+      steps: ["signing", "signed", "broadcast", "confirmed"],
+      limit: MAX_LIST_LIMIT,
+    });
+    for (const row of withdrawals) {
+      add(row.currency, "hot", row.chainAmount, true);
+      add(feeAsset, "hot", row.networkFee ?? 0n, true);
+    }
+    for (const job of this.transfers.active()) {
+      const uncovered =
+        !depositAddressesCovered &&
+        (job.from === "walletDepositAddresses" || job.to === "walletDepositAddresses");
+      add(job.asset, partOf(job.from), BigInt(job.amount), uncovered);
+      add(feeAsset, partOf(job.from), BigInt(job.fee), true);
+    }
+    for (const refill of await this.service.coldRefillsOf(config.chain))
+      if (refill.step === "imported" || refill.step === "broadcast" || refill.step === "confirmed") {
+        // Base units of an 18-decimal chain are beyond 2^53: no ledger bound here.
+        const baseUnits = { maxUnits: 1n << 255n };
+        const amount = parseDecimalBig(refill.amount, chainDecimals.get(refill.currency) ?? 0, baseUnits);
+        if (amount.ok) add(refill.currency, "cold", amount.value, false);
+        const fee =
+          refill.fee === null
+            ? null
+            : parseDecimalBig(refill.fee, chainDecimals.get(refill.feeAsset) ?? 0, baseUnits);
+        if (fee?.ok === true) add(refill.feeAsset, "cold", fee.value, true);
+      }
+    return allowance;
+  }
+
+  /** Reconciles a scanned range; a verdict other than ok trips the breaker. */
+  private async reconcile(fromHeight: number, toHeight: number, checkBalances: boolean): Promise<void> {
+    if (this.reconciler === null) return;
+    const detectedAtMs = this.service.clock();
+    const result = await this.reconciler.afterScan(fromHeight, toHeight, checkBalances);
+    if (result.verdict === "ok") return;
+    const chain = this.parts.config.chain;
+    const unmatched = result.outflows.filter((outflow) => outflow.matchedBy === null);
+    const broken = (result.assets ?? []).filter((asset) => asset.break);
+    const reason =
+      result.verdict === "unmatchedOutflow"
+        ? `unmatched outflow: ${unmatched.map((outflow) => outflow.txid).join(", ")}`
+        : `reconciliation break: ${broken
+            .flatMap((asset) =>
+              asset.shortfalls.map(
+                (short) =>
+                  `${asset.asset} ${short.part} short ${short.shortfall} beyond ${short.allowance} in flight`,
+              ),
+            )
+            .join("; ")}`;
+    this.service.log(`${chain}: ${reason} (blocks ${fromHeight}..${toHeight})`);
+    await this.service.breakerBoard.tripAutomatically(
+      chain,
+      result.verdict,
+      reason.slice(0, 500),
+      {
+        blockHeight: unmatched[0]?.blockHeight ?? toHeight,
+        fromHeight,
+        toHeight,
+        txids: unmatched.map((outflow) => outflow.txid),
+        outflows: unmatched,
+        residuals: (result.assets ?? []).map((asset) => ({
+          asset: asset.asset,
+          residual: asset.residual,
+          allowance: asset.allowance,
+          shortfalls: asset.shortfalls,
+          break: asset.break,
+        })),
+      },
+      detectedAtMs,
+    );
   }
 
   /**
@@ -241,10 +409,17 @@ class ChainCustody {
       for (let polls = 0; polls < MAX_POLLS_PER_TICK; polls++) {
         const result = await this.watcher.poll();
         this.reorgedAfterCredit += result.reorgedAfterCredit.length;
+        // Every block the watcher scans is reconciled before anything else moves (balances once caught up).
+        if (result.scanned !== null)
+          await this.reconcile(result.scanned.from, result.scanned.to, result.scanned.to >= result.tip);
         if (result.scanned === null || result.scanned.to >= result.tip) break;
       }
+    // Tripped: the signer is halted again until it has answered (it may have restarted since).
+    if (this.tripped) await this.service.breakerBoard.reassertHalts();
     await this.pipeline.advanceAll();
-    if (this.ready && this.parts.signer !== null) {
+    // Tripped: no sweep, gas top-up or cold sweep is planned; transfers already broadcast still finish.
+    if (this.tripped) await this.transfers.advanceAll();
+    else if (this.ready && this.parts.signer !== null) {
       await this.planDepositSweeps();
       await this.planColdSweeps();
       await planHotRotation(this.rotationParts());
@@ -594,6 +769,9 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
   readonly clock: () => number;
   readonly log: (message: string) => void;
   readonly onWithdrawalStep: CustodyServiceOptions["onWithdrawalStep"];
+  /** Every chain's breaker (src/custody/breaker.ts). */
+  readonly breakerBoard: Breakers;
+  readonly productionMode: boolean;
   private readonly chains = new Map<string, ChainCustody>();
   /** currency → its chain. */
   private readonly currencyChain = new Map<string, ChainCustody>();
@@ -614,6 +792,20 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.onWithdrawalStep = options.onWithdrawalStep;
     this.addresses = new DepositAddresses(options.exchange.custody, this.clock);
+    this.productionMode = options.productionMode ?? false;
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    this.breakerBoard = new Breakers({
+      stateDir: options.stateDir,
+      chains: options.chains.map((parts) => parts.config.chain),
+      signerOf: (chain) => this.chains.get(chain)?.parts.signer ?? null,
+      audit: (entry) =>
+        // Breaker details are JSON (strings, numbers, arrays of them) built by breaker.ts and reconcile().
+        options.exchange.audit.append({ tsMs: this.clock(), ...entry, details: entry.details as JsonValue }),
+      ...(options.incidents === undefined ? {} : { incidents: options.incidents }),
+      productionMode: this.productionMode,
+      clock: this.clock,
+      log: this.log,
+    });
     for (const parts of options.chains) {
       const chain = new ChainCustody(parts, this, this.addresses);
       this.chains.set(parts.config.chain, chain);
@@ -630,6 +822,8 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
   /** Starts the timer; every chain steps once per tick. */
   start(): void {
     if (this.timer !== null || this.stopped) return;
+    // A breaker tripped before a restart stays tripped: its signer is halted again now.
+    void this.breakerBoard.reassertHalts();
     this.timer = setInterval(() => void this.tick(), this.tickMs);
     this.timer.unref();
     void this.tick();
@@ -734,6 +928,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     const chainConfig = chain.parts.config;
     if (!chain.ready || chain.parts.signer === null)
       throw new CustodyError("walletNotAvailable", `the ${chainConfig.chain} wallet is not set up yet`);
+    if (chain.tripped) throw this.breakerRefusal(chainConfig.chain);
     const asset = this.assetOf(config.currency);
     const parsed = parseDecimalBig(request.amount, asset.scale);
     if (!parsed.ok)
@@ -962,10 +1157,82 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     return this.view(await this.requireWithdrawal(withdrawalId));
   }
 
+  /** Every exchange address and its coins, for proof of reserves (src/custody/reserve-addresses.ts). */
+  async reserveAddresses(): Promise<ReserveAddressReport> {
+    const chains = [...this.chains.values()].map((chain) => ({
+      chain: chain.parts.config.chain,
+      currencies: chain.parts.config.currencies,
+      hotAddress: chain.hotAddress,
+      changeAddress: chain.changeAddress,
+      retiredHot: chain.retiredHot,
+      coldAddress: chain.parts.coldAddress,
+      chainDecimals: chain.parts.chainDecimals,
+      balanceOf: (address: string, asset: string) => chain.parts.balanceOf(address, asset),
+    }));
+    return listReserveAddresses(this.exchange, chains, (currency) => this.assetOf(currency));
+  }
+
   async status(): Promise<CustodyStatusReport> {
     const chains: ChainCustodyStatus[] = [];
-    for (const chain of this.chains.values()) chains.push(await chain.status());
+    for (const chain of this.chains.values())
+      chains.push({
+        ...(await chain.status()),
+        breaker: this.breakerBoard.view(chain.parts.config.chain),
+        lastReconciliation: chain.reconciliations.last,
+        unmatchedOutflowsTotal: chain.reconciler?.unmatchedOutflowsTotal ?? 0,
+      });
     return { chains };
+  }
+
+  // ---- the breaker and reconciliation (src/custody/breaker.ts, reconciliation.ts) --------------
+
+  /** The refusal of anything that would move coins on a chain whose breaker is tripped. */
+  private breakerRefusal(chain: string): CustodyError {
+    const view = this.breakerBoard.view(chain);
+    return new CustodyError(
+      "withdrawalsDisabled",
+      `the ${chain} breaker is tripped (${view.cause ?? "operator"}${view.incidentId === null ? "" : `, incident ${view.incidentId}`}): withdrawals are paused until an operator resumes it`,
+    );
+  }
+
+  async breakers(): Promise<BreakerView[]> {
+    return this.breakerBoard.views();
+  }
+
+  async tripBreaker(request: BreakerTripRequest): Promise<BreakerView[]> {
+    const views = await this.breakerBoard.tripByOperator(request);
+    return views;
+  }
+
+  async resumeBreaker(request: BreakerResumeRequest): Promise<BreakerView> {
+    const view = await this.breakerBoard.resume(request);
+    void this.tick();
+    return view;
+  }
+
+  async reconciliations(chain: string, limit: number): Promise<ReconciliationResult[]> {
+    const custody = typeof chain === "string" ? this.chains.get(chain) : undefined;
+    if (custody === undefined)
+      throw new CustodyError(
+        "notFound",
+        `custody has no chain ${String(chain).slice(0, 40)}; its chains are ${[...this.chains.keys()].join(", ")}`,
+      );
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT)
+      throw new CustodyError("invalidRequest", `limit must be a whole number 1..${MAX_LIST_LIMIT}`);
+    return custody.reconciliations.newest(limit);
+  }
+
+  /** Txids of the chain's cold spends custody imported (matched by reconciliation, not by the signer). */
+  coldRefillTxIds(chain: string): Set<string> {
+    const book = this.refillBooks().get(chain);
+    const ids = new Set<string>();
+    if (book !== undefined) for (const view of book.views()) if (view.txId !== null) ids.add(view.txId);
+    return ids;
+  }
+
+  /** The chain's refills (empty for a chain refills do not serve). */
+  async coldRefillsOf(chain: string): Promise<ColdRefillView[]> {
+    return this.refillBooks().get(chain)?.views() ?? [];
   }
 
   // ---- cold wallet: cold → hot refills (src/custody/cold-refills.ts) ----------------------------
@@ -999,6 +1266,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
           confirmations: config.confirmations,
           policy,
           allocateId: () => ++this.lastColdRefillId,
+          paused: () => this.breakerBoard.isTripped(config.chain),
           clock: this.clock,
           log: this.log,
         }),
@@ -1041,7 +1309,9 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
   }
 
   async requestColdRefill(request: ColdRefillRequest): Promise<ColdRefillView> {
-    return this.refillBookOfChain(request.chain).request({
+    const book = this.refillBookOfChain(request.chain);
+    if (this.breakerBoard.isTripped(request.chain)) throw this.breakerRefusal(request.chain);
+    return book.request({
       asset: request.currency,
       amount: request.amount,
       requestedBy: request.actor,
@@ -1065,7 +1335,11 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
   }
 
   async broadcastColdRefill(refillId: number, actor: string): Promise<ColdRefillView> {
-    const view = await this.refillBookOf(refillId).broadcast(refillId, actor);
+    const book = this.refillBookOf(refillId);
+    const refill = book.views().find((view) => view.refillId === refillId);
+    if (refill !== undefined && this.breakerBoard.isTripped(refill.chain))
+      throw this.breakerRefusal(refill.chain);
+    const view = await book.broadcast(refillId, actor);
     void this.tick();
     return view;
   }

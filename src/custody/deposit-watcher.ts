@@ -273,6 +273,11 @@ export class DepositWatcher {
   }
 
   /** One bounded step; concurrent calls share the running one. */
+  /** The deposit addresses watched (every derivation account): reconciliation reads their outflows and balances. */
+  watchedAddresses(): ReadonlySet<string> {
+    return this.watched;
+  }
+
   poll(): Promise<PollResult> {
     if (!this.started) return Promise.reject(new Error("DepositWatcher.start() first"));
     if (this.polling === null)

@@ -70,6 +70,8 @@ export interface InternalTransfersOptions {
   intentLifetimeMs: number;
   clock?: () => number;
   log?: (message: string) => void;
+  /** The chain's breaker is tripped: jobs not yet broadcast wait (broadcast ones still finish). */
+  paused?: () => boolean;
 }
 
 export class InternalTransfers {
@@ -178,6 +180,7 @@ export class InternalTransfers {
     for (const job of this.active()) {
       for (let steps = 0; steps < 6; steps++) {
         const before = job.step;
+        if ((job.step === "signing" || job.step === "signed") && this.options.paused?.() === true) break;
         try {
           await this.step(job);
         } catch (error) {

@@ -41,6 +41,8 @@ export const CUSTODY_ERROR_CODES = [
   "wrongStep",
   /** An approver approved already, or the requester approves their own. */
   "approvalRefused",
+  /** A malformed operator request (an empty reason, no approver); nothing changed. */
+  "invalidRequest",
 ] as const;
 export type CustodyErrorCode = (typeof CUSTODY_ERROR_CODES)[number];
 
@@ -157,10 +159,99 @@ export interface ChainCustodyStatus {
   }[];
   /** Deposits credited after a reorg removed them (reorg policy), kept for the operator. */
   reorgedAfterCredit: number;
+  /** The chain's breaker (absent from a custody without one). */
+  breaker?: BreakerView;
+  /** The newest reconciliation, null before the first. */
+  lastReconciliation?: ReconciliationResult | null;
+  /** Outflows found unmatched since custody started. */
+  unmatchedOutflowsTotal?: number;
 }
 
 export interface CustodyStatusReport {
   chains: ChainCustodyStatus[];
+}
+
+// ---- reconciliation and the breaker (src/custody/reconciliation.ts, breaker.ts) ----------------
+
+/** A chain's breaker. Tripped: no signing, withdrawals and sweeps paused, until an operator resumes it. */
+export interface BreakerView {
+  chain: string;
+  state: "closed" | "tripped";
+  reason: string | null;
+  trippedAtMs: number | null;
+  trippedBy: string | null;
+  incidentId: number | null;
+  cause: "unmatchedOutflow" | "reconciliationBreak" | "operator" | null;
+}
+
+export interface BreakerTripRequest {
+  /** A custody chain ("devnet-btc"), or "all". */
+  chain: string | "all";
+  /** Who trips it: "operator:alice". */
+  actor: string;
+  /** 3..500 printable characters. */
+  reason: string;
+  /** An open incident to attach the trip to; without it an incident of kind "operator" is opened. */
+  incidentId?: number;
+}
+
+export interface BreakerResumeRequest {
+  chain: string;
+  /** Who resumes it: one operator, or two distinct ones when production mode is on. */
+  approvers: string[];
+  reason: string;
+}
+
+/** An outgoing chain transaction from an exchange address, and what it was matched against. */
+export interface ReconciledOutflow {
+  txid: string;
+  blockHeight: number;
+  /** The exchange addresses it spent from. */
+  from: string[];
+  /** Per asset, whole coins (gross: payment, change and fee as the chain reports them). */
+  amounts: { asset: string; amount: string }[];
+  /** signer: in the signer's signature log; coldRefill: a cold spend custody imported; null: unmatched. */
+  matchedBy: "signer" | "coldRefill" | null;
+}
+
+/** One asset's balances: the chain against the books, in whole coins (decimal strings). */
+export interface AssetReconciliation {
+  asset: string;
+  /** Coins at hot (+ change), cold and the deposit addresses covered (see `depositAddressesCovered`). */
+  onChain: { hot: string; cold: string; depositAddresses: string; total: string };
+  /** The books' wallet accounts for the same addresses (walletInFlight included). */
+  onBooks: { hot: string; cold: string; depositAddresses: string; inFlight: string; total: string };
+  /** Payments built, signed or broadcast and not yet on the books (fees, withdrawals), allowed as a total shortfall. */
+  allowance: string;
+  /** onChain.total − onBooks.total: negative is a shortfall, positive a surplus (uncredited deposits, dust). */
+  residual: string;
+  /**
+   * The parts short beyond what is in flight out of them: the total, or one kind of address (the
+   * books say hot holds coins the hot addresses do not have, even when the total matches).
+   */
+  shortfalls: { part: "total" | "hot" | "cold" | "depositAddresses"; shortfall: string; allowance: string }[];
+  /** Any shortfall: a reconciliation break. */
+  break: boolean;
+}
+
+/** One reconciliation of one chain, after a scanned block range. */
+export interface ReconciliationResult {
+  chain: string;
+  /** The blocks whose outflows were checked (the watcher's scan), inclusive. */
+  fromHeight: number;
+  toHeight: number;
+  atMs: number;
+  outflows: ReconciledOutflow[];
+  /** Outflows not matched: each one trips the breaker. */
+  unmatched: number;
+  /** Outflows not yet checked (the signer did not answer, or the adapter cannot scan outflows); retried. */
+  unverified: number;
+  /** Null when the balance check was skipped this time (`note` says why: the chain moved during it, …). */
+  assets: AssetReconciliation[] | null;
+  /** False when the chain has more deposit addresses than one check reads: they are left out on both sides. */
+  depositAddressesCovered: boolean;
+  verdict: "ok" | "unmatchedOutflow" | "reconciliationBreak";
+  note: string | null;
 }
 
 /**
@@ -185,6 +276,38 @@ export interface CustodyPort extends Partial<ColdRefillPort> {
   /** An operator rejects a withdrawal not yet signed: the hold is released with the reason. */
   rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView>;
   status(): Promise<CustodyStatusReport>;
+  /** Every chain's breaker. */
+  breakers(): Promise<BreakerView[]>;
+  /** Trips one chain's breaker (or every chain's): signer halted, withdrawals and sweeps paused. */
+  tripBreaker(request: BreakerTripRequest): Promise<BreakerView[]>;
+  /** Closes a tripped breaker: needs a reason, and two distinct approvers in production mode. */
+  resumeBreaker(request: BreakerResumeRequest): Promise<BreakerView>;
+  /** The chain's last reconciliations, newest first, at most `limit` (≤ 1,000). */
+  reconciliations(chain: string, limit: number): Promise<ReconciliationResult[]>;
+  /**
+   * Every exchange address with its confirmed coins per currency, read from the chain now (proof
+   * of reserves). Optional so a test double need not have one; CustodyService has it.
+   */
+  reserveAddresses?(): Promise<ReserveAddressReport>;
+}
+
+/** An exchange address and its coins of one currency (src/custody/reserve-addresses.ts). */
+export interface ReserveAddressView {
+  chain: string;
+  currency: string;
+  role: "hot" | "change" | "retiredHot" | "cold" | "deposit";
+  address: string;
+  /** Ledger units. */
+  balanceUnits: number;
+  /** Whole coins. */
+  balance: string;
+}
+
+export interface ReserveAddressReport {
+  /** Deposit addresses with no coins are left out. */
+  addresses: ReserveAddressView[];
+  /** False when a chain has more deposit addresses than one listing reads. */
+  complete: boolean;
 }
 
 // ---- the cold wallet: cold → hot refills (src/custody/cold-refills.ts) -----------------------

@@ -101,6 +101,7 @@ export type StatusResult =
   | SignerFailure;
 
 export type HaltResult = { ok: true; halted: boolean } | SignerFailure;
+export type SignedResult = { ok: true; signed: string[] } | SignerFailure;
 
 export interface SignerClientOptions {
   /** The whole request, queueing included; default 5 s. */
@@ -254,6 +255,14 @@ export class SignerClient {
       seenIntents: field(answer, "seenIntents", isInteger, "integer"),
       lastSignatures,
     };
+  }
+
+  /** Which of `txIds` (at most 256) the signer signed, from its log: reconciliation's question. */
+  async signed(txIds: readonly string[]): Promise<SignedResult> {
+    const answer = await this.request({ op: "signed", txIds: [...txIds] });
+    const failure = failureOf(answer);
+    if (failure) return failure;
+    return { ok: true, signed: field(answer, "signed", isArray, "array").filter(isString) };
   }
 
   /** Stops all signing on `chain` until resumed (persisted by the signer). */

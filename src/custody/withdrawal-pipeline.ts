@@ -94,7 +94,15 @@ export interface WithdrawalPipelineOptions {
   hotPaymentPending?: (exceptWithdrawalId: number) => Promise<boolean>;
   /** Called after every persisted step (metrics, notices, tests that kill at a step). */
   onStep?: (withdrawalId: number, step: WithdrawalStep) => void | Promise<void>;
+  /**
+   * The chain's breaker is tripped: nothing is built, signed or broadcast (funds stay held); a
+   * payment already broadcast still follows its confirmations and settles. Default: never.
+   */
+  paused?: () => boolean;
 }
+
+/** Steps that would sign or send a payment: they wait while the breaker is tripped. */
+const PAUSABLE_STEPS: ReadonlySet<string> = new Set(["approved", "signing", "signed"]);
 
 /** The intent id of a withdrawal's attempt: 16 bytes of sha256, so it is the same after any crash. */
 export function withdrawalIntentId(chain: string, withdrawalId: number, attempt: number): string {
@@ -192,6 +200,8 @@ export class WithdrawalPipeline {
   }
 
   private step(withdrawal: PipelineWithdrawal): Promise<boolean> {
+    if (PAUSABLE_STEPS.has(withdrawal.step) && this.options.paused?.() === true)
+      return this.note(withdrawal, "paused: the chain's breaker is tripped (funds stay held)");
     switch (withdrawal.step as WithdrawalStep) {
       case "requested":
         return this.hold(withdrawal);

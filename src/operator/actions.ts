@@ -43,6 +43,7 @@ import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/bounda
 import type { IncidentAdminPort } from "../incidents/port.ts";
 import type { ReservesPort } from "../reserves/port.ts";
 import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
+import { BreakerActions } from "./breaker-actions.ts";
 import {
   type DevnetChainControl,
   type DevnetChainStatus,
@@ -53,7 +54,6 @@ import {
   MAX_DEVNET_REORG_DEPTH,
   MAX_DEVNET_SIGNED_TX_BYTES,
 } from "./devnet.ts";
-import { BreakerActions } from "./breaker-actions.ts";
 import { IncidentActions } from "./incident-actions.ts";
 import { ReservesActions } from "./reserves-actions.ts";
 import {

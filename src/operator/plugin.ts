@@ -15,8 +15,8 @@ import {
   OperatorError,
   type OperatorErrorKind,
 } from "./actions.ts";
-import { MAX_DEVNET_SIGNED_TX_BYTES } from "./devnet.ts";
 import { registerBreakerRoutes } from "./breaker-actions.ts";
+import { MAX_DEVNET_SIGNED_TX_BYTES } from "./devnet.ts";
 import { registerIncidentRoutes } from "./incident-actions.ts";
 import { registerReservesRoutes } from "./reserves-actions.ts";
 import type { OperatorToken } from "./token.ts";

@@ -30,6 +30,7 @@ import {
 import type { RetiredHotWallet } from "../custody/rotation.ts";
 import { SignerClient } from "../custody/signer-client.ts";
 import type { Exchange } from "../exchange/exchange.ts";
+import type { IncidentPort } from "../incidents/port.ts";
 import type { DevnetChains } from "./devnet.ts";
 import { readWalletGenerations } from "./signers.ts";
 
@@ -55,6 +56,10 @@ export function signerPortOf(client: SignerClient): SignerStatusPort {
         })),
       };
     },
+    // The breaker's halt and resume, and reconciliation's question (src/custody/breaker.ts, reconciler.ts).
+    halt: (chain, reason) => client.halt(chain, reason),
+    resume: (chain, reason) => client.resume(chain, reason),
+    signed: (txIds) => client.signed(txIds),
   };
 }
 
@@ -114,7 +119,6 @@ export function signerCapsOf(
 function walletOf(kind: "utxo" | "account", publicKeys: { hot: string; deposit: string } | null) {
   return publicKeys === null ? null : devnetChainWallet(kind, publicKeys);
 }
-
 /**
  * A devnet chain's wallet as custody runs it: the active generation's addresses, and the retired
  * generations' hot wallets (`wallet rotate`, src/custody/rotation.ts); null without a wallet.
@@ -152,6 +156,10 @@ export interface EmbeddedCustodyOptions {
   clock?: () => number;
   log?: (message: string) => void;
   onWithdrawalStep?: (withdrawalId: number, step: string) => void;
+  /** Where breaker trips open incidents (src/incidents/). */
+  incidents?: IncidentPort;
+  /** Resuming a breaker needs two distinct approvers. */
+  productionMode?: boolean;
 }
 
 /** The CustodyService over both devnet chains (not started). */
@@ -186,5 +194,7 @@ export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.onWithdrawalStep === undefined ? {} : { onWithdrawalStep: options.onWithdrawalStep }),
+    ...(options.incidents === undefined ? {} : { incidents: options.incidents }),
+    ...(options.productionMode === undefined ? {} : { productionMode: options.productionMode }),
   });
 }

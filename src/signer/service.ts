@@ -35,6 +35,8 @@ export type ErrorCode =
 export type Response = { ok: true; [key: string]: unknown } | { ok: false; code: ErrorCode; detail: string };
 
 const REASON = /^[\x20-\x7e]{3,500}$/;
+/** Most transaction ids one `signed` request asks about. */
+export const MAX_SIGNED_QUERY = 256;
 
 export class SignerService {
   constructor(
@@ -62,6 +64,10 @@ export class SignerService {
         case "status":
           requireExactFields(request, ["op"], "status request");
           return this.status();
+        case "signed": {
+          const body = requireExactFields(request, ["op", "txIds"], "signed request");
+          return this.signed(body.txIds);
+        }
         case "halt":
         case "resume": {
           const body = requireExactFields(request, ["op", "chain", "reason"], `${op} request`);
@@ -70,7 +76,7 @@ export class SignerService {
           return op === "halt" ? this.halt(body.chain, body.reason) : this.resume(body.chain, body.reason);
         }
         default:
-          return { ok: false, code: "unknown-op", detail: "op is one of sign, status, halt, resume" };
+          return { ok: false, code: "unknown-op", detail: "op is one of sign, status, signed, halt, resume" };
       }
     } catch (error) {
       if (error instanceof IntentError) return { ok: false, code: error.code, detail: error.message };
@@ -180,6 +186,24 @@ export class SignerService {
       seenIntents: this.state.seenCount(),
       lastSignatures: this.state.recentSignatures(),
     };
+  }
+
+  /**
+   * Which of the given transaction ids this signer signed (its log): reconciliation checks every
+   * outgoing chain transaction against it. Answered while halted too (it signs nothing).
+   */
+  signed(txIdsValue: unknown): Response {
+    if (
+      !Array.isArray(txIdsValue) ||
+      txIdsValue.length > MAX_SIGNED_QUERY ||
+      !txIdsValue.every((txId) => typeof txId === "string" && /^[\x21-\x7e]{1,128}$/.test(txId))
+    )
+      return {
+        ok: false,
+        code: "bad-request",
+        detail: `txIds: an array of at most ${MAX_SIGNED_QUERY} transaction ids (1 to 128 printable characters)`,
+      };
+    return { ok: true, signed: this.state.signedTxIds(txIdsValue as string[]) };
   }
 
   halt(chain: string, reason: string): Response {

@@ -34,6 +34,13 @@ const HEADER = 12;
 const MAX_RECORD = 64 * 1024;
 const LONGEST_WINDOW_MS = Math.max(...WINDOWS.map((window) => window.ms));
 const RECENT = 20;
+/**
+ * Transaction ids of signatures remembered for reconciliation (`signedTxIds`): the newest this
+ * many (a few tens of MB at most). Reconciliation asks about transactions in new blocks, so only
+ * a transaction signed more than this many signatures ago and mined only now would be missed
+ * (reported as unmatched: a false alarm, never a missed theft).
+ */
+export const MAX_REMEMBERED_TXIDS = 500_000;
 
 export interface SignatureRecord {
   type: "signature";
@@ -140,6 +147,8 @@ export class SignerState {
   private windowEntries: WindowEntry[] = [];
   private readonly halted = new Map<string, { reason: string; atMs: number }>();
   private readonly recent: SignatureRecord[] = [];
+  /** txId → when signed, oldest first (insertion order), at most MAX_REMEMBERED_TXIDS. */
+  private readonly signedTxs = new Map<string, number>();
   private size: number;
   private failed: string | undefined;
   private closed = false;
@@ -203,6 +212,11 @@ export class SignerState {
         this.windowEntries.push({ atMs: record.atMs, asset: charge.asset, amount: BigInt(charge.amount) });
       this.recent.push(record);
       if (this.recent.length > RECENT) this.recent.shift();
+      if (!this.signedTxs.has(record.txId)) {
+        this.signedTxs.set(record.txId, record.atMs);
+        if (this.signedTxs.size > MAX_REMEMBERED_TXIDS)
+          this.signedTxs.delete(this.signedTxs.keys().next().value as string);
+      }
     } else if (record.type === "halt") {
       this.halted.set(record.chain, { reason: record.reason, atMs: record.atMs });
     } else if (record.type === "resume") {
@@ -275,6 +289,11 @@ export class SignerState {
 
   recentSignatures(): SignatureRecord[] {
     return [...this.recent];
+  }
+
+  /** Which of `txIds` this signer signed (within the newest MAX_REMEMBERED_TXIDS signatures). */
+  signedTxIds(txIds: readonly string[]): string[] {
+    return txIds.filter((txId) => this.signedTxs.has(txId));
   }
 
   seenCount(): number {

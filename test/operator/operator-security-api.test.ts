@@ -101,6 +101,19 @@ class FakeCustody implements CustodyPort {
     view.reason = `rejected by ${actor}: ${reason}`;
     return structuredClone(view);
   }
+  // The breaker is tested against the real custody (test/custody/breaker*.test.ts).
+  async breakers(): Promise<never> {
+    throw new Error("not used");
+  }
+  async tripBreaker(): Promise<never> {
+    throw new Error("not used");
+  }
+  async resumeBreaker(): Promise<never> {
+    throw new Error("not used");
+  }
+  async reconciliations(): Promise<never> {
+    throw new Error("not used");
+  }
   async status(): Promise<{ chains: ChainCustodyStatus[] }> {
     const chain = (name: string, currency: string): ChainCustodyStatus => ({
       chain: name,

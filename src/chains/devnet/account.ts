@@ -123,6 +123,12 @@ export class AccountDevnet extends DevnetChain<AccountTx, AccountState> implemen
     return found.contract;
   }
 
+  protected spendsOf(tx: AccountTx): { address: string; asset: string; amount: bigint }[] {
+    const spends = tx.outputs.map((out) => ({ address: tx.from, asset: out.asset, amount: out.amount }));
+    spends.push({ address: tx.from, asset: ETH_ASSET.symbol, amount: tx.gasPrice * gasOf(tx.token) });
+    return spends;
+  }
+
   protected faucetTransaction(address: string, asset: string, amount: bigint, nonce: bigint): Uint8Array {
     const token = this.contractOf(asset);
     const payload = encodeAccountPayload(

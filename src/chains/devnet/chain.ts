@@ -18,6 +18,7 @@ import {
   type ChainAsset,
   type ChainLimits,
   checkLimit,
+  type Outflow,
   type ReorgReport,
   type ScanResult,
   type TransactionStatus,
@@ -200,6 +201,45 @@ export abstract class DevnetChain<T extends DevnetTx, S> {
     }
     return { transfers, blocks };
   }
+
+  async scanOutflows(fromHeight: number, toHeight: number, watched: ReadonlySet<string>): Promise<Outflow[]> {
+    return this.scanOutflowsSync(fromHeight, toHeight, watched);
+  }
+
+  /** Transactions spending from watched addresses (the flavour says what a transaction spends). */
+  scanOutflowsSync(fromHeight: number, toHeight: number, watched: ReadonlySet<string>): Outflow[] {
+    // The same range checks and limits as a deposit scan.
+    this.scanSync(fromHeight, toHeight, new Set());
+    checkLimit(this.limits, "maxWatchedAddresses", watched.size);
+    const outflows: Outflow[] = [];
+    for (let h = fromHeight; h <= toHeight; h++) {
+      const block = this.blocks[h];
+      checkLimit(this.limits, "maxTransfersPerBlock", block.txs.length);
+      for (const tx of block.txs) {
+        if (tx.faucet) continue;
+        const from = new Set<string>();
+        const amounts = new Map<string, bigint>();
+        for (const spend of this.spendsOf(tx)) {
+          if (!watched.has(spend.address)) continue;
+          from.add(spend.address);
+          amounts.set(spend.asset, (amounts.get(spend.asset) ?? 0n) + spend.amount);
+        }
+        if (from.size === 0) continue;
+        outflows.push({
+          chain: this.chain,
+          txid: tx.txid,
+          from: [...from],
+          amounts: [...amounts].map(([asset, amount]) => ({ asset, amount })),
+          blockHeight: h,
+          blockHash: block.hash,
+        });
+      }
+    }
+    return outflows;
+  }
+
+  /** What a transaction takes from each address it spends from (fees included), per asset. */
+  protected abstract spendsOf(tx: T): { address: string; asset: string; amount: bigint }[];
 
   async detectReorg(known: readonly BlockRef[]): Promise<ReorgReport | null> {
     checkLimit(this.limits, "maxReorgCheckBlocks", known.length);

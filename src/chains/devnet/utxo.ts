@@ -116,6 +116,14 @@ export class UtxoDevnet extends DevnetChain<UtxoTx, UtxoState> implements ChainA
     return sum;
   }
 
+  protected spendsOf(tx: UtxoTx): { address: string; asset: string; amount: bigint }[] {
+    return tx.inputs.map((input) => ({
+      address: input.address,
+      asset: UTXO_ASSET.symbol,
+      amount: input.amount,
+    }));
+  }
+
   protected faucetTransaction(address: string, _asset: string, amount: bigint, nonce: bigint): Uint8Array {
     return encodeEnvelope(encodeUtxoPayload({ inputs: [], outputs: [{ address, amount }] }, nonce), []);
   }

@@ -40,6 +40,7 @@ import {
   type ChainLimits,
   checkLimit,
   type FeeEstimate,
+  type Outflow,
   type PaymentRequest,
   type ReorgReport,
   type ScanResult,
@@ -266,8 +267,81 @@ export class EthereumAdapter implements ChainAdapter {
     return { chain: this.chain, txid, outputIndex, address, asset, amount, blockHeight, blockHash };
   }
 
+  /**
+   * Transactions sent by a watched address (native value), and token Transfer logs from a watched
+   * holder (which also catches a transferFrom by a spender the holder approved). Fees are not in
+   * `amounts` (they need receipts); reconciliation matches outflows by txid, not by amount.
+   */
+  async scanOutflows(fromHeight: number, toHeight: number, watched: ReadonlySet<string>): Promise<Outflow[]> {
+    checkHeight(fromHeight);
+    checkHeight(toHeight);
+    if (toHeight < fromHeight) throw new RangeError(`bad block range ${fromHeight}..${toHeight}`);
+    checkLimit(this.limits, "maxBlocksPerScan", toHeight - fromHeight + 1);
+    checkLimit(this.limits, "maxWatchedAddresses", watched.size);
+    const tip = await this.height();
+    if (toHeight > tip) throw new RangeError(`block ${toHeight} is above the tip ${tip}`);
+    const heights = Array.from({ length: toHeight - fromHeight + 1 }, (_, i) => fromHeight + i);
+    const blocks = await Promise.all(
+      heights.map((h) => this.client.getBlock({ blockNumber: BigInt(h), includeTransactions: true })),
+    );
+    for (let i = 1; i < blocks.length; i++)
+      if (blocks[i].parentHash !== blocks[i - 1].hash)
+        throw new EthereumAdapterError(`block ${heights[i]} changed during the scan (reorg): scan again`);
+    const byTx = new Map<string, Outflow>();
+    const order: string[] = [];
+    const entry = (txid: string, height: number, hash: string): Outflow => {
+      let found = byTx.get(txid);
+      if (found === undefined) {
+        found = { chain: this.chain, txid, from: [], amounts: [], blockHeight: height, blockHash: hash };
+        byTx.set(txid, found);
+        order.push(txid);
+      }
+      return found;
+    };
+    const add = (outflow: Outflow, from: string, asset: string, amount: bigint) => {
+      if (!outflow.from.includes(from)) outflow.from.push(from);
+      const known = outflow.amounts.find((a) => a.asset === asset);
+      if (known === undefined) outflow.amounts.push({ asset, amount });
+      else known.amount += amount;
+    };
+    const hashAt = new Map<number, string>();
+    for (const block of blocks) {
+      const height = Number(block.number);
+      hashAt.set(height, block.hash);
+      checkLimit(this.limits, "maxTransfersPerBlock", block.transactions.length);
+      for (const tx of block.transactions) {
+        const from = tx.from.toLowerCase();
+        if (!watched.has(from)) continue;
+        add(entry(tx.hash, height, block.hash), from, this.native.symbol, tx.value);
+      }
+    }
+    if (this.tokens.size > 0 && watched.size > 0)
+      for (const log of await this.transferLogs(fromHeight, toHeight, watched, "from")) {
+        const height = Number(log.blockNumber);
+        if (hashAt.get(height) !== log.blockHash)
+          throw new EthereumAdapterError(`block ${height} changed during the scan (reorg): scan again`);
+        const asset = this.tokens.get(log.address.toLowerCase());
+        const from = log.args.from.toLowerCase();
+        if (asset === undefined || !watched.has(from)) continue;
+        checkLimit(this.limits, "maxTransfersPerBlock", byTx.size + 1);
+        add(entry(log.transactionHash, height, log.blockHash), from, asset.symbol, log.args.value);
+      }
+    const position = new Map<string, number>();
+    for (const block of blocks) for (const [i, tx] of block.transactions.entries()) position.set(tx.hash, i);
+    return order
+      .map((txid) => byTx.get(txid) as Outflow)
+      .sort(
+        (a, b) => a.blockHeight - b.blockHeight || (position.get(a.txid) ?? 0) - (position.get(b.txid) ?? 0),
+      );
+  }
+
   /** Transfer logs of the configured tokens in the range, in bounded eth_getLogs calls. */
-  private async transferLogs(fromHeight: number, toHeight: number, watched: ReadonlySet<string>) {
+  private async transferLogs(
+    fromHeight: number,
+    toHeight: number,
+    watched: ReadonlySet<string>,
+    side: "from" | "to" = "to",
+  ) {
     const contracts = [...this.tokens.keys()] as Hex[];
     const topicGroups: (Hex[] | null)[] = [];
     if (watched.size <= this.maxLogTopicAddresses) {
@@ -284,7 +358,7 @@ export class EthereumAdapter implements ChainAdapter {
             params: [
               {
                 address: contracts,
-                topics: [TRANSFER_TOPIC, null, toTopics],
+                topics: side === "to" ? [TRANSFER_TOPIC, null, toTopics] : [TRANSFER_TOPIC, toTopics],
                 fromBlock: toHex(start),
                 toBlock: toHex(end),
               },

@@ -73,7 +73,8 @@ export type WalletError =
   | "networkNotSupported"
   | "memoNotSupported"
   | "withdrawalWrongStep"
-  | "approvalRefused";
+  | "approvalRefused"
+  | "reservesProofNotFound";
 
 export type ExmoErrorKind = RejectReason | GatewayError | WalletError;
 
@@ -130,6 +131,8 @@ const BULWARK_NETWORK_NOT_SUPPORTED = 59031;
 const BULWARK_MEMO_NOT_SUPPORTED = 59032;
 const BULWARK_WITHDRAWAL_WRONG_STEP = 59033;
 const BULWARK_APPROVAL_REFUSED = 59034;
+// Proof of reserves (issue 8 §6): reserves_proof when nothing was published, or the caller held none.
+const BULWARK_RESERVES_PROOF_NOT_FOUND = 59035;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -479,6 +482,11 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     text: "Approval refused",
     ccxtClass: "ExchangeError",
   },
+  reservesProofNotFound: {
+    code: BULWARK_RESERVES_PROOF_NOT_FOUND,
+    text: "No proof of reserves for this currency and account",
+    ccxtClass: "ExchangeError",
+  },
 };
 
 /**
@@ -510,6 +518,8 @@ export const CUSTODY_ERRORS: {
   notFound: { kind: "withdrawalNotFound" },
   wrongStep: { kind: "withdrawalWrongStep" },
   approvalRefused: { kind: "approvalRefused" },
+  // Operator requests only (the breaker); a user's request never reaches custody malformed.
+  invalidRequest: { kind: "invalidParameter", detail: "request" },
 };
 
 export interface ExmoError {

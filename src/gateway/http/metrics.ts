@@ -3,6 +3,7 @@
 // patterns, priority classes, EXMO codes), never from client input, so series stay bounded.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { PriorityClass } from "../exmo/route.ts";
 
@@ -18,7 +19,10 @@ export class GatewayMetrics {
   private readonly guarded: Counter<"priority">;
   private readonly rateLimited: Counter<"priority" | "limit">;
 
-  constructor(exchange: ExchangeBoundary, options: { defaultMetrics: boolean }) {
+  constructor(
+    exchange: ExchangeBoundary,
+    options: { defaultMetrics: boolean; custody?: CustodyPort | null },
+  ) {
     const registers = [this.registry];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -86,6 +90,8 @@ export class GatewayMetrics {
         this.set(exchange.status().lastSequence);
       },
     });
+    const custody = options.custody ?? null;
+    if (custody !== null) registerCustodyGauges(custody, registers);
   }
 
   recordGuard(priority: PriorityClass): void {
@@ -103,4 +109,90 @@ export class GatewayMetrics {
     this.requests.inc(labels);
     this.latency.observe({ route: labels.route, result: labels.result, priority: labels.priority }, seconds);
   }
+}
+
+/**
+ * Reconciliation and the breakers, per chain (labels: custody's configured chains and assets, a
+ * fixed set). Read at scrape time from custody's memory: the breakers and each chain's newest
+ * reconciliations (the kept ones, at most 1,000 per chain).
+ */
+function registerCustodyGauges(custody: CustodyPort, registers: Registry[]): void {
+  /** One read per scrape for all four gauges (each gauge's collect asks for it). */
+  let cached: { atMs: number; value: Promise<CustodyFigures[]> } | null = null;
+  const figures = (): Promise<CustodyFigures[]> => {
+    const nowMs = Date.now();
+    if (cached === null || nowMs - cached.atMs > 1_000)
+      // A custody that cannot answer leaves these series out rather than failing the whole scrape.
+      cached = { atMs: nowMs, value: readCustodyFigures(custody).catch(() => []) };
+    return cached.value;
+  };
+  new Gauge({
+    name: "bulwark_custody_reconciled_height",
+    help: "Last block height reconciled, per chain (-1 before the first)",
+    labelNames: ["chain"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const chain of await figures()) this.set({ chain: chain.chain }, chain.height);
+    },
+  });
+  new Gauge({
+    name: "bulwark_custody_reconciliation_residual",
+    help: "Chain minus books at the last balance check, whole coins, per chain and asset (negative: a shortfall)",
+    labelNames: ["chain", "asset"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const chain of await figures())
+        for (const asset of chain.residuals)
+          this.set({ chain: chain.chain, asset: asset.asset }, asset.residual);
+    },
+  });
+  new Gauge({
+    name: "bulwark_custody_unmatched_outflows_total",
+    help: "Outflows from exchange addresses not matched to a signed intent, in the chain's kept reconciliations",
+    labelNames: ["chain"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const chain of await figures()) this.set({ chain: chain.chain }, chain.unmatched);
+    },
+  });
+  new Gauge({
+    name: "bulwark_custody_breaker_tripped",
+    help: "1 while the chain's breaker is tripped, else 0",
+    labelNames: ["chain"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const chain of await figures()) this.set({ chain: chain.chain }, chain.tripped ? 1 : 0);
+    },
+  });
+}
+
+interface CustodyFigures {
+  chain: string;
+  tripped: boolean;
+  height: number;
+  unmatched: number;
+  residuals: { asset: string; residual: number }[];
+}
+
+async function readCustodyFigures(custody: CustodyPort): Promise<CustodyFigures[]> {
+  const result: CustodyFigures[] = [];
+  for (const breaker of await custody.breakers()) {
+    const kept = await custody.reconciliations(breaker.chain, 1_000);
+    const checked = kept.find((entry) => entry.assets !== null);
+    result.push({
+      chain: breaker.chain,
+      tripped: breaker.state === "tripped",
+      height: kept[0]?.toHeight ?? -1,
+      unmatched: kept.reduce((sum, entry) => sum + entry.unmatched, 0),
+      residuals: (checked?.assets ?? []).map((asset) => ({
+        asset: asset.asset,
+        residual: Number(asset.residual),
+      })),
+    });
+  }
+  return result;
 }

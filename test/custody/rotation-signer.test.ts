@@ -91,6 +91,35 @@ describe("the signer after a wallet rotation", () => {
     expect(key(current, HOT_LABEL)).not.toBe(devnetAccountXpub(OLD_SEED, "utxo", 2));
   });
 
+  it("adds a third generation on accounts 4' and 5'; both older hot wallets are retired", () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const keystoreDir = join(dir, "keystore");
+    initKeystore(keystoreDir, PASSPHRASE, OLD_SEED, SMALL_SCRYPT);
+    Keystore.addGeneration(keystoreDir, PASSPHRASE, NEW_SEED, SMALL_SCRYPT).close();
+    const third = new Uint8Array(32).fill(42);
+    const keystore = Keystore.addGeneration(keystoreDir, PASSPHRASE, third, SMALL_SCRYPT);
+    cleanups.push(() => keystore.close());
+    expect(keystore.generations).toBe(3);
+    const plugin = devnetUtxoSigningPlugin(LOOKAHEAD);
+    const keys = keystore.hotKeys(plugin.chain);
+    const exported = keystore.exportGenerationPublicKeys(plugin);
+    expect(key(exported[2], HOT_LABEL)).toBe(devnetAccountXpub(third, "utxo", 4));
+    expect(key(exported[2], DEPOSIT_LABEL)).toBe(devnetAccountXpub(third, "utxo", 5));
+    const hotOf = (generation: number) =>
+      devnetAddressFromXpub("utxo", key(exported[generation], HOT_LABEL), 0, 0);
+    expect([0, 1, 2].map((generation) => plugin.isRetiredHotAddress?.(hotOf(generation), keys))).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect([0, 1, 2].map((generation) => plugin.isOwnAddress(hotOf(generation), keys))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+  });
+
   it("sweeps an old deposit address and the old hot coins into the new hot wallet, and pays nothing into the old one", async () => {
     const { service, plugin, keys, old, current } = rotatedSigner();
     const chain = new UtxoDevnet();

@@ -54,7 +54,12 @@ export async function useWorkerDatabase(): Promise<void> {
   try {
     await withClient(base, async (client) => {
       const found = await client.query("select 1 from pg_database where datname = $1", [database]);
-      if (found.rowCount === 0) await client.query(`create database "${database}"`);
+      if (found.rowCount === 0) {
+        await client.query(`create database "${database}"`);
+        // Every session on it: commits return before their WAL reaches the disk. The tests
+        // never crash PostgreSQL itself, and each store open commits dozens of migrations.
+        await client.query(`alter database "${database}" set synchronous_commit = off`);
+      }
     });
   } catch {
     // Unreachable: the PostgreSQL tests say so themselves (test/store/engines.ts).

@@ -57,6 +57,11 @@ async function dispatch(cli: Cli, io: CliIo): Promise<void> {
     const { start } = await import("./start.ts");
     return start(cli, io);
   }
+  // Pure: a proof file against a root, no data dir and no server (src/cli/reserves.ts).
+  if (cli.command === "reserves verify") {
+    const { reservesVerify } = await import("./reserves.ts");
+    return reservesVerify(cli, io);
+  }
   const [{ OPERATOR_COMMANDS }, { liveLockOwner, DataDirBusyError }] = await Promise.all([
     import("./commands.ts"),
     import("../server/data-dir-lock.ts"),

@@ -41,5 +41,7 @@ export function storeOnlyBoundary(store: Store): ExchangeBoundary {
     assets: () => closed("assets"),
     balance: () => closed("balance"),
     walletBooks: () => closed("walletBooks"),
+    customerLiabilities: () => closed("customerLiabilities"),
+    incidentCovers: () => closed("incidentCovers"),
   };
 }

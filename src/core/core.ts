@@ -40,7 +40,13 @@ import { Matcher } from "./matching.ts";
 import { encodeSnapshot, stateHash } from "./snapshot/encode.ts";
 import { restoreSnapshot } from "./snapshot/restore.ts";
 import { exportState } from "./state-export.ts";
-import { type CoreMachine, type CoreStateView, SYSTEM_ACCOUNTS, type SystemAccount } from "./state-view.ts";
+import {
+  type CoreMachine,
+  type CoreStateView,
+  type IncidentCoverView,
+  SYSTEM_ACCOUNTS,
+  type SystemAccount,
+} from "./state-view.ts";
 import { isUserId, placeOrderProblem } from "./validation.ts";
 import { LossCoverCommands } from "./wallet/loss-cover-commands.ts";
 import { WalletCommands } from "./wallet/wallet-commands.ts";
@@ -356,6 +362,34 @@ export class Core implements CoreMachine {
           this.state.balanceField(user, assetId, BALANCE_AVAILABLE) +
           this.state.balanceField(user, assetId, BALANCE_HELD);
     return { systemUnits, customerLiabilitiesUnits };
+  }
+
+  /**
+   * Every user's liability of an asset (available + held), ascending user id, users with 0 left
+   * out: the leaves of proof of reserves. O(users log users).
+   */
+  customerLiabilities(assetId: number): { userIds: number[]; balancesUnits: number[] } {
+    const userIds: number[] = [];
+    const balancesUnits: number[] = [];
+    if (!this.state.assetExists(assetId)) return { userIds, balancesUnits };
+    const ids = [...this.ledger.users.keys()].sort((a, b) => a - b);
+    for (const userId of ids) {
+      const user = this.ledger.users.get(userId)!;
+      const units =
+        this.state.balanceField(user, assetId, BALANCE_AVAILABLE) +
+        this.state.balanceField(user, assetId, BALANCE_HELD);
+      if (units === 0) continue;
+      userIds.push(userId);
+      balancesUnits.push(units);
+    }
+    return { userIds, balancesUnits };
+  }
+
+  /** Covered incident losses, by incident then asset. */
+  incidentCovers(): IncidentCoverView[] {
+    return [...this.state.incidentCovers.values()]
+      .map((cover) => ({ ...cover }))
+      .sort((a, b) => a.incidentId - b.incidentId || a.assetId - b.assetId);
   }
 
   exportState(): CoreStateView {

@@ -12,7 +12,7 @@ import type { Accounts } from "../accounts/accounts.ts";
 import type { UnstampedCommand, WalletAccount } from "../core/commands.ts";
 import type { AssetConfig, MarketConfig } from "../core/config.ts";
 import type { CoreEvent } from "../core/events.ts";
-import type { SystemAccount } from "../core/state-view.ts";
+import type { IncidentCoverView, SystemAccount } from "../core/state-view.ts";
 import type { MarketData } from "../marketdata/market-data.ts";
 import type { DepositAddressRecord, ScannerState } from "../store/custody.ts";
 import type {
@@ -170,6 +170,10 @@ export interface ExchangeBoundary {
   balance(userId: number, assetId: number): { availableUnits: number; heldUnits: number };
   /** The asset's system accounts and customer liabilities (O(users): for custody, not per request). */
   walletBooks(assetId: number): WalletBooks;
+  /** Every user's available + held of the asset, ascending user id, zeros left out (proof of reserves; O(users)). */
+  customerLiabilities(assetId: number): { userIds: number[]; balancesUnits: number[] };
+  /** Covered incident losses (coverIncidentLoss), by incident then asset. */
+  incidentCovers(): IncidentCoverView[];
 
   readonly reads: ReadModels;
   readonly audit: AuditTrail;

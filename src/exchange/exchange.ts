@@ -9,6 +9,7 @@ import type { UnstampedCommand } from "../core/commands.ts";
 import type { AssetConfig, CoreLimits, MarketConfig } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import type { Core } from "../core/core.ts";
+import type { IncidentCoverView } from "../core/state-view.ts";
 import { MarketData } from "../marketdata/market-data.ts";
 import { type EmbeddedCore, startEmbeddedCore } from "../runtime/embedded.ts";
 import type { SnapshotPolicy } from "../runtime/snapshotter.ts";
@@ -282,6 +283,14 @@ export class Exchange implements ExchangeBoundary {
 
   walletBooks(assetId: number): WalletBooks {
     return this.embedded.core.walletBooks(assetId);
+  }
+
+  customerLiabilities(assetId: number): { userIds: number[]; balancesUnits: number[] } {
+    return this.embedded.core.customerLiabilities(assetId);
+  }
+
+  incidentCovers(): IncidentCoverView[] {
+    return this.embedded.core.incidentCovers();
   }
 
   market(marketId: number): MarketContext | undefined {

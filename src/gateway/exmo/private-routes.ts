@@ -14,6 +14,7 @@ import {
   SequencerQueueFullError,
   STORE_LIMITS,
 } from "../../exchange/boundary.ts";
+import type { ReservesPort } from "../../reserves/port.ts";
 import { formatUnits } from "../../units/decimal.ts";
 import { formatFill, formatOrder } from "./format.ts";
 import {
@@ -27,6 +28,7 @@ import {
   requireMarket,
 } from "./parse.ts";
 import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
+import { reservesRoutes } from "./reserves-routes.ts";
 import { walletRoutes } from "./wallet-routes.ts";
 import type { WriteWatermarks } from "./write-watermarks.ts";
 
@@ -55,6 +57,8 @@ export interface PrivateRouteContext {
   watermarks: WriteWatermarks;
   /** Deposits and withdrawals (wallet-routes.ts); null: not connected, the wallet writes answer 59014. */
   custody: CustodyPort | null;
+  /** Proof of reserves (reserves-routes.ts); absent or null: reserves_proof answers 59035. */
+  reserves?: ReservesPort | null;
 }
 
 /** Submits a command for a user; a rejection becomes its EXMO error, other events are returned. */
@@ -432,5 +436,10 @@ function spotPairAsMarginRow(market: MarketContext) {
 }
 
 export function privateRoutes(context: PrivateRouteContext): ExmoRoute[] {
-  return [...orderRoutes(context), ...readRoutes(context), ...walletRoutes(context)];
+  return [
+    ...orderRoutes(context),
+    ...readRoutes(context),
+    ...walletRoutes(context),
+    ...reservesRoutes({ exchange: context.exchange, reserves: context.reserves ?? null }),
+  ];
 }

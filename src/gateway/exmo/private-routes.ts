@@ -27,8 +27,8 @@ import {
   parseQuoteAmount,
   requireMarket,
 } from "./parse.ts";
-import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
 import { reservesRoutes } from "./reserves-routes.ts";
+import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
 import { walletRoutes } from "./wallet-routes.ts";
 import type { WriteWatermarks } from "./write-watermarks.ts";
 

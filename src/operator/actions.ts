@@ -55,7 +55,6 @@ import {
   MAX_DEVNET_SIGNED_TX_BYTES,
 } from "./devnet.ts";
 import { IncidentActions } from "./incident-actions.ts";
-import { ReservesActions } from "./reserves-actions.ts";
 import {
   type AssetSpec,
   assetConfigFromSpec,
@@ -63,6 +62,7 @@ import {
   marketConfigFromSpec,
   SpecError,
 } from "./market-spec.ts";
+import { ReservesActions } from "./reserves-actions.ts";
 import {
   RotationInputError,
   rotateWalletAction,

@@ -31,7 +31,6 @@ import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-d
 import { ensureDefaultMarkets } from "./default-markets.ts";
 import { ensureDemoColdWallets } from "./demo/cold-wallet.ts";
 import { DemoWalletActivity, fundByDeposits } from "./demo/custody-demo.ts";
-import { fundDemoInsurance } from "./demo/insurance-demo.ts";
 import {
   ccxtSnippet,
   DEMO_ACTOR,
@@ -47,6 +46,7 @@ import {
   randomPassword,
   refuseDemoOnNonDemoUsers,
 } from "./demo/demo-accounts.ts";
+import { fundDemoInsurance } from "./demo/insurance-demo.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
 import { auditWithdrawalSteps, startIncidents, type WebhookConfig, type WebhookOptions } from "./incidents.ts";

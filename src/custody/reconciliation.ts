@@ -196,7 +196,12 @@ export class ReconciliationLog {
   private readonly results: ReconciliationResult[] = [];
   private linesInFile = 0;
 
-  constructor(dir: string) {
+  /** `maxKept`: MAX_RESULTS_KEPT (a smaller bound for tests). */
+  constructor(
+    dir: string,
+    private readonly maxKept = MAX_RESULTS_KEPT,
+  ) {
+    if (!Number.isSafeInteger(maxKept) || maxKept < 1) throw new RangeError("maxKept must be ≥ 1");
     this.path = join(dir, LOG_FILE);
     let text = "";
     try {
@@ -206,7 +211,7 @@ export class ReconciliationLog {
     }
     const lines = text.split("\n").filter((line) => line.length > 0);
     this.linesInFile = lines.length;
-    for (const line of lines.slice(-MAX_RESULTS_KEPT)) {
+    for (const line of lines.slice(-maxKept)) {
       try {
         // Written by append() below from a ReconciliationResult.
         this.results.push(JSON.parse(line) as ReconciliationResult);
@@ -218,8 +223,8 @@ export class ReconciliationLog {
 
   append(result: ReconciliationResult): void {
     this.results.push(result);
-    if (this.results.length > MAX_RESULTS_KEPT) this.results.shift();
-    if (this.linesInFile + 1 >= 2 * MAX_RESULTS_KEPT) {
+    if (this.results.length > this.maxKept) this.results.shift();
+    if (this.linesInFile + 1 >= 2 * this.maxKept) {
       const body = this.results.map((entry) => `${JSON.stringify(entry)}\n`).join("");
       writeFileAtomic(this.path, new TextEncoder().encode(body));
       this.linesInFile = this.results.length;

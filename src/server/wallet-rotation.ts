@@ -106,7 +106,7 @@ export class WalletRotationService implements WalletRotationPort {
       const { custody, signers } = this.options;
       const running = custody !== null;
       if (custody !== null) custody.rotateWallet(chain, wallet);
-      if (signers !== null && signers.chains().includes(chain)) await signers.restart(chain);
+      if (signers?.chains().includes(chain)) await signers.restart(chain);
       return {
         chain,
         generation: rotation.generation,

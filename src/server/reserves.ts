@@ -149,15 +149,18 @@ export class ReservesPublisher implements ReservesPort {
 
   private async publishNow(assets?: readonly string[]): Promise<ReservesPublication[]> {
     const exchange = this.options.exchange;
+    const custody = this.options.custody();
+    // By default the assets custody holds on chain (all of them without custody): an asset with
+    // no chain has no reserve figure to publish.
+    const served = custody === null ? null : new Set(custody.terms().map((terms) => terms.currency));
     const chosen =
       assets === undefined
-        ? exchange.assets()
+        ? exchange.assets().filter((asset) => served === null || served.has(asset.code))
         : assets.map((code) => {
             const asset = exchange.assetByCode(code);
             if (asset === undefined) throw new ReservesError("invalid", `unknown asset ${code}`);
             return asset;
           });
-    const custody = this.options.custody();
     const report = custody?.reserveAddresses === undefined ? null : await custody.reserveAddresses();
     const published: ReservesPublication[] = [];
     let publicationId = this.highestId();

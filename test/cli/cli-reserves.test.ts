@@ -102,8 +102,9 @@ beforeAll(async () => {
   await server.incidents.resolve(resolvedIncidentId, { actor: "operator:test", reason: "done" });
 }, 60_000);
 
+let closed = false;
 afterAll(async () => {
-  await server?.close();
+  if (!closed) await server?.close();
 });
 
 describe("incident cover and the insurance fund", () => {
@@ -309,5 +310,22 @@ describe("proof of reserves", () => {
       /cannot read/,
     );
     expectFailure(await bulwark("reserves", "verify", "--root", root), "usage", /--proof/);
+  });
+});
+
+describe("offline, with the server stopped", () => {
+  it("reads the covers from the core; publishing needs the running server", async () => {
+    closed = true;
+    await server.close();
+    const status = await ok("insurance", "status");
+    expect(status.assets).toEqual(
+      expect.arrayContaining([expect.objectContaining({ asset: "BTC", lossesCovered: "0.3" })]),
+    );
+    expectFailure(await bulwark("reserves", "publish"), "notFound", /running server/);
+    expectFailure(
+      await bulwark("incident", "cover", "--id", String(incidentId), "--asset", "BTC", "--amount", "0.1"),
+      "conflict",
+      /covered already/,
+    );
   });
 });

@@ -1188,12 +1188,14 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
 
   /** The refusal of anything that would move coins on a chain whose breaker is tripped. */
   private breakerRefusal(chain: string): CustodyError {
-    const view = this.breakerBoard.view(chain);
+    // Shown to users as the EXMO error's detail (at most 120 characters): no cause, no txids.
+    const incidentId = this.breakerBoard.view(chain).incidentId;
     return new CustodyError(
       "withdrawalsDisabled",
-      `the ${chain} breaker is tripped (${view.cause ?? "operator"}${view.incidentId === null ? "" : `, incident ${view.incidentId}`}): withdrawals are paused until an operator resumes it`,
+      `the ${chain} breaker is tripped${incidentId === null ? "" : ` (incident ${incidentId})`}: withdrawals are paused until an operator resumes it`,
     );
   }
+
 
   async breakers(): Promise<BreakerView[]> {
     return this.breakerBoard.views();

@@ -20,7 +20,7 @@ import {
 } from "../../src/custody/custody-service.ts";
 import { CustodyError } from "../../src/custody/port.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
-import { CUSTODY_ERRORS, EXMO_ERRORS } from "../../src/gateway/exmo/errors.ts";
+import { CUSTODY_ERRORS, exmoError } from "../../src/gateway/exmo/errors.ts";
 import type { IncidentPort } from "../../src/incidents/port.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 import { encodeIntent, intentToWire } from "../../src/signer/intent.ts";
@@ -362,7 +362,10 @@ describe("the breaker", () => {
     expect(refusal).toBeInstanceOf(CustodyError);
     expect((refusal as CustodyError).code).toBe("withdrawalsDisabled");
     expect((refusal as CustodyError).detail).toMatch(/devnet-btc breaker is tripped/);
-    expect(EXMO_ERRORS[CUSTODY_ERRORS.withdrawalsDisabled.kind].text).toMatch(/disabled/);
+    const exmo = exmoError(CUSTODY_ERRORS.withdrawalsDisabled.kind, (refusal as CustodyError).detail);
+    expect(exmo.message).toBe(
+      "Withdrawals of this currency are temporarily disabled: the devnet-btc breaker is tripped (incident 1): withdrawals are paused until an operator resumes it",
+    );
 
     // The pending withdrawal gets its approvals and still is not signed: funds stay held.
     await custody.approveWithdrawal(pending.withdrawalId, "alice");

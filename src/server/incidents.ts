@@ -1,7 +1,7 @@
 // The incident service as `bulwark start` runs it (issue 8 §2, §3, §7): its webhooks read from the
-// server's options or the data dir, the alerter, the periodic audit-head shipping, and one audit
-// row per start recording the security configuration (webhooks, demo mode), so a change between
-// starts is in the log.
+// server's options or the data dir, the alerter, the periodic audit-head shipping, and an audit
+// row (config.change) whenever a start's security configuration (webhooks, production mode)
+// differs from the last one recorded, so every change between starts is in the log.
 //
 // Webhook configuration, first found wins:
 //   receivers: ExchangeServerOptions.webhooks (`start --webhook URL`, repeated)
@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { JsonValue } from "../exchange/boundary.ts";
 import type { Exchange } from "../exchange/exchange.ts";
 import {
   DEFAULT_AUDIT_HEAD_INTERVAL_MS,
@@ -176,13 +177,61 @@ export interface StartedIncidents {
   stop(): void;
 }
 
-/** Builds the incident service and its alerter, records the start's configuration, ships the head. */
+/** The security configuration a start records when it differs from the last one recorded. */
+export interface RecordedConfig {
+  productionMode: boolean;
+  webhooks: string[];
+  webhookSource: WebhookConfig["source"];
+  webhookSecretSource: WebhookConfig["secretSource"] | null;
+  auditHeadIntervalMs: number | null;
+  [key: string]: JsonValue;
+}
+
+/** What a data dir that never recorded one runs with: no webhooks, not in production mode. */
+const DEFAULT_RECORDED_CONFIG: RecordedConfig = {
+  productionMode: false,
+  webhooks: [],
+  webhookSource: "none",
+  webhookSecretSource: null,
+  auditHeadIntervalMs: null,
+};
+
+export const CONFIG_AUDIT_SUBJECT = "config:server";
+
+/**
+ * Appends "config.change" (subject config:server) with the new and the previous configuration
+ * when this start's differs from the last one recorded (or from the defaults, before any), so
+ * every change between starts is in the log and an unchanged restart adds nothing.
+ */
+async function auditConfigChange(exchange: Exchange, atMs: number, config: RecordedConfig): Promise<void> {
+  const rows = await exchange.incidents.auditRowsOfSubject(CONFIG_AUDIT_SUBJECT);
+  const last = rows.at(-1);
+  // Written only here: {config, previous}.
+  const previous =
+    last === undefined
+      ? DEFAULT_RECORDED_CONFIG
+      : (JSON.parse(last.detailsJson) as { config: RecordedConfig }).config;
+  if (canonicalText(previous) === canonicalText(config)) return;
+  await exchange.audit.append({
+    tsMs: atMs,
+    actor: "system:server",
+    action: "config.change",
+    subject: CONFIG_AUDIT_SUBJECT,
+    details: { config, previous },
+  });
+}
+
+/** JSON with sorted keys (one level deep is all a RecordedConfig has). */
+function canonicalText(config: RecordedConfig): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(config).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+/** Builds the incident service and its alerter, records a changed configuration, ships the head. */
 export async function startIncidents(input: {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   exchange: Exchange;
   options: WebhookOptions;
-  demo: boolean;
   /** Resuming a breaker needs two approvers (custody's production mode). */
   productionMode: boolean;
   clock: () => number;
@@ -205,19 +254,14 @@ export async function startIncidents(input: {
     onError: (what, error) =>
       input.log(what, { err: error instanceof Error ? error.message : String(error) }),
   });
-  await input.exchange.audit.append({
-    tsMs: input.clock(),
-    actor: "system:server",
-    action: "config.start",
-    subject: "server",
-    details: {
-      demo: input.demo,
-      productionMode: input.productionMode,
-      webhooks: webhooks === null ? [] : webhooks.urls.map(redactedUrl),
-      webhookSource: webhooks?.source ?? "none",
-      webhookSecretSource: webhooks?.secretSource ?? null,
-      auditHeadIntervalMs: webhooks?.auditHeadIntervalMs ?? null,
-    },
+  await auditConfigChange(input.exchange, input.clock(), {
+    productionMode: input.productionMode,
+    webhooks: webhooks === null ? [] : webhooks.urls.map(redactedUrl),
+    webhookSource: webhooks?.source ?? "none",
+    // A secret generated at the first start is read from the same file at the next: not a change.
+    webhookSecretSource:
+      webhooks === null ? null : webhooks.secretSource === "generated" ? "file" : webhooks.secretSource,
+    auditHeadIntervalMs: webhooks?.auditHeadIntervalMs ?? null,
   });
   if (webhooks !== null) service.startAuditHeadShipping(webhooks.auditHeadIntervalMs);
   return {

@@ -281,7 +281,6 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       env,
       exchange,
       options,
-      demo: demoMode,
       productionMode: options.productionMode === true && !demoMode,
       clock,
       log: (what, detail) => logger.warn(detail, what),

@@ -114,14 +114,17 @@ describe("bulwark incident on a running server", () => {
     const rows = await server!.exchange.internals.store.db
       .selectFrom("audit_log")
       .selectAll()
-      .where("action", "=", "config.start")
+      .where("action", "=", "config.change")
       .execute();
     // The receiver's query string (a token) is not written to the audit log.
     expect(JSON.parse(rows[0].details_json)).toMatchObject({
-      webhooks: [receiverUrl.split("?")[0]],
-      webhookSource: "file",
-      webhookSecretSource: "generated",
-      demo: false,
+      config: {
+        webhooks: [receiverUrl.split("?")[0]],
+        webhookSource: "file",
+        webhookSecretSource: "file",
+        productionMode: false,
+      },
+      previous: { webhooks: [], webhookSource: "none" },
     });
   });
 

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Exchange } from "../../src/exchange/exchange.ts";
 import {
   auditWithdrawalSteps,
+  CONFIG_AUDIT_SUBJECT,
   resolveWebhookConfig,
+  startIncidents,
   WEBHOOK_SECRET_ENV,
   WEBHOOK_SECRET_FILE_NAME,
   WEBHOOKS_CONFIG_FILE_NAME,
@@ -157,5 +159,56 @@ describe("withdrawal steps in the audit log", () => {
     expect(after).toEqual([`${withdrawal.withdrawalId}:held`, `${withdrawal.withdrawalId}:settled`]);
     expect(problems).toEqual([]);
     expect((await exchange.audit.verify()).ok).toBe(true);
+  });
+});
+
+describe("configuration changes in the audit log", () => {
+  it("records a start's configuration only when it differs from the last one recorded", async () => {
+    const dir = dataDir();
+    const exchange = await Exchange.open({ dataDir: dir });
+    try {
+      const start = async (
+        options: Parameters<typeof startIncidents>[0]["options"],
+        productionMode = false,
+      ) => {
+        const started = await startIncidents({
+          dataDir: dir,
+          env: {},
+          exchange,
+          options,
+          productionMode,
+          clock: Date.now,
+          log: () => undefined,
+        });
+        started.stop();
+      };
+      const rows = () =>
+        exchange.internals.store.db
+          .selectFrom("audit_log")
+          .selectAll()
+          .where("subject", "=", CONFIG_AUDIT_SUBJECT)
+          .orderBy("seq")
+          .execute();
+      await start({});
+      expect(await rows()).toEqual([]);
+      const webhooks = [{ url: "http://127.0.0.1:9/hook?token=secret" }];
+      await start({ webhooks });
+      await start({ webhooks });
+      await start({ webhooks }, true);
+      await start({});
+      const recorded = (await rows()).map((row) => JSON.parse(row.details_json).config);
+      expect(recorded).toEqual([
+        expect.objectContaining({
+          webhooks: ["http://127.0.0.1:9/hook"],
+          webhookSecretSource: "file",
+          productionMode: false,
+        }),
+        expect.objectContaining({ webhooks: ["http://127.0.0.1:9/hook"], productionMode: true }),
+        expect.objectContaining({ webhooks: [], webhookSource: "none", productionMode: false }),
+      ]);
+      expect(JSON.stringify(await rows())).not.toContain("token=secret");
+    } finally {
+      await exchange.close();
+    }
   });
 });

@@ -27,7 +27,7 @@ import {
   DEVNET_KEY_VERSIONS,
   type DevnetKind,
   devnetAccountPath,
-  HOT_ACCOUNT,
+  hotAccountOf,
   RECEIVE_CHAIN,
 } from "../chains/devnet/signing.ts";
 import { MAX_DEVNET_FAUCET_COINS } from "../operator/devnet.ts";
@@ -137,15 +137,19 @@ function keystoreDir(dataDir: string, chain: DevnetChainInfo): string {
   return dir;
 }
 
-/** The hot wallet's keys from the seed: m/44'/coin'/0'/chain/index, by address. */
+/**
+ * The hot wallet's keys from the seed: m/44'/coin'/0'/chain/index by address, or the hot account of
+ * the newest generation after `wallet rotate` (2g', from that generation's seed).
+ */
 function hotKeys(
   seed: Uint8Array,
+  generation: number,
   chain: DevnetChainInfo,
   replica: Replica,
   paths: readonly { chain: number; index: number }[],
 ): Map<string, Uint8Array> {
   const master = HDKey.fromMasterSeed(seed, DEVNET_KEY_VERSIONS);
-  const account = master.derive(devnetAccountPath(chain.kind, HOT_ACCOUNT));
+  const account = master.derive(devnetAccountPath(chain.kind, hotAccountOf(generation)));
   const keys = new Map<string, Uint8Array>();
   try {
     for (const path of paths) {
@@ -228,7 +232,7 @@ export async function prepareTheft(cli: Cli, io: CliIo): Promise<PreparedTheft> 
         : [RECEIVE_CHAIN, CHANGE_CHAIN].flatMap((c) =>
             Array.from({ length: HOT_ADDRESSES_TRIED }, (_, index) => ({ chain: c, index })),
           );
-    keys = hotKeys(seed, chain, replica, paths);
+    keys = hotKeys(seed, keystore.generations - 1, chain, replica, paths);
     const all = [...keys.keys()];
     const sources = chain.kind === "account" ? all : all.filter((a) => heldBy(replica, a, asset.symbol) > 0n);
     if (sources.length === 0)

@@ -1,19 +1,22 @@
 import { defineConfig } from "vitest/config";
 
-// One project, two workers (a third was slower: the suite is CPU bound on 2 cores). Files that use
-// PostgreSQL run in parallel like the others: every worker has a database of its own
+/**
+ * Files that run in a fresh worker process of their own. The others share their worker's modules
+ * from file to file (isolate: false below); these two failed that way in whole runs under load and
+ * pass alone: event-pipeline's back-pressure bound (2 of 2 runs, 2300 < 2248) and ccxt-custody's
+ * deposit addresses (1 of 2 runs, EXMO 59999). Cause not found yet; a fresh process avoids it.
+ */
+const ISOLATED_FILES = ["test/exchange/event-pipeline.test.ts", "test/gateway/rest/ccxt-custody.test.ts"];
+
+// Two workers (a third was slower: the suite is CPU bound on 2 cores). Files that use PostgreSQL
+// run in parallel like the others: every worker has a database of its own
 // (test/support/postgres-database.ts), so no file's migrations see another file's schemas.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: "forks",
     maxWorkers: 2,
-    // A worker keeps its modules from one file to the next instead of a fresh process a file: the
-    // import phase (the server, the gateway, the store, Kysely, viem, ccxt) was a third of the CPU.
-    // Files clean up what they start (servers, timers, spies), which this relies on.
-    isolate: false,
     globalSetup: ["test/support/global-setup.ts"],
     setupFiles: ["test/support/worker-setup.ts"],
     // CI also writes a JSON summary, from which .ci/run prints the plain "N passed, N failed" line
@@ -23,5 +26,20 @@ export default defineConfig({
       process.env.CI === "true"
         ? { json: process.env.BULWARK_TEST_REPORT ?? "test-results.json" }
         : undefined,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "shared",
+          include: ["test/**/*.test.ts"],
+          exclude: ISOLATED_FILES,
+          // A worker keeps its modules from one file to the next instead of a fresh process a
+          // file: the import phase (server, gateway, store, Kysely, viem, ccxt) was a third of the
+          // CPU. Files clean up what they start (servers, timers, spies), which this relies on.
+          isolate: false,
+        },
+      },
+      { extends: true, test: { name: "isolated", include: ISOLATED_FILES, isolate: true } },
+    ],
   },
 });

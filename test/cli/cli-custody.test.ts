@@ -194,12 +194,24 @@ describe("bulwark custody and withdrawal, through a running server's operator so
       .selectFrom("audit_log")
       .select(["action", "actor", "subject", "details_json"])
       .where("action", "like", "withdrawal.%")
+      // The pipeline's own steps (withdrawal.step, by system:custody) are checked below.
+      .where("action", "!=", "withdrawal.step")
       .orderBy("seq")
       .execute();
     expect(rows.map((row) => [row.action, row.subject])).toEqual([
       ["withdrawal.approve", `withdrawal:${first.withdrawalId}`],
       ["withdrawal.reject", `withdrawal:${second.withdrawalId}`],
     ]);
+    const steps = await server.exchange.internals.store.db
+      .selectFrom("audit_log")
+      .select(["actor", "subject", "details_json"])
+      .where("action", "=", "withdrawal.step")
+      .where("subject", "=", `withdrawal:${second.withdrawalId}`)
+      .orderBy("seq")
+      .execute();
+    // The request held the funds (the pipeline's step); the rejection is the operator's row above.
+    expect(steps.map((row) => JSON.parse(row.details_json).step)).toContain("held");
+    for (const row of steps) expect(row.actor).toBe("system:custody");
     for (const row of rows) expect(row.actor).toMatch(/^operator:cli@/);
     expect(JSON.parse(rows[1].details_json)).toMatchObject({ reason: "destination under review" });
     expect(await ok("audit", "verify")).toMatchObject({ ok: true });

@@ -39,20 +39,20 @@ const SALT_INPUT_BYTES = 1 + RESERVES_SECRET_BYTES + 8 + 8;
 class Hasher {
   private readonly fresh = sha256.create();
   private readonly work = sha256.create();
+  /**
+   * The working state's own 64-byte block buffer: digesting into it lets noble reuse its cached
+   * DataView instead of allocating one per hash (noble's digestInto special-cases `out === buffer`).
+   */
+  private readonly block = (this.work as unknown as { buffer: Uint8Array }).buffer;
 
-  /** Hashes input[0, length) into out[outOffset, outOffset + 32). */
+  /** Hashes `input` into out[outOffset, outOffset + 32). */
   hashInto(input: Uint8Array, out: Uint8Array, outOffset: number): void {
     this.fresh._cloneInto(this.work);
     this.work.update(input);
-    if (outOffset === 0 && out.length === HASH_BYTES) {
-      this.work.digestInto(out);
-      return;
-    }
-    this.work.digestInto(this.digest);
-    out.set(this.digest, outOffset);
+    this.work.digestInto(this.block);
+    const block = this.block;
+    for (let index = 0; index < HASH_BYTES; index++) out[outOffset + index] = block[index];
   }
-
-  private readonly digest = new Uint8Array(HASH_BYTES);
 }
 
 /** The empty node's hash: SHA-256 of the single byte EMPTY_TAG. */

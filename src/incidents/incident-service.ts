@@ -22,7 +22,6 @@ import {
   type IncidentKind,
   type IncidentNotice,
   type IncidentOpenRequest,
-  type IncidentPort,
   type IncidentView,
   TIMELINE_ENTRY_TYPES,
   type TimelineEntry,

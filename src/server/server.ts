@@ -49,7 +49,12 @@ import {
 import { fundDemoInsurance } from "./demo/insurance-demo.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
-import { auditWithdrawalSteps, startIncidents, type WebhookConfig, type WebhookOptions } from "./incidents.ts";
+import {
+  auditWithdrawalSteps,
+  startIncidents,
+  type WebhookConfig,
+  type WebhookOptions,
+} from "./incidents.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
 import { ReservesPublisher } from "./reserves.ts";
 import { ensureDemoWalletsIsolated, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";

@@ -271,6 +271,47 @@ describe.each(ENGINES)("incident service on %s", (engine) => {
     expect(await service.list({ limit: 1_000 })).toEqual(incidentsBefore);
   });
 
+  it("refuses an entry past the timeline's bound, changing nothing", async () => {
+    const opened = await service.open({
+      kind: "operator",
+      chain: "devnet-full",
+      title: "A long incident",
+      detail: {},
+      detectedAtMs: nowMs,
+      actor: "operator:a",
+    });
+    // As if 9,999 entries were written (writing them one by one would take the test's time).
+    await test.store.db
+      .updateTable("incidents")
+      .set({ entry_count: INCIDENT_LIMITS.maxTimelineEntries - 1 })
+      .where("incident_id", "=", opened.incidentId)
+      .execute();
+    const last = await service.record(opened.incidentId, {
+      type: "operatorAction",
+      actor: "operator:a",
+      message: "the last one",
+    });
+    expect(last.entry).toBe(INCIDENT_LIMITS.maxTimelineEntries);
+    const before = (await auditRows()).length;
+    await expect(
+      service.record(opened.incidentId, {
+        type: "operatorAction",
+        actor: "operator:a",
+        message: "one too many",
+      }),
+    ).rejects.toThrow(/holds 10000 entries already/);
+    await expect(
+      service.notify(opened.incidentId, {
+        kind: "note",
+        chain: null,
+        message: "one too many",
+        actor: "operator:a",
+      }),
+    ).rejects.toBeInstanceOf(IncidentError);
+    expect((await auditRows()).length).toBe(before);
+    expect((await service.get(opened.incidentId))?.entryCount).toBe(INCIDENT_LIMITS.maxTimelineEntries);
+  });
+
   it("lists newest first with bounded timelines, filtered by status", async () => {
     const open = await service.list({ status: "open", limit: 10 });
     expect(open.every((incident) => incident.status === "open")).toBe(true);

@@ -26,6 +26,11 @@ import {
 
 export const BREAKER_FILE = "breakers.json";
 const FILE_VERSION = 1;
+/**
+ * Unmatched txids remembered per chain: those seen while tripped (acknowledged by the resume), and
+ * the acknowledged ones (a rescan after a restart or reorg meets them again and must not re-trip).
+ */
+export const MAX_ACKNOWLEDGED_TXIDS = 1_000;
 /** A reason: 3..500 printable ASCII characters (what the signer accepts for its halt and resume). */
 const REASON = /^[\x20-\x7e]{3,500}$/;
 /** An approver's or actor's name: 1..100 printable ASCII characters without spaces at the ends. */
@@ -78,6 +83,10 @@ interface BreakerRecord {
 interface BreakerFile {
   version: number;
   breakers: BreakerRecord[];
+  /** chain → unmatched txids seen while tripped (absent in files written before). */
+  unacknowledged?: Record<string, string[]>;
+  /** chain → unmatched txids acknowledged by a resume. */
+  acknowledged?: Record<string, string[]>;
 }
 
 const closed = (chain: string): BreakerRecord => ({
@@ -101,6 +110,8 @@ export function checkBreakerReason(reason: unknown, what: string): string {
 export class Breakers {
   private readonly path: string;
   private readonly records = new Map<string, BreakerRecord>();
+  private readonly unacknowledged = new Map<string, string[]>();
+  private readonly acknowledgedTxIds = new Map<string, Set<string>>();
   /** Chains whose signer has answered the current trip's halt (memory: re-sent after a restart). */
   private readonly signerHalted = new Set<string>();
   private haltsInFlight = new Map<string, Promise<boolean>>();
@@ -116,11 +127,37 @@ export class Breakers {
       const file = JSON.parse(Buffer.from(bytes).toString("utf8")) as BreakerFile;
       for (const record of file.breakers)
         if (this.records.has(record.chain)) this.records.set(record.chain, record);
+      for (const [chain, txids] of Object.entries(file.unacknowledged ?? {}))
+        if (this.records.has(chain)) this.unacknowledged.set(chain, txids.slice(-MAX_ACKNOWLEDGED_TXIDS));
+      for (const [chain, txids] of Object.entries(file.acknowledged ?? {}))
+        if (this.records.has(chain))
+          this.acknowledgedTxIds.set(chain, new Set(txids.slice(-MAX_ACKNOWLEDGED_TXIDS)));
     }
   }
 
+  /** Unmatched txids operators acknowledged by resuming (reconciliation does not trip on them again). */
+  acknowledged(chain: string): ReadonlySet<string> {
+    return this.acknowledgedTxIds.get(chain) ?? new Set();
+  }
+
+  /** Remembers unmatched txids seen while the chain is tripped: the resume acknowledges them. */
+  private noteUnmatched(chain: string, txids: readonly string[]): void {
+    const known = this.unacknowledged.get(chain) ?? [];
+    const fresh = txids.filter((txid) => !known.includes(txid));
+    if (fresh.length === 0) return;
+    this.unacknowledged.set(chain, [...known, ...fresh].slice(-MAX_ACKNOWLEDGED_TXIDS));
+    this.save();
+  }
+
   private save(): void {
-    const file: BreakerFile = { version: FILE_VERSION, breakers: [...this.records.values()] };
+    const file: BreakerFile = {
+      version: FILE_VERSION,
+      breakers: [...this.records.values()],
+      unacknowledged: Object.fromEntries(this.unacknowledged),
+      acknowledged: Object.fromEntries(
+        [...this.acknowledgedTxIds].map(([chain, txids]) => [chain, [...txids]]),
+      ),
+    };
     writeFileAtomic(this.path, new TextEncoder().encode(JSON.stringify(file)));
   }
 
@@ -202,14 +239,22 @@ export class Breakers {
   ): Promise<BreakerView> {
     return this.serial(async () => {
       if (!this.records.has(chain)) throw this.unknownChain(chain);
-      if (this.isTripped(chain)) return this.view(chain);
-      return this.trip(chain, {
+      const txids = Array.isArray(detail.txids)
+        ? (detail.txids as unknown[]).filter((txid): txid is string => typeof txid === "string")
+        : [];
+      if (this.isTripped(chain)) {
+        this.noteUnmatched(chain, txids);
+        return this.view(chain);
+      }
+      const view = await this.trip(chain, {
         cause,
         actor: SYSTEM_ACTOR,
         reason: reason.slice(0, 500),
         detail,
         detectedAtMs,
       });
+      this.noteUnmatched(chain, txids);
+      return view;
     });
   }
 
@@ -393,6 +438,11 @@ export class Breakers {
       const previous = this.view(chain);
       this.records.set(chain, closed(chain));
       this.signerHalted.delete(chain);
+      // The unmatched outflows seen while tripped are acknowledged: a rescan does not trip on them again.
+      const acknowledgedNow = this.unacknowledged.get(chain) ?? [];
+      const acknowledged = [...(this.acknowledgedTxIds.get(chain) ?? []), ...acknowledgedNow];
+      this.acknowledgedTxIds.set(chain, new Set(acknowledged.slice(-MAX_ACKNOWLEDGED_TXIDS)));
+      this.unacknowledged.delete(chain);
       this.save();
       const actor = distinct.join(",");
       this.options.log(`${chain}: breaker resumed by ${actor}: ${reason}`);
@@ -403,6 +453,7 @@ export class Breakers {
         trippedAtMs: previous.trippedAtMs,
         cause: previous.cause,
         incidentId: previous.incidentId,
+        acknowledgedTxIds: acknowledgedNow,
       });
       const incidents = this.options.incidents;
       if (incidents !== undefined && previous.incidentId !== null)

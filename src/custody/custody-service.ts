@@ -239,6 +239,7 @@ class ChainCustody {
         balanceOf: parts.balanceOf,
         allowance: (covered) => this.paymentsNotOnBooks(covered),
         coldRefillTxIds: () => service.coldRefillTxIds(config.chain),
+        acknowledgedTxIds: () => service.breakerBoard.acknowledged(config.chain),
         log: this.reconciliations,
         clock: service.clock,
       });

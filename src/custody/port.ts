@@ -210,8 +210,12 @@ export interface ReconciledOutflow {
   from: string[];
   /** Per asset, whole coins (gross: payment, change and fee as the chain reports them). */
   amounts: { asset: string; amount: string }[];
-  /** signer: in the signer's signature log; coldRefill: a cold spend custody imported; null: unmatched. */
-  matchedBy: "signer" | "coldRefill" | null;
+  /**
+   * signer: in the signer's signature log; coldRefill: a cold spend custody imported;
+   * acknowledged: found unmatched before and acknowledged by the operators who resumed the breaker
+   * (a rescan after a restart or a reorg meets it again); null: unmatched.
+   */
+  matchedBy: "signer" | "coldRefill" | "acknowledged" | null;
 }
 
 /** One asset's balances: the chain against the books, in whole coins (decimal strings). */

@@ -59,6 +59,8 @@ export interface ReconcilerOptions {
   allowance: (depositAddressesCovered: boolean) => Promise<Map<string, AssetFigures["allowance"]>>;
   /** Txids of cold spends custody imported (cold refills). */
   coldRefillTxIds: () => Set<string>;
+  /** Unmatched outflows operators acknowledged when they resumed the breaker. */
+  acknowledgedTxIds?: () => ReadonlySet<string>;
   log: ReconciliationLog;
   clock: () => number;
 }
@@ -143,7 +145,13 @@ export class ChainReconciler {
     const decimalsOf = (asset: string) =>
       adapter.assets.find((entry) => entry.symbol === asset)?.decimals ?? 0;
     let reconciled = answered
-      ? matchOutflows(candidates, signedTxIds, this.options.coldRefillTxIds(), decimalsOf)
+      ? matchOutflows(
+          candidates,
+          signedTxIds,
+          this.options.coldRefillTxIds(),
+          decimalsOf,
+          this.options.acknowledgedTxIds?.(),
+        )
       : [];
     if (answered) this.unverified = [];
     else {
@@ -151,7 +159,13 @@ export class ChainReconciler {
       // Bounded: the oldest beyond the limit are not left waiting forever; unmatched trips.
       if (this.unverified.length > MAX_UNVERIFIED_OUTFLOWS) {
         const overflow = this.unverified.splice(0, this.unverified.length - MAX_UNVERIFIED_OUTFLOWS);
-        reconciled = matchOutflows(overflow, new Set(), this.options.coldRefillTxIds(), decimalsOf);
+        reconciled = matchOutflows(
+          overflow,
+          new Set(),
+          this.options.coldRefillTxIds(),
+          decimalsOf,
+          this.options.acknowledgedTxIds?.(),
+        );
         notes.push(`${overflow.length} outflows waited too long for the signer: counted unmatched`);
       }
     }

@@ -128,6 +128,7 @@ export function matchOutflows(
   signedTxIds: ReadonlySet<string>,
   coldRefillTxIds: ReadonlySet<string>,
   decimalsOf: (asset: string) => number,
+  acknowledgedTxIds: ReadonlySet<string> = new Set(),
 ): ReconciledOutflow[] {
   return outflows.map((outflow) => ({
     txid: outflow.txid,
@@ -141,7 +142,9 @@ export function matchOutflows(
       ? "signer"
       : coldRefillTxIds.has(outflow.txid)
         ? "coldRefill"
-        : null,
+        : acknowledgedTxIds.has(outflow.txid)
+          ? "acknowledged"
+          : null,
   }));
 }
 

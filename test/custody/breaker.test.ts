@@ -441,6 +441,28 @@ describe("the breaker", () => {
     ).rejects.toMatchObject({
       code: "wrongStep",
     });
+
+    // The loss taken off the hot books (a stand-in for `incident cover`), then a restart: the
+    // watcher rescans its window, meets the theft again, and it is acknowledged, not a new trip.
+    const [beforeRestart] = await custody.reconciliations(CHAIN, 1);
+    const shortfall = beforeRestart.assets?.[0].shortfalls.find((entry) => entry.part === "total");
+    expect(shortfall).toBeDefined();
+    const lossUnits = Math.round(Number(shortfall?.shortfall) * 1e8);
+    const cover = await r.exchange.submit({
+      kind: "recordWalletMovement",
+      assetId: r.asset.assetId,
+      from: "walletHot",
+      to: "networkFees",
+      amountUnits: lossUnits,
+      txId: theft.txId,
+    });
+    await r.exchange.whenProjected(cover.sequence);
+    await custody.stop();
+    custody = r.custody({ productionMode: true });
+    await custody.tick();
+    expect((await custody.breakers())[0].state).toBe("closed");
+    const rescanned = (await custody.reconciliations(CHAIN, 20)).flatMap((result) => result.outflows);
+    expect(rescanned.find((outflow) => outflow.txid === theft.txId)?.matchedBy).toBe("acknowledged");
     await custody.stop();
   });
 

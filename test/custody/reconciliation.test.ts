@@ -156,6 +156,10 @@ describe("outflows and the verdict", () => {
       () => 8,
     );
     expect(matched.map((entry) => entry.matchedBy)).toEqual(["signer", "coldRefill", null]);
+    // Acknowledged by the operators who resumed the breaker: met again by a rescan, not a new trip.
+    expect(
+      matchOutflows([outflow("stolen")], new Set(), new Set(), () => 8, new Set(["stolen"]))[0].matchedBy,
+    ).toBe("acknowledged");
     expect(matched[2]).toEqual({
       txid: "stolen",
       blockHeight: 7,

@@ -5,10 +5,10 @@
 //      deposit derivation accounts) to the chain's keystore and prints its public keys; they are
 //      published to <data-dir>/custody/<chain>.generations.json and <chain>.pub.json
 //      (rotateWalletIsolated: no seed in this process);
-//   2. running server: custody switches to the new generation at once (new deposit addresses from
-//      the next request, payments and sweeps to the new hot wallet, the retired hot wallets emptied
-//      by rotateHot transfers), then the chain's signer restarts to load the new seed (its keystore
-//      is read at start only; signing requests in between wait and are retried);
+//   2. running server: the chain's signer restarts to load the new seed (its keystore is read at
+//      start only; signing requests in between wait and are retried), then custody switches to the
+//      new generation (new deposit addresses from the next request, payments and sweeps to the new
+//      hot wallet, the retired hot wallets emptied by rotateHot transfers);
 //   3. offline: nothing runs; the next start reads the generations and does step 2.
 //
 // One rotation at a time per process.
@@ -105,8 +105,11 @@ export class WalletRotationService implements WalletRotationPort {
       if (wallet === null) throw new Error(`${chain}: the rotated wallet's public keys cannot be read`);
       const { custody, signers } = this.options;
       const running = custody !== null;
-      if (custody !== null) custody.rotateWallet(chain, wallet);
+      // The signer first: once it knows the new generation, what custody still sends for the old
+      // one is refused or rebuilt (a payment into the retired wallet), never a transfer to the new
+      // wallet refused as "not own" by a signer that has not loaded it yet.
       if (signers?.chains().includes(chain)) await signers.restart(chain);
+      if (custody !== null) custody.rotateWallet(chain, wallet);
       return {
         chain,
         generation: rotation.generation,

@@ -182,8 +182,10 @@ describe("bulwark wallet rotate on a running server", () => {
     );
     expect(onChain("devnet-btc", newHot, "BTC")).toBeGreaterThan(140_000_000n);
     expect(signatureKinds("devnet-btc")).toContain("rotateHot");
+    // Every move went to the new hot wallet, and one (the old coins) was recorded.
     const moves = chainCustody.transfers.all().filter((job) => job.kind === "rotateHot");
-    expect(moves.map((job) => [job.step, job.intent.to])).toEqual([["recorded", newHot]]);
+    expect(new Set(moves.map((job) => job.intent.to))).toEqual(new Set([newHot]));
+    expect(moves.filter((job) => job.step === "recorded")).toHaveLength(1);
 
     // A withdrawal after the rotation: paid from the new hot wallet (the old ones hold nothing).
     for (const args of [

@@ -8,6 +8,8 @@
 import fc from "fast-check";
 import type {
   Command,
+  InsuranceFundingWallet,
+  LossCoverSource,
   OrderType,
   TimeInForce,
   UnstampedCommand,
@@ -82,6 +84,8 @@ const CORE_PROFILE: StreamProfile = {
     [2, constant("withdrawSettle")],
     [1, constant("withdrawRelease")],
     [2, constant("walletMove")],
+    [1, constant("insuranceFund")],
+    [1, constant("lossCover")],
   ),
   // Sequences need only increase: leave a gap now and then.
   gap: weighted([77, constant(1)], [2, constant(3)]),
@@ -149,6 +153,21 @@ const CORE_PROFILE: StreamProfile = {
       [20, oneOf<WalletAccount>("walletHot", "walletCold", "walletInFlight", "networkFees")],
       [1, oneOf("walletDepositAddresses", "bogus" as WalletAccount)],
     ),
+  },
+  lossCover: {
+    // Few incidents: a second cover of the same (incident, asset) comes now and then.
+    incidentId: weighted([20, range(1, 4)], [1, oneOf(0, -1, 1.5)]),
+    asset: weighted([20, oneOf(1, 2, 3)], [1, oneOf(0, 4)]),
+    amount: weighted([10, range(1, 50_000)], [3, range(50_000, 3_000_000)], [1, oneOf(0, -5, 1.5, 2 ** 53)]),
+    source: weighted<LossCoverSource>(
+      [20, oneOf<LossCoverSource>("insuranceFund", "operatorEquity")],
+      [1, constant("fees" as LossCoverSource)],
+    ),
+    wallet: weighted<InsuranceFundingWallet>(
+      [20, oneOf<InsuranceFundingWallet>("walletHot", "walletCold")],
+      [1, constant("walletInFlight" as InsuranceFundingWallet)],
+    ),
+    txId: weighted([20, oneOf("", "f1")], [1, constant("t x")]),
   },
 };
 

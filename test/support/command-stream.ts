@@ -17,6 +17,8 @@
 import fc from "fast-check";
 import type {
   Command,
+  InsuranceFundingWallet,
+  LossCoverSource,
   OrderType,
   PlaceOrderCommand,
   TimeInForce,
@@ -81,7 +83,10 @@ export type OpKind =
   | "withdrawHold"
   | "withdrawSettle"
   | "withdrawRelease"
-  | "walletMove";
+  | "walletMove"
+  // Breach containment's commands (profile.lossCover):
+  | "insuranceFund"
+  | "lossCover";
 /** A field set that does not belong to the order type, so the core must answer invalidCommand. */
 export type StrayField = "price" | "lots" | "quote" | "trigger" | "tif" | "postOnly";
 
@@ -142,6 +147,15 @@ export interface StreamProfile {
     fee: Dist<number>;
     from: Dist<WalletAccount>;
     to: Dist<WalletAccount>;
+  };
+  /** Required when `kind` draws insuranceFund or lossCover. */
+  lossCover?: {
+    incidentId: Dist<number>;
+    asset: Dist<number>;
+    amount: Dist<number>;
+    source: Dist<LossCoverSource>;
+    wallet: Dist<InsuranceFundingWallet>;
+    txId: Dist<string>;
   };
 }
 
@@ -247,7 +261,33 @@ function randomOp(profile: StreamProfile, prng: Prng): Op {
         txId: w.txId(prng),
       });
     }
+    case "insuranceFund": {
+      const l = lossCoverOf(profile);
+      return op({
+        kind: "fundInsurance",
+        assetId: l.asset(prng),
+        wallet: l.wallet(prng),
+        amountUnits: l.amount(prng),
+        txId: l.txId(prng),
+      });
+    }
+    case "lossCover": {
+      const l = lossCoverOf(profile);
+      return op({
+        kind: "coverIncidentLoss",
+        incidentId: l.incidentId(prng),
+        assetId: l.asset(prng),
+        amountUnits: l.amount(prng),
+        source: l.source(prng),
+      });
+    }
   }
+}
+
+function lossCoverOf(profile: StreamProfile): NonNullable<StreamProfile["lossCover"]> {
+  if (profile.lossCover === undefined)
+    throw new Error("profile draws a loss cover command but has no lossCover");
+  return profile.lossCover;
 }
 
 function walletOf(profile: StreamProfile): NonNullable<StreamProfile["wallet"]> {

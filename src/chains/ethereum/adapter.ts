@@ -300,6 +300,8 @@ export class EthereumAdapter implements ChainAdapter {
     };
     const add = (outflow: Outflow, from: string, asset: string, amount: bigint) => {
       if (!outflow.from.includes(from)) outflow.from.push(from);
+      // A contract call sends no ether: the sender is listed, the amount is the token's (below).
+      if (amount === 0n) return;
       const known = outflow.amounts.find((a) => a.asset === asset);
       if (known === undefined) outflow.amounts.push({ asset, amount });
       else known.amount += amount;

@@ -1197,7 +1197,6 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     );
   }
 
-
   async breakers(): Promise<BreakerView[]> {
     return this.breakerBoard.views();
   }

@@ -518,6 +518,7 @@ describe("the breaker", () => {
     ).rejects.toMatchObject({ code: "notFound" });
     expect((await custody.breakers())[0].state).toBe("closed");
     expect(r.incidents.calls).toEqual([]);
+    const auditRowsBefore = (await r.exchange.audit.verify()).checkedRows;
     const views = await custody.tripBreaker({
       chain: "all",
       actor: "operator:alice",
@@ -533,9 +534,26 @@ describe("the breaker", () => {
       }),
     ]);
     expect(r.incidents.calls[0].args[0]).toMatchObject({ kind: "operator", actor: "operator:alice" });
+    // Audited: the trip (the incident service audits its own entries).
+    expect((await r.exchange.audit.verify()).checkedRows).toBe(auditRowsBefore + 1);
     // Tripping again leaves it as it was.
     const again = await custody.tripBreaker({ chain: CHAIN, actor: "operator:bob", reason: "again" });
     expect(again[0]).toMatchObject({ trippedBy: "operator:alice" });
+    // A trip joining an open incident records there instead of opening one.
+    await custody.resumeBreaker({ chain: CHAIN, approvers: ["alice"], reason: "false alarm" });
+    const opened = r.incidents.calls.filter((call) => call.op === "open").length;
+    const joined = await custody.tripBreaker({
+      chain: CHAIN,
+      actor: "operator:bob",
+      reason: "joins incident 1",
+      incidentId: 1,
+    });
+    expect(joined[0]).toMatchObject({ state: "tripped", incidentId: 1, trippedBy: "operator:bob" });
+    expect(r.incidents.calls.filter((call) => call.op === "open").length).toBe(opened);
+    expect(r.incidents.calls.at(-1)).toMatchObject({
+      op: "notify",
+      args: [1, { kind: "breaker", chain: CHAIN }],
+    });
     await expect(custody.reconciliations(CHAIN, 0)).rejects.toMatchObject({ code: "invalidRequest" });
     await custody.stop();
   });

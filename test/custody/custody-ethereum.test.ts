@@ -35,6 +35,7 @@ import { initKeystore } from "../../src/signer/keystore.ts";
 import { signingPluginFor } from "../../src/signer/plugins.ts";
 import { type Anvil, anvilRpc, startAnvil } from "../chains/ethereum/anvil.ts";
 import { TOKEN_ABI, tokenBytecode } from "../chains/ethereum/token.ts";
+import { nodeEntry } from "../support/node-entry.ts";
 
 const CHAIN = "anvil";
 const CHAIN_ID = 31_337;
@@ -104,7 +105,7 @@ async function waitReceipt(hash: Hex): Promise<{ gasUsed: bigint; effectiveGasPr
 
 /** The signer process: `main.ts run` on its config; resolves once it printed its ready line. */
 function startSigner(configPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", "--config", configPath], {
+  const child = spawn(process.execPath, [...nodeEntry(MAIN), "run", "--config", configPath], {
     env: { ...process.env, BULWARK_SIGNER_PASSPHRASE: PASSPHRASE },
     stdio: ["ignore", "pipe", "pipe"],
   });

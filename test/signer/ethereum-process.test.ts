@@ -14,6 +14,7 @@ import { ethereumChainWallet } from "../../src/custody/ethereum-wallet.ts";
 import { SignerClient } from "../../src/custody/signer-client.ts";
 import { type Intent, intentToWire, signIntent } from "../../src/signer/intent.ts";
 import { initKeystore } from "../../src/signer/keystore.ts";
+import { nodeEntry } from "../support/node-entry.ts";
 import { newIntentId, POLICY_PUBLIC, POLICY_SECRET, SMALL_SCRYPT, tempDir } from "./helpers.ts";
 
 const MAIN = join(import.meta.dirname, "..", "..", "src", "signer", "main.ts");
@@ -56,7 +57,7 @@ function writeConfig(name: string, keystoreDir: string): string {
 
 /** `node src/signer/main.ts <args>`: resolves with its first stdout line (JSON) and the child. */
 function launch(args: string[]): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+  const child = spawn(process.execPath, [...nodeEntry(MAIN), ...args], {
     env: { ...process.env, BULWARK_SIGNER_PASSPHRASE: PASSPHRASE },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -266,21 +266,14 @@ export class ReservesActions {
     if (this.deps.publisher === null)
       reserves = { skipped: "no reserves publisher here (the server publishes)" };
     else {
-      const [publication] = await this.deps.publisher.publish([asset.code]);
-      reserves = summaryOf(publication);
-      await this.deps.audit(actor, "reserves.publish", `asset:${asset.code}`, {
-        publicationId: publication.publicationId,
-        rootHash: publication.rootHash,
-        liabilitiesUnits: publication.liabilitiesUnits,
-        reservesUnits: publication.reservesUnits,
-        incidentId: input.incidentId,
-      });
-      await incidents.record(input.incidentId, {
-        type: "reservesPublished",
-        actor,
-        message: `reserves published for ${asset.code}: liabilities ${reserves.liabilities}, reserves ${reserves.reserves}, ${reserves.fullyBacked ? "fully backed" : "NOT fully backed"}`,
-        detail: { ...reserves },
-      });
+      // The cover is done and durable: a failed publication is reported, not thrown.
+      try {
+        reserves = await this.publishAfterCover(actor, asset.code, input.incidentId);
+      } catch (error) {
+        reserves = {
+          skipped: `publishing failed: ${error instanceof Error ? error.message : String(error)}`,
+        };
+      }
     }
     return {
       incidentId: input.incidentId,
@@ -293,6 +286,32 @@ export class ReservesActions {
       customerLiabilities: format(after.customerLiabilitiesUnits),
       reserves,
     };
+  }
+
+  private async publishAfterCover(
+    actor: string,
+    asset: string,
+    incidentId: number,
+  ): Promise<PublicationSummary> {
+    const incidents = this.deps.incidents;
+    const publisher = this.deps.publisher;
+    if (incidents === null || publisher === null) throw new Error("no publisher or incidents");
+    const [publication] = await publisher.publish([asset]);
+    const summary = summaryOf(publication);
+    await this.deps.audit(actor, "reserves.publish", `asset:${asset}`, {
+      publicationId: publication.publicationId,
+      rootHash: publication.rootHash,
+      liabilitiesUnits: publication.liabilitiesUnits,
+      reservesUnits: publication.reservesUnits,
+      incidentId,
+    });
+    await incidents.record(incidentId, {
+      type: "reservesPublished",
+      actor,
+      message: `reserves published for ${asset}: liabilities ${summary.liabilities}, reserves ${summary.reserves}, ${summary.fullyBacked ? "fully backed" : "NOT fully backed"}`,
+      detail: { ...summary },
+    });
+    return summary;
   }
 
   /** `bulwark reserves publish [--asset A]`. Audited as reserves.publish. */

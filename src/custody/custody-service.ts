@@ -152,6 +152,8 @@ class ChainCustody {
   /** Reconciliation after every scanned block range (null without a wallet: nothing to watch). */
   readonly reconciler: ChainReconciler | null = null;
   readonly reconciliations: ReconciliationLog;
+  /** The first scanned height whose reconciliation failed (the chain's node erred): retried next tick. */
+  private unreconciledFrom: number | null = null;
 
   constructor(
     readonly parts: ChainCustodyParts,
@@ -325,6 +327,28 @@ class ChainCustody {
     return allowance;
   }
 
+  /**
+   * Reconciles a scanned range, with any range a failed attempt left (in chunks the adapter
+   * accepts). A failure (the node did not answer) is logged and the range kept for the next tick:
+   * a block is never skipped, and the pipeline still moves (it needs the same node anyway).
+   */
+  private async reconcileSafely(fromHeight: number, toHeight: number, checkBalances: boolean): Promise<void> {
+    const start = Math.min(this.unreconciledFrom ?? fromHeight, fromHeight);
+    const chunk = Math.max(1, this.parts.adapter.limits.maxBlocksPerScan);
+    try {
+      for (let from = start; from <= toHeight; from += chunk) {
+        const to = Math.min(toHeight, from + chunk - 1);
+        await this.reconcile(from, to, checkBalances && to === toHeight);
+        this.unreconciledFrom = to + 1 > toHeight ? null : to + 1;
+      }
+    } catch (error) {
+      this.unreconciledFrom ??= start;
+      this.service.log(
+        `${this.parts.config.chain}: reconciliation of blocks ${start}..${toHeight} failed, retried next tick: ${(error as Error).message}`,
+      );
+    }
+  }
+
   /** Reconciles a scanned range; a verdict other than ok trips the breaker. */
   private async reconcile(fromHeight: number, toHeight: number, checkBalances: boolean): Promise<void> {
     if (this.reconciler === null) return;
@@ -412,7 +436,7 @@ class ChainCustody {
         this.reorgedAfterCredit += result.reorgedAfterCredit.length;
         // Every block the watcher scans is reconciled before anything else moves (balances once caught up).
         if (result.scanned !== null)
-          await this.reconcile(result.scanned.from, result.scanned.to, result.scanned.to >= result.tip);
+          await this.reconcileSafely(result.scanned.from, result.scanned.to, result.scanned.to >= result.tip);
         if (result.scanned === null || result.scanned.to >= result.tip) break;
       }
     // Tripped: the signer is halted again until it has answered (it may have restarted since).

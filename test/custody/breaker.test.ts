@@ -500,6 +500,30 @@ describe("the breaker", () => {
     await custody.stop();
   });
 
+  it("a block whose reconciliation failed (the node erred) is reconciled on the next tick, never skipped", async () => {
+    const r = await rig();
+    const custody = r.custody();
+    await funded(r, custody);
+    const original = r.chain.scanOutflows.bind(r.chain);
+    let failures = 1;
+    r.chain.scanOutflows = async (from, to, watched) => {
+      if (failures-- > 0) throw new Error("node unavailable");
+      return original(from, to, watched);
+    };
+    const theft = await steal(r, custody, 50_000_000n);
+    await custody.tick();
+    expect((await custody.breakers())[0].state).toBe("closed");
+    r.chain.mine(1);
+    await custody.tick();
+    expect((await custody.breakers())[0]).toMatchObject({ state: "tripped", cause: "unmatchedOutflow" });
+    const found = (await custody.reconciliations(CHAIN, 5)).flatMap((result) => result.outflows);
+    expect(found.find((outflow) => outflow.txid === theft.txId)).toMatchObject({
+      blockHeight: theft.height,
+      matchedBy: null,
+    });
+    await custody.stop();
+  });
+
   it("operators trip one chain or all; bad input is refused and changes nothing", async () => {
     const r = await rig();
     const custody = r.custody();

@@ -3,6 +3,7 @@
 // fund or operator equity. No user balance changes; every posting is between system accounts of
 // one asset, so the asset still sums to 0. Checks run in the documented order; a rejection changes nothing.
 
+import { assert } from "../assert.ts";
 import {
   type CoverIncidentLossCommand,
   type FundInsuranceCommand,
@@ -56,8 +57,12 @@ export class LossCoverCommands {
       !ledger.systemCanMove(sourceAccount, assetId, -amountUnits)
     )
       return this.out.rejected("limitReached", 0, 0);
+    const lossesBefore = ledger.systemBalance(LOSSES, assetId);
     ledger.moveSystem(LOSSES, HOT, assetId, amountUnits);
     ledger.moveSystem(sourceAccount, LOSSES, assetId, amountUnits);
+    // Two balanced postings through incidentLosses: it ends where it began, and no user moved.
+    assert(ledger.systemBalance(LOSSES, assetId) === lossesBefore, "a cover left incidentLosses unbalanced");
+    assert(ledger.touchedCount === 0, "a cover touched a user balance");
     state.incidentCovers.add({ incidentId, assetId, amountUnits, source });
     const out = this.out;
     out.events.push({

@@ -836,7 +836,14 @@ async function operatorSteps(
   check("a user's reserves proof verifies", verified.json.ok, verified.json.error?.message ?? "verified");
 
   const oldAddress = (await custody.depositAddress(trader.userId, CURRENCY)).address;
-  const rotated = await operator(dataDir, ["wallet", "rotate", "--chain", CHAIN]);
+  const rotated = await operator(dataDir, [
+    "wallet",
+    "rotate",
+    "--chain",
+    CHAIN,
+    "--incident",
+    String(incidentId),
+  ]);
   const newAddress = (await custody.depositAddress(trader.userId, CURRENCY)).address;
   note(
     "wallet rotate",
@@ -860,6 +867,8 @@ async function operatorSteps(
     `0.2 ${CURRENCY} to ${oldAddress}: credited ${credited ?? 0} units`,
   );
   check("a late deposit to an old address is credited", credited === 20_000_000, `${credited ?? 0} units`);
+
+  await resumeAndClose(server, dataDir, incidentId, tools);
 
   const audit = await bulwark(dataDir, ["audit", "verify"]);
   const tampered = await tamperedAuditVerify(dataDir);
@@ -898,4 +907,73 @@ async function tamperedAuditVerify(dataDir: string): Promise<string> {
   } finally {
     rmSync(copyDir, { recursive: true, force: true });
   }
+}
+
+/** After the cover and the rotation: resume (the books match the chain, so it stays closed), export, resolve. */
+async function resumeAndClose(
+  server: ExchangeServer,
+  dataDir: string,
+  incidentId: number,
+  tools: ScenarioTools,
+): Promise<void> {
+  const { note, check } = tools;
+  const custody = requireCustody(server);
+  await operator(dataDir, [
+    "breaker",
+    "resume",
+    "--chain",
+    CHAIN,
+    "--reason",
+    `loss covered (incident ${incidentId}), wallet rotated`,
+  ]);
+  await mineAndSettle(server, 3, 300);
+  const breaker = (await custody.breakers()).find((entry) => entry.chain === CHAIN);
+  note("breaker resumed", Date.now(), `${CHAIN} ${breaker?.state ?? "?"} after 3 more blocks`);
+  check("resumed after the cover, it stays closed", breaker?.state === "closed", breaker?.reason ?? "closed");
+  const exportDir = join(dataDir, "incident-export");
+  mkdirSync(exportDir, { mode: 0o700 });
+  const exported = await operator(dataDir, [
+    "incident",
+    "export",
+    "--id",
+    String(incidentId),
+    "--out",
+    exportDir,
+  ]);
+  await operator(dataDir, [
+    "incident",
+    "resolve",
+    "--id",
+    String(incidentId),
+    "--reason",
+    "covered, rotated, resumed",
+  ]);
+  const incident = await server.incidents.get(incidentId);
+  const types = new Set(incident?.timeline.map((entry) => entry.type));
+  const expected = [
+    "detected",
+    "breakerTripped",
+    "signerHalted",
+    "cover",
+    "reservesPublished",
+    "rotation",
+    "breakerResumed",
+    "resolved",
+  ];
+  const missing = expected.filter((type) => !types.has(type as never));
+  note(
+    "incident resolved",
+    Date.now(),
+    `${incident?.timeline.length ?? 0} timeline entries; export consistent: ${String(exported.consistent)}`,
+  );
+  check(
+    "the timeline has every step",
+    missing.length === 0,
+    missing.length === 0 ? expected.join(", ") : `missing ${missing.join(", ")}`,
+  );
+  check(
+    "the export from the audit log is consistent",
+    exported.consistent === true,
+    JSON.stringify(exported.problems ?? []),
+  );
 }

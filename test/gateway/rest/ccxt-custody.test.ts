@@ -516,4 +516,37 @@ describe("bad input to the wallet endpoints: an EXMO error, nothing held, no wit
     );
     expect(await footprint(alice.userId)).toBe(before);
   });
+
+  it("a tripped breaker: withdraw_crypt of the chain's currencies answers 59015 naming the breaker, other chains go on", async () => {
+    const service = server.custody;
+    if (service === null) throw new Error("no custody");
+    await service.tripBreaker({
+      chain: "devnet-btc",
+      actor: "operator:test",
+      reason: "ccxt-custody breaker check",
+    });
+    try {
+      const refused = await expectRefused(alice, withdraw(alice, valid()), 59015);
+      expect((refused.body as { error: string }).error).toMatch(
+        /^Error 59015: Withdrawals of this currency are temporarily disabled.*devnet-btc breaker is tripped/,
+      );
+      await expect(client(alice).withdraw("BTC", 0.01, aliceDestination)).rejects.toThrow(/Error 59015/);
+      // ETH is another chain: its withdrawals are not refused for the BTC breaker (refused here only for the book).
+      const eth = await post(alice, "withdraw_crypt", {
+        amount: "0.01",
+        currency: "ETH",
+        address: outsideAddress("eth", "ccxt-custody eth not in book"),
+      });
+      expect(eth.code).not.toBe(59015);
+    } finally {
+      await service.resumeBreaker({
+        chain: "devnet-btc",
+        approvers: ["operator:test"],
+        reason: "check done",
+      });
+    }
+    expect((await service.breakers()).find((breaker) => breaker.chain === "devnet-btc")?.state).toBe(
+      "closed",
+    );
+  });
 });

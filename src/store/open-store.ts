@@ -50,6 +50,12 @@ export interface Store {
  * Kysely's SQLite driver prepares every query it runs; preparing cost as much CPU as running
  * (better-sqlite3 "Statement"/"prepare" in the profile). The projector's queries repeat (chunk
  * sizes vary, hence a few hundred texts), so prepared statements are kept by SQL text.
+ *
+ * Kysely begins every transaction with a plain (deferred) `begin`; it becomes `begin immediate`,
+ * which takes the write lock first. A deferred transaction that reads and then writes fails with
+ * SQLITE_BUSY_SNAPSHOT, without waiting, when another connection (the projector's worker) commits
+ * between its read and its write: deposit-address assignments and audit appends failed that way
+ * under load. The one read-only transaction (ReadModels.userSnapshot) begins with `begin deferred`.
  */
 const MAX_CACHED_SQLITE_STATEMENTS = 512;
 
@@ -57,7 +63,8 @@ function cachingStatements(sqlite: Database.Database, maxStatements: number): Sq
   const statements = new LruMap<string, Database.Statement>(maxStatements);
   return {
     close: () => sqlite.close(),
-    prepare(sqlText: string) {
+    prepare(requestedSqlText: string) {
+      const sqlText = requestedSqlText === "begin" ? "begin immediate" : requestedSqlText;
       const cached = statements.get(sqlText);
       // A statement is busy only while an iterate() over it is open (Kysely streams with it):
       // then hand out a fresh one rather than fail.

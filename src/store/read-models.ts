@@ -2,7 +2,7 @@
 // the gateway and the operator, so no layer above the exchange holds a database handle. Every
 // list is bounded by the limits the queries assert (STORE_LIMITS).
 
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { normalizeEmail } from "./accounts.ts";
 import type { AuditEntry, AuditInput, AuditVerifyResult } from "./audit-log.ts";
 import { appendAudit, verifyAuditLog } from "./audit-log.ts";
@@ -144,6 +144,7 @@ export class StoreReadModels {
 
   /** Balances and open orders of a user in one transaction, with the cursor they reflect. */
   async userSnapshot(userId: number, maxOrders: number): Promise<UserSnapshot> {
+    if (this.engine === "sqlite") return this.sqliteUserSnapshot(userId, maxOrders);
     let transaction = this.db.transaction();
     // PostgreSQL's default READ COMMITTED would let the projector commit between the statements.
     if (this.engine === "postgres") transaction = transaction.setIsolationLevel("repeatable read");
@@ -152,6 +153,29 @@ export class StoreReadModels {
       balances: await balancesOfUser(tx, userId),
       orders: await openOrdersOfUser(tx, userId, { limit: maxOrders }),
     }));
+  }
+
+  /**
+   * SQLite: one deferred read transaction (WAL gives it a snapshot without any lock). Kysely's
+   * transactions begin immediate on SQLite (open-store.ts), which would wait for the projector's
+   * write lock on the event loop for a read.
+   */
+  private sqliteUserSnapshot(userId: number, maxOrders: number): Promise<UserSnapshot> {
+    return this.db.connection().execute(async (connection) => {
+      await sql`begin deferred`.execute(connection);
+      try {
+        const snapshot = {
+          sequence: await projectedSequence(connection),
+          balances: await balancesOfUser(connection, userId),
+          orders: await openOrdersOfUser(connection, userId, { limit: maxOrders }),
+        };
+        await sql`commit`.execute(connection);
+        return snapshot;
+      } catch (error) {
+        await sql`rollback`.execute(connection);
+        throw error;
+      }
+    });
   }
 }
 

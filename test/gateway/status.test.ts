@@ -206,6 +206,26 @@ describe("GET /status", () => {
     expect(html).toContain("Unmatched outflow on devnet-btc");
   });
 
+  it("GET /status gives a browser (Accept: text/html first) the page, and API clients JSON", async () => {
+    const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    const page = await gateway.fastify.inject({
+      method: "GET",
+      url: "/status",
+      headers: { accept: browser },
+    });
+    expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(page.body).toContain("Unmatched outflow on devnet-btc");
+    for (const accept of [undefined, "*/*", "application/json", "application/json, text/html"]) {
+      const response = await gateway.fastify.inject({
+        method: "GET",
+        url: "/status",
+        ...(accept === undefined ? {} : { headers: { accept } }),
+      });
+      expect(response.headers["content-type"]).toMatch(/^application\/json/);
+      expect(response.json()).toHaveProperty("components");
+    }
+  });
+
   it("refuses other methods and paths without computing anything", async () => {
     const before = statusCalls;
     // Unknown routes answer EXMO's "unknown function" error (HTTP 200, as EXMO does), never a status.

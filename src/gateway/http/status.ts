@@ -10,7 +10,7 @@
 // (concurrent requests share one computation), and says nothing private: no balances, no
 // addresses, no user data; a breaker's reason is an operator's public sentence.
 
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { BreakerView, ChainCustodyStatus, CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentNotice, IncidentPort } from "../../incidents/port.ts";
@@ -415,28 +415,45 @@ ${notices}
 export function mountStatusRoutes(fastify: FastifyInstance, sources: StatusSources): void {
   const cache = new StatusCache(sources);
   const config = { priority: "publicData" as const, guardLane: "health" as const };
+  const sendHtml = async (reply: FastifyReply) =>
+    reply
+      .header("cache-control", "no-store")
+      .header("content-type", "text/html; charset=utf-8")
+      .header(
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+      )
+      .send(statusHtml(await cache.get()));
   fastify.route({
     method: "GET",
     url: "/status",
     config,
-    handler: async (_request, reply) =>
-      reply
-        .header("cache-control", "no-store")
-        .header("content-type", "application/json")
-        .send(await cache.get()),
+    // A browser opening /status asks for HTML first and gets the page; API clients get JSON.
+    handler: async (request, reply) =>
+      prefersHtml(request.headers.accept)
+        ? sendHtml(reply)
+        : reply
+            .header("cache-control", "no-store")
+            .header("content-type", "application/json")
+            .header("vary", "accept")
+            .send(await cache.get()),
   });
   fastify.route({
     method: "GET",
     url: "/status.html",
     config,
-    handler: async (_request, reply) =>
-      reply
-        .header("cache-control", "no-store")
-        .header("content-type", "text/html; charset=utf-8")
-        .header(
-          "content-security-policy",
-          "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
-        )
-        .send(statusHtml(await cache.get())),
+    handler: async (_request, reply) => sendHtml(reply),
   });
+}
+
+/** Whether an Accept header names text/html before any JSON type (what browsers send for a page). */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const types = accept
+    .slice(0, 1_024)
+    .split(",")
+    .map((part) => part.split(";")[0].trim().toLowerCase());
+  const html = types.indexOf("text/html");
+  const json = types.findIndex((type) => type === "application/json" || type.endsWith("+json"));
+  return html !== -1 && (json === -1 || html < json);
 }

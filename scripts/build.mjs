@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepare`, so `npm ci` builds): compiles src/ into dist/ with tsc
 // (tsconfig.build.json), so `bulwark` and `npm start` run JavaScript instead of transpiling the
-// TypeScript through tsx at every start (tsx stays for vitest and development).
+// TypeScript through tsx at every start (tsx stays for vitest and development), and the web app
+// (web/) into dist/web with Vite.
 //
 // dist/ mirrors src/ file for file, so `new URL("./x", import.meta.url)` lookups keep working;
 // the one non-TypeScript module, the projector thread's entry (src/store/projector-thread-loader.mjs,
@@ -35,6 +36,12 @@ writeFileSync(
   "// Built twin of src/store/projector-thread-loader.mjs (scripts/build.mjs): the thread's entry.\n" +
     'await import("./projector-thread.js");\n',
 );
+// The web app (web/, React + Vite) into dist/web, which the gateway serves at `/`
+// (src/gateway/http/web.ts). Vite is a dev dependency like typescript, present whenever tsc is.
+const webStartedMs = performance.now();
+const { build: viteBuild } = await import("vite");
+await viteBuild({ configFile: join(root, "web", "vite.config.ts"), logLevel: "warn" });
+console.log(`built dist/web in ${((performance.now() - webStartedMs) / 1000).toFixed(1)} s`);
 const stamp = join(dist, ".build-stamp");
 writeFileSync(stamp, `${JSON.stringify({ builtAt: startedAt.toISOString() })}\n`);
 utimesSync(stamp, startedAt, startedAt);

@@ -1,0 +1,107 @@
+// The web app (web/, built by scripts/build.mjs into dist/web): served at `/` beside the API on the
+// same port. Only the files the build wrote are served (listed once at mount time, so a request
+// path is looked up in a map and never joined onto the file system: no traversal), and only the
+// app's own client-side routes answer index.html, so no API path (/v1, /v1.1, /status, /metrics,
+// /operator…) is ever shadowed: those keep their own routes and their EXMO-style 404.
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { extname, join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyInstance, FastifyReply } from "fastify";
+
+/** dist/web of this checkout: src/gateway/http and dist/gateway/http are both three levels down. */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../../../dist/web", import.meta.url));
+
+/** The single-page app's routes that answer index.html (the client router draws them). */
+export const WEB_CLIENT_ROUTES = ["/", "/markets", "/trade/:pair"] as const;
+
+/** Bounds of what is read into memory at mount time: a build is a few files of a few hundred KB. */
+const MAX_WEB_FILES = 200;
+const MAX_WEB_BYTES = 20 * 1024 * 1024;
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json; charset=utf-8",
+  ".txt": "text/plain; charset=utf-8",
+  ".woff2": "font/woff2",
+};
+
+interface WebFile {
+  body: Buffer;
+  contentType: string;
+  cacheControl: string;
+}
+
+/** Every file under the build, keyed by its URL path (`/assets/index-3f2a.js`). */
+export function loadWebFiles(webRoot: string): Map<string, WebFile> {
+  const files = new Map<string, WebFile>();
+  let totalBytes = 0;
+  const walk = (directory: string, depth: number): void => {
+    if (depth > 4) throw new Error(`web build under ${webRoot} is nested deeper than 4 directories`);
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) {
+        walk(path, depth + 1);
+        continue;
+      }
+      if (!entry.isFile()) continue;
+      const contentType = CONTENT_TYPES[extname(entry.name)];
+      if (contentType === undefined) continue;
+      if (files.size >= MAX_WEB_FILES)
+        throw new Error(`web build under ${webRoot} has over ${MAX_WEB_FILES} files`);
+      totalBytes += statSync(path).size;
+      if (totalBytes > MAX_WEB_BYTES)
+        throw new Error(`web build under ${webRoot} is over ${MAX_WEB_BYTES} bytes`);
+      const urlPath = `/${relative(webRoot, path).split(sep).join("/")}`;
+      // Vite names what is under assets/ by content hash: a new build is a new name, so cache it for good.
+      const hashed = urlPath.startsWith("/assets/");
+      files.set(urlPath, {
+        body: readFileSync(path),
+        contentType,
+        cacheControl: hashed ? "public, max-age=31536000, immutable" : "no-cache",
+      });
+    }
+  };
+  walk(webRoot, 0);
+  return files;
+}
+
+function send(reply: FastifyReply, file: WebFile): FastifyReply {
+  return reply
+    .header("content-type", file.contentType)
+    .header("cache-control", file.cacheControl)
+    .header("x-content-type-options", "nosniff")
+    .send(file.body);
+}
+
+/**
+ * Mounts the app when its build exists; without one (a checkout where `npm run build` has not run)
+ * `/` says how to build it instead of an empty page.
+ */
+export function mountWebRoutes(fastify: FastifyInstance, webRoot: string | null): void {
+  if (webRoot === null) return;
+  const config = { guardLane: "ops" as const };
+  const index = join(webRoot, "index.html");
+  if (!existsSync(index)) {
+    fastify.get("/", { config }, (_request, reply) =>
+      reply
+        .code(503)
+        .header("content-type", "text/plain; charset=utf-8")
+        .send("The web app is not built: run `npm run build` (npm ci does it), then restart.\n"),
+    );
+    return;
+  }
+  const files = loadWebFiles(webRoot);
+  const indexFile = files.get("/index.html")!;
+  for (const url of WEB_CLIENT_ROUTES)
+    fastify.get(url, { config }, (_request, reply) => send(reply, indexFile));
+  for (const [url, file] of files) {
+    if (url === "/index.html") continue;
+    fastify.get(url, { config }, (_request, reply) => send(reply, file));
+  }
+}

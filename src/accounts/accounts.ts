@@ -38,6 +38,15 @@ import {
   securityChangedMs,
   useTotpStep,
 } from "../store/security.ts";
+import {
+  createSession,
+  getSession,
+  liveSessionsOfUser,
+  revokeSession,
+  revokeSessionsOfUser,
+  type SessionRecord,
+  touchSession,
+} from "../store/sessions.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { matchTotp, newTotpSecret, totpUri } from "./totp.ts";
 
@@ -49,6 +58,7 @@ export type {
   ApiKeyRecord,
   CreateUserResult,
   NonceRefusal,
+  SessionRecord,
   UserRecord,
   UserStatus,
 };
@@ -267,6 +277,41 @@ export class Accounts {
   async withdrawalsLocked(userId: number, nowMs: number): Promise<boolean> {
     const changed = await securityChangedMs(this.db, userId);
     return changed !== undefined && nowMs < changed + SECURITY_CHANGE_LOCK_MS;
+  }
+
+  // ---- browser sessions (src/gateway/session/; the store sees only each id's hash) ---------------
+
+  createSession(input: {
+    sessionHash: string;
+    userId: number;
+    nowMs: number;
+    expiresMs: number;
+    clientIp: string;
+    userAgent: string;
+    secondFactor: boolean;
+  }): Promise<void> {
+    return createSession(this.db, input);
+  }
+
+  session(sessionHash: string): Promise<SessionRecord | undefined> {
+    return getSession(this.db, sessionHash);
+  }
+
+  touchSession(sessionHash: string, nowMs: number): Promise<void> {
+    return touchSession(this.db, sessionHash, nowMs);
+  }
+
+  /** False when the session is not the user's or was already revoked. */
+  revokeSession(userId: number, sessionHash: string, nowMs: number): Promise<boolean> {
+    return revokeSession(this.db, { userId, sessionHash, nowMs });
+  }
+
+  revokeSessionsOfUser(userId: number, nowMs: number): Promise<number> {
+    return revokeSessionsOfUser(this.db, userId, nowMs);
+  }
+
+  liveSessionsOfUser(userId: number, options: { nowMs: number; limit: number }): Promise<SessionRecord[]> {
+    return liveSessionsOfUser(this.db, userId, options);
   }
 
   // ---- address book ---------------------------------------------------------------------------

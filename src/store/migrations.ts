@@ -431,6 +431,29 @@ function incidentMigration(engine: StoreEngine): Migration {
   };
 }
 
+// People's browser sessions (issue 9 §1): only a SHA-256 of each session id is stored, so a read of
+// this table cannot be replayed as a cookie. Sessions end at expires_ms (absolute), after an idle
+// gap (checked against last_seen_ms by the caller), or when revoked.
+async function createSessionTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable("user_sessions")
+    .addColumn("session_hash", "text", (c) => c.primaryKey())
+    .addColumn("user_id", "integer", (c) => c.notNull().references("users.id"))
+    .addColumn("created_ms", "bigint", (c) => c.notNull())
+    .addColumn("last_seen_ms", "bigint", (c) => c.notNull())
+    .addColumn("expires_ms", "bigint", (c) => c.notNull())
+    .addColumn("revoked_ms", "bigint")
+    .addColumn("client_ip", "text", (c) => c.notNull())
+    .addColumn("user_agent", "text", (c) => c.notNull())
+    .addColumn("second_factor", "integer", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("user_sessions_by_user")
+    .on("user_sessions")
+    .columns(["user_id", "created_ms"])
+    .execute();
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
@@ -439,6 +462,7 @@ export function storeMigrations(engine: StoreEngine): Record<string, Migration> 
     "0003_custody_and_security": { up: createCustodyAndSecurityTables },
     "0004_withdrawal_pipeline": { up: createWithdrawalPipelineTables },
     "0005_incidents": incidentMigration(engine),
+    "0006_sessions": { up: createSessionTables },
   };
 }
 

@@ -264,6 +264,22 @@ export interface ScannerStateTable {
   updated_ms: number;
 }
 
+/** A person's browser session (src/store/sessions.ts): the id itself is never stored, only its SHA-256. */
+export interface UserSessionsTable {
+  /** base64url SHA-256 of the session id the cookie carries. */
+  session_hash: string;
+  user_id: number;
+  created_ms: number;
+  last_seen_ms: number;
+  /** Absolute end, whatever the activity. */
+  expires_ms: number;
+  revoked_ms: number | null;
+  client_ip: string;
+  user_agent: string;
+  /** 1 when the login proved a TOTP code. */
+  second_factor: number;
+}
+
 /** A user's TOTP second factor: the secret sealed by the gateway (SecretBox, context totp:<userId>). */
 export interface UserTotpTable {
   user_id: number;
@@ -364,6 +380,7 @@ export interface IncidentEntriesTable {
 }
 
 export interface StoreDatabase {
+  user_sessions: UserSessionsTable;
   incidents: IncidentsTable;
   incident_entries: IncidentEntriesTable;
   custody_withdrawals: CustodyWithdrawalsTable;

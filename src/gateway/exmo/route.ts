@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import type { ApiScope } from "../../accounts/api-keys.ts";
+import type { WithdrawalProof } from "../../custody/port.ts";
 import type { ExmoErrorKind } from "./errors.ts";
 
 /** docs/SECURITY.md#priority-classes: cancel > order entry > private reads > public market data. Shed from the end. */
@@ -40,6 +41,11 @@ export interface CallerIdentity {
   keyId: string;
   /** The TCP peer's address the key's allow-list was checked against (custody checks it again). */
   clientIp: string;
+  /**
+   * How a withdrawal proves the user asked, when not by the API key: the session door passes the
+   * user's TOTP code (src/gateway/session/). Absent: the key from its allowed address.
+   */
+  withdrawalProof?: WithdrawalProof;
 }
 
 interface RouteBase<S extends ParamSchema> {

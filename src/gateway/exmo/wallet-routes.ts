@@ -201,7 +201,11 @@ export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
             currency: asset.code,
             amount: params.amount,
             address: params.address,
-            proof: { kind: "apiKey", keyId: caller.keyId, clientIp: caller.clientIp },
+            proof: caller.withdrawalProof ?? {
+              kind: "apiKey",
+              keyId: caller.keyId,
+              clientIp: caller.clientIp,
+            },
           }),
         );
         // Custody submitted the hold itself; the caller's next read waits until it is projected.

@@ -14,6 +14,7 @@ import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import type { RateLimitOptions } from "../../../src/gateway/guard/rate-limit.ts";
 import { createGateway, type Gateway, type HttpLimits } from "../../../src/gateway/http/server.ts";
+import type { SessionOptions } from "../../../src/gateway/session/session-routes.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
 import { dropPgSchema } from "../../../src/store/open-store.ts";
@@ -53,6 +54,9 @@ export async function startHarness(
     postgres?: boolean;
     rateLimit?: RateLimitOptions | false;
     httpLimits?: Partial<HttpLimits>;
+    /** People's sessions (expiry, login throttle) and the gateway's clock (tests move it). */
+    session?: SessionOptions;
+    clock?: () => number;
   } = {},
 ): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-rest-"));
@@ -73,6 +77,8 @@ export async function startHarness(
     defaultMetrics: false,
     rateLimit: options.rateLimit ?? UNREACHABLE_RATE_LIMIT,
     ...(options.httpLimits === undefined ? {} : { httpLimits: options.httpLimits }),
+    ...(options.session === undefined ? {} : { session: options.session }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   const { port } = await gateway.listen();
   return {

@@ -47,6 +47,13 @@ import {
   type RateLimitOptions,
   RequestRateLimiter,
 } from "../guard/rate-limit.ts";
+import {
+  mountSessionRoutes,
+  PRIVATE_PREFIX,
+  type SessionDoor,
+  type SessionOptions,
+  sessionDoor,
+} from "../session/session-routes.ts";
 import { mergeParams, parseForm, queryText } from "./form.ts";
 import { healthReport } from "./health.ts";
 import { GatewayMetrics } from "./metrics.ts";
@@ -122,6 +129,8 @@ export interface GatewayOptions {
   reserves?: ReservesPort | null;
   /** Open WebSocket connections for the status page (the WebSocket gateway attaches after this one). */
   webSocketConnections?: () => number | null;
+  /** People's sessions (src/gateway/session/): idle and absolute expiry, login throttle; defaults there. */
+  session?: SessionOptions;
 }
 
 export interface Gateway {
@@ -198,6 +207,8 @@ interface Mounted {
   results: WeakMap<FastifyRequest, string>;
   guard: Guard;
   clock: () => number;
+  /** The session door (cookie + CSRF) instead of the HMAC one: /api/v1/private/<method>. */
+  sessionDoor?: SessionDoor;
 }
 
 function sendError(
@@ -231,6 +242,16 @@ async function runRoute(
     let caller: CallerIdentity | null = null;
     if (route.scope === null) {
       params = mergeParams(parseForm(queryText(request.raw.url)), bodyParams);
+    } else if (mounted.sessionDoor !== undefined) {
+      // Every private operation has two front doors and one implementation: past this point
+      // a session's request runs exactly as a signed one.
+      const door = await mounted.sessionDoor(request, reply, route, bodyParams);
+      if (!door.ok) {
+        results.set(request, "session_refused");
+        return door.reply;
+      }
+      caller = door.caller;
+      params = door.params;
     } else {
       const auth = await authenticate(
         {
@@ -268,7 +289,7 @@ function mountExmoRoute(fastify: FastifyInstance, mounted: Mounted): void {
   const { route } = mounted;
   fastify.route({
     method: route.scope === null ? ["GET", "POST"] : ["POST"],
-    url: `/v1.1/${route.path}`,
+    url: mounted.sessionDoor === undefined ? `/v1.1/${route.path}` : `${PRIVATE_PREFIX}/${route.path}`,
     bodyLimit: route.bodyLimitBytes ?? HTTP_LIMITS.bodyLimitBytes,
     config: { priority: route.priority },
     handler: (request, reply) => runRoute(mounted, request, reply),
@@ -510,6 +531,26 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   ];
   for (const route of routes)
     mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard, clock });
+  const sessionDependencies = {
+    exchange,
+    secretBox: options.secretBox,
+    secure: options.tls !== undefined,
+    clock,
+    options: options.session,
+  };
+  const door = sessionDoor(sessionDependencies);
+  for (const route of routes)
+    if (route.scope !== null)
+      mountExmoRoute(fastify, {
+        route,
+        exchange,
+        secretBox: options.secretBox,
+        results,
+        guard,
+        clock,
+        sessionDoor: door,
+      });
+  mountSessionRoutes(fastify, sessionDependencies);
   // Any other /v1.1 path, margin included: EXMO's 40015 with the path, through the same hooks.
   fastify.route({
     method: ["GET", "POST"],

@@ -59,6 +59,7 @@ import { healthReport } from "./health.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { docsHtml, type OpsRoute, openApiDocument } from "./openapi.ts";
 import { mountStatusRoutes } from "./status.ts";
+import { DEFAULT_WEB_ROOT, mountWebRoutes } from "./web.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -123,6 +124,8 @@ export interface GatewayOptions {
    * the wallet writes answer 59014 and every provider is listed disabled.
    */
   custody?: CustodyPort | null;
+  /** The web app's build (src/gateway/http/web.ts); default dist/web of this checkout; null: no web app. */
+  webRoot?: string | null;
   /** Incidents for GET /status and /status.html (open incidents and their notices); absent: none shown. */
   incidents?: IncidentPort | null;
   /** Proof of reserves for reserves_proof (src/reserves/port.ts); absent: that route answers 59035. */
@@ -567,6 +570,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
     webSocketConnections: options.webSocketConnections ?? (() => null),
     clock,
   });
+  mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
   return {
     server: fastify.server,
     fastify,

@@ -15,6 +15,7 @@ export default defineConfig({
     port: 5173,
     proxy: {
       "/v1.1": api,
+      "/api": api,
       "/v1": { ...api, ws: true },
       "/status": api,
       "/metrics": api,

@@ -34,6 +34,8 @@ beforeAll(async () => {
       host: "127.0.0.1",
       demo: true,
       demoTickIntervalMs: 20,
+      // No devnet chains nor custody: the pages read market data only, and a devnet start costs seconds.
+      devnet: false,
       env: { BULWARK_OPERATOR_TOKEN: "test-operator-token-0123456789abcdef" },
     }),
     chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] }),

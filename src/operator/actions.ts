@@ -283,7 +283,10 @@ export class OperatorActions {
     if (input.status !== "active" && input.status !== "frozen")
       throw new OperatorError("invalid", "status must be active or frozen");
     await this.accounts.setUserStatus(user.userId, input.status);
-    await this.audit(actor, "user.setStatus", `user:${user.userId}`, { status: input.status });
+    // A freeze also ends the user's browser sessions for good (unfreezing does not revive them).
+    const sessionsEnded =
+      input.status === "frozen" ? await this.accounts.revokeSessionsOfUser(user.userId, this.clock()) : 0;
+    await this.audit(actor, "user.setStatus", `user:${user.userId}`, { status: input.status, sessionsEnded });
     return { userId: user.userId, status: input.status };
   }
 

@@ -6,7 +6,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { totpCode } from "../../../src/accounts/totp.ts";
+import type { CustodyPort, WithdrawalRequest } from "../../../src/custody/port.ts";
 import { CSRF_COOKIE, SESSION_COOKIE, sessionCookies } from "../../../src/gateway/session/session-auth.ts";
+import { OperatorActions } from "../../../src/operator/actions.ts";
 import { createTrader, fund, type Harness, signedPost, startHarness } from "../support/rest-harness.ts";
 
 const IDLE_MS = 10 * 60 * 1000;
@@ -302,11 +304,20 @@ describe("session API", () => {
 
     const third = browser();
     await third.request("POST", "/api/v1/session/login", { json: { email, password: PASSWORD } });
-    await harness.exchange.accounts.setUserStatus(userId, "frozen");
+    // The operator's freeze ends every session at once, for good; a frozen user cannot log in.
+    const operator = new OperatorActions(harness.exchange, harness.secretBox);
+    await operator.setUserStatus("admin", { email, status: "frozen" });
     const frozen = await third.private("user_info");
-    expect(frozen.status).toBe(403);
-    expect((frozen.body.error as { code: string }).code).toBe("user_frozen");
-    await harness.exchange.accounts.setUserStatus(userId, "active");
+    expect(frozen.status).toBe(401);
+    expect((frozen.body.error as { code: string }).code).toBe("session_revoked");
+    const refused = await browser().request("POST", "/api/v1/session/login", {
+      json: { email, password: PASSWORD },
+    });
+    expect(refused.status).toBe(403);
+    expect((refused.body.error as { code: string }).code).toBe("user_frozen");
+    await operator.setUserStatus("admin", { email, status: "active" });
+    const unfrozen = await third.private("user_info");
+    expect((unfrozen.body.error as { code: string }).code).toBe("session_revoked");
   });
 
   it("asks for the 2FA code at login when enabled, refuses a wrong or replayed one", async () => {
@@ -392,6 +403,51 @@ describe("session API", () => {
       headers: { origin: "http://evil.example" },
     });
     expect((foreign.body.error as { code: string }).code).toBe("bad_origin");
+  });
+});
+
+describe("withdrawals through the session door", () => {
+  it("pass the user's 2FA code to custody as the proof, where the HMAC door passes the key", async () => {
+    const requests: WithdrawalRequest[] = [];
+    // A custody double with only what withdraw_crypt calls: no terms, and a recorded request.
+    const custody = {
+      terms: () => [],
+      requestWithdrawal: async (request: WithdrawalRequest) => {
+        requests.push(request);
+        return { withdrawalId: requests.length };
+      },
+    } as unknown as CustodyPort;
+    const withCustody = await startHarness({
+      custody,
+      session: { passwordScrypt: { logN: 10, blockSize: 8, parallelization: 1 } },
+    });
+    try {
+      const client = new Browser(() => withCustody.baseUrl);
+      const signup = await client.request("POST", "/api/v1/session/signup", {
+        json: { email: newEmail(), password: PASSWORD },
+      });
+      const userId = signup.body.userId as number;
+      const fields = { amount: "0.01", currency: "BTC", address: "bcrt1qexample" };
+      const withCode = await client.private("withdraw_crypt", { ...fields, totp: "123456" });
+      expect(withCode.body).toEqual({ result: true, error: "", task_id: 1 });
+      expect(requests[0]).toMatchObject({
+        userId,
+        currency: "BTC",
+        amount: "0.01",
+        proof: { kind: "totp", code: "123456" },
+      });
+      const trader = await createTrader(withCustody, { scopes: ["withdraw"], ipAllowList: ["127.0.0.1"] });
+      await signedPost(withCustody, trader, "withdraw_crypt", fields);
+      expect(requests[1]).toMatchObject({
+        userId: trader.userId,
+        proof: { kind: "apiKey", keyId: trader.keyId },
+      });
+      // No code, no call to custody.
+      expect((await client.private("withdraw_crypt", fields)).status).toBe(403);
+      expect(requests).toHaveLength(2);
+    } finally {
+      await withCustody.close();
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import pino from "pino";
 import { generateApiKey, sealApiSecret } from "../../../src/accounts/api-keys.ts";
 import { SecretBox } from "../../../src/accounts/secret-box.ts";
 import type { UnstampedCommand } from "../../../src/core/commands.ts";
+import type { CustodyPort } from "../../../src/custody/port.ts";
 import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import type { RateLimitOptions } from "../../../src/gateway/guard/rate-limit.ts";
@@ -57,6 +58,8 @@ export async function startHarness(
     /** People's sessions (expiry, login throttle) and the gateway's clock (tests move it). */
     session?: SessionOptions;
     clock?: () => number;
+    /** Custody's port (a double); default none, so the wallet writes answer 59014. */
+    custody?: CustodyPort;
   } = {},
 ): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-rest-"));
@@ -79,6 +82,7 @@ export async function startHarness(
     ...(options.httpLimits === undefined ? {} : { httpLimits: options.httpLimits }),
     ...(options.session === undefined ? {} : { session: options.session }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.custody === undefined ? {} : { custody: options.custody }),
   });
   const { port } = await gateway.listen();
   return {

@@ -220,5 +220,26 @@ describe("startExchangeServer with TLS", () => {
         .on("error", reject);
     });
     expect(status).toBe(200);
+    // Under TLS the session cookies carry Secure (besides HttpOnly and SameSite=Strict).
+    const cookies = await new Promise<string[]>((resolveCookies, reject) => {
+      const request = https.request(
+        `${server.url}/api/v1/session/signup`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          ca: readFileSync(certPath),
+          rejectUnauthorized: false,
+        },
+        (response) => {
+          response.resume();
+          resolveCookies(response.headers["set-cookie"] ?? []);
+        },
+      );
+      request.on("error", reject);
+      request.end(JSON.stringify({ email: "tls@example.test", password: "correct horse battery" }));
+    });
+    expect(cookies).toHaveLength(2);
+    expect(cookies[0]).toMatch(/^bulwark_session=.*; SameSite=Strict; HttpOnly; Secure$/);
+    expect(cookies[1]).toMatch(/^bulwark_csrf=.*; SameSite=Strict; Secure$/);
   });
 });

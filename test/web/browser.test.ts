@@ -111,6 +111,9 @@ describe("web app in Chromium", () => {
     await expect
       .poll(async () => last.textContent(), { timeout: 10_000 })
       .toMatch(/^[1-9][0-9]*(\.[0-9]+)?$/);
+    await expect
+      .poll(async () => page.locator('tr[data-pair="BTC_USD"] .change').textContent(), { timeout: 10_000 })
+      .toMatch(/^[+-][0-9]+\.[0-9]{2}%$/);
     await page.screenshot({ path: join(ARTIFACTS, "markets.png") });
     await page.getByPlaceholder(/Search/).fill("eth");
     await expect.poll(async () => rows.count()).toBeGreaterThan(0);

@@ -21,6 +21,11 @@ async function openPrices(pairs: readonly string[]): Promise<Record<string, stri
   return result;
 }
 
+/** EXMO writes a price with nothing behind it as "0" (docs/API.md#ticker): shown as a dash. */
+function shown(price: string): string {
+  return price === "0" ? "—" : price;
+}
+
 export function MarketsPage() {
   const [tickers, setTickers] = useState<Record<string, Ticker>>({});
   const [opens, setOpens] = useState<Record<string, string>>({});
@@ -35,13 +40,30 @@ export function MarketsPage() {
         if (!live) return;
         setTickers(all);
         const pairs = Object.keys(all).sort().slice(0, MAX_PAIRS);
-        openPrices(pairs).then((found) => live && setOpens(found));
+        // A pair without a trade in the last 24 h has no open yet: its first live trade asks once more.
+        const asked = new Set<string>();
+        const withOpen = new Set<string>();
+        openPrices(pairs).then((found) => {
+          if (!live) return;
+          for (const pair of Object.keys(found)) withOpen.add(pair);
+          setOpens((current) => ({ ...found, ...current }));
+        });
         const feed = publicFeed();
         for (const pair of pairs)
           unsubscribes.push(
-            feed.subscribe(`spot/ticker:${pair}`, (_event, data) =>
-              setTickers((current) => ({ ...current, [pair]: data as Ticker })),
-            ),
+            feed.subscribe(`spot/ticker:${pair}`, (_event, data) => {
+              const ticker = data as Ticker;
+              setTickers((current) => ({ ...current, [pair]: ticker }));
+              if (ticker.last_trade === "0" || withOpen.has(pair) || asked.has(pair)) return;
+              asked.add(pair);
+              setTimeout(() => {
+                openPrices([pair]).then((found) => {
+                  if (!live || found[pair] === undefined) return;
+                  withOpen.add(pair);
+                  setOpens((current) => ({ ...current, ...found }));
+                });
+              }, 1000);
+            }),
           );
       })
       .catch((failure: unknown) => live && setError(String(failure)));
@@ -96,10 +118,10 @@ export function MarketsPage() {
                 <td>
                   <Link to={`/trade/${pair}`}>{pair.replace("_", "/")}</Link>
                 </td>
-                <td className="num last">{ticker.last_trade}</td>
-                <td className={`num ${direction}`}>{change ?? "—"}</td>
-                <td className="num">{ticker.high}</td>
-                <td className="num">{ticker.low}</td>
+                <td className="num last">{shown(ticker.last_trade)}</td>
+                <td className={`num change ${direction}`}>{change ?? "—"}</td>
+                <td className="num">{shown(ticker.high)}</td>
+                <td className="num">{shown(ticker.low)}</td>
                 <td className="num">{ticker.vol}</td>
               </tr>
             );

@@ -80,6 +80,7 @@ export type SessionErrorCode =
   | "throttled"
   | "no_such_session"
   | "payload_too_large"
+  | "internal_error"
   | SessionAuthCode;
 
 type SessionAuthCode = (SessionAuth & { ok: false })["code"];
@@ -383,7 +384,7 @@ export function mountSessionRoutes(fastify: FastifyInstance, deps: SessionRoutes
           return sendSessionError(reply, error.status, error.code, error.message);
         }
         request.log.error({ err: error }, "session route failed");
-        return sendSessionError(reply, 500, "bad_request", "internal error");
+        return sendSessionError(reply, 500, "internal_error", "internal error; try again");
       }
     };
 

@@ -32,8 +32,19 @@ function distIsCurrent() {
   return newerThan(`${root}/src`, builtMs) ? "dist/ is older than src/" : true;
 }
 
+/** `start` serves dist/web (src/gateway/http/web.ts): say so when web/ was edited after the last build. */
+function webIsStale() {
+  try {
+    return newerThan(`${root}/web`, statSync(`${root}/dist/.build-stamp`).mtimeMs);
+  } catch {
+    return false; // no web/ (an install without it) or no build: the server's `/` says how to build
+  }
+}
+
 const fromSource = process.env.BULWARK_FROM_SOURCE === "1";
 const current = fromSource ? "BULWARK_FROM_SOURCE=1" : distIsCurrent();
+if (process.argv[2] === "start" && webIsStale())
+  process.stderr.write("bulwark: dist/web is older than web/; `npm run build` rebuilds the web app.\n");
 if (current === true) {
   await import("../dist/cli/main.js");
 } else {

@@ -47,6 +47,9 @@ import {
   type SessionRecord,
   touchSession,
 } from "../store/sessions.ts";
+
+export { SESSION_KEY_PREFIX } from "../store/sessions.ts";
+
 import type { SecretBox } from "./secret-box.ts";
 import { matchTotp, newTotpSecret, totpUri } from "./totp.ts";
 

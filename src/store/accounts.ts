@@ -89,7 +89,8 @@ export function onAccountChange(db: Db, listener: AccountListener): () => void {
   return () => registered.delete(listener);
 }
 
-function notifyAccountChange(db: Db, change: AccountChange): void {
+/** Tells this process's listeners (caches, the WS private feed) about an account write. */
+export function notifyAccountChange(db: Db, change: AccountChange): void {
   const listeners = accountListeners.get(db);
   if (listeners !== undefined) for (const listener of listeners) listener(change);
 }

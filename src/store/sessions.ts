@@ -5,6 +5,7 @@
 // revoked session never comes back.
 
 import type { Kysely, Transaction } from "kysely";
+import { notifyAccountChange } from "./accounts.ts";
 import { checkIntegerIn, checkLimit, checkText, checkUserId } from "./limits.ts";
 import type { StoreDatabase } from "./schema.ts";
 
@@ -20,6 +21,13 @@ export const SESSION_LIMITS = {
 } as const;
 
 const SESSION_HASH = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A session stands where an API key stands for the private WebSocket feed: its "key id" is this
+ * prefix and the session's hash, and a revoke is announced as that key's change, so a feed
+ * logged in with the session ends at once.
+ */
+export const SESSION_KEY_PREFIX = "session:";
 
 export interface SessionRecord {
   sessionHash: string;
@@ -110,7 +118,7 @@ export async function touchSession(db: Db, sessionHash: string, nowMs: number): 
 
 /** Revokes one session of the user; false when it is not theirs or was already revoked. */
 export async function revokeSession(
-  db: Db,
+  db: Kysely<StoreDatabase>,
   input: { userId: number; sessionHash: string; nowMs: number },
 ): Promise<boolean> {
   const result = await db
@@ -120,7 +128,10 @@ export async function revokeSession(
     .where("user_id", "=", checkUserId(input.userId))
     .where("revoked_ms", "is", null)
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const revoked = Number(result.numUpdatedRows) === 1;
+  if (revoked)
+    notifyAccountChange(db, { kind: "apiKey", keyId: `${SESSION_KEY_PREFIX}${input.sessionHash}` });
+  return revoked;
 }
 
 /** Revokes every live session of the user (a freeze, a password change); returns how many. */

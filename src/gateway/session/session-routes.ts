@@ -10,7 +10,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Accounts } from "../../accounts/accounts.ts";
+import { type Accounts, SESSION_KEY_PREFIX } from "../../accounts/accounts.ts";
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -443,7 +443,7 @@ export function sessionDoor(deps: SessionRoutesDependencies): SessionDoor {
     for (const [name, value] of Object.entries(bodyParams)) if (name !== "totp") params[name] = value;
     const caller: CallerIdentity = {
       userId: auth.userId,
-      keyId: `session:${auth.sessionHash.slice(0, 12)}`,
+      keyId: `${SESSION_KEY_PREFIX}${auth.sessionHash}`,
       clientIp: request.ip,
     };
     if (route.scope !== null && !SESSION_SCOPES.has(route.scope) && !SESSION_WITHDRAW_READS.has(route.path)) {

@@ -15,10 +15,11 @@ import type { ExchangeBoundary, MarketContext } from "../../exchange/boundary.ts
 import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import { formatPublicTrade, formatTicker } from "../exmo/format.ts";
+import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from "../session/session-auth.ts";
 import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
 import { bookData } from "./format.ts";
 import type { WsLimits } from "./limits.ts";
-import { verifyLogin } from "./login.ts";
+import { type LoginResult, verifyLogin } from "./login.ts";
 import type { AccessLost, PrivateFeed } from "./private-feed.ts";
 import { PrivateSession } from "./private-session.ts";
 import {
@@ -30,11 +31,13 @@ import {
   loggedInFrame,
   parseClientFrame,
   type ServerFrame,
+  type SessionLoginRequest,
   type SubscribeRequest,
   subscribedFrame,
   unsubscribedFrame,
 } from "./protocol.ts";
 import { InboundRateLimit } from "./rate-limit.ts";
+import { verifySessionLogin } from "./session-login.ts";
 import { HUB_KIND, type PrivateChannel, parseTopic, topicName, type WsTopic } from "./topics.ts";
 
 export type WsPath = "public" | "private";
@@ -59,6 +62,10 @@ export interface ConnectionDeps {
   logger?: Logger;
   /** Called once when a logged-in connection closes; cancel-on-disconnect hooks in here. */
   onPrivateDisconnect?: (who: PrivateDisconnect) => void;
+  /** The upgrade request's cookie, Origin and Host: what a session login checks. */
+  sessionRequest?: SessionRequest;
+  /** Default: the session API's (session-auth.ts). */
+  sessionTimes?: SessionTimes;
 }
 
 /** The part of a `ws` socket a connection uses; a narrow type keeps the slow-consumer rule testable. */
@@ -296,7 +303,7 @@ export class WsConnection implements SnapshotWatcher {
     this.send(unsubscribedFrame(this.deps.clock(), request.id, name));
   }
 
-  private async handleLogin(request: LoginRequest): Promise<void> {
+  private async handleLogin(request: LoginRequest | SessionLoginRequest): Promise<void> {
     if (this.path !== "private") {
       this.sendError(request.id, "unknownFunction", "login on /v1/public");
       return;
@@ -307,12 +314,22 @@ export class WsConnection implements SnapshotWatcher {
     }
     this.login = { state: "pending" };
     const { exchange, secretBox } = this.deps;
-    const result = await verifyLogin(
-      { accounts: exchange.accounts, secretBox },
-      request,
-      this.remoteAddress,
-      this.deps.clock(),
-    );
+    const bySession = "session" in request;
+    const result: LoginResult = bySession
+      ? await verifySessionLogin(
+          {
+            accounts: exchange.accounts,
+            times: this.deps.sessionTimes ?? DEFAULT_SESSION_TIMES,
+            clock: this.deps.clock,
+          },
+          this.deps.sessionRequest,
+        )
+      : await verifyLogin(
+          { accounts: exchange.accounts, secretBox },
+          request,
+          this.remoteAddress,
+          this.deps.clock(),
+        );
     if (this.closed) return;
     if (!result.ok) {
       this.login = { state: "none" };
@@ -320,7 +337,9 @@ export class WsConnection implements SnapshotWatcher {
         { reason: result.reason, remoteAddress: this.remoteAddress },
         "ws login refused",
       );
-      this.sendError(request.id, result.kind);
+      // A session's refusal says why (expired, revoked, another site); a key's stays terse.
+      if (bySession) this.sendError(request.id, result.kind, result.reason);
+      else this.sendError(request.id, result.kind);
       return;
     }
     const session = new PrivateSession(

@@ -11,7 +11,7 @@
 // active. A change to anything without a session costs one map lookup. Writes made by another
 // process are not notified here; the CLI cannot write while a server holds the data dir.
 
-import type { AccountChange, Accounts } from "../../accounts/accounts.ts";
+import { type AccountChange, type Accounts, SESSION_KEY_PREFIX } from "../../accounts/accounts.ts";
 import type { CoreEvent } from "../../core/events.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
@@ -24,6 +24,8 @@ export interface AccessLost {
 }
 
 const KEY_REVOKED: AccessLost = { kind: "unknownApiKey", detail: "API key revoked" };
+/** A browser session's feed (src/gateway/session/): its session was logged out or revoked. */
+const SESSION_ENDED: AccessLost = { kind: "noPermission", detail: "session ended; log in again" };
 const USER_GONE: AccessLost = { kind: "unknownApiKey", detail: "the key's user does not exist" };
 /** Fail closed: access that cannot be confirmed is lost; the client may log in again. */
 const CHECK_FAILED: AccessLost = { kind: "internalError", detail: "account check failed" };
@@ -37,7 +39,7 @@ export class PrivateFeed {
   private readonly byKey = new Map<string, Set<PrivateSession>>();
   private seenSequence = 0;
   private readonly unsubscribe: () => void;
-  private readonly accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus">;
+  private readonly accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus" | "session">;
   private readonly stopWatchingAccounts: () => void;
 
   constructor(exchange: ExchangeBoundary) {
@@ -77,12 +79,24 @@ export class PrivateFeed {
   /** Why a session of this key and user may no longer run, or null while both are in good standing. */
   async accessLost(session: Pick<PrivateSession, "keyId" | "userId">): Promise<AccessLost | null> {
     try {
-      const key = await this.accounts.cachedApiKey(session.keyId);
-      if (key === undefined || key.revokedMs !== null || key.userId !== session.userId) return KEY_REVOKED;
+      const lost = await this.keyAccessLost(session.keyId, session.userId);
+      if (lost !== null) return lost;
       return await this.userAccessLost(session.userId);
     } catch {
       return CHECK_FAILED;
     }
+  }
+
+  /** The key, or for a browser session (key id `session:<hash>`) the session, no longer valid. */
+  private async keyAccessLost(keyId: string, userId: number | null): Promise<AccessLost | null> {
+    if (keyId.startsWith(SESSION_KEY_PREFIX)) {
+      const session = await this.accounts.session(keyId.slice(SESSION_KEY_PREFIX.length));
+      if (session === undefined || session.revokedMs !== null) return SESSION_ENDED;
+      return userId !== null && session.userId !== userId ? SESSION_ENDED : null;
+    }
+    const key = await this.accounts.cachedApiKey(keyId);
+    if (key === undefined || key.revokedMs !== null) return KEY_REVOKED;
+    return userId !== null && key.userId !== userId ? KEY_REVOKED : null;
   }
 
   private async userAccessLost(userId: number): Promise<AccessLost | null> {
@@ -103,8 +117,7 @@ export class PrivateFeed {
     let lost: AccessLost | null;
     try {
       if (change.kind === "apiKey") {
-        const key = await this.accounts.cachedApiKey(change.keyId);
-        lost = key === undefined || key.revokedMs !== null ? KEY_REVOKED : null;
+        lost = await this.keyAccessLost(change.keyId, null);
       } else {
         lost = await this.userAccessLost(change.userId);
       }

@@ -29,10 +29,21 @@ const loginSchema = z.object({
   nonce: z.unknown().optional(),
 });
 
+/**
+ * A browser's login: no key, the session cookie the WebSocket upgrade carried (docs/API.md#sessions);
+ * `{"method":"login","id":1,"session":true}`.
+ */
+const sessionLoginSchema = z.object({
+  method: z.literal("login"),
+  id: requestId.optional(),
+  session: z.literal(true),
+});
+
 export type SubscribeRequest = z.infer<typeof subscribeSchema>;
 export type LoginRequest = z.infer<typeof loginSchema>;
+export type SessionLoginRequest = z.infer<typeof sessionLoginSchema>;
 
-export type ClientRequest = SubscribeRequest | LoginRequest;
+export type ClientRequest = SubscribeRequest | LoginRequest | SessionLoginRequest;
 
 export type ParseResult =
   | { ok: true; request: ClientRequest }
@@ -56,7 +67,12 @@ export function parseClientFrame(text: string): ParseResult {
   const method = record.method;
   if (typeof method !== "string") return { ok: false, kind: "missingParameter", detail: "method", ...echo };
   if (!KNOWN_METHODS.has(method)) return { ok: false, kind: "unknownFunction", detail: method, ...echo };
-  const parsed = method === "login" ? loginSchema.safeParse(record) : subscribeSchema.safeParse(record);
+  const parsed =
+    method !== "login"
+      ? subscribeSchema.safeParse(record)
+      : "session" in record
+        ? sessionLoginSchema.safeParse(record)
+        : loginSchema.safeParse(record);
   if (!parsed.success) {
     const field = String(parsed.error.issues[0]?.path[0] ?? "message");
     return { ok: false, kind: "invalidParameter", detail: field, ...echo };

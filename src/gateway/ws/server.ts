@@ -27,6 +27,7 @@ import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentPort } from "../../incidents/port.ts";
 import { addressBucketKey } from "../guard/rate-limit.ts";
+import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from "../session/session-auth.ts";
 import { BookSnapshots } from "./book-snapshots.ts";
 import { CLOSE_GOING_AWAY, type PrivateDisconnect, WsConnection, type WsPath } from "./connection.ts";
 import { resolveWsLimits, type WsLimits } from "./limits.ts";
@@ -43,6 +44,8 @@ export interface AttachWebSocketOptions {
   /** Called once when a logged-in connection closes: where cancel-on-disconnect will hook in. */
   onPrivateDisconnect?: (who: PrivateDisconnect) => void;
   clock?: () => number;
+  /** People's sessions' idle and absolute expiry, as the session API's (default there). */
+  sessionTimes?: SessionTimes;
   /** Incident notices to send to every connection, public and private (src/incidents/port.ts). */
   notices?: Pick<IncidentPort, "onNotice"> | null;
 }
@@ -63,6 +66,22 @@ interface Tracked {
   connection: WsConnection;
   socket: WebSocket;
   alive: boolean;
+}
+
+function headerText(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** What a session login checks of the upgrade: its cookies, Origin and Host, and the scheme. */
+function upgradeSessionRequest(request: IncomingMessage): SessionRequest {
+  return {
+    cookieHeader: headerText(request, "cookie"),
+    csrfHeader: undefined,
+    originHeader: headerText(request, "origin"),
+    hostHeader: headerText(request, "host"),
+    scheme: (request.socket as { encrypted?: boolean }).encrypted === true ? "https" : "http",
+  };
 }
 
 export function attachWebSocket(
@@ -118,6 +137,8 @@ export function attachWebSocket(
         clock,
         logger: options.logger,
         onPrivateDisconnect: options.onPrivateDisconnect,
+        sessionRequest: upgradeSessionRequest(request),
+        sessionTimes: options.sessionTimes ?? DEFAULT_SESSION_TIMES,
       });
       const tracked: Tracked = { connection, socket: ws, alive: true };
       live.add(tracked);

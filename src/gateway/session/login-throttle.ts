@@ -14,6 +14,9 @@ export interface LoginThrottleOptions {
   addressRefillSeconds: number;
   /** Most accounts and addresses tracked at once (each table). */
   maxKeys: number;
+  /** Every session API request per client address (reads included): burst and rate; default 50 and 10/s. */
+  requestBurst?: number;
+  requestsPerSecond?: number;
 }
 
 export const DEFAULT_LOGIN_THROTTLE: Readonly<LoginThrottleOptions> = {
@@ -31,6 +34,7 @@ export type ThrottleDecision =
 export class LoginThrottle {
   private readonly accounts: TokenBucketTable;
   private readonly addresses: TokenBucketTable;
+  private readonly requests: TokenBucketTable;
 
   constructor(options: LoginThrottleOptions = DEFAULT_LOGIN_THROTTLE) {
     this.accounts = new TokenBucketTable({
@@ -43,6 +47,22 @@ export class LoginThrottle {
       burst: options.addressBurst,
       maxKeys: options.maxKeys,
     });
+    this.requests = new TokenBucketTable({
+      ratePerSecond: options.requestsPerSecond ?? 10,
+      burst: options.requestBurst ?? 50,
+      maxKeys: options.maxKeys,
+    });
+  }
+
+  /** Any session API request from `ip`: the general budget, before any store read. */
+  admitRequest(ip: string, nowMs: number): ThrottleDecision {
+    const decision = this.requests.take(`ip:${ip}`, nowMs);
+    if (decision.admitted) return { admitted: true };
+    return {
+      admitted: false,
+      scope: "address",
+      retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+    };
   }
 
   /** One attempt from `ip`, for `account` (normalised email) when it is a login. */

@@ -376,6 +376,14 @@ export function mountSessionRoutes(fastify: FastifyInstance, deps: SessionRoutes
     async (request: FastifyRequest, reply: FastifyReply) => {
       reply.header("cache-control", "no-store");
       try {
+        const admitted = throttle.admitRequest(request.ip, deps.clock());
+        if (!admitted.admitted)
+          throw new SessionError(
+            429,
+            "throttled",
+            `too many requests from this address; try again in ${admitted.retryAfterSeconds} s`,
+            admitted.retryAfterSeconds,
+          );
         return await handle(request, reply);
       } catch (error) {
         if (error instanceof SessionError) {

@@ -28,6 +28,7 @@ beforeAll(async () => {
         accountRefillSeconds: 60,
         addressBurst: 1000,
         addressRefillSeconds: 1,
+        requestBurst: 100_000,
         maxKeys: 1000,
       },
     },
@@ -452,7 +453,7 @@ describe("withdrawals through the session door", () => {
 });
 
 describe("login throttle per address", () => {
-  it("refuses an address's attempts past its burst, for any account", async () => {
+  it("refuses an address's attempts past its burst, for any account, and its requests past the general budget", async () => {
     const small = await startHarness({
       session: {
         passwordScrypt: { logN: 10, blockSize: 8, parallelization: 1 },
@@ -462,6 +463,8 @@ describe("login throttle per address", () => {
           addressBurst: 3,
           addressRefillSeconds: 60,
           maxKeys: 100,
+          requestBurst: 6,
+          requestsPerSecond: 0.001,
         },
       },
     });
@@ -478,6 +481,11 @@ describe("login throttle per address", () => {
           expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       }
       expect(statuses).toEqual([401, 401, 401, 429]);
+      // Every session API request, reads included, also spends the address's general budget.
+      const reads: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++)
+        reads.push((await fetch(`${small.baseUrl}/api/v1/session/me`)).status);
+      expect(reads).toEqual([401, 401, 429]);
     } finally {
       await small.close();
     }

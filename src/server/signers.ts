@@ -595,8 +595,8 @@ const MAX_LINE_BYTES = 64 * 1024;
 const MAX_RESTART_DELAY_MS = 30_000;
 const RESTART_WINDOW_MS = 60_000;
 
-/** True when dist/ was built after every file under src/ changed (bin/bulwark.mjs's rule). */
-function distIsCurrent(): boolean {
+/** True when dist/ holds `builtFile` and was built after every file under src/ changed (bin/bulwark.mjs's rule). */
+function distIsCurrent(builtFile: string): boolean {
   let builtMs: number;
   try {
     builtMs = statSync(join(ROOT, "dist", ".build-stamp")).mtimeMs;
@@ -612,20 +612,28 @@ function distIsCurrent(): boolean {
     }
     return false;
   };
-  return existsSync(join(ROOT, "dist", "signer", "main.js")) && !newer(join(ROOT, "src"));
+  return existsSync(builtFile) && !newer(join(ROOT, "src"));
 }
 
-/** The node arguments that run the signer: the built JavaScript when current, else the source through tsx. */
-function signerEntry(): string[] {
-  if (process.env.BULWARK_FROM_SOURCE !== "1" && distIsCurrent())
-    return [join(ROOT, "dist", "signer", "main.js")];
+/**
+ * The node arguments that run a child's entry module (`module` under src/ without its extension,
+ * e.g. "signer/main"): the built JavaScript when dist/ is current, else the source through tsx.
+ */
+export function childEntry(module: string): string[] {
+  const built = join(ROOT, "dist", `${module}.js`);
+  if (process.env.BULWARK_FROM_SOURCE !== "1" && distIsCurrent(built)) return [built];
   let tsx: string;
   try {
     tsx = createRequire(import.meta.url).resolve("tsx");
   } catch {
     throw new Error("dist/ is not built (or older than src/) and tsx is not installed: run `npm run build`");
   }
-  return ["--import", pathToFileURL(tsx).href, join(ROOT, "src", "signer", "main.ts")];
+  return ["--import", pathToFileURL(tsx).href, join(ROOT, "src", `${module}.ts`)];
+}
+
+/** The node arguments that run the signer. */
+function signerEntry(): string[] {
+  return childEntry("signer/main");
 }
 
 function capsJson(caps: ReadonlyMap<string, AssetCaps>): Record<string, Record<string, string>> {

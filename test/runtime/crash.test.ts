@@ -3,7 +3,7 @@
 // data directory that recovery keeps every acknowledged command, holds exactly the journaled
 // prefix of the stream, and reaches the state hash of a clean replay of that prefix.
 // Kills: CRASH_KILLS, else 200 with BULWARK_TEST_FULL=1 (`npm run test:full`, which CI runs after
-// `npm test`), else 16 (the default run). Either way every kind of kill is taken: the second
+// `npm test`), else 10 (the default run). Either way every kind of kill is taken: the second
 // run of each lane is killed early (during start-up and recovery), and most others while
 // commands flow (checked at the end). Two lanes (own dir, own seed) run in parallel to use both cores
 // of a small CI machine.
@@ -24,7 +24,7 @@ import { SnapshotStore } from "../../src/runtime/snapshot-store.ts";
 import { STREAM_CORE_LIMITS, stampedStream, stampedStreamCommand } from "./command-stream.ts";
 
 const FULL_KILL_COUNT = 200;
-const QUICK_KILL_COUNT = 16;
+const QUICK_KILL_COUNT = 10;
 const KILL_COUNT = Number(
   process.env.CRASH_KILLS ?? (process.env.BULWARK_TEST_FULL === "1" ? FULL_KILL_COUNT : QUICK_KILL_COUNT),
 );

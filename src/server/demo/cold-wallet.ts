@@ -16,15 +16,13 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, relative, resolve } from "node:path";
 import { COLD_CHAINS, COLD_PASSPHRASE_ENV } from "../../signer/cold-keys.ts";
 import { KEYSTORE_FILE } from "../../signer/keystore.ts";
 import { ensurePrivateDir } from "../../signer/state.ts";
 import { writeColdAddressFile } from "../cold-address.ts";
 import { readColdAddress } from "../custody.ts";
-import { DEMO_SCRYPT } from "../signers.ts";
+import { childEntry, DEMO_SCRYPT } from "../signers.ts";
 
 /** Appended to the data dir's path: the demo cold keystores' root, beside the data dir. */
 export const DEMO_COLD_DIR_SUFFIX = "-demo-cold";
@@ -61,17 +59,9 @@ export function demoColdKeystoreDir(dataDir: string, chain: string): string {
 }
 
 /** The node arguments that run src/signer/cold-main: from the same tree as this module (dist/ or src/ through tsx). */
+/** The keygen child: the built JavaScript when dist/ is current, else the source through tsx. */
 function coldMainEntry(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  const signerDir = join(dirname(here), "..", "..", "signer");
-  if (here.endsWith(".js")) return [join(signerDir, "cold-main.js")];
-  let tsx: string;
-  try {
-    tsx = createRequire(import.meta.url).resolve("tsx");
-  } catch {
-    throw new Error("running from src/ without tsx installed: run `npm run build`");
-  }
-  return ["--import", pathToFileURL(tsx).href, join(signerDir, "cold-main.ts")];
+  return childEntry("signer/cold-main");
 }
 
 /** Runs the keygen child on `pairs` (chain → keystore dir); resolves with chain → address. */

@@ -225,7 +225,7 @@ function requireCustody(server: ExchangeServer) {
 }
 
 /** Mines one block on each devnet chain and gives custody time to see it. */
-async function mineAndSettle(server: ExchangeServer, blocks = 1, settleMs = 400): Promise<void> {
+async function mineAndSettle(server: ExchangeServer, blocks = 1, settleMs = 200): Promise<void> {
   for (let block = 0; block < blocks; block++) {
     server.devnet?.btc.mine(1);
     server.devnet?.eth.mine(1);
@@ -258,7 +258,7 @@ export async function runTheftDrill(options: DrillOptions = {}): Promise<DrillRe
       port: 0,
       demo: true,
       devnetBlockMs: 0,
-      custodyTickMs: 200,
+      custodyTickMs: 100,
       demoWalletIntervalMs: 0,
       webhooks: [{ url: webhook.url }],
       logger: undefined,
@@ -352,7 +352,7 @@ async function depositToTrader(
   const { address } = await custody.depositAddress(traderId, CURRENCY);
   server.devnet.btc.faucet(address, CURRENCY, amountBaseUnits);
   const credited = await waitFor(async () => {
-    await mineAndSettle(server, 1, 250);
+    await mineAndSettle(server, 1, 150);
     return server.exchange.balance(traderId, btc.assetId).availableUnits > before ? true : undefined;
   }, 30_000);
   tools.check(
@@ -383,7 +383,7 @@ async function withdrawalsFlowing(
     ids.push(view.withdrawalId);
   }
   const settled = await waitFor(async () => {
-    await mineAndSettle(server, 1, 300);
+    await mineAndSettle(server, 1, 150);
     const views = await Promise.all(ids.map((id) => custody.withdrawal(id)));
     return views.every((view) => view?.step === "settled") ? views : undefined;
   }, 60_000);
@@ -666,7 +666,7 @@ async function whileTripped(
   const { address } = await custody.depositAddress(depositor, CURRENCY);
   devnet.btc.faucet(address, CURRENCY, 50_000_000n);
   const credited = await waitFor(async () => {
-    await mineAndSettle(server, 1, 250);
+    await mineAndSettle(server, 1, 150);
     const balance = server.exchange.balance(depositor, btc.assetId).availableUnits;
     return balance > 0 ? balance : undefined;
   }, 30_000);
@@ -841,7 +841,7 @@ async function operatorSteps(
   const before = server.exchange.balance(trader.userId, btc.assetId).availableUnits;
   devnet.btc.faucet(oldAddress, CURRENCY, 20_000_000n);
   const credited = await waitFor(async () => {
-    await mineAndSettle(server, 1, 250);
+    await mineAndSettle(server, 1, 150);
     const now = server.exchange.balance(trader.userId, btc.assetId).availableUnits;
     return now > before ? now - before : undefined;
   }, 30_000);
@@ -910,7 +910,7 @@ async function resumeAndClose(
     "--reason",
     `loss covered (incident ${incidentId}), wallet rotated`,
   ]);
-  await mineAndSettle(server, 3, 300);
+  await mineAndSettle(server, 3, 200);
   const breaker = (await custody.breakers()).find((entry) => entry.chain === CHAIN);
   note("breaker resumed", Date.now(), `${CHAIN} ${breaker?.state ?? "?"} after 3 more blocks`);
   check("resumed after the cover, it stays closed", breaker?.state === "closed", breaker?.reason ?? "closed");

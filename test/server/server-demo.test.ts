@@ -30,8 +30,9 @@ async function start(directory: string): Promise<ExchangeServer> {
     port: 0,
     host: "127.0.0.1",
     demo: true,
-    demoTickIntervalMs: 20,
-    custodyTickMs: 250,
+    // 50 ms: trades within a second, without the maker taking a core from the tests beside it.
+    demoTickIntervalMs: 50,
+    custodyTickMs: 150,
     env: { BULWARK_OPERATOR_TOKEN: "test-operator-token-0123456789abcdef" },
   });
   servers.push(server);
@@ -131,7 +132,7 @@ describe("demo mode", () => {
         );
       server.devnet!.btc.mine(1);
       server.devnet!.eth.mine(1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(demo.ccxtSnippet).toContain(demo.apiKey.secret);
     expect(demo.ccxtSnippet).toContain(`'${server.url}'`);

@@ -806,20 +806,7 @@ export class SignerSupervisor {
         const child = handle.child;
         handle.up = false;
         if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-        child.kill("SIGTERM");
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          exited.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), this.stopTimeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          child.kill("SIGKILL");
-          await exited;
-        }
+        await this.terminate(child);
       }),
     );
   }

@@ -13,7 +13,18 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../../../dist/web", import.meta.url));
 
 /** The single-page app's routes that answer index.html (the client router draws them). */
-export const WEB_CLIENT_ROUTES = ["/", "/markets", "/trade/:pair"] as const;
+export const WEB_CLIENT_ROUTES = [
+  "/",
+  "/markets",
+  "/trade/:pair",
+  "/wallet",
+  "/account",
+  "/login",
+  "/signup",
+  "/reserves",
+  "/console",
+  "/console/:section",
+] as const;
 
 /** Bounds of what is read into memory at mount time: a build is a few files of a few hundred KB. */
 const MAX_WEB_FILES = 200;

@@ -7,6 +7,7 @@ import { Accounts } from "../accounts/accounts.ts";
 import type { ExchangeBoundary } from "../exchange/boundary.ts";
 import { bindIncidentStore } from "../store/incidents.ts";
 import type { Store } from "../store/open-store.ts";
+import { bindOperatorStore } from "../store/operators.ts";
 import { StoreAuditTrail } from "../store/read-models.ts";
 
 function closed(what: string): never {
@@ -20,6 +21,7 @@ export function storeOnlyBoundary(store: Store): ExchangeBoundary {
     accounts,
     audit,
     incidents: bindIncidentStore(store.db),
+    operators: bindOperatorStore(store.db),
     get reads(): never {
       return closed("reads");
     },

@@ -22,6 +22,7 @@ import type {
 } from "../store/custody-withdrawals.ts";
 import type { IncidentStore } from "../store/incidents.ts";
 import type { StoreEngine } from "../store/migrations.ts";
+import type { OperatorStore } from "../store/operators.ts";
 import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import type { MarketUnits } from "../units/market-units.ts";
 import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "./event-pipeline.ts";
@@ -46,6 +47,13 @@ export type {
 } from "../store/incidents.ts";
 export { INCIDENT_STORE_LIMITS, IncidentStoreError } from "../store/incidents.ts";
 export { STORE_LIMITS } from "../store/limits.ts";
+export type {
+  OperatorAccountRecord,
+  OperatorSessionRecord,
+  OperatorStore,
+  UserPageRow,
+} from "../store/operators.ts";
+export { OPERATOR_STORE_LIMITS } from "../store/operators.ts";
 export type {
   AdjustmentRecord,
   BalanceRecord,
@@ -182,4 +190,6 @@ export interface ExchangeBoundary {
   readonly custody: CustodyStore;
   /** Incidents and their timelines (src/store/incidents.ts), for the incident service. */
   readonly incidents: IncidentStore;
+  /** Operator console accounts, their sessions and the console's pages (src/store/operators.ts). */
+  readonly operators: OperatorStore;
 }

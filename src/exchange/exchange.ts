@@ -32,6 +32,7 @@ import {
 } from "../store/custody-withdrawals.ts";
 import { bindIncidentStore, type IncidentStore } from "../store/incidents.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
+import { bindOperatorStore, type OperatorStore } from "../store/operators.ts";
 import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
 import { WorkerProjector } from "../store/projector-worker.ts";
@@ -113,6 +114,7 @@ export class Exchange implements ExchangeBoundary {
   readonly accounts: Accounts;
   readonly custody: CustodyStore;
   readonly incidents: IncidentStore;
+  readonly operators: OperatorStore;
   /** What rebuilding trades, tickers and candles found at open. */
   marketDataRestore: MarketDataRestoreReport = {
     tradesReplayed: 0,
@@ -134,6 +136,7 @@ export class Exchange implements ExchangeBoundary {
     this.reads = new StoreReadModels(store.db, store.engine);
     this.audit = new StoreAuditTrail(store.db);
     this.incidents = bindIncidentStore(store.db);
+    this.operators = bindOperatorStore(store.db);
     this.accounts = new Accounts(store, accountsOptions);
     const db = store.db;
     this.custody = {

@@ -454,6 +454,42 @@ async function createSessionTables(db: Kysely<unknown>): Promise<void> {
     .execute();
 }
 
+// Operator console accounts and their sessions (issue 9 §3): people who operate the exchange,
+// apart from its users (another table, another cookie, a role each). Like user_sessions, only a
+// SHA-256 of each console session id is stored. An operator is never deleted, only disabled, so
+// the audit log's "console:<email>" actors keep naming someone.
+function operatorMigration(engine: StoreEngine): Migration {
+  return {
+    up: async (db) => {
+      await db.schema
+        .createTable("operator_accounts")
+        .addColumn("operator_id", "integer", userIdColumn(engine))
+        .addColumn("email", "text", (c) => c.notNull().unique())
+        .addColumn("password_hash", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("created_ms", "bigint", (c) => c.notNull())
+        .addColumn("disabled_ms", "bigint")
+        .execute();
+      await db.schema
+        .createTable("operator_sessions")
+        .addColumn("session_hash", "text", (c) => c.primaryKey())
+        .addColumn("operator_id", "integer", (c) => c.notNull().references("operator_accounts.operator_id"))
+        .addColumn("created_ms", "bigint", (c) => c.notNull())
+        .addColumn("last_seen_ms", "bigint", (c) => c.notNull())
+        .addColumn("expires_ms", "bigint", (c) => c.notNull())
+        .addColumn("revoked_ms", "bigint")
+        .addColumn("client_ip", "text", (c) => c.notNull())
+        .addColumn("user_agent", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("operator_sessions_by_operator")
+        .on("operator_sessions")
+        .columns(["operator_id", "created_ms"])
+        .execute();
+    },
+  };
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
@@ -463,6 +499,7 @@ export function storeMigrations(engine: StoreEngine): Record<string, Migration> 
     "0004_withdrawal_pipeline": { up: createWithdrawalPipelineTables },
     "0005_incidents": incidentMigration(engine),
     "0006_sessions": { up: createSessionTables },
+    "0007_operators": operatorMigration(engine),
   };
 }
 

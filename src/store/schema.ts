@@ -379,7 +379,33 @@ export interface IncidentEntriesTable {
   detail_json: string;
 }
 
+/** A person of the operator console (issue 9 §3); never deleted, only disabled. */
+export interface OperatorAccountsTable {
+  operator_id: Generated<number>;
+  email: string;
+  /** scrypt, as users' (src/accounts/passwords.ts). */
+  password_hash: string;
+  /** admin | support | security | auditor. */
+  role: string;
+  created_ms: number;
+  disabled_ms: number | null;
+}
+
+/** A console login: base64url SHA-256 of the session id its cookie carries. */
+export interface OperatorSessionsTable {
+  session_hash: string;
+  operator_id: number;
+  created_ms: number;
+  last_seen_ms: number;
+  expires_ms: number;
+  revoked_ms: number | null;
+  client_ip: string;
+  user_agent: string;
+}
+
 export interface StoreDatabase {
+  operator_accounts: OperatorAccountsTable;
+  operator_sessions: OperatorSessionsTable;
   user_sessions: UserSessionsTable;
   incidents: IncidentsTable;
   incident_entries: IncidentEntriesTable;

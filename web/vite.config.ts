@@ -13,6 +13,8 @@ export default defineConfig({
   build: { outDir: "../dist/web", emptyOutDir: true, chunkSizeWarningLimit: 400 },
   server: {
     port: 5173,
+    // The Reserves page imports the CLI's verifier from the source tree (src/reserves/, src/units/).
+    fs: { allow: [".."] },
     proxy: {
       "/v1.1": api,
       "/api": api,

@@ -208,6 +208,47 @@ function readPublication(value: unknown): ReservesPublication {
   };
 }
 
+/** The signature over a read publication, and its reserve figures adding up; throws ProofError. */
+function checkSignedFigures(publication: ReservesPublication): { reserves: bigint; fullyBacked: boolean } {
+  const { signature, ...body } = publication;
+  if (!ed25519.verify(hexToBytes(signature), statementBytes(body), hexToBytes(publication.publicKey)))
+    fail("bad signature: the reserves key did not sign this publication");
+  let reserves = 0n;
+  for (const address of publication.reserveAddresses) reserves += BigInt(address.balanceUnits);
+  if (reserves.toString() !== publication.reservesUnits)
+    fail(
+      `the reserve addresses add up to ${reserves} units, the publication says ${publication.reservesUnits}`,
+    );
+  const fullyBacked = reserves >= BigInt(publication.liabilitiesUnits);
+  if (fullyBacked !== publication.fullyBacked) fail("fullyBacked does not match the figures");
+  return { reserves, fullyBacked };
+}
+
+/**
+ * Checks a publication alone (the public list's entries, docs/RESERVES.md): its fields, the
+ * signature by its key (and by `publicKeyHex` when given), and its reserve figures adding up. The
+ * same checks verifyReservesProof makes of a proof's publication. Never throws.
+ */
+export function verifyPublication(
+  value: unknown,
+  options: { publicKeyHex?: string } = {},
+): { ok: true; publication: ReservesPublication } | { ok: false; reason: string } {
+  try {
+    const publication = readPublication(value);
+    if (
+      options.publicKeyHex !== undefined &&
+      options.publicKeyHex.trim().toLowerCase() !== publication.publicKey
+    )
+      fail(`the publication is signed by key ${publication.publicKey}, not the exchange's key you gave`);
+    checkSignedFigures(publication);
+    return { ok: true, publication };
+  } catch (error) {
+    if (error instanceof ProofError || error instanceof RangeError)
+      return { ok: false, reason: error.message };
+    throw error;
+  }
+}
+
 /**
  * Checks a user's proof offline against the root they were given (hex), and optionally the
  * exchange's reserves public key: the leaf and every sum non-negative, the path summing up to the
@@ -272,17 +313,7 @@ function check(
     options.publicKeyHex.trim().toLowerCase() !== publication.publicKey
   )
     fail(`the publication is signed by key ${publication.publicKey}, not the exchange's key you gave`);
-  const { signature, ...body } = publication;
-  if (!ed25519.verify(hexToBytes(signature), statementBytes(body), hexToBytes(publication.publicKey)))
-    fail("bad signature: the reserves key did not sign this publication");
-  let reserves = 0n;
-  for (const address of publication.reserveAddresses) reserves += BigInt(address.balanceUnits);
-  if (reserves.toString() !== publication.reservesUnits)
-    fail(
-      `the reserve addresses add up to ${reserves} units, the publication says ${publication.reservesUnits}`,
-    );
-  const fullyBacked = reserves >= BigInt(publication.liabilitiesUnits);
-  if (fullyBacked !== publication.fullyBacked) fail("fullyBacked does not match the figures");
+  const { reserves, fullyBacked } = checkSignedFigures(publication);
   const scale = publication.scale <= 18 ? publication.scale : fail("scale is above 18");
   return {
     ok: true,

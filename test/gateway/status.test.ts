@@ -3,7 +3,7 @@
 // open incidents with their notices, no private data, one computation per second however many
 // ask, and the routes' refusals.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -97,6 +97,8 @@ beforeAll(async () => {
     custody,
     incidents,
     webSocketConnections: () => connections,
+    // No web app: a browser opening /status gets the server-rendered page (the app case is below).
+    webRoot: null,
   });
   const opened = await incidents.open({
     kind: "unmatchedOutflow",
@@ -223,6 +225,39 @@ describe("GET /status", () => {
       });
       expect(response.headers["content-type"]).toMatch(/^application\/json/);
       expect(response.json()).toHaveProperty("components");
+    }
+  });
+
+  it("GET /status gives a browser the web app when it is built, keeping /status.html and JSON", async () => {
+    const webRoot = mkdtempSync(join(tmpdir(), "bulwark-status-web-"));
+    const appPage = "<!doctype html><title>app</title><div id=root></div>";
+    writeFileSync(join(webRoot, "index.html"), appPage);
+    const withApp = createGateway(exchange, {
+      secretBox: new SecretBox(parseServerKey(generateServerKey())),
+      port: 0,
+      host: "127.0.0.1",
+      defaultMetrics: false,
+      rateLimit: false,
+      custody,
+      incidents,
+      webRoot,
+    });
+    try {
+      const page = await withApp.fastify.inject({
+        method: "GET",
+        url: "/status",
+        headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" },
+      });
+      expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
+      expect(page.headers.vary).toBe("accept, accept-encoding");
+      expect(page.body).toBe(appPage);
+      const plain = await withApp.fastify.inject({ method: "GET", url: "/status.html" });
+      expect(plain.body).toContain("Unmatched outflow on devnet-btc");
+      const json = await withApp.fastify.inject({ method: "GET", url: "/status" });
+      expect(json.json()).toHaveProperty("components");
+    } finally {
+      await withApp.close();
+      rmSync(webRoot, { recursive: true, force: true });
     }
   });
 

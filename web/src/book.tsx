@@ -49,6 +49,12 @@ export function OrderBook({ pair, onPrice }: { pair: string; onPrice: (price: st
     };
   }, [pair]);
 
+  // bench/web.bench.ts's mark: the first book rows are in the page.
+  useEffect(() => {
+    if (sides.ask.length + sides.bid.length > 0 && performance.getEntriesByName("bulwark:book").length === 0)
+      performance.mark("bulwark:book");
+  }, [sides]);
+
   // Depth bars: cumulative quantity from the spread outwards, against the deeper side's total shown.
   const cumulative = (levels: Level[]) =>
     levels.map((_, index) => sumDecimals(levels.slice(0, index + 1).map((l) => l[1])));

@@ -58,6 +58,7 @@ import { mergeParams, parseForm, queryText } from "./form.ts";
 import { healthReport } from "./health.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { docsHtml, type OpsRoute, openApiDocument } from "./openapi.ts";
+import { mountPublicReservesRoute } from "./reserves-public.ts";
 import { mountStatusRoutes } from "./status.ts";
 import { DEFAULT_WEB_ROOT, mountWebRoutes } from "./web.ts";
 
@@ -128,7 +129,10 @@ export interface GatewayOptions {
   webRoot?: string | null;
   /** Incidents for GET /status and /status.html (open incidents and their notices); absent: none shown. */
   incidents?: IncidentPort | null;
-  /** Proof of reserves for reserves_proof (src/reserves/port.ts); absent: that route answers 59035. */
+  /**
+   * Proof of reserves for reserves_proof (src/reserves/port.ts) and the public list GET
+   * /api/v1/reserves; absent: that route answers 59035 and the list is empty.
+   */
   reserves?: ReservesPort | null;
   /** Open WebSocket connections for the status page (the WebSocket gateway attaches after this one). */
   webSocketConnections?: () => number | null;
@@ -563,14 +567,20 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
       sendError(reply, results, "unknownFunction", (request.raw.url ?? "").split("?")[0]),
   });
   mountOpsRoutes(fastify, exchange, metrics, routes);
-  mountStatusRoutes(fastify, {
-    exchange,
-    custody,
-    incidents: options.incidents ?? null,
-    webSocketConnections: options.webSocketConnections ?? (() => null),
-    clock,
-  });
-  mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
+  mountPublicReservesRoute(fastify, options.reserves ?? null);
+  const webApp = mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
+  // A browser opening /status gets the app's Status page when the app is built.
+  mountStatusRoutes(
+    fastify,
+    {
+      exchange,
+      custody,
+      incidents: options.incidents ?? null,
+      webSocketConnections: options.webSocketConnections ?? (() => null),
+      clock,
+    },
+    webApp === null ? null : webApp.sendIndex,
+  );
   return {
     server: fastify.server,
     fastify,

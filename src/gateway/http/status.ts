@@ -1,5 +1,7 @@
 // The public status page (issue 8 §3): GET /status (JSON) and GET /status.html (the same, for
-// people; server-rendered, no external assets, reloads itself every 5 s).
+// people; server-rendered, no external assets, reloads itself every 5 s). A browser opening
+// /status gets the web app's Status page (web/src/public/status-page.tsx, which reads this JSON
+// and links /status.html for readers without JavaScript) when the app is built, else this page.
 //
 // Each component says "operational" | "degraded" | "halted" | "down" and one sentence: the REST
 // API, the WebSocket API (its connection count), the core (its sequence), the store (projection
@@ -10,7 +12,7 @@
 // (concurrent requests share one computation), and says nothing private: no balances, no
 // addresses, no user data; a breaker's reason is an operator's public sentence.
 
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BreakerView, ChainCustodyStatus, CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentNotice, IncidentPort } from "../../incidents/port.ts";
@@ -411,8 +413,18 @@ ${notices}
 `;
 }
 
-/** GET /status and GET /status.html on the gateway's Fastify, through its guard ("health" lane). */
-export function mountStatusRoutes(fastify: FastifyInstance, sources: StatusSources): void {
+/** Answers a browser's request with the web app's page (WebApp.sendIndex in web.ts). */
+export type BrowserPage = (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+
+/**
+ * GET /status and GET /status.html on the gateway's Fastify, through its guard ("health" lane).
+ * `browserPage`: what a browser opening /status gets (the web app); absent: the server-rendered page.
+ */
+export function mountStatusRoutes(
+  fastify: FastifyInstance,
+  sources: StatusSources,
+  browserPage: BrowserPage | null = null,
+): void {
   const cache = new StatusCache(sources);
   const config = { priority: "publicData" as const, guardLane: "health" as const };
   const sendHtml = async (reply: FastifyReply) =>
@@ -431,7 +443,9 @@ export function mountStatusRoutes(fastify: FastifyInstance, sources: StatusSourc
     // A browser opening /status asks for HTML first and gets the page; API clients get JSON.
     handler: async (request, reply) =>
       prefersHtml(request.headers.accept)
-        ? sendHtml(reply)
+        ? browserPage === null
+          ? sendHtml(reply)
+          : browserPage(request, reply.header("vary", "accept"))
         : reply
             .header("cache-control", "no-store")
             .header("content-type", "application/json")

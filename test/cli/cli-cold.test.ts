@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ColdRefillExport, ColdRefillView } from "../../src/custody/port.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { initWallet } from "../../src/server/signers.ts";
+import { coldChainNamed, coldKeygen } from "../../src/signer/cold-keys.ts";
+import { DEFAULT_SCRYPT } from "../../src/signer/keystore.ts";
 import { SMALL_SCRYPT } from "../signer/helpers.ts";
 import { bulwarkIn, newDataDir, type Run } from "./harness.ts";
 
@@ -72,10 +74,15 @@ afterAll(async () => {
 describe("bulwark cold: keygen → set-address → refill → approve ×2 → export → sign offline → import → broadcast → recorded", () => {
   let coldAddress: string;
   let refillId: number;
+  // `cold keygen` makes its keystore under the production scrypt cost (checked once, below); every
+  // later open of it would cost as much (~1 s each here), so the refill is signed with a second
+  // keystore made by the same coldKeygen under a small cost, which `cold keygen` and `cold sign`
+  // then open as they open any keystore (the cost is read from its file).
+  const productionKeystore = () => join(offlineMachine, "cold-keystore-production");
   const keystore = () => join(offlineMachine, "cold-keystore");
 
   it("makes a cold keystore outside the data dir and prints its address, never the seed", async () => {
-    const made = await withPassphrase("cold", "keygen", "--chain", "btc", "--out", keystore());
+    const made = await withPassphrase("cold", "keygen", "--chain", "btc", "--out", productionKeystore());
     expect(made.json, JSON.stringify(made.json)).toMatchObject({
       ok: true,
       chain: "devnet-btc",
@@ -91,10 +98,21 @@ describe("bulwark cold: keygen → set-address → refill → approve ×2 → ex
       "xpub",
     ]);
     expect(String(made.json.xpub)).toMatch(/^tpub/);
-    coldAddress = String(made.json.address);
-    expect(coldAddress).toMatch(/^dvbtc1/);
+    expect(String(made.json.address)).toMatch(/^dvbtc1/);
     expect(made.json.path).toBe("m/44'/9001'/2'/0/0");
-    expect(statSync(keystore()).mode & 0o777).toBe(0o700);
+    expect(statSync(productionKeystore()).mode & 0o777).toBe(0o700);
+    const productionFile = JSON.parse(readFileSync(join(productionKeystore(), "keystore.json"), "utf8"));
+    expect(productionFile.kdf).toMatchObject({ name: "scrypt", ...DEFAULT_SCRYPT });
+    expect(JSON.stringify(productionFile)).not.toContain(COLD_PASSPHRASE);
+
+    // The keystore the refill is signed with (small scrypt cost, as above).
+    const btc = coldChainNamed("btc");
+    if (btc === undefined) throw new Error("no btc cold chain");
+    const small = await coldKeygen(btc, keystore(), COLD_PASSPHRASE, SMALL_SCRYPT);
+    expect(small.created).toBe(true);
+    coldAddress = small.address;
+    expect(coldAddress).toMatch(/^dvbtc1/);
+    expect(coldAddress).not.toBe(made.json.address);
     // Again: the same keystore opens and gives the same address; a wrong passphrase does not.
     const again = await withPassphrase("cold", "keygen", "--chain", "devnet-btc", "--out", keystore());
     expect(again.json).toMatchObject({ ok: true, created: false, address: coldAddress });

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/run.ts";
-import { Keystore } from "../../src/signer/keystore.ts";
+import { DEFAULT_SCRYPT, Keystore } from "../../src/signer/keystore.ts";
+import { SMALL_SCRYPT } from "../signer/helpers.ts";
 import { cliIo, newDataDir } from "./harness.ts";
 
 const PASSPHRASE = "correct horse battery staple";
@@ -41,6 +42,23 @@ async function walletInit(
     err,
     json: json && out.length > 0 ? JSON.parse(out.at(-1) as string) : { ok: status === 0 },
   };
+}
+
+/**
+ * Runs `run` with keystores created at a small scrypt cost. `wallet init` always creates under
+ * DEFAULT_SCRYPT (no option lowers it), which is checked in the first test; each creation and
+ * each open of such a keystore costs about a second of CPU here, and the other tests are about
+ * where the passphrase comes from, so they lower the default for their own duration (the module
+ * is this process's; tests of a file run one at a time).
+ */
+async function withSmallScrypt<T>(run: () => Promise<T>): Promise<T> {
+  const production = { ...DEFAULT_SCRYPT };
+  Object.assign(DEFAULT_SCRYPT, SMALL_SCRYPT);
+  try {
+    return await run();
+  } finally {
+    Object.assign(DEFAULT_SCRYPT, production);
+  }
 }
 
 function filesUnder(dir: string, found: string[] = []): string[] {
@@ -79,7 +97,11 @@ describe("bulwark wallet init", () => {
     expect(statSync(join(dataDir, "signers", "devnet-btc")).mode & 0o777).toBe(0o700);
     expect(JSON.parse(readFileSync(publicKeysFile, "utf8"))).toEqual(publicKeys);
     const stored = JSON.parse(readFileSync(keystoreFile, "utf8"));
-    expect(stored).toMatchObject({ version: 1, cipher: "aes-256-gcm", kdf: { name: "scrypt", N: 2 ** 17 } });
+    expect(stored).toMatchObject({
+      version: 1,
+      cipher: "aes-256-gcm",
+      kdf: { name: "scrypt", N: 2 ** 17, r: 8, p: 1 },
+    });
     const keystore = Keystore.open(join(dataDir, "signers", "devnet-btc", "keystore"), PASSPHRASE);
     const seed = Buffer.from(keystore.hotKeys("devnet-btc").seed);
     keystore.close();
@@ -99,10 +121,12 @@ describe("bulwark wallet init", () => {
 
   it("reads the passphrase from a pipe and prints the xpubs as text, nothing private", async () => {
     const dataDir = newDataDir("bulwark-wallet-");
-    const run = await walletInit(dataDir, ["--chain", "devnet-eth"], {
-      stdin: `${PASSPHRASE}\n`,
-      json: false,
-    });
+    const run = await withSmallScrypt(() =>
+      walletInit(dataDir, ["--chain", "devnet-eth"], {
+        stdin: `${PASSPHRASE}\n`,
+        json: false,
+      }),
+    );
     expect(run.status).toBe(0);
     const text = run.out.join("\n");
     const keys = JSON.parse(readFileSync(join(dataDir, "custody", "devnet-eth.pub.json"), "utf8")) as {
@@ -139,9 +163,11 @@ describe("bulwark wallet init", () => {
     expect(existsSync(join(dataDir, "custody", "devnet-btc.pub.json"))).toBe(false);
 
     const typed = terminal();
-    const done = walletInit(dataDir, ["--chain", "devnet-btc"], { stdin: typed });
-    setImmediate(() => typed.write(`${PASSPHRASE}\r${PASSPHRASE}\r`));
-    const run = await done;
+    const run = await withSmallScrypt(() => {
+      const done = walletInit(dataDir, ["--chain", "devnet-btc"], { stdin: typed });
+      setImmediate(() => typed.write(`${PASSPHRASE}\r${PASSPHRASE}\r`));
+      return done;
+    });
     expect(run.json).toMatchObject({ ok: true, created: true });
     expect(run.err.join("")).toContain("the devnet-btc keystore");
     expect(run.err.join("")).not.toContain(PASSPHRASE);

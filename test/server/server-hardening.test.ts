@@ -6,7 +6,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DATA_DIR_MODE, DataDirModeError, ensurePrivateDataDir } from "../../src/server/data-dir.ts";
 import { DEMO_TRADER_EMAIL, DemoOnRealDataError } from "../../src/server/demo/demo-accounts.ts";
 import {
@@ -69,19 +69,6 @@ function otherAddress(): string | undefined {
 }
 
 describe("listen address", () => {
-  it("listens on 127.0.0.1 by default and says how to open it to the network", async () => {
-    expect(DEFAULT_HOST).toBe("127.0.0.1");
-    const server = await start(join(parentDir(), "data"));
-    expect(server.host).toBe("127.0.0.1");
-    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
-    expect(server.listenNote).toContain(`127.0.0.1:${server.port}`);
-    expect(server.listenNote).toContain("--host 0.0.0.0");
-    expect((await fetch(`${server.url}/v1.1/currency`)).status).toBe(200);
-    const other = otherAddress();
-    if (other !== undefined)
-      await expect(fetch(`http://${other}:${server.port}/v1.1/currency`)).rejects.toThrow();
-  });
-
   it("an explicit --host 0.0.0.0 opens it, and the note says it is reachable from the network", async () => {
     const server = await start(join(parentDir(), "data"), { host: "0.0.0.0" });
     expect(server.host).toBe("0.0.0.0");
@@ -120,37 +107,6 @@ describe("data dir permissions", () => {
     // Refused before anything was written into it.
     expect(readdirSync(dataDir)).toEqual([]);
   });
-
-  it("the server starts on a 0700 data dir and everything it writes is owner-only", async () => {
-    const dataDir = join(parentDir(), "data");
-    const first = await start(dataDir, { candleSaveIntervalMs: 60_000 });
-    expect(modeOf(dataDir)).toBe(0o700);
-    await first.exchange.submit({
-      kind: "adjustBalance",
-      userId: 1,
-      assetId: 1,
-      amountUnits: 100,
-      reason: "test",
-    });
-    await stop(first);
-    // A second start on the now existing 0700 dir works too.
-    await stop(await start(dataDir));
-    const written: string[] = [];
-    const walk = (directory: string): void => {
-      for (const entry of readdirSync(directory, { withFileTypes: true })) {
-        const path = join(directory, entry.name);
-        written.push(path);
-        if (entry.isDirectory()) walk(path);
-      }
-    };
-    walk(dataDir);
-    for (const name of ["bulwark.sqlite", "candles.json", "server.key", "journal"])
-      expect(written).toContain(join(dataDir, name));
-    for (const path of written) {
-      const expected = statSync(path).isDirectory() ? 0o700 : 0o600;
-      expect({ path, mode: modeOf(path).toString(8) }).toEqual({ path, mode: expected.toString(8) });
-    }
-  });
 });
 
 describe("demo mode on a data dir with real users", () => {
@@ -185,10 +141,33 @@ describe("demo mode on a data dir with real users", () => {
   });
 });
 
-describe("/health after a restart", () => {
-  it("reports acknowledgedSequence == lastSequence and no unacknowledged commands", async () => {
-    const dataDir = join(parentDir(), "data");
-    const first = await start(dataDir, { host: "127.0.0.1" });
+// One data dir started twice (the second start on the existing 0700 dir, after commands were
+// journaled) serves the default-address, /health and owner-only checks: a server start is most of
+// each test's time, and these checks need no server of their own.
+describe("a data dir started twice at the default address", () => {
+  // Kept out of `servers` and `directories`, which the file's afterEach empties after every test.
+  let parent: string;
+  let dataDir: string;
+  let second: ExchangeServer | undefined;
+  let modeAfterFirstStart: number;
+  let lastSequence: number;
+  const running = (): ExchangeServer => {
+    if (second === undefined) throw new Error("the second start failed or was stopped");
+    return second;
+  };
+
+  beforeAll(async () => {
+    parent = mkdtempSync(join(tmpdir(), "bulwark-hardening-"));
+    dataDir = join(parent, "data");
+    const first = await start(dataDir, { candleSaveIntervalMs: 60_000 });
+    modeAfterFirstStart = modeOf(dataDir);
+    await first.exchange.submit({
+      kind: "adjustBalance",
+      userId: 1,
+      assetId: 1,
+      amountUnits: 100,
+      reason: "test",
+    });
     for (const userId of [1, 2])
       await first.exchange.submit({
         kind: "adjustBalance",
@@ -199,12 +178,35 @@ describe("/health after a restart", () => {
       });
     for (let index = 0; index < 20; index++)
       await first.exchange.submit(limitOrder(1, "buy", 5_000_000 + index, 1));
-    const lastSequence = first.exchange.status().lastSequence;
-    expect(lastSequence).toBeGreaterThan(20);
+    lastSequence = first.exchange.status().lastSequence;
     await stop(first);
+    // A second start on the now existing 0700 dir works too.
+    const restarted = await start(dataDir);
+    servers.splice(servers.indexOf(restarted), 1);
+    second = restarted;
+  });
 
-    const second = await start(dataDir, { host: "127.0.0.1" });
-    const health = (await (await fetch(`${second.url}/health`)).json()) as {
+  afterAll(async () => {
+    await second?.close();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  it("listens on 127.0.0.1 by default and says how to open it to the network", async () => {
+    expect(DEFAULT_HOST).toBe("127.0.0.1");
+    const server = running();
+    expect(server.host).toBe("127.0.0.1");
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+    expect(server.listenNote).toContain(`127.0.0.1:${server.port}`);
+    expect(server.listenNote).toContain("--host 0.0.0.0");
+    expect((await fetch(`${server.url}/v1.1/currency`)).status).toBe(200);
+    const other = otherAddress();
+    if (other !== undefined)
+      await expect(fetch(`http://${other}:${server.port}/v1.1/currency`)).rejects.toThrow();
+  });
+
+  it("/health after the restart reports acknowledgedSequence == lastSequence and no unacknowledged commands", async () => {
+    expect(lastSequence).toBeGreaterThan(20);
+    const health = (await (await fetch(`${running().url}/health`)).json()) as {
       status: string;
       components: {
         core: { lastSequence: number };
@@ -217,5 +219,28 @@ describe("/health after a restart", () => {
       unacknowledgedCommands: 0,
     });
     expect(health.status).toBe("ok");
+  });
+
+  // Last in this block: it stops the second server to see every file it wrote.
+  it("the server starts on a 0700 data dir and everything it writes is owner-only", async () => {
+    expect(modeAfterFirstStart).toBe(0o700);
+    const server = running();
+    second = undefined;
+    await server.close();
+    const written: string[] = [];
+    const walk = (directory: string): void => {
+      for (const entry of readdirSync(directory, { withFileTypes: true })) {
+        const path = join(directory, entry.name);
+        written.push(path);
+        if (entry.isDirectory()) walk(path);
+      }
+    };
+    walk(dataDir);
+    for (const name of ["bulwark.sqlite", "candles.json", "server.key", "journal"])
+      expect(written).toContain(join(dataDir, name));
+    for (const path of written) {
+      const expected = statSync(path).isDirectory() ? 0o700 : 0o600;
+      expect({ path, mode: modeOf(path).toString(8) }).toEqual({ path, mode: expected.toString(8) });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { lazy, Suspense } from "react";
 import { AccountPage } from "./account/account-page.tsx";
-import { LoginPage, SignupPage } from "./account/login.tsx";
+import { LoginPage, LogoutButton, SignupPage } from "./account/login.tsx";
 import { NoticeBanner } from "./banner.tsx";
 import { Link } from "./link.tsx";
 import { MarketsPage } from "./markets.tsx";
@@ -25,9 +25,12 @@ function SessionLinks() {
       </>
     );
   return (
-    <Link to="/account" className="who">
-      {session.me.email}
-    </Link>
+    <>
+      <Link to="/account" className="who">
+        {session.me.email}
+      </Link>
+      <LogoutButton />
+    </>
   );
 }
 

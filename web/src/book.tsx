@@ -1,6 +1,7 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { type BookFrame, type Level, publicFeed } from "./api.ts";
 import { compareDecimal, perMille, sumDecimals } from "./decimal.ts";
+import { type Dec, formatDec, groupingSteps, groupLevels, parseDec } from "./trade/order-math.ts";
 
 /** Levels drawn per side. */
 const LEVELS_SHOWN = 15;
@@ -12,6 +13,11 @@ interface Sides {
   bid: Level[];
 }
 
+/** "0.01", "0.1", "1", "10" … as the grouping select shows them. */
+function stepLabel(step: Dec): string {
+  return formatDec(step);
+}
+
 function applyLevels(side: Map<string, Level>, levels: readonly Level[]): void {
   for (const level of levels) {
     if (compareDecimal(level[1], "0") === 0) side.delete(level[0]);
@@ -19,9 +25,31 @@ function applyLevels(side: Map<string, Level>, levels: readonly Level[]): void {
   }
 }
 
-/** The order book from spot/order_book_updates: a snapshot, then changed levels, drawn once per animation frame. */
-export function OrderBook({ pair, onPrice }: { pair: string; onPrice: (price: string) => void }) {
+/**
+ * The order book from spot/order_book_updates: a snapshot, then changed levels, drawn once per
+ * animation frame; levels grouped by a price step (the tick, ×10, ×100 …: asks rounded up, bids
+ * down, exactly) once the pair's price precision is known.
+ */
+export function OrderBook({
+  pair,
+  onPrice,
+  pricePrecision,
+}: {
+  pair: string;
+  onPrice: (price: string) => void;
+  pricePrecision: number | null;
+}) {
   const [sides, setSides] = useState<Sides>({ ask: [], bid: [] });
+  const [groupIndex, setGroupIndex] = useState(0);
+  const steps = pricePrecision === null ? [] : groupingSteps(pricePrecision);
+  const stepText = steps[groupIndex] === undefined ? null : formatDec(steps[groupIndex]);
+  // The feed handler reads the step through a ref: a new grouping redraws without resubscribing.
+  const stepRef = useRef<Dec | null>(null);
+  const redraw = useRef<() => void>(() => undefined);
+  useEffect(() => {
+    stepRef.current = stepText === null ? null : parseDec(stepText);
+    redraw.current();
+  }, [stepText]);
 
   useEffect(() => {
     const asks = new Map<string, Level>();
@@ -29,9 +57,20 @@ export function OrderBook({ pair, onPrice }: { pair: string; onPrice: (price: st
     let frame = 0;
     const render = () => {
       frame = 0;
-      const ask = [...asks.values()].sort((a, b) => compareDecimal(a[0], b[0])).slice(0, LEVELS_SHOWN);
-      const bid = [...bids.values()].sort((a, b) => compareDecimal(b[0], a[0])).slice(0, LEVELS_SHOWN);
-      setSides({ ask, bid });
+      const step = stepRef.current;
+      const ask = [...asks.values()].sort((a, b) => compareDecimal(a[0], b[0]));
+      const bid = [...bids.values()].sort((a, b) => compareDecimal(b[0], a[0]));
+      setSides(
+        step === null
+          ? { ask: ask.slice(0, LEVELS_SHOWN), bid: bid.slice(0, LEVELS_SHOWN) }
+          : {
+              ask: groupLevels(ask, step, "ask", LEVELS_SHOWN),
+              bid: groupLevels(bid, step, "bid", LEVELS_SHOWN),
+            },
+      );
+    };
+    redraw.current = () => {
+      if (frame === 0) frame = requestAnimationFrame(render);
     };
     const unsubscribe = publicFeed().subscribe(`spot/order_book_updates:${pair}`, (event, data) => {
       const book = data as BookFrame;
@@ -46,6 +85,7 @@ export function OrderBook({ pair, onPrice }: { pair: string; onPrice: (price: st
     return () => {
       unsubscribe();
       if (frame !== 0) cancelAnimationFrame(frame);
+      redraw.current = () => undefined;
     };
   }, [pair]);
 
@@ -81,7 +121,25 @@ export function OrderBook({ pair, onPrice }: { pair: string; onPrice: (price: st
 
   return (
     <section className="panel book" aria-label="Order book">
-      <h2>Order book</h2>
+      <div className="toolbar">
+        <h2>Order book</h2>
+        {steps.length > 0 && (
+          <label>
+            <span className="muted">Group </span>
+            <select
+              className="book-grouping"
+              value={groupIndex}
+              onChange={(event) => setGroupIndex(Number(event.target.value))}
+            >
+              {steps.map((entry, index) => (
+                <option key={stepLabel(entry)} value={index}>
+                  {stepLabel(entry)}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+      </div>
       <table>
         <thead>
           <tr>

@@ -55,6 +55,7 @@ function toVolume(candle: Candle): HistogramData<UTCTimestamp> {
 /** Candles with volume, history loaded as the chart is scrolled back, the last candle moved by live trades. */
 export function CandleChart({ pair }: { pair: string }) {
   const container = useRef<HTMLDivElement>(null);
+  const panel = useRef<HTMLElement>(null);
   const [resolution, setResolution] = useState("1");
   const [status, setStatus] = useState("loading…");
 
@@ -85,9 +86,20 @@ export function CandleChart({ pair }: { pair: string }) {
     let history: Candle[] = [];
     let loadingOlder = false;
     let exhausted = false;
+    // The last candle is also written on the panel (data-last-*) for tests and tools that read the
+    // page: the canvas itself cannot be read back.
+    const markLast = () => {
+      const last = history.at(-1);
+      const target = panel.current;
+      if (target === null) return;
+      target.dataset.lastTime = last === undefined ? "" : String(last.t / 1000);
+      target.dataset.lastClose = last === undefined ? "" : String(last.c);
+      target.dataset.lastVolume = last === undefined ? "" : String(last.v);
+    };
     const draw = () => {
       candles.setData(history.map(toBar));
       volume.setData(history.map(toVolume));
+      markLast();
     };
     const load = async (toSeconds: number): Promise<Candle[]> =>
       fetchCandles(pair, resolution, toSeconds - seconds * CANDLES_PER_PAGE, toSeconds);
@@ -146,6 +158,7 @@ export function CandleChart({ pair }: { pair: string }) {
         const current = history.at(-1)!;
         candles.update(toBar(current));
         volume.update(toVolume(current));
+        markLast();
       }
     });
 
@@ -157,7 +170,7 @@ export function CandleChart({ pair }: { pair: string }) {
   }, [pair, resolution]);
 
   return (
-    <section className="panel chart-panel" aria-label="Candle chart">
+    <section className="panel chart-panel" aria-label="Candle chart" ref={panel} data-resolution={resolution}>
       <div className="toolbar">
         <label>
           <span className="visually-hidden">Resolution</span>

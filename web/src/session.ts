@@ -73,6 +73,7 @@ export async function sessionPost<T>(path: string, body: object = {}): Promise<T
     body: JSON.stringify(body),
   });
   const answer = await readAnswer(response);
+  if (response.status === 401 && path !== "/login") void refreshSession(); // the session ended: show signed out
   if (!response.ok) throw sessionError(response.status, answer);
   if (path === "/login" || path === "/signup" || path === "/logout") void refreshSession();
   return answer as T;
@@ -95,6 +96,7 @@ export async function privateCall<T>(method: string, params: Record<string, stri
     body: new URLSearchParams(params).toString(),
   });
   const body = await readAnswer(response);
+  if (response.status === 401) void refreshSession(); // the session ended: show signed out
   if (!response.ok) throw sessionError(response.status, body);
   const refused = body as { result?: unknown; error?: unknown } | null;
   if (refused !== null && typeof refused === "object" && refused.result === false)
@@ -219,6 +221,8 @@ class PrivateFeed {
     socket.onclose = () => {
       this.loggedIn = false;
       if (this.closed || current.status !== "signedIn") return;
+      // A logout or revoke elsewhere closes the feed: ask who is signed in before reconnecting.
+      void refreshSession();
       const delay = RECONNECT_DELAYS_MS[Math.min(this.attempt, RECONNECT_DELAYS_MS.length - 1)];
       this.attempt += 1;
       setTimeout(() => {

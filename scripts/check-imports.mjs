@@ -53,6 +53,10 @@ const ALLOWED = {
     "accounts",
     "units",
     "reserves",
+    // The operator console (src/operator/console/) reuses the people's session helpers (cookies,
+    // CSRF double submit, Origin check) and login throttle, not the rest of the gateway.
+    "gateway/session/session-auth.ts",
+    "gateway/session/login-throttle.ts",
     ...BOUNDARY,
     ...CUSTODY_PORT,
     ...INCIDENT_PORT,

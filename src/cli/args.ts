@@ -93,6 +93,11 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
   reserves verify --proof FILE --root ROOT [--key PUBLIC_KEY]
         checks a proof offline (no data dir, no server); exits 1 with the reason when it fails
   audit verify                 walk the hash-chained audit log
+  operator add --email E --role admin|support|security|auditor
+        an operator console account (log in at /console); the password is read from stdin (one
+        line) or typed at a prompt
+  operator list                console operators, their roles, when added and disabled
+  operator disable --email E   no more console logins; their console sessions end at once
   operator-token rotate        new operator API token (old one stops working at next start)
   help
 
@@ -164,6 +169,8 @@ export const OPTIONS = {
   user: { type: "string" },
   proof: { type: "string" },
   root: { type: "string" },
+  // operator add (src/cli/operator.ts)
+  role: { type: "string" },
 } as const;
 
 export type Values = ReturnType<

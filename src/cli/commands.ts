@@ -14,6 +14,7 @@ import { CUSTODY_COMMANDS } from "./custody.ts";
 import { INCIDENT_COMMANDS } from "./incident.ts";
 import type { CliIo } from "./io.ts";
 import type { OfflineNeeds } from "./offline.ts";
+import { OPERATOR_ACCOUNT_COMMANDS } from "./operator.ts";
 import { readPassword } from "./password.ts";
 import type { OperatorClient } from "./remote.ts";
 import { RESERVES_COMMANDS } from "./reserves.ts";
@@ -249,6 +250,8 @@ export const OPERATOR_COMMANDS = {
   ...RESERVES_COMMANDS,
   // ---- incidents: list, show, note, resolve, export (src/cli/incident.ts) ---------------------
   ...INCIDENT_COMMANDS,
+  // ---- the operator console's accounts: add, list, disable (src/cli/operator.ts) --------------
+  ...OPERATOR_ACCOUNT_COMMANDS,
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
 
 /**

@@ -159,6 +159,7 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
     const { demo } = server;
     lines.push(
       `  demo trader ${demo.email} / ${demo.password}`,
+      `  console ${server.url}/console: ${demo.operators.map((operator) => operator.email).join(", ")} / ${demo.password}`,
       `  demo API key ${demo.apiKey.keyId}`,
       `  demo secret  ${demo.apiKey.secret}`,
       "  connect with ccxt 4.5.73 (node --input-type=module, or an .mjs file):",
@@ -225,6 +226,7 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
               apiKey: server.demo.apiKey.keyId,
               secret: server.demo.apiKey.secret,
               ccxt: server.demo.ccxtSnippet,
+              consoleOperators: server.demo.operators,
             },
     },
     startedText(server, cli.dataDir, recovery),

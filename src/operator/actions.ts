@@ -44,6 +44,7 @@ import type { IncidentAdminPort } from "../incidents/port.ts";
 import type { ReservesPort } from "../reserves/port.ts";
 import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
 import { BreakerActions } from "./breaker-actions.ts";
+import { ConsoleAdminActions } from "./console/operator-accounts.ts";
 import {
   type DevnetChainControl,
   type DevnetChainStatus,
@@ -992,6 +993,15 @@ export class OperatorActions {
     return view;
   }
 
+  /** Console operators and the console's users / audit pages (src/operator/console/operator-accounts.ts). */
+  get consoleAdmin(): ConsoleAdminActions {
+    return new ConsoleAdminActions({
+      exchange: this.exchange,
+      clock: this.clock,
+      audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
+    });
+  }
+
   /** The breaker commands (src/operator/breaker-actions.ts): status, trip, resume, reconciliations. */
   get breaker(): BreakerActions {
     return new BreakerActions({
@@ -1237,7 +1247,7 @@ export const MAX_EMAIL_LENGTH = 254;
 const EMAIL = /^[A-Za-z0-9.!#$%*+/=?^_{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*$/;
 const KEY_ID_TEXT = /^[A-Za-z0-9_-]{1,128}$/;
 
-function checkEmail(email: string): string {
+export function checkEmail(email: string): string {
   const trimmed = typeof email === "string" ? email.trim() : "";
   if (trimmed.length > MAX_EMAIL_LENGTH || !EMAIL.test(trimmed))
     throw new OperatorError(

@@ -3,7 +3,10 @@
 // /operator/v1, never on the public port: on the data dir's Unix socket (no token; the `bulwark`
 // CLI talks through it) and, when the operator asks for it, on a TCP listener of its own with the
 // operator bearer token. Every change is audited by OperatorActions with actor
-// "operator:api@<client ip>" (TCP) or the socket's actor.
+// "operator:api@<client ip>" (TCP) or the socket's actor. The operator console mounts these same
+// routes once more on the public port, under /api/v1/console/operator/v1, behind a person's console
+// session, CSRF token and role (src/operator/console/console-api.ts, the `door` option); the
+// bearer token is never accepted there.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
@@ -16,6 +19,7 @@ import {
   type OperatorErrorKind,
 } from "./actions.ts";
 import { registerBreakerRoutes } from "./breaker-actions.ts";
+import { registerConsoleAdminRoutes } from "./console/operator-accounts.ts";
 import { MAX_DEVNET_SIGNED_TX_BYTES } from "./devnet.ts";
 import { registerIncidentRoutes } from "./incident-actions.ts";
 import { registerReservesRoutes } from "./reserves-actions.ts";
@@ -258,6 +262,18 @@ export interface OperatorApiOptions {
   socket?: { actor: string };
   /** GET /verify: the running core's invariants and state hash (what `bulwark verify` prints). */
   verifyCore?: () => unknown;
+  /**
+   * Mounted for the operator console (src/operator/console/console-api.ts) on the public port:
+   * `door.onRequest` (session, CSRF, role) replaces the bearer token, `door.preHandler` sees the
+   * parsed request before its handler, and every change is audited as `door.actor(request)`.
+   */
+  door?: OperatorApiDoor;
+}
+
+export interface OperatorApiDoor {
+  onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  preHandler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  actor(request: FastifyRequest): string;
 }
 
 /** Registers the operator routes on `app` (give it `{ prefix: OPERATOR_API_PREFIX }`). */
@@ -265,13 +281,19 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   const { actions, token } = options;
   const clock = options.clock ?? (() => performance.now());
   const throttle = new TokenFailureThrottle();
-  const { socket } = options;
+  const { socket, door } = options;
   const actor = (request: FastifyRequest) =>
-    socket === undefined ? `operator:api@${request.ip}` : socket.actor;
+    door !== undefined
+      ? door.actor(request)
+      : socket === undefined
+        ? `operator:api@${request.ip}`
+        : socket.actor;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+  if (door !== undefined) app.addHook("preHandler", (request, reply) => door.preHandler(request, reply));
   app.addHook("onRequest", async (request, reply) => {
+    if (door !== undefined) return door.onRequest(request, reply);
     if (socket !== undefined) return;
     const address = addressGroupKey(request.ip);
     const now = clock();
@@ -349,6 +371,8 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
     actions.setMarketStatus(actor(request), { ...parse(symbolParams, request.params), status: "active" }),
   );
   app.get("/audit/verify", async () => actions.verifyAudit());
+  // Console operators, users by page with balances, the audit log by page (src/operator/console/).
+  registerConsoleAdminRoutes(app, { admin: () => actions.consoleAdmin, actor, parse, route });
   registerIncidentRoutes(app, { incidents: () => actions.incidents, actor, parse, route });
   // The chains' breakers and their reconciliations (src/operator/breaker-actions.ts).
   registerBreakerRoutes(app, { breaker: () => actions.breaker, actor, parse, route });

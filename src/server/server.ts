@@ -23,6 +23,7 @@ import type { IncidentService } from "../incidents/incident-service.ts";
 import type { IncidentPort } from "../incidents/port.ts";
 import type { WebhookAlerter } from "../incidents/webhooks.ts";
 import { OperatorActions } from "../operator/actions.ts";
+import { CONSOLE_PREFIX, consoleApi } from "../operator/console/console-api.ts";
 import { loadOperatorToken, type OperatorToken } from "../operator/token.ts";
 import { verifyCore } from "./core-report.ts";
 import { embeddedCustody, readChainPublicKeys, readColdAddress, signerCapsOf } from "./custody.ts";
@@ -46,6 +47,7 @@ import {
   randomPassword,
   refuseDemoOnNonDemoUsers,
 } from "./demo/demo-accounts.ts";
+import { type DemoOperator, ensureDemoOperators } from "./demo/demo-operators.ts";
 import { fundDemoInsurance } from "./demo/insurance-demo.ts";
 import { DemoMarketMaker } from "./demo/market-maker.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, DevnetChains } from "./devnet.ts";
@@ -103,6 +105,11 @@ export interface ExchangeServerOptions extends WebhookOptions {
   productionMode?: boolean;
   /** The demo's own deposit/withdrawal every this many ms; 0 turns it off. */
   demoWalletIntervalMs?: number;
+  /**
+   * The operator console's API on the public port, /api/v1/console (src/operator/console/):
+   * operator logins with roles; default true.
+   */
+  console?: boolean;
 }
 
 export interface DemoInfo {
@@ -115,6 +122,8 @@ export interface DemoInfo {
   wallet: DemoWalletActivity | null;
   /** The demo trader's deposit address per currency (empty without custody). */
   depositAddresses: Record<string, string>;
+  /** Console operators, one per role; their password is `password`'s. */
+  operators: readonly DemoOperator[];
 }
 
 export interface ExchangeServer {
@@ -228,9 +237,11 @@ async function setUpDemo(
     for (const terms of custody.terms())
       if (terms.depositEnabled)
         depositAddresses[terms.currency] = (await custody.depositAddress(traderId, terms.currency)).address;
+  const operators = await ensureDemoOperators(actions);
   return {
     wallet,
     depositAddresses,
+    operators,
     email: DEMO_TRADER_EMAIL,
     password: DEMO_TRADER_PASSWORD,
     apiKey,
@@ -351,6 +362,17 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     });
     cleanups.push(() => gateway.close());
     cleanups.push(() => webSocket.close());
+    // The operator console on the public port: its own logins, roles and CSRF in front of the
+    // operator routes (src/operator/console/console-api.ts).
+    if (options.console ?? true)
+      await gateway.fastify.register(consoleApi, {
+        prefix: CONSOLE_PREFIX,
+        actions,
+        exchange,
+        secure: tls !== undefined,
+        clock,
+        verifyCore: () => verifyCore(exchange.internals.core),
+      });
     const { port } = await gateway.listen();
     const scheme = options.tls === undefined ? "http" : "https";
     const localHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;

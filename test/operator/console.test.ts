@@ -31,6 +31,8 @@ import {
 import { OPERATOR_ROLES, permissionsOf, ROUTE_ROLES } from "../../src/operator/console/roles.ts";
 import { OPERATOR_API_PREFIX, operatorApi } from "../../src/operator/plugin.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
+import { DEMO_TRADER_PASSWORD } from "../../src/server/demo/demo-accounts.ts";
+import { DEMO_OPERATORS, ensureDemoOperators } from "../../src/server/demo/demo-operators.ts";
 
 const PASSWORD = "console-test-password";
 /** The cheapest scrypt passwords.ts allows: the flows, not the hash's cost, are under test. */
@@ -51,6 +53,7 @@ let exchange: Exchange;
 let gateway: Gateway;
 let baseUrl: string;
 let custody: ApprovalCustody;
+let actions: OperatorActions;
 
 /** Withdrawals waiting for approvals, kept as custody keeps them. */
 class ApprovalCustody {
@@ -94,7 +97,7 @@ beforeAll(async () => {
   for (const asset of DEFAULT_ASSETS) await exchange.submit({ kind: "addAsset", asset });
   for (const market of DEFAULT_MARKETS) await exchange.submit({ kind: "addMarket", market });
   const secretBox = new SecretBox(randomBytes(32));
-  const actions = new OperatorActions(exchange, secretBox);
+  actions = new OperatorActions(exchange, secretBox);
   custody = new ApprovalCustody();
   // Only approveWithdrawal is reached by these tests; the rest of the port is not.
   actions.setCustody(custody as unknown as CustodyPort);
@@ -628,5 +631,25 @@ describe("the role table", () => {
     expect(permissionsOf("admin")).toEqual(Object.keys(ROUTE_ROLES));
     expect(permissionsOf("auditor").every((key) => key.startsWith("GET "))).toBe(true);
     await app.close();
+  });
+});
+
+describe("demo operators", () => {
+  it("are one per role with the demo's published password, added once", async () => {
+    expect(DEMO_OPERATORS.map((operator) => operator.email)).toEqual([
+      "admin@demo.bulwark",
+      "support@demo.bulwark",
+      "security@demo.bulwark",
+      "auditor@demo.bulwark",
+    ]);
+    await ensureDemoOperators(actions);
+    await ensureDemoOperators(actions);
+    expect(
+      (await auditRows("operator.add")).filter((row) => row.subject.endsWith("@demo.bulwark")),
+    ).toHaveLength(4);
+    const answer = await new Browser().request("POST", `${CONSOLE_PREFIX}/login`, {
+      json: { email: "security@demo.bulwark", password: DEMO_TRADER_PASSWORD },
+    });
+    expect(answer).toMatchObject({ status: 200, body: { email: "security@demo.bulwark", role: "security" } });
   });
 });

@@ -20,8 +20,11 @@ export const DEMO_OPERATORS: readonly DemoOperator[] = OPERATOR_ROLES.map((role)
 export async function ensureDemoOperators(actions: OperatorActions): Promise<readonly DemoOperator[]> {
   const admin = actions.consoleAdmin;
   const existing = new Set((await admin.listOperators()).operators.map((operator) => operator.email));
-  for (const operator of DEMO_OPERATORS)
-    if (!existing.has(operator.email))
-      await admin.addOperator(DEMO_ACTOR, { ...operator, password: DEMO_TRADER_PASSWORD });
+  // Side by side: each add is mostly its scrypt hash, which runs on libuv's thread pool.
+  await Promise.all(
+    DEMO_OPERATORS.filter((operator) => !existing.has(operator.email)).map((operator) =>
+      admin.addOperator(DEMO_ACTOR, { ...operator, password: DEMO_TRADER_PASSWORD }),
+    ),
+  );
   return DEMO_OPERATORS;
 }

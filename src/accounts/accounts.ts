@@ -14,6 +14,7 @@ import {
   getApiKey,
   getUserByEmail,
   getUserById,
+  liveApiKeysOfUser,
   onAccountChange,
   revokeApiKey,
   setPasswordHash,
@@ -68,8 +69,10 @@ export type {
 
 /** A new address book entry is usable this long after it is added, unless an operator activates it. */
 export const DEFAULT_ADDRESS_ACTIVATION_DELAY_MS = 24 * 60 * 60 * 1000;
-/** Withdrawals wait this long after a 2FA or password change. */
+/** Withdrawals wait this long after a 2FA or password change (the default of securityChangeLockMs). */
 export const SECURITY_CHANGE_LOCK_MS = 24 * 60 * 60 * 1000;
+/** Longest delay either option takes. */
+const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 const TOTP_ISSUER = "Bulwark";
 
 export interface AccountsOptions {
@@ -77,6 +80,8 @@ export interface AccountsOptions {
   secretBox?: SecretBox;
   /** Default 24 h; shorter in demo. */
   addressActivationDelayMs?: number;
+  /** Withdrawals wait this long after a 2FA or password change: default 24 h; shorter in demo. */
+  securityChangeLockMs?: number;
 }
 
 export type TotpVerifyResult = "ok" | "notEnabled" | "wrongCode";
@@ -97,16 +102,21 @@ export class Accounts {
 
   private readonly secretBox: SecretBox | undefined;
   private readonly addressActivationDelayMs: number;
+  private readonly securityChangeLockMs: number;
 
   constructor(store: Pick<Store, "db" | "accounts" | "nonces">, options: AccountsOptions = {}) {
     this.db = store.db;
     this.cache = store.accounts;
     this.nonces = store.nonces;
     this.secretBox = options.secretBox;
-    const delay = options.addressActivationDelayMs ?? DEFAULT_ADDRESS_ACTIVATION_DELAY_MS;
-    if (!Number.isSafeInteger(delay) || delay < 0 || delay > 365 * DEFAULT_ADDRESS_ACTIVATION_DELAY_MS)
-      throw new RangeError("accounts: addressActivationDelayMs must be an integer in 0..365 days");
-    this.addressActivationDelayMs = delay;
+    this.addressActivationDelayMs = checkDelay(
+      "addressActivationDelayMs",
+      options.addressActivationDelayMs ?? DEFAULT_ADDRESS_ACTIVATION_DELAY_MS,
+    );
+    this.securityChangeLockMs = checkDelay(
+      "securityChangeLockMs",
+      options.securityChangeLockMs ?? SECURITY_CHANGE_LOCK_MS,
+    );
   }
 
   /**
@@ -117,13 +127,22 @@ export class Accounts {
   withSecretBox(secretBox: SecretBox): Accounts {
     return new Accounts(
       { db: this.db, accounts: this.cache, nonces: this.nonces },
-      { secretBox, addressActivationDelayMs: this.addressActivationDelayMs },
+      {
+        secretBox,
+        addressActivationDelayMs: this.addressActivationDelayMs,
+        securityChangeLockMs: this.securityChangeLockMs,
+      },
     );
   }
 
   /** Milliseconds a new address-book entry waits before it is usable. */
   get addressActivationDelay(): number {
     return this.addressActivationDelayMs;
+  }
+
+  /** Milliseconds withdrawals wait after a 2FA or password change. */
+  get securityChangeLock(): number {
+    return this.securityChangeLockMs;
   }
 
   // ---- authentication (cached; invalidated by every write made through this process) -----------
@@ -189,6 +208,11 @@ export class Accounts {
 
   apiKeysOfUser(userId: number, options: { limit: number }): Promise<ApiKeyRecord[]> {
     return apiKeysOfUser(this.db, userId, options);
+  }
+
+  /** The user's keys not revoked, oldest first, at most `limit`. */
+  liveApiKeysOfUser(userId: number, options: { limit: number }): Promise<ApiKeyRecord[]> {
+    return liveApiKeysOfUser(this.db, userId, options);
   }
 
   /** Returns false when the key does not exist or was already revoked. */
@@ -276,10 +300,10 @@ export class Accounts {
     return securityChangedMs(this.db, userId);
   }
 
-  /** True while withdrawals are locked by a security change less than 24 h ago. */
+  /** True while withdrawals are locked by a security change less than securityChangeLockMs (24 h) ago. */
   async withdrawalsLocked(userId: number, nowMs: number): Promise<boolean> {
     const changed = await securityChangedMs(this.db, userId);
-    return changed !== undefined && nowMs < changed + SECURITY_CHANGE_LOCK_MS;
+    return changed !== undefined && nowMs < changed + this.securityChangeLockMs;
   }
 
   // ---- browser sessions (src/gateway/session/; the store sees only each id's hash) ---------------
@@ -370,4 +394,10 @@ export class Accounts {
   removeAddress(userId: number, currency: string, address: string): Promise<boolean> {
     return removeAddressBookEntry(this.db, userId, currency, address);
   }
+}
+
+function checkDelay(name: string, delayMs: number): number {
+  if (!Number.isSafeInteger(delayMs) || delayMs < 0 || delayMs > MAX_DELAY_MS)
+    throw new RangeError(`accounts: ${name} must be an integer in 0..365 days`);
+  return delayMs;
 }

@@ -5,20 +5,12 @@
 
 import { createHash } from "node:crypto";
 import {
-  type Accounts,
-  type AddressBookEntry,
-  SECURITY_CHANGE_LOCK_MS,
-  type UserRecord,
-  type UserStatus,
-} from "../accounts/accounts.ts";
-import {
-  apiKeyPolicyProblem,
-  formatScopes,
-  generateApiKey,
-  parseAllowListEntries,
-  parseScopes,
-  sealApiSecret,
-} from "../accounts/api-keys.ts";
+  type AccountProof,
+  AccountService,
+  AccountServiceError,
+  type AddressRules,
+} from "../accounts/account-service.ts";
+import type { Accounts, AddressBookEntry, UserRecord, UserStatus } from "../accounts/accounts.ts";
 import { hashPassword, passwordPolicyProblem } from "../accounts/passwords.ts";
 import type { SecretBox } from "../accounts/secret-box.ts";
 import type { UnstampedCommand } from "../core/commands.ts";
@@ -150,8 +142,6 @@ export interface AddressBookListing {
 /** Most withdrawals one `withdrawal list` returns, and its default. */
 export const MAX_WITHDRAWAL_LIST = 1_000;
 export const DEFAULT_WITHDRAWAL_LIST = 100;
-/** Longest address-book label (the store's bound). */
-const MAX_LABEL_LENGTH = 100;
 /** Longest address taken (the store's bound). */
 const MAX_ADDRESS_LENGTH = 256;
 const CURRENCY_CODE = /^[A-Z0-9]{1,16}$/;
@@ -255,6 +245,40 @@ export class OperatorActions {
     return this.exchange.audit.append({ tsMs: this.clock(), actor, action, subject, details });
   }
 
+  private accountService: AccountService | null = null;
+
+  /** The person-level operations (src/accounts/account-service.ts), shared with the session routes. */
+  private get service(): AccountService {
+    this.accountService ??= new AccountService({
+      accounts: this.secured,
+      secretBox: this.secretBox,
+      clock: this.clock,
+      audit: (entry) => this.exchange.audit.append(entry),
+      auditOfSubjects: (subjects, options) => this.exchange.audit.ofSubjects(subjects, options),
+      addressRules: () => this.addressRules,
+    });
+    return this.accountService;
+  }
+
+  /**
+   * Which chain serves a currency and the canonical form of its addresses, as custody and the
+   * devnet chains here tell: the server hands it to the session routes too (one rule for both doors).
+   */
+  readonly addressRules: AddressRules = {
+    chainOf: (currency) => this.currencyChain(currency),
+    canonical: (currency, chain, address) => this.canonicalAddress(currency, chain, address),
+  };
+
+  /** Runs a shared account operation, its refusals as OperatorErrors of the same kind and message. */
+  private async account<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof AccountServiceError) throw new OperatorError(error.kind, error.message);
+      throw error;
+    }
+  }
+
   // ---- users and keys ------------------------------------------------------------------------
 
   async createUser(
@@ -296,40 +320,19 @@ export class OperatorActions {
     input: { email: string; scopes: string; ipAllowList: readonly string[] },
   ): Promise<CreatedApiKey> {
     const user = await this.user(input.email);
-    const scopes = parseScopes(input.scopes);
-    if (!scopes.ok) throw new OperatorError("invalid", `scopes: ${scopes.problem}`);
-    const allowList = parseAllowListEntries(input.ipAllowList);
-    if (!allowList.ok) throw new OperatorError("invalid", `ip allow-list: ${allowList.problem}`);
-    const policy = apiKeyPolicyProblem(scopes.scopes, allowList.entries);
-    if (policy !== null) throw new OperatorError("invalid", policy);
-    const { keyId, secret } = generateApiKey();
-    const scopesText = formatScopes(scopes.scopes);
-    const stored = await this.accounts.createApiKey({
-      keyId,
-      userId: user.userId,
-      secretCiphertext: sealApiSecret(this.secretBox, keyId, secret),
-      scopes: scopesText.split(","),
-      ipAllowList: [...input.ipAllowList],
-      createdMs: this.clock(),
-    });
-    // 160 random bits: a collision means the random source is broken, not bad luck.
-    if (!stored) throw new Error("generated API key id already exists");
-    // The secret is shown once to the caller and never written to the audit log.
-    await this.audit(actor, "apiKey.create", `apiKey:${keyId}`, {
-      userId: user.userId,
-      scopes: scopesText,
-      ipAllowList: [...input.ipAllowList],
-    });
-    return { keyId, secret, userId: user.userId, scopes: scopesText, ipAllowList: [...input.ipAllowList] };
+    return this.account(() =>
+      this.service.createApiKey(
+        actor,
+        user,
+        { scopes: input.scopes, ipAllowList: input.ipAllowList },
+        OPERATOR_PROOF,
+      ),
+    );
   }
 
   async revokeApiKey(actor: string, input: { keyId: string }): Promise<{ keyId: string }> {
-    const key = await this.accounts.apiKey(checkKeyId(input.keyId));
-    if (key === undefined) throw new OperatorError("notFound", `no API key ${input.keyId}`);
-    if (!(await this.accounts.revokeApiKey(input.keyId, this.clock())))
-      throw new OperatorError("conflict", `API key ${input.keyId} is already revoked`);
-    await this.audit(actor, "apiKey.revoke", `apiKey:${input.keyId}`, { userId: key.userId });
-    return { keyId: input.keyId };
+    const { keyId } = await this.account(() => this.service.revokeApiKey(actor, input, null));
+    return { keyId };
   }
 
   // ---- balances ------------------------------------------------------------------------------
@@ -606,39 +609,19 @@ export class OperatorActions {
    */
   async enableTotp(actor: string, input: { email: string }): Promise<TotpEnrolment> {
     const user = await this.user(input.email);
-    const enrolment = await this.secured.enableTotp(user.userId, user.email, this.clock());
-    if (enrolment === undefined)
-      throw new OperatorError("conflict", `2FA is already enabled for ${user.email}; disable it first`);
-    // The secret is shown once to the caller and never written to the audit log.
-    await this.audit(actor, "user.2fa.enable", `user:${user.userId}`, { status: "pending" });
+    const enrolment = await this.account(() => this.service.enableTotp(actor, user));
     return { userId: user.userId, email: user.email, secret: enrolment.secret, uri: enrolment.uri };
   }
 
   /** Enables the pending secret with its first code; withdrawals are locked for 24 h from now. */
   async confirmTotp(actor: string, input: { email: string; code: string }): Promise<TotpChange> {
     const user = await this.user(input.email);
-    const code = checkTotpCode(input.code);
-    const status = await this.secured.totpStatus(user.userId);
-    if (status === "enabled") throw new OperatorError("conflict", `2FA is already enabled for ${user.email}`);
-    if (status === "none")
-      throw new OperatorError(
-        "conflict",
-        `${user.email} has no pending 2FA secret; run \`user 2fa enable\` first`,
-      );
-    if (!(await this.secured.confirmTotp(user.userId, code, this.clock())))
-      throw new OperatorError(
-        "rejected",
-        "wrong code for the pending 2FA secret (or the secret cannot be opened)",
-      );
-    const lockedUntil = await this.withdrawalLockEnd(user.userId);
-    await this.audit(actor, "user.2fa.confirm", `user:${user.userId}`, {
-      withdrawalsLockedUntilMs: lockedUntil,
-    });
+    const change = await this.account(() => this.service.confirmTotp(actor, user, input.code));
     return {
       userId: user.userId,
       email: user.email,
       totp: "enabled",
-      withdrawalsLockedUntil: iso(lockedUntil),
+      withdrawalsLockedUntil: isoOrNull(change.withdrawalsLockedUntilMs),
     };
   }
 
@@ -652,39 +635,20 @@ export class OperatorActions {
     verified: true;
   }> {
     const user = await this.user(input.email);
-    const code = checkTotpCode(input.code);
-    const result = await this.secured.verifyTotp(user.userId, code, this.clock());
-    if (result === "notEnabled") throw new OperatorError("conflict", `2FA is not enabled for ${user.email}`);
-    if (result === "wrongCode")
-      throw new OperatorError("rejected", "wrong code, or a code already used (each code works once)");
-    // The code's time step is now used: the audit says who spent it.
-    await this.audit(actor, "user.2fa.verify", `user:${user.userId}`, {});
+    await this.account(() => this.service.verifyTotp(actor, user, input.code));
     return { userId: user.userId, email: user.email, verified: true };
   }
 
   /** Removes the user's 2FA (pending or enabled); removing an enabled one locks withdrawals 24 h. */
   async disableTotp(actor: string, input: { email: string }): Promise<TotpChange> {
     const user = await this.user(input.email);
-    const status = await this.secured.totpStatus(user.userId);
-    if (status === "none" || !(await this.secured.disableTotp(user.userId, this.clock())))
-      throw new OperatorError("notFound", `${user.email} has no 2FA to disable`);
-    const lockedUntil = status === "enabled" ? await this.withdrawalLockEnd(user.userId) : null;
-    await this.audit(actor, "user.2fa.disable", `user:${user.userId}`, {
-      was: status,
-      withdrawalsLockedUntilMs: lockedUntil,
-    });
+    const change = await this.account(() => this.service.disableTotp(actor, user, OPERATOR_PROOF));
     return {
       userId: user.userId,
       email: user.email,
       totp: "disabled",
-      withdrawalsLockedUntil: lockedUntil === null ? null : iso(lockedUntil),
+      withdrawalsLockedUntil: isoOrNull(change.withdrawalsLockedUntilMs),
     };
-  }
-
-  private async withdrawalLockEnd(userId: number): Promise<number> {
-    const changed = await this.accounts.securityChangedMs(userId);
-    if (changed === undefined) throw new Error(`the security change of user ${userId} was not recorded`);
-    return changed + SECURITY_CHANGE_LOCK_MS;
   }
 
   // ---- address book ----------------------------------------------------------------------------
@@ -699,38 +663,24 @@ export class OperatorActions {
     input: { email: string; currency: string; address: string; label?: string },
   ): Promise<AddressBookListing> {
     const user = await this.user(input.email);
-    const { currency, chain } = this.currencyChain(input.currency);
-    const address = this.canonicalAddress(currency, chain, input.address);
-    const label = checkLabel(input.label ?? "");
-    const added = await this.accounts.addAddress({
-      userId: user.userId,
-      currency,
-      address,
-      label,
-      nowMs: this.clock(),
-    });
-    if (added === "exists")
-      throw new OperatorError(
-        "conflict",
-        `${address} is already in ${user.email}'s ${currency} address book`,
-      );
-    if (added === "full") throw new OperatorError("rejected", `${user.email}'s address book is full`);
-    const entry = await this.addressEntry(user, currency, address);
-    await this.audit(actor, "addressBook.add", `user:${user.userId}`, {
-      currency,
-      chain,
-      address,
-      label,
-      activeFromMs: entry.activeFromMs,
-    });
+    const { entry, chain } = await this.account(() =>
+      this.service.addAddress(
+        actor,
+        user,
+        { currency: input.currency, address: input.address, label: input.label ?? "" },
+        OPERATOR_PROOF,
+      ),
+    );
     return this.addressListing(user, entry, chain);
   }
 
   async listAddresses(input: { email: string }): Promise<{ addresses: AddressBookListing[] }> {
     const user = await this.user(input.email);
-    const entries = await this.accounts.addressBook(user.userId, { limit: 1_000 });
+    const entries = await this.account(() => this.service.listAddresses(user.userId));
     return {
-      addresses: entries.map((entry) => this.addressListing(user, entry, this.chainOf(entry.currency))),
+      addresses: entries.map((entry) =>
+        this.addressListing(user, entry, this.service.chainOf(entry.currency)),
+      ),
     };
   }
 
@@ -741,7 +691,7 @@ export class OperatorActions {
   ): Promise<AddressBookListing> {
     const user = await this.user(input.email);
     const reason = checkReason(input.reason);
-    const { currency, address } = await this.existingEntry(user, input);
+    const { currency, address } = await this.account(() => this.service.existingAddress(user, input));
     if (
       !(await this.accounts.activateAddressNow({
         userId: user.userId,
@@ -752,14 +702,14 @@ export class OperatorActions {
       }))
     )
       throw new OperatorError("notFound", `${address} is not in ${user.email}'s ${currency} address book`);
-    const entry = await this.addressEntry(user, currency, address);
+    const entry = await this.service.storedEntry(user, currency, address);
     await this.audit(actor, "addressBook.activate", `user:${user.userId}`, {
       currency,
       address,
       reason,
       activeFromMs: entry.activeFromMs,
     });
-    return this.addressListing(user, entry, this.chainOf(currency));
+    return this.addressListing(user, entry, this.service.chainOf(currency));
   }
 
   async removeAddress(
@@ -767,107 +717,69 @@ export class OperatorActions {
     input: { email: string; currency: string; address: string; reason?: string },
   ): Promise<{ userId: number; email: string; currency: string; address: string; removed: true }> {
     const user = await this.user(input.email);
-    const reason = input.reason === undefined || input.reason === "" ? null : checkReason(input.reason);
-    const { currency, address } = await this.existingEntry(user, input);
-    if (!(await this.accounts.removeAddress(user.userId, currency, address)))
-      throw new OperatorError("notFound", `${address} is not in ${user.email}'s ${currency} address book`);
-    await this.audit(actor, "addressBook.remove", `user:${user.userId}`, { currency, address, reason });
+    const { currency, address } = await this.account(() => this.service.removeAddress(actor, user, input));
     return { userId: user.userId, email: user.email, currency, address, removed: true };
   }
 
   /**
-   * The currency's code and chain: custody's terms when custody runs (it is the authority on
-   * which currencies have wallets), else the devnet chains' assets.
+   * The currency's chain: custody's terms when custody runs (it is the authority on which
+   * currencies have wallets), else the devnet chains' assets. `currency` is checked, upper case.
+   * Refusals are the account service's (these are its AddressRules).
    */
-  private currencyChain(text: string): { currency: string; chain: string } {
-    const currency = checkCurrency(text);
+  private currencyChain(currency: string): string {
     if (this.custody !== null) {
       const terms = this.custody.terms();
       const found = terms.find((t) => t.currency === currency);
       if (found === undefined)
-        throw new OperatorError(
+        throw new AccountServiceError(
           "notFound",
+          "not_found",
           `no currency ${currency} in custody (it serves ${terms.map((t) => t.currency).join(", ") || "none"})`,
         );
-      return { currency, chain: found.chain };
+      return found.chain;
     }
     if (this.devnet === null)
-      throw new OperatorError(
+      throw new AccountServiceError(
         "notFound",
+        "not_found",
         `cannot tell which chain ${currency} is on: neither custody nor the devnet chains run here`,
       );
     const chain = this.devnet.chains.find((c) => c.assets.some((a) => a.symbol === currency));
     if (chain === undefined) {
       const known = this.devnet.chains.flatMap((c) => c.assets.map((a) => a.symbol));
-      throw new OperatorError(
+      throw new AccountServiceError(
         "notFound",
+        "not_found",
         `no currency ${currency} on a chain (the currencies are ${known.join(", ")})`,
       );
     }
-    return { currency, chain: chain.name };
+    return chain.name;
   }
 
-  /** The currency's chain, or null when it cannot be told (for listings). */
-  private chainOf(currency: string): string | null {
-    try {
-      return this.currencyChain(currency).chain;
-    } catch (error) {
-      if (error instanceof OperatorError) return null;
-      throw error;
-    }
-  }
-
-  /** The address in its chain's canonical form; refuses malformed ones and those of another chain. */
-  private canonicalAddress(currency: string, chainName: string, text: string): string {
-    const address = typeof text === "string" ? text.trim() : "";
-    if (address === "" || address.length > MAX_ADDRESS_LENGTH)
-      throw new OperatorError("invalid", `an address has 1..${MAX_ADDRESS_LENGTH} characters`);
+  /** The address (trimmed, 1..256 characters) in its chain's canonical form; refuses malformed ones and those of another chain. */
+  private canonicalAddress(currency: string, chainName: string, address: string): string {
     const chains = this.devnet?.chains ?? [];
     const chain = chains.find((c) => c.name === chainName);
     if (chain === undefined)
-      throw new OperatorError(
+      throw new AccountServiceError(
         "invalid",
+        "bad_request",
         `cannot check addresses of ${chainName} (${currency}) here: only the devnet chains' addresses are checked`,
       );
     const canonical = chain.normalizeAddress(address);
     if (canonical !== null) return canonical;
     const other = chains.find((c) => c !== chain && c.normalizeAddress(address) !== null);
     if (other !== undefined)
-      throw new OperatorError(
+      throw new AccountServiceError(
         "invalid",
+        "bad_request",
         `${printable(address)} is a ${other.name} address; ${currency} is on ${chain.name}, so its address must be a ${chain.name} one`,
       );
-    throw new OperatorError(
+    throw new AccountServiceError(
       "invalid",
+      "bad_request",
       `not a ${chain.name} address (for ${currency}): ${printable(address)}`,
     );
-  }
-
-  /** An entry to change: the address as stored (canonical when its chain can tell, else as given). */
-  private async existingEntry(
-    user: UserRecord,
-    input: { currency: string; address: string },
-  ): Promise<{ currency: string; address: string }> {
-    const currency = checkCurrency(input.currency);
-    const given = typeof input.address === "string" ? input.address.trim() : "";
-    if (given === "" || given.length > MAX_ADDRESS_LENGTH || !/^[!-~]+$/.test(given))
-      throw new OperatorError("invalid", `an address is 1..${MAX_ADDRESS_LENGTH} printable characters`);
-    const chainName = this.chainOf(currency);
-    const chain = this.devnet?.chains.find((c) => c.name === chainName);
-    const address = chain?.normalizeAddress(given) ?? given;
-    if ((await this.accounts.addressEntry(user.userId, currency, address)) === undefined)
-      throw new OperatorError(
-        "notFound",
-        `${printable(address)} is not in ${user.email}'s ${currency} address book`,
-      );
-    return { currency, address };
-  }
-
-  private async addressEntry(user: UserRecord, currency: string, address: string): Promise<AddressBookEntry> {
-    const entry = await this.accounts.addressEntry(user.userId, currency, address);
-    if (entry === undefined)
-      throw new Error(`address book entry ${currency} ${address} missing after a change`);
-    return entry;
   }
 
   private addressListing(
@@ -1245,7 +1157,6 @@ export const MAX_EMAIL_LENGTH = 254;
  * shown in consoles, logs and mails, where such characters are an injection, never an address.
  */
 const EMAIL = /^[A-Za-z0-9.!#$%*+/=?^_{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*$/;
-const KEY_ID_TEXT = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function checkEmail(email: string): string {
   const trimmed = typeof email === "string" ? email.trim() : "";
@@ -1263,12 +1174,6 @@ function printable(text: string): string {
   return String(text)
     .slice(0, 80)
     .replace(/[^A-Za-z0-9.:_ -]/g, "?");
-}
-
-function checkKeyId(keyId: string): string {
-  if (typeof keyId !== "string" || !KEY_ID_TEXT.test(keyId))
-    throw new OperatorError("invalid", "malformed key id");
-  return keyId;
 }
 
 /** Asset and market ids are dense, assigned in order. */
@@ -1329,11 +1234,12 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function checkTotpCode(code: string): string {
-  const trimmed = typeof code === "string" ? code.trim() : "";
-  if (!/^[0-9]{6}$/.test(trimmed)) throw new OperatorError("invalid", "a 2FA code is 6 digits");
-  return trimmed;
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : iso(ms);
 }
+
+/** The operator is trusted: no 2FA code of the user's is asked for. */
+const OPERATOR_PROOF: AccountProof = { kind: "operator" };
 
 function checkCurrency(text: string): string {
   const currency = typeof text === "string" ? text.trim().toUpperCase() : "";
@@ -1347,17 +1253,6 @@ function checkReason(text: string): string {
   if (reason.length === 0 || reason.length > MAX_REASON_LENGTH)
     throw new OperatorError("invalid", `reason must be 1..${MAX_REASON_LENGTH} characters`);
   return reason;
-}
-
-/** Printable characters only (labels are shown in consoles and pages). */
-function checkLabel(text: string): string {
-  const label = typeof text === "string" ? text.trim() : "";
-  if (label.length > MAX_LABEL_LENGTH || hasControl(label) || /[<>]/.test(label))
-    throw new OperatorError(
-      "invalid",
-      `a label has at most ${MAX_LABEL_LENGTH} characters, no control characters and no < or >`,
-    );
-  return label;
 }
 
 function hasControl(text: string): boolean {

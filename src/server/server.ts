@@ -110,6 +110,13 @@ export interface ExchangeServerOptions extends WebhookOptions {
    * operator logins with roles; default true.
    */
   console?: boolean;
+  /**
+   * Milliseconds a new withdrawal address waits before it is usable: default 24 h, in demo mode
+   * DEMO_ADDRESS_ACTIVATION_DELAY_MS (browser tests pass 0 or 1000 to withdraw at once).
+   */
+  addressActivationDelayMs?: number;
+  /** Milliseconds withdrawals wait after a 2FA or password change: default 24 h, in demo mode the same as the address delay. */
+  securityChangeLockMs?: number;
 }
 
 export interface DemoInfo {
@@ -278,7 +285,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       clock,
       accounts: {
         secretBox: serverKey.secretBox,
-        ...(demoMode ? { addressActivationDelayMs: DEMO_ADDRESS_ACTIVATION_DELAY_MS } : {}),
+        ...accountDelays(options, demoMode),
       },
       onBackgroundError: (what, error) => logger.error({ err: error }, what),
       ...(options.candleSaveIntervalMs === undefined
@@ -351,6 +358,8 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       custody,
       incidents: incidents.service,
       reserves,
+      // The session's address book checks currencies and addresses as the operator's does.
+      session: { addressRules: actions.addressRules },
       // The WebSocket gateway attaches to this server just below.
       webSocketConnections: () => webSocket.connectionCount,
     });
@@ -546,4 +555,21 @@ async function startCustody(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   return { custody, signers, walletRotation };
+}
+
+/**
+ * The accounts' delays: as given, else in demo mode short ones (a demo user who adds an address
+ * or enables 2FA can withdraw a minute later), else the accounts' 24 h defaults.
+ */
+function accountDelays(
+  options: ExchangeServerOptions,
+  demoMode: boolean,
+): { addressActivationDelayMs?: number; securityChangeLockMs?: number } {
+  const demoDelayMs = demoMode ? DEMO_ADDRESS_ACTIVATION_DELAY_MS : undefined;
+  const addressActivationDelayMs = options.addressActivationDelayMs ?? demoDelayMs;
+  const securityChangeLockMs = options.securityChangeLockMs ?? demoDelayMs;
+  return {
+    ...(addressActivationDelayMs === undefined ? {} : { addressActivationDelayMs }),
+    ...(securityChangeLockMs === undefined ? {} : { securityChangeLockMs }),
+  };
 }

@@ -261,6 +261,24 @@ export async function apiKeysOfUser(
   return rows.map(toApiKey);
 }
 
+/** The user's keys not revoked, oldest first, at most `limit`. */
+export async function liveApiKeysOfUser(
+  db: Db,
+  userId: number,
+  options: { limit: number },
+): Promise<ApiKeyRecord[]> {
+  const rows = await db
+    .selectFrom("api_keys")
+    .selectAll()
+    .where("user_id", "=", checkUserId(userId))
+    .where("revoked_ms", "is", null)
+    .orderBy("created_ms", "asc")
+    .orderBy("key_id", "asc")
+    .limit(checkLimit(options.limit))
+    .execute();
+  return rows.map(toApiKey);
+}
+
 /** Returns false when the key does not exist or was already revoked (the first revocation time stays). */
 export async function revokeApiKey(db: Db, keyId: string, revokedMs: number): Promise<boolean> {
   const result = await db

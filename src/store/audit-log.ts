@@ -230,3 +230,35 @@ export async function verifyAuditLog(
     return { ok: false, checkedRows, seq: expectedSeq, problem: "head" };
   return { ok: true, checkedRows, head };
 }
+
+/** Most subjects one `auditEntriesOfSubjects` names, and most rows it returns. */
+export const MAX_AUDIT_SUBJECTS_PER_QUERY = 200;
+export const MAX_AUDIT_ROWS_PER_QUERY = 500;
+
+/**
+ * The newest rows about any of `subjects` (a user's `user:42` and `apiKey:…`), newest first, at
+ * most `limit`; with `beforeSeq`, only rows before it (the next page). Reads the subject index.
+ */
+export async function auditEntriesOfSubjects(
+  db: Db,
+  subjects: readonly string[],
+  options: { limit: number; beforeSeq?: number },
+): Promise<AuditEntry[]> {
+  if (subjects.length > MAX_AUDIT_SUBJECTS_PER_QUERY)
+    throw new RangeError(`audit: at most ${MAX_AUDIT_SUBJECTS_PER_QUERY} subjects per query`);
+  for (const subject of subjects) checkText("subject", subject, STORE_LIMITS.maxAuditTextLength);
+  const limit = checkIntegerIn("limit", options.limit, 1, MAX_AUDIT_ROWS_PER_QUERY);
+  if (subjects.length === 0) return [];
+  let query = db
+    .selectFrom("audit_log")
+    .selectAll()
+    .where("subject", "in", [...subjects]);
+  if (options.beforeSeq !== undefined)
+    query = query.where(
+      "seq",
+      "<",
+      checkIntegerIn("beforeSeq", options.beforeSeq, 1, Number.MAX_SAFE_INTEGER),
+    );
+  const rows = await query.orderBy("seq", "desc").limit(limit).execute();
+  return rows.map(toEntry);
+}

@@ -5,7 +5,7 @@
 import { type Kysely, sql } from "kysely";
 import { normalizeEmail } from "./accounts.ts";
 import type { AuditEntry, AuditInput, AuditVerifyResult } from "./audit-log.ts";
-import { appendAudit, verifyAuditLog } from "./audit-log.ts";
+import { appendAudit, auditEntriesOfSubjects, verifyAuditLog } from "./audit-log.ts";
 import type { StoreEngine } from "./migrations.ts";
 import {
   type AdjustmentRecord,
@@ -189,5 +189,13 @@ export class StoreAuditTrail {
 
   verify(): Promise<AuditVerifyResult> {
     return verifyAuditLog(this.db);
+  }
+
+  /** The newest rows about any of `subjects`, newest first (auditEntriesOfSubjects). */
+  ofSubjects(
+    subjects: readonly string[],
+    options: { limit: number; beforeSeq?: number },
+  ): Promise<AuditEntry[]> {
+    return auditEntriesOfSubjects(this.db, subjects, options);
   }
 }

@@ -10,6 +10,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AccountService, type AddressRules } from "../../accounts/account-service.ts";
 import { type Accounts, SESSION_KEY_PREFIX } from "../../accounts/accounts.ts";
 import {
   DEFAULT_SCRYPT_PARAMS,
@@ -21,6 +22,7 @@ import {
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary, JsonValue } from "../../exchange/boundary.ts";
 import type { CallerIdentity, ExmoRoute, Params } from "../exmo/route.ts";
+import { type AccountRouteErrorCode, accountRoutes } from "./account-routes.ts";
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, type LoginThrottleOptions } from "./login-throttle.ts";
 import {
   authenticateSession,
@@ -57,6 +59,11 @@ export interface SessionOptions {
   throttle?: LoginThrottleOptions;
   /** scrypt cost of new password hashes; default passwords.ts's (tests lower it for speed). */
   passwordScrypt?: ScryptParams;
+  /**
+   * Which chain serves a currency and its addresses' canonical form, for the address book (the
+   * server passes the operator's, OperatorActions.addressRules); without them no address can be added.
+   */
+  addressRules?: AddressRules;
 }
 
 export interface SessionRoutesDependencies {
@@ -81,6 +88,7 @@ export type SessionErrorCode =
   | "no_such_session"
   | "payload_too_large"
   | "internal_error"
+  | AccountRouteErrorCode
   | SessionAuthCode;
 
 type SessionAuthCode = (SessionAuth & { ok: false })["code"];
@@ -370,6 +378,25 @@ export function mountSessionRoutes(fastify: FastifyInstance, deps: SessionRoutes
       },
     },
   };
+
+  // 2FA, API keys, address book, security log (account-routes.ts): the same checks, throttle and errors.
+  const account = accountRoutes({
+    service: new AccountService({
+      accounts,
+      secretBox: deps.secretBox,
+      clock: deps.clock,
+      audit: (entry) => deps.exchange.audit.append(entry),
+      auditOfSubjects: (subjects, options) => deps.exchange.audit.ofSubjects(subjects, options),
+      addressRules: () => deps.options?.addressRules ?? null,
+    }),
+    accounts,
+    requireSession,
+    takeCodeAttempt: (request, email) => throttled(request, email),
+    refusal: (status, code, message) => new SessionError(status, code, message),
+    clock: deps.clock,
+  });
+  Object.assign(handlers.get, account.get);
+  Object.assign(handlers.post, account.post);
 
   const run =
     (handle: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>

@@ -206,6 +206,21 @@ describe("operator console", () => {
       /Scanner height\d+/,
     );
     await screenshot(admin, "console-wallets");
+
+    // The other sections load for the admin, moving by the console's own navigation.
+    const nav = admin.getByRole("navigation", { name: "Console sections" });
+    for (const [link, shows] of [
+      ["Users", DEMO_TRADER_EMAIL],
+      ["Markets", "BTC_USD"],
+      ["Assets", "BTC"],
+      ["Reserves", "Publish proof of reserves"],
+      ["Address rotation", "Rotate addresses"],
+      ["Incidents", "Show resolved ones too"],
+    ] as const) {
+      await nav.getByRole("link", { name: link, exact: true }).click();
+      await eventually(() => admin.locator(".console-main").textContent()).toContain(shows);
+      expect(await admin.locator(".console-main").getByRole("alert").count()).toBe(0);
+    }
     await security.context().close();
     await admin.context().close();
   });
@@ -237,6 +252,32 @@ describe("operator console", () => {
     await eventually(() => trader.locator(".banner").textContent(), BANNER_WITHIN_MS).toMatch(
       /Withdrawals on devnet-btc are running again/,
     );
+    // The trip's incident: its timeline, and a note that reaches the trader's page too.
+    await security
+      .getByRole("navigation", { name: "Console sections" })
+      .getByRole("link", { name: "Incidents" })
+      .click();
+    await security
+      .getByRole("button", { name: /devnet-btc/ })
+      .first()
+      .click();
+    const timeline = security.getByRole("list", { name: "Timeline" });
+    await eventually(() => timeline.textContent()).toContain(
+      "devnet-btc breaker tripped: console drill: checking an outflow",
+    );
+    await eventually(() => timeline.textContent()).toContain(
+      "devnet-btc breaker resumed: outflow checked: ours",
+    );
+    await security.getByLabel("Note to traders").fill("The pause is over; the outflow was our own transfer.");
+    await security.getByRole("button", { name: "Post note" }).click();
+    await eventually(() => timeline.textContent()).toContain(
+      "The pause is over; the outflow was our own transfer.",
+    );
+    await eventually(() => trader.locator(".banner").textContent(), BANNER_WITHIN_MS).toContain(
+      "The pause is over; the outflow was our own transfer.",
+    );
+    await screenshot(security, "console-incident");
+
     const breakers = await operatorCall<{ breakers: { chain: string; state: string }[] }>("GET", "/breakers");
     expect(breakers.json.breakers.find((breaker) => breaker.chain === "devnet-btc")?.state).toBe("closed");
     await trader.context().close();

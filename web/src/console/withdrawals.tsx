@@ -212,9 +212,11 @@ export function WithdrawalsSection({ operator }: { operator: Operator }) {
                   <td className="num">
                     {withdrawal.amount} {withdrawal.currency}
                   </td>
-                  <td className="console-step">
-                    {withdrawal.step}
-                    {withdrawal.reason === null ? "" : ` (${withdrawal.reason})`}
+                  <td>
+                    <span className="console-step">{withdrawal.step}</span>
+                    {withdrawal.reason !== null && (
+                      <div className="muted console-hint console-reason">{withdrawal.reason}</div>
+                    )}
                   </td>
                   <td>
                     {withdrawal.approvalsNeeded === 0

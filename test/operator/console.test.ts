@@ -470,7 +470,9 @@ describe("console operator routes", () => {
         json: { email: "x@console.test", password: PASSWORD, role: "admin" },
       }),
     ).toMatchObject(forbidden("auditor", "POST /operators"));
-    expect(exchange.marketBySymbol("BTC_USD")?.config.status ?? "active").toBe("active");
+    expect((await actions.listMarkets()).find((market) => market.symbol === "BTC_USD")?.status).toBe(
+      "active",
+    );
     expect((await auditRows("balance.adjust")).length).toBe(0);
 
     // Admin: everything, with the operator API's answers and errors.

@@ -116,6 +116,20 @@ async function consoleLogin(page: Page, email: string, section = ""): Promise<vo
   await eventually(() => page.locator(".console-email").textContent()).toBe(email);
 }
 
+/** The security operator's page, logged in once for the file. */
+let securityPage: Page | null = null;
+
+async function securityConsole(section: string): Promise<Page> {
+  if (securityPage === null) {
+    securityPage = await newPersonPage(harness.browser);
+    await consoleLogin(securityPage, SECURITY, section);
+    return securityPage;
+  }
+  await securityPage.goto(`${baseUrl}/console/${section}`);
+  await eventually(() => securityPage?.locator(".console-email").textContent()).toBe(SECURITY);
+  return securityPage;
+}
+
 beforeAll(async () => {
   harness = await startWebHarness("console", { devnet: true, devnetBlockMs: 200, custodyTickMs: 100 });
   baseUrl = harness.baseUrl;
@@ -140,6 +154,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await securityPage?.context().close();
   await harness?.close();
 });
 
@@ -161,8 +176,7 @@ describe("operator console", () => {
     const withdrawalId = await traderWithdraws(LARGE_WITHDRAWAL_BTC);
     await eventually(async () => (await withdrawalOf(withdrawalId)).step).toBe("awaitingApproval");
 
-    const security = await newPersonPage(harness.browser);
-    await consoleLogin(security, SECURITY);
+    const security = await securityConsole("withdrawals");
     expect(await security.locator(".console-role").textContent()).toBe("security");
     const card = security.locator(`.console-card[data-withdrawal="${withdrawalId}"]`);
     await eventually(() => card.textContent()).toContain(`${LARGE_WITHDRAWAL_BTC} BTC`);
@@ -221,7 +235,6 @@ describe("operator console", () => {
       await eventually(() => admin.locator(".console-main").textContent()).toContain(shows);
       expect(await admin.locator(".console-main").getByRole("alert").count()).toBe(0);
     }
-    await security.context().close();
     await admin.context().close();
   });
 
@@ -230,8 +243,7 @@ describe("operator console", () => {
     await trader.goto(`${baseUrl}/trade/BTC_USD`);
     await eventually(() => trader.locator(".book tr").count()).toBeGreaterThan(0);
 
-    const security = await newPersonPage(harness.browser);
-    await consoleLogin(security, SECURITY, "breaker");
+    const security = await securityConsole("breaker");
     const btc = security.locator('.console-card[data-chain="devnet-btc"]');
     await eventually(() => btc.textContent()).toContain("closed");
     await security.getByLabel("Chain to trip").selectOption("devnet-btc");
@@ -281,7 +293,6 @@ describe("operator console", () => {
     const breakers = await operatorCall<{ breakers: { chain: string; state: string }[] }>("GET", "/breakers");
     expect(breakers.json.breakers.find((breaker) => breaker.chain === "devnet-btc")?.state).toBe("closed");
     await trader.context().close();
-    await security.context().close();
   });
 
   it("the auditor verifies the audit log but cannot approve (no button; the server refuses)", async () => {
@@ -323,8 +334,7 @@ describe("operator console", () => {
     await auditor.context().close();
 
     // The security operator rejects it with a reason: the hold is released.
-    const security = await newPersonPage(harness.browser);
-    await consoleLogin(security, SECURITY, "withdrawals");
+    const security = await securityConsole("withdrawals");
     const securityCard = security.locator(`.console-card[data-withdrawal="${withdrawalId}"]`);
     await securityCard.getByRole("button", { name: "Reject…" }).click();
     await securityCard.getByLabel("Reason for rejecting").fill("not the customer's usual destination");
@@ -333,6 +343,5 @@ describe("operator console", () => {
     await eventually(async () => (await withdrawalOf(withdrawalId)).step).toBe("failed");
     expect((await withdrawalOf(withdrawalId)).reason).toContain("not the customer's usual destination");
     await eventually(() => security.locator(".console-last").textContent()).toMatch(/rejected \(failed\)/);
-    await security.context().close();
   });
 });

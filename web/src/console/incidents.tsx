@@ -46,6 +46,7 @@ function NoteForm({ incidentId, onDone }: { incidentId: number; onDone: () => vo
   };
   return (
     <form className="console-form" onSubmit={submit} aria-label="Add a note">
+      <h3 className="console-subhead">Post a note</h3>
       <Field label="Note to traders" value={message} onChange={setMessage} required maxLength={1000} />
       <button type="submit" disabled={outcome.busy}>
         Post note
@@ -85,6 +86,7 @@ function CoverForm({ incidentId, onDone }: { incidentId: number; onDone: () => v
   };
   return (
     <form className="console-form" onSubmit={submit} aria-label="Cover a loss">
+      <h3 className="console-subhead">Cover a loss</h3>
       <Field label="Asset" value={asset} onChange={setAsset} required maxLength={16} placeholder="BTC" />
       <Field
         label="Amount lost"
@@ -132,6 +134,7 @@ function ResolveForm({ incidentId, onDone }: { incidentId: number; onDone: () =>
   };
   return (
     <form className="console-form" onSubmit={submit} aria-label="Resolve the incident">
+      <h3 className="console-subhead">Resolve</h3>
       <Field label="Resolution" value={reason} onChange={setReason} required maxLength={1000} />
       <button type="submit" disabled={outcome.busy}>
         Resolve

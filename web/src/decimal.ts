@@ -65,3 +65,17 @@ export function formatUnits(units: bigint, scale: number): string {
   const fraction = scale === 0 ? "" : `.${digits.slice(digits.length - scale)}`;
   return `${negative ? "-" : ""}${whole}${fraction}`;
 }
+
+/** `a - b`, exact, written with the larger scale of the two; null when either is not a decimal. */
+export function subtractDecimals(a: string, b: string): string | null {
+  const scale = Math.max(decimalsOf(a), decimalsOf(b));
+  const x = parseDecimal(a, scale);
+  const y = parseDecimal(b, scale);
+  if (x === null || y === null) return null;
+  return formatUnits(x - y, scale);
+}
+
+/** A plain positive decimal as typed by a person ("0.5", "12"): no sign, exponent or spaces. */
+export function isPositiveDecimal(text: string): boolean {
+  return /^\d{1,40}(\.\d{1,40})?$/.test(text) && /[1-9]/.test(text);
+}

@@ -1,4 +1,214 @@
-// Placeholder until its page lands (issue 9); owned by the helper building it.
+// The wallet (issue 9): balances per currency (live from the private feed's spot/wallet), a
+// currency's deposit address with its QR code and the deposits credited, withdrawals to the address
+// book with the fee, limits and 2FA code, and each withdrawal's steps followed until it settles.
+import "./wallet.css";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link } from "../link.tsx";
+import { privateFeed, useSession } from "../session.ts";
+import { BalancesTable } from "./balances-table.tsx";
+import { DepositPanel } from "./deposit-panel.tsx";
+import { OperationsList } from "./operations-list.tsx";
+import {
+  type AddressEntry,
+  type CurrencyTerms,
+  errorText,
+  fetchAddresses,
+  fetchCurrencyTerms,
+  fetchOperations,
+  fetchUserInfo,
+  type UserInfo,
+  type WalletOperation,
+} from "./wallet-api.ts";
+import { WithdrawPanel } from "./withdraw-panel.tsx";
+import { isFinal } from "./withdrawal-steps.ts";
+
+/** How often withdrawals on their way and addresses not yet active are looked at again. */
+const FOLLOW_INTERVAL_MS = 2_000;
+/** Looks before the page stops following (an hour at 2 s); a reload follows again. */
+const MAX_FOLLOW_ROUNDS = 1_800;
+/** A burst of balance updates (a trade touches two currencies) reloads the history once. */
+const HISTORY_RELOAD_DELAY_MS = 300;
+
+interface WalletUpdate {
+  currency?: unknown;
+  balance?: unknown;
+  reserved?: unknown;
+}
+
+function applyWalletFrame(
+  info: UserInfo | null,
+  event: "snapshot" | "update",
+  data: unknown,
+): UserInfo | null {
+  if (data === null || typeof data !== "object") return info;
+  if (event === "snapshot") {
+    const snapshot = data as Partial<UserInfo>;
+    if (typeof snapshot.balances !== "object" || typeof snapshot.reserved !== "object") return info;
+    return { balances: { ...snapshot.balances }, reserved: { ...snapshot.reserved } };
+  }
+  const update = data as WalletUpdate;
+  if (info === null || typeof update.currency !== "string") return info;
+  if (typeof update.balance !== "string" || typeof update.reserved !== "string") return info;
+  return {
+    balances: { ...info.balances, [update.currency]: update.balance },
+    reserved: { ...info.reserved, [update.currency]: update.reserved },
+  };
+}
+
+function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
+  const [terms, setTerms] = useState<CurrencyTerms[]>([]);
+  const [info, setInfo] = useState<UserInfo | null>(null);
+  const [operations, setOperations] = useState<WalletOperation[]>([]);
+  const [addresses, setAddresses] = useState<AddressEntry[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [followRounds, setFollowRounds] = useState(0);
+  const historyTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const reloadOperations = useCallback(async () => {
+    try {
+      setOperations(await fetchOperations());
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  }, []);
+  const reloadAddresses = useCallback(async () => {
+    try {
+      setAddresses(await fetchAddresses());
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  }, []);
+  const reloadBalances = useCallback(async () => {
+    try {
+      setInfo(await fetchUserInfo());
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  }, []);
+
+  useEffect(() => {
+    let live = true;
+    fetchCurrencyTerms()
+      .then((list) => {
+        if (!live) return;
+        setTerms(list);
+        setSelected(
+          (current) => current ?? (list.find((entry) => entry.depositEnabled) ?? list[0])?.currency ?? null,
+        );
+      })
+      .catch((failure: unknown) => live && setError(errorText(failure)));
+    void reloadBalances();
+    void reloadOperations();
+    void reloadAddresses();
+    // Balances live; a change (a deposit credited, a withdrawal held or settled) reloads the history.
+    const unsubscribe = privateFeed().subscribe("spot/wallet", (event, data) => {
+      setInfo((current) => applyWalletFrame(current, event, data));
+      if (event === "update" && historyTimer.current === null)
+        historyTimer.current = setTimeout(() => {
+          historyTimer.current = null;
+          void reloadOperations();
+        }, HISTORY_RELOAD_DELAY_MS);
+    });
+    return () => {
+      live = false;
+      unsubscribe();
+      if (historyTimer.current !== null) clearTimeout(historyTimer.current);
+      historyTimer.current = null;
+    };
+  }, [reloadBalances, reloadOperations, reloadAddresses]);
+
+  const withdrawalsOnTheirWay = operations.some((op) => !isFinal(op));
+  const addressesWaiting = addresses.some((entry) => !entry.active);
+  const following = (withdrawalsOnTheirWay || addressesWaiting) && followRounds < MAX_FOLLOW_ROUNDS;
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: followRounds re-arms the timer after each look.
+  useEffect(() => {
+    if (!following) return;
+    const timer = setTimeout(() => {
+      setFollowRounds((rounds) => rounds + 1);
+      if (withdrawalsOnTheirWay) {
+        void reloadOperations();
+        void reloadBalances();
+      }
+      if (addressesWaiting) void reloadAddresses();
+    }, FOLLOW_INTERVAL_MS);
+    return () => clearTimeout(timer);
+  }, [
+    following,
+    followRounds,
+    withdrawalsOnTheirWay,
+    addressesWaiting,
+    reloadOperations,
+    reloadBalances,
+    reloadAddresses,
+  ]);
+
+  const onRequested = () => {
+    setFollowRounds(0);
+    void reloadOperations();
+    void reloadBalances();
+  };
+  const onAddressesChanged = () => {
+    setFollowRounds(0);
+    void reloadAddresses();
+  };
+
+  const current = terms.find((entry) => entry.currency === selected);
+  return (
+    <div className="wallet-page">
+      <h1>Wallet</h1>
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}{" "}
+          <button type="button" onClick={() => setError(null)}>
+            Dismiss
+          </button>
+        </p>
+      )}
+      {!totpEnabled && (
+        <p className="notice">
+          Withdrawals need two-factor authentication: <Link to="/account">enable 2FA</Link>.
+        </p>
+      )}
+      <section className="panel" aria-labelledby="balances-heading">
+        <h2 id="balances-heading">Balances</h2>
+        {info === null ? (
+          <p className="empty">Loading balances…</p>
+        ) : (
+          <BalancesTable info={info} operations={operations} selected={selected} onSelect={setSelected} />
+        )}
+      </section>
+      {current !== undefined && (
+        <div className="wallet-grid">
+          <DepositPanel key={`deposit-${current.currency}`} terms={current} operations={operations} />
+          <WithdrawPanel
+            key={`withdraw-${current.currency}`}
+            terms={current}
+            available={info?.balances[current.currency] ?? "0"}
+            addresses={addresses}
+            totpEnabled={totpEnabled}
+            onAddressesChanged={onAddressesChanged}
+            onRequested={onRequested}
+          />
+        </div>
+      )}
+      <OperationsList operations={operations} terms={terms} following={following && withdrawalsOnTheirWay} />
+      {(withdrawalsOnTheirWay || addressesWaiting) && followRounds >= MAX_FOLLOW_ROUNDS && (
+        <p className="muted">Stopped following after an hour: reload the page to see the latest.</p>
+      )}
+    </div>
+  );
+}
+
 export function WalletPage() {
-  return <p className="empty">Coming in this change.</p>;
+  const session = useSession();
+  if (session.status === "loading") return <p className="empty">Loading…</p>;
+  if (session.status === "anonymous")
+    return (
+      <p className="empty">
+        <Link to="/login">Log in</Link> to see your wallet.
+      </p>
+    );
+  return <Wallet totpEnabled={session.me.totp === "enabled"} />;
 }

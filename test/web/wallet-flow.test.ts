@@ -1,0 +1,266 @@
+// The wallet and account pages in Chromium against a demo server with devnet chains and custody:
+// a new person signs up, creates an API key (secret shown once, gone after a reload) and revokes
+// it, turns 2FA on from the Account page (the test reads the secret off the page and computes
+// codes as an authenticator app would), gets a BTC deposit address with its QR code, receives a
+// devnet deposit, adds a withdrawal address with a 2FA code, is refused a withdrawal with a wrong
+// code (nothing changes) and then withdraws with the right one and sees it go through its steps to
+// settled. The key comes before 2FA: with 2FA on it would take a fourth code, and codes are one per
+// 30 s step (three in the server's window), so it would wait for the next step. Screenshots under
+// test-artifacts/web/ (wallet-*, account-*).
+
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TOTP_PERIOD_SECONDS, totpCodeAtStep, totpStep } from "../../src/accounts/totp.ts";
+import { addressOfKey, privateKeyFromSeed } from "../../src/chains/devnet/index.ts";
+import { compareDecimal, subtractDecimals } from "../../web/src/decimal.ts";
+import { newPersonPage, screenshot, startWebHarness, type WebHarness } from "./browser-harness.ts";
+
+/** The deposit: 0.1 BTC in satoshis (well above the 0.0001 minimum). */
+const DEPOSIT_SATOSHIS = 10_000_000n;
+/** The withdrawal, fee included: small, under any approval threshold. */
+const WITHDRAW_AMOUNT = "0.01";
+const POLL = { timeout: 10_000, interval: 100 };
+
+let harness: WebHarness;
+let page: Page;
+let totpSecret = "";
+/** The last TOTP step the server accepted for this person: each code works once. */
+let lastStepUsed = -1;
+
+beforeAll(async () => {
+  harness = await startWebHarness("wallet-flow", {
+    devnet: true,
+    devnetBlockMs: 200,
+    custodyTickMs: 100,
+    // The demo's own wallet activity would add blocks and rows of its own.
+    demoWalletIntervalMs: 0,
+    addressActivationDelayMs: 1_000,
+    securityChangeLockMs: 0,
+  });
+  page = await newPersonPage(harness.browser);
+}, 60_000);
+
+afterAll(async () => {
+  await page?.context().close();
+  await harness?.close();
+});
+
+/**
+ * A fresh 2FA code, as an authenticator app would show it: the server accepts the current step
+ * and one either side, each once, so the next unused step in that window is taken; away from a
+ * step boundary so the server's window is the same as ours when the code arrives.
+ */
+async function nextCode(): Promise<string> {
+  for (;;) {
+    const nowMs = Date.now();
+    const current = totpStep(nowMs);
+    const intoStepMs = nowMs - current * TOTP_PERIOD_SECONDS * 1000;
+    const nearBoundary = intoStepMs < 1_500 || intoStepMs > TOTP_PERIOD_SECONDS * 1000 - 1_500;
+    const step = Math.max(lastStepUsed + 1, current - 1);
+    if (!nearBoundary && step <= current + 1) {
+      lastStepUsed = step;
+      return totpCodeAtStep(totpSecret, step);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** A wrong code: the current code with its last digit changed (never valid in the window). */
+function wrongCode(): string {
+  const current = totpStep(Date.now());
+  const valid = new Set([-1, 0, 1].map((offset) => totpCodeAtStep(totpSecret, current + offset)));
+  for (let digit = 0; digit < 10; digit++) {
+    const candidate = `${totpCodeAtStep(totpSecret, current).slice(0, 5)}${digit}`;
+    if (!valid.has(candidate)) return candidate;
+  }
+  throw new Error("no wrong code found");
+}
+
+const balanceCell = (currency: string, field: string) =>
+  page.locator(`.wallet-balances tr[data-currency="${currency}"] [data-field="${field}"]`);
+
+describe("wallet and account pages", () => {
+  const email = `wallet-flow-${Date.now()}@example.test`;
+
+  it("a new person signs up; signed out, the pages link to the login", async () => {
+    await page.goto(`${harness.baseUrl}/wallet`);
+    await expect.poll(() => page.getByRole("link", { name: "Log in" }).count(), POLL).toBeGreaterThan(0);
+    await expect.poll(() => page.locator("main").textContent(), POLL).toContain("to see your wallet");
+    const signup = await page.context().request.post(`${harness.baseUrl}/api/v1/session/signup`, {
+      data: { email, password: "correct horse battery" },
+    });
+    expect(signup.status()).toBe(201);
+  });
+
+  it("creates an API key with scopes and an allow-list (secret shown once, not after a reload) and revokes it", async () => {
+    await page.goto(`${harness.baseUrl}/account`);
+    const form = page.getByRole("form", { name: "Create an API key" });
+    await form.getByRole("checkbox", { name: /^trade/ }).check();
+    await form.getByRole("textbox", { name: /IP allow-list/ }).fill("127.0.0.1");
+    await form.getByRole("button", { name: "Create key" }).click();
+    const secret = page.getByTestId("new-key-secret");
+    // The secret box, or else the refusal in words (so a failure says why).
+    await expect
+      .poll(
+        async () =>
+          (await secret.count()) === 1 ? "shown" : await page.locator("[role=alert]").allTextContents(),
+        POLL,
+      )
+      .toBe("shown");
+    const keyId = (await page.getByTestId("new-key-id").textContent()) ?? "";
+    const secretText = (await secret.textContent()) ?? "";
+    expect(secretText.length).toBeGreaterThanOrEqual(32);
+    expect(await page.getByTestId("new-api-key").textContent()).toContain("you will not see it again");
+    const row = page.locator(`table[aria-label="API keys"] tr[data-key-id="${keyId}"]`);
+    await expect.poll(() => row.textContent(), POLL).toContain("info, trade");
+    await screenshot(page, "account-api-key-created");
+
+    await page.reload();
+    await expect.poll(() => row.count(), POLL).toBe(1);
+    expect(await page.getByTestId("new-key-secret").count()).toBe(0);
+    expect(await page.content()).not.toContain(secretText);
+
+    await row.getByRole("button", { name: `Revoke ${keyId}` }).click();
+    await row.getByRole("button", { name: `Yes, revoke ${keyId}` }).click();
+    await expect.poll(() => row.count(), POLL).toBe(0);
+    await expect
+      .poll(() => page.locator('table[aria-label="Security log"] tr[data-action]').allTextContents(), POLL)
+      .toEqual(expect.arrayContaining([expect.stringContaining("revoke")]));
+    await screenshot(page, "account-api-key-revoked");
+  });
+
+  it("turns 2FA on from the Account page: QR code and secret shown, a wrong code refused, the right one accepted", async () => {
+    await page.goto(`${harness.baseUrl}/account`);
+    await expect.poll(() => page.getByTestId("account-email").textContent(), POLL).toBe(email);
+    await expect.poll(() => page.getByTestId("two-factor-status").textContent(), POLL).toBe("off");
+    await page.getByRole("button", { name: "Enable 2FA" }).click();
+    const secret = page.getByTestId("totp-secret");
+    await expect.poll(() => secret.count(), POLL).toBe(1);
+    totpSecret = (await secret.textContent()) ?? "";
+    expect(totpSecret).toMatch(/^[A-Z2-7]{16,}$/);
+    const qr = page.getByRole("img", { name: "QR code of your 2FA secret" });
+    const qrText = await qr.getAttribute("data-qr-text");
+    expect(qrText).toMatch(/^otpauth:\/\/totp\//);
+    expect(qrText).toContain(`secret=${totpSecret}`);
+    expect(await qr.locator("path").getAttribute("d")).toMatch(/^M\d+ \d+h1v1h-1z/);
+    await screenshot(page, "account-2fa-enrol");
+
+    await page.getByLabel("Code from your app").fill(wrongCode());
+    await page.getByRole("button", { name: "Confirm and turn 2FA on" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), POLL).toMatch(/wrong code/i);
+    expect(await page.getByTestId("two-factor-status").count()).toBe(0);
+
+    await page.getByLabel("Code from your app").fill(await nextCode());
+    await page.getByRole("button", { name: "Confirm and turn 2FA on" }).click();
+    await expect.poll(() => page.getByTestId("two-factor-status").textContent(), POLL).toBe("on");
+    await expect
+      .poll(() => page.locator('table[aria-label="Security log"] tr[data-action]').allTextContents(), POLL)
+      .toEqual(expect.arrayContaining([expect.stringContaining("user.2fa.confirm")]));
+    await screenshot(page, "account-2fa-on");
+  });
+
+  let depositAddress = "";
+
+  it("shows a BTC deposit address with its QR code; a devnet deposit to it is credited", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Wallet" }).click();
+    await expect.poll(() => balanceCell("BTC", "available").textContent(), POLL).toMatch(/^0(\.0+)?$/);
+    await page.getByRole("button", { name: "Deposit or withdraw BTC" }).click();
+    await page.getByRole("button", { name: "Show my BTC deposit address" }).click();
+    const address = page.getByTestId("deposit-address");
+    await expect.poll(() => address.count(), POLL).toBe(1);
+    depositAddress = (await address.textContent()) ?? "";
+    const devnet = harness.server.devnet;
+    if (devnet === null) throw new Error("the server has no devnet");
+    expect(devnet.btc.normalizeAddress(depositAddress)).toBe(depositAddress);
+    const qr = page.getByRole("img", { name: "QR code of your BTC deposit address" });
+    expect(await qr.getAttribute("data-qr-text")).toBe(depositAddress);
+    await screenshot(page, "wallet-deposit-address");
+
+    devnet.btc.faucet(depositAddress, "BTC", DEPOSIT_SATOSHIS);
+    // Live: the private feed's balance update, no reload.
+    await expect.poll(() => balanceCell("BTC", "available").textContent(), POLL).toMatch(/^0\.10*$/);
+    const deposits = page.getByRole("list", { name: "BTC deposits" });
+    await expect.poll(() => deposits.textContent(), POLL).toMatch(/0\.10* BTC.*credited, \d+ confirmations/);
+    await screenshot(page, "wallet-deposit-credited");
+  });
+
+  let destination = "";
+
+  it("adds a withdrawal address with a 2FA code and shows when it becomes active", async () => {
+    const devnet = harness.server.devnet;
+    if (devnet === null) throw new Error("the server has no devnet");
+    destination = addressOfKey(devnet.btc, privateKeyFromSeed(`wallet-flow outside ${email}`));
+    const form = page.getByRole("form", { name: "Add a BTC address" });
+    await form.getByLabel("Address").fill(destination);
+    await form.getByLabel("Label").fill("my cold storage");
+    // Without a code: refused in words, nothing added.
+    await form.getByRole("button", { name: "Add address" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), POLL).toMatch(/6-digit code/);
+    await form.getByLabel("2FA code to add it").fill(await nextCode());
+    await form.getByRole("button", { name: "Add address" }).click();
+    const entry = page.locator(`.address-book li[data-address="${destination}"]`);
+    await expect.poll(() => entry.textContent(), POLL).toContain("my cold storage");
+    await screenshot(page, "wallet-address-added");
+    await expect.poll(() => entry.locator(".badge").textContent(), POLL).toBe("active");
+  });
+
+  it("refuses a withdrawal with a wrong 2FA code (balance the same, no withdrawal), then withdraws and follows it to settled", async () => {
+    const form = page.getByRole("form", { name: "Withdraw BTC" });
+    await expect.poll(() => form.getByLabel("To address").inputValue(), POLL).toBe(destination);
+    expect(await page.locator('[data-field="fee"]').textContent()).toMatch(
+      /^0\.\d+ BTC, part of the amount$/,
+    );
+    expect(await page.locator('[data-field="limits"]').textContent()).toMatch(/^0\.\d+ to \d+(\.\d+)? BTC/);
+    const fee = /^(\S+) BTC/.exec((await page.locator('[data-field="fee"]').textContent()) ?? "")?.[1] ?? "";
+    await form.getByLabel("Amount (BTC, fee included)").fill(WITHDRAW_AMOUNT);
+    // amount − fee, exactly (0.01 − 0.0005 = 0.0095 on the devnet).
+    const expected = subtractDecimals(WITHDRAW_AMOUNT, fee) ?? "";
+    const receive = /^You receive: (\S+) BTC$/.exec(
+      (await page.locator('[data-field="receive"]').textContent()) ?? "",
+    );
+    expect(receive).not.toBeNull();
+    expect(compareDecimal(receive?.[1] ?? "", expected)).toBe(0);
+    expect(compareDecimal(expected, "0")).toBeGreaterThan(0);
+    const availableBefore = await balanceCell("BTC", "available").textContent();
+
+    await form.getByLabel("2FA code").fill(wrongCode());
+    await form.getByRole("button", { name: "Withdraw" }).click();
+    await expect
+      .poll(() => page.locator(".wallet-withdraw [role=alert]").textContent(), POLL)
+      .toMatch(/code/i);
+    await screenshot(page, "wallet-withdraw-wrong-code");
+    // Nothing changed: same balance, no withdrawal listed, not on the server either.
+    expect(await balanceCell("BTC", "available").textContent()).toBe(availableBefore);
+    expect(await page.locator('.operations li[data-kind="withdraw"]').count()).toBe(0);
+    const operations = await page.evaluate(`fetch("/api/v1/private/wallet_operations", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "X-CSRF-Token": decodeURIComponent(document.cookie.match(/bulwark_csrf=([^;]+)/)[1]) },
+      body: "type=withdraw",
+    }).then((response) => response.json())`);
+    expect(operations).toMatchObject({ items: [], count: 0 });
+
+    await form.getByLabel("2FA code").fill(await nextCode());
+    await form.getByRole("button", { name: "Withdraw" }).click();
+    const withdrawal = page.locator('.operations li[data-kind="withdraw"]');
+    await expect.poll(() => withdrawal.count(), POLL).toBe(1);
+    // Held at once: the available balance drops by the whole amount.
+    await expect.poll(() => balanceCell("BTC", "available").textContent(), POLL).toMatch(/^0\.090*$/);
+    await screenshot(page, "wallet-withdraw-requested");
+    // Steps: requested first, then broadcast with its tx, confirmations, settled.
+    const steps = withdrawal.locator(".withdrawal-steps li");
+    expect(await steps.first().getAttribute("data-state")).toBe("done");
+    await expect
+      .poll(() => withdrawal.getAttribute("data-status"), { timeout: 15_000, interval: 200 })
+      .toBe("Paid");
+    expect(await steps.evaluateAll((items) => items.map((item) => item.getAttribute("data-state")))).toEqual([
+      "done",
+      "done",
+      "done",
+      "done",
+      "done",
+    ]);
+    expect(await withdrawal.textContent()).toMatch(/Broadcast.*transaction [0-9a-f]{16,}/);
+    expect(await balanceCell("BTC", "withdrawing").textContent()).toMatch(/^0(\.0+)?$/);
+    await screenshot(page, "wallet-withdraw-settled");
+  });
+});

@@ -371,6 +371,37 @@ describe("console login", () => {
     await app.close();
   });
 
+  it("ends a session after the idle timeout", async () => {
+    let nowMs = Date.now();
+    const app = Fastify();
+    await app.register(consoleApi, {
+      prefix: CONSOLE_PREFIX,
+      actions: new OperatorActions(exchange, new SecretBox(randomBytes(32))),
+      exchange,
+      secure: false,
+      clock: () => nowMs,
+      passwordScrypt: LOW_SCRYPT,
+      times: { idleTimeoutMs: 10 * 60_000, absoluteTimeoutMs: 3_600_000 },
+    });
+    const login = await app.inject({
+      method: "POST",
+      url: `${CONSOLE_PREFIX}/login`,
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ email: OPERATORS.auditor, password: PASSWORD }),
+    });
+    const cookie = (login.headers["set-cookie"] as string[]).map((line) => line.split(";")[0]).join("; ");
+    const me = () => app.inject({ method: "GET", url: `${CONSOLE_PREFIX}/me`, headers: { cookie } });
+    nowMs += 5 * 60_000;
+    expect((await me()).statusCode).toBe(200);
+    nowMs += 9 * 60_000; // 14 minutes after login, 9 after the last use
+    expect((await me()).statusCode).toBe(200);
+    nowMs += 11 * 60_000;
+    const expired = await me();
+    expect(expired.statusCode).toBe(401);
+    expect(expired.json()).toMatchObject({ error: { code: "session_expired" } });
+    await app.close();
+  });
+
   it("sets Secure cookies under TLS", async () => {
     const app = Fastify();
     await app.register(consoleApi, {

@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { sumDecimals } from "../decimal.ts";
 import { ApiError, privateCall } from "../session.ts";
 import { type OpenOrder, orderKey, type PrivateData, type UserTrade } from "./private-data.ts";
 
@@ -46,8 +47,7 @@ function historyRows(data: PrivateData): HistoryRow[] {
       orderId: String(orderId),
       type: fills[0].type,
       price: fills[0].price,
-      // Fills' quantities are exact strings; the row lists how many fills rather than summing here.
-      quantity: fills.length === 1 ? fills[0].quantity : `${fills.length} fills`,
+      quantity: sumDecimals(fills.map((fill) => fill.quantity)),
       status: openIds.has(String(orderId)) ? "partly filled" : "filled",
       atSeconds: fills[0].date,
     });
@@ -199,7 +199,12 @@ export function MyOrders({
             </thead>
             <tbody>
               {data.trades.map((trade) => (
-                <tr key={trade.trade_id} className="my-trade" data-trade-id={trade.trade_id}>
+                <tr
+                  key={trade.trade_id}
+                  className="my-trade"
+                  data-trade-id={trade.trade_id}
+                  data-order-id={trade.order_id}
+                >
                   <td>{when(trade.date)}</td>
                   <td className={trade.type === "buy" ? "up" : "down"}>
                     {trade.type} ({trade.exec_type})

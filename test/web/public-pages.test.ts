@@ -119,8 +119,8 @@ describe("public pages in Chromium", () => {
     await page.context().close();
   });
 
-  it("lists the publication with its signature verified in the browser", async () => {
-    const page = await newPersonPage(harness.browser);
+  it("lists the publication with its signature verified in the browser, on a phone-sized screen", async () => {
+    const page = await newPersonPage(harness.browser, { width: 390, height: 844 });
     await page.goto(`${harness.baseUrl}/reserves`);
     const row = page.locator(`tr[data-publication="${published.publicationId}"]`);
     await expect.poll(async () => row.textContent(), { timeout: 5_000 }).toContain("verified ✓");
@@ -129,6 +129,11 @@ describe("public pages in Chromium", () => {
     expect(text).toContain("BTC");
     const yourProof = page.getByRole("region", { name: "Your proof" });
     await expect.poll(async () => yourProof.getByRole("link", { name: "Log in" }).count()).toBe(1);
+    // The page fits the screen: only the table scrolls, inside its own scroller.
+    const fits = `(() => { const page = document.querySelector(".reserves-page");
+      return page.getBoundingClientRect().right <= 390 && page.scrollWidth <= page.clientWidth; })()`;
+    expect(await page.evaluate(fits)).toBe(true);
+    await screenshot(page, "reserves-phone");
     await page.context().close();
   });
 

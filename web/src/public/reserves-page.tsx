@@ -161,18 +161,22 @@ function Publications({ list }: { list: PublicReserves }) {
             const check = checks.get(publication.publicationId);
             return (
               <tr key={publication.publicationId} data-publication={publication.publicationId}>
-                <td>{publication.publicationId}</td>
-                <td>{publication.asset}</td>
-                <td>{new Date(publication.createdAtMs).toLocaleString()}</td>
-                <td className="num">{amount(publication.liabilitiesUnits, publication.scale)}</td>
-                <td className="num">{amount(publication.reservesUnits, publication.scale)}</td>
-                <td>{publication.fullyBacked ? "yes" : "no"}</td>
-                <td>
+                <td data-label="#">{publication.publicationId}</td>
+                <td data-label="Asset">{publication.asset}</td>
+                <td data-label="Published">{new Date(publication.createdAtMs).toLocaleString()}</td>
+                <td data-label="Customer liabilities" className="num">
+                  {amount(publication.liabilitiesUnits, publication.scale)}
+                </td>
+                <td data-label="Reserves on chain" className="num">
+                  {amount(publication.reservesUnits, publication.scale)}
+                </td>
+                <td data-label="Backed">{publication.fullyBacked ? "yes" : "no"}</td>
+                <td data-label="Root">
                   <code className="hash" title={publication.rootHash}>
                     {publication.rootHash}
                   </code>
                 </td>
-                <td className="signature" title={publication.signature}>
+                <td data-label="Signature" className="signature" title={publication.signature}>
                   {check === undefined ? "…" : check === true ? "verified ✓" : `✗ ${check}`}
                 </td>
               </tr>

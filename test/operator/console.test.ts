@@ -144,7 +144,7 @@ beforeAll(async () => {
       role: roles[name as keyof typeof OPERATORS],
       createdMs: Date.now(),
     });
-  await actions.createUser("test", { email: "trader@console.test", password: "trader-password" });
+  await exchange.accounts.createUser({ email: "trader@console.test", passwordHash, createdMs: Date.now() });
 });
 
 afterAll(async () => {

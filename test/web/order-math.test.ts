@@ -279,8 +279,8 @@ describe("checking an order before sending", () => {
 
 describe("the book's price grouping", () => {
   it("offers the tick and its powers of ten", () => {
-    expect(groupingSteps(2).map(formatDec)).toEqual(["0.01", "0.1", "1", "10", "100"]);
-    expect(groupingSteps(0).map(formatDec)).toEqual(["1", "10", "100", "1000", "10000"]);
+    expect(groupingSteps(2).map(formatDec)).toEqual(["0.01", "0.1", "1", "10", "100", "1000", "10000"]);
+    expect(groupingSteps(0).map(formatDec)).toEqual(["1", "10", "100", "1000", "10000", "100000", "1000000"]);
   });
 
   it("rounds asks up and bids down, summing exactly", () => {

@@ -133,6 +133,13 @@ describe("trading in the browser", () => {
     await expect.poll(() => bookRow("bid", farPrice).locator("td").nth(1).textContent(), POLL).toBe("0.0123");
     await expect.poll(() => balance("USD", "reserved"), POLL).not.toMatch(/^0(\.0+)?$/);
     await screenshot(page, "trade-order-resting");
+    // Grouped by 1,000: the bid lands in the bucket rounded down, with the same quantity.
+    const grouping = page.locator(".book-grouping");
+    await grouping.selectOption({ label: "1000" });
+    const bucket = String(Math.floor(Number(farPrice) / 1000) * 1000);
+    await expect.poll(() => bookRow("bid", bucket).locator("td").nth(1).textContent(), POLL).toBe("0.0123");
+    await screenshot(page, "trade-book-grouped");
+    await grouping.selectOption({ label: "0.01" });
 
     await openRows.first().getByRole("button", { name: "Cancel" }).click();
     await expect.poll(() => openRows.count(), POLL).toBe(0);

@@ -387,10 +387,13 @@ export function groupLevels(
   ]);
 }
 
-/** The grouping steps offered for a pair: its tick, then ×10 … ×10,000. */
+/** Powers of ten above the tick that the book's grouping offers (0.01 … 10,000 for a cent tick). */
+const GROUPING_POWERS = 6;
+
+/** The grouping steps offered for a pair: its tick, then ×10 … ×10^GROUPING_POWERS. */
 export function groupingSteps(pricePrecision: number): Dec[] {
   const steps: Dec[] = [];
-  for (let power = 0; power <= 4; power++) {
+  for (let power = 0; power <= GROUPING_POWERS; power++) {
     const scale = pricePrecision - power;
     steps.push(scale >= 0 ? stepOf(scale) : { units: 10n ** BigInt(-scale), scale: 0 });
   }

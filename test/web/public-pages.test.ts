@@ -174,6 +174,7 @@ describe("public pages in Chromium", () => {
     await expect
       .poll(async () => refusal.textContent(), { timeout: 5_000 })
       .toContain("This proof does not verify: the proof does not sum");
+    await refusal.scrollIntoViewIfNeeded();
     await screenshot(page, "reserves-proof-tampered");
     // The untouched copy verifies again from the box.
     await box.fill(pasted);

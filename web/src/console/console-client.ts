@@ -85,8 +85,6 @@ function errorOf(status: number, body: unknown, retryAfter: string | null): Cons
   }
   if (status === 429 && retryAfter !== null && !/retry/i.test(message))
     message = `${message} (retry in ${retryAfter} s)`;
-  if (status === 403 && !/^forbidden|may not|not allowed/i.test(message))
-    message = `Refused for your role: ${message}`;
   return new ConsoleError(status, coded?.[1] ?? code, message);
 }
 

@@ -39,7 +39,11 @@ export function useLoad<T>(load: () => Promise<T>, key: string, refreshMs?: numb
       );
     };
     run();
-    const timer = refreshMs === undefined ? undefined : setInterval(run, refreshMs);
+    // A hidden tab does not poll; it loads again on its next refresh after it is shown.
+    const refresh = () => {
+      if (document.visibilityState !== "hidden") run();
+    };
+    const timer = refreshMs === undefined ? undefined : setInterval(refresh, refreshMs);
     return () => {
       stopped = true;
       if (timer !== undefined) clearInterval(timer);

@@ -11,8 +11,9 @@
 //    came over the wire (resource timing's encodedBodySize; the bench asks the server for gzip as
 //    browsers do) and its longest long task (PerformanceObserver "longtask").
 // 2. Keeping up: --seconds (default 5) on the trade page with the maker at full speed: the
-//    WebSocket frames received per second against the frames drawn per second, the book's DOM
-//    updates per second (batched per animation frame: never more than the frames) and the
+//    WebSocket frames received per second against the frames drawn per second, the book's and
+//    the trades' DOM updates per second (batched per animation frame: never more than the
+//    frames) and the
 //    longest long task.
 // 3. A 10,000-candle history, --runs times: the candles request is answered with 10,000 one-minute candles
 //    (the browser's request is intercepted and answered once the page has booted; the app draws
@@ -70,7 +71,7 @@ function log(text: string): void {
  * A string: the root tsconfig has no DOM types.
  */
 const PAGE_PROBE = `(() => {
-  const bench = { longTasks: [], counting: false, socketFrames: 0, animationFrames: 0, bookUpdates: 0 };
+  const bench = { longTasks: [], counting: false, socketFrames: 0, animationFrames: 0, bookUpdates: 0, tradeUpdates: 0 };
   window.__bench = bench;
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) bench.longTasks.push({ start: entry.startTime, duration: entry.duration });
@@ -133,6 +134,7 @@ interface KeepUp {
   socketFramesPerSecond: number;
   animationFramesPerSecond: number;
   bookUpdatesPerSecond: number;
+  tradeUpdatesPerSecond: number;
   longestLongTaskMs: number;
   longTasks: number;
 }
@@ -150,8 +152,11 @@ async function keepUp(browser: Browser, baseUrl: string): Promise<KeepUp> {
     await page.evaluate(`(() => {
       const bench = window.__bench;
       bench.longTasks = [];
+      const watch = { childList: true, subtree: true, characterData: true };
       new MutationObserver(() => { if (bench.counting) bench.bookUpdates += 1; })
-        .observe(document.querySelector(".book"), { childList: true, subtree: true, characterData: true });
+        .observe(document.querySelector(".book"), watch);
+      new MutationObserver(() => { if (bench.counting) bench.tradeUpdates += 1; })
+        .observe(document.querySelector(".trades"), watch);
       bench.counting = true;
     })()`);
     await page.waitForTimeout(KEEP_UP_MS);
@@ -160,6 +165,7 @@ async function keepUp(browser: Browser, baseUrl: string): Promise<KeepUp> {
       bench.counting = false;
       return {
         socketFrames: bench.socketFrames, animationFrames: bench.animationFrames, bookUpdates: bench.bookUpdates,
+        tradeUpdates: bench.tradeUpdates,
         longTasks: bench.longTasks.length,
         longestLongTaskMs: bench.longTasks.reduce((max, task) => Math.max(max, task.duration), 0),
       };
@@ -167,6 +173,7 @@ async function keepUp(browser: Browser, baseUrl: string): Promise<KeepUp> {
       socketFrames: number;
       animationFrames: number;
       bookUpdates: number;
+      tradeUpdates: number;
       longTasks: number;
       longestLongTaskMs: number;
     };
@@ -175,6 +182,7 @@ async function keepUp(browser: Browser, baseUrl: string): Promise<KeepUp> {
       socketFramesPerSecond: counted.socketFrames / seconds,
       animationFramesPerSecond: counted.animationFrames / seconds,
       bookUpdatesPerSecond: counted.bookUpdates / seconds,
+      tradeUpdatesPerSecond: counted.tradeUpdates / seconds,
       longestLongTaskMs: counted.longestLongTaskMs,
       longTasks: counted.longTasks,
     };
@@ -388,6 +396,13 @@ async function main(): Promise<void> {
         "1 run",
         "",
         kept.bookUpdatesPerSecond <= kept.animationFramesPerSecond + 1 ? "batched" : "NOT batched",
+      ],
+      [
+        "  trades DOM updates/s (≤ frames/s)",
+        kept.tradeUpdatesPerSecond.toFixed(0),
+        "1 run",
+        "",
+        kept.tradeUpdatesPerSecond <= kept.animationFramesPerSecond + 1 ? "batched" : "NOT batched",
       ],
       [
         `  longest long task (ms), ${kept.longTasks} long tasks`,

@@ -9,6 +9,7 @@
 // test-artifacts/web/ (wallet-*, account-*).
 
 import type { Page } from "playwright-core";
+import decodeQR from "qr/decode.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOTP_PERIOD_SECONDS, totpCodeAtStep, totpStep } from "../../src/accounts/totp.ts";
 import { addressOfKey, privateKeyFromSeed } from "../../src/chains/devnet/index.ts";
@@ -74,6 +75,37 @@ function wrongCode(): string {
     if (!valid.has(candidate)) return candidate;
   }
   throw new Error("no wrong code found");
+}
+
+/**
+ * What a QR code on the page says, read back as a phone would read it: the SVG drawn on a canvas
+ * in the page, its pixels decoded here by the `qr` package's decoder.
+ */
+async function readQr(selector: string): Promise<string> {
+  const image = (await page.evaluate(`(async () => {
+    const svg = document.querySelector(${JSON.stringify(selector)});
+    const size = 264;
+    const blob = new Blob([new XMLSerializer().serializeToString(svg)], { type: "image/svg+xml" });
+    const url = URL.createObjectURL(blob);
+    const picture = new Image();
+    picture.src = url;
+    await picture.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = size;
+    canvas.height = size;
+    const context = canvas.getContext("2d");
+    context.drawImage(picture, 0, 0, size, size);
+    URL.revokeObjectURL(url);
+    const data = context.getImageData(0, 0, size, size).data;
+    let binary = "";
+    for (let i = 0; i < data.length; i++) binary += String.fromCharCode(data[i]);
+    return { width: size, height: size, data: btoa(binary) };
+  })()`)) as { width: number; height: number; data: string };
+  return decodeQR({
+    width: image.width,
+    height: image.height,
+    data: new Uint8Array(Buffer.from(image.data, "base64")),
+  });
 }
 
 const balanceCell = (currency: string, field: string) =>
@@ -142,7 +174,7 @@ describe("wallet and account pages", () => {
     const qrText = await qr.getAttribute("data-qr-text");
     expect(qrText).toMatch(/^otpauth:\/\/totp\//);
     expect(qrText).toContain(`secret=${totpSecret}`);
-    expect(await qr.locator("path").getAttribute("d")).toMatch(/^M\d+ \d+h1v1h-1z/);
+    expect(await readQr(".two-factor-enrolment svg.qr-code")).toBe(qrText);
     await screenshot(page, "account-2fa-enrol");
 
     await page.getByLabel("Code from your app").fill(wrongCode());
@@ -174,6 +206,7 @@ describe("wallet and account pages", () => {
     expect(devnet.btc.normalizeAddress(depositAddress)).toBe(depositAddress);
     const qr = page.getByRole("img", { name: "QR code of your BTC deposit address" });
     expect(await qr.getAttribute("data-qr-text")).toBe(depositAddress);
+    expect(await readQr(".deposit-address svg.qr-code")).toBe(depositAddress);
     await screenshot(page, "wallet-deposit-address");
 
     devnet.btc.faucet(depositAddress, "BTC", DEPOSIT_SATOSHIS);
@@ -228,6 +261,7 @@ describe("wallet and account pages", () => {
     await expect
       .poll(() => page.locator(".wallet-withdraw [role=alert]").textContent(), POLL)
       .toMatch(/code/i);
+    await page.locator(".wallet-withdraw [role=alert]").scrollIntoViewIfNeeded();
     await screenshot(page, "wallet-withdraw-wrong-code");
     // Nothing changed: same balance, no withdrawal listed, not on the server either.
     expect(await balanceCell("BTC", "available").textContent()).toBe(availableBefore);
@@ -245,6 +279,7 @@ describe("wallet and account pages", () => {
     await expect.poll(() => withdrawal.count(), POLL).toBe(1);
     // Held at once: the available balance drops by the whole amount.
     await expect.poll(() => balanceCell("BTC", "available").textContent(), POLL).toMatch(/^0\.090*$/);
+    await withdrawal.scrollIntoViewIfNeeded();
     await screenshot(page, "wallet-withdraw-requested");
     // Steps: requested first, then broadcast with its tx, confirmations, settled.
     const steps = withdrawal.locator(".withdrawal-steps li");
@@ -261,6 +296,18 @@ describe("wallet and account pages", () => {
     ]);
     expect(await withdrawal.textContent()).toMatch(/Broadcast.*transaction [0-9a-f]{16,}/);
     expect(await balanceCell("BTC", "withdrawing").textContent()).toMatch(/^0(\.0+)?$/);
+    await withdrawal.scrollIntoViewIfNeeded();
     await screenshot(page, "wallet-withdraw-settled");
+
+    // On a phone the columns stack and nothing is wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate("window.scrollTo(0, 0)");
+    await screenshot(page, "wallet-phone");
+    const tooWide = await page.evaluate(`[...document.querySelectorAll("main *")]
+      .filter((element) => element.getBoundingClientRect().right > 391)
+      .map((element) => element.tagName + "." + element.className)
+      .slice(0, 10)`);
+    expect(tooWide).toEqual([]);
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 });

@@ -38,9 +38,6 @@ export function BalancesTable({
           <th scope="col" className="num">
             Withdrawing
           </th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
         </tr>
       </thead>
       <tbody>
@@ -54,7 +51,17 @@ export function BalancesTable({
               data-currency={currency}
               className={currency === selected ? "selected" : undefined}
             >
-              <th scope="row">{currency}</th>
+              <th scope="row">
+                <button
+                  type="button"
+                  className="currency-pick"
+                  onClick={() => onSelect(currency)}
+                  aria-pressed={currency === selected}
+                  aria-label={`Deposit or withdraw ${currency}`}
+                >
+                  {currency}
+                </button>
+              </th>
               <td className="num" data-field="available">
                 {info.balances[currency]}
               </td>
@@ -63,16 +70,6 @@ export function BalancesTable({
               </td>
               <td className="num" data-field="withdrawing">
                 {withdrawing}
-              </td>
-              <td>
-                <button
-                  type="button"
-                  onClick={() => onSelect(currency)}
-                  aria-pressed={currency === selected}
-                  aria-label={`Deposit or withdraw ${currency}`}
-                >
-                  Deposit / withdraw
-                </button>
               </td>
             </tr>
           );

@@ -173,6 +173,7 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
       )}
       <section className="panel" aria-labelledby="balances-heading">
         <h2 id="balances-heading">Balances</h2>
+        <p className="muted">Pick a currency to deposit or withdraw it.</p>
         {info === null ? (
           <p className="empty">Loading balances…</p>
         ) : (

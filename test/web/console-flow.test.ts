@@ -234,7 +234,16 @@ describe("operator console", () => {
       await nav.getByRole("link", { name: link, exact: true }).click();
       await eventually(() => admin.locator(".console-main").textContent()).toContain(shows);
       expect(await admin.locator(".console-main").getByRole("alert").count()).toBe(0);
+      if (link === "Users" || link === "Markets") await screenshot(admin, `console-${link.toLowerCase()}`);
     }
+    // A freeze and an unfreeze from the users page (the email travels in the path).
+    await nav.getByRole("link", { name: "Users", exact: true }).click();
+    const taker = admin.locator('.console-card[data-user="demo-taker@bulwark.local"]');
+    await taker.getByRole("button", { name: "Freeze" }).click();
+    await eventually(() => taker.getByRole("status").textContent()).toMatch(/is frozen/);
+    await eventually(() => taker.textContent()).toContain("frozen");
+    await taker.getByRole("button", { name: "Unfreeze" }).click();
+    await eventually(() => taker.getByRole("status").textContent()).toMatch(/is active/);
     await admin.context().close();
   });
 

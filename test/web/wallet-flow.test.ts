@@ -245,7 +245,19 @@ describe("wallet and account pages", () => {
     );
     expect(await page.locator('[data-field="limits"]').textContent()).toMatch(/^0\.\d+ to \d+(\.\d+)? BTC/);
     const fee = /^(\S+) BTC/.exec((await page.locator('[data-field="fee"]').textContent()) ?? "")?.[1] ?? "";
-    await form.getByLabel("Amount (BTC, fee included)").fill(WITHDRAW_AMOUNT);
+    // The limits are checked as the amount is typed, exactly, and said in words.
+    const amountInput = form.getByLabel("Amount (BTC, fee included)");
+    const receiveLine = page.locator('[data-field="receive"]');
+    for (const [typed, said] of [
+      ["1e-2", "The amount is a positive number like 0.25."],
+      ["0.0009", "The minimum withdrawal is 0.001 BTC."],
+      ["5.00000001", "The largest withdrawal is 5 BTC."],
+      ["0.10000001", "You have 0.1 BTC available."],
+    ]) {
+      await amountInput.fill(typed);
+      expect(await receiveLine.textContent()).toBe(said);
+    }
+    await amountInput.fill(WITHDRAW_AMOUNT);
     // amount − fee, exactly (0.01 − 0.0005 = 0.0095 on the devnet).
     const expected = subtractDecimals(WITHDRAW_AMOUNT, fee) ?? "";
     const receive = /^You receive: (\S+) BTC$/.exec(
@@ -273,6 +285,20 @@ describe("wallet and account pages", () => {
     }).then((response) => response.json())`);
     expect(operations).toMatchObject({ items: [], count: 0 });
 
+    // Every state the withdrawal's row shows is recorded in the page as it renders.
+    await page.evaluate(`(() => {
+      window.seenSteps = [];
+      const record = () => {
+        const item = document.querySelector('.operations li[data-kind="withdraw"]');
+        if (item === null) return;
+        const states = [...item.querySelectorAll(".withdrawal-steps li")].map((step) => step.dataset.state);
+        const entry = item.dataset.status + ":" + states.join(",");
+        if (window.seenSteps.at(-1) !== entry) window.seenSteps.push(entry);
+      };
+      new MutationObserver(record).observe(document.querySelector("main"), {
+        subtree: true, childList: true, attributes: true, characterData: true,
+      });
+    })()`);
     await form.getByLabel("2FA code").fill(await nextCode());
     await form.getByRole("button", { name: "Withdraw" }).click();
     const withdrawal = page.locator('.operations li[data-kind="withdraw"]');
@@ -287,13 +313,10 @@ describe("wallet and account pages", () => {
     await expect
       .poll(() => withdrawal.getAttribute("data-status"), { timeout: 15_000, interval: 200 })
       .toBe("Paid");
-    expect(await steps.evaluateAll((items) => items.map((item) => item.getAttribute("data-state")))).toEqual([
-      "done",
-      "done",
-      "done",
-      "done",
-      "done",
-    ]);
+    // First held and on its way (waiting for custody), last settled with every step done.
+    const seen = (await page.evaluate("window.seenSteps")) as string[];
+    expect(seen[0]).toBe("Processing:done,current,waiting,waiting,waiting");
+    expect(seen.at(-1)).toBe("Paid:done,done,done,done,done");
     expect(await withdrawal.textContent()).toMatch(/Broadcast.*transaction [0-9a-f]{16,}/);
     expect(await balanceCell("BTC", "withdrawing").textContent()).toMatch(/^0(\.0+)?$/);
     await withdrawal.scrollIntoViewIfNeeded();

@@ -79,6 +79,9 @@ export function CandleChart({ pair }: { pair: string }) {
     const volume: ISeriesApi<"Histogram"> = chart.addSeries(HistogramSeries, {
       priceFormat: { type: "volume" },
       priceScaleId: "volume",
+      // Volume is drawn as bars under the candles; its last value and price line on the price axis read as a price.
+      lastValueVisible: false,
+      priceLineVisible: false,
     });
     chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 

@@ -1,10 +1,10 @@
 // The wallet and account pages in Chromium against a demo server with devnet chains and custody:
 // a new person signs up, creates an API key (secret shown once, gone after a reload) and revokes
-// it, turns 2FA on from the Account page (the test reads the secret off the page and computes
+// it, revokes another session of theirs, turns 2FA on from the Account page (the test reads the secret off the page and computes
 // codes as an authenticator app would), gets a BTC deposit address with its QR code, receives a
 // devnet deposit, adds a withdrawal address with a 2FA code, is refused a withdrawal with a wrong
 // code (nothing changes) and then withdraws with the right one and sees it go through its steps to
-// settled. The key comes before 2FA: with 2FA on it would take a fourth code, and codes are one per
+// settled, and logs out. The key and the session come before 2FA: with 2FA on it would take a fourth code, and codes are one per
 // 30 s step (three in the server's window), so it would wait for the next step. Screenshots under
 // test-artifacts/web/ (wallet-*, account-*).
 
@@ -20,6 +20,7 @@ import { newPersonPage, screenshot, startWebHarness, type WebHarness } from "./b
 const DEPOSIT_SATOSHIS = 10_000_000n;
 /** The withdrawal, fee included: small, under any approval threshold. */
 const WITHDRAW_AMOUNT = "0.01";
+const PASSWORD = "correct horse battery";
 const POLL = { timeout: 10_000, interval: 100 };
 
 let harness: WebHarness;
@@ -119,7 +120,7 @@ describe("wallet and account pages", () => {
     await expect.poll(() => page.getByRole("link", { name: "Log in" }).count(), POLL).toBeGreaterThan(0);
     await expect.poll(() => page.locator("main").textContent(), POLL).toContain("to see your wallet");
     const signup = await page.context().request.post(`${harness.baseUrl}/api/v1/session/signup`, {
-      data: { email, password: "correct horse battery" },
+      data: { email, password: PASSWORD },
     });
     expect(signup.status()).toBe(201);
   });
@@ -159,6 +160,31 @@ describe("wallet and account pages", () => {
       .poll(() => page.locator('table[aria-label="Security log"] tr[data-action]').allTextContents(), POLL)
       .toEqual(expect.arrayContaining([expect.stringContaining("revoke")]));
     await screenshot(page, "account-api-key-revoked");
+  });
+
+  it("lists the sessions (this one marked) and revokes another", async () => {
+    const other = await newPersonPage(harness.browser);
+    try {
+      const login = await other.context().request.post(`${harness.baseUrl}/api/v1/session/login`, {
+        data: { email, password: PASSWORD },
+      });
+      expect(login.status()).toBe(200);
+      await page.reload();
+      const rows = page.locator('table[aria-label="Sessions"] tbody tr');
+      await expect.poll(() => rows.count(), POLL).toBe(2);
+      expect(await page.locator('table[aria-label="Sessions"] tr[data-current="true"]').count()).toBe(1);
+      await page
+        .locator('table[aria-label="Sessions"] tr[data-current="false"]')
+        .getByRole("button", { name: "Revoke" })
+        .click();
+      await expect.poll(() => rows.count(), POLL).toBe(1);
+      // The other browser is signed out for good.
+      const me = await other.context().request.get(`${harness.baseUrl}/api/v1/session/me`);
+      expect(me.status()).toBe(401);
+      await screenshot(page, "account-sessions");
+    } finally {
+      await other.context().close();
+    }
   });
 
   it("turns 2FA on from the Account page: QR code and secret shown, a wrong code refused, the right one accepted", async () => {
@@ -332,5 +358,15 @@ describe("wallet and account pages", () => {
       .slice(0, 10)`);
     expect(tooWide).toEqual([]);
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it("logs out from the Account page; the wallet then asks to log in", async () => {
+    await page.goto(`${harness.baseUrl}/account`);
+    await page.locator(".account-head").getByRole("button", { name: "Log out" }).click();
+    await expect.poll(() => page.url(), POLL).toBe(`${harness.baseUrl}/login`);
+    await page.goto(`${harness.baseUrl}/wallet`);
+    await expect.poll(() => page.locator("main").textContent(), POLL).toContain("to see your wallet");
+    const me = await page.context().request.get(`${harness.baseUrl}/api/v1/session/me`);
+    expect(me.status()).toBe(401);
   });
 });

@@ -1,12 +1,13 @@
 // The wallet and account pages in Chromium against a demo server with devnet chains and custody:
 // a new person signs up, creates an API key (secret shown once, gone after a reload) and revokes
-// it, revokes another session of theirs, turns 2FA on from the Account page (the test reads the secret off the page and computes
-// codes as an authenticator app would), gets a BTC deposit address with its QR code, receives a
-// devnet deposit, adds a withdrawal address with a 2FA code, is refused a withdrawal with a wrong
-// code (nothing changes) and then withdraws with the right one and sees it go through its steps to
-// settled, and logs out. The key and the session come before 2FA: with 2FA on it would take a fourth code, and codes are one per
-// 30 s step (three in the server's window), so it would wait for the next step. Screenshots under
-// test-artifacts/web/ (wallet-*, account-*).
+// it, revokes another session of theirs, turns 2FA on from the Account page (the test reads the
+// secret off the page and computes codes as an authenticator app would), gets a BTC deposit
+// address with its QR code, receives a devnet deposit, adds a withdrawal address with a 2FA code,
+// is refused a withdrawal with a wrong code (nothing changes), withdraws with the right one and
+// sees it go through its steps to settled, and logs out. The key and the session come before 2FA:
+// with 2FA on they would take more codes, and codes are one per 30 s step (three in the server's
+// window), so the test would wait for the next step. Screenshots under test-artifacts/web/
+// (wallet-*, account-*).
 
 import type { Page } from "playwright-core";
 import decodeQR from "qr/decode.js";

@@ -108,6 +108,11 @@ export function currencyConfig(
   };
 }
 
+// Approval thresholds sit at half the hot cap's minimum, which is also the floor of the signer's
+// 10-minute budget (src/server/custody.ts signerCapsOf): on a young exchange, or a fresh demo whose
+// signers start before any coins are credited, the largest withdrawal the signer can sign is that
+// floor, so a withdrawal above the threshold (two approvers) still fits and settles once approved.
+// Lowering the threshold, rather than raising the floor, keeps the theft bound where it was.
 export const BTC_TERMS: CurrencyTermsText = {
   minDeposit: "0.0001",
   minWithdraw: "0.001",
@@ -116,7 +121,7 @@ export const BTC_TERMS: CurrencyTermsText = {
   user24h: "10",
   user30d: "100",
   platformHourly: "50",
-  approval: "2",
+  approval: "0.5",
   hotMinimum: "1",
   sweepThreshold: "0.001",
 };
@@ -129,7 +134,7 @@ export const ETH_TERMS: CurrencyTermsText = {
   user24h: "200",
   user30d: "2000",
   platformHourly: "1000",
-  approval: "40",
+  approval: "10",
   hotMinimum: "20",
   sweepThreshold: "0.01",
 };
@@ -142,7 +147,7 @@ export const USDT_TERMS: CurrencyTermsText = {
   user24h: "500000",
   user30d: "5000000",
   platformHourly: "2000000",
-  approval: "100000",
+  approval: "25000",
   hotMinimum: "50000",
   sweepThreshold: "10",
 };

@@ -16,6 +16,7 @@ import { UtxoDevnet } from "../chains/devnet/index.ts";
 import type { ExportedPublicKey } from "../chains/signing.ts";
 import {
   type ChainCustodyConfig,
+  type CurrencyCustodyConfig,
   DEFAULT_SIGNER_10M_BPS,
   devnetCustodyConfigs,
   hotBounds,
@@ -31,6 +32,7 @@ import type { RetiredHotWallet } from "../custody/rotation.ts";
 import { SignerClient } from "../custody/signer-client.ts";
 import type { Exchange } from "../exchange/exchange.ts";
 import type { IncidentPort } from "../incidents/port.ts";
+import { formatUnits } from "../units/decimal.ts";
 import type { DevnetChains } from "./devnet.ts";
 import { readWalletGenerations } from "./signers.ts";
 
@@ -86,9 +88,23 @@ export function readColdAddress(dataDir: string, chain: string): string | null {
 }
 
 /**
- * The signer's caps per chain asset, in base units: the 10-minute budget is 0.25 % of the asset's
- * customer liabilities, with the hot cap's minimum as a floor so a young exchange can withdraw at
- * all; 1 h is twice and 24 h eight times that; one transaction at most the largest withdrawal.
+ * The signer's 10-minute budget of a currency, ledger units: 0.25 % of the asset's customer
+ * liabilities now, with the hot cap's minimum as a floor so a young exchange can withdraw at all
+ * (docs/SECURITY.md); null when the exchange has no such asset.
+ */
+function signerTenMinuteUnits(exchange: Exchange, currency: CurrencyCustodyConfig): number | null {
+  const asset = exchange.assetByCode(currency.currency);
+  if (asset === undefined) return null;
+  const liabilities = exchange.walletBooks(asset.assetId).customerLiabilitiesUnits;
+  return Math.max(
+    Math.floor((liabilities * DEFAULT_SIGNER_10M_BPS) / 10_000),
+    hotBounds(currency, 0).capUnits,
+  );
+}
+
+/**
+ * The signer's caps per chain asset, in base units: the 10-minute budget (signerTenMinuteUnits);
+ * 1 h is twice and 24 h eight times that; one transaction at most the largest withdrawal.
  */
 export function signerCapsOf(
   exchange: Exchange,
@@ -99,13 +115,9 @@ export function signerCapsOf(
   for (const currency of config.currencies) {
     const asset = exchange.assetByCode(currency.currency);
     const decimals = chainDecimals.get(currency.currency);
-    if (asset === undefined || decimals === undefined) continue;
+    const tenMinutes = signerTenMinuteUnits(exchange, currency);
+    if (asset === undefined || decimals === undefined || tenMinutes === null) continue;
     const toBase = (units: number) => BigInt(units) * 10n ** BigInt(Math.max(0, decimals - asset.scale));
-    const liabilities = exchange.walletBooks(asset.assetId).customerLiabilitiesUnits;
-    const tenMinutes = Math.max(
-      Math.floor((liabilities * DEFAULT_SIGNER_10M_BPS) / 10_000),
-      hotBounds(currency, 0).capUnits,
-    );
     caps.set(currency.currency, {
       perTransaction: toBase(currency.maxWithdrawUnits),
       per10m: toBase(tenMinutes),
@@ -114,6 +126,48 @@ export function signerCapsOf(
     });
   }
   return caps;
+}
+
+/**
+ * A chain's custody settings as the server runs them: each currency's largest single withdrawal
+ * clamped to what the chain's signer can sign in one 10-minute window (min of the configured
+ * maximum, the signer's 10-minute budget and its per-transaction cap, which is that maximum).
+ * Custody refuses anything larger at request time ("the maximum withdrawal is …"), and the
+ * currency lists show the same maximum: a larger one would be held and then wait at the signer
+ * for ever. The ledger amount includes the exchange's fee, which covers the network fee the
+ * signer also charges to the window, so an amount at the maximum fits. Warnings name currencies
+ * whose approval threshold is at or above that maximum (two-approver withdrawals impossible).
+ */
+export function signerBoundConfig(
+  exchange: Exchange,
+  config: ChainCustodyConfig,
+): { config: ChainCustodyConfig; warnings: string[] } {
+  const warnings: string[] = [];
+  const currencies = config.currencies.map((currency) => {
+    const tenMinutes = signerTenMinuteUnits(exchange, currency);
+    const maxWithdrawUnits =
+      tenMinutes === null ? currency.maxWithdrawUnits : Math.min(currency.maxWithdrawUnits, tenMinutes);
+    if (currency.approvalThresholdUnits >= maxWithdrawUnits) {
+      const scale = exchange.assetByCode(currency.currency)?.scale ?? 0;
+      warnings.push(
+        `custody: ${config.chain} ${currency.currency}: the approval threshold ` +
+          `${formatUnits(currency.approvalThresholdUnits, scale)} is at or above the largest withdrawal the ` +
+          `signer can sign in 10 minutes (${formatUnits(maxWithdrawUnits, scale)}): withdrawals that need ` +
+          "two approvers are refused; lower the threshold or raise the hot cap's minimum",
+      );
+    }
+    return { ...currency, maxWithdrawUnits };
+  });
+  return { config: { ...config, currencies }, warnings };
+}
+
+/** The devnet chains' custody settings, each bound to its signer's budget now (signerBoundConfig). */
+export function serverCustodyConfigs(exchange: Exchange): {
+  configs: ChainCustodyConfig[];
+  warnings: string[];
+} {
+  const bound = devnetCustodyConfigs().map((config) => signerBoundConfig(exchange, config));
+  return { configs: bound.map((entry) => entry.config), warnings: bound.flatMap((entry) => entry.warnings) };
 }
 
 function walletOf(kind: "utxo" | "account", publicKeys: { hot: string; deposit: string } | null) {
@@ -160,11 +214,21 @@ export interface EmbeddedCustodyOptions {
   incidents?: IncidentPort;
   /** Resuming a breaker needs two distinct approvers. */
   productionMode?: boolean;
+  /**
+   * The chains' settings, as the signers' caps were computed from (serverCustodyConfigs); by
+   * default computed now. Warnings of the default go to `log`.
+   */
+  configs?: readonly ChainCustodyConfig[];
 }
 
 /** The CustodyService over both devnet chains (not started). */
 export function embeddedCustody(options: EmbeddedCustodyOptions): CustodyService {
-  const configs = devnetCustodyConfigs();
+  let configs = options.configs;
+  if (configs === undefined) {
+    const computed = serverCustodyConfigs(options.exchange);
+    for (const warning of computed.warnings) options.log?.(warning);
+    configs = computed.configs;
+  }
   const chains: ChainCustodyParts[] = [];
   for (const handle of options.devnet.chains) {
     const chain = handle.chain;

@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import pino from "pino";
 import { loadServerKey } from "../accounts/server-key.ts";
-import { DEMO_ADDRESS_ACTIVATION_DELAY_MS, devnetCustodyConfigs } from "../custody/config.ts";
+import { DEMO_ADDRESS_ACTIVATION_DELAY_MS } from "../custody/config.ts";
 import type { CustodyService } from "../custody/custody-service.ts";
 import { Exchange } from "../exchange/exchange.ts";
 import type { MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
@@ -26,7 +26,13 @@ import { OperatorActions } from "../operator/actions.ts";
 import { CONSOLE_PREFIX, consoleApi } from "../operator/console/console-api.ts";
 import { loadOperatorToken, type OperatorToken } from "../operator/token.ts";
 import { verifyCore } from "./core-report.ts";
-import { embeddedCustody, readChainPublicKeys, readColdAddress, signerCapsOf } from "./custody.ts";
+import {
+  embeddedCustody,
+  readChainPublicKeys,
+  readColdAddress,
+  serverCustodyConfigs,
+  signerCapsOf,
+} from "./custody.ts";
 import { DataDirModeError, ensurePrivateDataDir } from "./data-dir.ts";
 import { acquireDataDirLock, DataDirBusyError, type DataDirLock } from "./data-dir-lock.ts";
 import { ensureDefaultMarkets } from "./default-markets.ts";
@@ -492,8 +498,10 @@ async function startCustody(
   );
   let signers: SignerSupervisor | null = null;
   const sockets = new Map<string, string>();
+  // Computed once: the signers' caps and custody's largest withdrawal come from the same figures.
+  const { configs, warnings } = serverCustodyConfigs(exchange);
+  for (const warning of warnings) logger.warn(warning);
   if (ready.length > 0 && passphrase !== undefined && passphrase !== "") {
-    const configs = devnetCustodyConfigs();
     signers = await SignerSupervisor.start({
       dataDir: options.dataDir,
       passphrase,
@@ -530,6 +538,7 @@ async function startCustody(
     devnet,
     policySecretKey: policy.secretKey,
     signerSockets: sockets,
+    configs,
     ...(options.custodyTickMs === undefined ? {} : { tickMs: options.custodyTickMs }),
     productionMode: options.productionMode === true && !demoMode,
     incidents,

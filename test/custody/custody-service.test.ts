@@ -22,7 +22,7 @@ import {
   HOT_LABEL,
 } from "../../src/chains/devnet/signing.ts";
 import type { ChainSigningPlugin } from "../../src/chains/signing.ts";
-import { devnetCustodyConfigs } from "../../src/custody/config.ts";
+import { type ChainCustodyConfig, devnetCustodyConfigs } from "../../src/custody/config.ts";
 import {
   type ChainCustodyParts,
   CustodyService,
@@ -31,6 +31,7 @@ import {
 } from "../../src/custody/custody-service.ts";
 import { CustodyError, type WithdrawalRequest, type WithdrawalStep } from "../../src/custody/port.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
+import { signerBoundConfig, signerCapsOf } from "../../src/server/custody.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 import { initKeystore, Keystore } from "../../src/signer/keystore.ts";
 import type { AssetCaps } from "../../src/signer/policy.ts";
@@ -71,7 +72,7 @@ interface Rig {
   caps: AssetCaps;
   userId: number;
   /** A fresh custody (and signer) over the same files: a restart. */
-  custody(options?: { signerDown?: boolean; caps?: AssetCaps }): CustodyService;
+  custody(options?: { signerDown?: boolean; caps?: AssetCaps; config?: ChainCustodyConfig }): CustodyService;
 }
 
 async function rig(flavour: "utxo" | "account"): Promise<Rig> {
@@ -147,7 +148,7 @@ async function rig(flavour: "utxo" | "account"): Promise<Rig> {
         };
       }
       const parts: ChainCustodyParts = {
-        config,
+        config: options.config ?? config,
         adapter: chain as ChainAdapter,
         kind: flavour,
         wallet: devnetChainWallet(flavour, { hot: key(HOT_LABEL), deposit: key(DEPOSIT_LABEL) }),
@@ -594,5 +595,81 @@ describe("withdrawal requests custody refuses, changing nothing", () => {
     const waiting = await custody.withdrawal(ids[2]);
     expect(waiting?.step).toBe("signing");
     expect(waiting?.reason).toContain("window-cap-10m");
+  });
+});
+
+describe("the largest withdrawal is what the chain's signer can sign in one 10-minute window", () => {
+  /** Steps the pipeline (a block per tick) until the withdrawal settles or fails; its last row. */
+  async function untilSettled(r: Rig, custody: CustodyService, withdrawalId: number) {
+    for (let i = 0; i < 10; i++) {
+      const step = (await custody.withdrawal(withdrawalId))?.step;
+      if (step === "settled" || step === "failed") break;
+      await custody.tick();
+      r.chain.mine(1);
+    }
+    return custody.withdrawal(withdrawalId);
+  }
+
+  it("refuses a larger one with the maximum in words, changing nothing; a two-approver one below it settles", async () => {
+    const r = await rig("utxo");
+    await fundedUser(r, "BTC", 300_000_000n);
+    await sweptIntoHot(r);
+    // 3 BTC of liabilities: 0.25 % is 0.0075 BTC, so the budget is the floor, the hot cap's 1 BTC minimum.
+    const devnetBtc = devnetCustodyConfigs().find((entry) => entry.chain === r.chain.chain);
+    if (devnetBtc === undefined) throw new Error("no devnet BTC config");
+    expect(devnetBtc.currencies[0].maxWithdrawUnits).toBe(500_000_000);
+    const { config, warnings } = signerBoundConfig(r.exchange, devnetBtc);
+    expect(warnings).toEqual([]);
+    const btc = config.currencies[0];
+    expect(btc.maxWithdrawUnits).toBe(100_000_000);
+    expect(btc.approvalThresholdUnits).toBeLessThan(btc.maxWithdrawUnits);
+    const caps = signerCapsOf(r.exchange, config, new Map([["BTC", 8]])).get("BTC");
+    if (caps === undefined) throw new Error("no BTC caps");
+    expect([caps.perTransaction, caps.per10m]).toEqual([100_000_000n, 100_000_000n]);
+    const custody = r.custody({ caps, config });
+    expect(custody.terms().find((terms) => terms.currency === "BTC")?.maxWithdraw).toBe("1");
+
+    const destination = await activeBookAddress(r, "BTC");
+    const request: WithdrawalRequest = {
+      userId: r.userId,
+      currency: "BTC",
+      amount: "1.5",
+      address: destination,
+      proof: { kind: "operator", actor: "t" },
+    };
+    const before = r.exchange.balance(r.userId, 1);
+    for (const amount of ["1.5", "1.00000001"]) {
+      const refused = await custody
+        .requestWithdrawal({ ...request, amount })
+        .catch((caught: unknown) => caught);
+      expect(refused).toBeInstanceOf(CustodyError);
+      expect(refused).toMatchObject({ code: "aboveLimit", detail: "the maximum withdrawal is 1 BTC" });
+    }
+    expect(r.exchange.balance(r.userId, 1)).toEqual(before);
+    expect(await r.exchange.custody.listWithdrawals({ limit: 10 })).toEqual([]);
+
+    // Above the approval threshold, at the maximum: two approvers, then signed within the budget.
+    const large = await custody.requestWithdrawal({ ...request, amount: "1" });
+    expect(large).toMatchObject({ step: "awaitingApproval", approvalsNeeded: 2 });
+    await custody.approveWithdrawal(large.withdrawalId, "alice");
+    expect((await custody.approveWithdrawal(large.withdrawalId, "bob")).step).toBe("approved");
+    const settled = await untilSettled(r, custody, large.withdrawalId);
+    expect(settled?.reason ?? "settled").toBe("settled");
+    expect(settled?.step).toBe("settled");
+    expect(balanceOnChain(r, destination, "BTC")).toBe(99_950_000n); // 1 − the 0.0005 BTC fee
+    r.exchange.internals.core.checkInvariants();
+  });
+
+  it("warns when the approval threshold is at or above that maximum", async () => {
+    const r = await rig("utxo");
+    const devnetBtc = devnetCustodyConfigs().find((entry) => entry.chain === r.chain.chain);
+    if (devnetBtc === undefined) throw new Error("no devnet BTC config");
+    const [btc] = devnetBtc.currencies;
+    const stuck = { ...devnetBtc, currencies: [{ ...btc, approvalThresholdUnits: 200_000_000 }] };
+    const { config, warnings } = signerBoundConfig(r.exchange, stuck);
+    expect(config.currencies[0].maxWithdrawUnits).toBe(100_000_000);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/BTC: the approval threshold 2 is at or above .* \(1\)/);
+    expect(signerBoundConfig(r.exchange, devnetBtc).warnings).toEqual([]);
   });
 });

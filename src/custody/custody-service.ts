@@ -1071,7 +1071,7 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     const verdict = await accounts.verifyTotp(request.userId, proof.code, this.clock());
     if (verdict === "notEnabled")
       throw new CustodyError("twoFactorRequired", "enable two-factor authentication to withdraw");
-    if (verdict !== "ok") throw new CustodyError("twoFactorInvalid", "wrong or already used 2FA code");
+    if (verdict !== "ok") throw new CustodyError("twoFactorInvalid", "wait for the next code and try again");
   }
 
   private async checkLimits(
@@ -1121,6 +1121,13 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
       requestedMs: row.requestedMs,
       history: row.history.map((entry) => ({ step: entry.step as WithdrawalStep, atMs: entry.atMs })),
     };
+  }
+
+  /** The user's deposits seen and not yet credited, every chain's, most recently seen first (port.ts). */
+  pendingDeposits(userId: number, limit: number) {
+    const views = [];
+    for (const chain of this.chains.values()) views.push(...(chain.watcher?.pendingOf(userId, limit) ?? []));
+    return views.sort((a, b) => b.seenMs - a.seenMs).slice(0, Math.max(0, limit));
   }
 
   async withdrawal(withdrawalId: number): Promise<WithdrawalView | undefined> {

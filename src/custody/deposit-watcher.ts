@@ -42,7 +42,9 @@ import type { ChainAdapter, ChainAsset, Transfer } from "../chains/adapter.ts";
 import type { CommandResult, ExchangeBoundary, ScannerState } from "../exchange/boundary.ts";
 import { CUSTODY_LIMITS } from "../exchange/boundary.ts";
 import { chainToLedger } from "../units/chain-units.ts";
+import { formatUnits } from "../units/decimal.ts";
 import type { DepositAddresses } from "./deposit-addresses.ts";
+import { MAX_PENDING_DEPOSITS_SHOWN, type PendingDepositView } from "./port.ts";
 
 /** A chain asset the watcher credits, and to which core asset. */
 export interface DepositAssetConfig {
@@ -160,7 +162,7 @@ export class DepositWatcher {
   private readonly confirmations: number;
   private readonly assets = new Map<
     string,
-    { chainAsset: ChainAsset; assetId: number; scale: number; min: bigint }
+    { chainAsset: ChainAsset; assetId: number; code: string; scale: number; min: bigint }
   >();
   private readonly maxBlocksPerPoll: number;
   private readonly recentWindow: number;
@@ -176,6 +178,10 @@ export class DepositWatcher {
   /** The next height to scan. */
   private next: number;
   private readonly pending = new Map<string, Known>();
+  /** The pending transfers per user (key → when first seen), for `pendingOf`; kept with `pending`. */
+  private readonly pendingByUser = new Map<number, Map<string, number>>();
+  /** The tip of the last poll: the pending transfers' confirmations are counted against it. */
+  private lastTip = 0;
   /** Credited or below-minimum transfers within the remembered window (for the reorg policy). */
   private readonly settled = new Map<string, Settled>();
   private readonly reports: ReorgedAfterCredit[] = [];
@@ -202,6 +208,7 @@ export class DepositWatcher {
       this.assets.set(config.symbol, {
         chainAsset,
         assetId: asset.assetId,
+        code: asset.code,
         scale: asset.scale,
         min: min > oneUnit ? min : oneUnit,
       });
@@ -267,6 +274,64 @@ export class DepositWatcher {
     return this.pending.size;
   }
 
+  /**
+   * The user's transfers seen and not yet credited, most recently seen first, at most `limit`
+   * (≤ MAX_PENDING_DEPOSITS_SHOWN), with their confirmations at the last poll's tip.
+   */
+  pendingOf(userId: number, limit: number): PendingDepositView[] {
+    const keys = this.pendingByUser.get(userId);
+    const cap = Math.min(Math.max(0, Math.floor(limit)), MAX_PENDING_DEPOSITS_SHOWN);
+    if (keys === undefined || cap === 0) return [];
+    // Insertion order is the order seen; the last `cap` keys, without copying a large set.
+    const newest: [string, number][] = [];
+    for (const entry of keys) {
+      newest.push(entry);
+      if (newest.length > cap) newest.shift();
+    }
+    const views: PendingDepositView[] = [];
+    for (const [key, seenMs] of newest.reverse()) {
+      const known = this.pending.get(key);
+      const asset = known === undefined ? undefined : this.assets.get(known.transfer.asset);
+      if (known === undefined || asset === undefined) continue;
+      const { transfer } = known;
+      const seen = this.lastTip - transfer.blockHeight + 1;
+      views.push({
+        currency: asset.code,
+        chain: this.chain,
+        txId: transfer.txid,
+        outputIndex: transfer.outputIndex,
+        amount: formatUnits(
+          chainToLedger(transfer.amount, asset.chainAsset.decimals, asset.scale).units,
+          asset.scale,
+        ),
+        confirmations: Math.min(Math.max(0, seen), this.confirmations),
+        confirmationsNeeded: this.confirmations,
+        blockHeight: transfer.blockHeight,
+        seenMs,
+      });
+    }
+    return views;
+  }
+
+  private holdPending(key: string, known: Known): void {
+    this.pending.set(key, known);
+    let keys = this.pendingByUser.get(known.userId);
+    if (keys === undefined) {
+      keys = new Map();
+      this.pendingByUser.set(known.userId, keys);
+    }
+    if (!keys.has(key)) keys.set(key, this.clock());
+  }
+
+  private forgetPending(key: string): void {
+    const known = this.pending.get(key);
+    this.pending.delete(key);
+    if (known === undefined) return;
+    const keys = this.pendingByUser.get(known.userId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.pendingByUser.delete(known.userId);
+  }
+
   /** Transfers removed by a reorg after they were credited (most recent last, bounded). */
   reported(): readonly ReorgedAfterCredit[] {
     return this.reports;
@@ -289,6 +354,7 @@ export class DepositWatcher {
 
   private async pollOnce(): Promise<PollResult> {
     const tip = await this.adapter.height();
+    this.lastTip = tip;
     const result: PollResult = {
       tip,
       scanned: null,
@@ -347,7 +413,7 @@ export class DepositWatcher {
       const now = await whereNow(known.transfer.txid);
       if (now !== null) known.transfer = { ...known.transfer, blockHeight: now.height, blockHash: now.hash };
       else {
-        this.pending.delete(key);
+        this.forgetPending(key);
         result.dropped.push(known.transfer);
         this.log(`${this.chain}: unconfirmed deposit ${key} removed by a reorg; dropped, not credited`);
       }
@@ -442,7 +508,7 @@ export class DepositWatcher {
       const asset = this.assets.get(transfer.asset);
       if (userId === undefined || asset === undefined) continue;
       if (this.isInternalTransfer(transfer.txid)) continue;
-      this.pending.set(key, { transfer, userId, assetId: asset.assetId });
+      this.holdPending(key, { transfer, userId, assetId: asset.assetId });
     }
     this.recent = [...this.recent.filter((b) => b.height < from), ...blocks].slice(-this.recentWindow);
     this.next = to + 1;
@@ -482,7 +548,7 @@ export class DepositWatcher {
       const asset = this.assets.get(transfer.asset);
       if (asset === undefined) continue;
       if (transfer.amount < asset.min) {
-        this.pending.delete(key);
+        this.forgetPending(key);
         this.settled.set(key, { ...known, outcome: "belowMinimum", amountUnits: 0 });
         result.belowMinimum.push(transfer);
         this.log(
@@ -524,7 +590,7 @@ export class DepositWatcher {
       this.log(`${this.chain}: crediting deposit ${key} was refused (${rejected.reason}); retrying`);
       return;
     }
-    this.pending.delete(key);
+    this.forgetPending(key);
     this.settled.set(key, { ...known, outcome: "credited", amountUnits: units });
     if (rejected !== undefined) {
       result.alreadyCredited.push(transfer);

@@ -133,6 +133,28 @@ export interface WithdrawalView {
   history: { step: WithdrawalStep; atMs: number }[];
 }
 
+/** Most pending deposits `pendingDeposits` answers for one user. */
+export const MAX_PENDING_DEPOSITS_SHOWN = 50;
+
+/**
+ * A transfer to one of the user's deposit addresses that the deposit watcher has seen in a block
+ * and not yet credited: it waits for its confirmations (a reorg may still drop it).
+ */
+export interface PendingDepositView {
+  currency: string;
+  chain: string;
+  txId: string;
+  outputIndex: number;
+  /** Whole coins as the chain pays them, cut to the asset's ledger scale (what will be credited). */
+  amount: string;
+  /** The chain's confirmations so far (1: in the tip block) and the count that credits it. */
+  confirmations: number;
+  confirmationsNeeded: number;
+  blockHeight: number;
+  /** When the watcher first saw it (epoch ms; a restart sees it again). */
+  seenMs: number;
+}
+
 export interface ChainCustodyStatus {
   chain: string;
   currencies: string[];
@@ -270,6 +292,12 @@ export interface CustodyPort extends Partial<ColdRefillPort> {
     userId: number,
     currency: string,
   ): Promise<{ currency: string; chain: string; address: string }>;
+  /**
+   * The user's deposits seen on chain and not yet credited, newest first, at most `limit`
+   * (≤ MAX_PENDING_DEPOSITS_SHOWN). In memory: what the watchers hold now. Optional so a test
+   * double need not have one; CustodyService has it.
+   */
+  pendingDeposits?(userId: number, limit: number): PendingDepositView[];
   /** Validates and starts a withdrawal; resolves once it is held (or throws CustodyError, changing nothing). */
   requestWithdrawal(request: WithdrawalRequest): Promise<WithdrawalView>;
   withdrawal(withdrawalId: number): Promise<WithdrawalView | undefined>;

@@ -544,6 +544,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
     secure: options.tls !== undefined,
     clock,
     options: options.session,
+    custody,
   };
   const door = sessionDoor(sessionDependencies);
   for (const route of routes)

@@ -1,8 +1,10 @@
 // The account self-service routes of a browser session (docs/API.md#account-self-service), under
 // /api/v1/session/: 2FA, API keys, the withdrawal address book and the security log, for the
-// logged-in person's own account only. The operations are src/accounts/account-service.ts's,
-// the same the operator's actions run (one implementation, two front doors); this file only
-// parses requests, names the session's user as the actor and shapes the answers.
+// logged-in person's own account only, and two wallet reads custody answers (GET /deposits/pending,
+// GET /withdrawals: what the EXMO wallet methods do not carry). The operations are
+// src/accounts/account-service.ts's and custody's (src/custody/port.ts), the same the operator's
+// actions run (one implementation, two front doors); this file only parses requests, names the
+// session's user as the actor and shapes the answers.
 //
 // Mounted by session-routes.ts into its route table, so every route here has the same session
 // check (cookie; Origin and X-CSRF-Token on POST), throttle, body limit and error shape
@@ -20,6 +22,7 @@ import {
 } from "../../accounts/account-service.ts";
 import type { Accounts, AddressBookEntry, UserRecord } from "../../accounts/accounts.ts";
 import { MAX_ALLOW_LIST_ENTRIES } from "../../accounts/api-keys.ts";
+import { type CustodyPort, MAX_PENDING_DEPOSITS_SHOWN, type WithdrawalView } from "../../custody/port.ts";
 
 /** The codes these routes add to the session API's (with their HTTP statuses in ERROR_STATUS). */
 export type AccountRouteErrorCode = AccountErrorCode | "unknown_field" | "no_session";
@@ -45,6 +48,8 @@ export interface AccountRouteContext {
   /** The session API's error, thrown by the caller's route wrapper into its JSON shape. */
   refusal: (status: number, code: AccountRouteErrorCode, message: string) => Error;
   clock: () => number;
+  /** Custody's face for the wallet reads; null when the server runs without custody (no chains). */
+  custody: CustodyPort | null;
 }
 
 type FieldType = "string" | "stringList";
@@ -56,6 +61,11 @@ interface FieldSpec {
 /** Longest string list a body may carry: the allow-list's own bound. */
 const MAX_LIST_ENTRIES = MAX_ALLOW_LIST_ENTRIES;
 const LIMIT_TEXT = /^[0-9]{1,4}$/;
+/** GET /withdrawals: how many, newest first, unless `limit` says (1..MAX_WITHDRAWALS_SHOWN). */
+const DEFAULT_WITHDRAWALS_SHOWN = 20;
+export const MAX_WITHDRAWALS_SHOWN = 50;
+/** A withdrawal's history steps shown, the last ones (a re-broadcast repeats steps). */
+export const MAX_WITHDRAWAL_HISTORY_SHOWN = 32;
 
 export function accountRoutes(context: AccountRouteContext): {
   get: Record<string, Handler>;
@@ -159,6 +169,37 @@ export function accountRoutes(context: AccountRouteContext): {
     }
   };
 
+  /** The query's `limit`: absent → the default; otherwise a whole number in 1..max. */
+  const limitOf = (request: FastifyRequest, fallback: number, max: number): number => {
+    const { limit: limitText } = query(request, ["limit"]);
+    if (limitText === undefined) return fallback;
+    const limit = LIMIT_TEXT.test(limitText) ? Number(limitText) : 0;
+    if (limit < 1 || limit > max)
+      throw refusal(400, "bad_request", `limit must be a whole number in 1..${max}`);
+    return limit;
+  };
+
+  /** A withdrawal as its owner sees it: the approvers' names stay with the operators, only their count shows. */
+  const withdrawalView = (view: WithdrawalView, confirmationsNeeded: number | null) => ({
+    id: view.withdrawalId,
+    currency: view.currency,
+    amount: view.amount,
+    fee: view.fee,
+    address: view.address,
+    step: view.step,
+    approvals: view.approvals.length,
+    approvalsNeeded: view.approvalsNeeded,
+    txId: view.txId,
+    confirmations: view.confirmations,
+    confirmationsNeeded,
+    reason: view.reason,
+    requestedMs: view.requestedMs,
+    history: view.history.slice(-MAX_WITHDRAWAL_HISTORY_SHOWN).map((entry) => ({
+      step: entry.step,
+      atMs: entry.atMs,
+    })),
+  });
+
   const text = (value: string | string[] | undefined): string | undefined =>
     typeof value === "string" ? value : undefined;
 
@@ -216,6 +257,30 @@ export function accountRoutes(context: AccountRouteContext): {
         })),
       });
     },
+  };
+
+  // Without custody (a server without chains) nothing is watched and no withdrawal can move: both
+  // lists are empty, the same answer a person with no deposit or withdrawal gets.
+  get["/deposits/pending"] = async (request, reply) => {
+    const { user } = await sessionUser(request, false);
+    const limit = limitOf(request, MAX_PENDING_DEPOSITS_SHOWN, MAX_PENDING_DEPOSITS_SHOWN);
+    const deposits = context.custody?.pendingDeposits?.(user.userId, limit) ?? [];
+    return reply.send({ deposits: deposits.slice(0, limit) });
+  };
+  get["/withdrawals"] = async (request, reply) => {
+    const { user } = await sessionUser(request, false);
+    const limit = limitOf(request, DEFAULT_WITHDRAWALS_SHOWN, MAX_WITHDRAWALS_SHOWN);
+    const custody = context.custody;
+    if (custody === null) return reply.send({ withdrawals: [] });
+    const views = await custody.withdrawals({ userId: user.userId, limit });
+    const confirmations = new Map(custody.terms().map((terms) => [terms.currency, terms.confirmations]));
+    return reply.send({
+      withdrawals: views
+        // Custody filtered by the user already; checked again so no other person's row can leak.
+        .filter((view) => view.userId === user.userId)
+        .slice(0, limit)
+        .map((view) => withdrawalView(view, confirmations.get(view.currency) ?? null)),
+    });
   };
 
   const post: Record<string, Handler> = {

@@ -20,6 +20,7 @@ import {
   verifyPassword,
 } from "../../accounts/passwords.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary, JsonValue } from "../../exchange/boundary.ts";
 import type { CallerIdentity, ExmoRoute, Params } from "../exmo/route.ts";
 import { type AccountRouteErrorCode, accountRoutes } from "./account-routes.ts";
@@ -73,6 +74,8 @@ export interface SessionRoutesDependencies {
   secure: boolean;
   clock: () => number;
   options?: SessionOptions;
+  /** Custody, for the wallet reads (pending deposits, withdrawal steps); null without it (devnet off). */
+  custody?: CustodyPort | null;
 }
 
 export type SessionErrorCode =
@@ -394,6 +397,7 @@ export function mountSessionRoutes(fastify: FastifyInstance, deps: SessionRoutes
     takeCodeAttempt: (request, email) => throttled(request, email),
     refusal: (status, code, message) => new SessionError(status, code, message),
     clock: deps.clock,
+    custody: deps.custody ?? null,
   });
   Object.assign(handlers.get, account.get);
   Object.assign(handlers.post, account.post);

@@ -10,6 +10,7 @@ import {
   DepositWatcher,
   type DepositWatcherOptions,
 } from "../../src/custody/deposit-watcher.ts";
+import { MAX_PENDING_DEPOSITS_SHOWN } from "../../src/custody/port.ts";
 import { Exchange, type ExchangeOptions } from "../../src/exchange/exchange.ts";
 import { DEFAULT_ASSETS } from "../../src/server/default-markets.ts";
 
@@ -382,5 +383,80 @@ describe("DepositWatcher crediting a large block", () => {
     expect(result.credited.map((c) => c.amountUnits)).toEqual([5, 8, 9, 10].map((i) => i * 1_000_000));
     expect(result.alreadyCredited).toEqual([]);
     expect(r.exchange.balance(1, BTC).availableUnits).toBe(55 * 1_000_000);
+  });
+});
+
+describe("DepositWatcher.pendingOf: a user's deposits seen and not yet credited", () => {
+  it("counts confirmations per poll until the credit, only the user's own, newest first, bounded; a reorg drops one", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const mine = (await r.addresses.depositAddress(1, chain.chain)).address;
+    const theirs = (await r.addresses.depositAddress(2, chain.chain)).address;
+    expect(watcher.pendingOf(1, 50)).toEqual([]);
+
+    // In the mempool only: not seen yet (the watcher reads blocks).
+    const first = chain.faucet(mine, "BTC", 12_345_678n);
+    chain.faucet(theirs, "BTC", 70_000_000n);
+    await watcher.poll();
+    expect(watcher.pendingOf(1, 50)).toEqual([]);
+
+    chain.mine(1);
+    await watcher.poll();
+    const seen = watcher.pendingOf(1, 50);
+    expect(seen).toEqual([
+      {
+        currency: "BTC",
+        chain: chain.chain,
+        txId: first,
+        outputIndex: expect.any(Number),
+        amount: "0.12345678",
+        confirmations: 1,
+        confirmationsNeeded: 3,
+        blockHeight: expect.any(Number),
+        seenMs: expect.any(Number),
+      },
+    ]);
+    expect(watcher.pendingOf(2, 50).map((d) => d.amount)).toEqual(["0.7"]);
+    expect(watcher.pendingOf(3, 50)).toEqual([]);
+
+    // A second deposit a block later: newest first, each with its own count; the limit cuts the oldest.
+    const second = chain.faucet(mine, "BTC", 1_000_000n);
+    chain.mine(1);
+    await watcher.poll();
+    expect(watcher.pendingOf(1, 50).map((d) => [d.txId, d.confirmations])).toEqual([
+      [second, 1],
+      [first, 2],
+    ]);
+    expect(watcher.pendingOf(1, 1).map((d) => d.txId)).toEqual([second]);
+    expect(watcher.pendingOf(1, 0)).toEqual([]);
+
+    // The third confirmation credits the first: it leaves the list, the balance has it.
+    chain.mine(1);
+    await watcher.poll();
+    expect(watcher.pendingOf(1, 50).map((d) => [d.txId, d.confirmations])).toEqual([[second, 2]]);
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(12_345_678);
+    expect(watcher.pendingOf(2, 50)).toEqual([]);
+
+    // A reorg that removes the second before its credit: gone from the list, never credited.
+    chain.reorg(2, { omit: [second], omitted: "dropped" });
+    chain.mine(3);
+    expect((await watcher.poll()).dropped.map((t) => t.txid)).toEqual([second]);
+    expect(watcher.pendingOf(1, 50)).toEqual([]);
+    chain.mine(3);
+    await watcher.poll();
+    expect(r.exchange.balance(1, BTC).availableUnits).toBe(12_345_678);
+  });
+
+  it("answers at most MAX_PENDING_DEPOSITS_SHOWN however many are pending", async () => {
+    const chain = new UtxoDevnet();
+    const r = await rig(chain, 3, btcAssets);
+    const watcher = await r.watcher();
+    const { address } = await r.addresses.depositAddress(1, chain.chain);
+    for (let i = 0; i < MAX_PENDING_DEPOSITS_SHOWN + 5; i++)
+      chain.faucet(address, "BTC", 200_000n + BigInt(i));
+    chain.mine(1);
+    expect((await watcher.poll()).pending).toBe(MAX_PENDING_DEPOSITS_SHOWN + 5);
+    expect(watcher.pendingOf(1, 1_000)).toHaveLength(MAX_PENDING_DEPOSITS_SHOWN);
   });
 });

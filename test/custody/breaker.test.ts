@@ -277,7 +277,7 @@ describe("the breaker", () => {
     );
     expect((await custody.breakers())[0]).toMatchObject({ chain: CHAIN, state: "closed", cause: null });
 
-    // A withdrawal waiting for two approvals (above 2 BTC) before the theft.
+    // A withdrawal waiting for two approvals (at or above 0.5 BTC) before the theft.
     const destination = await activeBookAddress(r, "outside");
     const pending = await custody.requestWithdrawal({
       userId: r.userId,

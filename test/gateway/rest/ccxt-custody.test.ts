@@ -240,8 +240,10 @@ describe("ccxt 4.5.73 reads custody's networks, limits and fees", () => {
       ]);
     }
     // ccxt keeps a network's limits as the strings sent and makes numbers of the currency's.
-    expect(currencies.BTC?.networks.BTC?.limits.withdraw).toEqual({ min: "0.001", max: "5" });
-    expect(currencies.BTC?.limits.withdraw).toEqual({ min: 0.001, max: 5 });
+    // The maximum is what the BTC signer can sign in 10 minutes: on a fresh demo, the budget's
+    // 1 BTC floor (src/server/custody.ts signerBoundConfig), below the configured 5.
+    expect(currencies.BTC?.networks.BTC?.limits.withdraw).toEqual({ min: "0.001", max: "1" });
+    expect(currencies.BTC?.limits.withdraw).toEqual({ min: 0.001, max: 1 });
     // ccxt's type for a currency's limits names amount and withdraw only; it fills deposit too.
     const usdtLimits = currencies.USDT?.limits as { deposit?: { min?: number } } | undefined;
     expect(usdtLimits?.deposit?.min).toBe(1);
@@ -413,7 +415,7 @@ describe("bad input to the wallet endpoints: an EXMO error, nothing held, no wit
   const valid = () => ({ amount: "0.01", currency: "BTC", address: aliceDestination });
 
   it("currency, amount and address problems", async () => {
-    expect(Number(termsOf("BTC").maxWithdraw)).toBe(5);
+    expect(Number(termsOf("BTC").maxWithdraw)).toBe(1);
     await expectRefused(alice, withdraw(alice, { ...valid(), currency: "DOGE" }), 59005);
     await expectRefused(alice, withdraw(alice, { ...valid(), currency: "USD", amount: "10" }), 59005);
     // Not an address of the BTC chain (an ETH address), one of the exchange's own.
@@ -429,10 +431,12 @@ describe("bad input to the wallet endpoints: an EXMO error, nothing held, no wit
     });
     const low = await expectRefused(alice, withdraw(alice, { ...valid(), amount: "0.0005" }), 59024);
     expect((low.body as { error: string }).error).toMatch(/minimum withdrawal is 0\.001 BTC/);
+    const high = await expectRefused(alice, withdraw(alice, { ...valid(), amount: "1.00000001" }), 59025);
+    expect((high.body as { error: string }).error).toMatch(/maximum withdrawal is 1 BTC/);
     await expectRefused(alice, withdraw(alice, { ...valid(), amount: "6" }), 59025);
     await expectRefused(alice, withdraw(alice, { ...valid(), amount: "99999999999" }), 59025);
     // More than the balance (0.9 BTC available).
-    await expectRefused(alice, withdraw(alice, { ...valid(), amount: "4" }), 50052);
+    await expectRefused(alice, withdraw(alice, { ...valid(), amount: "0.95" }), 50052);
     // Malformed amounts.
     for (const amount of ["abc", "1e-3", "-0.01", "0", "0.01 ", "+0.01", "0x10", ".5"])
       await expectRefused(alice, withdraw(alice, { ...valid(), amount }), 59001);
@@ -503,7 +507,7 @@ describe("bad input to the wallet endpoints: an EXMO error, nothing held, no wit
   it("ccxt raises the table's classes for them", async () => {
     const ex = client(alice);
     const before = await footprint(alice.userId);
-    await expect(ex.withdraw("BTC", 4, aliceDestination)).rejects.toThrow(ccxt.InsufficientFunds);
+    await expect(ex.withdraw("BTC", 0.95, aliceDestination)).rejects.toThrow(ccxt.InsufficientFunds);
     await expect(ex.withdraw("BTC", 0.123456789, aliceDestination)).rejects.toThrow(ccxt.InvalidOrder);
     await expect(ex.withdraw("BTC", 0.01, outsideAddress("eth", "x"))).rejects.toThrow(/Error 59023/);
     await expect(ex.withdraw("BTC", 0.01, aliceDestination, "memo")).rejects.toThrow(/Error 59032/);

@@ -21,9 +21,15 @@ const OPERATOR_PASSWORD = DEMO_TRADER_PASSWORD;
 const SECURITY = "security@demo.bulwark";
 const ADMIN = "admin@demo.bulwark";
 const AUDITOR = "auditor@demo.bulwark";
-/** BTC's approval threshold is 2 (src/custody/config.ts BTC_TERMS): these wait for two approvers. */
-const LARGE_WITHDRAWAL_BTC = "2.1";
-const SECOND_LARGE_WITHDRAWAL_BTC = "2.05";
+/**
+ * BTC's approval threshold is 0.5 (src/custody/config.ts BTC_TERMS): these wait for two approvers.
+ * They stay below the largest withdrawal, the signer's 10-minute budget (1 BTC on a fresh demo,
+ * src/server/custody.ts signerBoundConfig), with room for the demo's own small withdrawals.
+ */
+const LARGE_WITHDRAWAL_BTC = "0.6";
+const SECOND_LARGE_WITHDRAWAL_BTC = "0.55";
+/** Blocks every 200 ms and 2 confirmations: an approved withdrawal settles within seconds. */
+const SETTLED_WITHIN_MS = 30_000;
 const SOCKET_TIMEOUT_MS = 10_000;
 const BANNER_WITHIN_MS = 5_000;
 /**
@@ -213,6 +219,9 @@ describe("operator console", () => {
     await eventually(() =>
       admin.locator(`tr[data-withdrawal="${withdrawalId}"] .console-step`).textContent(),
     ).not.toBe("awaitingApproval");
+
+    // Signed within the signer's budget, broadcast and confirmed: it settles.
+    await eventually(async () => (await withdrawalOf(withdrawalId)).step, SETTLED_WITHIN_MS).toBe("settled");
 
     await admin.goto(`${baseUrl}/console/wallets`);
     await eventually(() => admin.getByRole("article", { name: "Chain devnet-btc" }).count()).toBe(1);

@@ -501,6 +501,8 @@ async function reactions(
 }
 
 const HALT_WITHIN_MS = 5_000;
+/** The withdrawal that waits for two approvers while the theft hits, whole BTC. */
+const PENDING_WITHDRAWAL_AMOUNT = "0.8";
 
 function within(atMs: number | null, fromMs: number, limitMs: number): boolean {
   return atMs !== null && atMs - fromMs <= limitMs;
@@ -525,18 +527,19 @@ async function theftScenario(server: ExchangeServer, dataDir: string, tools: Sce
   await withdrawalsFlowing(server, trader.userId, destination, tools);
   const hotBefore = await hotFigures(server);
 
-  // A withdrawal above the approval threshold: held, waiting for two approvers when the theft hits.
+  // A withdrawal above the approval threshold (0.5 BTC) and within the largest one the signer can
+  // sign in 10 minutes (1 BTC on the fresh demo): held, waiting for two approvers when the theft hits.
   const pending = await custody.requestWithdrawal({
     userId: trader.userId,
     currency: CURRENCY,
-    amount: "3",
+    amount: PENDING_WITHDRAWAL_AMOUNT,
     address: destination,
     proof: { kind: "operator", actor: "system:theft-drill" },
   });
   note(
     "withdrawal waiting for approval",
     Date.now(),
-    `#${pending.withdrawalId}: 3 ${CURRENCY}, ${pending.step}`,
+    `#${pending.withdrawalId}: ${PENDING_WITHDRAWAL_AMOUNT} ${CURRENCY}, ${pending.step}`,
   );
   const watcher = await watchNotices(server.url);
   const balancesBefore = userBalances(server);

@@ -110,8 +110,9 @@ describe("bulwark custody and withdrawal, through a running server's operator so
     );
     const custody = server.custody;
     if (custody === null) throw new Error("custody is not running");
-    // Above the 2 BTC approval threshold: each waits for two operators.
-    for (const amount of ["3", "2.5"])
+    // Above the 0.5 BTC approval threshold and within the signer's 1 BTC maximum (its 10-minute
+    // budget's floor: the server started with no liabilities): each waits for two operators.
+    for (const amount of ["0.9", "0.7"])
       withdrawals.push(
         await custody.requestWithdrawal({
           userId,
@@ -183,7 +184,7 @@ describe("bulwark custody and withdrawal, through a running server's operator so
     // Held, then released: custody ends it as failed, with who rejected it and why.
     expect(rejected).toMatchObject({ withdrawalId: second.withdrawalId, step: "failed" });
     expect(String(rejected.reason)).toMatch(/^rejected by operator:cli@.*: destination under review$/);
-    expect(server.exchange.balance(userId, BTC_ASSET_ID).heldUnits).toBe(heldBefore - 250_000_000);
+    expect(server.exchange.balance(userId, BTC_ASSET_ID).heldUnits).toBe(heldBefore - 70_000_000);
     expectFailure(
       await bulwark("withdrawal", "reject", "--id", String(second.withdrawalId), "--reason", "again"),
       "conflict",

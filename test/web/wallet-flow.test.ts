@@ -2,9 +2,11 @@
 // a new person signs up, creates an API key (secret shown once, gone after a reload) and revokes
 // it, revokes another session of theirs, turns 2FA on from the Account page (the test reads the
 // secret off the page and computes codes as an authenticator app would), gets a BTC deposit
-// address with its QR code, receives a devnet deposit, adds a withdrawal address with a 2FA code,
-// is refused a withdrawal with a wrong code (nothing changes), withdraws with the right one and
-// sees it go through its steps to settled, and logs out. The key and the session come before 2FA:
+// address with its QR code, receives a devnet deposit (shown on its way with its confirmations,
+// then credited), adds a withdrawal address with a 2FA code, is refused a withdrawal with a wrong
+// code (said once, nothing changes), withdraws with the right one and sees it go through custody's
+// steps in order to settled, and logs out. The devnet mines only when the test says (block
+// interval 0), so the pending deposit and each confirmation are seen for sure. The key and the session come before 2FA:
 // with 2FA on they would take more codes, and codes are one per 30 s step (three in the server's
 // window), so the test would wait for the next step. Screenshots under test-artifacts/web/
 // (wallet-*, account-*).
@@ -14,7 +16,7 @@ import decodeQR from "qr/decode.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOTP_PERIOD_SECONDS, totpCodeAtStep, totpStep } from "../../src/accounts/totp.ts";
 import { addressOfKey, privateKeyFromSeed } from "../../src/chains/devnet/index.ts";
-import { compareDecimal, subtractDecimals } from "../../web/src/decimal.ts";
+import { compareDecimal, subtractDecimals, sumDecimals } from "../../web/src/decimal.ts";
 import { newPersonPage, screenshot, startWebHarness, type WebHarness } from "./browser-harness.ts";
 
 /** The deposit: 0.1 BTC in satoshis (well above the 0.0001 minimum). */
@@ -29,11 +31,14 @@ let page: Page;
 let totpSecret = "";
 /** The last TOTP step the server accepted for this person: each code works once. */
 let lastStepUsed = -1;
+/** The test's own block timer, when running (stopped in afterAll). */
+let miner: ReturnType<typeof setInterval> | null = null;
 
 beforeAll(async () => {
   harness = await startWebHarness("wallet-flow", {
     devnet: true,
-    devnetBlockMs: 200,
+    // Blocks only when the test mines them.
+    devnetBlockMs: 0,
     custodyTickMs: 100,
     // The demo's own wallet activity would add blocks and rows of its own.
     demoWalletIntervalMs: 0,
@@ -44,6 +49,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  if (miner !== null) clearInterval(miner);
   await page?.context().close();
   await harness?.close();
 });
@@ -236,11 +242,28 @@ describe("wallet and account pages", () => {
     expect(await readQr(".deposit-address svg.qr-code")).toBe(depositAddress);
     await screenshot(page, "wallet-deposit-address");
 
-    devnet.btc.faucet(depositAddress, "BTC", DEPOSIT_SATOSHIS);
+    const txid = devnet.btc.faucet(depositAddress, "BTC", DEPOSIT_SATOSHIS);
+    // In a block: on its way with its first confirmation, not yet credited; the page finds it alone.
+    devnet.btc.mine(1);
+    const onTheWay = page.getByRole("list", { name: "BTC deposits on their way" });
+    const count = onTheWay.locator(`li[data-txid="${txid}"] [data-field="confirmations"]`);
+    await expect.poll(() => count.textContent(), POLL).toMatch(/^1 of \d+ confirmations$/);
+    const needed = Number(/of (\d+)/.exec((await count.textContent()) ?? "")?.[1]);
+    expect(needed).toBeGreaterThanOrEqual(2);
+    expect(await onTheWay.locator(`li[data-txid="${txid}"]`).textContent()).toMatch(/^0\.10* BTC/);
+    expect(await balanceCell("BTC", "available").textContent()).toMatch(/^0(\.0+)?$/);
+    await screenshot(page, "wallet-deposit-pending");
+    // Each block counts on the page, live, until the last one credits it.
+    for (let seen = 2; seen < needed; seen++) {
+      devnet.btc.mine(1);
+      await expect.poll(() => count.textContent(), POLL).toBe(`${seen} of ${needed} confirmations`);
+    }
+    devnet.btc.mine(1);
     // Live: the private feed's balance update, no reload.
     await expect.poll(() => balanceCell("BTC", "available").textContent(), POLL).toMatch(/^0\.10*$/);
     const deposits = page.getByRole("list", { name: "BTC deposits" });
     await expect.poll(() => deposits.textContent(), POLL).toMatch(/0\.10* BTC.*credited, \d+ confirmations/);
+    await expect.poll(() => onTheWay.count(), POLL).toBe(0);
     await screenshot(page, "wallet-deposit-credited");
   });
 
@@ -272,13 +295,19 @@ describe("wallet and account pages", () => {
     );
     expect(await page.locator('[data-field="limits"]').textContent()).toMatch(/^0\.\d+ to \d+(\.\d+)? BTC/);
     const fee = /^(\S+) BTC/.exec((await page.locator('[data-field="fee"]').textContent()) ?? "")?.[1] ?? "";
+    // The largest withdrawal is the server's (custody's terms); one satoshi above it is refused.
+    const largest =
+      / to (\d+(?:\.\d+)?) BTC/.exec(
+        (await page.locator('[data-field="limits"]').textContent()) ?? "",
+      )?.[1] ?? "";
+    const aboveLargest = sumDecimals([largest, "0.00000001"]);
     // The limits are checked as the amount is typed, exactly, and said in words.
     const amountInput = form.getByLabel("Amount (BTC, fee included)");
     const receiveLine = page.locator('[data-field="receive"]');
     for (const [typed, said] of [
       ["1e-2", "The amount is a positive number like 0.25."],
       ["0.0009", "The minimum withdrawal is 0.001 BTC."],
-      ["5.00000001", "The largest withdrawal is 5 BTC."],
+      [aboveLargest, `The largest withdrawal is ${largest} BTC.`],
       ["0.10000001", "You have 0.1 BTC available."],
     ]) {
       await amountInput.fill(typed);
@@ -297,9 +326,10 @@ describe("wallet and account pages", () => {
 
     await form.getByLabel("2FA code").fill(wrongCode());
     await form.getByRole("button", { name: "Withdraw" }).click();
+    // Said once, with what to do (not the refusal's text twice over).
     await expect
       .poll(() => page.locator(".wallet-withdraw [role=alert]").textContent(), POLL)
-      .toMatch(/code/i);
+      .toBe("Two-factor code is wrong or already used: wait for the next code and try again");
     await page.locator(".wallet-withdraw [role=alert]").scrollIntoViewIfNeeded();
     await screenshot(page, "wallet-withdraw-wrong-code");
     // Nothing changed: same balance, no withdrawal listed, not on the server either.
@@ -312,14 +342,16 @@ describe("wallet and account pages", () => {
     }).then((response) => response.json())`);
     expect(operations).toMatchObject({ items: [], count: 0 });
 
-    // Every state the withdrawal's row shows is recorded in the page as it renders.
+    // Every state the withdrawal's row shows is recorded in the page as it renders: custody's step
+    // and each listed step's name and state.
     await page.evaluate(`(() => {
       window.seenSteps = [];
       const record = () => {
         const item = document.querySelector('.operations li[data-kind="withdraw"]');
         if (item === null) return;
-        const states = [...item.querySelectorAll(".withdrawal-steps li")].map((step) => step.dataset.state);
-        const entry = item.dataset.status + ":" + states.join(",");
+        const steps = [...item.querySelectorAll(".withdrawal-steps li")]
+          .map((step) => step.querySelector(".step-name").textContent + "=" + step.dataset.state);
+        const entry = item.dataset.step + ":" + steps.join(",");
         if (window.seenSteps.at(-1) !== entry) window.seenSteps.push(entry);
       };
       new MutationObserver(record).observe(document.querySelector("main"), {
@@ -334,17 +366,55 @@ describe("wallet and account pages", () => {
     await expect.poll(() => balanceCell("BTC", "available").textContent(), POLL).toMatch(/^0\.090*$/);
     await withdrawal.scrollIntoViewIfNeeded();
     await screenshot(page, "wallet-withdraw-requested");
-    // Steps: requested first, then broadcast with its tx, confirmations, settled.
-    const steps = withdrawal.locator(".withdrawal-steps li");
-    expect(await steps.first().getAttribute("data-state")).toBe("done");
-    await expect
-      .poll(() => withdrawal.getAttribute("data-status"), { timeout: 15_000, interval: 200 })
-      .toBe("Paid");
-    // First held and on its way (waiting for custody), last settled with every step done.
-    const seen = (await page.evaluate("window.seenSteps")) as string[];
-    expect(seen[0]).toBe("Processing:done,current,waiting,waiting,waiting");
-    expect(seen.at(-1)).toBe("Paid:done,done,done,done,done");
+    const custody = harness.server.custody;
+    const devnet = harness.server.devnet;
+    if (custody === null || devnet === null) throw new Error("the server has no custody");
+    const withdrawalId = Number(await withdrawal.getAttribute("data-order-id"));
+    // No block is mined until it is broadcast: signing needs none, so 0 confirmations are seen.
+    await expect.poll(async () => (await custody.withdrawal(withdrawalId))?.step, POLL).toBe("broadcast");
+    const confirmed = withdrawal.locator(".withdrawal-steps li", { hasText: "Confirmed" });
+    await expect.poll(() => confirmed.textContent(), POLL).toMatch(/^Confirmed0 of \d+ confirmations$/);
+    expect(await confirmed.getAttribute("data-state")).toBe("current");
+    expect(await withdrawal.locator(".badge").textContent()).toBe("broadcast");
     expect(await withdrawal.textContent()).toMatch(/Broadcast.*transaction [0-9a-f]{16,}/);
+    await screenshot(page, "wallet-withdraw-broadcast");
+    devnet.btc.mine(1);
+    await expect.poll(() => confirmed.textContent(), POLL).toMatch(/^Confirmed1 of \d+ confirmations$/);
+    // Then blocks as the devnet would mine them, until it settles.
+    miner = setInterval(() => devnet.btc.mine(1), 200);
+    await expect.poll(() => withdrawal.getAttribute("data-step"), POLL).toBe("settled");
+    expect(await withdrawal.getAttribute("data-status")).toBe("Paid");
+    clearInterval(miner);
+    miner = null;
+    // Seen live, in order: first before it was on chain (custody signs within a tick or two of the
+    // request, so that is held, approved, signing or signed), then on to settled, every step done.
+    const seen = (await page.evaluate("window.seenSteps")) as string[];
+    const order = ["held", "approved", "signing", "signed", "broadcast", "confirmed", "settled"];
+    const stepsSeen = seen.map((entry) => entry.split(":")[0]);
+    expect(order.indexOf(stepsSeen[0])).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf(stepsSeen[0])).toBeLessThan(order.indexOf("broadcast"));
+    expect(seen[0]).toMatch(/^\w+:Requested=done,Approved=(done|current),Signing=(done|current|waiting),/);
+    expect(seen).toContain(
+      "broadcast:Requested=done,Approved=done,Signing=done,Signed=done,Broadcast=done,Confirmed=current,Settled=waiting",
+    );
+    for (let i = 1; i < stepsSeen.length; i++)
+      expect(order.indexOf(stepsSeen[i])).toBeGreaterThanOrEqual(order.indexOf(stepsSeen[i - 1]));
+    expect(stepsSeen).toEqual(expect.arrayContaining(["broadcast", "settled"]));
+    expect(seen.at(-1)).toBe(
+      "settled:Requested=done,Approved=done,Signing=done,Signed=done,Broadcast=done,Confirmed=done,Settled=done",
+    );
+    // The server's own record has every step in that order.
+    const final = await custody.withdrawal(withdrawalId);
+    expect(final?.history.map((entry) => entry.step)).toEqual([
+      "requested",
+      "held",
+      "approved",
+      "signing",
+      "signed",
+      "broadcast",
+      "confirmed",
+      "settled",
+    ]);
     expect(await balanceCell("BTC", "withdrawing").textContent()).toMatch(/^0(\.0+)?$/);
     await withdrawal.scrollIntoViewIfNeeded();
     await screenshot(page, "wallet-withdraw-settled");

@@ -1,8 +1,15 @@
 // A currency's deposit address (asked for on a click: custody derives it the first time), as text
-// with a copy button and as a QR code, the terms (minimum, confirmations) and the deposits credited.
+// with a copy button and as a QR code, the terms (minimum, confirmations), the deposits on their
+// way (seen on chain, counting confirmations; the page follows them) and the deposits credited.
 import { useState } from "react";
 import { QrCode } from "../qr-code.tsx";
-import { type CurrencyTerms, errorText, fetchDepositAddress, type WalletOperation } from "./wallet-api.ts";
+import {
+  type CurrencyTerms,
+  errorText,
+  fetchDepositAddress,
+  type PendingDeposit,
+  type WalletOperation,
+} from "./wallet-api.ts";
 
 /** Most deposits listed under the address. */
 const DEPOSITS_SHOWN = 10;
@@ -10,9 +17,15 @@ const DEPOSITS_SHOWN = 10;
 export function DepositPanel({
   terms,
   operations,
+  pending,
+  onAddressShown,
 }: {
   terms: CurrencyTerms;
   operations: readonly WalletOperation[];
+  /** This currency's deposits seen and not yet credited. */
+  pending: readonly PendingDeposit[];
+  /** The person may send coins now: the page starts looking for them. */
+  onAddressShown: () => void;
 }) {
   const [address, setAddress] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -24,6 +37,7 @@ export function DepositPanel({
     setError(null);
     try {
       setAddress(await fetchDepositAddress(terms.currency));
+      onAddressShown();
     } catch (failure) {
       setError(errorText(failure));
     } finally {
@@ -80,6 +94,26 @@ export function DepositPanel({
         <p role="alert" className="error">
           {error}
         </p>
+      )}
+      <h3>Deposits on their way</h3>
+      {pending.length === 0 ? (
+        <p className="empty">
+          None. A deposit shows here once it is in a block, counting its confirmations until credited.
+        </p>
+      ) : (
+        <ul className="deposit-list" aria-label={`${terms.currency} deposits on their way`}>
+          {pending.map((deposit) => (
+            <li key={`${deposit.txId}:${deposit.outputIndex}`} data-txid={deposit.txId}>
+              <span className="num">
+                {deposit.amount} {deposit.currency}
+              </span>{" "}
+              <span className="badge wait" data-field="confirmations">
+                {deposit.confirmations} of {deposit.confirmationsNeeded} confirmations
+              </span>
+              <div className="muted txid">tx {deposit.txId}</div>
+            </li>
+          ))}
+        </ul>
       )}
       <h3>Deposits received</h3>
       {deposits.length === 0 ? (

@@ -1,17 +1,21 @@
-// Deposits and withdrawals, newest first (the last OPERATIONS_SHOWN); a withdrawal shows its steps.
-import type { CurrencyTerms, WalletOperation } from "./wallet-api.ts";
-import { withdrawalSteps } from "./withdrawal-steps.ts";
+// Deposits and withdrawals, newest first (the last OPERATIONS_SHOWN); a withdrawal shows its
+// custody steps (withdrawal-steps.ts), or the coarse ones until custody's answer has it.
+import type { CurrencyTerms, CustodyStep, CustodyWithdrawal, WalletOperation } from "./wallet-api.ts";
+import { custodySteps, withdrawalSteps } from "./withdrawal-steps.ts";
 
 function WithdrawalSteps({
   operation,
+  custody,
   confirmations,
 }: {
   operation: WalletOperation;
+  custody: CustodyWithdrawal | undefined;
   confirmations: number;
 }) {
+  const steps = custody === undefined ? withdrawalSteps(operation, confirmations) : custodySteps(custody);
   return (
     <ol className="withdrawal-steps" aria-label={`Steps of withdrawal #${operation.order_id}`}>
-      {withdrawalSteps(operation, confirmations).map((step) => (
+      {steps.map((step) => (
         <li key={step.name} className={`step ${step.state}`} data-state={step.state}>
           <span className="step-name">{step.name}</span>
           {step.detail !== "" && <span className="step-detail">{step.detail}</span>}
@@ -27,12 +31,44 @@ const STATUS_WORDS: Record<WalletOperation["status"], string> = {
   Canceled: "canceled",
 };
 
+/** Custody's step in a word or two for the badge. */
+const CUSTODY_WORDS: Record<CustodyStep, string> = {
+  requested: "requested",
+  held: "requested",
+  awaitingApproval: "awaiting approval",
+  approved: "approved",
+  signing: "signing",
+  signed: "signed",
+  broadcast: "broadcast",
+  confirmed: "confirmed",
+  settled: "settled",
+  rejected: "rejected",
+  failed: "failed",
+  stuck: "held for an operator",
+};
+
+function badgeKind(
+  operation: WalletOperation,
+  custody: CustodyWithdrawal | undefined,
+): "ok" | "bad" | "wait" {
+  if (custody !== undefined)
+    return custody.step === "settled"
+      ? "ok"
+      : custody.step === "rejected" || custody.step === "failed" || custody.step === "stuck"
+        ? "bad"
+        : "wait";
+  return operation.status === "Paid" ? "ok" : operation.status === "Canceled" ? "bad" : "wait";
+}
+
 export function OperationsList({
   operations,
+  withdrawals,
   terms,
   following,
 }: {
   operations: readonly WalletOperation[];
+  /** Custody's view of the withdrawals, by id (wallet_operations' order_id). */
+  withdrawals: ReadonlyMap<number, CustodyWithdrawal>;
   terms: readonly CurrencyTerms[];
   following: boolean;
 }) {
@@ -46,35 +82,43 @@ export function OperationsList({
         <p className="empty">No deposits or withdrawals yet.</p>
       ) : (
         <ul className="operations">
-          {operations.map((op) => (
-            <li
-              key={`${op.type}-${op.operation_id}`}
-              data-kind={op.type}
-              data-order-id={op.order_id}
-              data-status={op.status}
-            >
-              <div className="operation-line">
-                <strong>{op.type === "deposit" ? "Deposit" : `Withdrawal #${op.order_id}`}</strong>
-                <span className="num">
-                  {op.amount} {op.currency}
-                </span>
-                {op.type === "withdraw" && (
-                  <span className="muted">
-                    fee {op.commission}, to {op.crypto_address}
+          {operations.map((op) => {
+            const custody = op.type === "withdraw" ? withdrawals.get(op.order_id) : undefined;
+            return (
+              <li
+                key={`${op.type}-${op.operation_id}`}
+                data-kind={op.type}
+                data-order-id={op.order_id}
+                data-status={op.status}
+                data-step={custody?.step ?? ""}
+              >
+                <div className="operation-line">
+                  <strong>{op.type === "deposit" ? "Deposit" : `Withdrawal #${op.order_id}`}</strong>
+                  <span className="num">
+                    {op.amount} {op.currency}
                   </span>
+                  {op.type === "withdraw" && (
+                    <span className="muted">
+                      fee {op.commission}, to {op.crypto_address}
+                    </span>
+                  )}
+                  <span className={`badge ${badgeKind(op, custody)}`}>
+                    {custody === undefined
+                      ? (STATUS_WORDS[op.status] ?? op.status)
+                      : CUSTODY_WORDS[custody.step]}
+                  </span>
+                  <span className="muted">{new Date(op.created * 1000).toLocaleString()}</span>
+                </div>
+                {op.type === "withdraw" && (
+                  <WithdrawalSteps
+                    operation={op}
+                    custody={custody}
+                    confirmations={confirmationsOf(op.currency)}
+                  />
                 )}
-                <span
-                  className={`badge ${op.status === "Paid" ? "ok" : op.status === "Canceled" ? "bad" : "wait"}`}
-                >
-                  {STATUS_WORDS[op.status] ?? op.status}
-                </span>
-                <span className="muted">{new Date(op.created * 1000).toLocaleString()}</span>
-              </div>
-              {op.type === "withdraw" && (
-                <WithdrawalSteps operation={op} confirmations={confirmationsOf(op.currency)} />
-              )}
-            </li>
-          ))}
+              </li>
+            );
+          })}
         </ul>
       )}
     </section>

@@ -159,3 +159,70 @@ export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
   return "something went wrong";
 }
+
+/** A deposit seen on chain and not yet credited (session API: GET /deposits/pending). */
+export interface PendingDeposit {
+  currency: string;
+  chain: string;
+  txId: string;
+  outputIndex: number;
+  /** Whole coins, what will be credited. */
+  amount: string;
+  confirmations: number;
+  confirmationsNeeded: number;
+  blockHeight: number;
+  seenMs: number;
+}
+
+/** Most pending deposits the page reads (the server's own cap is 50). */
+export const PENDING_DEPOSITS_SHOWN = 50;
+
+export async function fetchPendingDeposits(): Promise<PendingDeposit[]> {
+  const answer = await sessionGet<{ deposits: PendingDeposit[] }>(
+    `/deposits/pending?limit=${PENDING_DEPOSITS_SHOWN}`,
+  );
+  return Array.isArray(answer.deposits) ? answer.deposits.slice(0, PENDING_DEPOSITS_SHOWN) : [];
+}
+
+/** Custody's steps of a withdrawal, in order (src/custody/port.ts WITHDRAWAL_STEPS). */
+export type CustodyStep =
+  | "requested"
+  | "held"
+  | "awaitingApproval"
+  | "approved"
+  | "signing"
+  | "signed"
+  | "broadcast"
+  | "confirmed"
+  | "settled"
+  | "rejected"
+  | "failed"
+  | "stuck";
+
+/** A withdrawal with its custody steps (session API: GET /withdrawals). */
+export interface CustodyWithdrawal {
+  id: number;
+  currency: string;
+  amount: string;
+  fee: string;
+  address: string;
+  step: CustodyStep;
+  approvals: number;
+  approvalsNeeded: number;
+  txId: string | null;
+  confirmations: number;
+  confirmationsNeeded: number | null;
+  reason: string | null;
+  requestedMs: number;
+  history: { step: CustodyStep; atMs: number }[];
+}
+
+/** Withdrawals whose steps the page reads: as many as the history lists (the server allows 50). */
+export const WITHDRAWALS_SHOWN = OPERATIONS_SHOWN;
+
+export async function fetchWithdrawals(): Promise<CustodyWithdrawal[]> {
+  const answer = await sessionGet<{ withdrawals: CustodyWithdrawal[] }>(
+    `/withdrawals?limit=${WITHDRAWALS_SHOWN}`,
+  );
+  return Array.isArray(answer.withdrawals) ? answer.withdrawals.slice(0, WITHDRAWALS_SHOWN) : [];
+}

@@ -1,6 +1,7 @@
 // The wallet (issue 9): balances per currency (live from the private feed's spot/wallet), a
-// currency's deposit address with its QR code and the deposits credited, withdrawals to the address
-// book with the fee, limits and 2FA code, and each withdrawal's steps followed until it settles.
+// currency's deposit address with its QR code, the deposits on their way with their confirmations
+// (followed until credited) and those credited, withdrawals to the address book with the fee,
+// limits and 2FA code, and each withdrawal's custody steps followed until it settles.
 import "./wallet.css";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link } from "../link.tsx";
@@ -11,18 +12,25 @@ import { OperationsList } from "./operations-list.tsx";
 import {
   type AddressEntry,
   type CurrencyTerms,
+  type CustodyWithdrawal,
   errorText,
   fetchAddresses,
   fetchCurrencyTerms,
   fetchOperations,
+  fetchPendingDeposits,
   fetchUserInfo,
+  fetchWithdrawals,
+  type PendingDeposit,
   type UserInfo,
   type WalletOperation,
 } from "./wallet-api.ts";
 import { WithdrawPanel } from "./withdraw-panel.tsx";
-import { isFinal } from "./withdrawal-steps.ts";
+import { isFinal, isSettledStep } from "./withdrawal-steps.ts";
 
-/** How often withdrawals on their way and addresses not yet active are looked at again. */
+/**
+ * How often withdrawals and deposits on their way (and, once a deposit address is shown, deposits
+ * to come) and addresses not yet active are looked at again.
+ */
 const FOLLOW_INTERVAL_MS = 2_000;
 /** Looks before the page stops following (an hour at 2 s); a reload follows again. */
 const MAX_FOLLOW_ROUNDS = 1_800;
@@ -59,6 +67,10 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
   const [terms, setTerms] = useState<CurrencyTerms[]>([]);
   const [info, setInfo] = useState<UserInfo | null>(null);
   const [operations, setOperations] = useState<WalletOperation[]>([]);
+  const [withdrawals, setWithdrawals] = useState<ReadonlyMap<number, CustodyWithdrawal>>(new Map());
+  const [pendingDeposits, setPendingDeposits] = useState<PendingDeposit[]>([]);
+  /** A deposit address was shown: coins may come, so the page looks for them (bounded like the rest). */
+  const [awaitingDeposits, setAwaitingDeposits] = useState(false);
   const [addresses, setAddresses] = useState<AddressEntry[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -66,8 +78,16 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
   const historyTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   const reloadOperations = useCallback(async () => {
+    // wallet_operations lists them; custody's answer has each withdrawal's steps.
+    const [listed, steps] = await Promise.allSettled([fetchOperations(), fetchWithdrawals()]);
+    if (listed.status === "fulfilled") setOperations(listed.value);
+    else setError(errorText(listed.reason));
+    if (steps.status === "fulfilled") setWithdrawals(new Map(steps.value.map((entry) => [entry.id, entry])));
+    else setError(errorText(steps.reason));
+  }, []);
+  const reloadPendingDeposits = useCallback(async () => {
     try {
-      setOperations(await fetchOperations());
+      setPendingDeposits(await fetchPendingDeposits());
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -101,6 +121,7 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
     void reloadBalances();
     void reloadOperations();
     void reloadAddresses();
+    void reloadPendingDeposits();
     // Balances live; a change (a deposit credited, a withdrawal held or settled) reloads the history.
     const unsubscribe = privateFeed().subscribe("spot/wallet", (event, data) => {
       setInfo((current) => applyWalletFrame(current, event, data));
@@ -108,6 +129,7 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
         historyTimer.current = setTimeout(() => {
           historyTimer.current = null;
           void reloadOperations();
+          void reloadPendingDeposits();
         }, HISTORY_RELOAD_DELAY_MS);
     });
     return () => {
@@ -116,11 +138,15 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
       if (historyTimer.current !== null) clearTimeout(historyTimer.current);
       historyTimer.current = null;
     };
-  }, [reloadBalances, reloadOperations, reloadAddresses]);
+  }, [reloadBalances, reloadOperations, reloadAddresses, reloadPendingDeposits]);
 
-  const withdrawalsOnTheirWay = operations.some((op) => !isFinal(op));
+  const withdrawalsOnTheirWay =
+    operations.some((op) => !isFinal(op)) ||
+    [...withdrawals.values()].some((entry) => !isSettledStep(entry.step));
   const addressesWaiting = addresses.some((entry) => !entry.active);
-  const following = (withdrawalsOnTheirWay || addressesWaiting) && followRounds < MAX_FOLLOW_ROUNDS;
+  const depositsToFollow = pendingDeposits.length > 0 || awaitingDeposits;
+  const following =
+    (withdrawalsOnTheirWay || addressesWaiting || depositsToFollow) && followRounds < MAX_FOLLOW_ROUNDS;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: followRounds re-arms the timer after each look.
   useEffect(() => {
@@ -132,6 +158,7 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
         void reloadBalances();
       }
       if (addressesWaiting) void reloadAddresses();
+      if (depositsToFollow) void reloadPendingDeposits();
     }, FOLLOW_INTERVAL_MS);
     return () => clearTimeout(timer);
   }, [
@@ -139,15 +166,21 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
     followRounds,
     withdrawalsOnTheirWay,
     addressesWaiting,
+    depositsToFollow,
     reloadOperations,
     reloadBalances,
     reloadAddresses,
+    reloadPendingDeposits,
   ]);
 
   const onRequested = () => {
     setFollowRounds(0);
     void reloadOperations();
     void reloadBalances();
+  };
+  const onDepositAddressShown = () => {
+    setAwaitingDeposits(true);
+    setFollowRounds(0);
   };
   const onAddressesChanged = () => {
     setFollowRounds(0);
@@ -182,7 +215,13 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
       </section>
       {current !== undefined && (
         <div className="wallet-grid">
-          <DepositPanel key={`deposit-${current.currency}`} terms={current} operations={operations} />
+          <DepositPanel
+            key={`deposit-${current.currency}`}
+            terms={current}
+            operations={operations}
+            pending={pendingDeposits.filter((deposit) => deposit.currency === current.currency)}
+            onAddressShown={onDepositAddressShown}
+          />
           <WithdrawPanel
             key={`withdraw-${current.currency}`}
             terms={current}
@@ -194,10 +233,16 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
           />
         </div>
       )}
-      <OperationsList operations={operations} terms={terms} following={following && withdrawalsOnTheirWay} />
-      {(withdrawalsOnTheirWay || addressesWaiting) && followRounds >= MAX_FOLLOW_ROUNDS && (
-        <p className="muted">Stopped following after an hour: reload the page to see the latest.</p>
-      )}
+      <OperationsList
+        operations={operations}
+        withdrawals={withdrawals}
+        terms={terms}
+        following={following && withdrawalsOnTheirWay}
+      />
+      {(withdrawalsOnTheirWay || addressesWaiting || depositsToFollow) &&
+        followRounds >= MAX_FOLLOW_ROUNDS && (
+          <p className="muted">Stopped following after an hour: reload the page to see the latest.</p>
+        )}
     </div>
   );
 }

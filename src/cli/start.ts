@@ -117,6 +117,7 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
     `Bulwark listening on ${server.url}  (data dir ${dataDir})`,
     `  ${server.listenNote}`,
     `  ${recoveryText(recovery)}`,
+    `  web site: ${server.url}/  (markets, trade, wallet, account, status, reserves; operator console: ${server.url}/console)`,
     `  EXMO REST: ${server.url}/v1.1/…  WebSocket: ${server.url.replace(/^http/, "ws")}/v1/public, /v1/private`,
     `  API docs: ${server.url}/docs  health: ${server.url}/health`,
     `  operator API: ${server.operatorSocket}  (\`bulwark <command> --data-dir ${dataDir}\` goes through it)`,

@@ -38,7 +38,8 @@ function scryptMemoryBytes(params: ScryptParams): number {
   return 128 * 2 ** params.logN * params.blockSize;
 }
 
-function paramsProblem(params: ScryptParams): string | null {
+/** Which parameter is outside SCRYPT_LIMITS (or "memory"), or null when all are within them. */
+export function scryptParamsProblem(params: ScryptParams): string | null {
   const { logN, blockSize, parallelization } = params;
   if (!Number.isInteger(logN) || logN < SCRYPT_LIMITS.minLogN || logN > SCRYPT_LIMITS.maxLogN) return "logN";
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > SCRYPT_LIMITS.maxBlockSize)
@@ -87,7 +88,7 @@ export async function hashPassword(
   password: string,
   params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
 ): Promise<string> {
-  const problem = paramsProblem(params);
+  const problem = scryptParamsProblem(params);
   if (problem !== null) throw new RangeError(`scrypt parameter out of bounds: ${problem}`);
   const bytes = passwordBytes(password);
   if (bytes === null) throw new RangeError(`password must be 1..${MAX_PASSWORD_BYTES} bytes`);
@@ -106,7 +107,7 @@ function parseStored(stored: string): StoredHash {
   const match = typeof stored === "string" ? STORED.exec(stored) : null;
   if (match === null) throw new Error("stored password hash is malformed");
   const params = { logN: Number(match[1]), blockSize: Number(match[2]), parallelization: Number(match[3]) };
-  const problem = paramsProblem(params);
+  const problem = scryptParamsProblem(params);
   if (problem !== null) throw new Error(`stored password hash has out-of-bounds ${problem}`);
   return { params, salt: Buffer.from(match[4], "base64"), hash: Buffer.from(match[5], "base64") };
 }

@@ -11,7 +11,12 @@ import {
   type AddressRules,
 } from "../accounts/account-service.ts";
 import type { Accounts, AddressBookEntry, UserRecord, UserStatus } from "../accounts/accounts.ts";
-import { hashPassword, passwordPolicyProblem } from "../accounts/passwords.ts";
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  hashPassword,
+  passwordPolicyProblem,
+  type ScryptParams,
+} from "../accounts/passwords.ts";
 import type { SecretBox } from "../accounts/secret-box.ts";
 import type { UnstampedCommand } from "../core/commands.ts";
 import { MAX_REASON_LENGTH } from "../core/commands.ts";
@@ -27,6 +32,8 @@ import {
   CustodyError,
   type CustodyErrorCode,
   type CustodyPort,
+  MAX_SWEEPS_LISTED,
+  type SweepView,
   WITHDRAWAL_STEPS,
   type WithdrawalStep,
   type WithdrawalView,
@@ -142,6 +149,8 @@ export interface AddressBookListing {
 /** Most withdrawals one `withdrawal list` returns, and its default. */
 export const MAX_WITHDRAWAL_LIST = 1_000;
 export const DEFAULT_WITHDRAWAL_LIST = 100;
+/** Sweeps one `custody sweeps` lists when no limit is given (at most MAX_SWEEPS_LISTED). */
+const DEFAULT_SWEEP_LIST = 50;
 /** Longest address taken (the store's bound). */
 const MAX_ADDRESS_LENGTH = 256;
 const CURRENCY_CODE = /^[A-Z0-9]{1,16}$/;
@@ -158,6 +167,8 @@ export class OperatorActions {
     /** The simulated chains (embedded mode); null when they are off (`start --no-devnet`). */
     private readonly devnet: DevnetControl | null = null,
     custody: CustodyPort | null = null,
+    /** scrypt cost of the passwords these actions hash (users, console operators); tests lower it. */
+    private readonly passwordScrypt: ScryptParams = DEFAULT_SCRYPT_PARAMS,
   ) {
     this.custody = custody;
   }
@@ -291,7 +302,7 @@ export class OperatorActions {
     const email = checkEmail(input.email);
     const created = await this.accounts.createUser({
       email,
-      passwordHash: await hashPassword(input.password),
+      passwordHash: await hashPassword(input.password, this.passwordScrypt),
       createdMs: this.clock(),
     });
     if (!created.ok) throw new OperatorError("conflict", `a user with email ${email} already exists`);
@@ -840,6 +851,24 @@ export class OperatorActions {
     return { withdrawals };
   }
 
+  /** Custody's sweeps (deposit addresses → hot, hot → cold, gas top-ups, rotations), newest first. */
+  async listSweeps(input: { chain?: string; limit?: number }): Promise<{ sweeps: SweepView[] }> {
+    const port = this.custodyPort();
+    const limit = input.limit ?? DEFAULT_SWEEP_LIST;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_SWEEPS_LISTED)
+      throw new OperatorError(
+        "invalid",
+        `limit must be a whole number 1..${MAX_SWEEPS_LISTED}, got ${String(limit)}`,
+      );
+    if (port.sweeps === undefined) throw new OperatorError("notFound", "this custody keeps no sweeps");
+    const sweeps = port.sweeps.bind(port);
+    const chain =
+      input.chain === undefined || input.chain.trim() === "" ? undefined : this.custodyChainName(input.chain);
+    return {
+      sweeps: await this.custodyCall(() => sweeps({ ...(chain === undefined ? {} : { chain }), limit })),
+    };
+  }
+
   /**
    * A user's own withdrawal asked at the CLI (or, later, the web): proved by the user's TOTP code,
    * with every check of withdraw_crypt (custody's one implementation). Audited with the actor.
@@ -910,6 +939,7 @@ export class OperatorActions {
     return new ConsoleAdminActions({
       exchange: this.exchange,
       clock: this.clock,
+      passwordScrypt: this.passwordScrypt,
       audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
     });
   }

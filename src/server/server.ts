@@ -11,6 +11,7 @@
 
 import { readFileSync } from "node:fs";
 import pino from "pino";
+import { DEFAULT_SCRYPT_PARAMS, type ScryptParams, scryptParamsProblem } from "../accounts/passwords.ts";
 import { loadServerKey } from "../accounts/server-key.ts";
 import { DEMO_ADDRESS_ACTIVATION_DELAY_MS } from "../custody/config.ts";
 import type { CustodyService } from "../custody/custody-service.ts";
@@ -123,6 +124,12 @@ export interface ExchangeServerOptions extends WebhookOptions {
   addressActivationDelayMs?: number;
   /** Milliseconds withdrawals wait after a 2FA or password change: default 24 h, in demo mode the same as the address delay. */
   securityChangeLockMs?: number;
+  /**
+   * scrypt cost of the passwords this server hashes (sign-ups, users and console operators it
+   * creates, the demo's, the logins' timing dummies); default the production cost, tests lower it.
+   * An option only, never the environment: a production server must not be weakened by its env.
+   */
+  passwordScrypt?: ScryptParams;
 }
 
 export interface DemoInfo {
@@ -267,6 +274,10 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
   const env = options.env ?? process.env;
   const logger = options.logger ?? pino({ level: env.BULWARK_LOG_LEVEL ?? "warn" });
   const clock = options.clock ?? Date.now;
+  const passwordScrypt = options.passwordScrypt ?? DEFAULT_SCRYPT_PARAMS;
+  const scryptProblem = scryptParamsProblem(passwordScrypt);
+  if (scryptProblem !== null)
+    throw new RangeError(`passwordScrypt out of bounds (SCRYPT_LIMITS): ${scryptProblem}`);
   ensurePrivateDataDir(options.dataDir);
   const lock: DataDirLock = acquireDataDirLock(options.dataDir, "server");
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
@@ -341,7 +352,14 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       cleanups.push(() => stopCustody.stop());
     }
 
-    const actions = new OperatorActions(exchange, serverKey.secretBox, clock, devnet, custody);
+    const actions = new OperatorActions(
+      exchange,
+      serverKey.secretBox,
+      clock,
+      devnet,
+      custody,
+      passwordScrypt,
+    );
     actions.setWalletRotation(walletRotation);
     actions.setIncidents(incidents.service);
     // Proof of reserves: liabilities from the core, the on-chain figure from custody (src/server/reserves.ts).
@@ -365,7 +383,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       incidents: incidents.service,
       reserves,
       // The session's address book checks currencies and addresses as the operator's does.
-      session: { addressRules: actions.addressRules },
+      session: { addressRules: actions.addressRules, passwordScrypt },
       // The WebSocket gateway attaches to this server just below.
       webSocketConnections: () => webSocket.connectionCount,
     });
@@ -386,6 +404,7 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
         exchange,
         secure: tls !== undefined,
         clock,
+        passwordScrypt,
         verifyCore: () => verifyCore(exchange.internals.core),
       });
     const { port } = await gateway.listen();

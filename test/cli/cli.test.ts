@@ -12,6 +12,9 @@ import { OPERATOR_SOCKET_FILE_NAME } from "../../src/server/operator-listeners.t
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { bulwarkIn, bulwarkText, newDataDir, type Run } from "./harness.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 const OPERATOR_TOKEN = "operator-token-for-cli-tests-0123456789";
 
 function expectFailure(run: Run, kind: string, message?: RegExp): void {
@@ -87,6 +90,7 @@ describe.each([
         host: "127.0.0.1",
         demo: false,
         env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+        passwordScrypt: FAST_PASSWORD_SCRYPT,
       });
   });
 

@@ -8,6 +8,9 @@ import { CONSOLE_PREFIX } from "../../src/operator/console/console-api.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { bulwarkIn, newDataDir, type Run } from "../cli/harness.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 const PASSWORD = "operator-cli-password";
 
 function expectFailure(run: Run, kind: string, message?: RegExp): void {
@@ -95,7 +98,13 @@ describe("bulwark operator, offline", () => {
 describe("bulwark operator, against a running server", () => {
   it("goes through the socket; the console on the public port logs the operator in until disabled", async () => {
     const dataDir = newDataDir("bulwark-operator-cli-live-");
-    server = await startExchangeServer({ dataDir, port: 0, demo: false, devnet: false });
+    server = await startExchangeServer({
+      dataDir,
+      port: 0,
+      demo: false,
+      devnet: false,
+      passwordScrypt: FAST_PASSWORD_SCRYPT,
+    });
     const bulwark = (args: string[], stdin = "") => bulwarkIn(dataDir, args, stdin);
     expect(
       (

@@ -4,14 +4,16 @@
 // beside the data dir, the same after a restart, and the hot wallet swept down to its cap.
 
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_SCRYPT_PARAMS } from "../../src/accounts/passwords.ts";
 import type { CustodyService } from "../../src/custody/custody-service.ts";
 import { readColdAddress } from "../../src/server/custody.ts";
 import { coldWalletsOf, demoColdKeystoreDir, demoColdRoot } from "../../src/server/demo/cold-wallet.ts";
 import { DEMO_MAKER_EMAIL, DEMO_TRADER_EMAIL } from "../../src/server/demo/demo-accounts.ts";
+import { DEMO_OPERATORS } from "../../src/server/demo/demo-operators.ts";
 import { LEVELS_PER_SIDE } from "../../src/server/demo/market-maker.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { getUserByEmail } from "../../src/store/accounts.ts";
@@ -97,6 +99,21 @@ describe("demo mode", () => {
     const server = await start(directory);
     const demo = server.demo!;
     expect(demo.apiKey.keyId).toMatch(/^K-[0-9a-f]{40}$/);
+    // The one demo start at the production scrypt cost (every other test server passes a low
+    // passwordScrypt): without the option, the demo's users and operators are hashed at the default.
+    const { logN, blockSize, parallelization } = DEFAULT_SCRYPT_PARAMS;
+    const productionPrefix = `$scrypt$ln=${logN},r=${blockSize},p=${parallelization}$`;
+    const db = server.exchange.internals.store.db;
+    expect((await getUserByEmail(db, DEMO_TRADER_EMAIL))!.passwordHash.startsWith(productionPrefix)).toBe(
+      true,
+    );
+    expect((await getUserByEmail(db, DEMO_MAKER_EMAIL))!.passwordHash.startsWith(productionPrefix)).toBe(
+      true,
+    );
+    for (const { email } of DEMO_OPERATORS)
+      expect(
+        (await server.exchange.operators.byEmail(email))!.passwordHash.startsWith(productionPrefix),
+      ).toBe(true);
 
     // The demo's cold wallet: an address per chain in custody/<chain>.cold.json, its keystore
     // beside the data dir (never inside it).
@@ -179,6 +196,21 @@ describe("demo mode", () => {
       availableUnits: 10_000_000_000,
       heldUnits: 0,
     });
+  });
+
+  it("refuses a passwordScrypt outside SCRYPT_LIMITS before touching the data dir", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "bulwark-demo-"));
+    directories.push(directory);
+    for (const passwordScrypt of [
+      { logN: 9, blockSize: 8, parallelization: 1 },
+      { logN: 10, blockSize: 0, parallelization: 1 },
+      { logN: 10, blockSize: 8, parallelization: 1.5 },
+      { logN: 20, blockSize: 16, parallelization: 1 },
+    ])
+      await expect(startExchangeServer({ dataDir: directory, port: 0, passwordScrypt })).rejects.toThrow(
+        /passwordScrypt out of bounds/,
+      );
+    expect(readdirSync(directory)).toEqual([]);
   });
 
   it("starts without demo accounts when demo is off", async () => {

@@ -13,6 +13,9 @@ import { advanceNonce, createApiKey, createUser, lastNonce } from "../../src/sto
 import { balancesOfUser, openOrdersOfUser, tradesOfMarket } from "../../src/store/queries.ts";
 import { limitOrder } from "../support/orders.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 const OPERATOR_TOKEN = "test-operator-token-0123456789abcdef";
 const directories: string[] = [];
 const servers: ExchangeServer[] = [];
@@ -204,6 +207,7 @@ describe("startExchangeServer with TLS", () => {
       demo: false,
       tls: { certPath, keyPath },
       env: { BULWARK_OPERATOR_TOKEN: OPERATOR_TOKEN },
+      passwordScrypt: FAST_PASSWORD_SCRYPT,
     });
     servers.push(server);
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
+import type { ScryptParams } from "../../src/accounts/passwords.ts";
 import { DEFAULT_WEB_ROOT } from "../../src/gateway/http/web.ts";
 import {
   type ExchangeServer,
@@ -17,6 +18,8 @@ import {
 export const CHROMIUM = "/usr/bin/chromium";
 export const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "web");
 export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789abcdef";
+/** The cheapest scrypt SCRYPT_LIMITS allows: every demo account, sign-up and login hashes at it (test/server/server-demo.test.ts checks the production default). */
+export const FAST_PASSWORD_SCRYPT: ScryptParams = { logN: 10, blockSize: 8, parallelization: 1 };
 
 export interface WebHarness {
   server: ExchangeServer;
@@ -51,6 +54,7 @@ export async function startWebHarness(
       devnet: false,
       rateLimit: false,
       env: { BULWARK_OPERATOR_TOKEN: TEST_OPERATOR_TOKEN },
+      passwordScrypt: FAST_PASSWORD_SCRYPT,
       ...options,
     }),
     chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] }),

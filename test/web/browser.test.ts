@@ -11,6 +11,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_WEB_ROOT } from "../../src/gateway/http/web.ts";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
+import { FAST_PASSWORD_SCRYPT } from "./browser-harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "web");
@@ -37,6 +38,7 @@ beforeAll(async () => {
       // No devnet chains nor custody: the pages read market data only, and a devnet start costs seconds.
       devnet: false,
       env: { BULWARK_OPERATOR_TOKEN: "test-operator-token-0123456789abcdef" },
+      passwordScrypt: FAST_PASSWORD_SCRYPT,
     }),
     chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] }),
   ]);

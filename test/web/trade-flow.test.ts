@@ -8,8 +8,16 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OperatorClient } from "../../src/cli/remote.ts";
+import { DEMO_TRADER_EMAIL } from "../../src/server/demo/demo-accounts.ts";
+import { DEMO_OPERATORS } from "../../src/server/demo/demo-operators.ts";
 import { sumDecimals } from "../../web/src/decimal.ts";
-import { newPersonPage, screenshot, startWebHarness, type WebHarness } from "./browser-harness.ts";
+import {
+  FAST_PASSWORD_SCRYPT,
+  newPersonPage,
+  screenshot,
+  startWebHarness,
+  type WebHarness,
+} from "./browser-harness.ts";
 
 const EMAIL = "trader-web@example.com";
 const PASSWORD = "correct horse battery";
@@ -98,6 +106,14 @@ describe("trading in the browser", () => {
     await page.getByRole("button", { name: "Sign up", exact: true }).click();
     await expect.poll(() => new URL(page.url()).pathname, POLL).toBe("/trade/BTC_USD");
     await expect.poll(() => page.locator(".session-links .who").textContent(), POLL).toBe(EMAIL);
+    // The server's passwordScrypt reached the sign-up, the demo accounts and the console operators.
+    const { logN, blockSize, parallelization } = FAST_PASSWORD_SCRYPT;
+    const fastPrefix = `$scrypt$ln=${logN},r=${blockSize},p=${parallelization}$`;
+    const { exchange } = harness.server;
+    for (const email of [EMAIL, DEMO_TRADER_EMAIL])
+      expect((await exchange.accounts.userByEmail(email))?.passwordHash.startsWith(fastPrefix)).toBe(true);
+    for (const { email } of DEMO_OPERATORS)
+      expect((await exchange.operators.byEmail(email))?.passwordHash.startsWith(fastPrefix)).toBe(true);
   });
 
   it("shows funds, fills the price from the book, places, shows and cancels orders", async () => {

@@ -44,6 +44,7 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         custody's back; default destination a fresh address
   custody status [--chain C]   wallets, signers, balances, each chain's breaker and last reconciliation
   custody reconciliations --chain C [--limit N]   the chain's last reconciliations, newest first (default 20)
+  custody sweeps [--chain C] [--limit N]   deposit → hot, hot → cold, gas top-ups, rotations; newest first (default 50, at most 200)
   breaker status               each chain's breaker: closed or tripped (cause, when, by whom, incident)
   breaker trip --chain C|--all --reason R [--incident N]
         stops the chain (or every chain): signer halted, withdrawals, sweeps and refills paused;

@@ -1,8 +1,8 @@
-// `bulwark custody status` and `bulwark withdrawal list|approve|reject`: custody as the operator
+// `bulwark custody status|sweeps` and `bulwark withdrawal list|approve|reject`: custody as the operator
 // sees it through OperatorActions (custody's port). Custody runs inside the server, so offline
 // these answer that it is not running. Entries of commands.ts's table.
 
-import type { ChainCustodyStatus, WithdrawalView } from "../custody/port.ts";
+import type { ChainCustodyStatus, SweepView, WithdrawalView } from "../custody/port.ts";
 import { type Cli, CliError, required } from "./args.ts";
 import { type OperatorCommand, table } from "./commands.ts";
 
@@ -72,6 +72,40 @@ export const CUSTODY_COMMANDS = {
         `/custody/status${input.chain === undefined ? "" : `?chain=${encodeURIComponent(input.chain)}`}`,
       ),
     print: (result) => ({ fields: result, text: statusText(result.chains) }),
+  }),
+  "custody sweeps": command({
+    needs: "store",
+    input: (cli) => ({
+      chain: cli.values.chain,
+      limit: cli.values.limit === undefined ? undefined : wholeNumber(cli, "limit"),
+    }),
+    offline: (actions, _actor, input) => actions.listSweeps(input),
+    remote: (client, input) => {
+      const query = new URLSearchParams();
+      if (input.chain !== undefined) query.set("chain", input.chain);
+      if (input.limit !== undefined) query.set("limit", String(input.limit));
+      const text = query.toString();
+      return client.get<{ sweeps: SweepView[] }>(`/custody/sweeps${text === "" ? "" : `?${text}`}`);
+    },
+    print: (result) => ({
+      fields: result,
+      text:
+        result.sweeps.length === 0
+          ? "(no sweeps)"
+          : table(
+              result.sweeps.map((sweep) => ({
+                chain: sweep.chain,
+                kind: sweep.kind,
+                amount: `${sweep.amount} ${sweep.currency}`,
+                fee: `${sweep.fee} ${sweep.feeAsset}`,
+                from: sweep.sourceAddress ?? sweep.from,
+                to: sweep.to,
+                step: sweep.reason === null ? sweep.step : `${sweep.step}: ${sweep.reason}`,
+                txId: sweep.txId ?? "",
+                created: new Date(sweep.createdMs).toISOString(),
+              })),
+            ),
+    }),
   }),
   "withdrawal list": command({
     needs: "store",

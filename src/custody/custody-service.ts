@@ -36,8 +36,10 @@ import {
   CustodyError,
   type CustodyPort,
   type CustodyStatusReport,
+  MAX_SWEEPS_LISTED,
   type ReconciliationResult,
   type ReserveAddressReport,
+  type SweepView,
   type WithdrawalRequest,
   type WithdrawalStep,
   type WithdrawalView,
@@ -1241,6 +1243,45 @@ export class CustodyService implements CustodyPort, ColdRefillPort {
     const view = await this.breakerBoard.resume(request);
     void this.tick();
     return view;
+  }
+
+  async sweeps(input: { chain?: string; limit: number }): Promise<SweepView[]> {
+    const { chain, limit } = input;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_SWEEPS_LISTED)
+      throw new CustodyError("invalidRequest", `limit must be a whole number 1..${MAX_SWEEPS_LISTED}`);
+    const custody = chain === undefined ? undefined : this.chains.get(chain);
+    if (chain !== undefined && custody === undefined)
+      throw new CustodyError(
+        "notFound",
+        `custody has no chain ${String(chain).slice(0, 40)}; its chains are ${[...this.chains.keys()].join(", ")}`,
+      );
+    const chains = custody === undefined ? [...this.chains.values()] : [custody];
+    // Each journal holds at most MAX_JOBS unfinished and 200 finished jobs: sorting them all is bounded.
+    return chains
+      .flatMap((one) => one.transfers.all().map((job) => ({ one, job })))
+      .sort((a, b) => b.job.createdMs - a.job.createdMs || b.job.updatedMs - a.job.updatedMs)
+      .slice(0, limit)
+      .map(({ one, job }): SweepView => {
+        const { chainDecimals, feeAsset, config } = one.parts;
+        return {
+          sweepId: job.jobId,
+          chain: config.chain,
+          kind: job.kind,
+          currency: job.asset,
+          amount: formatUnits(BigInt(job.amount), chainDecimals.get(job.asset) ?? 0),
+          fee: formatUnits(BigInt(job.fee), chainDecimals.get(feeAsset) ?? 0),
+          feeAsset,
+          from: job.from,
+          to: job.to,
+          sourceAddress: job.sourceAddress ?? null,
+          toAddress: job.intent.to,
+          step: job.step,
+          txId: job.txId,
+          reason: job.reason,
+          createdMs: job.createdMs,
+          updatedMs: job.updatedMs,
+        };
+      });
   }
 
   async reconciliations(chain: string, limit: number): Promise<ReconciliationResult[]> {

@@ -155,6 +155,48 @@ export interface PendingDepositView {
   seenMs: number;
 }
 
+/** Most sweeps `sweeps` answers in one call. */
+export const MAX_SWEEPS_LISTED = 200;
+
+/**
+ * Transfers between the exchange's own wallets on one chain (src/custody/internal-transfers.ts):
+ * depositSweep (a deposit address → hot), sweepToCold (hot above its cap → cold), refillGas (hot →
+ * a token deposit address, the gas its token sweep pays), rotateHot (a rotated-out hot → the new one).
+ */
+export const SWEEP_KINDS = ["depositSweep", "sweepToCold", "refillGas", "rotateHot"] as const;
+export type SweepKind = (typeof SWEEP_KINDS)[number];
+
+/** A transfer's steps: each persisted before the next; recorded = on the books, once. */
+export const SWEEP_STEPS = ["signing", "signed", "broadcast", "confirmed", "recorded", "failed"] as const;
+export type SweepStep = (typeof SWEEP_STEPS)[number];
+
+/** One sweep as custody's journal holds it (the unfinished ones and the last finished ones per chain). */
+export interface SweepView {
+  /** The job's id (its intent's id, 32 hex digits). */
+  sweepId: string;
+  chain: string;
+  kind: SweepKind;
+  /** The chain asset moved (BTC, ETH, USDT). */
+  currency: string;
+  /** Whole coins arriving at the destination, at the chain's full precision. */
+  amount: string;
+  /** The network fee, whole coins of `feeAsset`. */
+  fee: string;
+  feeAsset: string;
+  /** The wallet accounts on the books: walletDepositAddresses, walletHot, walletCold. */
+  from: string;
+  to: string;
+  /** The deposit address swept (or topped up with gas); null for hot → cold and rotations. */
+  sourceAddress: string | null;
+  toAddress: string;
+  step: SweepStep;
+  txId: string | null;
+  /** Why it failed (never signed, or refused at broadcast: nothing moved). */
+  reason: string | null;
+  createdMs: number;
+  updatedMs: number;
+}
+
 export interface ChainCustodyStatus {
   chain: string;
   currencies: string[];
@@ -316,6 +358,11 @@ export interface CustodyPort extends Partial<ColdRefillPort> {
   resumeBreaker(request: BreakerResumeRequest): Promise<BreakerView>;
   /** The chain's last reconciliations, newest first, at most `limit` (≤ 1,000). */
   reconciliations(chain: string, limit: number): Promise<ReconciliationResult[]>;
+  /**
+   * Sweeps of one chain or all, newest first (by creation), at most `limit` (1..MAX_SWEEPS_LISTED).
+   * Optional so a test double need not have one; CustodyService has it.
+   */
+  sweeps?(input: { chain?: string; limit: number }): Promise<SweepView[]>;
   /**
    * Every exchange address with its confirmed coins per currency, read from the chain now (proof
    * of reserves). Optional so a test double need not have one; CustodyService has it.

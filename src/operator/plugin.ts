@@ -124,6 +124,10 @@ const withdrawalListQuery = z
   })
   .strict();
 const withdrawalParams = z.object({ withdrawalId: wholeNumberText });
+/** The limit's range and the chain are checked by OperatorActions (same message offline and here). */
+const sweepListQuery = z
+  .object({ chain: z.string().max(100).optional(), limit: wholeNumberText.optional() })
+  .strict();
 const withdrawalRejectBody = z.object({ reason: text }).strict();
 const withdrawalRequestBody = z
   .object({
@@ -424,6 +428,7 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   app.get("/custody/status", async (request) =>
     actions.custodyStatus(parse(custodyStatusQuery, request.query)),
   );
+  app.get("/custody/sweeps", async (request) => actions.listSweeps(parse(sweepListQuery, request.query)));
   app.get("/withdrawals", async (request) => {
     const query = parse(withdrawalListQuery, request.query);
     if (query.limit !== undefined && (query.limit < 1 || query.limit > MAX_WITHDRAWAL_LIST))

@@ -39,6 +39,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly OperatorRole[]>> = {
   "GET /breakers": ALL,
   "GET /custody/reconciliations": ALL,
   "GET /custody/status": ALL,
+  "GET /custody/sweeps": ALL,
   "GET /insurance": ALL,
   "GET /reserves": ALL,
   "GET /reserves/proof": ALL,

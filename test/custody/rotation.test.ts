@@ -25,6 +25,9 @@ const PASSPHRASE = "rotation test passphrase 0123";
 const EMAIL = "rita@example.com";
 const DESTINATION = addressOfKey(new UtxoDevnet(), privateKeyFromSeed("rotation-destination"));
 const MAX_ROUNDS = 150;
+/** The users' password hashes are not what this file tests: the cheapest cost SCRYPT_LIMITS allows
+ * (the default cost took ~0.7 s for the user's hash and the server's start-up timing dummy). */
+const CHEAP_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
 
 let dataDir: string;
 let server: ExchangeServer;
@@ -45,6 +48,7 @@ beforeAll(async () => {
     demo: false,
     devnetBlockMs: 0,
     custodyTickMs: 60_000,
+    passwordScrypt: CHEAP_PASSWORD_SCRYPT,
     env: {
       BULWARK_OPERATOR_TOKEN: "operator-token-for-rotation-tests-01",
       BULWARK_SIGNER_PASSPHRASE: PASSPHRASE,

@@ -1,7 +1,7 @@
 // The SQLite projector in a worker thread: the same store as the in-process projector, across a
 // restart, errors surfaced to the main thread, and close() letting the write in flight finish.
 
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ProjectorBatch } from "../../src/store/projection.ts";
 import { ProjectorQueue } from "../../src/store/projector-queue.ts";
 import { ProjectorThreadError, WorkerProjector } from "../../src/store/projector-worker.ts";
@@ -36,6 +36,22 @@ describe("WorkerProjector (SQLite)", () => {
     for (const test of opened) await test.dispose();
     workers = [];
     opened = [];
+  });
+
+  // A worker thread costs ~0.6 s to start from source (tsx in the thread): the last two tests
+  // share one on a store of their own. The first user finds the store empty (tests run in order).
+  let shared: Promise<{ test: TestStore; worker: WorkerProjector }> | null = null;
+  const sharedWorker = () =>
+    (shared ??= (async () => {
+      const test = await openTestStore("sqlite");
+      if (test.store.sqliteFile === null) throw new Error("expected a SQLite store");
+      return { test, worker: await WorkerProjector.open(test.store.sqliteFile) };
+    })());
+  afterAll(async () => {
+    if (shared === null) return;
+    const { test, worker } = await shared;
+    await worker.close();
+    await test.dispose();
   });
 
   it("keeps the store equal to the core through a queue, across a restart, with replayed batches", async () => {
@@ -87,8 +103,7 @@ describe("WorkerProjector (SQLite)", () => {
   });
 
   it("surfaces a failed write as an error of applyBatch, rolled back, and keeps working", async () => {
-    const test = await open();
-    const worker = await startWorker(test.store.sqliteFile);
+    const { test, worker } = await sharedWorker();
     // Skipping the setup: the projector refuses events about orders it never saw.
     const tail = merged(RUN.batches.slice(Math.floor(RUN.batches.length / 2)));
     await expect(worker.applyBatch(tail)).rejects.toBeInstanceOf(ProjectorThreadError);
@@ -99,8 +114,7 @@ describe("WorkerProjector (SQLite)", () => {
   });
 
   it("refuses a second batch while one is in flight (the queue sends one at a time)", async () => {
-    const test = await open();
-    const worker = await startWorker(test.store.sqliteFile);
+    const { worker } = await sharedWorker();
     const first = worker.applyBatch(RUN.batches[0]);
     await expect(worker.applyBatch(RUN.batches[1])).rejects.toThrow(/in flight/);
     await first;

@@ -17,6 +17,9 @@ import { DEFAULT_SCRYPT } from "../../src/signer/keystore.ts";
 import { SMALL_SCRYPT } from "../signer/helpers.ts";
 import { bulwarkIn, newDataDir, type Run } from "./harness.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 const PASSPHRASE = "cold-cli signer passphrase 0123";
 const COLD_PASSPHRASE = "cold wallet passphrase 4567";
 const EMAIL = "frank@example.com";
@@ -175,6 +178,7 @@ describe("bulwark cold: keygen → set-address → refill → approve ×2 → ex
       demo: false,
       devnetBlockMs: 0,
       custodyTickMs: 60_000,
+      passwordScrypt: FAST_PASSWORD_SCRYPT,
       env: {
         BULWARK_OPERATOR_TOKEN: "operator-token-for-cold-cli-tests-0001",
         BULWARK_SIGNER_PASSPHRASE: PASSPHRASE,

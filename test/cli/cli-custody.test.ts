@@ -13,6 +13,9 @@ import { initWallet } from "../../src/server/signers.ts";
 import { SMALL_SCRYPT } from "../signer/helpers.ts";
 import { bulwarkIn, bulwarkText, newDataDir, type Run } from "./harness.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 const PASSPHRASE = "custody-cli passphrase 0123";
 const EMAIL = "erin@example.com";
 const DESTINATION = addressOfKey(new UtxoDevnet(), privateKeyFromSeed("cli-custody-destination"));
@@ -76,6 +79,7 @@ describe("bulwark custody and withdrawal, through a running server's operator so
       demo: false,
       devnetBlockMs: 0,
       clock: () => Date.now() + clockOffsetMs,
+      passwordScrypt: FAST_PASSWORD_SCRYPT,
       env: {
         BULWARK_OPERATOR_TOKEN: "operator-token-for-custody-cli-tests-01",
         BULWARK_SIGNER_PASSPHRASE: PASSPHRASE,

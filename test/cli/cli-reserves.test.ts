@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
 import { bulwarkIn, newDataDir, type Run } from "./harness.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 let dataDir: string;
 let server: ExchangeServer;
 let userId: number;
@@ -47,7 +50,13 @@ async function signedPost(path: string, params: Record<string, string>): Promise
 
 beforeAll(async () => {
   dataDir = newDataDir("bulwark-cli-reserves-");
-  server = await startExchangeServer({ dataDir, port: 0, demo: false, devnet: false });
+  server = await startExchangeServer({
+    dataDir,
+    port: 0,
+    demo: false,
+    devnet: false,
+    passwordScrypt: FAST_PASSWORD_SCRYPT,
+  });
   const created = await bulwarkIn(
     dataDir,
     ["user create", "--email", "alice@example.com"].flatMap((a) => a.split(" ")),

@@ -17,6 +17,9 @@ import { type ExchangeServer, startExchangeServer } from "../../src/server/serve
 import { openStore, type Store } from "../../src/store/open-store.ts";
 import { bulwarkIn, bulwarkText, newDataDir, type Run } from "./harness.ts";
 
+/** The cheapest scrypt SCRYPT_LIMITS allows for the passwords the server hashes (test/server/server-demo.test.ts checks the default). */
+const FAST_PASSWORD_SCRYPT = { logN: 10, blockSize: 8, parallelization: 1 };
+
 const EMAIL = "carol@example.com";
 const BTC_ADDRESS = addressOfKey(new UtxoDevnet(), privateKeyFromSeed("cli-security-btc"));
 const ETH_ADDRESS = addressOfKey(new AccountDevnet(), privateKeyFromSeed("cli-security-eth"));
@@ -79,6 +82,7 @@ describe.each([
         demo: false,
         devnetBlockMs: 0,
         env: { BULWARK_OPERATOR_TOKEN: "operator-token-for-security-tests-0123" },
+        passwordScrypt: FAST_PASSWORD_SCRYPT,
       });
     const created = await bulwarkIn(dataDir, ["user", "create", "--email", EMAIL], "correct horse battery\n");
     expect(created.json.ok).toBe(true);

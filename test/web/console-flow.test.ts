@@ -228,6 +228,10 @@ describe("operator console", () => {
     await eventually(() => admin.getByRole("article", { name: "Chain devnet-btc" }).textContent()).toMatch(
       /Scanner height\d+/,
     );
+    // The demo funded its users by deposits at start: custody has swept them into hot by now.
+    const btcSweeps = admin.getByRole("region", { name: "Sweeps on devnet-btc" });
+    await eventually(() => btcSweeps.locator("tbody tr").count(), SETTLED_WITHIN_MS).toBeGreaterThan(0);
+    await eventually(() => btcSweeps.textContent()).toMatch(/deposit → hot[0-9.]+ BTC/);
     await screenshot(admin, "console-wallets");
 
     // The other sections load for the admin, moving by the console's own navigation.

@@ -1,5 +1,6 @@
 // Wallets per chain (custody's status: scanner height, hot / cold / in flight on the chain and on
-// the books, hot cap, the signer's budget left) and cold → hot refills with their approvals.
+// the books, hot cap, the signer's budget left, the recent sweeps) and cold → hot refills with
+// their approvals.
 import { type FormEvent, useState } from "react";
 import {
   type ChainCustodyStatus,
@@ -26,6 +27,105 @@ import {
 const REFRESH_MS = 3_000;
 /** Refills shown, newest first. */
 const MAX_REFILLS_SHOWN = 50;
+/** Sweeps shown per chain, newest first (the operator API lists at most 200). */
+const SWEEPS_SHOWN_PER_CHAIN = 10;
+
+/** One sweep as GET /custody/sweeps answers it (src/custody/port.ts SweepView). */
+interface SweepView {
+  sweepId: string;
+  chain: string;
+  kind: "depositSweep" | "sweepToCold" | "refillGas" | "rotateHot";
+  currency: string;
+  amount: string;
+  fee: string;
+  feeAsset: string;
+  from: string;
+  to: string;
+  sourceAddress: string | null;
+  toAddress: string;
+  step: "signing" | "signed" | "broadcast" | "confirmed" | "recorded" | "failed";
+  txId: string | null;
+  reason: string | null;
+  createdMs: number;
+  updatedMs: number;
+}
+
+const SWEEP_KIND_TEXT: Record<SweepView["kind"], string> = {
+  depositSweep: "deposit → hot",
+  sweepToCold: "hot → cold",
+  refillGas: "gas top-up (hot → deposit)",
+  rotateHot: "old hot → new hot",
+};
+
+/** The books' wallet accounts a sweep moves between, as an operator says them. */
+const WALLET_ACCOUNT_TEXT: Record<string, string> = {
+  walletDepositAddresses: "deposit addresses",
+  walletHot: "hot",
+  walletCold: "cold",
+};
+
+function SweepRows({ chain }: { chain: string }) {
+  const sweeps = useLoad(
+    () =>
+      operatorGet<{ sweeps: SweepView[] }>(
+        `/custody/sweeps?chain=${encodeURIComponent(chain)}&limit=${SWEEPS_SHOWN_PER_CHAIN}`,
+      ),
+    `sweeps:${chain}`,
+    REFRESH_MS,
+  );
+  const shown = sweeps.data?.sweeps ?? [];
+  return (
+    <section className="console-sweeps" aria-label={`Sweeps on ${chain}`}>
+      <h4 className="console-subhead">Recent sweeps</h4>
+      <LoadError error={sweeps.error} />
+      {sweeps.data !== null && shown.length === 0 && <p className="empty">No sweep yet.</p>}
+      {shown.length > 0 && (
+        <div className="console-scroll">
+          <table className="console-table">
+            <caption className="visually-hidden">Recent sweeps on {chain}, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Kind</th>
+                <th scope="col">Amount</th>
+                <th scope="col">Fee</th>
+                <th scope="col">From</th>
+                <th scope="col">Tx</th>
+                <th scope="col">Step</th>
+                <th scope="col">Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((sweep) => (
+                <tr key={sweep.sweepId} data-sweep={sweep.sweepId}>
+                  <td>{SWEEP_KIND_TEXT[sweep.kind]}</td>
+                  <td className="num">
+                    {sweep.amount} {sweep.currency}
+                  </td>
+                  <td className="num">
+                    {sweep.fee} {sweep.feeAsset}
+                  </td>
+                  <td>
+                    {sweep.sourceAddress === null ? (
+                      (WALLET_ACCOUNT_TEXT[sweep.from] ?? sweep.from)
+                    ) : (
+                      <Short text={sweep.sourceAddress} keep={6} />
+                    )}
+                  </td>
+                  <td>{sweep.txId === null ? "—" : <Short text={sweep.txId} keep={6} />}</td>
+                  <td className="console-step" title={sweep.reason ?? undefined}>
+                    {sweep.step}
+                    {sweep.reason !== null && <span className="muted">: {sweep.reason}</span>}
+                  </td>
+                  <td>{timeText(sweep.createdMs)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
 
 function orDash(value: string | null): string {
   return value === null ? "—" : value;
@@ -118,6 +218,7 @@ function ChainCard({ chain }: { chain: ChainCustodyStatus }) {
           </tbody>
         </table>
       </div>
+      <SweepRows chain={chain.chain} />
     </article>
   );
 }
@@ -269,7 +370,8 @@ export function WalletsSection({ operator }: { operator: Operator }) {
         </div>
         <p className="muted console-hint">
           Amounts in whole coins. On chain: what the chain holds at the exchange's addresses; on the books:
-          the wallet accounts. Sweeps move deposit addresses to hot; refills move cold to hot.
+          the wallet accounts. Sweeps move deposit addresses to hot and hot above its cap to cold; refills
+          move cold to hot.
         </p>
       </Panel>
       <Panel title="Cold refills" full>

@@ -190,6 +190,8 @@ beforeAll(async () => {
     rateLimit: false,
     env,
     logger: pino({ level: "silent" }),
+    // The demo's accounts and operators at the cheapest scrypt (test/server/server-demo.test.ts checks the default).
+    passwordScrypt: { logN: 10, blockSize: 8, parallelization: 1 },
   });
   custody = custodyOf(server);
   const secretBox = loadServerKey(dataDir, env).secretBox;

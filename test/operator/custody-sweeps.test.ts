@@ -193,6 +193,15 @@ describe("custody sweeps, on a running server", () => {
       /limit must be a whole number 1\.\.200, got 500/,
     );
     expectFailure(await bulwark("custody", "sweeps", "--chain", "nochain"), "notFound", /no chain nochain/);
+    // Custody's own face checks the same, for any other caller.
+    const custody = server?.custody;
+    if (custody === null || custody === undefined) throw new Error("custody is not running");
+    for (const limit of [0, 201, 1.5, Number.NaN])
+      await expect(custody.sweeps({ limit })).rejects.toMatchObject({
+        code: "invalidRequest",
+        detail: "limit must be a whole number 1..200",
+      });
+    await expect(custody.sweeps({ chain: "btc", limit: 5 })).rejects.toMatchObject({ code: "notFound" });
   });
 
   it("is a read every console role may make", () => {

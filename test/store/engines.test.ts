@@ -1,5 +1,6 @@
 // The store tests' own harness (engines.ts): a PostgreSQL schema a test disposed of is handed to
-// the next test emptied, so that test sees what a freshly migrated store would show it.
+// the next test emptied, and SQLite stores are copies of one migrated file; either way a test sees
+// what a freshly migrated store of its own would show it.
 
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
@@ -66,6 +67,36 @@ describe("openTestStore on PostgreSQL", () => {
       });
       expect(again.ok && again.user.userId).toBe(1);
     } finally {
+      await second.dispose();
+    }
+  });
+});
+
+describe("openTestStore on SQLite", () => {
+  it("gives each store a migrated file of its own: one's rows are not another's", async () => {
+    const first = await openTestStore("sqlite");
+    const second = await openTestStore("sqlite");
+    try {
+      expect(first.store.sqliteFile).not.toBe(second.store.sqliteFile);
+      const made = await createUser(first.store.db, {
+        email: "a@example.com",
+        passwordHash: "x",
+        createdMs: NOW_MS,
+      });
+      expect(made.ok && made.user.userId).toBe(1);
+      expect(await second.store.db.selectFrom("users").select("id").execute()).toEqual([]);
+      const other = await createUser(second.store.db, {
+        email: "a@example.com",
+        passwordHash: "x",
+        createdMs: NOW_MS,
+      });
+      expect(other.ok && other.user.userId).toBe(1);
+      const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(
+        second.store.db,
+      );
+      expect(applied.rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await first.dispose();
       await second.dispose();
     }
   });

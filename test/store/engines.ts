@@ -1,4 +1,5 @@
-// Opens a fresh store on each engine for the store tests: SQLite in a temporary directory, and
+// Opens a fresh store on each engine for the store tests: SQLite in a temporary directory (a copy
+// of a store migrated once a process), and
 // PostgreSQL in a schema of the worker's own database (test/support/postgres-database.ts).
 // PostgreSQL being unreachable is a failure, not a skip: CI starts it, and a store tested on one
 // engine only is the thing these tests exist to prevent.
@@ -10,7 +11,7 @@
 // whose emptying fails is dropped, never reused.
 
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -57,8 +58,29 @@ export async function openTestStore(engine: StoreEngine): Promise<TestStore> {
   return engine === "sqlite" ? openSqliteTestStore() : openPostgresTestStore();
 }
 
+/** Prefix of the template directories under the temporary directory (test/support/global-setup.ts). */
+const SQLITE_TEMPLATE_PREFIX = "bulwark-store-template-";
+/** The store's SQLite file name under a data directory (openStore's default). */
+const SQLITE_FILE_NAME = "bulwark.sqlite";
+/** A migrated, closed SQLite store made once a process; each test starts from a copy of it. */
+let sqliteTemplate: Promise<string> | null = null;
+
+function migratedSqliteFile(): Promise<string> {
+  sqliteTemplate ??= (async () => {
+    // Named after the vitest process (a worker's parent), whose global teardown removes it: a
+    // worker is stopped without its "exit" event.
+    const dir = mkdtempSync(join(tmpdir(), `${SQLITE_TEMPLATE_PREFIX}${process.ppid}-`));
+    // Closing checkpoints the WAL into the file: the copy is the whole migrated store.
+    await (await openStore({ dataDir: dir })).close();
+    return join(dir, SQLITE_FILE_NAME);
+  })();
+  return sqliteTemplate;
+}
+
 async function openSqliteTestStore(): Promise<TestStore> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-store-"));
+  // Half the cost of a migration; openStore then finds every migration applied, as on a reopen.
+  copyFileSync(await migratedSqliteFile(), join(dataDir, SQLITE_FILE_NAME));
   const opened: Store[] = [];
   const open = async () => {
     const store = await openStore({ dataDir });

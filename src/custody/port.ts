@@ -350,6 +350,11 @@ export interface CustodyPort extends Partial<ColdRefillPort> {
   /** An operator rejects a withdrawal not yet signed: the hold is released with the reason. */
   rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView>;
   status(): Promise<CustodyStatusReport>;
+  /**
+   * Production mode: a breaker's resume needs two distinct approvers (the operator console then
+   * collects them one login at a time). Absent (a test double) counts as off.
+   */
+  readonly productionMode?: boolean;
   /** Every chain's breaker. */
   breakers(): Promise<BreakerView[]>;
   /** Trips one chain's breaker (or every chain's): signer halted, withdrawals and sweeps paused. */

@@ -42,7 +42,7 @@ import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/bounda
 import type { IncidentAdminPort } from "../incidents/port.ts";
 import type { ReservesPort } from "../reserves/port.ts";
 import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
-import { BreakerActions } from "./breaker-actions.ts";
+import { BreakerActions, PendingResumes } from "./breaker-actions.ts";
 import { ConsoleAdminActions } from "./console/operator-accounts.ts";
 import {
   type DevnetChainControl,
@@ -950,8 +950,14 @@ export class OperatorActions {
       port: () => this.custodyPort(),
       call: (run) => this.custodyCall(run),
       chainName: (chain) => this.custodyChainName(chain),
+      pendingResumes: this.pendingResumes,
+      clock: this.clock,
+      audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
     });
   }
+
+  /** The console's breaker resume approvals waiting for a second operator (in memory: see the class). */
+  private readonly pendingResumes = new PendingResumes();
 
   private custodyPort(): CustodyPort {
     if (this.custody === null)

@@ -379,7 +379,14 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
   registerConsoleAdminRoutes(app, { admin: () => actions.consoleAdmin, actor, parse, route });
   registerIncidentRoutes(app, { incidents: () => actions.incidents, actor, parse, route });
   // The chains' breakers and their reconciliations (src/operator/breaker-actions.ts).
-  registerBreakerRoutes(app, { breaker: () => actions.breaker, actor, parse, route });
+  registerBreakerRoutes(app, {
+    breaker: () => actions.breaker,
+    actor,
+    // The console's door: one logged-in person per request, so a resume collects approvals.
+    onePersonPerRequest: door !== undefined,
+    parse,
+    route,
+  });
   // Loss cover, the insurance fund, proof of reserves (src/operator/reserves-actions.ts).
   registerReservesRoutes(app, { reserves: () => actions.reserves, actor, parse, route });
   // The simulated chains (404 when the server runs without them). Blocks per call are at most

@@ -1,5 +1,6 @@
 // The chains' breakers: status, trip with a reason (one chain or all; a trip opens an incident and
-// its notice reaches every trader's page), resume with a reason.
+// its notice reaches every trader's page), resume with a reason. In production mode a resume takes
+// two operators: the first one's resume approves it, shown here until a second operator resumes it.
 import { type FormEvent, useState } from "react";
 import { type BreakerView, may, type Operator, operatorGet, operatorPost } from "./console-client.ts";
 import {
@@ -17,6 +18,17 @@ import {
 
 const REFRESH_MS = 2_000;
 const ALL_CHAINS = "*all";
+
+/** A resume one operator approved, waiting for a second (src/operator/breaker-actions.ts). */
+interface PendingResume {
+  chain: string;
+  reason: string;
+  approvers: string[];
+  approvalsNeeded: number;
+  approvedAtMs: number;
+  expiresAtMs: number;
+}
+type BreakerWithApproval = BreakerView & { pendingResume?: PendingResume };
 
 function TripForm({ breakers, onDone }: { breakers: BreakerView[]; onDone: () => void }) {
   const [chain, setChain] = useState(breakers[0]?.chain ?? ALL_CHAINS);
@@ -80,18 +92,32 @@ function TripForm({ breakers, onDone }: { breakers: BreakerView[]; onDone: () =>
   );
 }
 
-function ResumeForm({ breaker, onDone }: { breaker: BreakerView; onDone: () => void }) {
+function ResumeForm({
+  breaker,
+  operator,
+  onDone,
+}: {
+  breaker: BreakerWithApproval;
+  operator: Operator;
+  onDone: () => void;
+}) {
   const [reason, setReason] = useState("");
   const outcome = useAction();
+  const pending = breaker.pendingResume;
+  // The console counts each operator as `console:<email>` (src/operator/console/console-api.ts).
+  const approvedByMe = pending?.approvers.includes(`console:${operator.email}`) === true;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await outcome.run(
       () =>
-        operatorPost<{ breaker: BreakerView }>("/breakers/resume", {
+        operatorPost<{ breaker: BreakerView; pendingResume?: PendingResume }>("/breakers/resume", {
           chain: breaker.chain,
           reason: reason.trim(),
         }),
-      (answer) => `Resumed ${answer.breaker.chain}: the breaker is ${answer.breaker.state}.`,
+      (answer) =>
+        answer.pendingResume === undefined
+          ? `Resumed ${answer.breaker.chain}: the breaker is ${answer.breaker.state}.`
+          : `Resume of ${answer.breaker.chain} approved: a second operator resumes it (before ${timeText(answer.pendingResume.expiresAtMs)}).`,
     );
     if (result !== undefined) {
       setReason("");
@@ -100,6 +126,13 @@ function ResumeForm({ breaker, onDone }: { breaker: BreakerView; onDone: () => v
   };
   return (
     <form className="console-inline" onSubmit={submit} aria-label={`Resume ${breaker.chain}`}>
+      {pending !== undefined && (
+        <p className="console-ok" role="status">
+          Resume approved by {pending.approvers.join(", ")} ("{pending.reason}"), waiting for a second
+          operator until {timeText(pending.expiresAtMs)}.
+          {approvedByMe && " You approved it: another operator resumes it."}
+        </p>
+      )}
       <Field
         label={`Reason for resuming ${breaker.chain}`}
         value={reason}
@@ -107,8 +140,8 @@ function ResumeForm({ breaker, onDone }: { breaker: BreakerView; onDone: () => v
         required
         maxLength={500}
       />
-      <button type="submit" disabled={outcome.busy}>
-        Resume
+      <button type="submit" disabled={outcome.busy || approvedByMe}>
+        {pending === undefined ? "Resume" : "Approve as second operator and resume"}
       </button>
       <OutcomeLine outcome={outcome} />
     </form>
@@ -117,7 +150,7 @@ function ResumeForm({ breaker, onDone }: { breaker: BreakerView; onDone: () => v
 
 export function BreakerSection({ operator }: { operator: Operator }) {
   const breakers = useLoad(
-    () => operatorGet<{ breakers: BreakerView[] }>("/breakers"),
+    () => operatorGet<{ breakers: BreakerWithApproval[] }>("/breakers"),
     "breakers",
     REFRESH_MS,
   );
@@ -153,7 +186,7 @@ export function BreakerSection({ operator }: { operator: Operator }) {
                     <dd>{breaker.incidentId ?? "—"}</dd>
                   </dl>
                   {canResume ? (
-                    <ResumeForm breaker={breaker} onDone={breakers.reload} />
+                    <ResumeForm breaker={breaker} operator={operator} onDone={breakers.reload} />
                   ) : (
                     <NotForRole what="resume breakers" />
                   )}

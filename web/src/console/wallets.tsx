@@ -353,6 +353,11 @@ export function WalletsSection({ operator }: { operator: Operator }) {
     REFRESH_MS,
   );
   const chains = status.data?.chains ?? [];
+  // A refill asked for or approved moves cold and hot balances: both show it at once.
+  const refillsChanged = () => {
+    refills.reload();
+    status.reload();
+  };
   const canApprove = may(operator, "POST", "/cold/refills/:refillId/approve");
   const canRequest = may(operator, "POST", "/cold/refills");
   const shown = [...(refills.data?.refills ?? [])]
@@ -398,7 +403,7 @@ export function WalletsSection({ operator }: { operator: Operator }) {
                     key={refill.refillId}
                     refill={refill}
                     canApprove={canApprove}
-                    onChanged={refills.reload}
+                    onChanged={refillsChanged}
                   />
                 ))}
               </tbody>
@@ -408,7 +413,7 @@ export function WalletsSection({ operator }: { operator: Operator }) {
         {!canApprove && <NotForRole what="approve cold refills" />}
         <h3 className="console-subhead">Request a refill</h3>
         {canRequest ? (
-          <RefillRequestForm chains={chains} onDone={refills.reload} />
+          <RefillRequestForm chains={chains} onDone={refillsChanged} />
         ) : (
           <NotForRole what="request cold refills" />
         )}

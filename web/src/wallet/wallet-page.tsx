@@ -28,14 +28,39 @@ import { WithdrawPanel } from "./withdraw-panel.tsx";
 import { isFinal, isSettledStep } from "./withdrawal-steps.ts";
 
 /**
- * How often withdrawals and deposits on their way (and, once a deposit address is shown, deposits
- * to come) and addresses not yet active are looked at again.
+ * How often deposits to come (once a deposit address is shown) and addresses not yet active are
+ * looked at again when nothing is in flight.
  */
 const FOLLOW_INTERVAL_MS = 2_000;
-/** Looks before the page stops following (an hour at 2 s); a reload follows again. */
-const MAX_FOLLOW_ROUNDS = 1_800;
+/**
+ * While something is in flight (a deposit counting confirmations, a withdrawal going through
+ * custody's steps, coins likely on their way just after the address was shown): every second, so
+ * each confirmation and step shows as it happens.
+ */
+const IN_FLIGHT_INTERVAL_MS = 1_000;
+/** After a deposit address is shown, coins are likely sent at once: followed as in flight this long. */
+const JUST_SHOWN_WINDOW_MS = 60_000;
+/** An address not yet active is looked at this long after its activation time (not a poll later). */
+const ACTIVATION_MARGIN_MS = 100;
+/** The shortest wait before a look, whatever the activation times say. */
+const MIN_FOLLOW_DELAY_MS = 50;
+/** Time the page follows before it stops (an hour); a reload or an action follows again. */
+const MAX_FOLLOW_MS = 3_600_000;
 /** A burst of balance updates (a trade touches two currencies) reloads the history once. */
-const HISTORY_RELOAD_DELAY_MS = 300;
+const HISTORY_RELOAD_DELAY_MS = 150;
+
+/**
+ * The wait before the next look: every second while something is in flight, else every 2 s, and
+ * sooner when an address becomes active before that (once its time has passed on this clock but the
+ * server says not yet, clocks differ: the in-flight pace then).
+ */
+function followDelayMs(inFlight: boolean, soonestActivationMs: number | null, nowMs: number): number {
+  const paceMs = inFlight ? IN_FLIGHT_INTERVAL_MS : FOLLOW_INTERVAL_MS;
+  if (soonestActivationMs === null) return paceMs;
+  const untilActiveMs = soonestActivationMs - nowMs + ACTIVATION_MARGIN_MS;
+  const waitMs = untilActiveMs > 0 ? untilActiveMs : IN_FLIGHT_INTERVAL_MS;
+  return Math.min(paceMs, Math.max(waitMs, MIN_FOLLOW_DELAY_MS));
+}
 
 interface WalletUpdate {
   currency?: unknown;
@@ -69,12 +94,16 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
   const [operations, setOperations] = useState<WalletOperation[]>([]);
   const [withdrawals, setWithdrawals] = useState<ReadonlyMap<number, CustodyWithdrawal>>(new Map());
   const [pendingDeposits, setPendingDeposits] = useState<PendingDeposit[]>([]);
-  /** A deposit address was shown: coins may come, so the page looks for them (bounded like the rest). */
-  const [awaitingDeposits, setAwaitingDeposits] = useState(false);
+  /**
+   * When a deposit address was last shown (null: not yet): coins may come, so the page looks for
+   * them (bounded like the rest), closely at first.
+   */
+  const [depositAddressShownMs, setDepositAddressShownMs] = useState<number | null>(null);
   const [addresses, setAddresses] = useState<AddressEntry[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [followRounds, setFollowRounds] = useState(0);
+  /** Time spent following since the page opened or the person last acted. */
+  const [followedMs, setFollowedMs] = useState(0);
   const historyTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   const reloadOperations = useCallback(async () => {
@@ -143,30 +172,44 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
   const withdrawalsOnTheirWay =
     operations.some((op) => !isFinal(op)) ||
     [...withdrawals.values()].some((entry) => !isSettledStep(entry.step));
-  const addressesWaiting = addresses.some((entry) => !entry.active);
-  const depositsToFollow = pendingDeposits.length > 0 || awaitingDeposits;
+  const waitingAddresses = addresses.filter((entry) => !entry.active);
+  const addressesWaiting = waitingAddresses.length > 0;
+  const soonestActivationMs = addressesWaiting
+    ? Math.min(...waitingAddresses.map((entry) => entry.activeFromMs))
+    : null;
+  const depositsPending = pendingDeposits.length > 0;
+  const depositsToFollow = depositsPending || depositAddressShownMs !== null;
   const following =
-    (withdrawalsOnTheirWay || addressesWaiting || depositsToFollow) && followRounds < MAX_FOLLOW_ROUNDS;
+    (withdrawalsOnTheirWay || addressesWaiting || depositsToFollow) && followedMs < MAX_FOLLOW_MS;
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: followRounds re-arms the timer after each look.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: followedMs re-arms the timer after each look.
   useEffect(() => {
     if (!following) return;
+    const nowMs = Date.now();
+    const justShown = depositAddressShownMs !== null && nowMs - depositAddressShownMs < JUST_SHOWN_WINDOW_MS;
+    const inFlight = withdrawalsOnTheirWay || depositsPending || justShown;
+    const delayMs = followDelayMs(inFlight, soonestActivationMs, nowMs);
     const timer = setTimeout(() => {
-      setFollowRounds((rounds) => rounds + 1);
+      setFollowedMs((spentMs) => spentMs + delayMs);
+      // A hidden tab does not look (its time still counts); it looks again once shown.
+      if (document.visibilityState === "hidden") return;
       if (withdrawalsOnTheirWay) {
         void reloadOperations();
         void reloadBalances();
       }
       if (addressesWaiting) void reloadAddresses();
       if (depositsToFollow) void reloadPendingDeposits();
-    }, FOLLOW_INTERVAL_MS);
+    }, delayMs);
     return () => clearTimeout(timer);
   }, [
     following,
-    followRounds,
+    followedMs,
     withdrawalsOnTheirWay,
     addressesWaiting,
+    soonestActivationMs,
+    depositsPending,
     depositsToFollow,
+    depositAddressShownMs,
     reloadOperations,
     reloadBalances,
     reloadAddresses,
@@ -174,16 +217,16 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
   ]);
 
   const onRequested = () => {
-    setFollowRounds(0);
+    setFollowedMs(0);
     void reloadOperations();
     void reloadBalances();
   };
   const onDepositAddressShown = () => {
-    setAwaitingDeposits(true);
-    setFollowRounds(0);
+    setDepositAddressShownMs(Date.now());
+    setFollowedMs(0);
   };
   const onAddressesChanged = () => {
-    setFollowRounds(0);
+    setFollowedMs(0);
     void reloadAddresses();
   };
 
@@ -239,10 +282,9 @@ function Wallet({ totpEnabled }: { totpEnabled: boolean }) {
         terms={terms}
         following={following && withdrawalsOnTheirWay}
       />
-      {(withdrawalsOnTheirWay || addressesWaiting || depositsToFollow) &&
-        followRounds >= MAX_FOLLOW_ROUNDS && (
-          <p className="muted">Stopped following after an hour: reload the page to see the latest.</p>
-        )}
+      {(withdrawalsOnTheirWay || addressesWaiting || depositsToFollow) && followedMs >= MAX_FOLLOW_MS && (
+        <p className="muted">Stopped following after an hour: reload the page to see the latest.</p>
+      )}
     </div>
   );
 }

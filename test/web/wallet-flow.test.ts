@@ -40,7 +40,8 @@ beforeAll(async () => {
     custodyTickMs: 50,
     // The demo's own wallet activity would add blocks and rows of its own.
     demoWalletIntervalMs: 0,
-    addressActivationDelayMs: 1_000,
+    // Long enough to see the new address waiting, short enough not to wait on it.
+    addressActivationDelayMs: 500,
     securityChangeLockMs: 0,
   });
   page = await newPersonPage(harness.browser);

@@ -438,4 +438,65 @@ describe("wallet and account pages", () => {
     const me = await page.context().request.get(`${harness.baseUrl}/api/v1/session/me`);
     expect(me.status()).toBe(401);
   });
+
+  it("logs in with 2FA: the code is asked for, a wrong one refused in words (still signed out), the right one signs in", async () => {
+    // A second person, so the first one's code attempts (throttled per account) do not count here.
+    const person = await newPersonPage(harness.browser);
+    try {
+      const request = person.context().request;
+      const secondEmail = `wallet-flow-2fa-${Date.now()}@example.test`;
+      const origin = { origin: harness.baseUrl };
+      expect(
+        (
+          await request.post(`${harness.baseUrl}/api/v1/session/signup`, {
+            data: { email: secondEmail, password: PASSWORD },
+            headers: origin,
+          })
+        ).status(),
+      ).toBe(201);
+      const csrf = (await person.context().cookies()).find((cookie) => cookie.name === "bulwark_csrf")!.value;
+      const headers = { ...origin, "x-csrf-token": csrf };
+      const enrolment = await request.post(`${harness.baseUrl}/api/v1/session/2fa/enable`, {
+        data: {},
+        headers,
+      });
+      const { secret } = (await enrolment.json()) as { secret: string };
+      const step = totpStep(Date.now());
+      const confirm = await request.post(`${harness.baseUrl}/api/v1/session/2fa/confirm`, {
+        data: { code: totpCodeAtStep(secret, step) },
+        headers,
+      });
+      expect(confirm.status()).toBe(200);
+      expect(
+        (await request.post(`${harness.baseUrl}/api/v1/session/logout`, { data: {}, headers })).status(),
+      ).toBe(200);
+
+      await person.goto(`${harness.baseUrl}/login`);
+      const form = person.locator("main form");
+      await form.getByLabel("Email").fill(secondEmail);
+      await form.getByLabel("Password").fill(PASSWORD);
+      await form.getByRole("button", { name: "Log in" }).click();
+      await expect.poll(() => person.getByRole("alert").textContent(), POLL).toContain("6-digit code");
+      const valid = new Set([step, step + 1, step + 2].map((at) => totpCodeAtStep(secret, at)));
+      const wrong = ["000000", "111111", "222222"].find((code) => !valid.has(code))!;
+      await form.getByLabel("2FA code").fill(wrong);
+      await form.getByRole("button", { name: "Log in" }).click();
+      await expect
+        .poll(() => person.getByRole("alert").textContent(), POLL)
+        .toContain("wrong or already used 2FA code");
+      await screenshot(person, "account-login-wrong-2fa");
+      expect((await request.get(`${harness.baseUrl}/api/v1/session/me`)).status()).toBe(401);
+      // The next step's code: the one used to confirm is spent, and the server takes one step either side.
+      await form
+        .getByLabel("2FA code")
+        .fill(totpCodeAtStep(secret, Math.max(step + 1, totpStep(Date.now()))));
+      await form.getByRole("button", { name: "Log in" }).click();
+      await expect.poll(() => person.url(), POLL).not.toContain("/login");
+      const me = await request.get(`${harness.baseUrl}/api/v1/session/me`);
+      expect(me.status()).toBe(200);
+      expect(((await me.json()) as { session: { secondFactor: boolean } }).session.secondFactor).toBe(true);
+    } finally {
+      await person.context().close();
+    }
+  });
 });

@@ -99,6 +99,9 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         line) or typed at a prompt
   operator list                console operators, their roles, when added and disabled
   operator disable --email E   no more console logins; their console sessions end at once
+  operator 2fa enable --email E   console 2FA: prints a new TOTP secret and otpauth:// URI once (pending)
+  operator 2fa confirm --email E --code C   enables it with a first code; console logins then need one
+  operator 2fa disable --email E
   operator-token rotate        new operator API token (old one stops working at next start)
   help
 
@@ -210,8 +213,10 @@ export function parseCli(argv: readonly string[]): Cli {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
   const { positionals, values } = parsed;
-  // Commands are two words, or three for a group within a noun (`user 2fa enable`).
-  const most = positionals[0] === "user" && positionals[1] === "2fa" ? 3 : 2;
+  // Commands are two words, or three for a group within a noun (`user 2fa enable`,
+  // `operator 2fa enable`).
+  const most =
+    (positionals[0] === "user" || positionals[0] === "operator") && positionals[1] === "2fa" ? 3 : 2;
   if (positionals.length > most)
     throw usageError(`unexpected arguments: ${positionals.slice(most).join(" ")}`);
   if (values.password !== undefined)

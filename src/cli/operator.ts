@@ -1,6 +1,8 @@
-// `bulwark operator add|list|disable` (issue 9 §3): the operator console's accounts, entries of
+// `bulwark operator add|list|disable` and `bulwark operator 2fa enable|confirm|disable` (issue 9
+// §3): the operator console's accounts and their login's second factor, entries of
 // commands.ts's table, through OperatorActions.consoleAdmin (src/operator/console/
 // operator-accounts.ts) offline, or the operator API's /operators routes on a running server.
+// `operator 2fa enable` prints the new secret once; it stays pending until `confirm` gets a code.
 // The password is read from stdin or a prompt (src/cli/password.ts), never from argv.
 
 import type { OperatorListing } from "../operator/console/operator-accounts.ts";
@@ -47,9 +49,10 @@ export const OPERATOR_ACCOUNT_COMMANDS = {
     print: (result) => ({
       fields: result,
       text: table(
-        result.operators.map(({ email, role, createdMs, disabledMs }) => ({
+        result.operators.map(({ email, role, createdMs, disabledMs, totp }) => ({
           email,
           role,
+          "2fa": totp,
           created: iso(createdMs),
           disabled: iso(disabledMs),
         })),
@@ -65,6 +68,43 @@ export const OPERATOR_ACCOUNT_COMMANDS = {
     print: (result) => ({
       fields: result,
       text: `disabled operator ${result.email} (${result.sessionsEnded} console session(s) ended)`,
+    }),
+  }),
+  "operator 2fa enable": command({
+    needs: "store",
+    input: (cli) => ({ email: required(cli, "email") }),
+    offline: (actions, actor, input) => actions.consoleAdmin.enableTotp(actor, input),
+    remote: (client, input) =>
+      client.post<{ email: string; secret: string; uri: string }>("/operators/2fa/enable", input),
+    print: (enrolment) => ({
+      fields: enrolment,
+      text:
+        `console 2FA pending for operator ${enrolment.email} (shown only now):\n` +
+        `secret ${enrolment.secret}\n` +
+        `uri    ${enrolment.uri}\n` +
+        `confirm with: bulwark operator 2fa confirm --email ${enrolment.email} --code <6 digits>`,
+    }),
+  }),
+  "operator 2fa confirm": command({
+    needs: "store",
+    input: (cli) => ({ email: required(cli, "email"), code: required(cli, "code") }),
+    offline: (actions, actor, input) => actions.consoleAdmin.confirmTotp(actor, input),
+    remote: (client, input) =>
+      client.post<{ email: string; totp: "enabled" }>("/operators/2fa/confirm", input),
+    print: (change) => ({
+      fields: change,
+      text: `console 2FA enabled for operator ${change.email}: their logins now need a code`,
+    }),
+  }),
+  "operator 2fa disable": command({
+    needs: "store",
+    input: (cli) => ({ email: required(cli, "email") }),
+    offline: (actions, actor, input) => actions.consoleAdmin.disableTotp(actor, input),
+    remote: (client, input) =>
+      client.post<{ email: string; totp: "disabled" }>("/operators/2fa/disable", input),
+    print: (change) => ({
+      fields: change,
+      text: `console 2FA disabled for operator ${change.email}: their logins take the password only`,
     }),
   }),
 };

@@ -940,6 +940,7 @@ export class OperatorActions {
       exchange: this.exchange,
       clock: this.clock,
       passwordScrypt: this.passwordScrypt,
+      secretBox: this.secretBox,
       audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
     });
   }

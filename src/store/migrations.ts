@@ -490,6 +490,16 @@ function operatorMigration(engine: StoreEngine): Migration {
   };
 }
 
+// A second factor for console operators (TOTP, like users'): the secret sealed with the server's
+// SecretBox, pending until a first code confirms it, and the last time step a code was accepted
+// for, so each code works once. Columns of operator_accounts (one secret per operator); SQLite
+// adds one column per ALTER, so three statements on both engines.
+async function addOperatorTotpColumns(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("operator_accounts").addColumn("totp_secret_sealed", "text").execute();
+  await db.schema.alterTable("operator_accounts").addColumn("totp_status", "text").execute();
+  await db.schema.alterTable("operator_accounts").addColumn("totp_last_used_step", "bigint").execute();
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
@@ -500,6 +510,7 @@ export function storeMigrations(engine: StoreEngine): Record<string, Migration> 
     "0005_incidents": incidentMigration(engine),
     "0006_sessions": { up: createSessionTables },
     "0007_operators": operatorMigration(engine),
+    "0008_operator_totp": { up: addOperatorTotpColumns },
   };
 }
 

@@ -3,6 +3,8 @@
 // user_sessions), plus the two bounded pages the console reads that no other query gives: users
 // by email (with a cursor) and the audit log newest first. Disabling an operator also revokes
 // their sessions, in one transaction, so a disabled operator's cookie stops at once.
+// An operator may have a second factor (TOTP): its sealed secret, status and last used step are
+// columns of operator_accounts (migration 0008).
 
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { normalizeEmail } from "./accounts.ts";
@@ -26,6 +28,8 @@ export const OPERATOR_STORE_LIMITS = {
   maxSearchLength: 254,
   /** Audit rows one page returns at most. */
   maxAuditRowsPerPage: 500,
+  /** A sealed TOTP secret (SecretBox text of a 32-character base32 secret) is far shorter. */
+  maxSealedTotpLength: 1_024,
 } as const;
 
 const SESSION_HASH = /^[A-Za-z0-9_-]{43}$/;
@@ -38,7 +42,15 @@ export interface OperatorAccountRecord {
   role: string;
   createdMs: number;
   disabledMs: number | null;
+  /** none, pending (enabled but not yet confirmed by a first code) or enabled. */
+  totpStatus: OperatorTotpStatus;
+  /** The sealed secret while pending or enabled. */
+  totpSecretSealed: string | null;
+  /** The last time step a code was accepted for; a code of it or earlier is refused. */
+  totpLastUsedStep: number | null;
 }
+
+export type OperatorTotpStatus = "none" | "pending" | "enabled";
 
 export interface OperatorSessionRecord {
   sessionHash: string;
@@ -82,7 +94,14 @@ function toOperator(row: Selectable<OperatorAccountsTable>): OperatorAccountReco
     role: row.role,
     createdMs: Number(row.created_ms),
     disabledMs: row.disabled_ms === null ? null : Number(row.disabled_ms),
+    totpStatus: row.totp_status ?? "none",
+    totpSecretSealed: row.totp_secret_sealed,
+    totpLastUsedStep: row.totp_last_used_step === null ? null : Number(row.totp_last_used_step),
   };
+}
+
+function checkStep(step: number): number {
+  return checkIntegerIn("step", step, 0, Number.MAX_SAFE_INTEGER);
 }
 
 function toSession(row: StoreDatabase["operator_sessions"]): OperatorSessionRecord {
@@ -197,6 +216,71 @@ export async function disableOperator(
       sessionsEnded: Number(ended.numUpdatedRows),
     };
   });
+}
+
+/**
+ * Stores a new pending TOTP secret (replacing a pending one). False when there is no such operator
+ * or their 2FA is already enabled: one conditional UPDATE, so it never replaces an enabled secret.
+ */
+export async function putPendingOperatorTotp(
+  db: Db,
+  input: { operatorId: number; secretSealed: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable("operator_accounts")
+    .set({
+      totp_secret_sealed: checkText(
+        "secretSealed",
+        input.secretSealed,
+        OPERATOR_STORE_LIMITS.maxSealedTotpLength,
+      ),
+      totp_status: "pending",
+      totp_last_used_step: null,
+    })
+    .where("operator_id", "=", checkId("operatorId", input.operatorId))
+    .where((eb) => eb.or([eb("totp_status", "is", null), eb("totp_status", "=", "pending")]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Enables a pending secret with the step of its first code; false unless it was pending. */
+export async function confirmOperatorTotp(db: Db, operatorId: number, step: number): Promise<boolean> {
+  const result = await db
+    .updateTable("operator_accounts")
+    .set({ totp_status: "enabled", totp_last_used_step: checkStep(step) })
+    .where("operator_id", "=", checkId("operatorId", operatorId))
+    .where("totp_status", "=", "pending")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Uses a time step of an enabled secret: succeeds only when it is later than every step used
+ * before. One conditional UPDATE, so two logins with the same code cannot both succeed.
+ */
+export async function useOperatorTotpStep(db: Db, operatorId: number, step: number): Promise<boolean> {
+  const checkedStep = checkStep(step);
+  const result = await db
+    .updateTable("operator_accounts")
+    .set({ totp_last_used_step: checkedStep })
+    .where("operator_id", "=", checkId("operatorId", operatorId))
+    .where("totp_status", "=", "enabled")
+    .where((eb) =>
+      eb.or([eb("totp_last_used_step", "is", null), eb("totp_last_used_step", "<", checkedStep)]),
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Removes the operator's secret (pending or enabled); false when they had none. */
+export async function clearOperatorTotp(db: Db, operatorId: number): Promise<boolean> {
+  const result = await db
+    .updateTable("operator_accounts")
+    .set({ totp_secret_sealed: null, totp_status: null, totp_last_used_step: null })
+    .where("operator_id", "=", checkId("operatorId", operatorId))
+    .where("totp_status", "is not", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 export async function createOperatorSession(
@@ -316,6 +400,10 @@ export interface OperatorStore {
   byId(operatorId: number): Promise<OperatorAccountRecord | undefined>;
   list(limit: number): Promise<OperatorAccountRecord[]>;
   disable(input: { email: string; nowMs: number }): ReturnType<typeof disableOperator>;
+  putPendingTotp(input: { operatorId: number; secretSealed: string }): Promise<boolean>;
+  confirmTotp(operatorId: number, step: number): Promise<boolean>;
+  useTotpStep(operatorId: number, step: number): Promise<boolean>;
+  clearTotp(operatorId: number): Promise<boolean>;
   createSession(input: Parameters<typeof createOperatorSession>[1]): Promise<void>;
   session(sessionHash: string): Promise<OperatorSessionRecord | undefined>;
   touchSession(sessionHash: string, nowMs: number): Promise<void>;
@@ -331,6 +419,10 @@ export function bindOperatorStore(db: Kysely<StoreDatabase>): OperatorStore {
     byId: (operatorId) => operatorById(db, operatorId),
     list: (limit) => listOperators(db, limit),
     disable: (input) => disableOperator(db, input),
+    putPendingTotp: (input) => putPendingOperatorTotp(db, input),
+    confirmTotp: (operatorId, step) => confirmOperatorTotp(db, operatorId, step),
+    useTotpStep: (operatorId, step) => useOperatorTotpStep(db, operatorId, step),
+    clearTotp: (operatorId) => clearOperatorTotp(db, operatorId),
     createSession: (input) => createOperatorSession(db, input),
     session: (sessionHash) => getOperatorSession(db, sessionHash),
     touchSession: (sessionHash, nowMs) => touchOperatorSession(db, sessionHash, nowMs),

@@ -389,6 +389,16 @@ export interface OperatorAccountsTable {
   role: string;
   created_ms: number;
   disabled_ms: number | null;
+  /** The TOTP secret sealed with the SecretBox (context `operator-totp:<operatorId>`); null without 2FA. */
+  totp_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** pending between enable and the first confirmed code; null without 2FA. */
+  totp_status: ColumnType<
+    "pending" | "enabled" | null,
+    "pending" | "enabled" | null | undefined,
+    "pending" | "enabled" | null
+  >;
+  /** The last time step a code was accepted for: a step is used once (replay protection). */
+  totp_last_used_step: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** A console login: base64url SHA-256 of the session id its cookie carries. */

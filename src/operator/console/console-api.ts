@@ -1,7 +1,7 @@
 // The operator console's API on the public port (docs/SECURITY.md#operator-console), under
 // /api/v1/console:
 //
-//   POST /login  {"email","password"}  → {"email","role","permissions"} + cookies
+//   POST /login  {"email","password"[,"totp"]}  → {"email","role","permissions"} + cookies
 //   POST /logout                       → {"ok":true}, cookies cleared
 //   GET  /me                           → {"email","role","permissions"} or 401
 //   *    /operator/v1/...              the operator API (src/operator/plugin.ts) mounted again:
@@ -14,6 +14,9 @@
 // users' sessions (src/gateway/session/session-auth.ts; the same helpers, other cookie names).
 // Every operator route then passes the role table (roles.ts); changes are audited as
 // "console:<email>", one actor per person, so two console operators are two approvers.
+// An operator with confirmed 2FA (`bulwark operator 2fa enable|confirm`) also sends "totp", the
+// 6-digit code of their authenticator app: without it the login is refused with totp_required, a
+// wrong or already used code with wrong_totp (every attempt counts against the login throttle).
 // The console's own refusals are {"error":{"code","message"}}; the operator routes' answers,
 // refusals included, are exactly those of /operator/v1 ({"error":{"kind","message"}}).
 
@@ -64,6 +67,8 @@ export const DEFAULT_CONSOLE_SESSION_TIMES: Readonly<SessionTimes> = {
 export type ConsoleErrorCode =
   | "bad_request"
   | "wrong_credentials"
+  | "totp_required"
+  | "wrong_totp"
   | "operator_disabled"
   | "throttled"
   | "no_session"
@@ -343,9 +348,34 @@ export async function consoleApi(app: FastifyInstance, options: ConsoleApiOption
         });
         throw new ConsoleError(403, "operator_disabled", "this operator account is disabled");
       }
-      // No second factor for operators yet: a code is refused rather than silently ignored.
-      if (body.totp !== undefined && body.totp !== "")
-        throw new ConsoleError(400, "bad_request", "operator accounts have no 2FA yet; leave the code empty");
+      const code = body.totp ?? "";
+      if (operator.totpStatus === "enabled") {
+        // The password was right: only then does the answer say a code is needed.
+        if (code === "")
+          throw new ConsoleError(
+            401,
+            "totp_required",
+            "enter the 6-digit code of your authenticator app (this operator account has 2FA)",
+          );
+        const checked = await options.actions.consoleAdmin.checkLoginTotp(operator, code);
+        if (checked !== "ok") {
+          await audit(actor, "console.loginFailed", `operator:${operator.email}`, {
+            reason: "wrongTotp",
+            ip: request.ip,
+          });
+          throw new ConsoleError(
+            401,
+            "wrong_totp",
+            "wrong or already used 2FA code; wait for the next code of your authenticator app",
+          );
+        }
+      } else if (code !== "")
+        // A code for an account without 2FA is refused rather than silently ignored.
+        throw new ConsoleError(
+          400,
+          "bad_request",
+          "this operator account has no 2FA; leave the code empty (an admin enables it with `bulwark operator 2fa enable`)",
+        );
       const sessionId = newSessionId();
       const hash = sessionHash(sessionId);
       const nowMs = clock();

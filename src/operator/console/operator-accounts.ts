@@ -4,11 +4,17 @@
 //   POST /operators          {email, password, role}   → {operatorId, email, role}      (audited)
 //   GET  /operators                                    → {operators: [...]}
 //   POST /operators/disable  {email}                   → {email, disabledMs, sessionsEnded} (audited)
+//   POST /operators/2fa/enable   {email}         → {email, secret, uri}   pending; shown once (audited)
+//   POST /operators/2fa/confirm  {email, code}   → {email, totp:"enabled"}               (audited)
+//   POST /operators/2fa/disable  {email}         → {email, totp:"disabled"}              (audited)
 //   GET  /users?search=&after=&limit=                  → {users: [...with balances], next}
 //   GET  /audit/log?before=&subject=&limit=            → {entries: [...], next}
 //
 // Passwords are scrypt hashes (src/accounts/passwords.ts); an operator is never deleted, only
-// disabled, which also ends their console sessions.
+// disabled, which also ends their console sessions. An operator's second factor is TOTP as users'
+// (src/accounts/totp.ts: the same window, each time step accepted once), the secret sealed with the
+// server's SecretBox under context `operator-totp:<operatorId>` (an email may be longer than a
+// context may be); once confirmed, console logins need a code (console-api.ts).
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
@@ -18,6 +24,8 @@ import {
   passwordPolicyProblem,
   type ScryptParams,
 } from "../../accounts/passwords.ts";
+import type { SecretBox } from "../../accounts/secret-box.ts";
+import { matchTotp, newTotpSecret, totpUri } from "../../accounts/totp.ts";
 import type { ExchangeBoundary, JsonValue, OperatorAccountRecord } from "../../exchange/boundary.ts";
 import { OPERATOR_STORE_LIMITS } from "../../exchange/boundary.ts";
 import { formatUnits } from "../../units/decimal.ts";
@@ -28,6 +36,15 @@ export const DEFAULT_USERS_PAGE = 50;
 export const DEFAULT_AUDIT_PAGE = 100;
 /** Operators one listing shows; a deployment has a handful. */
 const MAX_OPERATORS_LISTED = 1_000;
+/** The issuer an authenticator app shows next to a console operator's codes. */
+const OPERATOR_TOTP_ISSUER = "Bulwark console";
+
+/** The SecretBox context of an operator's TOTP secret. */
+export function operatorTotpContext(operatorId: number): string {
+  return `operator-totp:${operatorId}`;
+}
+
+export type OperatorTotpCheck = "ok" | "notEnabled" | "wrongCode";
 
 export interface OperatorListing {
   operatorId: number;
@@ -35,6 +52,8 @@ export interface OperatorListing {
   role: string;
   createdMs: number;
   disabledMs: number | null;
+  /** The console login's second factor: none, pending (not yet confirmed) or enabled. */
+  totp: "none" | "pending" | "enabled";
 }
 
 export interface UserListing {
@@ -63,6 +82,7 @@ function listing(record: OperatorAccountRecord): OperatorListing {
     role: record.role,
     createdMs: record.createdMs,
     disabledMs: record.disabledMs,
+    totp: record.totpStatus,
   };
 }
 
@@ -72,6 +92,8 @@ export interface ConsoleAdminContext {
   audit(actor: string, action: string, subject: string, details: JsonValue): Promise<unknown>;
   /** scrypt cost of new operator passwords; default passwords.ts's. */
   passwordScrypt?: ScryptParams;
+  /** Seals operators' TOTP secrets; without it the 2FA actions are refused. */
+  secretBox?: SecretBox;
 }
 
 export class ConsoleAdminActions {
@@ -116,6 +138,102 @@ export class ConsoleAdminActions {
       sessionsEnded: result.sessionsEnded,
     });
     return { email: result.operator.email, disabledMs, sessionsEnded: result.sessionsEnded };
+  }
+
+  private box(): SecretBox {
+    const box = this.context.secretBox;
+    if (box === undefined) throw new Error("console operators' 2FA needs a SecretBox (server key)");
+    return box;
+  }
+
+  private async operator(email: string): Promise<OperatorAccountRecord> {
+    const checked = checkEmail(email);
+    const found = await this.context.exchange.operators.byEmail(checked);
+    if (found === undefined) throw new OperatorError("notFound", `no operator ${checked}`);
+    return found;
+  }
+
+  /** The opened secret of an operator's pending or enabled 2FA; undefined when none opens. */
+  private totpSecret(operator: OperatorAccountRecord): string | undefined {
+    if (operator.totpSecretSealed === null) return undefined;
+    const opened = this.box().open(operator.totpSecretSealed, operatorTotpContext(operator.operatorId));
+    // A secret that does not open (another server key, a moved row) proves nothing.
+    return opened.ok ? opened.plaintext.toString("utf8") : undefined;
+  }
+
+  /**
+   * Starts an operator's 2FA: a new secret, stored sealed and pending until `confirmTotp` gets a
+   * first code (a pending one is replaced). The secret and its otpauth:// URI are shown only now.
+   */
+  async enableTotp(
+    actor: string,
+    input: { email: string },
+  ): Promise<{ email: string; secret: string; uri: string }> {
+    const operator = await this.operator(input.email);
+    if (operator.disabledMs !== null)
+      throw new OperatorError("conflict", `operator ${operator.email} is disabled`);
+    if (operator.totpStatus === "enabled")
+      throw new OperatorError("conflict", `operator ${operator.email} already has 2FA; disable it first`);
+    const secret = newTotpSecret();
+    const stored = await this.context.exchange.operators.putPendingTotp({
+      operatorId: operator.operatorId,
+      secretSealed: this.box().seal(secret, operatorTotpContext(operator.operatorId)),
+    });
+    // Only an enable that raced with a confirm gets here.
+    if (!stored)
+      throw new OperatorError("conflict", `operator ${operator.email} already has 2FA; disable it first`);
+    await this.context.audit(actor, "operator.totpEnable", `operator:${operator.email}`, {});
+    return { email: operator.email, secret, uri: totpUri(secret, OPERATOR_TOTP_ISSUER, operator.email) };
+  }
+
+  /** Enables the pending secret with its first code (whose time step is then used up). */
+  async confirmTotp(
+    actor: string,
+    input: { email: string; code: string },
+  ): Promise<{ email: string; totp: "enabled" }> {
+    const operator = await this.operator(input.email);
+    if (operator.totpStatus !== "pending")
+      throw new OperatorError(
+        "conflict",
+        operator.totpStatus === "enabled"
+          ? `operator ${operator.email} already has 2FA enabled`
+          : `operator ${operator.email} has no pending 2FA; run operator 2fa enable first`,
+      );
+    const secret = this.totpSecret(operator);
+    const step = secret === undefined ? undefined : matchTotp(secret, input.code, this.context.clock(), null);
+    if (step === undefined || !(await this.context.exchange.operators.confirmTotp(operator.operatorId, step)))
+      throw new OperatorError(
+        "invalid",
+        "wrong code: enter the current 6-digit code of the authenticator app",
+      );
+    await this.context.audit(actor, "operator.totpConfirm", `operator:${operator.email}`, {});
+    return { email: operator.email, totp: "enabled" };
+  }
+
+  /** Removes an operator's 2FA (pending or enabled): their console logins take a password only. */
+  async disableTotp(actor: string, input: { email: string }): Promise<{ email: string; totp: "disabled" }> {
+    const operator = await this.operator(input.email);
+    if (!(await this.context.exchange.operators.clearTotp(operator.operatorId)))
+      throw new OperatorError("conflict", `operator ${operator.email} has no 2FA`);
+    await this.context.audit(actor, "operator.totpDisable", `operator:${operator.email}`, {
+      was: operator.totpStatus,
+    });
+    return { email: operator.email, totp: "disabled" };
+  }
+
+  /**
+   * A console login's code for an operator with enabled 2FA: "ok" uses its time step up (a code
+   * works once, even when two logins race), anything else changes nothing.
+   */
+  async checkLoginTotp(operator: OperatorAccountRecord, code: string): Promise<OperatorTotpCheck> {
+    if (operator.totpStatus !== "enabled") return "notEnabled";
+    const secret = this.totpSecret(operator);
+    if (secret === undefined) return "wrongCode";
+    const step = matchTotp(secret, code, this.context.clock(), operator.totpLastUsedStep);
+    if (step === undefined) return "wrongCode";
+    return (await this.context.exchange.operators.useTotpStep(operator.operatorId, step))
+      ? "ok"
+      : "wrongCode";
   }
 
   /** Users in id order after `after`, optionally by a part of their email, with their balances. */
@@ -193,6 +311,8 @@ function schemas() {
     .object({ email: emailText, password: z.string().min(1).max(1024), role: z.string().min(1).max(16) })
     .strict();
   const operatorDisableBody = z.object({ email: emailText }).strict();
+  const operatorTotpBody = z.object({ email: emailText }).strict();
+  const operatorTotpConfirmBody = z.object({ email: emailText, code: z.string().min(1).max(16) }).strict();
   const wholeNumberText = z
     .string()
     .regex(/^[0-9]{1,15}$/, "must be a whole number")
@@ -211,7 +331,14 @@ function schemas() {
       limit: wholeNumberText.optional(),
     })
     .strict();
-  return { operatorAddBody, operatorDisableBody, usersQuery, auditQuery };
+  return {
+    operatorAddBody,
+    operatorDisableBody,
+    operatorTotpBody,
+    operatorTotpConfirmBody,
+    usersQuery,
+    auditQuery,
+  };
 }
 
 /** Registers the routes above on the operator API (src/operator/plugin.ts). */
@@ -225,13 +352,29 @@ export function registerConsoleAdminRoutes(
   },
 ): void {
   const { admin, actor, parse, route } = options;
-  const { operatorAddBody, operatorDisableBody, usersQuery, auditQuery } = schemas();
+  const {
+    operatorAddBody,
+    operatorDisableBody,
+    operatorTotpBody,
+    operatorTotpConfirmBody,
+    usersQuery,
+    auditQuery,
+  } = schemas();
   app.get("/operators", async () => admin().listOperators());
   app.post("/operators", route, async (request, reply) =>
     reply.code(201).send(await admin().addOperator(actor(request), parse(operatorAddBody, request.body))),
   );
   app.post("/operators/disable", route, async (request) =>
     admin().disableOperator(actor(request), parse(operatorDisableBody, request.body)),
+  );
+  app.post("/operators/2fa/enable", route, async (request) =>
+    admin().enableTotp(actor(request), parse(operatorTotpBody, request.body)),
+  );
+  app.post("/operators/2fa/confirm", route, async (request) =>
+    admin().confirmTotp(actor(request), parse(operatorTotpConfirmBody, request.body)),
+  );
+  app.post("/operators/2fa/disable", route, async (request) =>
+    admin().disableTotp(actor(request), parse(operatorTotpBody, request.body)),
   );
   app.get("/users", async (request) => admin().usersPage(parse(usersQuery, request.query)));
   app.get("/audit/log", async (request) => admin().auditPage(parse(auditQuery, request.query)));

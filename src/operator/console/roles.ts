@@ -78,6 +78,10 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly OperatorRole[]>> = {
   "POST /markets/:symbol/resume": ADMIN,
   "POST /operators": ADMIN,
   "POST /operators/disable": ADMIN,
+  /** An operator's console 2FA: enable shows the new secret, so the admin's only. */
+  "POST /operators/2fa/enable": ADMIN,
+  "POST /operators/2fa/confirm": ADMIN,
+  "POST /operators/2fa/disable": ADMIN,
   "POST /addresses": ADMIN,
   "POST /addresses/remove": ADMIN,
   "POST /2fa/enable": ADMIN,

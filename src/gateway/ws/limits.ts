@@ -36,6 +36,11 @@ export const BOOK_SNAPSHOT_LEVELS = 25;
  * applied on top of the read. A session that falls this far behind is dropped as slow.
  */
 export const MAX_EVENTS_BUFFERED_DURING_LOAD = 100_000;
+/**
+ * How often the gateway looks for browser-session feeds whose session expired (absolute lifetime
+ * or idle timeout): a feed outlives its session by at most this long.
+ */
+export const SESSION_CHECK_INTERVAL_MS = 10_000;
 /** Longest `id` / string field we echo or look at in a client frame. */
 export const MAX_TOPIC_LENGTH = 64;
 export const MAX_REQUEST_ID = Number.MAX_SAFE_INTEGER;
@@ -52,6 +57,7 @@ export interface WsLimits {
   pingIntervalMs: number;
   maxPendingInboundMessages: number;
   maxEventsBufferedDuringLoad: number;
+  sessionCheckIntervalMs: number;
 }
 
 export const DEFAULT_WS_LIMITS: Readonly<WsLimits> = {
@@ -66,6 +72,7 @@ export const DEFAULT_WS_LIMITS: Readonly<WsLimits> = {
   pingIntervalMs: PING_INTERVAL_MS,
   maxPendingInboundMessages: MAX_PENDING_INBOUND_MESSAGES,
   maxEventsBufferedDuringLoad: MAX_EVENTS_BUFFERED_DURING_LOAD,
+  sessionCheckIntervalMs: SESSION_CHECK_INTERVAL_MS,
 };
 
 /** The defaults with `overrides` applied; throws on a value that is not a positive safe integer. */

@@ -16,7 +16,8 @@
 // state is allocated. Uses `ws` in noServer mode so HTTP routing stays with the HTTP server.
 // Protocol pings go out every pingIntervalMs; a peer that has not answered the previous one is
 // dropped. close() stops taking upgrades, closes every socket with 1001 and resolves once they
-// are gone (sockets that do not finish the close handshake in time are terminated).
+// are gone (sockets that do not finish the close handshake in time are terminated). Every
+// sessionCheckIntervalMs, feeds logged in with a browser session that has expired are ended.
 
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Server as HttpsServer } from "node:https";
@@ -98,7 +99,8 @@ export function attachWebSocket(
     perMessageDeflate: false,
     clientTracking: false,
   });
-  const feed = new PrivateFeed(exchange);
+  const sessionTimes = options.sessionTimes ?? DEFAULT_SESSION_TIMES;
+  const feed = new PrivateFeed(exchange, { clock, sessionTimes });
   const books = new BookSnapshots(exchange);
   const perIp = new Map<string, number>();
   const live = new Set<Tracked>();
@@ -138,7 +140,7 @@ export function attachWebSocket(
         logger: options.logger,
         onPrivateDisconnect: options.onPrivateDisconnect,
         sessionRequest: upgradeSessionRequest(request),
-        sessionTimes: options.sessionTimes ?? DEFAULT_SESSION_TIMES,
+        sessionTimes,
       });
       const tracked: Tracked = { connection, socket: ws, alive: true };
       live.add(tracked);
@@ -166,6 +168,13 @@ export function attachWebSocket(
     }
   }, limits.pingIntervalMs);
   pinger.unref();
+  // Browser-session feeds end when their session expires (private-feed.ts).
+  const sessionChecker = setInterval(() => {
+    feed
+      .checkSessionExpiries()
+      .catch((error: unknown) => options.logger?.error({ err: error }, "ws session expiry check failed"));
+  }, limits.sessionCheckIntervalMs);
+  sessionChecker.unref();
 
   server.on("upgrade", onUpgrade);
   // Serialised once, sent to every open connection; a slow one is dropped by its own buffer rule.
@@ -184,6 +193,7 @@ export function attachWebSocket(
         server.off("upgrade", onUpgrade);
         stopNotices();
         clearInterval(pinger);
+        clearInterval(sessionChecker);
         await Promise.all([...live].map((tracked) => closeSocket(tracked.socket)));
         feed.close();
         books.close();

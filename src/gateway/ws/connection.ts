@@ -17,13 +17,16 @@ import type { ExmoErrorKind } from "../exmo/errors.ts";
 import { formatPublicTrade, formatTicker } from "../exmo/format.ts";
 import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from "../session/session-auth.ts";
 import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
+import { cancelOnDisconnect } from "./cancel-on-disconnect.ts";
 import { bookData } from "./format.ts";
 import type { WsLimits } from "./limits.ts";
 import { type LoginResult, verifyLogin } from "./login.ts";
 import type { AccessLost, PrivateFeed } from "./private-feed.ts";
 import { PrivateSession } from "./private-session.ts";
 import {
+  type CancelOnDisconnectRequest,
   type ClientRequest,
+  cancelOnDisconnectFrame,
   dataFrame,
   errorFrame,
   greetingFrame,
@@ -46,10 +49,12 @@ export type WsPath = "public" | "private";
 export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_GOING_AWAY = 1001;
 
-/** Who logged in on a connection that is now closing: the seam for cancel-on-disconnect. */
+/** Who logged in on a connection that is now closing, and whether its orders are being cancelled. */
 export interface PrivateDisconnect {
   userId: number;
   keyId: string;
+  /** The connection was armed (cancel_on_disconnect) and the close was not the server's shutdown. */
+  cancellingOrders: boolean;
 }
 
 export interface ConnectionDeps {
@@ -60,7 +65,7 @@ export interface ConnectionDeps {
   limits: WsLimits;
   clock: () => number;
   logger?: Logger;
-  /** Called once when a logged-in connection closes; cancel-on-disconnect hooks in here. */
+  /** Called once when a logged-in connection closes (after cancel-on-disconnect, if armed, was submitted). */
   onPrivateDisconnect?: (who: PrivateDisconnect) => void;
   /** The upgrade request's cookie, Origin and Host: what a session login checks. */
   sessionRequest?: SessionRequest;
@@ -86,9 +91,17 @@ export class WsConnection implements SnapshotWatcher {
   private inbound: Promise<void> = Promise.resolve();
   private drainScheduled = false;
   private session: PrivateSession | null = null;
-  private login: { state: "none" | "pending" } | { state: "done"; userId: number; keyId: string } = {
+  private login:
+    | { state: "none" | "pending" }
+    | { state: "done"; userId: number; keyId: string; mayTrade: boolean } = {
     state: "none",
   };
+  /** Armed by a `cancel_on_disconnect` frame after login (docs/API.md#ws-cancel-on-disconnect). */
+  private cancelOnDisconnect = false;
+  /** The server is shutting down: its close is no disconnect of the client's, nothing is cancelled. */
+  private serverShutdown = false;
+  /** The cancelAll submitted on close, if any; resolves when it is durable or given up (for tests, shutdown). */
+  private cancelling: Promise<void> | null = null;
   private loginTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -111,6 +124,16 @@ export class WsConnection implements SnapshotWatcher {
 
   get topicCount(): number {
     return this.topics.size;
+  }
+
+  /** The cancel-on-disconnect submitted when this connection closed, or null when none was. */
+  get cancelOnDisconnectDone(): Promise<void> | null {
+    return this.cancelling;
+  }
+
+  /** Called by the gateway's close() before it closes this socket: that close cancels nothing. */
+  markServerShutdown(): void {
+    this.serverShutdown = true;
   }
 
   start(): void {
@@ -162,7 +185,12 @@ export class WsConnection implements SnapshotWatcher {
       this.deps.feed.remove(this.session);
     }
     if (this.login.state === "done") {
-      const who = { userId: this.login.userId, keyId: this.login.keyId };
+      // Any close but the server's shutdown: client gone, socket dropped, ping timeout, slow
+      // consumer, flood, key revoked or user frozen. One cancelAll per closing connection.
+      const cancellingOrders = this.cancelOnDisconnect && !this.serverShutdown;
+      if (cancellingOrders)
+        this.cancelling = cancelOnDisconnect(this.deps.exchange, this.login.userId, this.deps.logger);
+      const who = { userId: this.login.userId, keyId: this.login.keyId, cancellingOrders };
       try {
         this.deps.onPrivateDisconnect?.(who);
       } catch (error) {
@@ -206,6 +234,7 @@ export class WsConnection implements SnapshotWatcher {
 
   private async dispatch(request: ClientRequest): Promise<void> {
     if (request.method === "login") return this.handleLogin(request);
+    if (request.method === "cancel_on_disconnect") return this.handleCancelOnDisconnect(request);
     for (const name of request.topics) {
       if (this.closed) return;
       if (request.method === "subscribe") this.subscribeTopic(request, name);
@@ -374,10 +403,28 @@ export class WsConnection implements SnapshotWatcher {
       session.revoke(lost);
       return;
     }
-    this.login = { state: "done", userId: result.userId, keyId: result.keyId };
+    this.login = { state: "done", userId: result.userId, keyId: result.keyId, mayTrade: result.mayTrade };
     if (this.loginTimer !== null) clearTimeout(this.loginTimer);
     this.loginTimer = null;
     this.send(loggedInFrame(this.deps.clock(), request.id));
+  }
+
+  private handleCancelOnDisconnect(request: CancelOnDisconnectRequest): void {
+    if (this.path !== "private") {
+      this.sendError(request.id, "unknownFunction", "cancel_on_disconnect on /v1/public");
+      return;
+    }
+    if (this.login.state !== "done") {
+      this.sendError(request.id, "noPermission", "login first");
+      return;
+    }
+    // It cancels orders, so it asks what REST's order_cancel asks of the key.
+    if (request.enabled && !this.login.mayTrade) {
+      this.sendError(request.id, "noPermission", "key lacks scope trade");
+      return;
+    }
+    this.cancelOnDisconnect = request.enabled;
+    this.send(cancelOnDisconnectFrame(this.deps.clock(), request.id, request.enabled));
   }
 
   private loginDeadline(): void {

@@ -19,9 +19,12 @@ import type { LoginRequest } from "./protocol.ts";
 
 /** Private WS topics only read the user's state. */
 const LOGIN_SCOPE = "info";
+/** What cancel-on-disconnect needs: it cancels orders, as REST's order_cancel does. */
+const CANCEL_SCOPE = "trade";
 
 export type LoginResult =
-  | { ok: true; userId: number; keyId: string }
+  /** mayTrade: whether the key may cancel orders (cancel-on-disconnect); a browser session may. */
+  | { ok: true; userId: number; keyId: string; mayTrade: boolean }
   | { ok: false; kind: ExmoErrorKind /** For logs only. */; reason: string };
 
 function fail(kind: ExmoErrorKind, reason: string): LoginResult {
@@ -65,5 +68,5 @@ export async function verifyLogin(
     throw error;
   }
   if (refusal !== null) return fail("invalidNonce", "nonce not increasing");
-  return { ok: true, userId: key.userId, keyId };
+  return { ok: true, userId: key.userId, keyId, mayTrade: key.scopes.includes(CANCEL_SCOPE) };
 }

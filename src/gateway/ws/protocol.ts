@@ -39,17 +39,29 @@ const sessionLoginSchema = z.object({
   session: z.literal(true),
 });
 
+/**
+ * Bulwark's extension, not EXMO's (docs/API.md#ws-cancel-on-disconnect): after login, arm or disarm
+ * the cancelling of all the user's open orders when this connection drops;
+ * `{"method":"cancel_on_disconnect","id":4,"enabled":true}`.
+ */
+const cancelOnDisconnectSchema = z.object({
+  method: z.literal("cancel_on_disconnect"),
+  id: requestId.optional(),
+  enabled: z.boolean(),
+});
+
 export type SubscribeRequest = z.infer<typeof subscribeSchema>;
 export type LoginRequest = z.infer<typeof loginSchema>;
 export type SessionLoginRequest = z.infer<typeof sessionLoginSchema>;
+export type CancelOnDisconnectRequest = z.infer<typeof cancelOnDisconnectSchema>;
 
-export type ClientRequest = SubscribeRequest | LoginRequest | SessionLoginRequest;
+export type ClientRequest = SubscribeRequest | LoginRequest | SessionLoginRequest | CancelOnDisconnectRequest;
 
 export type ParseResult =
   | { ok: true; request: ClientRequest }
   | { ok: false; kind: ExmoErrorKind; detail: string; id?: number };
 
-const KNOWN_METHODS = new Set(["subscribe", "unsubscribe", "login"]);
+const KNOWN_METHODS = new Set(["subscribe", "unsubscribe", "login", "cancel_on_disconnect"]);
 
 /** Parses one text frame; never throws. The id is echoed in errors when it could be read. */
 export function parseClientFrame(text: string): ParseResult {
@@ -68,11 +80,13 @@ export function parseClientFrame(text: string): ParseResult {
   if (typeof method !== "string") return { ok: false, kind: "missingParameter", detail: "method", ...echo };
   if (!KNOWN_METHODS.has(method)) return { ok: false, kind: "unknownFunction", detail: method, ...echo };
   const parsed =
-    method !== "login"
-      ? subscribeSchema.safeParse(record)
-      : "session" in record
-        ? sessionLoginSchema.safeParse(record)
-        : loginSchema.safeParse(record);
+    method === "cancel_on_disconnect"
+      ? cancelOnDisconnectSchema.safeParse(record)
+      : method !== "login"
+        ? subscribeSchema.safeParse(record)
+        : "session" in record
+          ? sessionLoginSchema.safeParse(record)
+          : loginSchema.safeParse(record);
   if (!parsed.success) {
     const field = String(parsed.error.issues[0]?.path[0] ?? "message");
     return { ok: false, kind: "invalidParameter", detail: field, ...echo };
@@ -124,6 +138,11 @@ export function unsubscribedFrame(ts: number, id: number | undefined, topic: str
 
 export function loggedInFrame(ts: number, id: number | undefined): ServerFrame {
   return { ts, event: "logged_in", ...(id === undefined ? {} : { id }) };
+}
+
+/** The answer to `cancel_on_disconnect` (a Bulwark extension): the connection's setting now. */
+export function cancelOnDisconnectFrame(ts: number, id: number | undefined, enabled: boolean): ServerFrame {
+  return { ts, event: "cancel_on_disconnect", ...(id === undefined ? {} : { id }), enabled };
 }
 
 /** EXMO's error frame; ccxt surfaces it as NotSupported carrying the text (docs/API.md#ws-server-frames). */

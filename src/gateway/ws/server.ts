@@ -6,7 +6,7 @@
 //     secretBox: SecretBox,             // opens API secrets for `login`
 //     logger?: pino.Logger,
 //     limits?: Partial<WsLimits>,       // defaults in ./limits.ts (docs/SECURITY.md#websocket-limits)
-//     onPrivateDisconnect?: (who: {userId, keyId}) => void,  // seam for cancel-on-disconnect
+//     onPrivateDisconnect?: (who: {userId, keyId, cancellingOrders}) => void,  // after cancel-on-disconnect
 //     clock?: () => number,             // ms since the epoch, for `ts` and rate limits
 //     notices?: { onNotice(listener) }, // incident notices, sent to every connection (protocol.ts noticeFrame)
 //   }) → { close(): Promise<void>; readonly connectionCount: number }
@@ -16,7 +16,8 @@
 // state is allocated. Uses `ws` in noServer mode so HTTP routing stays with the HTTP server.
 // Protocol pings go out every pingIntervalMs; a peer that has not answered the previous one is
 // dropped. close() stops taking upgrades, closes every socket with 1001 and resolves once they
-// are gone (sockets that do not finish the close handshake in time are terminated). Every
+// are gone (sockets that do not finish the close handshake in time are terminated); this close
+// cancels no orders (cancel-on-disconnect.ts), and it waits for cancels already submitted. Every
 // sessionCheckIntervalMs, feeds logged in with a browser session that has expired are ended.
 
 import type { Server as HttpServer, IncomingMessage } from "node:http";
@@ -42,7 +43,7 @@ export interface AttachWebSocketOptions {
   secretBox: SecretBox;
   logger?: Logger;
   limits?: Partial<WsLimits>;
-  /** Called once when a logged-in connection closes: where cancel-on-disconnect will hook in. */
+  /** Called once when a logged-in connection closes, after its cancel-on-disconnect (if armed) was submitted. */
   onPrivateDisconnect?: (who: PrivateDisconnect) => void;
   clock?: () => number;
   /** People's sessions' idle and absolute expiry, as the session API's (default there). */
@@ -104,6 +105,8 @@ export function attachWebSocket(
   const books = new BookSnapshots(exchange);
   const perIp = new Map<string, number>();
   const live = new Set<Tracked>();
+  /** Cancel-on-disconnect submissions not yet durable: at most one per connection that closed. */
+  const cancelling = new Set<Promise<void>>();
   let reserved = 0;
   let closing: Promise<void> | null = null;
 
@@ -152,6 +155,11 @@ export function attachWebSocket(
       ws.on("close", () => {
         live.delete(tracked);
         connection.dispose();
+        const cancel = connection.cancelOnDisconnectDone;
+        if (cancel !== null) {
+          cancelling.add(cancel);
+          void cancel.finally(() => cancelling.delete(cancel));
+        }
       });
       connection.start();
     });
@@ -194,7 +202,11 @@ export function attachWebSocket(
         stopNotices();
         clearInterval(pinger);
         clearInterval(sessionChecker);
+        // A shutdown is not the client's disconnect: armed connections keep their orders.
+        for (const tracked of live) tracked.connection.markServerShutdown();
         await Promise.all([...live].map((tracked) => closeSocket(tracked.socket)));
+        // Cancels of connections that dropped before the shutdown finish before the exchange closes.
+        await Promise.all([...cancelling]);
         feed.close();
         books.close();
         wss.close();

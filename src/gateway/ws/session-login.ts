@@ -31,5 +31,6 @@ export async function verifySessionLogin(
       kind: auth.code === "user_frozen" ? "userBlocked" : "noPermission",
       reason: auth.message,
     };
-  return { ok: true, userId: auth.userId, keyId: `${SESSION_KEY_PREFIX}${auth.sessionHash}` };
+  // A session trades as the session door lets it (info and trade scopes, session-routes.ts).
+  return { ok: true, userId: auth.userId, keyId: `${SESSION_KEY_PREFIX}${auth.sessionHash}`, mayTrade: true };
 }

@@ -223,6 +223,30 @@ describe("cancel-on-disconnect", () => {
   });
 });
 
+describe("cancel-on-disconnect and a dead peer", () => {
+  it("cancels when the server drops a peer that stopped answering pings", async () => {
+    const own = await startHarness({ pingIntervalMs: 100 });
+    try {
+      const trader = await createTrader(own, FUNDS);
+      await restingOrders(own, trader);
+      // A peer whose network went quiet: it never answers the protocol pings.
+      const client = await RawClient.connect(`${own.url}/v1/private`, { autoPong: false });
+      clients.push(client);
+      await client.next(byEvent("info"));
+      nonce += 1;
+      client.send(loginFrame(trader, nonce, 1));
+      await client.next(byEvent("logged_in"));
+      await arm(client, 2);
+      expect(heldUsd(own, trader)).toBeGreaterThan(0);
+      // Dropped at the second ping (about 200 ms), without a close frame.
+      expect(await client.closed).toBe(1006);
+      await expectCancelledSoon(own, trader);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("cancel-on-disconnect and the server's shutdown", () => {
   it("a graceful shutdown of the gateway cancels nothing", async () => {
     const own = await startHarness();

@@ -236,57 +236,63 @@ describe("bulwark wallet rotate on a running server", () => {
     expect(text.status).toBe(0);
   }, 120_000);
 
-  it("devnet-eth: the old hot wallet's ETH moves to the new one; a late deposit to an old address is credited", async () => {
-    const chainCustody = custody().chainOf("devnet-eth");
-    if (chainCustody === undefined) throw new Error("no devnet-eth custody");
-    const oldDeposit = await custody().depositAddress(userId, "ETH");
-    const oldHot = chainCustody.hotAddress as string;
-    const eth = 10n ** 18n;
-    handle("devnet-eth").faucet(oldDeposit.address, "ETH", 2n * eth);
-    const ethScale = server.exchange.assetByCode("ETH")?.scale ?? 0;
-    const units = (wei: bigint) => Number(wei / 10n ** BigInt(18 - ethScale));
-    await until(
-      "devnet-eth",
-      () => available("ETH") === units(2n * eth) && onChain("devnet-eth", oldHot, "ETH") > 0n,
-      "the ETH deposit credited and swept",
-    );
-    const run = await bulwarkIn(dataDir, ["wallet", "rotate", "--chain", "devnet-eth"]);
-    expect(run.json, JSON.stringify(run.json)).toMatchObject({
-      ok: true,
-      chain: "devnet-eth",
-      generation: 1,
-      depositAccount: 3,
-      applied: "running",
-    });
-    expect(run.json.retiredHotAddresses).toEqual([oldHot]);
-    const newHot = String(run.json.hotAddress);
-    const newDeposit = await custody().depositAddress(userId, "ETH");
-    expect(await accountOf("devnet-eth", newDeposit.address)).toBe(3);
-    expect(newDeposit.address).not.toBe(oldDeposit.address);
-
-    handle("devnet-eth").faucet(oldDeposit.address, "ETH", eth);
-    await until(
-      "devnet-eth",
-      () =>
-        // (The old deposit address's sweep is not waited for: the BTC case shows it, and on this
-        // chain a tripped breaker may pause sweeps.)
-        available("ETH") === units(3n * eth) &&
-        onChain("devnet-eth", oldHot, "ETH") < 10n ** BigInt(18 - ethScale) &&
-        chainCustody.transfers.active().length === 0 &&
-        onChain("devnet-eth", newHot, "ETH") > (19n * eth) / 10n,
-      "the late ETH deposit credited, the old hot wallet emptied into the new one",
-    ).catch((error) => {
-      throw new Error(
-        `${(error as Error).message}: ${JSON.stringify({
-          available: available("ETH"),
-          want: units(3n * eth),
-          oldHot: onChain("devnet-eth", oldHot, "ETH").toString(),
-          newHot: onChain("devnet-eth", newHot, "ETH").toString(),
-          old: onChain("devnet-eth", oldDeposit.address, "ETH").toString(),
-          jobs: chainCustody.transfers.all().map((job) => [job.kind, job.step, job.reason, job.amount]),
-        })}`,
+  // The account chain's variant of the same rotation (~6 s): in `npm run test:full`, which CI runs
+  // after `npm test`; the UTXO chain's rotation above runs in both.
+  it.skipIf(process.env.BULWARK_TEST_FULL !== "1")(
+    "devnet-eth: the old hot wallet's ETH moves to the new one; a late deposit to an old address is credited",
+    async () => {
+      const chainCustody = custody().chainOf("devnet-eth");
+      if (chainCustody === undefined) throw new Error("no devnet-eth custody");
+      const oldDeposit = await custody().depositAddress(userId, "ETH");
+      const oldHot = chainCustody.hotAddress as string;
+      const eth = 10n ** 18n;
+      handle("devnet-eth").faucet(oldDeposit.address, "ETH", 2n * eth);
+      const ethScale = server.exchange.assetByCode("ETH")?.scale ?? 0;
+      const units = (wei: bigint) => Number(wei / 10n ** BigInt(18 - ethScale));
+      await until(
+        "devnet-eth",
+        () => available("ETH") === units(2n * eth) && onChain("devnet-eth", oldHot, "ETH") > 0n,
+        "the ETH deposit credited and swept",
       );
-    });
-    expect(signatureKinds("devnet-eth")).toContain("rotateHot");
-  }, 120_000);
+      const run = await bulwarkIn(dataDir, ["wallet", "rotate", "--chain", "devnet-eth"]);
+      expect(run.json, JSON.stringify(run.json)).toMatchObject({
+        ok: true,
+        chain: "devnet-eth",
+        generation: 1,
+        depositAccount: 3,
+        applied: "running",
+      });
+      expect(run.json.retiredHotAddresses).toEqual([oldHot]);
+      const newHot = String(run.json.hotAddress);
+      const newDeposit = await custody().depositAddress(userId, "ETH");
+      expect(await accountOf("devnet-eth", newDeposit.address)).toBe(3);
+      expect(newDeposit.address).not.toBe(oldDeposit.address);
+
+      handle("devnet-eth").faucet(oldDeposit.address, "ETH", eth);
+      await until(
+        "devnet-eth",
+        () =>
+          // (The old deposit address's sweep is not waited for: the BTC case shows it, and on this
+          // chain a tripped breaker may pause sweeps.)
+          available("ETH") === units(3n * eth) &&
+          onChain("devnet-eth", oldHot, "ETH") < 10n ** BigInt(18 - ethScale) &&
+          chainCustody.transfers.active().length === 0 &&
+          onChain("devnet-eth", newHot, "ETH") > (19n * eth) / 10n,
+        "the late ETH deposit credited, the old hot wallet emptied into the new one",
+      ).catch((error) => {
+        throw new Error(
+          `${(error as Error).message}: ${JSON.stringify({
+            available: available("ETH"),
+            want: units(3n * eth),
+            oldHot: onChain("devnet-eth", oldHot, "ETH").toString(),
+            newHot: onChain("devnet-eth", newHot, "ETH").toString(),
+            old: onChain("devnet-eth", oldDeposit.address, "ETH").toString(),
+            jobs: chainCustody.transfers.all().map((job) => [job.kind, job.step, job.reason, job.amount]),
+          })}`,
+        );
+      });
+      expect(signatureKinds("devnet-eth")).toContain("rotateHot");
+    },
+    120_000,
+  );
 });

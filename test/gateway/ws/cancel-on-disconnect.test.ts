@@ -21,7 +21,7 @@ const FUNDS = { USD: 100_000_000_000, BTC: 1_000_000_000 };
 /** The brief's bound: orders gone within a second of the drop. */
 const CANCEL_WITHIN_MS = 1_000;
 /** How long a test waits to be sure nothing was cancelled. */
-const QUIET_MS = 300;
+const QUIET_MS = 150;
 const POLL_MS = 10;
 
 let harness: Harness;

@@ -137,7 +137,13 @@ async function securityConsole(section: string): Promise<Page> {
 }
 
 beforeAll(async () => {
-  harness = await startWebHarness("console", { devnet: true, devnetBlockMs: 100, custodyTickMs: 50 });
+  harness = await startWebHarness("console", {
+    devnet: true,
+    devnetBlockMs: 100,
+    custodyTickMs: 50,
+    // The pages here need a book, not a fast one: the maker at its default pace leaves the CPU to the flows.
+    demoTickIntervalMs: 250,
+  });
   baseUrl = harness.baseUrl;
   const devnet = harness.server.devnet;
   if (devnet === null) throw new Error("the server runs no devnet");

@@ -18,7 +18,8 @@ let harness: WebHarness;
 let published: ReservesPublication;
 
 beforeAll(async () => {
-  harness = await startWebHarness("public-pages");
+  // Status and reserves need no trading pace: the maker at its default 250 ms.
+  harness = await startWebHarness("public-pages", { demoTickIntervalMs: 250 });
   const [btc] = await harness.server.reserves.publish(["BTC"]);
   published = btc;
 });

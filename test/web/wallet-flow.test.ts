@@ -43,6 +43,8 @@ beforeAll(async () => {
     // Long enough to see the new address waiting, short enough not to wait on it.
     addressActivationDelayMs: 500,
     securityChangeLockMs: 0,
+    // No trading here: the maker at its default 250 ms leaves the CPU to the wallet's flow.
+    demoTickIntervalMs: 250,
   });
   page = await newPersonPage(harness.browser);
 }, 60_000);

@@ -41,6 +41,7 @@ import {
   type PriorityClass,
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
+import { GuardControl } from "../guard/guard-control.ts";
 import {
   type AdmitDecision,
   type KeyCharge,
@@ -144,6 +145,8 @@ export interface Gateway {
   /** The Node server; the WebSocket server attaches to its "upgrade" event. */
   server: http.Server | https.Server;
   fastify: FastifyInstance;
+  /** Degraded mode and bans, for the WebSocket server, the status page and the operator API. */
+  guardControl: GuardControl;
   listen(): Promise<{ port: number }>;
   /** Stops accepting and closes connections. The exchange stays open (its owner closes it). */
   close(): Promise<void>;
@@ -527,6 +530,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   fastify.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
   const limiter = options.rateLimit === false ? null : new RequestRateLimiter(options.rateLimit);
   const guard = makeGuard(metrics, results, limiter);
+  const guardControl = new GuardControl(null);
   fastify.addHook("onRequest", (request, reply) => guard.onRequest(request, reply));
   installMetricsHook(fastify, metrics, results);
   installErrorHandling(fastify, results);
@@ -585,6 +589,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   return {
     server: fastify.server,
     fastify,
+    guardControl,
     async listen() {
       await fastify.listen({ port: options.port, host: options.host });
       return { port: (fastify.server.address() as AddressInfo).port };

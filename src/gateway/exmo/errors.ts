@@ -57,6 +57,7 @@ export type GatewayError =
   | "busy"
   | "payloadTooLarge"
   | "requestTimeout"
+  | "degraded"
   | "internalError";
 
 /** Custody's refusals of a wallet request (deposit_address, withdraw_crypt), see CUSTODY_ERRORS. */
@@ -133,6 +134,8 @@ const BULWARK_WITHDRAWAL_WRONG_STEP = 59033;
 const BULWARK_APPROVAL_REFUSED = 59034;
 // Proof of reserves (issue 8 §6): reserves_proof when nothing was published, or the caller held none.
 const BULWARK_RESERVES_PROOF_NOT_FOUND = 59035;
+// Degraded mode (issue 10 §3, docs/SECURITY.md#degraded-mode): an operator switched it on.
+const BULWARK_DEGRADED = 59036;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -398,6 +401,14 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
   requestTimeout: {
     code: BULWARK_REQUEST_TIMEOUT,
     text: "Request was not received in time",
+    ccxtClass: "ExchangeError",
+  },
+  // Degraded mode (an operator's switch during an attack): public data not in the cache, or order
+  // entry by a key not on the allow-list. HTTP 503 + Retry-After; not 40016, which tells ccxt the
+  // whole exchange is down, while cancels and private reads still work.
+  degraded: {
+    code: BULWARK_DEGRADED,
+    text: "Service is degraded, try again later",
     ccxtClass: "ExchangeError",
   },
   internalError: { code: BULWARK_INTERNAL, text: "Internal error", ccxtClass: "ExchangeError" },

@@ -139,6 +139,7 @@ describe("GET /status", () => {
       "ws",
       "core",
       "store",
+      "public-api",
       "deposits:devnet-btc",
       "withdrawals:devnet-btc",
       "deposits:devnet-eth",
@@ -176,6 +177,29 @@ describe("GET /status", () => {
       },
     ]);
     expect(report.notices[0]).toMatchObject({ incidentId: 1, kind: "breaker" });
+  });
+
+  it("shows degraded mode as the Public API component, with the operator's reason, and its end", async () => {
+    await new Promise((resolve) => setTimeout(resolve, STATUS_CACHE_MS + 50));
+    expect((await status()).components.find((component) => component.id === "public-api")?.status).toBe(
+      "operational",
+    );
+    gateway.guardControl.setDegraded({ on: true, actor: "ops", reason: "DDoS on the public API" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, STATUS_CACHE_MS + 50));
+      const component = (await status()).components.find((candidate) => candidate.id === "public-api");
+      expect(component?.status).toBe("degraded");
+      expect(component?.message).toContain("DDoS on the public API");
+      expect(component?.message).toContain("cancels work");
+      const html = await gateway.fastify.inject({ method: "GET", url: "/status.html" });
+      expect(html.body).toContain("Degraded mode");
+    } finally {
+      gateway.guardControl.setDegraded({ on: false, actor: "ops" });
+    }
+    await new Promise((resolve) => setTimeout(resolve, STATUS_CACHE_MS + 50));
+    expect((await status()).components.find((component) => component.id === "public-api")?.status).toBe(
+      "operational",
+    );
   });
 
   it("says nothing private: no balances, liabilities or caps", async () => {

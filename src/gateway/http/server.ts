@@ -33,6 +33,7 @@ import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
 import { publicRoutes } from "../exmo/public-routes.ts";
+import { PublicSnapshots, SerializedAnswer } from "../exmo/public-snapshots.ts";
 import {
   type CallerIdentity,
   ExmoFailure,
@@ -41,6 +42,7 @@ import {
   type PriorityClass,
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
+import { applyDegradedMode } from "../guard/degraded-routes.ts";
 import { GuardControl } from "../guard/guard-control.ts";
 import {
   type AdmitDecision,
@@ -153,6 +155,8 @@ export interface Gateway {
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
+/** Retry-After of a `degraded` refusal: an operator's switch lasts minutes, not a second. */
+const DEGRADED_RETRY_AFTER_SECONDS = 30;
 const NOT_FOUND_ROUTE = "unmatched";
 
 function serverFactory(tls: GatewayOptions["tls"], limits: HttpLimits) {
@@ -234,6 +238,8 @@ function sendError(
   if (status !== undefined) return reply.code(status).send(body);
   // EXMO answers errors with HTTP 200 and ccxt reads the body first; only overload says 503.
   if (kind === "busy") return reply.code(503).header("retry-after", "1").send(body);
+  if (kind === "degraded")
+    return reply.code(503).header("retry-after", String(DEGRADED_RETRY_AFTER_SECONDS)).send(body);
   if (kind === "internalError") return reply.code(500).send(body);
   if (kind === "payloadTooLarge") return reply.code(413).send(body);
   return reply.code(200).send(body);
@@ -287,6 +293,9 @@ async function runRoute(
     }
     const answer = await route.run(params, caller);
     results.set(request, "ok");
+    // Public snapshots (exmo/public-snapshots.ts) are serialised once for every request.
+    if (answer instanceof SerializedAnswer)
+      return reply.code(200).header("content-type", "application/json; charset=utf-8").send(answer.json);
     return reply.code(200).send(answer);
   } catch (error) {
     if (error instanceof ExmoFailure) return sendError(reply, results, error.kind, error.detail);
@@ -536,10 +545,16 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   installErrorHandling(fastify, results);
   const watermarks = new WriteWatermarks();
   const custody = options.custody ?? null;
-  const routes = [
-    ...publicRoutes({ exchange, clock, custody }),
-    ...privateRoutes({ exchange, watermarks, custody, reserves: options.reserves ?? null }),
-  ];
+  // Public answers from snapshots; degraded mode's limits on public data and order entry.
+  const snapshots = new PublicSnapshots({ clock, isDegraded: () => guardControl.isDegraded });
+  const routes = applyDegradedMode(
+    [
+      ...publicRoutes({ exchange, clock, custody }),
+      ...privateRoutes({ exchange, watermarks, custody, reserves: options.reserves ?? null }),
+    ],
+    guardControl,
+    snapshots,
+  );
   for (const route of routes)
     mountExmoRoute(fastify, { route, exchange, secretBox: options.secretBox, results, guard, clock });
   const sessionDependencies = {
@@ -583,6 +598,7 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
       incidents: options.incidents ?? null,
       webSocketConnections: options.webSocketConnections ?? (() => null),
       clock,
+      degradedMode: () => guardControl.degraded,
     },
     webApp === null ? null : webApp.sendIndex,
   );

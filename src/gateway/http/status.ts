@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BreakerView, ChainCustodyStatus, CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentNotice, IncidentPort } from "../../incidents/port.ts";
+import type { DegradedModeState } from "../guard/guard-control.ts";
 
 /** A computed report is served for this long before the next request recomputes it. */
 export const STATUS_CACHE_MS = 1_000;
@@ -84,6 +85,8 @@ export interface StatusSources {
   /** Open WebSocket connections; null when no WebSocket gateway is attached. */
   webSocketConnections: () => number | null;
   clock: () => number;
+  /** The flood guard's degraded mode (GuardControl.degraded); absent: never degraded. */
+  degradedMode?: () => DegradedModeState;
 }
 
 function worst(states: readonly ComponentState[]): ComponentState {
@@ -155,7 +158,33 @@ function coreComponents(sources: StatusSources, projected: number | Error): Stat
       sequence: status.lastSequence,
     },
     store,
+    publicApiComponent(sources.degradedMode?.() ?? null),
   ];
+}
+
+/**
+ * Degraded mode (docs/SECURITY.md#degraded-mode) as a component of its own, so people see why
+ * public answers are cached and new public WebSocket connections are refused. The operator's
+ * reason is shown: like a breaker's, it is written to be public.
+ */
+function publicApiComponent(degraded: DegradedModeState | null): StatusComponent {
+  if (degraded === null || !degraded.on)
+    return {
+      id: "public-api",
+      name: "Public API",
+      status: "operational",
+      message: "Public market data is served from snapshots at most 100 ms old.",
+    };
+  const why = degraded.reason === null ? "" : `: ${degraded.reason}`;
+  return {
+    id: "public-api",
+    name: "Public API",
+    status: "degraded",
+    message:
+      `Degraded mode (an operator switched it on${why}). Public market data is served from cache only, ` +
+      "new public WebSocket connections are refused and order entry is limited to allow-listed API keys; " +
+      "cancels work.",
+  };
 }
 
 function breakerSummary(breaker: BreakerView): NonNullable<StatusComponent["breaker"]> {

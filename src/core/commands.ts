@@ -30,7 +30,23 @@ export interface CommandStamp {
   timestampMs: number;
 }
 
-export interface PlaceOrderCommand extends CommandStamp {
+/**
+ * A signed request's API key and nonce (docs/API.md#nonce), carried by the command the request
+ * submits: the core refuses the command (staleNonce) unless the nonce is greater than the last
+ * one it accepted for the key, and advances it otherwise (engine/api-nonces.ts).
+ */
+export interface NonceStamp {
+  keyId: string;
+  nonce: number;
+}
+
+/** The commands a signed request may submit carry its nonce; operator and custody ones never do. */
+interface SignedRequestCommand {
+  /** Absent: not submitted by a signed request (session door, operator, custody, cancel-on-disconnect). */
+  nonce?: NonceStamp;
+}
+
+export interface PlaceOrderCommand extends CommandStamp, SignedRequestCommand {
   kind: "placeOrder";
   userId: number;
   marketId: number;
@@ -54,14 +70,14 @@ export interface PlaceOrderCommand extends CommandStamp {
   selfTradePrevention: SelfTradePrevention | null;
 }
 
-export interface CancelOrderCommand extends CommandStamp {
+export interface CancelOrderCommand extends CommandStamp, SignedRequestCommand {
   kind: "cancelOrder";
   userId: number;
   orderId: number;
 }
 
 /** Cancels every open order (resting or stop) of the user carrying this client id; marketId 0 = all markets. */
-export interface CancelByClientIdCommand extends CommandStamp {
+export interface CancelByClientIdCommand extends CommandStamp, SignedRequestCommand {
   kind: "cancelByClientId";
   userId: number;
   marketId: number;
@@ -69,7 +85,7 @@ export interface CancelByClientIdCommand extends CommandStamp {
 }
 
 /** marketId 0 = all markets. */
-export interface CancelAllCommand extends CommandStamp {
+export interface CancelAllCommand extends CommandStamp, SignedRequestCommand {
   kind: "cancelAll";
   userId: number;
   marketId: number;
@@ -213,6 +229,17 @@ export interface FundInsuranceCommand extends CommandStamp {
   txId: string;
 }
 
+/**
+ * A signed request that submits no command of its own (a read, a refused order) advances its
+ * key's nonce with this, so every signed request's nonce is in the journal before its answer.
+ */
+export interface TouchNonceCommand extends CommandStamp {
+  kind: "touchNonce";
+  /** The key's user, echoed in a rejected event. */
+  userId: number;
+  nonce: NonceStamp;
+}
+
 export type Command =
   | PlaceOrderCommand
   | CancelOrderCommand
@@ -228,7 +255,8 @@ export type Command =
   | ReleaseWithdrawalCommand
   | RecordWalletMovementCommand
   | CoverIncidentLossCommand
-  | FundInsuranceCommand;
+  | FundInsuranceCommand
+  | TouchNonceCommand;
 
 /** A command before the sequencer stamps it. */
 export type UnstampedCommand = Command extends infer C
@@ -238,3 +266,21 @@ export type UnstampedCommand = Command extends infer C
   : never;
 
 export const MAX_REASON_LENGTH = 200;
+
+/**
+ * The nonce stamp a command carries: undefined for none; null for a touchNonce without one
+ * (malformed: the core rejects it). The commands of SignedRequestCommand may carry one.
+ */
+export function nonceStampOf(command: Command): NonceStamp | null | undefined {
+  switch (command.kind) {
+    case "placeOrder":
+    case "cancelOrder":
+    case "cancelByClientId":
+    case "cancelAll":
+      return command.nonce;
+    case "touchNonce":
+      return command.nonce ?? null;
+    default:
+      return undefined;
+  }
+}

@@ -77,6 +77,12 @@ export interface CoreLimits {
    * could credit a deposit twice.
    */
   maxDepositKeys: number;
+  /**
+   * API keys whose last nonce the core keeps (engine/api-nonces.ts): ≈ 100 B per key (a 42-character
+   * id and a number, plus the Map's overhead); past it a new key's signed command is refused
+   * (limitReached) rather than an old key's nonce forgotten.
+   */
+  maxApiKeyNonces: number;
 }
 
 export const DEFAULT_CORE_LIMITS: CoreLimits = {
@@ -89,6 +95,7 @@ export const DEFAULT_CORE_LIMITS: CoreLimits = {
   maxCommandsPerBatch: 65_536,
   maxPendingWithdrawals: 1_000_000,
   maxDepositKeys: 4_000_000,
+  maxApiKeyNonces: 2_000_000,
 };
 
 /** Largest user id: user ids live in Int32 columns. */

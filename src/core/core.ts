@@ -20,7 +20,7 @@ import type {
   PlaceOrderCommand,
   SetMarketStatusCommand,
 } from "./commands.ts";
-import { MAX_REASON_LENGTH } from "./commands.ts";
+import { MAX_REASON_LENGTH, type NonceStamp, nonceStampOf } from "./commands.ts";
 import {
   type AssetConfig,
   assetConfigProblem,
@@ -99,6 +99,11 @@ export class Core implements CoreMachine {
   }
 
   private dispatch(command: Command): void {
+    const stamp = nonceStampOf(command);
+    // A signed request's nonce is checked and advanced first (engine/api-nonces.ts); it stays
+    // advanced even if the command is then rejected for another reason: the request was the key
+    // owner's and was answered, so its replay must be refused.
+    if (stamp !== undefined && !this.acceptNonce(stamp, command)) return;
     switch (command.kind) {
       case "placeOrder":
         return this.placeOrder(command);
@@ -130,9 +135,30 @@ export class Core implements CoreMachine {
         return this.lossCover.coverIncidentLoss(command);
       case "fundInsurance":
         return this.lossCover.fundInsurance(command);
+      case "touchNonce":
+        return;
       default:
         return this.reject("invalidCommand", 0, 0);
     }
+  }
+
+  /** Advances the stamp's key and returns true, or rejects the command (changing nothing) and returns false. */
+  private acceptNonce(stamp: NonceStamp | null, command: Command): boolean {
+    const problem = this.state.apiNonces.problem(stamp);
+    if (problem !== null) {
+      // Every command that carries a stamp names its user.
+      const userId = "userId" in command ? command.userId : 0;
+      const clientOrderId =
+        command.kind === "placeOrder" || command.kind === "cancelByClientId" ? command.clientOrderId : 0;
+      this.reject(
+        problem,
+        Number.isSafeInteger(userId) ? userId : 0,
+        Number.isSafeInteger(clientOrderId) ? clientOrderId : 0,
+      );
+      return false;
+    }
+    this.state.apiNonces.advance(stamp as NonceStamp);
+    return true;
   }
 
   private reject(reason: RejectReason, userId: number, clientOrderId: number): void {

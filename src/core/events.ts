@@ -35,7 +35,9 @@ export type RejectReason =
   /** holdWithdrawal: a hold with this withdrawal id is pending. */
   | "withdrawalExists"
   /** settleWithdrawal / releaseWithdrawal: no pending hold with this id. */
-  | "withdrawalNotFound";
+  | "withdrawalNotFound"
+  /** A signed request's nonce is not greater than the last one accepted for its key (a replay). */
+  | "staleNonce";
 
 /** Why an accepted order left the book (or never rested). */
 export type DoneReason =

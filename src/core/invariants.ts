@@ -59,6 +59,7 @@ export function checkInvariants(state: CoreState): void {
     "more withdrawal holds than the limit",
   );
   assert(state.depositKeys.size <= state.limits.maxDepositKeys, "more deposit keys than the limit");
+  assert(state.apiNonces.size <= state.limits.maxApiKeyNonces, "more API key nonces than the limit");
   assert(state.incidentCovers.size <= MAX_INCIDENT_COVERS, "more incident covers than the limit");
   for (const cover of state.incidentCovers.values())
     assert(

@@ -65,6 +65,7 @@ export function exportState(state: CoreState): CoreStateView {
       .map((hold) => ({ ...hold }))
       .sort((a, b) => a.withdrawalId - b.withdrawalId),
     depositKeys: [...state.depositKeys.values()].sort(),
+    apiNonces: state.apiNonces.sortedEntries(),
     incidentCovers: [...state.incidentCovers.values()]
       .map((cover) => ({ ...cover }))
       .sort((a, b) => a.incidentId - b.incidentId || a.assetId - b.assetId),

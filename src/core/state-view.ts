@@ -100,6 +100,8 @@ export interface CoreStateView {
   withdrawalHolds: WithdrawalHoldView[];
   /** Credited deposits' keys (depositKey in wallet/deposit-keys.ts), sorted. */
   depositKeys: string[];
+  /** Each API key's last accepted nonce, as [keyId, nonce], by key id. */
+  apiNonces: [string, number][];
   /** Covered incident losses, by incident id then asset id. */
   incidentCovers: IncidentCoverView[];
 }

@@ -23,6 +23,10 @@
 // Kinds 14 (coverIncidentLoss) and 15 (fundInsurance) were appended the same way: a loss cover
 // source's code is its index in LOSS_COVER_SOURCES, a funding wallet's its index in
 // INSURANCE_FUNDING_WALLETS (both append-only).
+// 3: a command carrying a signed request's nonce stamp (commands.ts NonceStamp): version 2's
+//    bytes, then [keyId string][nonce num]. Written only for a command with a stamp, so every
+//    other record is byte for byte what version 2 wrote. Kind 16 (touchNonce = [userId num]) is
+//    always version 3.
 
 import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "../core/bytes.ts";
 import {
@@ -40,6 +44,8 @@ import {
   INSURANCE_FUNDING_WALLETS,
   LOSS_COVER_SOURCES,
   type MarketStatus,
+  type NonceStamp,
+  nonceStampOf,
   ORDER_TYPES,
   type OrderType,
   type PlaceOrderCommand,
@@ -49,6 +55,7 @@ import {
   type SettleWithdrawalCommand,
   type Side,
   type TimeInForce,
+  type TouchNonceCommand,
   WALLET_ACCOUNTS,
   type WalletAccount,
 } from "../core/commands.ts";
@@ -66,8 +73,10 @@ import type { PayloadEncoder } from "./journal.ts";
 
 export { CommandEncodeError, MAX_CODEC_STRING_UNITS } from "./codec-values.ts";
 
-/** The version encode writes. */
+/** The version encode writes for a command without a nonce stamp. */
 export const COMMAND_FORMAT_VERSION = 2;
+/** The version encode writes for a command with a nonce stamp: version 2 plus the stamp. */
+export const COMMAND_FORMAT_VERSION_SIGNED = 3;
 /** The first version: still read (its placeOrder flags hold the order type in 2 bits). */
 const COMMAND_FORMAT_VERSION_1 = 1;
 
@@ -86,6 +95,7 @@ const KIND_RELEASE_WITHDRAWAL = 12;
 const KIND_RECORD_WALLET_MOVEMENT = 13;
 const KIND_COVER_INCIDENT_LOSS = 14;
 const KIND_FUND_INSURANCE = 15;
+const KIND_TOUCH_NONCE = 16;
 
 /**
  * Version 1's order type codes, frozen: its 2-bit field names only these four. They are also
@@ -284,6 +294,9 @@ function writeBody(w: ByteWriter, c: Command): void {
       writeNumber(w, c.amountUnits);
       writeString(w, c.txId, "txId");
       return;
+    case "touchNonce":
+      writeNumber(w, c.userId);
+      return;
   }
 }
 
@@ -319,6 +332,8 @@ function kindCode(c: Command): number {
       return KIND_COVER_INCIDENT_LOSS;
     case "fundInsurance":
       return KIND_FUND_INSURANCE;
+    case "touchNonce":
+      return KIND_TOUCH_NONCE;
   }
   throw new CommandEncodeError(`unknown command kind ${JSON.stringify((c as { kind: unknown }).kind)}`);
 }
@@ -330,11 +345,21 @@ function encodeCommandInto(w: ByteWriter, command: Command): void {
   const buffer = w.buffer;
   const view = w.view;
   let at = w.length;
-  buffer[at++] = COMMAND_FORMAT_VERSION;
+  const stamp = nonceStampOf(command);
+  buffer[at++] = stamp === undefined ? COMMAND_FORMAT_VERSION : COMMAND_FORMAT_VERSION_SIGNED;
   buffer[at++] = kindCode(command);
   at = putNumber(buffer, view, at, command.sequence);
   w.length = putNumber(buffer, view, at, command.timestampMs);
   writeBody(w, command);
+  if (stamp !== undefined) writeNonceStamp(w, stamp);
+}
+
+function writeNonceStamp(w: ByteWriter, stamp: NonceStamp | null): void {
+  // The core rejects a malformed stamp; the journal must still hold exactly what it saw.
+  if (stamp === null || typeof stamp !== "object") throw new CommandEncodeError("nonce stamp missing");
+  writeString(w, stamp.keyId, "nonce.keyId");
+  w.ensure(MAX_NUMBER_SIZE_BYTES);
+  writeNumber(w, stamp.nonce);
 }
 
 /**
@@ -598,6 +623,15 @@ function readBody(
         amountUnits: readNumber(r, "amountUnits"),
         source: readEnum(LOSS_COVER_SOURCES, r.u8("source"), "loss cover source", r.position - 1),
       } satisfies CoverIncidentLossCommand;
+    case KIND_TOUCH_NONCE:
+      // Its stamp follows, read by the caller; a placeholder until then.
+      return {
+        kind: "touchNonce",
+        sequence,
+        timestampMs,
+        userId: readNumber(r, "userId"),
+        nonce: { keyId: "", nonce: 0 },
+      } satisfies TouchNonceCommand;
     case KIND_FUND_INSURANCE:
       return {
         kind: "fundInsurance",
@@ -618,6 +652,22 @@ function readBody(
   }
 }
 
+/** Reads the stamp that follows a version 3 command's fields onto the command. */
+function attachNonceStamp(r: ByteReader, command: Command): void {
+  const stamp: NonceStamp = { keyId: readString(r, "nonce.keyId"), nonce: readNumber(r, "nonce.nonce") };
+  switch (command.kind) {
+    case "placeOrder":
+    case "cancelOrder":
+    case "cancelByClientId":
+    case "cancelAll":
+    case "touchNonce":
+      command.nonce = stamp;
+      return;
+    default:
+      throw new DecodeError(`a ${command.kind} command cannot carry a nonce stamp`, 1);
+  }
+}
+
 /**
  * Reusable decoder for replay: one reader for every record, pointed at each payload in place
  * (inside the journal segment's bytes), so decoding allocates only the command it returns.
@@ -630,13 +680,21 @@ export class CommandDecoder {
     const r = this.reader;
     r.reset(bytes, start, end);
     const version = r.u8("format version");
-    if (version !== COMMAND_FORMAT_VERSION && version !== COMMAND_FORMAT_VERSION_1) {
+    if (
+      version !== COMMAND_FORMAT_VERSION &&
+      version !== COMMAND_FORMAT_VERSION_SIGNED &&
+      version !== COMMAND_FORMAT_VERSION_1
+    ) {
       throw new DecodeError(`unsupported command format version ${version}`, 0);
     }
+    const signed = version === COMMAND_FORMAT_VERSION_SIGNED;
     const kind = r.u8("kind");
+    if (kind === KIND_TOUCH_NONCE && !signed)
+      throw new DecodeError("touchNonce without a nonce stamp (version 3 only)", 1);
     const sequence = readNumber(r, "sequence");
     const timestampMs = readNumber(r, "timestampMs");
-    const command = readBody(r, version, kind, sequence, timestampMs);
+    const command = readBody(r, signed ? COMMAND_FORMAT_VERSION : version, kind, sequence, timestampMs);
+    if (signed) attachNonceStamp(r, command);
     if (r.remaining !== 0) {
       throw new DecodeError(`${r.remaining} trailing bytes after the command`, r.position);
     }

@@ -162,7 +162,7 @@ describe("loss cover state in snapshots and the journal", () => {
       cover({ incidentId: 9, amountUnits: 1, source: "operatorEquity" }),
     ]);
     const bytes = core.snapshot();
-    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)).toBe(3);
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)).toBe(4);
     const restored = Core.restore(bytes, {});
     expect(restored.exportState()).toEqual(core.exportState());
     expect(restored.stateHash()).toBe(core.stateHash());

@@ -182,8 +182,17 @@ export const streamArb: fc.Arbitrary<Command[]> = fc
       maxLength: USERS.length * 3,
     }),
     ops: opsArb(CORE_PROFILE, { minLength: 1, maxLength: 250 }),
+    // Signed requests' nonce stamps (src/core/engine/api-nonces.ts) on some orders and cancels:
+    // two keys, small nonces, so replays and reorderings (staleNonce) happen often.
+    nonceStamps: fc.array(
+      fc.option(
+        fc.record({ keyId: fc.constantFrom("K-one", "K-two"), nonce: fc.integer({ min: 1, max: 60 }) }),
+        { nil: undefined, freq: 2 },
+      ),
+      { maxLength: 250 },
+    ),
   })
-  .map(({ m1, m2, funding, ops }) => {
+  .map(({ m1, m2, funding, ops, nonceStamps }) => {
     const setup: UnstampedCommand[] = [
       { kind: "addAsset", asset: { assetId: 1, code: "AAA", scale: 2 } },
       { kind: "addAsset", asset: { assetId: 2, code: "BBB", scale: 8 } },
@@ -207,7 +216,20 @@ export const streamArb: fc.Arbitrary<Command[]> = fc
             ],
       ),
     ];
-    return stampStream(CORE_PROFILE, setup, ops, { startMs: 1_000_000, setupStepMs: 7 });
+    const commands = stampStream(CORE_PROFILE, setup, ops, { startMs: 1_000_000, setupStepMs: 7 });
+    return commands.map((command, index) => {
+      const nonce = nonceStamps[index % Math.max(1, nonceStamps.length)];
+      if (nonce === undefined) return command;
+      switch (command.kind) {
+        case "placeOrder":
+        case "cancelOrder":
+        case "cancelAll":
+        case "cancelByClientId":
+          return { ...command, nonce };
+        default:
+          return command;
+      }
+    });
   });
 
 /** Cut the stream into batches of the given sizes (cycled). */

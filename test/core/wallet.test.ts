@@ -313,6 +313,6 @@ describe("wallet state in snapshots", () => {
       events,
     );
     expect(events[0]).toMatchObject({ type: "withdrawalHeld" });
-    expect(new DataView(core.snapshot().buffer).getUint32(4, true)).toBe(3);
+    expect(new DataView(core.snapshot().buffer).getUint32(4, true)).toBe(4);
   });
 });

@@ -61,7 +61,18 @@ export const marketConfig: fc.Arbitrary<MarketConfig> = fc.record({
   selfTradePrevention: stp,
 });
 
+/** A signed request's stamp, including values the core rejects (it must still round-trip). */
+const nonceStamp = fc.record({ keyId: anyString, nonce: anyNumber });
+
 export const anyCommand: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({ kind: fc.constant("touchNonce" as const), ...stamp, userId: anyNumber, nonce: nonceStamp }),
+  fc.record({
+    kind: fc.constant("cancelOrder" as const),
+    ...stamp,
+    userId: anyNumber,
+    orderId: anyNumber,
+    nonce: nonceStamp,
+  }),
   fc.record({
     kind: fc.constant("placeOrder" as const),
     ...stamp,

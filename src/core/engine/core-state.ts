@@ -1,6 +1,6 @@
 // Everything the core holds between commands: the assets, the markets with their books and
 // stops, the order pool and its id index, the ledger, the pending withdrawal holds, the credited
-// deposits' keys, the covered incident losses, and the counters. Core changes it by
+// deposits' keys, the covered incident losses, each API key's last nonce, and the counters. Core changes it by
 // applying commands (through the Matcher for the books); the snapshot, the invariant checks
 // and the state export only read it, and restoring a snapshot fills a fresh one.
 
@@ -9,6 +9,7 @@ import { Ledger, type UserAccount } from "../ledger/ledger.ts";
 import { DepositKeys } from "../wallet/deposit-keys.ts";
 import { IncidentCovers } from "../wallet/incident-covers.ts";
 import { WithdrawalHolds } from "../wallet/withdrawal-holds.ts";
+import { ApiNonces } from "./api-nonces.ts";
 import type { BookSide } from "./book-side.ts";
 import type { MarketState, StopOrder } from "./market-state.ts";
 import { OrderIdIndex } from "./order-id-index.ts";
@@ -31,6 +32,8 @@ export class CoreState {
   readonly depositKeys = new DepositKeys();
   /** Losses written off, one per (incident, asset). */
   readonly incidentCovers = new IncidentCovers();
+  /** Each API key's last accepted nonce (api-nonces.ts). */
+  readonly apiNonces: ApiNonces;
   lastSequence = 0;
   nextTradeId = 1;
   /** Resting plus stop orders, all markets. */
@@ -40,6 +43,7 @@ export class CoreState {
     this.pool = new OrderPool(limits.maxOpenOrders);
     this.orderIndex = new OrderIdIndex(limits.maxOpenOrders);
     this.ledger = new Ledger(limits.maxAssets, limits.maxUsers);
+    this.apiNonces = new ApiNonces(limits.maxApiKeyNonces);
   }
 
   market(marketId: number): MarketState | undefined {

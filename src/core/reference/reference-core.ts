@@ -20,10 +20,10 @@
 // - A (user, asset) balance counts as "changed" when a non-zero amount was moved into or out of
 //   its available or held part during the command, even if it ends where it started.
 
-import type { Command, PlaceOrderCommand } from "../commands.ts";
+import { type Command, type NonceStamp, nonceStampOf, type PlaceOrderCommand } from "../commands.ts";
 import type { AssetConfig, CoreLimits } from "../config.ts";
 import { DEFAULT_CORE_LIMITS } from "../config.ts";
-import type { CoreEvent } from "../events.ts";
+import type { CoreEvent, RejectReason } from "../events.ts";
 import type {
   CoreMachine,
   CoreStateView,
@@ -76,6 +76,25 @@ export class ReferenceCore implements CoreMachine {
     const s = this.s;
     if (!Number.isSafeInteger(command.sequence) || command.sequence <= s.lastSequence) {
       throw new RangeError(`sequence ${command.sequence} is not above ${s.lastSequence}`);
+    }
+    // "A command carrying a nonce stamp is rejected with staleNonce unless the nonce is above the
+    // key's last (limitReached for a new key past maxApiKeyNonces, invalidCommand for a malformed
+    // stamp); otherwise the nonce advances, and stays advanced whatever the command does next."
+    const stamp = nonceStampOf(command);
+    if (stamp !== undefined) {
+      const problem = nonceProblem(s, stamp);
+      if (problem !== null) {
+        s.lastSequence = command.sequence;
+        events.push({
+          type: "rejected",
+          sequence: command.sequence,
+          reason: problem,
+          userId: rejectedUserId(command),
+          clientOrderId: rejectedClientOrderId(command),
+        });
+        return;
+      }
+      s.apiNonces.set((stamp as NonceStamp).keyId, (stamp as NonceStamp).nonce);
     }
     // Work on a copy so that a rejection found half-way leaves nothing behind. The checks below
     // all run before the first change, but the copy makes "changes nothing" true by construction.
@@ -162,6 +181,9 @@ export class ReferenceCore implements CoreMachine {
       case "fundInsurance":
         fundInsurance(s, command);
         break;
+      case "touchNonce":
+        // Its nonce was checked and advanced above; nothing else.
+        break;
       default:
         throw new Rejection("invalidCommand");
     }
@@ -239,6 +261,7 @@ function rejectedUserId(command: Command): number {
     case "cancelOrder":
     case "cancelAll":
     case "cancelByClientId":
+    case "touchNonce":
       return safeOrZero(command.userId);
     case "adjustBalance":
     case "creditDeposit":
@@ -254,4 +277,15 @@ function rejectedClientOrderId(command: Command): number {
   return command.kind === "placeOrder" || command.kind === "cancelByClientId"
     ? safeOrZero(command.clientOrderId)
     : 0;
+}
+
+/** The stamp's problem, read straight from the spec (the fast core's is engine/api-nonces.ts). */
+function nonceProblem(s: ReferenceState, stamp: NonceStamp | null): RejectReason | null {
+  if (stamp === null || typeof stamp !== "object") return "invalidCommand";
+  const { keyId, nonce } = stamp;
+  if (typeof keyId !== "string" || !/^[\x21-\x7e]{1,64}$/.test(keyId)) return "invalidCommand";
+  if (typeof nonce !== "number" || !Number.isSafeInteger(nonce) || nonce < 1) return "invalidCommand";
+  const last = s.apiNonces.get(keyId);
+  if (last === undefined) return s.apiNonces.size >= s.limits.maxApiKeyNonces ? "limitReached" : null;
+  return nonce > last ? null : "staleNonce";
 }

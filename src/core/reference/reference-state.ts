@@ -27,6 +27,8 @@ export interface ReferenceState {
   readonly depositKeys: Set<string>;
   /** Covered incident losses, in the order covered (reference-loss-cover.ts). */
   readonly incidentCovers: IncidentCoverView[];
+  /** API key id → last accepted nonce. */
+  readonly apiNonces: Map<string, number>;
 
   // Per-command scratch: the events of the command in progress and the (user, asset) pairs it changed.
   pending: CoreEvent[];
@@ -45,6 +47,7 @@ export function createReferenceState(limits: CoreLimits): ReferenceState {
     withdrawals: new Map(),
     depositKeys: new Set(),
     incidentCovers: [],
+    apiNonces: new Map(),
     pending: [],
     changed: [],
   };

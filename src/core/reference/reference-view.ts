@@ -44,6 +44,8 @@ export interface ReferenceData {
   readonly depositKeys: ReadonlySet<string>;
   /** Covered incident losses. */
   readonly incidentCovers: readonly IncidentCoverView[];
+  /** API key id → last accepted nonce. */
+  readonly apiNonces: ReadonlyMap<string, number>;
 }
 
 export function exportReferenceState(d: ReferenceData): CoreStateView {
@@ -85,6 +87,7 @@ export function exportReferenceState(d: ReferenceData): CoreStateView {
       .map((w) => ({ ...w }))
       .sort((a, b) => a.withdrawalId - b.withdrawalId),
     depositKeys: [...d.depositKeys].sort(),
+    apiNonces: [...d.apiNonces].sort((left, right) => (left[0] < right[0] ? -1 : left[0] > right[0] ? 1 : 0)),
     incidentCovers: d.incidentCovers
       .map((cover) => ({ ...cover }))
       .sort((a, b) => a.incidentId - b.incidentId || a.assetId - b.assetId),
@@ -166,6 +169,7 @@ export function checkReferenceInvariants(d: ReferenceData): void {
   }
   if (d.withdrawals.size > d.limits.maxPendingWithdrawals) fail("too many pending withdrawals");
   if (d.depositKeys.size > d.limits.maxDepositKeys) fail("too many deposit keys");
+  if (d.apiNonces.size > d.limits.maxApiKeyNonces) fail("too many API key nonces");
   for (const [userId, byAsset] of d.users) {
     for (const [assetId, b] of byAsset) {
       const expected = need.get(`${userId}:${assetId}`) ?? 0;

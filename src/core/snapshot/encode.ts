@@ -32,6 +32,7 @@ export function encodeSnapshot(state: CoreState): Uint8Array {
   for (const market of state.markets) writeMarket(writer, state.pool, market);
   writeBalances(writer, state);
   writeWallet(writer, state);
+  writeApiNonces(writer, state);
   return writer.finish();
 }
 
@@ -120,6 +121,15 @@ function writeWallet(writer: ByteWriter, state: CoreState): void {
     writer.u16(cover.assetId);
     writer.f64(cover.amountUnits);
     writer.u8(LOSS_COVER_SOURCES.indexOf(cover.source));
+  }
+}
+
+function writeApiNonces(writer: ByteWriter, state: CoreState): void {
+  const entries = state.apiNonces.sortedEntries();
+  writer.u32(entries.length);
+  for (const [keyId, nonce] of entries) {
+    writer.string(keyId);
+    writer.f64(nonce);
   }
 }
 

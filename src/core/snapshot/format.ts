@@ -15,10 +15,12 @@
 //   (version 2 on) deposit keys: count u32, then per key in the order credited: key string
 //   (version 3 on) incident covers: count u32, then per cover in the order covered:
 //     incidentId f64 | assetId u16 | amountUnits f64 | source u8 (index in LOSS_COVER_SOURCES)
+//   (version 4 on) API key nonces: count u32, then per key in ascending key id: keyId string | nonce f64
 //
 // Version 1 (read, no longer written) has the first V1_SYSTEM_ACCOUNT_COUNT system accounts only
 // and no withdrawal holds or deposit keys: it restores with those accounts 0 and both tables empty.
-// Version 2 has no incident covers: it restores with none.
+// Version 2 has no incident covers: it restores with none. Version 3 has no API key nonces: it
+// restores with none (the first signed request of each key then sets it).
 //
 // Codes: status is an index into MARKET_STATUS_CODES, side into SIDE_NAMES, STP into
 // SELF_TRADE_PREVENTIONS. The same logical state always gives the same bytes.
@@ -26,7 +28,9 @@
 import type { MarketConfig } from "../config.ts";
 
 export const SNAPSHOT_MAGIC = 0x4b574c42; // "BLWK"
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
+/** Version 3: before API key nonces. Still restored. */
+export const SNAPSHOT_VERSION_3 = 3;
 /** Version 2: before incident covers. Still restored. */
 export const SNAPSHOT_VERSION_2 = 2;
 /** Version 1: before custody's system accounts, withdrawal holds and deposit keys. Still restored. */

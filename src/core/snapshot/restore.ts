@@ -4,6 +4,7 @@ import { assert } from "../assert.ts";
 import { ByteReader } from "../bytes.ts";
 import { LOSS_COVER_SOURCES } from "../commands.ts";
 import { type MarketConfig, marketConfigProblem, SELF_TRADE_PREVENTIONS } from "../config.ts";
+import { isWellFormedNonceStamp } from "../engine/api-nonces.ts";
 import type { CoreState } from "../engine/core-state.ts";
 import { MarketState, type StopOrder } from "../engine/market-state.ts";
 import { SIDE_BUY, SIDE_NAMES, SIDE_SELL } from "../engine/order-pool.ts";
@@ -19,6 +20,7 @@ import {
   SNAPSHOT_VERSION,
   SNAPSHOT_VERSION_1,
   SNAPSHOT_VERSION_2,
+  SNAPSHOT_VERSION_3,
   V1_SYSTEM_ACCOUNT_COUNT,
 } from "./format.ts";
 
@@ -30,7 +32,12 @@ export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
   const reader = new ByteReader(bytes);
   if (reader.u32("magic") !== SNAPSHOT_MAGIC) throw new Error("not a Bulwark core snapshot");
   const version = reader.u32("version");
-  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_2 && version !== SNAPSHOT_VERSION_1)
+  if (
+    version !== SNAPSHOT_VERSION &&
+    version !== SNAPSHOT_VERSION_3 &&
+    version !== SNAPSHOT_VERSION_2 &&
+    version !== SNAPSHOT_VERSION_1
+  )
     throw new Error(`unsupported snapshot version ${version}`);
   state.lastSequence = reader.f64("lastSequence");
   state.nextTradeId = reader.f64("nextTradeId");
@@ -50,7 +57,8 @@ export function restoreSnapshot(state: CoreState, bytes: Uint8Array): void {
     version === SNAPSHOT_VERSION_1 ? V1_SYSTEM_ACCOUNT_COUNT : SYSTEM_ACCOUNTS.length,
   );
   if (version !== SNAPSHOT_VERSION_1) readWallet(reader, state);
-  if (version === SNAPSHOT_VERSION) readIncidentCovers(reader, state);
+  if (version === SNAPSHOT_VERSION || version === SNAPSHOT_VERSION_3) readIncidentCovers(reader, state);
+  if (version === SNAPSHOT_VERSION) readApiNonces(reader, state);
   if (!reader.done) throw new Error("snapshot has trailing bytes");
   checkInvariants(state);
 }
@@ -157,6 +165,21 @@ function readIncidentCovers(reader: ByteReader, state: CoreState): void {
     assert(state.assetExists(assetId), "incident cover of an unknown asset");
     assert(!state.incidentCovers.has(incidentId, assetId), "duplicate incident cover in the snapshot");
     state.incidentCovers.add({ incidentId, assetId, amountUnits, source });
+  }
+}
+
+/** API key nonces (version 4 on), in ascending key id: a repeated or unordered key is corruption. */
+function readApiNonces(reader: ByteReader, state: CoreState): void {
+  const count = reader.u32("api key nonce count");
+  assert(count <= state.limits.maxApiKeyNonces, "snapshot holds more API key nonces than the limit");
+  let previousKeyId = "";
+  for (let index = 0; index < count; index++) {
+    const keyId = reader.string("api key id");
+    const nonce = reader.f64("api key nonce");
+    assert(isWellFormedNonceStamp({ keyId, nonce }), "malformed API key nonce in the snapshot");
+    assert(keyId > previousKeyId, "API key nonces out of order in the snapshot");
+    state.apiNonces.restore(keyId, nonce);
+    previousKeyId = keyId;
   }
 }
 

@@ -252,6 +252,12 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
     text: "The nonce parameter is less or equal than what was used before",
     ccxtClass: "InvalidNonce",
   },
+  // The same refusal made by the core, which holds each key's last nonce (src/core/engine/api-nonces.ts).
+  staleNonce: {
+    code: 40009,
+    text: "The nonce parameter is less or equal than what was used before",
+    ccxtClass: "InvalidNonce",
+  },
   // The other nonce refusals share EXMO's 40009 (ccxt: InvalidNonce), each with a text that says
   // what is wrong instead of claiming the nonce was used before.
   nonceMissing: {

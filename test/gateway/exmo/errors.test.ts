@@ -37,6 +37,7 @@ const ALL_REJECT_REASONS = [
   "duplicateDeposit",
   "withdrawalExists",
   "withdrawalNotFound",
+  "staleNonce",
 ] as const satisfies readonly RejectReason[];
 type UnlistedReason = Exclude<RejectReason, (typeof ALL_REJECT_REASONS)[number]>;
 const everyReasonListed: [UnlistedReason] extends [never] ? true : false = true;

@@ -17,6 +17,7 @@ import { DEMO_ADDRESS_ACTIVATION_DELAY_MS } from "../custody/config.ts";
 import type { CustodyService } from "../custody/custody-service.ts";
 import { Exchange } from "../exchange/exchange.ts";
 import type { MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
+import { guardOptionsFromEnv } from "../gateway/guard/env-options.ts";
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
@@ -378,7 +379,8 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       tls,
       port: options.port ?? DEFAULT_PORT,
       host,
-      ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+      // Rate limits (Redis, tiers), trusted proxies and load shedding: options, then BULWARK_* env.
+      ...guardOptionsFromEnv(env, options),
       custody,
       incidents: incidents.service,
       reserves,

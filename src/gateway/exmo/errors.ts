@@ -58,6 +58,7 @@ export type GatewayError =
   | "payloadTooLarge"
   | "requestTimeout"
   | "degraded"
+  | "overloaded"
   | "internalError";
 
 /** Custody's refusals of a wallet request (deposit_address, withdraw_crypt), see CUSTODY_ERRORS. */
@@ -136,6 +137,8 @@ const BULWARK_APPROVAL_REFUSED = 59034;
 const BULWARK_RESERVES_PROOF_NOT_FOUND = 59035;
 // Degraded mode (issue 10 §3, docs/SECURITY.md#degraded-mode): an operator switched it on.
 const BULWARK_DEGRADED = 59036;
+// Load shedding (issue 10 §3): the gateway is under pressure and this class is shed first.
+const BULWARK_OVERLOADED = 59037;
 const BULWARK_INTERNAL = 59999;
 
 export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
@@ -415,6 +418,13 @@ export const EXMO_ERRORS: { readonly [K in ExmoErrorKind]: ExmoErrorEntry } = {
   degraded: {
     code: BULWARK_DEGRADED,
     text: "Service is degraded, try again later",
+    ccxtClass: "ExchangeError",
+  },
+  // Load shedding: the gateway is overloaded and sheds the lowest classes first
+  // (docs/SECURITY.md#priority-classes). HTTP 503 + Retry-After; nothing was done.
+  overloaded: {
+    code: BULWARK_OVERLOADED,
+    text: "Server is overloaded, request shed, try again later",
     ccxtClass: "ExchangeError",
   },
   internalError: { code: BULWARK_INTERNAL, text: "Internal error", ccxtClass: "ExchangeError" },

@@ -6,6 +6,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { PriorityClass } from "../exmo/route.ts";
+import type { GuardSubjectScope } from "../guard/guard-control.ts";
+import type { LoadShedder, ShedClass } from "../guard/load-shedder.ts";
+import type { RefusalReason, RequestRateLimiter } from "../guard/rate-limit.ts";
 
 /** Seconds; order entry is expected in single milliseconds, public reads below that. */
 const LATENCY_BUCKETS_SECONDS = [
@@ -18,6 +21,9 @@ export class GatewayMetrics {
   private readonly latency: Histogram<"route" | "result" | "priority">;
   private readonly guarded: Counter<"priority">;
   private readonly rateLimited: Counter<"priority" | "limit">;
+  private readonly rejected: Counter<"reason" | "scope">;
+  private readonly shedCount: Counter<"class">;
+  private readonly bansIssued: Counter<"scope">;
 
   constructor(
     exchange: ExchangeBoundary,
@@ -48,6 +54,24 @@ export class GatewayMetrics {
       name: "bulwark_guard_rate_limited_total",
       help: "Requests the guard refused with 40034, by priority class and the budget that ran out (ip or key)",
       labelNames: ["priority", "limit"],
+      registers,
+    });
+    this.rejected = new Counter({
+      name: "bulwark_guard_rejections_total",
+      help: "Requests the guard refused, by reason (limit, banned, shed) and scope (ip, key, user; none for shed)",
+      labelNames: ["reason", "scope"],
+      registers,
+    });
+    this.shedCount = new Counter({
+      name: "bulwark_guard_shed_total",
+      help: "Requests shed under load (503 + Retry-After), by class",
+      labelNames: ["class"],
+      registers,
+    });
+    this.bansIssued = new Counter({
+      name: "bulwark_guard_bans_issued_total",
+      help: "Temporary bans issued by the rate limit, by scope",
+      labelNames: ["scope"],
       registers,
     });
     new Gauge({
@@ -98,8 +122,66 @@ export class GatewayMetrics {
     this.guarded.inc({ priority });
   }
 
-  recordRateLimited(priority: PriorityClass, limit: "ip" | "key"): void {
+  recordRateLimited(
+    priority: PriorityClass,
+    limit: GuardSubjectScope,
+    reason: RefusalReason = "limit",
+  ): void {
     this.rateLimited.inc({ priority, limit });
+    this.rejected.inc({ reason, scope: limit });
+  }
+
+  recordShed(shedClass: ShedClass): void {
+    this.shedCount.inc({ class: shedClass });
+    this.rejected.inc({ reason: "shed", scope: "none" });
+  }
+
+  recordBan(scope: GuardSubjectScope): void {
+    this.bansIssued.inc({ scope });
+  }
+
+  /** The guard's gauges: active bans, pressure level, event-loop delay and utilisation. */
+  attachGuard(guard: { limiter: RequestRateLimiter | null; loadShedder: LoadShedder | null }): void {
+    const registers = [this.registry];
+    const { limiter, loadShedder } = guard;
+    new Gauge({
+      name: "bulwark_guard_bans_active",
+      help: "Temporary bans in force in this gateway",
+      registers,
+      collect() {
+        this.set(limiter?.activeBans() ?? 0);
+      },
+    });
+    if (loadShedder === null) return;
+    const sampled = (name: string, help: string, read: (shedder: LoadShedder) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(loadShedder));
+        },
+      });
+    sampled(
+      "bulwark_guard_pressure_level",
+      "Load shedding level 0..5 (1 sheds other paths … 5 cancels past 10/s per key)",
+      (s) => s.level,
+    );
+    sampled(
+      "bulwark_event_loop_delay_p99_seconds",
+      "p99 event-loop delay over the last ~100 ms sample",
+      (s) => s.lastSample.eventLoopDelayMs / 1000,
+    );
+    sampled(
+      "bulwark_event_loop_delay_max_seconds",
+      "Longest event-loop delay over the last ~100 ms sample",
+      (s) => s.lastSample.eventLoopDelayMaxMs / 1000,
+    );
+    sampled(
+      "bulwark_event_loop_utilization_ratio",
+      "Share of the last ~100 ms sample the event loop was busy",
+      (s) => s.lastSample.utilization,
+    );
   }
 
   recordRequest(

@@ -24,6 +24,7 @@ import Fastify, {
 } from "fastify";
 import pino from "pino";
 import { z } from "zod";
+import { addressGroupKey } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
@@ -43,13 +44,16 @@ import {
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
 import { applyDegradedMode } from "../guard/degraded-routes.ts";
+import { type ClientAddressRule, makeClientAddress } from "../guard/client-address.ts";
 import { GuardControl } from "../guard/guard-control.ts";
+import { CancelFloor, LoadShedder, type LoadShedderOptions, type ShedClass } from "../guard/load-shedder.ts";
 import {
   type AdmitDecision,
   type KeyCharge,
   type RateLimitOptions,
   RequestRateLimiter,
 } from "../guard/rate-limit.ts";
+import { OPS_COST_POINTS, routeCostPoints } from "../guard/route-costs.ts";
 import {
   mountSessionRoutes,
   PRIVATE_PREFIX,
@@ -74,6 +78,8 @@ declare module "fastify" {
      * general budget, "health" has its own; both answer a refusal with HTTP 429.
      */
     guardLane?: "ops" | "health";
+    /** The EXMO route path (after /v1.1/) whose weight the guard charges (guard/route-costs.ts). */
+    costPath?: string;
   }
 }
 
@@ -91,6 +97,15 @@ export const HTTP_LIMITS = {
   bodyLimitBytes: 64 * 1024,
   keepAliveTimeoutMs: 5_000,
   maxRequestsPerSocket: 1_000,
+  /**
+   * Open connections per client address (IPv4, IPv6 /64) at the socket level; the connection
+   * past it is destroyed at once. Trusted proxies are not capped (they carry many clients).
+   */
+  maxConnectionsPerIp: 64,
+  /** Addresses tracked by that count; a new address beyond it is refused (a flood of addresses). */
+  maxTrackedConnectionAddresses: 100_000,
+  /** A socket that sends and receives nothing for this long is destroyed (keep-alive or not). */
+  socketIdleTimeoutMs: 60_000,
 } as const;
 
 /** The HTTP limits the server factory applies; tests shorten the timeouts. */
@@ -119,6 +134,19 @@ export interface GatewayOptions {
    * burst 20, cancels 50/s, burst 100. `false` turns the limit off (benchmarks, load tests).
    */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Proxies (CIDRs or addresses) whose forwarded client address is believed
+   * (guard/client-address.ts); default none: every address is the TCP peer's.
+   */
+  trustedProxies?: readonly string[];
+  /** The header trusted proxies put the client address in; default "x-forwarded-for". */
+  clientAddressHeader?: string;
+  /**
+   * Load shedding by priority class (guard/load-shedder.ts). Default: the sampler runs (for
+   * /metrics) but sheds nothing; `{ enabled: true }` sheds (src/server/server.ts turns it on);
+   * `false` runs no sampler at all.
+   */
+  loadShedding?: LoadShedderOptions | false;
   /** Overrides of HTTP_LIMITS (tests use short timeouts). */
   httpLimits?: Partial<HttpLimits>;
   /** Milliseconds since the epoch, for the nonce's "not too far ahead" bound; default Date.now. */
@@ -149,6 +177,13 @@ export interface Gateway {
   fastify: FastifyInstance;
   /** Degraded mode and bans, for the WebSocket server, the status page and the operator API. */
   guardControl: GuardControl;
+  /**
+   * The client address of a request or WebSocket upgrade: the socket's, or the forwarded one when
+   * the socket's peer is a trusted proxy (`trustedProxies`). Same rule as the REST guard.
+   */
+  clientAddress: ClientAddressRule;
+  /** The load shedder (its pressure level and last sample), null when shedding is off. */
+  loadShedder: LoadShedder | null;
   listen(): Promise<{ port: number }>;
   /** Stops accepting and closes connections. The exchange stays open (its owner closes it). */
   close(): Promise<void>;
@@ -159,8 +194,68 @@ const EMPTY_BODY = Buffer.alloc(0);
 const DEGRADED_RETRY_AFTER_SECONDS = 30;
 const NOT_FOUND_ROUTE = "unmatched";
 
-function serverFactory(tls: GatewayOptions["tls"], limits: HttpLimits) {
-  return (handler: http.RequestListener): http.Server => {
+/**
+ * Caps open connections per client address at the socket level (before any byte is parsed) and
+ * cuts idle sockets. Trusted proxies are not capped. The table is bounded: when it is full, a
+ * connection from an address not in it is refused (a flood of addresses, shed at the cheapest point).
+ */
+function guardConnections(
+  server: http.Server,
+  limits: HttpLimits,
+  isTrustedProxy: (address: string) => boolean,
+) {
+  const open = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    socket.setTimeout(limits.socketIdleTimeoutMs, () => socket.destroy());
+    const peer = socket.remoteAddress ?? "";
+    if (isTrustedProxy(peer)) return;
+    const address = addressGroupKey(peer);
+    const count = open.get(address) ?? 0;
+    if (
+      count >= limits.maxConnectionsPerIp ||
+      (count === 0 && open.size >= limits.maxTrackedConnectionAddresses)
+    ) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once("close", () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
+/**
+ * Behind trusted proxies, the forwarded client address is resolved once here
+ * (guard/client-address.ts) and handed to Fastify as a one-entry X-Forwarded-For that only a
+ * trusted peer's is believed from (`trustProxy` below), so request.ip, the guard, the key's IP
+ * allow-list and the logs all see the same address.
+ */
+function resolveForwarded(
+  handler: http.RequestListener,
+  clientAddress: ClientAddressRule,
+): http.RequestListener {
+  return (request, response) => {
+    const peer = request.socket.remoteAddress;
+    const client = clientAddress(peer, request.headers);
+    if (client !== peer && client !== "") request.headers["x-forwarded-for"] = client;
+    else delete request.headers["x-forwarded-for"];
+    handler(request, response);
+  };
+}
+
+function serverFactory(
+  tls: GatewayOptions["tls"],
+  limits: HttpLimits,
+  addresses: { clientAddress: ClientAddressRule; isTrustedProxy: (address: string) => boolean },
+  trustsProxies: boolean,
+) {
+  return (fastifyHandler: http.RequestListener): http.Server => {
+    const handler = trustsProxies
+      ? resolveForwarded(fastifyHandler, addresses.clientAddress)
+      : fastifyHandler;
     const options = {
       maxHeaderSize: limits.maxHeaderSizeBytes,
       headersTimeout: limits.headersTimeoutMs,
@@ -173,6 +268,7 @@ function serverFactory(tls: GatewayOptions["tls"], limits: HttpLimits) {
         ? http.createServer(options, handler)
         : https.createServer({ ...options, ...tls }, handler);
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+    guardConnections(server, limits, addresses.isTrustedProxy);
     return server;
   };
 }
@@ -289,6 +385,7 @@ async function runRoute(
         request.log.info({ reason: auth.reason, kind: auth.kind }, "authentication refused");
         return sendError(reply, results, auth.kind, auth.detail);
       }
+      mounted.guard.authenticated(auth.keyId, auth.userId);
       caller = { userId: auth.userId, keyId: auth.keyId, clientIp: request.ip };
     }
     const answer = await route.run(params, caller);
@@ -310,7 +407,7 @@ function mountExmoRoute(fastify: FastifyInstance, mounted: Mounted): void {
     method: route.scope === null ? ["GET", "POST"] : ["POST"],
     url: mounted.sessionDoor === undefined ? `/v1.1/${route.path}` : `${PRIVATE_PREFIX}/${route.path}`,
     bodyLimit: route.bodyLimitBytes ?? HTTP_LIMITS.bodyLimitBytes,
-    config: { priority: route.priority },
+    config: { priority: route.priority, costPath: route.path },
     handler: (request, reply) => runRoute(mounted, request, reply),
   });
 }
@@ -380,10 +477,33 @@ function mountOpsRoutes(
   }
 }
 
+/** Logs the shared counters' Redis going away and coming back, once per change (not per retry). */
+function redisStateLogger(logger: FastifyBaseLogger): RateLimitOptions["onRedisState"] {
+  let last: "ready" | "error" | null = null;
+  return (state, error) => {
+    if (state === last) return;
+    last = state;
+    if (state === "ready") logger.info("rate-limit Redis connected: counters shared");
+    else logger.warn({ err: error }, "rate-limit Redis unavailable: limiting in this process's memory");
+  };
+}
+
 interface Guard {
   onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
   /** The route's authentication refused the request (see rate-limit.ts on refunds). */
   authenticationFailed(request: FastifyRequest, auth: AuthResult & { ok: false }): void;
+  /** A key proved its signature: its user is charged per user from now on. */
+  authenticated(keyId: string, userId: number): void;
+}
+
+/** Retry-After of a shed request: pressure is sampled every 100 ms and falls a level per sample. */
+const SHED_RETRY_AFTER_SECONDS = 1;
+
+/** The key id of a request that looks signed (for the cancel floor), else null. */
+function signedKeyHeader(request: FastifyRequest): string | null {
+  const key = headerText(request, "key");
+  const sign = headerText(request, "sign");
+  return key !== undefined && key !== "" && sign !== undefined && sign !== "" ? key : null;
 }
 
 /** Failures that come before the signature is proven: the request need not be the key's. */
@@ -408,8 +528,10 @@ function makeGuard(
   metrics: GatewayMetrics,
   results: WeakMap<FastifyRequest, string>,
   limiter: RequestRateLimiter | null,
+  shedder: LoadShedder | null,
 ): Guard {
   const keyCharges = new WeakMap<FastifyRequest, KeyCharge>();
+  const cancelFloor = new CancelFloor();
   const refuse = (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -417,10 +539,23 @@ function makeGuard(
     decision: AdmitDecision & { admitted: false },
     status?: number,
   ): FastifyReply => {
-    metrics.recordRateLimited(priority, decision.scope);
+    metrics.recordRateLimited(priority, decision.scope, decision.reason);
+    if (decision.ban !== null) metrics.recordBan(decision.ban.scope);
     reply.header("retry-after", String(decision.retryAfterSeconds));
-    request.log.debug({ scope: decision.scope, ip: request.ip }, "rate limited");
+    request.log.debug({ scope: decision.scope, reason: decision.reason, ip: request.ip }, "rate limited");
     return sendError(reply, results, "rateLimited", undefined, status);
+  };
+  const shed = async (request: FastifyRequest, shedClass: ShedClass): Promise<boolean> => {
+    if (shedder === null || !shedder.shed(shedClass)) return false;
+    // Cancels: never below 10/s per account, even at the top level.
+    if (shedClass === "cancel" && (await cancelFloor.within(signedKeyHeader(request)))) return false;
+    return true;
+  };
+  const answerShed = (request: FastifyRequest, reply: FastifyReply, shedClass: ShedClass): FastifyReply => {
+    metrics.recordShed(shedClass);
+    request.log.debug({ shedClass, ip: request.ip }, "shed under load");
+    reply.header("retry-after", String(SHED_RETRY_AFTER_SECONDS));
+    return sendError(reply, results, "overloaded", undefined, 503);
   };
   return {
     async onRequest(request, reply) {
@@ -428,16 +563,34 @@ function makeGuard(
       const configured = config.priority;
       const priority = configured ?? "publicData";
       metrics.recordGuard(priority);
-      if (limiter === null) return undefined;
       const lane = request.is404 ? "ops" : config.guardLane;
+      // Shedding first (cheapest, and a shed request spends no budget). /health and /metrics
+      // answer throughout: operators watch them during an attack.
+      if (lane === "ops" && request.routeOptions.url !== "/metrics" && (await shed(request, "other")))
+        return answerShed(request, reply, "other");
+      if (lane === undefined && configured !== undefined && (await shed(request, configured)))
+        return answerShed(request, reply, configured);
+      if (limiter === null) return undefined;
       if (lane !== undefined) {
-        const decision = limiter.admitAddress(request.ip, lane === "health" ? "health" : "general");
+        const cost = lane === "health" ? 1 : (OPS_COST_POINTS[request.routeOptions.url ?? ""] ?? 1);
+        const decision = await limiter.admitAddress(
+          request.ip,
+          lane === "health" ? "health" : "general",
+          cost,
+        );
         return decision.admitted ? undefined : refuse(request, reply, priority, decision, 429);
       }
       if (configured === undefined) return undefined;
-      const decision = limiter.admit({
+      const url = request.raw.url ?? "";
+      const queryAt = url.indexOf("?");
+      const decision = await limiter.admit({
         ip: request.ip,
         priority,
+        costPoints: routeCostPoints(
+          config.costPath ?? "",
+          request.method,
+          queryAt === -1 ? undefined : url.slice(queryAt + 1),
+        ),
         keyHeader: headerText(request, "key"),
         signHeader: headerText(request, "sign"),
       });
@@ -450,7 +603,10 @@ function makeGuard(
     authenticationFailed(request, auth) {
       const charge = keyCharges.get(request);
       if (charge !== undefined && limiter !== null && UNPROVEN_AUTH_FAILURES.has(auth.kind))
-        limiter.refundUnproven(charge);
+        void limiter.refundUnproven(charge);
+    },
+    authenticated(keyId, userId) {
+      limiter?.authenticated(keyId, userId);
     },
   };
 }
@@ -519,9 +675,19 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   const logger: FastifyBaseLogger = options.logger ?? pino({ level: "info" });
   const limits: HttpLimits = { ...HTTP_LIMITS, ...options.httpLimits };
   const results = new WeakMap<FastifyRequest, string>();
+  const addresses = makeClientAddress({
+    trustedProxies: options.trustedProxies,
+    header: options.clientAddressHeader,
+  });
+  const trustsProxies = (options.trustedProxies ?? []).length > 0;
   const fastify = Fastify({
     loggerInstance: logger,
-    serverFactory: serverFactory(options.tls, limits),
+    serverFactory: serverFactory(options.tls, limits, addresses, trustsProxies),
+    // The forwarded address was resolved by the server factory (resolveForwarded): believe its
+    // one-entry X-Forwarded-For only from a trusted peer.
+    trustProxy: trustsProxies
+      ? (address: string, hop: number) => hop === 0 && addresses.isTrustedProxy(address)
+      : false,
     bodyLimit: limits.bodyLimitBytes,
     requestTimeout: limits.requestTimeoutMs,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_PARAMETER_LENGTH },
@@ -537,9 +703,22 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   // The signature covers the raw bytes: keep them, never a re-serialised parse (docs/API.md#signing).
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
-  const limiter = options.rateLimit === false ? null : new RequestRateLimiter(options.rateLimit);
-  const guard = makeGuard(metrics, results, limiter);
-  const guardControl = new GuardControl(null);
+  const limiter =
+    options.rateLimit === false
+      ? null
+      : new RequestRateLimiter({ onRedisState: redisStateLogger(logger), ...options.rateLimit });
+  const loadShedder =
+    options.loadShedding === false
+      ? null
+      : new LoadShedder({
+          queueDepth: () => exchange.status().queuedCommands,
+          enabled: false,
+          ...options.loadShedding,
+        });
+  loadShedder?.start();
+  metrics.attachGuard({ limiter, loadShedder });
+  const guard = makeGuard(metrics, results, limiter, loadShedder);
+  const guardControl = new GuardControl(limiter);
   fastify.addHook("onRequest", (request, reply) => guard.onRequest(request, reply));
   installMetricsHook(fastify, metrics, results);
   installErrorHandling(fastify, results);
@@ -606,10 +785,19 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
     server: fastify.server,
     fastify,
     guardControl,
+    clientAddress: addresses.clientAddress,
+    loadShedder,
     async listen() {
       await fastify.listen({ port: options.port, host: options.host });
       return { port: (fastify.server.address() as AddressInfo).port };
     },
-    close: () => fastify.close(),
+    async close() {
+      loadShedder?.stop();
+      try {
+        await fastify.close();
+      } finally {
+        await limiter?.close();
+      }
+    },
   };
 }

@@ -1,0 +1,96 @@
+// What one request costs the rate limit, in points (docs/API.md#rate-limits): THE table of weights,
+// one row per EXMO route path, read by the guard hook before the body is read. A point is one
+// request of the cheapest kind (ticker): the defaults give 10 points/s with a burst of 20, so a
+// client sending only cheap requests gets exactly EXMO's published 10 requests/s.
+//
+// Routes whose work grows with a `limit` parameter (order_book, trades) cost more for a bigger
+// limit. The guard runs before the body is read, so only a query-string limit can be seen: a
+// POST to such a route without one is charged its largest cost (ccxt sends public calls as GET,
+// with the limit in the query). A pair list costs per pair, capped at MAX_COST_POINTS so every
+// request stays admissible within the default burst.
+
+/** No request costs more than this (below the default burst of 20, so every request can pass). */
+export const MAX_COST_POINTS = 10;
+
+interface RouteCost {
+  /** Points at the route's default (or absent) limit. */
+  basePoints: number;
+  /** Routes sized by `limit`: the points for a limit above each threshold (ascending). */
+  byLimit?: readonly { above: number; points: number }[];
+  /** Charged per comma-separated pair in `pair`. */
+  perPair?: boolean;
+}
+
+/** Rows by route path (after /v1.1/). A route not listed costs 1. */
+export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
+  // Public market data: cheap snapshots, except depth and history.
+  ticker: { basePoints: 1 },
+  pair_settings: { basePoints: 1 },
+  currency: { basePoints: 1 },
+  "currency/list/extended": { basePoints: 1 },
+  "payments/providers/crypto/list": { basePoints: 1 },
+  required_amount: { basePoints: 1 },
+  order_book: {
+    basePoints: 2,
+    byLimit: [
+      { above: 100, points: 5 },
+      { above: 500, points: 10 },
+    ],
+    perPair: true,
+  },
+  trades: { basePoints: 2, byLimit: [{ above: 100, points: 5 }], perPair: true },
+  candles_history: { basePoints: 5 },
+  // Private reads: store queries, heavier for history pages.
+  user_info: { basePoints: 1 },
+  user_open_orders: { basePoints: 2 },
+  user_trades: { basePoints: 5 },
+  user_cancelled_orders: { basePoints: 3 },
+  order_trades: { basePoints: 2 },
+  "margin/pair/list": { basePoints: 2 },
+  deposit_address: { basePoints: 2 },
+  withdraw_get_txid: { basePoints: 1 },
+  wallet_history: { basePoints: 3 },
+  wallet_operations: { basePoints: 3 },
+  reserves_proof: { basePoints: 5 },
+  // Order entry and cancels: one point each (cancels on their own budget).
+  order_create: { basePoints: 1 },
+  stop_market_order_create: { basePoints: 1 },
+  withdraw_crypt: { basePoints: 5 },
+  order_cancel: { basePoints: 1 },
+  stop_market_order_cancel: { basePoints: 1 },
+};
+
+/** Points of a request outside EXMO's routes: /docs, /openapi.json, /metrics are whole documents. */
+export const OPS_COST_POINTS: Readonly<Record<string, number>> = {
+  "/docs": 2,
+  "/openapi.json": 2,
+  "/metrics": 2,
+};
+
+/** Longest query string looked at for `limit` and `pair` (the router bounds the rest). */
+const MAX_QUERY_SCAN = 2_048;
+
+/**
+ * The points one request to `routePath` (after /v1.1/) costs. `query` is the raw query string
+ * (without "?"), or undefined when there is none; `method` is the HTTP method.
+ */
+export function routeCostPoints(routePath: string, method: string, query: string | undefined): number {
+  const row = Object.hasOwn(ROUTE_COST_POINTS, routePath) ? ROUTE_COST_POINTS[routePath] : undefined;
+  if (row === undefined) return 1;
+  if (row.byLimit === undefined && row.perPair !== true) return row.basePoints;
+  const params = query === undefined ? null : new URLSearchParams(query.slice(0, MAX_QUERY_SCAN));
+  let points = row.basePoints;
+  if (row.byLimit !== undefined) {
+    const limitText = params?.get("limit") ?? null;
+    // A POST may carry its limit in the body, which is not read yet: charge the largest.
+    const limit =
+      limitText === null ? (method === "GET" ? 0 : Number.POSITIVE_INFINITY) : Number.parseInt(limitText, 10);
+    for (const step of row.byLimit) if (!(limit <= step.above)) points = step.points;
+  }
+  if (row.perPair === true) {
+    const pairText = params?.get("pair") ?? "";
+    const pairs = pairText === "" ? 1 : pairText.split(",").length;
+    points *= pairs;
+  }
+  return Math.min(MAX_COST_POINTS, Math.max(1, points));
+}

@@ -19,7 +19,7 @@ import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from ".
 import type { BookSnapshots, SnapshotWatcher } from "./book-snapshots.ts";
 import { cancelOnDisconnect } from "./cancel-on-disconnect.ts";
 import { bookData } from "./format.ts";
-import type { WsLimits } from "./limits.ts";
+import { LIFETIME_JITTER_PERCENT, type WsLimits } from "./limits.ts";
 import { type LoginResult, verifyLogin } from "./login.ts";
 import type { AccessLost, PrivateFeed } from "./private-feed.ts";
 import { PrivateSession } from "./private-session.ts";
@@ -45,9 +45,28 @@ import { HUB_KIND, type PrivateChannel, parseTopic, topicName, type WsTopic } fr
 
 export type WsPath = "public" | "private";
 
-/** Close codes (RFC 6455 §7.4.1): 1008 policy violation, 1001 going away. */
+/** Close codes (RFC 6455 §7.4.1): 1008 policy violation, 1001 going away, 1000 normal. */
 export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_NORMAL = 1000;
+/** `info` frame codes before a planned close (docs/API.md#ws-limits): lifetime reached, idle. */
+export const LIFETIME_INFO_CODE = 3002;
+export const IDLE_INFO_CODE = 3003;
+export const LIFETIME_CLOSE_REASON = "connection lifetime reached, reconnect";
+export const IDLE_CLOSE_REASON = "idle timeout";
+
+/**
+ * Market data held back while a client is behind (docs/API.md#ws-coalescing): per topic name, the
+ * latest ticker / book-snapshot frame, the order-book-updates topics to re-snapshot, and every
+ * trade. Bounded by the connection's topics (at most maxTopicsPerConnection) and maxCoalescedTrades.
+ */
+interface Behind {
+  latest: Map<string, { event: "snapshot" | "update"; data: unknown }>;
+  resnapshot: Map<string, Topic>;
+  trades: Map<string, unknown[]>;
+  tradeCount: number;
+  timer: NodeJS.Timeout;
+}
 
 /** Who logged in on a connection that is now closing, and whether its orders are being cancelled. */
 export interface PrivateDisconnect {
@@ -104,6 +123,12 @@ export class WsConnection implements SnapshotWatcher {
   private cancelling: Promise<void> | null = null;
   private loginTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly openedAtMs: number;
+  /** maxConnectionLifetimeMs less a random jitter, so connections opened together end apart. */
+  private readonly lifetimeMs: number;
+  /** Last inbound message, or pong while the connection holds a topic or a login. */
+  private lastActivityMs: number;
+  private behind: Behind | null = null;
 
   constructor(
     private readonly socket: FrameSocket,
@@ -116,6 +141,12 @@ export class WsConnection implements SnapshotWatcher {
       deps.limits.maxRateLimitStrikes,
       deps.clock,
     );
+    this.openedAtMs = deps.clock();
+    this.lastActivityMs = this.openedAtMs;
+    const jitterMs = Math.floor(
+      (deps.limits.maxConnectionLifetimeMs * LIFETIME_JITTER_PERCENT * Math.random()) / 100,
+    );
+    this.lifetimeMs = deps.limits.maxConnectionLifetimeMs - jitterMs;
   }
 
   get loggedInUserId(): number | null {
@@ -145,6 +176,7 @@ export class WsConnection implements SnapshotWatcher {
   /** A text or binary frame from the client; `ws` already refused frames over maxPayload. */
   receive(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
+    this.lastActivityMs = this.deps.clock();
     const decision = this.rate.take();
     if (decision === "close") {
       this.send(errorFrame(this.deps.clock(), undefined, "rateLimited"));
@@ -168,10 +200,38 @@ export class WsConnection implements SnapshotWatcher {
       });
   }
 
+  /** A pong: keeps a connection that holds a topic or a login from being idle (limits.ts IDLE_TIMEOUT_MS). */
+  notePong(): void {
+    if (this.topics.size > 0 || this.login.state === "done") this.lastActivityMs = this.deps.clock();
+  }
+
+  /** Closes the connection past its lifetime or idle timeout (docs/SECURITY.md#websocket-limits). */
+  checkTimeouts(nowMs: number): void {
+    if (this.closed) return;
+    if (nowMs - this.openedAtMs >= this.lifetimeMs) {
+      // The client is alive and will reconnect: like a shutdown, this close cancels no orders.
+      this.serverShutdown = true;
+      this.send({ ts: nowMs, event: "info", code: LIFETIME_INFO_CODE, message: LIFETIME_CLOSE_REASON });
+      this.shut(CLOSE_GOING_AWAY, LIFETIME_CLOSE_REASON);
+      return;
+    }
+    if (nowMs - this.lastActivityMs >= this.deps.limits.idleTimeoutMs) {
+      this.send({ ts: nowMs, event: "info", code: IDLE_INFO_CODE, message: IDLE_CLOSE_REASON });
+      this.shut(CLOSE_NORMAL, IDLE_CLOSE_REASON);
+    }
+  }
+
+  /** Whether market data is being coalesced because the client fell behind (docs/API.md#ws-coalescing). */
+  get coalescing(): boolean {
+    return this.behind !== null;
+  }
+
   /** The socket closed (either side): release everything. Idempotent. */
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.behind !== null) clearInterval(this.behind.timer);
+    this.behind = null;
     if (this.loginTimer !== null) clearTimeout(this.loginTimer);
     for (const subscriber of this.hubSubscribers) this.deps.exchange.marketData.closeSubscriber(subscriber);
     this.hubSubscribers.length = 0;
@@ -207,8 +267,7 @@ export class WsConnection implements SnapshotWatcher {
   // ---- SnapshotWatcher -------------------------------------------------------------------------
 
   sendBookSnapshot(market: MarketContext, data: unknown): void {
-    const name = topicName("spot/order_book_snapshots", market);
-    if (this.topics.has(name)) this.send(dataFrame(this.deps.clock(), "update", name, data));
+    this.sendLatest(topicName("spot/order_book_snapshots", market), "update", data);
   }
 
   bookFeedLost(market: MarketContext): void {
@@ -490,37 +549,106 @@ export class WsConnection implements SnapshotWatcher {
   private sendMarketData(update: MarketDataUpdate): void {
     const market = this.deps.exchange.market(update.marketId);
     if (market === undefined) return;
-    const ts = this.deps.clock();
     switch (update.topic) {
       case "ticker":
-        this.sendIfSubscribed(
-          ts,
-          update.event,
-          topicName("spot/ticker", market),
-          formatTicker(market, update.ticker),
-        );
+        this.sendLatest(topicName("spot/ticker", market), update.event, formatTicker(market, update.ticker));
         return;
       case "trades":
-        this.sendIfSubscribed(
-          ts,
-          "update",
+        this.sendTrades(
           topicName("spot/trades", market),
           update.trades.map((trade) => formatPublicTrade(market, trade)),
         );
         return;
-      case "depth":
-        this.sendIfSubscribed(
-          ts,
-          update.event,
-          topicName("spot/order_book_updates", market),
-          bookData(market, update.depth.bids, update.depth.asks),
-        );
+      case "depth": {
+        const name = topicName("spot/order_book_updates", market);
+        if (!this.topics.has(name)) return;
+        if (this.fallingBehind()) {
+          // Deltas are dropped for a fresh snapshot once the client catches up.
+          this.behind!.resnapshot.set(name, { kind: "depth", marketId: update.marketId });
+          return;
+        }
+        const data = bookData(market, update.depth.bids, update.depth.asks);
+        this.send(dataFrame(this.deps.clock(), update.event, name, data));
         return;
+      }
     }
   }
 
-  private sendIfSubscribed(ts: number, event: "snapshot" | "update", name: string, data: unknown): void {
-    if (this.topics.has(name)) this.send(dataFrame(ts, event, name, data));
+  // ---- coalescing (docs/API.md#ws-coalescing) ---------------------------------------------------
+
+  /**
+   * Whether market data must be held back: the client is behind already, or its unsent output
+   * just passed coalesceBufferedBytes (then coalescing starts).
+   */
+  private fallingBehind(): boolean {
+    if (this.behind !== null) return true;
+    if (this.socket.bufferedAmount <= this.deps.limits.coalesceBufferedBytes) return false;
+    this.behind = {
+      latest: new Map(),
+      resnapshot: new Map(),
+      trades: new Map(),
+      tradeCount: 0,
+      timer: setInterval(() => this.catchUpIfDrained(), this.deps.limits.coalesceCheckIntervalMs),
+    };
+    this.behind.timer.unref();
+    this.deps.logger?.debug(
+      { remoteAddress: this.remoteAddress },
+      "ws client behind: coalescing market data",
+    );
+    return true;
+  }
+
+  /** A ticker or order-book-snapshots frame: when behind, only the latest per topic is kept. */
+  private sendLatest(name: string, event: "snapshot" | "update", data: unknown): void {
+    if (!this.topics.has(name)) return;
+    if (!this.fallingBehind()) {
+      this.send(dataFrame(this.deps.clock(), event, name, data));
+      return;
+    }
+    const latest = this.behind!.latest;
+    // A snapshot stays a snapshot when updates follow it before the client caught up.
+    const held = latest.get(name);
+    latest.set(name, { event: held?.event === "snapshot" ? "snapshot" : event, data });
+  }
+
+  /** Trades are kept, never dropped silently: past maxCoalescedTrades the client is dropped as slow. */
+  private sendTrades(name: string, trades: unknown[]): void {
+    if (!this.topics.has(name) || trades.length === 0) return;
+    if (!this.fallingBehind()) {
+      this.send(dataFrame(this.deps.clock(), "update", name, trades));
+      return;
+    }
+    const behind = this.behind!;
+    behind.tradeCount += trades.length;
+    if (behind.tradeCount > this.deps.limits.maxCoalescedTrades) {
+      this.dropSlowConsumer();
+      return;
+    }
+    const kept = behind.trades.get(name);
+    if (kept === undefined) behind.trades.set(name, [...trades]);
+    else for (const trade of trades) kept.push(trade);
+  }
+
+  /** Once the buffer is down to half the threshold: the held-back state, then live frames again. */
+  private catchUpIfDrained(): void {
+    const behind = this.behind;
+    if (behind === null || this.closed) return;
+    if (this.socket.bufferedAmount > this.deps.limits.coalesceBufferedBytes / 2) return;
+    clearInterval(behind.timer);
+    this.behind = null;
+    for (const [name, topic] of behind.resnapshot) this.resnapshot(name, topic);
+    for (const [name, frame] of behind.latest) this.sendLatest(name, frame.event, frame.data);
+    for (const [name, trades] of behind.trades) this.sendTrades(name, trades);
+  }
+
+  /** Leaving and re-joining the hub's depth topic queues a fresh snapshot (MarketData.subscribe). */
+  private resnapshot(name: string, topic: Topic): void {
+    if (!this.topics.has(name)) return;
+    const subscriber = this.hubOwner.get(hubKey(topic));
+    if (subscriber === undefined) return;
+    const marketData = this.deps.exchange.marketData;
+    marketData.unsubscribe(subscriber, topic);
+    if (marketData.subscribe(subscriber, topic) !== "subscribed") this.dropSlowConsumer();
   }
 
   private pushPrivate(channel: PrivateChannel, event: "snapshot" | "update", data: unknown): void {

@@ -25,6 +25,37 @@ export const LOGIN_DEADLINE_MS = 30_000;
 /** Protocol ping period; a peer that has not answered the previous ping by the next one is dropped. */
 export const PING_INTERVAL_MS = 30_000;
 /**
+ * docs/SECURITY.md#websocket-limits: a connection is idle when, for this long, it sent no message
+ * and either holds no topic and no login or did not answer a ping; it is closed with 1000 "idle
+ * timeout". So a socket that connects and says nothing is gone within a minute, while a quiet
+ * subscriber (its pongs keep it) stays.
+ */
+export const IDLE_TIMEOUT_MS = 60_000;
+/**
+ * docs/SECURITY.md#websocket-limits: longest life of one connection; each gets this less up to
+ * LIFETIME_JITTER_PERCENT (so connections opened together do not all reconnect together), then an
+ * info frame (code 3002) and close 1001 "connection lifetime reached, reconnect". Such a close
+ * cancels no orders (like a shutdown: the client is alive and reconnects).
+ */
+export const MAX_CONNECTION_LIFETIME_MS = 24 * 60 * 60_000;
+export const LIFETIME_JITTER_PERCENT = 10;
+/** How often idle and lifetime are checked: a connection outlives its bound by at most this. */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/**
+ * docs/API.md#ws-coalescing: past this many unsent bytes a connection stops getting every market-data
+ * frame; once its buffer drains below it, it gets the latest state per topic instead (a fresh
+ * snapshot of each order book, the latest ticker, every trade kept). Well below MAX_BUFFERED_BYTES,
+ * so a client that is only a little slow is never dropped.
+ */
+export const COALESCE_BUFFERED_BYTES = 256 * 1024;
+/** How often a coalescing connection's buffer is looked at to see whether it drained. */
+export const COALESCE_CHECK_INTERVAL_MS = 50;
+/**
+ * Trades one coalescing connection keeps (all its trades topics together) until its buffer drains;
+ * trades are never dropped silently, so past this the connection is dropped as a slow consumer.
+ */
+export const MAX_COALESCED_TRADES = 10_000;
+/**
  * Inbound messages accepted but not yet handled (logins wait on the store). The rate limit keeps
  * this small in practice; past it the message is refused like an over-rate one.
  */
@@ -58,6 +89,12 @@ export interface WsLimits {
   maxPendingInboundMessages: number;
   maxEventsBufferedDuringLoad: number;
   sessionCheckIntervalMs: number;
+  idleTimeoutMs: number;
+  maxConnectionLifetimeMs: number;
+  timeoutCheckIntervalMs: number;
+  coalesceBufferedBytes: number;
+  coalesceCheckIntervalMs: number;
+  maxCoalescedTrades: number;
 }
 
 export const DEFAULT_WS_LIMITS: Readonly<WsLimits> = {
@@ -73,6 +110,12 @@ export const DEFAULT_WS_LIMITS: Readonly<WsLimits> = {
   maxPendingInboundMessages: MAX_PENDING_INBOUND_MESSAGES,
   maxEventsBufferedDuringLoad: MAX_EVENTS_BUFFERED_DURING_LOAD,
   sessionCheckIntervalMs: SESSION_CHECK_INTERVAL_MS,
+  idleTimeoutMs: IDLE_TIMEOUT_MS,
+  maxConnectionLifetimeMs: MAX_CONNECTION_LIFETIME_MS,
+  timeoutCheckIntervalMs: TIMEOUT_CHECK_INTERVAL_MS,
+  coalesceBufferedBytes: COALESCE_BUFFERED_BYTES,
+  coalesceCheckIntervalMs: COALESCE_CHECK_INTERVAL_MS,
+  maxCoalescedTrades: MAX_COALESCED_TRADES,
 };
 
 /** The defaults with `overrides` applied; throws on a value that is not a positive safe integer. */
@@ -81,5 +124,7 @@ export function resolveWsLimits(overrides: Partial<WsLimits> = {}): WsLimits {
   for (const [name, value] of Object.entries(limits))
     if (!Number.isSafeInteger(value) || value < 1)
       throw new RangeError(`ws limit ${name} must be a positive integer`);
+  if (limits.coalesceBufferedBytes >= limits.maxBufferedBytes)
+    throw new RangeError("ws limit coalesceBufferedBytes must be below maxBufferedBytes");
   return limits;
 }

@@ -9,10 +9,13 @@
 //     onPrivateDisconnect?: (who: {userId, keyId, cancellingOrders}) => void,  // after cancel-on-disconnect
 //     clock?: () => number,             // ms since the epoch, for `ts` and rate limits
 //     notices?: { onNotice(listener) }, // incident notices, sent to every connection (protocol.ts noticeFrame)
-//   }) → { close(): Promise<void>; readonly connectionCount: number }
+//     guardControl?: GuardControl,      // degraded mode: new /v1/public upgrades refused (503)
+//     clientAddress?: (peer, headers) => string,  // trusted-proxy rule; default the TCP peer
+//   }) → { close(): Promise<void>; readonly connectionCount: number; readonly coalescingCount: number }
 //
 // Paths: `/v1/public` and `/v1/private` (a query string is ignored); any other upgrade is refused
-// with 404, an address (IPv4, or IPv6 /64) over its connection cap with 429, a full gateway with 503, before any WebSocket
+// with 404, a public one in degraded mode with 503 + Retry-After, an address (IPv4, or IPv6 /64)
+// over its connection cap with 429, a full gateway with 503, before any WebSocket
 // state is allocated. Uses `ws` in noServer mode so HTTP routing stays with the HTTP server.
 // Protocol pings go out every pingIntervalMs; a peer that has not answered the previous one is
 // dropped. close() stops taking upgrades, closes every socket with 1001 and resolves once they
@@ -20,7 +23,7 @@
 // cancels no orders (cancel-on-disconnect.ts), and it waits for cancels already submitted. Every
 // sessionCheckIntervalMs, feeds logged in with a browser session that has expired are ended.
 
-import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { Server as HttpServer, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
@@ -28,6 +31,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentPort } from "../../incidents/port.ts";
+import type { GuardControl } from "../guard/guard-control.ts";
 import { addressBucketKey } from "../guard/rate-limit.ts";
 import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from "../session/session-auth.ts";
 import { BookSnapshots } from "./book-snapshots.ts";
@@ -50,11 +54,23 @@ export interface AttachWebSocketOptions {
   sessionTimes?: SessionTimes;
   /** Incident notices to send to every connection, public and private (src/incidents/port.ts). */
   notices?: Pick<IncidentPort, "onNotice"> | null;
+  /**
+   * The gateway's flood guard (Gateway.guardControl): in degraded mode new connections to
+   * /v1/public are refused with 503 + Retry-After; private ones and open connections stay.
+   */
+  guardControl?: Pick<GuardControl, "isDegraded"> | null;
+  /**
+   * The client's address from the TCP peer and the upgrade's headers (the REST gateway's rule
+   * for trusted proxies, src/gateway/guard/client-address.ts); default the TCP peer.
+   */
+  clientAddress?: (socketAddress: string | undefined, headers: IncomingHttpHeaders) => string;
 }
 
 export interface WebSocketGateway {
   close(): Promise<void>;
   readonly connectionCount: number;
+  /** Connections whose market data is being coalesced because they fell behind (docs/API.md#ws-coalescing). */
+  readonly coalescingCount: number;
 }
 
 const PATHS: ReadonlyMap<string, WsPath> = new Map([
@@ -63,6 +79,8 @@ const PATHS: ReadonlyMap<string, WsPath> = new Map([
 ]);
 /** How long close() waits for clients to answer the close frame before terminating them. */
 const CLOSE_GRACE_MS = 1_000;
+/** Retry-After of a public upgrade refused in degraded mode (an operator's switch lasts minutes). */
+const DEGRADED_RETRY_AFTER_SECONDS = 30;
 
 interface Tracked {
   connection: WsConnection;
@@ -121,7 +139,13 @@ export function attachWebSocket(
     const path = PATHS.get(pathOf(request.url));
     if (path === undefined) return refuse(socket, 404, "Not Found");
     if (closing !== null) return refuse(socket, 503, "Service Unavailable");
-    const ip = request.socket.remoteAddress ?? "unknown";
+    // Degraded mode (docs/SECURITY.md#degraded-mode): public market data is the first thing shed.
+    if (path === "public" && options.guardControl?.isDegraded === true)
+      return refuse(socket, 503, "Service Unavailable", DEGRADED_RETRY_AFTER_SECONDS);
+    const ip =
+      options.clientAddress?.(request.socket.remoteAddress, request.headers) ??
+      request.socket.remoteAddress ??
+      "unknown";
     // Counted like REST's rate limit: IPv4 by address, IPv6 by /64 (one subscriber's network),
     // so a host cannot multiply its cap by cycling through the addresses of its own /64.
     const group = addressBucketKey(ip);
@@ -150,6 +174,7 @@ export function attachWebSocket(
       ws.on("message", (data, isBinary) => connection.receive(toBuffer(data), isBinary));
       ws.on("pong", () => {
         tracked.alive = true;
+        connection.notePong();
       });
       ws.on("error", (error) => options.logger?.debug({ err: error, ip }, "ws socket error"));
       ws.on("close", () => {
@@ -176,6 +201,12 @@ export function attachWebSocket(
     }
   }, limits.pingIntervalMs);
   pinger.unref();
+  // Idle connections and those past their lifetime are closed (limits.ts IDLE_TIMEOUT_MS, MAX_CONNECTION_LIFETIME_MS).
+  const timeouts = setInterval(() => {
+    const nowMs = clock();
+    for (const tracked of live) tracked.connection.checkTimeouts(nowMs);
+  }, limits.timeoutCheckIntervalMs);
+  timeouts.unref();
   // Browser-session feeds end when their session expires (private-feed.ts).
   const sessionChecker = setInterval(() => {
     feed
@@ -196,11 +227,17 @@ export function attachWebSocket(
     get connectionCount(): number {
       return live.size;
     },
+    get coalescingCount(): number {
+      let count = 0;
+      for (const tracked of live) if (tracked.connection.coalescing) count += 1;
+      return count;
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         server.off("upgrade", onUpgrade);
         stopNotices();
         clearInterval(pinger);
+        clearInterval(timeouts);
         clearInterval(sessionChecker);
         // A shutdown is not the client's disconnect: armed connections keep their orders.
         for (const tracked of live) tracked.connection.markServerShutdown();
@@ -222,8 +259,9 @@ function pathOf(url: string | undefined): string {
   return query < 0 ? url : url.slice(0, query);
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: number, text: string, retryAfterSeconds?: number): void {
+  const retryAfter = retryAfterSeconds === undefined ? "" : `Retry-After: ${retryAfterSeconds}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\n${retryAfter}Connection: close\r\nContent-Length: 0\r\n\r\n`);
   socket.destroy();
 }
 

@@ -13,7 +13,12 @@ import { generateServerKey, parseServerKey, SecretBox } from "../../../src/accou
 import type { UnstampedCommand } from "../../../src/core/commands.ts";
 import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signWsLogin } from "../../../src/gateway/auth/signature.ts";
-import { attachWebSocket, type WebSocketGateway, type WsLimits } from "../../../src/gateway/ws/server.ts";
+import {
+  type AttachWebSocketOptions,
+  attachWebSocket,
+  type WebSocketGateway,
+  type WsLimits,
+} from "../../../src/gateway/ws/server.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
 
@@ -32,7 +37,11 @@ export interface Trader {
   secret: string;
 }
 
-export async function startHarness(limits: Partial<WsLimits> = {}): Promise<Harness> {
+export async function startHarness(
+  limits: Partial<WsLimits> = {},
+  /** More of attachWebSocket's options (the flood guard's control, a client-address rule). */
+  extra: Partial<Omit<AttachWebSocketOptions, "secretBox" | "limits">> = {},
+): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-ws-"));
   const exchange = await Exchange.open({ dataDir });
   const setup: UnstampedCommand[] = [
@@ -42,7 +51,7 @@ export async function startHarness(limits: Partial<WsLimits> = {}): Promise<Harn
   for (const command of setup) expectAccepted(await exchange.submit(command));
   const secretBox = new SecretBox(parseServerKey(generateServerKey()));
   const server = createServer();
-  const gateway = attachWebSocket(server, exchange, { secretBox, limits });
+  const gateway = attachWebSocket(server, exchange, { ...extra, secretBox, limits });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

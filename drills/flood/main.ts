@@ -1,0 +1,42 @@
+// `npm run drill:flood`: runs the flood drill (drill.ts) and prints its table; writes the picture
+// (flood-drill.svg) and the full report (flood-drill.json) to --out (default drills/flood/out/).
+// Flags: --seconds N (the flood's length; calm and recovery get half each, default 20),
+// --json (the table's figures as one JSON object on stdout instead of the table).
+// Exit status 1 when a target is missed.
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type FloodReport, FULL_DRILL, runFloodDrill } from "./drill.ts";
+import { checksOf, summaryOf, tableOf } from "./report.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: "string" },
+    json: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+const floodSeconds = Number(flags.seconds ?? FULL_DRILL.floodSeconds);
+if (!Number.isFinite(floodSeconds) || floodSeconds < 2 || floodSeconds > 3_600) {
+  console.error("--seconds must be a number of seconds from 2 to 3600");
+  process.exit(2);
+}
+const outDir = flags.out ?? join(import.meta.dirname, "out");
+const report: FloodReport = await runFloodDrill({
+  ...FULL_DRILL,
+  floodSeconds,
+  calmSeconds: Math.max(2, Math.round(floodSeconds / 2)),
+  recoverySeconds: Math.max(2, Math.round(floodSeconds / 2)),
+  outDir,
+  log: (line) => process.stderr.write(`  … ${line}\n`),
+});
+const checks = checksOf(report);
+if (flags.json) console.log(JSON.stringify({ ...summaryOf(report), checks }));
+else {
+  console.log(tableOf(report));
+  console.log("\nchecks");
+  for (const check of checks) console.log(`  ${check.ok ? "ok  " : "FAIL"}  ${check.name}: ${check.detail}`);
+  if (report.chartPath !== null)
+    console.log(`\npicture: ${report.chartPath} (full report beside it, flood-drill.json)`);
+}
+process.exitCode = checks.every((check) => check.ok) ? 0 : 1;

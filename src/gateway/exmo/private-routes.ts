@@ -32,8 +32,12 @@ import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } 
 import { walletRoutes } from "./wallet-routes.ts";
 import type { WriteWatermarks } from "./write-watermarks.ts";
 
-/** Order routes carry a handful of short fields; 64 KiB is the ceiling in docs/SECURITY.md#http-limits for them. */
-export const ORDER_BODY_LIMIT_BYTES = 64 * 1024;
+/**
+ * Order routes carry a handful of short fields (a signed order_create is ~150 bytes): 4 KiB leaves
+ * room for any client while a flood of large bodies is refused before it is buffered
+ * (docs/SECURITY.md#http-limits).
+ */
+export const ORDER_BODY_LIMIT_BYTES = 4 * 1024;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1_000;
 const MAX_USER_TRADE_PAIRS = 16;

@@ -6,9 +6,9 @@
 //   gateway.server.on("upgrade", …);   // the WebSocket server attaches here
 //   await gateway.close();             // stops listening; does not close the exchange
 //
-// Every request passes the one `guard` onRequest hook (today: count the priority class, then the
-// per-address / per-key rate limit of src/gateway/guard/rate-limit.ts, for EXMO's routes and every
-// other path alike; bans, shared counters and shedding plug in there later), then an onResponse
+// Every request passes the one `guard` onRequest hook (count the priority class, shed it under
+// load (guard/load-shedder.ts), then the weighted rate limit and bans of guard/rate-limit.ts, for
+// EXMO's routes and every other path alike), then an onResponse
 // hook that records metrics by route pattern and result. Whatever the HTTP layer refuses itself
 // (headers too large or too slow, a path that does not decode, a body too large) is answered in
 // EXMO's error format too.
@@ -101,7 +101,7 @@ export const HTTP_LIMITS = {
    * Open connections per client address (IPv4, IPv6 /64) at the socket level; the connection
    * past it is destroyed at once. Trusted proxies are not capped (they carry many clients).
    */
-  maxConnectionsPerIp: 64,
+  maxConnectionsPerIp: 512,
   /** Addresses tracked by that count; a new address beyond it is refused (a flood of addresses). */
   maxTrackedConnectionAddresses: 100_000,
   /** A socket that sends and receives nothing for this long is destroyed (keep-alive or not). */
@@ -130,8 +130,9 @@ export interface GatewayOptions {
   /** Process metrics (CPU, heap, event loop) in /metrics; default true. */
   defaultMetrics?: boolean;
   /**
-   * Per-address and per-API-key token buckets (guard/rate-limit.ts); default EXMO's 10 req/s,
-   * burst 20, cancels 50/s, burst 100. `false` turns the limit off (benchmarks, load tests).
+   * Weighted budgets per address, API key and user, tiers, bans, Redis (guard/rate-limit.ts);
+   * default EXMO's 10 points/s, burst 20, cancels 50/s, burst 100. `false` turns the limit off
+   * (benchmarks, load tests).
    */
   rateLimit?: RateLimitOptions | false;
   /**
@@ -143,7 +144,7 @@ export interface GatewayOptions {
   clientAddressHeader?: string;
   /**
    * Load shedding by priority class (guard/load-shedder.ts). Default: the sampler runs (for
-   * /metrics) but sheds nothing; `{ enabled: true }` sheds (src/server/server.ts turns it on);
+   * /metrics) but sheds nothing; `{ enabled: true }` sheds (`bulwark start`: BULWARK_LOAD_SHEDDING=on);
    * `false` runs no sampler at all.
    */
   loadShedding?: LoadShedderOptions | false;
@@ -206,7 +207,6 @@ function guardConnections(
 ) {
   const open = new Map<string, number>();
   server.on("connection", (socket: Socket) => {
-    socket.setTimeout(limits.socketIdleTimeoutMs, () => socket.destroy());
     const peer = socket.remoteAddress ?? "";
     if (isTrustedProxy(peer)) return;
     const address = addressGroupKey(peer);
@@ -268,6 +268,9 @@ function serverFactory(
         ? http.createServer(options, handler)
         : https.createServer({ ...options, ...tls }, handler);
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+    // Node's own idle timer (kept across keep-alive requests): with no 'timeout' listener, an idle
+    // socket is destroyed.
+    server.timeout = limits.socketIdleTimeoutMs;
     guardConnections(server, limits, addresses.isTrustedProxy);
     return server;
   };

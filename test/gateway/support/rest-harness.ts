@@ -14,7 +14,12 @@ import type { CustodyPort } from "../../../src/custody/port.ts";
 import { Exchange } from "../../../src/exchange/exchange.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import type { RateLimitOptions } from "../../../src/gateway/guard/rate-limit.ts";
-import { createGateway, type Gateway, type HttpLimits } from "../../../src/gateway/http/server.ts";
+import {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  type HttpLimits,
+} from "../../../src/gateway/http/server.ts";
 import type { SessionOptions } from "../../../src/gateway/session/session-routes.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../../src/store/accounts.ts";
@@ -55,6 +60,8 @@ export async function startHarness(
     postgres?: boolean;
     rateLimit?: RateLimitOptions | false;
     httpLimits?: Partial<HttpLimits>;
+    /** The flood guard's other settings (GatewayOptions); default: no proxies trusted, nothing shed. */
+    guard?: Pick<GatewayOptions, "trustedProxies" | "clientAddressHeader" | "loadShedding">;
     /** People's sessions (expiry, login throttle) and the gateway's clock (tests move it). */
     session?: SessionOptions;
     clock?: () => number;
@@ -80,6 +87,7 @@ export async function startHarness(
     defaultMetrics: false,
     rateLimit: options.rateLimit ?? UNREACHABLE_RATE_LIMIT,
     ...(options.httpLimits === undefined ? {} : { httpLimits: options.httpLimits }),
+    ...options.guard,
     ...(options.session === undefined ? {} : { session: options.session }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.custody === undefined ? {} : { custody: options.custody }),

@@ -93,6 +93,15 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
   reserves proof --user ID|--email E --asset A   a user's inclusion proof (what reserves_proof returns)
   reserves verify --proof FILE --root ROOT [--key PUBLIC_KEY]
         checks a proof offline (no data dir, no server); exits 1 with the reason when it fails
+  guard status                 the flood guard: degraded mode (reason, allow-list) and active bans
+  guard degrade on --reason R [--allow-key K]...
+        degraded mode (during an attack): public REST from cache only, new public WebSocket
+        connections refused, order entry only for the --allow-key API keys; cancels go on; the
+        reason is shown on the public status page
+  guard degrade off
+  guard bans [--limit N]       active rate-limit bans, newest first (default 100)
+  guard unban --ip A|--key K|--user U   lifts a ban and forgets the offender's history
+        (the guard lives in the server's memory: these need a running server)
   audit verify                 walk the hash-chained audit log
   operator add --email E --role admin|support|security|auditor
         an operator console account (log in at /console); the password is read from stdin (one
@@ -175,6 +184,8 @@ export const OPTIONS = {
   root: { type: "string" },
   // operator add (src/cli/operator.ts)
   role: { type: "string" },
+  // guard degrade on (src/cli/guard.ts): API keys whose order entry goes on while degraded
+  "allow-key": { type: "string", multiple: true },
 } as const;
 
 export type Values = ReturnType<
@@ -214,9 +225,12 @@ export function parseCli(argv: readonly string[]): Cli {
   }
   const { positionals, values } = parsed;
   // Commands are two words, or three for a group within a noun (`user 2fa enable`,
-  // `operator 2fa enable`).
+  // `operator 2fa enable`, and `guard degrade on|off`).
   const most =
-    (positionals[0] === "user" || positionals[0] === "operator") && positionals[1] === "2fa" ? 3 : 2;
+    ((positionals[0] === "user" || positionals[0] === "operator") && positionals[1] === "2fa") ||
+    (positionals[0] === "guard" && positionals[1] === "degrade")
+      ? 3
+      : 2;
   if (positionals.length > most)
     throw usageError(`unexpected arguments: ${positionals.slice(most).join(" ")}`);
   if (values.password !== undefined)

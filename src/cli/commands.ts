@@ -11,6 +11,7 @@ import { BREAKER_COMMANDS } from "./breaker.ts";
 import { COLD_COMMANDS } from "./cold.ts";
 import { COVER_COMMANDS } from "./cover.ts";
 import { CUSTODY_COMMANDS } from "./custody.ts";
+import { GUARD_COMMANDS } from "./guard.ts";
 import { INCIDENT_COMMANDS } from "./incident.ts";
 import type { CliIo } from "./io.ts";
 import type { OfflineNeeds } from "./offline.ts";
@@ -252,6 +253,8 @@ export const OPERATOR_COMMANDS = {
   ...INCIDENT_COMMANDS,
   // ---- the operator console's accounts: add, list, disable (src/cli/operator.ts) --------------
   ...OPERATOR_ACCOUNT_COMMANDS,
+  // ---- the flood guard: degraded mode and bans (src/cli/guard.ts) ----------------------------
+  ...GUARD_COMMANDS,
 } as unknown as Partial<Record<string, OperatorCommand<unknown, unknown>>>;
 
 /**

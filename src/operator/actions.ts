@@ -39,6 +39,7 @@ import {
   type WithdrawalView,
 } from "../custody/port.ts";
 import type { AuditEntry, ExchangeBoundary, JsonValue } from "../exchange/boundary.ts";
+import type { GuardControl } from "../gateway/guard/guard-control.ts";
 import type { IncidentAdminPort } from "../incidents/port.ts";
 import type { ReservesPort } from "../reserves/port.ts";
 import { formatUnits, parseDecimal, parseDecimalBig } from "../units/decimal.ts";
@@ -54,6 +55,7 @@ import {
   MAX_DEVNET_REORG_DEPTH,
   MAX_DEVNET_SIGNED_TX_BYTES,
 } from "./devnet.ts";
+import { GuardActions } from "./guard-actions.ts";
 import { IncidentActions } from "./incident-actions.ts";
 import {
   type AssetSpec,
@@ -205,6 +207,21 @@ export class OperatorActions {
       publisher: this.reservesPublisher,
       audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
       userIdOf: async (email) => (await this.user(email)).userId,
+    });
+  }
+
+  private guardControl: GuardControl | null = null;
+
+  /** Attaches the running gateway's flood guard (degraded mode, bans); null offline. */
+  setGuardControl(control: GuardControl | null): void {
+    this.guardControl = control;
+  }
+
+  /** `bulwark guard …` (src/operator/guard-actions.ts): degraded mode and bans, audited. */
+  get guard(): GuardActions {
+    return new GuardActions({
+      control: this.guardControl,
+      audit: (actor, action, subject, details) => this.audit(actor, action, subject, details),
     });
   }
 

@@ -21,6 +21,7 @@ import {
 import { registerBreakerRoutes } from "./breaker-actions.ts";
 import { registerConsoleAdminRoutes } from "./console/operator-accounts.ts";
 import { MAX_DEVNET_SIGNED_TX_BYTES } from "./devnet.ts";
+import { registerGuardRoutes } from "./guard-actions.ts";
 import { registerIncidentRoutes } from "./incident-actions.ts";
 import { registerReservesRoutes } from "./reserves-actions.ts";
 import type { OperatorToken } from "./token.ts";
@@ -387,6 +388,8 @@ export async function operatorApi(app: FastifyInstance, options: OperatorApiOpti
     parse,
     route,
   });
+  // The flood guard: degraded mode and bans (src/operator/guard-actions.ts).
+  registerGuardRoutes(app, { guard: () => actions.guard, actor, parse, route });
   // Loss cover, the insurance fund, proof of reserves (src/operator/reserves-actions.ts).
   registerReservesRoutes(app, { reserves: () => actions.reserves, actor, parse, route });
   // The simulated chains (404 when the server runs without them). Blocks per call are at most

@@ -7,7 +7,7 @@
 //   auditor   reads everything, verifies the audit log; changes nothing
 //   support   reads + freezes/unfreezes users, activates withdrawal addresses, notes on incidents
 //   security  reads + withdrawal approvals, breakers, incidents, wallet rotation, cold refills,
-//             reserves publication
+//             reserves publication, the flood guard (degraded mode, lifting bans)
 //   admin     everything
 
 export const OPERATOR_ROLES = ["admin", "support", "security", "auditor"] as const;
@@ -47,6 +47,8 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly OperatorRole[]>> = {
   "GET /addresses": ALL,
   "GET /withdrawals": ALL,
   "GET /cold/refills": ALL,
+  "GET /guard": ALL,
+  "GET /guard/bans": ALL,
   // ---- support ---------------------------------------------------------------------------------
   /** POST /users/:email/status: freeze, unfreeze. */
   "POST /users/*": SUPPORT,
@@ -67,6 +69,9 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly OperatorRole[]>> = {
   "POST /cold/refills/:refillId/broadcast": SECURITY,
   "POST /cold/refills/:refillId/cancel": SECURITY,
   "POST /reserves/publish": SECURITY,
+  /** The flood guard: degraded mode on/off, lifting a ban. */
+  "POST /guard/degrade": SECURITY,
+  "POST /guard/bans/lift": SECURITY,
   // ---- admin -----------------------------------------------------------------------------------
   "POST /users": ADMIN,
   "POST /keys": ADMIN,

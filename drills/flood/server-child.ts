@@ -38,6 +38,9 @@ const server = await startExchangeServer({
   devnet: false,
   logger: pino({ level: "silent" }),
   passwordScrypt: FAST_SCRYPT,
+  // The drill rehearses the guard as it would run under attack: load shedding on unless the
+  // caller's environment says otherwise (BULWARK_LOAD_SHEDDING=off measures without it).
+  env: { ...process.env, BULWARK_LOAD_SHEDDING: process.env.BULWARK_LOAD_SHEDDING ?? "on" },
   ...(input.rateLimit === undefined ? {} : { rateLimit: input.rateLimit }),
 });
 const actions = new OperatorActions(

@@ -4,7 +4,6 @@
 import ccxt from "ccxt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RATE_LIMIT } from "../../../src/gateway/guard/rate-limit.ts";
-import { stateApartFromNonces } from "../../support/core-state.ts";
 import { ccxtExmo, createTrader, type Harness, nextNonce, startHarness } from "../support/rest-harness.ts";
 import { runCcxtTradingFlow } from "./ccxt-flow.ts";
 
@@ -59,10 +58,10 @@ describe("ccxt exmo against the production rate limit", () => {
     );
     expect(retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect(retryAfterSeconds).toBeLessThanOrEqual(2);
-    const before = stateApartFromNonces(harness.exchange.internals.core);
+    const before = harness.exchange.internals.core.stateHash();
     await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1_000));
     const info = (await client.privatePostUserInfo()) as { uid: number };
     expect(info.uid).toBe(trader.userId);
-    expect(stateApartFromNonces(harness.exchange.internals.core)).toBe(before);
+    expect(harness.exchange.internals.core.stateHash()).toBe(before);
   });
 });

@@ -20,7 +20,6 @@ import type { MarketDataRestoreReport } from "../exchange/market-data-persistenc
 import { guardOptionsFromEnv } from "../gateway/guard/env-options.ts";
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
-import { seedLegacyNonces } from "./legacy-nonces.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
 import type { IncidentService } from "../incidents/incident-service.ts";
 import type { IncidentPort } from "../incidents/port.ts";
@@ -317,9 +316,6 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     if (options.demo ?? true) await refuseDemoOnNonDemoUsers(exchange, options.dataDir);
     const marketDataRestore = exchange.marketDataRestore;
     const defaultCommandsAdded = await ensureDefaultMarkets(exchange);
-    const legacyNoncesSeeded = await seedLegacyNonces(exchange);
-    if (legacyNoncesSeeded > 0)
-      logger.info({ keys: legacyNoncesSeeded }, "API nonces moved from the store into the core's journal");
     // Before custody: its breaker opens incidents from its first tick.
     const incidents = await startIncidents({
       dataDir: options.dataDir,

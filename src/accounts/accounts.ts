@@ -21,7 +21,6 @@ import {
   setUserStatus,
   type UserRecord,
 } from "../store/accounts.ts";
-import type { NonceLedger, NonceRefusal } from "../store/nonce-ledger.ts";
 import type { Store } from "../store/open-store.ts";
 import type { UserStatus } from "../store/schema.ts";
 import {
@@ -54,14 +53,12 @@ export { SESSION_KEY_PREFIX } from "../store/sessions.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { matchTotp, newTotpSecret, totpUri } from "./totp.ts";
 
-export { NonceLedgerBusyError } from "../store/nonce-ledger.ts";
 export type {
   AccountChange,
   AddAddressResult,
   AddressBookEntry,
   ApiKeyRecord,
   CreateUserResult,
-  NonceRefusal,
   SessionRecord,
   UserRecord,
   UserStatus,
@@ -98,16 +95,14 @@ export interface NewApiKey {
 export class Accounts {
   private readonly db: Store["db"];
   private readonly cache: AccountCache;
-  private readonly nonces: NonceLedger;
 
   private readonly secretBox: SecretBox | undefined;
   private readonly addressActivationDelayMs: number;
   private readonly securityChangeLockMs: number;
 
-  constructor(store: Pick<Store, "db" | "accounts" | "nonces">, options: AccountsOptions = {}) {
+  constructor(store: Pick<Store, "db" | "accounts">, options: AccountsOptions = {}) {
     this.db = store.db;
     this.cache = store.accounts;
-    this.nonces = store.nonces;
     this.secretBox = options.secretBox;
     this.addressActivationDelayMs = checkDelay(
       "addressActivationDelayMs",
@@ -120,13 +115,13 @@ export class Accounts {
   }
 
   /**
-   * The same service (store, cache, nonce ledger, address-book delay) sealing TOTP secrets with
+   * The same service (store, cache, address-book delay) sealing TOTP secrets with
    * `secretBox`: for a caller holding the server key (the operator's actions) when this service
    * was opened without one, as the offline CLI's store-only boundary does.
    */
   withSecretBox(secretBox: SecretBox): Accounts {
     return new Accounts(
-      { db: this.db, accounts: this.cache, nonces: this.nonces },
+      { db: this.db, accounts: this.cache },
       {
         secretBox,
         addressActivationDelayMs: this.addressActivationDelayMs,
@@ -155,14 +150,6 @@ export class Accounts {
   /** The user's status from the cache, or undefined when there is no such user. */
   cachedUserStatus(userId: number): Promise<UserStatus | undefined> {
     return this.cache.userStatus(userId);
-  }
-
-  /**
-   * Accepts the nonce if it is greater than every nonce the key used before; resolves once that is
-   * committed (null) or with the refusal. Throws NonceLedgerBusyError when commits back up.
-   */
-  advanceNonce(keyId: string, nonce: number): Promise<NonceRefusal | null> {
-    return this.nonces.advance(keyId, nonce);
   }
 
   /** Calls `listener` after every user or key write made through this process; returns the unsubscribe. */

@@ -77,6 +77,11 @@ export class Core implements CoreMachine {
     return this.state.lastSequence;
   }
 
+  /** API keys with a last nonce (engine/api-nonces.ts). */
+  get apiKeyNonceCount(): number {
+    return this.state.apiNonces.size;
+  }
+
   /** Resting orders in all books. */
   get restingOrderCount(): number {
     return this.state.pool.size;

@@ -65,6 +65,7 @@ import {
   type WebhookConfig,
   type WebhookOptions,
 } from "./incidents.ts";
+import { seedLegacyNonces } from "./legacy-nonces.ts";
 import { listenOperatorApi, OPERATOR_LISTEN_ENV, parseOperatorListen } from "./operator-listeners.ts";
 import { ReservesPublisher } from "./reserves.ts";
 import { ensureDemoWalletsIsolated, loadOrCreatePolicyKey, SignerSupervisor } from "./signers.ts";
@@ -316,6 +317,9 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
     if (options.demo ?? true) await refuseDemoOnNonDemoUsers(exchange, options.dataDir);
     const marketDataRestore = exchange.marketDataRestore;
     const defaultCommandsAdded = await ensureDefaultMarkets(exchange);
+    const legacyNoncesSeeded = await seedLegacyNonces(exchange);
+    if (legacyNoncesSeeded > 0)
+      logger.info({ keys: legacyNoncesSeeded }, "API nonces moved from the store into the core's journal");
     // Before custody: its breaker opens incidents from its first tick.
     const incidents = await startIncidents({
       dataDir: options.dataDir,

@@ -5,7 +5,7 @@
 import { type Kysely, sql } from "kysely";
 import { MAX_USER_ID } from "../core/config.ts";
 import type { CoreStateView } from "../core/state-view.ts";
-import { checkId, checkIntegerIn, checkLimit, checkText, checkUserId, STORE_LIMITS } from "./limits.ts";
+import { checkIntegerIn, checkLimit, checkText, checkUserId, STORE_LIMITS } from "./limits.ts";
 import type { ApiKeyRow, StoreDatabase, UserRow, UserStatus } from "./schema.ts";
 
 type Db = Kysely<StoreDatabase>;
@@ -343,32 +343,22 @@ export async function raiseUserIdFloor(
 
 // ---- nonces --------------------------------------------------------------------------------------
 
-/**
- * Records `nonce` as the key's last nonce if it is greater than the stored one (or the first),
- * and says whether it was. One upsert with a guarded update: on PostgreSQL the row lock makes
- * concurrent calls with the same nonce succeed exactly once; SQLite serialises writers.
- */
-export async function advanceNonce(db: Db, keyId: string, nonce: number): Promise<boolean> {
-  checkId("nonce", nonce);
-  const row = await db
-    .insertInto("api_nonces")
-    .values({ key_id: checkKeyId(keyId), last_nonce: nonce })
-    .onConflict((conflict) =>
-      conflict
-        .column("key_id")
-        .doUpdateSet({ last_nonce: (eb) => eb.ref("excluded.last_nonce") })
-        .where("api_nonces.last_nonce", "<", (eb) => eb.ref("excluded.last_nonce")),
-    )
-    .returning("last_nonce")
-    .executeTakeFirst();
-  return row !== undefined;
-}
+/** Most rows legacyApiNonces returns: the core's own bound on keys (CoreLimits.maxApiKeyNonces). */
+export const MAX_LEGACY_NONCES = 2_000_000;
 
-export async function lastNonce(db: Db, keyId: string): Promise<number | undefined> {
-  const row = await db
+/**
+ * The nonces stores written before nonces moved into the core kept (table api_nonces, no longer
+ * written): read once at start to seed the core's table on an upgraded data dir, so a request
+ * captured before the upgrade is not accepted once after it. In key order, at most `limit`.
+ */
+export async function legacyApiNonces(db: Db, limit: number): Promise<{ keyId: string; nonce: number }[]> {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LEGACY_NONCES)
+    throw new RangeError(`limit must be in 1..${MAX_LEGACY_NONCES}`);
+  const rows = await db
     .selectFrom("api_nonces")
-    .select("last_nonce")
-    .where("key_id", "=", checkKeyId(keyId))
-    .executeTakeFirst();
-  return row?.last_nonce;
+    .select(["key_id", "last_nonce"])
+    .orderBy("key_id")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ keyId: row.key_id, nonce: Number(row.last_nonce) }));
 }

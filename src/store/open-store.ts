@@ -10,7 +10,6 @@ import { LruMap } from "../lib/lru.ts";
 import { AccountCache, type AccountCacheOptions } from "./account-cache.ts";
 import { type HotStatements, postgresHotStatements, sqliteHotStatements } from "./hot-statements.ts";
 import { type StoreEngine, storeMigrationProvider } from "./migrations.ts";
-import { NonceLedger, type NonceLedgerOptions } from "./nonce-ledger.ts";
 import type { StoreDatabase } from "./schema.ts";
 
 export type { StoreEngine } from "./migrations.ts";
@@ -28,7 +27,6 @@ export interface StoreConfig {
   pgMaxConnections?: number;
   /** Bounds and TTL of the API key / user status cache (account-cache.ts). */
   accountCache?: AccountCacheOptions;
-  nonceLedger?: NonceLedgerOptions;
 }
 
 export interface Store {
@@ -36,13 +34,11 @@ export interface Store {
   readonly engine: StoreEngine;
   /** API keys and user statuses for authentication, cached; invalidated by this process's writes. */
   readonly accounts: AccountCache;
-  /** Per-key nonces: checked in memory, group-committed; see nonce-ledger.ts. */
-  readonly nonces: NonceLedger;
-  /** The fixed statements behind `accounts` and `nonces` (for another ledger or cache on this store). */
+  /** The fixed statements behind `accounts` (for another cache on this store). */
   readonly hotStatements: HotStatements;
   /** Path of the SQLite file (a projector worker opens its own connection on it); null on PostgreSQL. */
   readonly sqliteFile: string | null;
-  /** Writes accepted nonces, then closes the connection(s). Idempotent. */
+  /** Closes the connection(s). Idempotent. */
   close(): Promise<void>;
 }
 
@@ -95,25 +91,23 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   try {
     await migrate(db, engine, engine === "postgres" ? (config.pgSchema ?? "public") : undefined);
     // Prepared after the migrations: a statement cannot be prepared before its table exists.
-    statements = sqlite === null ? postgresHotStatements(db) : sqliteHotStatements(db, sqlite);
+    statements = sqlite === null ? postgresHotStatements(db) : sqliteHotStatements(sqlite);
   } catch (error) {
     await db.destroy();
     throw error;
   }
   const accounts = new AccountCache(db, statements, config.accountCache);
-  const nonces = new NonceLedger(statements, config.nonceLedger);
   let closing: Promise<void> | null = null;
   // Idempotent: a runtime's shutdown path and its error path may both close the store.
   const close = () =>
     (closing ??= (async () => {
       try {
-        await nonces.close();
-      } finally {
         accounts.close();
+      } finally {
         await db.destroy();
       }
     })());
-  return { db, engine, accounts, nonces, hotStatements: statements, sqliteFile: sqlite?.name ?? null, close };
+  return { db, engine, accounts, hotStatements: statements, sqliteFile: sqlite?.name ?? null, close };
 }
 
 async function migrate(

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { DataDirBusyError, type ExchangeServer, startExchangeServer } from "../../src/server/server.ts";
-import { advanceNonce, createApiKey, createUser, lastNonce } from "../../src/store/accounts.ts";
+import { createApiKey, createUser } from "../../src/store/accounts.ts";
 import { balancesOfUser, openOrdersOfUser, tradesOfMarket } from "../../src/store/queries.ts";
 import { limitOrder } from "../support/orders.ts";
 
@@ -118,7 +118,13 @@ describe("startExchangeServer", () => {
       ipAllowList: [],
       createdMs: 1,
     });
-    expect(await advanceNonce(db, "K-test", 41)).toBe(true);
+    // A signed request's nonce, journaled as the gateway does for a read (src/gateway/auth/nonce-gate.ts).
+    const touch = (nonce: number): UnstampedCommand => ({
+      kind: "touchNonce",
+      userId: buyerId,
+      nonce: { keyId: "K-test", nonce },
+    });
+    await submitAll(first, [touch(41)]);
     await submitAll(first, [
       { kind: "adjustBalance", userId: buyerId, assetId: 4, amountUnits: 10_000_000_000_000, reason: "fund" },
       { kind: "adjustBalance", userId: sellerId, assetId: 1, amountUnits: 100_000_000_000, reason: "fund" },
@@ -170,9 +176,42 @@ describe("startExchangeServer", () => {
       asks: before.book?.asks,
     });
     expect(second.exchange.marketData.tickers()[0]).toEqual(before.ticker);
-    expect(await lastNonce(db2, "K-test")).toBe(41);
-    expect(await advanceNonce(db2, "K-test", 41)).toBe(false);
-    expect(await advanceNonce(db2, "K-test", 42)).toBe(true);
+    expect(second.exchange.internals.core.exportState().apiNonces).toEqual([["K-test", 41]]);
+    const replay = await second.exchange.submit(touch(41));
+    expect(replay.events).toMatchObject([{ type: "rejected", reason: "staleNonce" }]);
+    expect((await second.exchange.submit(touch(42))).events).toEqual([]);
+  });
+});
+
+describe("a data dir from before nonces moved into the core", () => {
+  it("has its stored nonces journaled into the core once, at start: a captured request stays refused", async () => {
+    const directory = dataDir();
+    const first = await start(directory);
+    // What an older server left behind: nonces in the store's table, none in the core.
+    await first.exchange.internals.store.db
+      .insertInto("api_nonces")
+      .values([
+        { key_id: `K-${"1".repeat(40)}`, last_nonce: 1_767_000_000_000 },
+        { key_id: `K-${"2".repeat(40)}`, last_nonce: 5 },
+      ])
+      .execute();
+    await stop(first);
+    const second = await start(directory);
+    expect(second.exchange.internals.core.exportState().apiNonces).toEqual([
+      [`K-${"1".repeat(40)}`, 1_767_000_000_000],
+      [`K-${"2".repeat(40)}`, 5],
+    ]);
+    const replay = await second.exchange.submit({
+      kind: "touchNonce",
+      userId: 1,
+      nonce: { keyId: `K-${"1".repeat(40)}`, nonce: 1_767_000_000_000 },
+    });
+    expect(replay.events).toMatchObject([{ type: "rejected", reason: "staleNonce" }]);
+    const sequence = second.exchange.internals.core.lastSequence;
+    await stop(second);
+    // Seeded once: the next start finds nonces in the core and journals nothing.
+    const third = await start(directory);
+    expect(third.exchange.internals.core.lastSequence).toBe(sequence);
   });
 });
 

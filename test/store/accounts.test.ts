@@ -1,17 +1,15 @@
-// Users, API keys and nonces on both engines: uniqueness, revocation, and the nonce's atomic
-// advance-if-greater under concurrency and across a restart.
+// Users, API keys and legacy nonces on both engines: uniqueness, revocation, and reading the nonces
+// an older store kept (nonces are core state now: test/core/api-nonces.test.ts).
 
 import { afterEach, describe, expect, it } from "vitest";
-import { Prng } from "../../src/lib/prng.ts";
 import {
-  advanceNonce,
   apiKeysOfUser,
   createApiKey,
   createUser,
   getApiKey,
   getUserByEmail,
   getUserById,
-  lastNonce,
+  legacyApiNonces,
   revokeApiKey,
   setUserStatus,
 } from "../../src/store/accounts.ts";
@@ -97,55 +95,23 @@ describe.each(ENGINES)("accounts on %s", (engine) => {
     await expect(createApiKey(store.db, { ...key, keyId: "K3", userId: 987_654 })).rejects.toThrow();
   });
 
-  it("nonces: advance only when greater, ms-sized values, per key", async () => {
+  it("legacy nonces: rows of the api_nonces table stores wrote before nonces moved into the core, in key order", async () => {
     const { store } = await open();
-    expect(await lastNonce(store.db, "k1")).toBeUndefined();
-    expect(await advanceNonce(store.db, "k1", NOW_MS)).toBe(true);
-    expect(await advanceNonce(store.db, "k1", NOW_MS)).toBe(false);
-    expect(await advanceNonce(store.db, "k1", NOW_MS - 1)).toBe(false);
-    expect(await advanceNonce(store.db, "k1", NOW_MS + 1)).toBe(true);
-    expect(await advanceNonce(store.db, "k2", 1)).toBe(true);
-    expect(await lastNonce(store.db, "k1")).toBe(NOW_MS + 1);
-    expect(await lastNonce(store.db, "k2")).toBe(1);
-    await expect(advanceNonce(store.db, "k1", 0)).rejects.toThrow(RangeError);
-    await expect(advanceNonce(store.db, "k1", 2 ** 53)).rejects.toThrow(RangeError);
-  });
-
-  it("nonces: concurrent calls with one value succeed once; shuffled values stay monotonic", async () => {
-    const { store } = await open();
-    const same = await Promise.all(Array.from({ length: 40 }, () => advanceNonce(store.db, "race", NOW_MS)));
-    expect(same.filter(Boolean)).toHaveLength(1);
-
-    const random = new Prng(7);
-    const values = Array.from({ length: 200 }, (_, index) => NOW_MS + 1 + index).sort(
-      () => random.next() - 0.5,
-    );
-    const accepted: number[] = [];
-    await Promise.all(
-      values.map(async (value) => {
-        if (await advanceNonce(store.db, "race", value)) accepted.push(value);
-      }),
-    );
-    // Each accepted value was greater than the one stored when it was accepted, so the largest
-    // one is always accepted and no value twice. On SQLite (one connection) the answers arrive in
-    // commit order, so the accepted values also strictly increase in the order they were answered;
-    // on PostgreSQL the pool's connections answer in any order, so that order proves nothing.
-    expect(new Set(accepted).size).toBe(accepted.length);
-    expect(Math.max(...accepted)).toBe(NOW_MS + 200);
-    if (engine === "sqlite") {
-      for (let index = 1; index < accepted.length; index++)
-        expect(accepted[index]).toBeGreaterThan(accepted[index - 1]);
-      expect(accepted.at(-1)).toBe(NOW_MS + 200);
-    }
-    expect(await lastNonce(store.db, "race")).toBe(NOW_MS + 200);
-  });
-
-  it("nonces survive a restart", async () => {
-    const test = await open();
-    expect(await advanceNonce(test.store.db, "persist", NOW_MS)).toBe(true);
-    await test.store.close();
-    const reopened = await test.reopen();
-    expect(await advanceNonce(reopened.db, "persist", NOW_MS)).toBe(false);
-    expect(await lastNonce(reopened.db, "persist")).toBe(NOW_MS);
+    expect(await legacyApiNonces(store.db, 10)).toEqual([]);
+    await store.db
+      .insertInto("api_nonces")
+      .values([
+        { key_id: "K-b", last_nonce: NOW_MS },
+        { key_id: "K-a", last_nonce: 7 },
+        { key_id: "K-c", last_nonce: 1 },
+      ])
+      .execute();
+    expect(await legacyApiNonces(store.db, 10)).toEqual([
+      { keyId: "K-a", nonce: 7 },
+      { keyId: "K-b", nonce: NOW_MS },
+      { keyId: "K-c", nonce: 1 },
+    ]);
+    expect(await legacyApiNonces(store.db, 2)).toHaveLength(2);
+    await expect(legacyApiNonces(store.db, 0)).rejects.toThrow(RangeError);
   });
 });

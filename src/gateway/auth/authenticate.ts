@@ -8,16 +8,17 @@
 //   5. the key has the route's scope                          → 40032
 //   6. the caller's IP is in the key's allow-list (if any)    → 40032
 //   7. the user exists and is not frozen                      → 40033
-//   8. the nonce advances, and is committed to the store      → 40009
-// The nonce advances last, and only after the signature is good (see nonce.ts): every failure
+//   8. the nonce is above every one this process sent for the key (nonce-gate.ts) → 40009
+// The nonce is claimed last, and only after the signature is good (see nonce.ts): every failure
 // before it changes nothing, and nobody without the secret can burn a key's nonces.
 //
 // No SQL on the common path: the key and the user's status come from the store's AccountCache
-// (invalidated by this process's writes, 1 s TTL for others'), the nonce from its NonceLedger
-// (memory check, one group-committed transaction per event-loop turn). authenticate() resolves
-// only after the nonce is committed, so a request runs only once its nonce is stored.
+// (invalidated by this process's writes, 1 s TTL for others'). The nonce is not written here: the
+// request's command carries it into the journal (or the route layer journals a touchNonce), and
+// the core refuses a stale one (src/core/engine/api-nonces.ts). The request is answered only once
+// that record is durable.
 
-import { type Accounts, type ApiKeyRecord, NonceLedgerBusyError } from "../../accounts/accounts.ts";
+import type { Accounts, ApiKeyRecord } from "../../accounts/accounts.ts";
 import {
   type ApiScope,
   apiSecretContext,
@@ -29,6 +30,7 @@ import {
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import { nonceErrorKind, parseNonce } from "./nonce.ts";
+import { type NonceGate, RequestNonce } from "./nonce-gate.ts";
 import { verifyRestSignature } from "./signature.ts";
 
 export interface SignedRequest {
@@ -42,7 +44,7 @@ export interface SignedRequest {
 }
 
 export type AuthResult =
-  | { ok: true; userId: number; keyId: string }
+  | { ok: true; userId: number; keyId: string; nonce: RequestNonce }
   | {
       ok: false;
       kind: ExmoErrorKind;
@@ -51,8 +53,9 @@ export type AuthResult =
     };
 
 export interface AuthDependencies {
-  accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus" | "advanceNonce">;
+  accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus">;
   secretBox: SecretBox;
+  nonceGate: NonceGate;
   /** Milliseconds since the epoch: a nonce too far ahead of it is refused (nonce.ts); default Date.now. */
   clock?: () => number;
 }
@@ -122,13 +125,7 @@ export async function authenticate(
   const status = await deps.accounts.cachedUserStatus(key.userId);
   if (status === undefined) return fail("unknownApiKey", "key's user does not exist");
   if (status !== "active") return fail("userBlocked", `user is ${status}`);
-  let refusal: string | null;
-  try {
-    refusal = await deps.accounts.advanceNonce(keyId, nonce.nonce);
-  } catch (error) {
-    if (error instanceof NonceLedgerBusyError) return fail("busy", "nonce commits backed up");
-    throw error;
-  }
-  if (refusal !== null) return fail("invalidNonce", "nonce not increasing");
-  return { ok: true, userId: key.userId, keyId };
+  const stamp = deps.nonceGate.claim(keyId, nonce.nonce);
+  if (stamp === null) return fail("invalidNonce", "nonce not increasing");
+  return { ok: true, userId: key.userId, keyId, nonce: new RequestNonce(stamp) };
 }

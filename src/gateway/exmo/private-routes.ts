@@ -65,16 +65,28 @@ export interface PrivateRouteContext {
   reserves?: ReservesPort | null;
 }
 
-/** Submits a command for a user; a rejection becomes its EXMO error, other events are returned. */
+/**
+ * Submits the caller's command; a rejection becomes its EXMO error, other events are returned.
+ * The command carries the signed request's nonce (the request's one durable record).
+ */
+/** The commands a signed request submits, which can carry its nonce. */
+type SignableCommand = Extract<
+  UnstampedCommand,
+  { kind: "placeOrder" | "cancelOrder" | "cancelByClientId" | "cancelAll" }
+>;
+type PlaceOrderRequest = Extract<UnstampedCommand, { kind: "placeOrder" }>;
+
 async function submitFor(
   context: PrivateRouteContext,
-  userId: number,
-  command: UnstampedCommand,
+  caller: CallerIdentity,
+  command: SignableCommand,
   rejectDetail?: string,
 ): Promise<{ sequence: number; events: CoreEvent[] }> {
+  const userId = caller.userId;
+  const nonce = caller.requestNonce?.take();
   let result: { sequence: number; events: CoreEvent[] };
   try {
-    result = await context.exchange.submit(command);
+    result = await context.exchange.submit(nonce === undefined ? command : { ...command, nonce });
   } catch (error) {
     if (error instanceof SequencerQueueFullError) throw new ExmoFailure("busy");
     throw error;
@@ -124,7 +136,7 @@ export function orderCreateCommand(
   exchange: ExchangeBoundary,
   caller: CallerIdentity,
   params: OrderCreateParams,
-): UnstampedCommand {
+): PlaceOrderRequest {
   const market = requireMarket((symbol) => exchange.marketBySymbol(symbol), params.pair);
   const base = baseOrder(caller, market, clientId(params.client_id));
   const side = params.type.includes("buy") ? ("buy" as const) : ("sell" as const);
@@ -184,6 +196,7 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
   return [
     privateRoute({
       path: "order_create",
+      nonceInCommand: true,
       summary: "Place a limit (buy/sell) or market (market_buy/_sell, market_buy_total/_sell_total) order",
       scope: "trade",
       priority: "orderEntry",
@@ -198,13 +211,14 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
       }),
       handle: async (params, caller) => {
         const command = orderCreateCommand(exchange, caller, params);
-        const { events } = await submitFor(context, caller.userId, command);
+        const { events } = await submitFor(context, caller, command);
         const clientOrderId = command.kind === "placeOrder" ? command.clientOrderId : 0;
         return { result: true, error: "", order_id: orderIdOf(events), client_id: clientOrderId };
       },
     }),
     privateRoute({
       path: "order_cancel",
+      nonceInCommand: true,
       summary: "Cancel an open order (limit or stop) by id",
       scope: "trade",
       priority: "cancel",
@@ -214,7 +228,7 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
         const orderId = parseInteger("order_id", params.order_id, 1, Number.MAX_SAFE_INTEGER);
         await submitFor(
           context,
-          caller.userId,
+          caller,
           { kind: "cancelOrder", userId: caller.userId, orderId },
           String(orderId),
         );
@@ -223,6 +237,7 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
     }),
     privateRoute({
       path: "stop_market_order_create",
+      nonceInCommand: true,
       summary: "Place a stop-market order that fires when the last trade price reaches trigger_price",
       scope: "trade",
       priority: "orderEntry",
@@ -240,19 +255,20 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
         const quantityLots = parseQuantityLots(market, "quantity", params.quantity);
         const triggerPriceTicks = parseLimitPrice(market, "trigger_price", params.trigger_price);
         checkNotional(market, triggerPriceTicks, quantityLots);
-        const command: UnstampedCommand = {
+        const command: PlaceOrderRequest = {
           ...baseOrder(caller, market, clientOrderId),
           side: params.type,
           orderType: "stopMarket",
           quantityLots,
           triggerPriceTicks,
         };
-        const orderId = orderIdOf((await submitFor(context, caller.userId, command)).events);
+        const orderId = orderIdOf((await submitFor(context, caller, command)).events);
         return { client_id: clientOrderId, parent_order_id: orderId, parent_order_id_str: String(orderId) };
       },
     }),
     privateRoute({
       path: "stop_market_order_cancel",
+      nonceInCommand: true,
       summary: "Cancel an open stop-market order by its parent_order_id",
       scope: "trade",
       priority: "cancel",
@@ -267,7 +283,7 @@ function orderRoutes(context: PrivateRouteContext): ExmoRoute[] {
           throw new ExmoFailure("orderNotFound", String(orderId));
         await submitFor(
           context,
-          caller.userId,
+          caller,
           { kind: "cancelOrder", userId: caller.userId, orderId },
           String(orderId),
         );

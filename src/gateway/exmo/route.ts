@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { ApiScope } from "../../accounts/api-keys.ts";
 import type { WithdrawalProof } from "../../custody/port.ts";
+import type { RequestNonce } from "../auth/nonce-gate.ts";
 import type { ExmoErrorKind } from "./errors.ts";
 
 /** docs/SECURITY.md#priority-classes: cancel > order entry > private reads > public market data. Shed from the end. */
@@ -42,6 +43,12 @@ export interface CallerIdentity {
   /** The TCP peer's address the key's allow-list was checked against (custody checks it again). */
   clientIp: string;
   /**
+   * A signed request's nonce (absent for the session door, which has none): the request's one
+   * command carries it into the journal (private-routes.ts submitFor takes it), or the route
+   * layer journals it alone (src/gateway/auth/nonce-gate.ts).
+   */
+  requestNonce?: RequestNonce;
+  /**
    * How a withdrawal proves the user asked, when not by the API key: the session door passes the
    * user's TOTP code (src/gateway/session/). Absent: the key from its allowed address.
    */
@@ -56,6 +63,12 @@ interface RouteBase<S extends ParamSchema> {
   params: S;
   /** Largest body accepted, bytes. */
   bodyLimitBytes?: number;
+  /**
+   * The handler's one core command carries the signed request's nonce (submitFor), so the
+   * request waits for one durable record, not two. Any other private route has its nonce
+   * journaled (touchNonce) before it runs: its effects, if any, are outside the core's command.
+   */
+  nonceInCommand?: boolean;
 }
 
 export interface PublicRouteSpec<S extends ParamSchema> extends RouteBase<S> {
@@ -74,6 +87,7 @@ export interface ExmoRoute {
   priority: PriorityClass;
   params: ParamSchema;
   bodyLimitBytes?: number;
+  nonceInCommand?: boolean;
   /** null for public routes. */
   scope: ApiScope | null;
   run(params: Params, caller: CallerIdentity | null): Promise<unknown>;
@@ -111,6 +125,7 @@ export function privateRoute<S extends ParamSchema>(spec: PrivateRouteSpec<S>): 
     priority: spec.priority,
     params: spec.params,
     bodyLimitBytes: spec.bodyLimitBytes,
+    nonceInCommand: spec.nonceInCommand,
     scope: spec.scope,
     run: async (params, caller) => {
       // The HTTP layer authenticates every route with a scope; reaching here without is a bug.

@@ -31,6 +31,7 @@ import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentPort } from "../../incidents/port.ts";
 import type { ReservesPort } from "../../reserves/port.ts";
 import { type AuthResult, authenticate } from "../auth/authenticate.ts";
+import { nonceGateFor } from "../auth/nonce-gate.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
 import { publicRoutes } from "../exmo/public-routes.ts";
@@ -43,8 +44,8 @@ import {
   type PriorityClass,
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
-import { applyDegradedMode } from "../guard/degraded-routes.ts";
 import { type ClientAddressRule, makeClientAddress } from "../guard/client-address.ts";
+import { applyDegradedMode } from "../guard/degraded-routes.ts";
 import { GuardControl } from "../guard/guard-control.ts";
 import { CancelFloor, LoadShedder, type LoadShedderOptions, type ShedClass } from "../guard/load-shedder.ts";
 import {
@@ -344,6 +345,18 @@ function sendError(
   return reply.code(200).send(body);
 }
 
+/**
+ * Journals a signed request's nonce on its own (touchNonce, src/gateway/auth/nonce-gate.ts) when
+ * no command of the request carried it; nothing for a session's request or a nonce already taken.
+ */
+async function journalUntakenNonce(exchange: ExchangeBoundary, caller: CallerIdentity | null): Promise<void> {
+  const stamp = caller?.requestNonce?.take();
+  if (caller === null || stamp === undefined) return;
+  const outcome = await nonceGateFor(exchange).touch(caller.userId, stamp);
+  if (outcome === "stale") throw new ExmoFailure("invalidNonce", "nonce already used (core)");
+  if (outcome === "busy") throw new ExmoFailure("busy");
+}
+
 async function runRoute(
   mounted: Mounted,
   request: FastifyRequest,
@@ -373,6 +386,7 @@ async function runRoute(
           accounts: mounted.exchange.accounts,
           secretBox: mounted.secretBox,
           clock: mounted.clock,
+          nonceGate: nonceGateFor(mounted.exchange),
         },
         {
           keyHeader: headerText(request, "key"),
@@ -389,9 +403,17 @@ async function runRoute(
         return sendError(reply, results, auth.kind, auth.detail);
       }
       mounted.guard.authenticated(auth.keyId, auth.userId);
-      caller = { userId: auth.userId, keyId: auth.keyId, clientIp: request.ip };
+      caller = { userId: auth.userId, keyId: auth.keyId, clientIp: request.ip, requestNonce: auth.nonce };
+      // A route whose effects are not one core command has its nonce journaled before it runs.
+      if (route.nonceInCommand !== true) await journalUntakenNonce(mounted.exchange, caller);
     }
-    const answer = await route.run(params, caller);
+    let answer: unknown;
+    try {
+      answer = await route.run(params, caller);
+    } finally {
+      // An order refused before it reached the core still spends its nonce (a replay is 40009).
+      await journalUntakenNonce(mounted.exchange, caller);
+    }
     results.set(request, "ok");
     // Public snapshots (exmo/public-snapshots.ts) are serialised once for every request.
     if (answer instanceof SerializedAnswer)

@@ -13,6 +13,7 @@ import type { WebSocket } from "ws";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary, MarketContext } from "../../exchange/boundary.ts";
 import type { MarketDataUpdate, Subscriber, Topic } from "../../marketdata/subscriptions.ts";
+import { nonceGateFor } from "../auth/nonce-gate.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import { formatPublicTrade, formatTicker } from "../exmo/format.ts";
 import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from "../session/session-auth.ts";
@@ -413,7 +414,7 @@ export class WsConnection implements SnapshotWatcher {
           this.deps.sessionRequest,
         )
       : await verifyLogin(
-          { accounts: exchange.accounts, secretBox },
+          { accounts: exchange.accounts, secretBox, nonceGate: nonceGateFor(exchange) },
           request,
           this.remoteAddress,
           this.deps.clock(),

@@ -3,16 +3,18 @@
 //   nonce a positive safe integer at most a day ahead of the clock in ms → 40009 (its own message);
 //   key well-formed, known, unrevoked → 40017; its sealed secret opens → 40017; signature → 40005;
 //   key has the `info` scope (private WS only reads) → 40032; caller's IP in the allow-list → 40032;
-//   user active → 40033; nonce advances in the store → 40009.
+//   user active → 40033; nonce above the key's last → 40009 (the gate's memory, then the core's
+//   table through a journaled touchNonce: src/gateway/auth/nonce-gate.ts).
 // The nonce advances last and only after the signature is good (src/gateway/auth/nonce.ts), so
 // every failure changes nothing and nobody without the secret can burn a key's nonces. Keys,
-// statuses and nonces come from the same cache and nonce ledger as REST's, so a nonce used on one
+// statuses and nonces come from the same cache and nonce gate as REST's, so a nonce used on one
 // cannot be replayed on the other.
 
-import { type Accounts, NonceLedgerBusyError } from "../../accounts/accounts.ts";
+import type { Accounts } from "../../accounts/accounts.ts";
 import { apiSecretContext, isIpAllowed, isWellFormedKeyId, parseAllowList } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import { checkNonceValue, nonceErrorKind } from "../auth/nonce.ts";
+import type { NonceGate } from "../auth/nonce-gate.ts";
 import { verifyWsLoginSignature } from "../auth/signature.ts";
 import type { ExmoErrorKind } from "../exmo/errors.ts";
 import type { LoginRequest } from "./protocol.ts";
@@ -33,8 +35,9 @@ function fail(kind: ExmoErrorKind, reason: string): LoginResult {
 
 export async function verifyLogin(
   deps: {
-    accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus" | "advanceNonce">;
+    accounts: Pick<Accounts, "cachedApiKey" | "cachedUserStatus">;
     secretBox: SecretBox;
+    nonceGate: NonceGate;
   },
   request: LoginRequest,
   remoteAddress: string,
@@ -60,13 +63,10 @@ export async function verifyLogin(
   const status = await deps.accounts.cachedUserStatus(key.userId);
   if (status === undefined) return fail("unknownApiKey", "key's user does not exist");
   if (status !== "active") return fail("userBlocked", `user is ${status}`);
-  let refusal: string | null;
-  try {
-    refusal = await deps.accounts.advanceNonce(keyId, nonce);
-  } catch (error) {
-    if (error instanceof NonceLedgerBusyError) return fail("busy", "nonce commits backed up");
-    throw error;
-  }
-  if (refusal !== null) return fail("invalidNonce", "nonce not increasing");
+  const stamp = deps.nonceGate.claim(keyId, nonce);
+  if (stamp === null) return fail("invalidNonce", "nonce not increasing");
+  const touched = await deps.nonceGate.touch(key.userId, stamp);
+  if (touched === "busy") return fail("busy", "sequencer queue full");
+  if (touched === "stale") return fail("invalidNonce", "nonce not increasing (core)");
   return { ok: true, userId: key.userId, keyId, mayTrade: key.scopes.includes(CANCEL_SCOPE) };
 }

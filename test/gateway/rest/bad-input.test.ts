@@ -4,7 +4,8 @@
 
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lastNonce, revokeApiKey, setUserStatus } from "../../../src/store/accounts.ts";
+import { revokeApiKey, setUserStatus } from "../../../src/store/accounts.ts";
+import { coreNonce, stateApartFromNonces } from "../../support/core-state.ts";
 import {
   createTrader,
   type Harness,
@@ -51,10 +52,10 @@ async function expectRefusedUnchanged<T extends RawResponse>(
   send: () => Promise<T>,
   code: number,
 ): Promise<T> {
-  const before = harness.exchange.internals.core.stateHash();
+  const before = stateApartFromNonces(harness.exchange.internals.core);
   const response = await send();
   expect(codeOf(response), response.text).toBe(code);
-  expect(harness.exchange.internals.core.stateHash()).toBe(before);
+  expect(stateApartFromNonces(harness.exchange.internals.core)).toBe(before);
   return response;
 }
 
@@ -293,10 +294,10 @@ describe("private endpoints refuse bad input with EXMO errors and change nothing
 
 describe("authentication failures get EXMO's codes and never advance the nonce", () => {
   async function expectAuthRefused(send: (nonce: number) => Promise<RawResponse>, who: Trader, code: number) {
-    const nonceBefore = await lastNonce(harness.exchange.internals.store.db, who.keyId);
+    const nonceBefore = coreNonce(harness.exchange.internals.core, who.keyId);
     const nonce = nextNonce();
     await expectRefusedUnchanged(() => send(nonce), code);
-    expect(await lastNonce(harness.exchange.internals.store.db, who.keyId)).toBe(nonceBefore);
+    expect(coreNonce(harness.exchange.internals.core, who.keyId)).toBe(nonceBefore);
   }
 
   it("missing, unknown and malformed keys → 40017", async () => {
@@ -380,7 +381,7 @@ describe("authentication failures get EXMO's codes and never advance the nonce",
       [`nonce=${Date.now() + MAX_NONCE_AHEAD_MS + 60_000}`, "application/x-www-form-urlencoded", farAhead],
     ];
     for (const [body, contentType, message] of cases) {
-      const nonceBefore = await lastNonce(db, trader.keyId);
+      const nonceBefore = coreNonce(harness.exchange.internals.core, trader.keyId);
       const response = await expectRefusedUnchanged(
         () =>
           postRaw(harness, "/v1.1/user_info", body, {
@@ -392,7 +393,7 @@ describe("authentication failures get EXMO's codes and never advance the nonce",
       );
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ result: false, error: `Error 40009: ${message}` });
-      expect(await lastNonce(db, trader.keyId)).toBe(nonceBefore);
+      expect(coreNonce(harness.exchange.internals.core, trader.keyId)).toBe(nonceBefore);
     }
     // The key still takes an ordinary millisecond nonce, and a small counter is still plausible.
     expect(codeOf(await signedPost(harness, trader, "user_info"))).toBe("ok");
@@ -530,7 +531,7 @@ describe("slow headers", () => {
 
   it("a client trickling its headers is cut at the header timeout (not up to 30 s later) with 408 in EXMO's format", async () => {
     const port = Number(new URL(slow.baseUrl).port);
-    const before = slow.exchange.internals.core.stateHash();
+    const before = stateApartFromNonces(slow.exchange.internals.core);
     const started = performance.now();
     const answer = await new Promise<{ text: string; closedAfterMs: number }>((resolve, reject) => {
       const socket = net.connect(port, "127.0.0.1");
@@ -558,7 +559,7 @@ describe("slow headers", () => {
     const response = parseRaw(answer.text);
     expect(response.status).toBe(408);
     expect(response.body).toEqual({ result: false, error: "Error 59019: Request was not received in time" });
-    expect(slow.exchange.internals.core.stateHash()).toBe(before);
+    expect(stateApartFromNonces(slow.exchange.internals.core)).toBe(before);
   });
 });
 

@@ -5,7 +5,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { UnstampedCommand } from "../../../src/core/commands.ts";
 import { exmoError } from "../../../src/gateway/exmo/errors.ts";
-import { lastNonce } from "../../../src/store/accounts.ts";
 import { balancesOfUser } from "../../../src/store/queries.ts";
 import { limitOrder } from "../../support/orders.ts";
 
@@ -340,12 +339,16 @@ describe("login and private topics", () => {
     client.close();
   }
 
+  /** The key's last nonce as the core holds it (src/core/engine/api-nonces.ts). */
+  const coreNonce = (keyId: string): number | undefined =>
+    harness.exchange.internals.core.exportState().apiNonces.find(([id]) => id === keyId)?.[1];
+
   it("refuses a bad signature, an unknown key, a stale nonce, a bad nonce, a key without info scope", async () => {
-    const nonceBefore = await lastNonce(harness.exchange.internals.store.db, maker.keyId);
+    const nonceBefore = coreNonce(maker.keyId);
     const good = loginFrame(maker, Date.now(), 21);
     await expectLoginRefused({ ...good, sign: loginFrame(taker, Date.now(), 21).sign }, "badSignature");
     // A bad signature must not burn the nonce (src/gateway/auth/nonce.ts).
-    expect(await lastNonce(harness.exchange.internals.store.db, maker.keyId)).toBe(nonceBefore);
+    expect(coreNonce(maker.keyId)).toBe(nonceBefore);
     await expectLoginRefused({ ...good, api_key: `K-${"0".repeat(40)}` }, "unknownApiKey");
     await expectLoginRefused({ ...good, api_key: "not-a-key" }, "unknownApiKey");
     await expectLoginRefused({ ...good, nonce: 1.5 }, "nonceMalformed");
@@ -359,7 +362,7 @@ describe("login and private topics", () => {
     // The same nonce again, and a lower one: a replay.
     await expectLoginRefused(loginFrame(maker, fresh, 23), "invalidNonce");
     await expectLoginRefused(loginFrame(maker, fresh - 1, 24), "invalidNonce");
-    expect(await lastNonce(harness.exchange.internals.store.db, maker.keyId)).toBe(fresh);
+    expect(coreNonce(maker.keyId)).toBe(fresh);
 
     const readOnly = await createTrader(harness, {}, { scopes: ["trade"] });
     await expectLoginRefused(loginFrame(readOnly, Date.now(), 25), "noPermission");
@@ -368,7 +371,6 @@ describe("login and private topics", () => {
   });
 
   it("refuses implausible nonces with their own 40009 message, even when signed, and never locks the key", async () => {
-    const db = harness.exchange.internals.store.db;
     const owner = await createTrader(harness, {});
     const { nonce: _dropped, ...withoutNonce } = loginFrame(owner, Date.now(), 31);
     const cases: ReadonlyArray<[Record<string, unknown>, Parameters<typeof errorOf>[0], string]> = [
@@ -389,11 +391,11 @@ describe("login and private topics", () => {
       ],
       [loginFrame(owner, Date.now() * 1000, 36), "nonceTooFarAhead", ""],
     ];
-    const nonceBefore = await lastNonce(db, owner.keyId);
+    const nonceBefore = coreNonce(owner.keyId);
     for (const [frame, kind, message] of cases) {
       await expectLoginRefused(frame, kind);
       if (message !== "") expect(errorOf(kind)).toEqual({ code: 40009, message });
-      expect(await lastNonce(db, owner.keyId)).toBe(nonceBefore);
+      expect(coreNonce(owner.keyId)).toBe(nonceBefore);
     }
     const client = await connect("private");
     client.send(loginFrame(owner, Date.now(), 37));

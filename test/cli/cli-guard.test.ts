@@ -205,4 +205,28 @@ describe("bulwark guard, through a running server", () => {
       "guard.unban ip:203.0.113.7",
     ]);
   });
+
+  it("a flooding address is banned by the REST guard; guard bans lists it; guard unban --ip lifts it", async () => {
+    const flood = async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, async () => (await fetch(`${server!.url}/v1.1/ticker`)).text()),
+      );
+      return answers.filter((text) => text.includes("Error 40034")).length;
+    };
+    let refused = 0;
+    for (let round = 0; round < 10 && (await ok("guard", "bans")).bans.length === 0; round++)
+      refused += await flood();
+    expect(refused).toBeGreaterThan(0);
+    const bans = (await ok("guard", "bans")).bans as { scope: string; subject: string; level: number }[];
+    const ban = bans.find((candidate) => candidate.scope === "ip");
+    expect(ban, JSON.stringify(bans)).toBeDefined();
+    expect(ban?.level).toBe(1);
+    const text = await bulwarkText(dataDir, ["guard", "status"]);
+    expect(text.out).toContain(ban!.subject);
+    const lifted = await ok("guard", "unban", "--ip", ban!.subject);
+    expect(lifted).toMatchObject({ lifted: true, scope: "ip", subject: ban!.subject });
+    expect((await ok("guard", "bans")).bans).toEqual([]);
+    const after = await (await fetch(`${server!.url}/v1.1/ticker`)).text();
+    expect(after).not.toContain("Error 40034");
+  });
 });

@@ -355,7 +355,6 @@ describe("authentication failures get EXMO's codes and never advance the nonce",
   it("implausible nonces get a 40009 saying what is wrong, change nothing and never lock the key", async () => {
     const { signRestBody } = await import("../../../src/gateway/auth/signature.ts");
     const { MAX_NONCE_AHEAD_MS } = await import("../../../src/gateway/auth/nonce.ts");
-    const db = harness.exchange.internals.store.db;
     const missing =
       "The nonce parameter is missing: send it as the form field 'nonce' of an " +
       "application/x-www-form-urlencoded body";

@@ -177,6 +177,7 @@ describe("rate limit per API key", () => {
 
     const metrics = await send(freshAddress(), "GET", "/metrics");
     expect(metrics.text).toContain('bulwark_guard_rate_limited_total{priority="privateRead",limit="key"} 1');
+    expect(metrics.text).toContain('bulwark_guard_rejections_total{reason="limit",scope="key"} 1');
   });
 
   it("a flood of bad signatures on someone's key id costs the flooder, not the key's owner", async () => {
@@ -202,6 +203,29 @@ describe("rate limit per API key", () => {
     const stale = await burst(BURST - 1, () => signed(freshAddress(), trader, "user_info", {}, { nonce }));
     expect(stale.every((answer) => /^Error 40009: /.test(answer.body.error ?? ""))).toBe(true);
     expect(isRateLimited(await signed(freshAddress(), trader, "user_info"))).toBe(true);
+  });
+});
+
+describe("escalating bans over HTTP", () => {
+  it("an address refused more than 50 times in 10 s is banned for 60 s, listed, counted, and can be lifted", async () => {
+    const from = freshAddress();
+    const answers = await burst(BURST + 51, () => ticker(from));
+    expect(answers.slice(0, BURST).some(isRateLimited)).toBe(false);
+    expect(answers.slice(BURST).every(isRateLimited)).toBe(true);
+    // The 51st refusal earned the ban: its Retry-After is the ban's 60 s.
+    expect(answers[BURST + 50].retryAfter).toBe("60");
+    const banned = await ticker(from);
+    expect(isRateLimited(banned)).toBe(true);
+    expect(Number(banned.retryAfter)).toBeGreaterThan(55);
+    const bans = harness.gateway.guardControl.listBans(10);
+    expect(bans[0]).toMatchObject({ scope: "ip", subject: from, level: 1 });
+    expect(bans[0].untilMs - bans[0].sinceMs).toBe(60_000);
+    const metrics = await send(freshAddress(), "GET", "/metrics");
+    expect(metrics.text).toContain('bulwark_guard_bans_issued_total{scope="ip"} 1');
+    expect(metrics.text).toMatch(/bulwark_guard_bans_active [1-9]/);
+    expect(metrics.text).toMatch(/bulwark_guard_rejections_total\{reason="banned",scope="ip"\} [1-9]/);
+    expect(await harness.gateway.guardControl.liftBan("ip", from)).toBe(true);
+    expect(isRateLimited(await ticker(from))).toBe(false);
   });
 });
 

@@ -175,6 +175,18 @@ describe("connection caps and degraded mode at the upgrade", () => {
     await connect(on, "public");
   });
 
+  it("counts connections per address by the gateway's client-address rule (a trusted proxy's forwarded address)", async () => {
+    const on = await startHarness(
+      { maxConnectionsPerIp: 1 },
+      { clientAddress: (peer, headers) => String(headers["x-forwarded-for"] ?? peer) },
+    );
+    harness = on;
+    const from = (address: string) => ({ headers: { "x-forwarded-for": address } });
+    await connect(on, "public", from("198.51.100.1"));
+    await connect(on, "public", from("198.51.100.2"));
+    await expect(RawClient.connect(`${on.url}/v1/public`, from("198.51.100.1"))).rejects.toThrow(/429/);
+  });
+
   it("refuses a coalescing threshold at or above the slow-consumer drop", () => {
     expect(() => resolveWsLimits({ coalesceBufferedBytes: 4 * 1024 * 1024 })).toThrow(RangeError);
   });

@@ -152,13 +152,19 @@ export type AdmitDecision =
  * per-address limit (the WebSocket connection cap, the operator API's wrong-token lockout).
  */
 export function addressBucketKey(ip: string): string {
-  return addressGroupKey(ip);
+  // Fast path for the common case, a canonical dotted quad, which groups to itself.
+  return CANONICAL_IPV4.test(ip) ? ip : addressGroupKey(ip);
 }
+
+/** Four decimal octets 0..255 without leading zeros: exactly what addressGroupKey returns for them. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** The per-address budgets a request outside EXMO's routes is charged to. */
 export type AddressBudget = "general" | "health";
 
 type Lane = "general" | "cancel" | "health";
+const LANES: readonly Lane[] = ["general", "cancel", "health"];
+const SCOPES: readonly GuardSubjectScope[] = ["ip", "key", "user"];
 const DEFAULT_TIER = "default";
 
 /** The window rate-limiter-flexible counts a budget in: B points per ceil(B / R) seconds. */
@@ -194,7 +200,10 @@ export class RequestRateLimiter implements BanRegistry {
   readonly shared: boolean;
   private readonly tiers = new Map<string, TierBudgets>();
   private readonly keyTiers: ReadonlyMap<string, string>;
+  /** Every counter, by `${lane}:${scope}:${tier}`, made up front (at most 3 × 3 × (MAX_TIERS + 1)). */
   private readonly limiters = new Map<string, RateLimiterAbstract>();
+  /** The same counters for the request path: lane → scope → tier, without building a name. */
+  private readonly limiterTable = new Map<Lane, Map<GuardSubjectScope, Map<string, RateLimiterAbstract>>>();
   private readonly keyUsers: LruMap<string, number>;
   private readonly clock: () => number;
   private readonly redis: Redis | null;
@@ -235,6 +244,15 @@ export class RequestRateLimiter implements BanRegistry {
     this.keyPrefix = options.redisKeyPrefix ?? DEFAULT_RATE_LIMIT.redisKeyPrefix;
     this.redis = options.redisUrl === undefined ? null : connectRedis(options.redisUrl, options.onRedisState);
     this.shared = this.redis !== null;
+    for (const lane of LANES) {
+      const byScope = new Map<GuardSubjectScope, Map<string, RateLimiterAbstract>>();
+      for (const scope of SCOPES) {
+        const byTier = new Map<string, RateLimiterAbstract>();
+        for (const tier of this.tiers.keys()) byTier.set(tier, this.makeLimiter(lane, tier, scope));
+        byScope.set(scope, byTier);
+      }
+      this.limiterTable.set(lane, byScope);
+    }
   }
 
   /** The tier a key's requests are charged to. */
@@ -386,9 +404,14 @@ export class RequestRateLimiter implements BanRegistry {
   }
 
   private limiter(lane: Lane, tier: string, scope: GuardSubjectScope): RateLimiterAbstract {
+    const byTier = this.limiterTable.get(lane)?.get(scope);
+    const limiter = byTier?.get(tier) ?? byTier?.get(DEFAULT_TIER);
+    if (limiter === undefined) throw new Error(`no rate limiter for ${lane}:${scope}:${tier}`);
+    return limiter;
+  }
+
+  private makeLimiter(lane: Lane, tier: string, scope: GuardSubjectScope): RateLimiterAbstract {
     const name = `${lane}:${scope}:${tier}`;
-    const existing = this.limiters.get(name);
-    if (existing !== undefined) return existing;
     const budgets = this.tiers.get(tier) ?? (this.tiers.get(DEFAULT_TIER) as TierBudgets);
     const budget = lane === "health" ? this.health : lane === "cancel" ? budgets.cancel : budgets.general;
     const { points, durationSeconds } = budgetWindow(budget);

@@ -3,10 +3,12 @@
 // floor, escalating bans and the BanRegistry GuardControl lists and lifts.
 
 import { afterEach, describe, expect, it } from "vitest";
+import { addressGroupKey } from "../../../src/accounts/api-keys.ts";
 import { BanTable } from "../../../src/gateway/guard/bans.ts";
 import { GuardControl } from "../../../src/gateway/guard/guard-control.ts";
 import {
   type AdmitDecision,
+  addressBucketKey,
   budgetWindow,
   DEFAULT_RATE_LIMIT,
   type RateLimitOptions,
@@ -35,6 +37,25 @@ async function admitMany(count: number, admit: () => Promise<AdmitDecision>): Pr
 }
 
 const trues = (n: number) => new Array<boolean>(n).fill(true);
+
+describe("addresses", () => {
+  it("group as every per-address limit does (IPv4 as is, IPv4-mapped as IPv4, IPv6 by /64)", () => {
+    for (const ip of [
+      "10.9.9.9",
+      "255.255.255.255",
+      "0.0.0.0",
+      "1.2.3.4",
+      "010.1.1.1",
+      "256.1.1.1",
+      "::ffff:1.2.3.4",
+      "2001:db8::1",
+      "x",
+    ])
+      expect(addressBucketKey(ip)).toBe(addressGroupKey(ip));
+    expect(addressBucketKey("::ffff:1.2.3.4")).toBe("1.2.3.4");
+    expect(addressBucketKey("2001:db8:0:0:1::1")).toBe(addressBucketKey("2001:db8::2"));
+  });
+});
 
 describe("budgets", () => {
   it("the defaults are EXMO's 10/s with a burst of 20: 20 points per 2 s window", () => {

@@ -69,8 +69,13 @@ async function runClient(
   intervalMs: number,
   output: LoadOutput,
 ): Promise<void> {
-  // Nonces: milliseconds scaled up, so restarts of the bench never go below an earlier run's.
-  let nonce = Date.now() * 1000;
+  // Nonces: milliseconds, as ccxt sends them (a nonce more than a day ahead of the server's clock
+  // is refused), and strictly increasing within this key even at several requests a millisecond.
+  let nonce = Date.now();
+  const nextNonce = () => {
+    nonce = Math.max(nonce + 1, Date.now());
+    return nonce;
+  };
   let nextSendMs = performance.now() + (intervalMs * clientIndex) / input.keys.length;
   while (performance.now() < deadlineMs) {
     if (intervalMs > 0) {
@@ -78,7 +83,7 @@ async function runClient(
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
       nextSendMs += intervalMs * 2;
     }
-    const create = `nonce=${++nonce}&pair=${input.pair}&quantity=${input.quantity}&price=${input.price}&type=buy`;
+    const create = `nonce=${nextNonce()}&pair=${input.pair}&quantity=${input.quantity}&price=${input.price}&type=buy`;
     const createdText = await timed(() => post("order_create", create, key), output);
     const created = JSON.parse(createdText) as { result?: boolean; order_id?: number; error?: string };
     if (created.result !== true || created.order_id === undefined) {
@@ -86,7 +91,7 @@ async function runClient(
       continue;
     }
     output.ordersCreated += 1;
-    const cancel = `nonce=${++nonce}&order_id=${created.order_id}`;
+    const cancel = `nonce=${nextNonce()}&order_id=${created.order_id}`;
     const cancelText = await timed(() => post("order_cancel", cancel, key), output);
     if (!cancelText.includes('"result":true')) noteError(output, cancelText);
   }

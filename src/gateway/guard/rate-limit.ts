@@ -309,6 +309,11 @@ export class RequestRateLimiter implements BanRegistry {
     if (this.keyUsers.peek(keyId) !== userId) this.keyUsers.set(keyId, userId);
   }
 
+  /** Whether `keyId` has proven a signature to this gateway (it is in the key → user map). */
+  knowsKey(keyId: string): boolean {
+    return this.keyUsers.has(keyId);
+  }
+
   /** Authentication failed before the signature was proven: the request was not the key's. */
   async refundUnproven(charge: KeyCharge): Promise<void> {
     await this.reward(charge.lane, charge.tier, "key", charge.keyId, charge.costPoints);

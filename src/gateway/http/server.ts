@@ -572,8 +572,13 @@ function makeGuard(
   };
   const shed = async (request: FastifyRequest, shedClass: ShedClass): Promise<boolean> => {
     if (shedder === null || !shedder.shed(shedClass)) return false;
-    // Cancels: never below 10/s per account, even at the top level.
-    if (shedClass === "cancel" && (await cancelFloor.within(signedKeyHeader(request)))) return false;
+    // Cancels: never below 10/s per account, even at the top level. An account is a key that has
+    // proven its signature here before: made-up key ids get no floor.
+    if (shedClass === "cancel") {
+      const keyId = signedKeyHeader(request);
+      const proven = keyId !== null && (limiter === null || limiter.knowsKey(keyId));
+      if (proven && (await cancelFloor.within(keyId))) return false;
+    }
     return true;
   };
   const answerShed = (request: FastifyRequest, reply: FastifyReply, shedClass: ShedClass): FastifyReply => {

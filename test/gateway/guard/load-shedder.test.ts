@@ -163,6 +163,17 @@ describe("over HTTP under forced pressure", () => {
     expect(signedCancel.text).not.toContain("59037");
     const unsigned = await signedPost("order_cancel", { order_id: "999999" }, false);
     expect(unsigned.status).toBe(503);
+    // A key id never proven here gets no floor (a flood of made-up ids cannot ride it).
+    const stranger = await send("/v1.1/order_cancel", {
+      method: "POST",
+      body: `nonce=${nextNonce()}&order_id=1`,
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        key: `K-${"f".repeat(40)}`,
+        sign: "00",
+      },
+    });
+    expect(stranger.status).toBe(503);
     // Calm again: everything is served.
     await force(calm);
     for (let i = 0; i < 5; i++) await force(calm);

@@ -52,7 +52,7 @@ export class GatewayMetrics {
     });
     this.rateLimited = new Counter({
       name: "bulwark_guard_rate_limited_total",
-      help: "Requests the guard refused with 40034, by priority class and the budget that ran out (ip or key)",
+      help: "Requests the guard refused with 40034, by priority class and the subject refused (ip, key or user; a limit or a ban)",
       labelNames: ["priority", "limit"],
       registers,
     });

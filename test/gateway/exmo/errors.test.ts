@@ -120,6 +120,7 @@ describe("EXMO error table", () => {
     expect(byCode.get(40005)).toEqual(["badSignature"]);
     expect(byCode.get(40009)).toEqual([
       "invalidNonce",
+      "staleNonce",
       "nonceMissing",
       "nonceMalformed",
       "nonceNotPositive",

@@ -154,10 +154,14 @@ export class MarketData {
 
   // ---- REST reads: cached snapshots ----------------------------------------------------------
 
-  /** Tickers of every market in id order, at the clock's now. */
-  tickers(): readonly Ticker[] {
+  /**
+   * Tickers of every market in id order, at the clock's now. `maxAgeMs` (at most REST_CACHE_TTL_MS):
+   * how old a cached answer may be; the gateway's public snapshots (which add their own 100 ms)
+   * ask for less, so what a client sees is still about 100 ms old at most.
+   */
+  tickers(maxAgeMs: number = REST_CACHE_TTL_MS): readonly Ticker[] {
     const now = this.clock();
-    if (this.tickerCache !== null && isFresh(this.tickerCache, now)) return this.tickerCache.value;
+    if (this.tickerCache !== null && isFresh(this.tickerCache, now, maxAgeMs)) return this.tickerCache.value;
     const value = [...this.markets.values()]
       .sort((left, right) => left.config.marketId - right.config.marketId)
       .map((entry) => this.readTicker(entry, now));
@@ -166,13 +170,17 @@ export class MarketData {
   }
 
   /** Top `limit` levels per side (EXMO default 100, at most 1000); undefined for an unknown market. */
-  orderBook(marketId: number, limit: number = DEFAULT_DEPTH_LEVELS): DepthSnapshot | undefined {
+  orderBook(
+    marketId: number,
+    limit: number = DEFAULT_DEPTH_LEVELS,
+    maxAgeMs: number = REST_CACHE_TTL_MS,
+  ): DepthSnapshot | undefined {
     if (!Number.isInteger(limit) || limit < 0 || limit > MAX_DEPTH_LEVELS)
       throw new RangeError(`depth limit must be an integer in 0..${MAX_DEPTH_LEVELS}`);
     if (!this.markets.has(marketId)) return undefined;
     const now = this.clock();
     let cached = this.bookCache.get(marketId);
-    if (cached === undefined || !isFresh(cached, now)) {
+    if (cached === undefined || !isFresh(cached, now, maxAgeMs)) {
       cached = { builtMs: now, value: this.depth.snapshot(marketId, MAX_DEPTH_LEVELS) };
       this.bookCache.set(marketId, cached);
     }
@@ -182,12 +190,12 @@ export class MarketData {
   }
 
   /** The newest trades (at most TRADE_RING_CAPACITY), newest first. */
-  trades(marketId: number): readonly PublicTrade[] | undefined {
+  trades(marketId: number, maxAgeMs: number = REST_CACHE_TTL_MS): readonly PublicTrade[] | undefined {
     const entry = this.markets.get(marketId);
     if (entry === undefined) return undefined;
     const now = this.clock();
     let cached = this.tradesCache.get(marketId);
-    if (cached === undefined || !isFresh(cached, now)) {
+    if (cached === undefined || !isFresh(cached, now, maxAgeMs)) {
       cached = { builtMs: now, value: entry.trades.newest() };
       this.tradesCache.set(marketId, cached);
     }
@@ -346,7 +354,7 @@ export class MarketData {
   }
 }
 
-function isFresh<T>(cached: Cached<T>, nowMs: number): boolean {
+function isFresh<T>(cached: Cached<T>, nowMs: number, maxAgeMs: number): boolean {
   // A clock that steps back counts as stale, so a rebuilt answer never waits on a skewed clock.
-  return nowMs >= cached.builtMs && nowMs - cached.builtMs < REST_CACHE_TTL_MS;
+  return nowMs >= cached.builtMs && nowMs - cached.builtMs < Math.min(maxAgeMs, REST_CACHE_TTL_MS);
 }

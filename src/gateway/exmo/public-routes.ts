@@ -1,5 +1,6 @@
 // EXMO v1.1 public endpoints (docs/API.md#public-endpoints). Market data comes from the
-// in-memory MarketData snapshots (rebuilt at most every 100 ms), reference data from the
+// in-memory MarketData snapshots (at most SOURCE_MAX_AGE_MS old here: the gateway serves these
+// answers from its own 100 ms snapshots, public-snapshots.ts), reference data from the
 // exchange's asset and market maps. Unknown pairs are left out of answers, as EXMO does.
 
 import { z } from "zod";
@@ -11,6 +12,7 @@ import { formatUnits } from "../../units/decimal.ts";
 import { formatCandle, formatOrderBook, formatPublicTrade, formatTicker } from "./format.ts";
 import { optionalInteger, parseInteger, parsePairList, parseQuantityLots, requireMarket } from "./parse.ts";
 import { cryptoProviders } from "./providers.ts";
+import { SOURCE_MAX_AGE_MS } from "./public-snapshots.ts";
 import { ExmoFailure, type ExmoRoute, publicRoute, text } from "./route.ts";
 
 /** Pairs one order_book / trades request may name. */
@@ -54,7 +56,7 @@ function pairSettings(market: MarketContext) {
 
 /** Quote needed to buy `quantity` from the asks now (EXMO required_amount). */
 function requiredAmount(exchange: ExchangeBoundary, market: MarketContext, quantityLots: number) {
-  const book = exchange.marketData.orderBook(market.config.marketId, MAX_DEPTH_LEVELS);
+  const book = exchange.marketData.orderBook(market.config.marketId, MAX_DEPTH_LEVELS, SOURCE_MAX_AGE_MS);
   let remainingLots = quantityLots;
   let amountUnits = 0n;
   for (const level of book?.asks ?? []) {
@@ -136,7 +138,7 @@ export function publicRoutes(context: PublicRouteContext): ExmoRoute[] {
       handle: () => {
         const result: Record<string, unknown> = {};
         const nowMs = clock();
-        for (const ticker of exchange.marketData.tickers()) {
+        for (const ticker of exchange.marketData.tickers(SOURCE_MAX_AGE_MS)) {
           const market = exchange.market(ticker.marketId);
           if (market !== undefined) result[market.units.symbol] = formatTicker(market, ticker, nowMs);
         }
@@ -153,7 +155,7 @@ export function publicRoutes(context: PublicRouteContext): ExmoRoute[] {
         const pairs = parsePairList("pair", params.pair, MAX_PAIRS_PER_REQUEST);
         const result: Record<string, unknown> = {};
         for (const market of knownMarkets(pairs)) {
-          const book = exchange.marketData.orderBook(market.config.marketId, limit);
+          const book = exchange.marketData.orderBook(market.config.marketId, limit, SOURCE_MAX_AGE_MS);
           if (book !== undefined) result[market.units.symbol] = formatOrderBook(market, book);
         }
         return result;
@@ -169,7 +171,7 @@ export function publicRoutes(context: PublicRouteContext): ExmoRoute[] {
         const pairs = parsePairList("pair", params.pair, MAX_PAIRS_PER_REQUEST);
         const result: Record<string, unknown> = {};
         for (const market of knownMarkets(pairs)) {
-          const trades = exchange.marketData.trades(market.config.marketId) ?? [];
+          const trades = exchange.marketData.trades(market.config.marketId, SOURCE_MAX_AGE_MS) ?? [];
           result[market.units.symbol] = trades
             .slice(0, limit)
             .map((trade) => formatPublicTrade(market, trade));

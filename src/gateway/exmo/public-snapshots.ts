@@ -15,6 +15,13 @@ import { ExmoFailure, type ExmoRoute, type Params } from "./route.ts";
 
 /** docs/API.md#public-snapshots: an answer is at most this old in normal operation. */
 export const PUBLIC_SNAPSHOT_MAX_AGE_MS = 100;
+/**
+ * How old the market data an answer is built from may be (MarketData's own per-market snapshots,
+ * shared by every (route, parameters) entry rebuilt within it): an answer is at most
+ * PUBLIC_SNAPSHOT_MAX_AGE_MS + this old, and a market's book is copied at most 100 times a second
+ * however many distinct parameters are asked for.
+ */
+export const SOURCE_MAX_AGE_MS = 10;
 /** In degraded mode existing answers are rebuilt less often: the gateway's CPU goes to trading. */
 export const DEGRADED_SNAPSHOT_MAX_AGE_MS = 1_000;
 /** Distinct (route, parameters) answers kept. */

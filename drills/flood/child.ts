@@ -26,10 +26,12 @@ export function startChild<Line>(
   script: string,
   input: unknown,
   onLine: (line: Line) => void,
+  /** Extra node flags (the exchange's --cpu-prof). */
+  nodeArgs: readonly string[] = [],
 ): DrillChild<Line> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, script), JSON.stringify(input)],
+    [...nodeArgs, "--import", "tsx", join(import.meta.dirname, script), JSON.stringify(input)],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   let first = true;

@@ -17,6 +17,7 @@
 // picture; test/drills/flood.test.ts runs a small flood in `npm test` and asserts on the report.
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import type { RateLimitOptions } from "../../src/gateway/guard/rate-limit.ts";
 import { renderChart } from "./chart.ts";
@@ -69,6 +70,8 @@ export interface FloodDrillOptions {
   healthTimeoutMs: number;
   /** Where the SVG and JSON go; null writes nothing. */
   outDir: string | null;
+  /** Write a V8 CPU profile of the exchange process here (node --cpu-prof); absent: none. */
+  serverProfileDir?: string;
   /** The exchange's REST rate limit; absent: its default. */
   rateLimit?: RateLimitOptions;
   log?: (line: string) => void;
@@ -90,6 +93,35 @@ export const FULL_FLOOD: FloodShape = {
   subscribeStorm: { sockets: 40, messagesPerSecond: 50 },
 };
 
+/** Every kind of flood the drill knows, as `--kinds` names them. */
+export const FLOOD_KINDS = [
+  "public",
+  "junk",
+  "oversized",
+  "badSignature",
+  "slowloris",
+  "wsConnect",
+  "wsSubscribe",
+] as const;
+export type FloodKind = (typeof FLOOD_KINDS)[number];
+
+/** `shape` with only the `kinds` given (the others offer nothing): to see which kind hurts. */
+export function onlyKinds(shape: FloodShape, kinds: readonly FloodKind[]): FloodShape {
+  const keep = new Set<FloodKind>(kinds);
+  const http: FloodShape["http"] = {};
+  for (const kind of ["public", "junk", "oversized", "badSignature"] as const) {
+    const given = shape.http[kind];
+    if (keep.has(kind) && given !== undefined) http[kind] = given;
+  }
+  return {
+    ...shape,
+    http,
+    slowloris: keep.has("slowloris") ? shape.slowloris : { ...shape.slowloris, sockets: 0 },
+    wsStorm: keep.has("wsConnect") ? shape.wsStorm : { ...shape.wsStorm, connectionsPerSecond: 0 },
+    subscribeStorm: keep.has("wsSubscribe") ? shape.subscribeStorm : { ...shape.subscribeStorm, sockets: 0 },
+  };
+}
+
 export const FULL_DRILL: FloodDrillOptions = {
   calmSeconds: 10,
   floodSeconds: 20,
@@ -103,6 +135,8 @@ export const FULL_DRILL: FloodDrillOptions = {
 };
 
 export interface FloodReport {
+  /** The machine: a drill on a machine busy with other work measures that work too. */
+  machine: { cpus: number; loadAverageBefore: number; loadAverageAfter: number };
   options: { calmSeconds: number; floodSeconds: number; recoverySeconds: number; traders: number };
   calm: LatencySummary;
   flood: LatencySummary;
@@ -167,10 +201,14 @@ function totalsOf(line: GeneratorLine): FloodCounters {
 
 export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodReport> {
   const log = options.log ?? (() => {});
+  const loadAverageBefore = loadavg()[0];
   // Drill time: ms since the calm phase began (reset below, once every process is up), so the
   // report and the picture start with the calm phase, not with the exchange's start-up.
+  // Latencies need sub-millisecond resolution (performance.now); the children's lines carry wall
+  // clock times (Date.now), mapped onto drill time through the wall clock at the same epoch.
   let epochMs = Date.now();
-  const now = () => Date.now() - epochMs;
+  let epochPerfMs = performance.now();
+  const now = () => performance.now() - epochPerfMs;
   const loopLines: { atMs: number; p99Ms: number; maxMs: number }[] = [];
   const server: DrillChild<ServerLine> = startChild<ServerLine>(
     "server-child.ts",
@@ -179,6 +217,9 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
       if (line.kind === "loop" && loopLines.length < 100_000)
         loopLines.push({ atMs: line.atMs - epochMs, p99Ms: line.p99Ms, maxMs: line.maxMs });
     },
+    options.serverProfileDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${options.serverProfileDir}`],
   );
   const sources = floodSourceAddresses(options.flood.sources);
   const generatorPoints: CounterPoint[][] = [[], []];
@@ -217,6 +258,7 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
     };
 
     epochMs = Date.now();
+    epochPerfMs = performance.now();
     const sampler = startSampler({
       baseUrl: ready.url,
       serverPid: ready.pid,
@@ -266,6 +308,7 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
       ackedDuringFlood: ackedDuringFlood.length,
       lostDuringFlood: ackedDuringFlood.filter((order) => lostIds.has(order.orderId)).length,
       guardMetrics: guardMetricDeltas(sampler.firstMetrics, sampler.lastMetrics),
+      machine: { cpus: cpus().length, loadAverageBefore, loadAverageAfter: loadavg()[0] },
       errorSamples: traders.errorSamples,
     });
     if (options.outDir !== null) {
@@ -311,6 +354,7 @@ interface BuildInput {
   ackedDuringFlood: number;
   lostDuringFlood: number;
   guardMetrics: Record<string, number>;
+  machine: FloodReport["machine"];
   errorSamples: string[];
 }
 
@@ -361,7 +405,7 @@ function buildReport(input: BuildInput): FloodReport {
   let lastAnsweredMs = probes[0]?.atMs ?? 0;
   for (const probe of probes) {
     if (probe.healthOk === true) {
-      longestGapMs = Math.max(longestGapMs, probe.atMs - lastAnsweredMs);
+      longestGapMs = Math.max(longestGapMs, Math.round(probe.atMs - lastAnsweredMs));
       lastAnsweredMs = probe.atMs;
     }
   }
@@ -394,6 +438,7 @@ function buildReport(input: BuildInput): FloodReport {
   const generatorCpu = input.generatorCpu.reduce((sum, values) => sum + (meanOf(values) ?? 0), 0);
   const rss = samples.map((sample) => sample.rssBytes);
   return {
+    machine: input.machine,
     options: {
       calmSeconds: options.calmSeconds,
       floodSeconds: options.floodSeconds,
@@ -461,7 +506,7 @@ function buildReport(input: BuildInput): FloodReport {
 
 /** Recovered: order-entry median within this factor of calm, every request succeeding. */
 export const RECOVERY_FACTOR = 1.5;
-export const RECOVERY_WINDOW_MS = 500;
+export const RECOVERY_WINDOW_MS = 1_000;
 
 function chartOf(
   report: FloodReport,

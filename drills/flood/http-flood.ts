@@ -108,18 +108,26 @@ const instances: autocannon.Instance[] = [];
 sendLine({ kind: "ready" } satisfies GeneratorLine);
 const floodTarget = JSON.parse(await commandHeard("go")) as FloodTarget;
 const target = assertLoopbackTarget(floodTarget.baseUrl);
-for (const [kind, shape] of Object.entries(input.kinds) as [
-  HttpFloodKind,
-  { connections: number; ratePerSecond: number },
-][]) {
-  if (shape.connections <= 0 || shape.ratePerSecond <= 0) continue;
-  const count = emptyCounters();
-  counters[kind] = count;
+/**
+ * autocannon paces a rate per connection per second: each connection sends its second's quota
+ * as soon as the second starts. Connections created together would all burst at the same
+ * instant, once a second — a generator artifact, not the flood's shape. So each kind runs as
+ * SLICES instances started 1000 / SLICES ms apart: the same total rate in smaller bursts spread
+ * over the second.
+ */
+const SLICES = 10;
+
+function startSlice(
+  kind: HttpFloodKind,
+  connections: number,
+  ratePerSecond: number,
+  count: FloodCounters,
+): void {
   const instance = autocannon(
     {
       url: `${target.protocol}//${target.host}`,
-      connections: shape.connections,
-      overallRate: shape.ratePerSecond,
+      connections,
+      overallRate: ratePerSecond,
       duration: 3_600,
       timeout: 10,
       requests: requestsOf(kind),
@@ -152,6 +160,32 @@ for (const [kind, shape] of Object.entries(input.kinds) as [
   instances.push(instance);
 }
 
+let stopping = false;
+const sliceTimers: NodeJS.Timeout[] = [];
+for (const [kind, shape] of Object.entries(input.kinds) as [
+  HttpFloodKind,
+  { connections: number; ratePerSecond: number },
+][]) {
+  if (shape.connections <= 0 || shape.ratePerSecond <= 0) continue;
+  const count = emptyCounters();
+  counters[kind] = count;
+  const slices = Math.max(1, Math.min(SLICES, shape.connections));
+  for (let slice = 0; slice < slices; slice++) {
+    // Connections and rate split evenly; the first slices take the remainders.
+    const connections = Math.floor(shape.connections / slices) + (slice < shape.connections % slices ? 1 : 0);
+    const rate = Math.floor(shape.ratePerSecond / slices) + (slice < shape.ratePerSecond % slices ? 1 : 0);
+    if (rate <= 0) continue;
+    sliceTimers.push(
+      setTimeout(
+        () => {
+          if (!stopping) startSlice(kind, connections, rate, count);
+        },
+        (slice * 1000) / slices,
+      ),
+    );
+  }
+}
+
 let lastCpu = process.cpuUsage();
 let lastAtMs = performance.now();
 function report(final: boolean): void {
@@ -172,6 +206,8 @@ function report(final: boolean): void {
 
 const timer = setInterval(() => report(false), input.reportMs);
 await stopRequested();
+stopping = true;
+for (const sliceTimer of sliceTimers) clearTimeout(sliceTimer);
 clearInterval(timer);
 for (const instance of instances) instance.stop();
 report(true);

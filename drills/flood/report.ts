@@ -84,8 +84,12 @@ function row(cells: string[], widths: number[]): string {
 export function tableOf(report: FloodReport): string {
   const lines: string[] = [];
   const opt = report.options;
+  const machine = report.machine;
   lines.push(
-    `\nFlood drill: ${opt.traders} well-behaved traders; calm ${opt.calmSeconds} s, flood ${opt.floodSeconds} s, recovery ${opt.recoverySeconds} s\n`,
+    `\nFlood drill: ${opt.traders} well-behaved traders; calm ${opt.calmSeconds} s, flood ${opt.floodSeconds} s, recovery ${opt.recoverySeconds} s`,
+    `machine: ${machine.cpus} CPUs, load average ${machine.loadAverageBefore.toFixed(1)} before, ${machine.loadAverageAfter.toFixed(1)} after` +
+      (machine.loadAverageBefore > machine.cpus ? " (busy with other work: latencies include it)" : ""),
+    "",
   );
   const widths = [26, 11, 11, 11, 11, 11];
   lines.push(

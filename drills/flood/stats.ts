@@ -45,9 +45,10 @@ export function recordsBetween(records: readonly TradeRecord[], fromMs: number, 
 
 /**
  * ms after `fromMs` until order entry was back to calm: the start of the first window of
- * `windowMs` from which every later window up to `toMs` has all its requests succeed and its
- * median latency within `factor` × the calm median. null when that never happened (or no
- * requests were made in the period). A window without requests does not break the run.
+ * `windowMs` that, with the window after it, has every request succeed and its median latency
+ * within `factor` × the calm median (two good windows in a row: one lucky window is not a
+ * recovery, and a busy shared machine's later hiccup is not a relapse). A window without
+ * requests counts as neither. null when that never happened up to `toMs`.
  */
 export function recoveryMs(
   records: readonly TradeRecord[],
@@ -68,13 +69,12 @@ export function recoveryMs(
     const good = summary.ok === summary.requests && (summary.p50Ms ?? 0) <= factor * calmP50Ms;
     windows.push(good ? "good" : "bad");
   }
-  let lastBad = -1;
-  windows.forEach((state, index) => {
-    if (state === "bad") lastBad = index;
-  });
-  const firstGood = windows.findIndex((state, index) => index > lastBad && state === "good");
-  if (firstGood < 0) return null;
-  return firstGood * windowMs;
+  for (let index = 0; index < windows.length; index++) {
+    if (windows[index] !== "good") continue;
+    const next = windows.slice(index + 1).find((state) => state !== "empty");
+    if (next === "good") return index * windowMs;
+  }
+  return null;
 }
 
 export function addCounters(total: FloodCounters, more: FloodCounters): FloodCounters {

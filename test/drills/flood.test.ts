@@ -71,7 +71,7 @@ describe("the flood drill, small", () => {
     expect(() => floodSourceAddresses(250)).toThrow(RangeError);
   });
 
-  it("counts recovery from the last slow or refused window", () => {
+  it("counts recovery from the first of two good windows in a row", () => {
     const at = (atMs: number, latencyMs: number, outcome: TradeRecord["outcome"] = "ok"): TradeRecord => ({
       atMs,
       trader: 0,
@@ -82,7 +82,10 @@ describe("the flood drill, small", () => {
     // Calm p50 10 ms; windows of 500 ms from t=1000: slow, refused, good, good.
     const records = [at(1100, 90), at(1600, 10, "rejected"), at(2100, 11), at(2600, 12)];
     expect(recoveryMs(records, 1000, 3000, 10, 1.5, 500)).toBe(1000);
-    // Never back: the last window is slow.
-    expect(recoveryMs([...records, at(2700, 40)], 1000, 3000, 10, 1.5, 500)).toBeNull();
+    // One good window between slow ones is not a recovery; an empty window is skipped.
+    const lucky = [at(1100, 90), at(1600, 10), at(2100, 40), at(3100, 9), at(3600, 9)];
+    expect(recoveryMs(lucky, 1000, 4000, 10, 1.5, 500)).toBe(2000);
+    // Never back: slow to the end.
+    expect(recoveryMs([at(1100, 90), at(1600, 10), at(2100, 40)], 1000, 2500, 10, 1.5, 500)).toBeNull();
   });
 });

@@ -91,6 +91,11 @@ export interface ConnectionDeps {
   sessionRequest?: SessionRequest;
   /** Default: the session API's (session-auth.ts). */
   sessionTimes?: SessionTimes;
+  /**
+   * Monotonic milliseconds for the idle timeout and the lifetime (default performance.now):
+   * socket bounds follow real time, not the wall clock that `clock` gives (which tests move).
+   */
+  monotonicMs?: () => number;
 }
 
 /** The part of a `ws` socket a connection uses; a narrow type keeps the slow-consumer rule testable. */
@@ -124,6 +129,7 @@ export class WsConnection implements SnapshotWatcher {
   private cancelling: Promise<void> | null = null;
   private loginTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly monotonicMs: () => number;
   private readonly openedAtMs: number;
   /** maxConnectionLifetimeMs less a random jitter, so connections opened together end apart. */
   private readonly lifetimeMs: number;
@@ -142,7 +148,8 @@ export class WsConnection implements SnapshotWatcher {
       deps.limits.maxRateLimitStrikes,
       deps.clock,
     );
-    this.openedAtMs = deps.clock();
+    this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
+    this.openedAtMs = this.monotonicMs();
     this.lastActivityMs = this.openedAtMs;
     const jitterMs = Math.floor(
       (deps.limits.maxConnectionLifetimeMs * LIFETIME_JITTER_PERCENT * Math.random()) / 100,
@@ -177,7 +184,7 @@ export class WsConnection implements SnapshotWatcher {
   /** A text or binary frame from the client; `ws` already refused frames over maxPayload. */
   receive(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
-    this.lastActivityMs = this.deps.clock();
+    this.lastActivityMs = this.monotonicMs();
     const decision = this.rate.take();
     if (decision === "close") {
       this.send(errorFrame(this.deps.clock(), undefined, "rateLimited"));
@@ -203,21 +210,23 @@ export class WsConnection implements SnapshotWatcher {
 
   /** A pong: keeps a connection that holds a topic or a login from being idle (limits.ts IDLE_TIMEOUT_MS). */
   notePong(): void {
-    if (this.topics.size > 0 || this.login.state === "done") this.lastActivityMs = this.deps.clock();
+    if (this.topics.size > 0 || this.login.state === "done") this.lastActivityMs = this.monotonicMs();
   }
 
   /** Closes the connection past its lifetime or idle timeout (docs/SECURITY.md#websocket-limits). */
-  checkTimeouts(nowMs: number): void {
+  checkTimeouts(): void {
     if (this.closed) return;
+    const nowMs = this.monotonicMs();
+    const ts = this.deps.clock();
     if (nowMs - this.openedAtMs >= this.lifetimeMs) {
       // The client is alive and will reconnect: like a shutdown, this close cancels no orders.
       this.serverShutdown = true;
-      this.send({ ts: nowMs, event: "info", code: LIFETIME_INFO_CODE, message: LIFETIME_CLOSE_REASON });
+      this.send({ ts, event: "info", code: LIFETIME_INFO_CODE, message: LIFETIME_CLOSE_REASON });
       this.shut(CLOSE_GOING_AWAY, LIFETIME_CLOSE_REASON);
       return;
     }
     if (nowMs - this.lastActivityMs >= this.deps.limits.idleTimeoutMs) {
-      this.send({ ts: nowMs, event: "info", code: IDLE_INFO_CODE, message: IDLE_CLOSE_REASON });
+      this.send({ ts, event: "info", code: IDLE_INFO_CODE, message: IDLE_CLOSE_REASON });
       this.shut(CLOSE_NORMAL, IDLE_CLOSE_REASON);
     }
   }

@@ -203,8 +203,7 @@ export function attachWebSocket(
   pinger.unref();
   // Idle connections and those past their lifetime are closed (limits.ts IDLE_TIMEOUT_MS, MAX_CONNECTION_LIFETIME_MS).
   const timeouts = setInterval(() => {
-    const nowMs = clock();
-    for (const tracked of live) tracked.connection.checkTimeouts(nowMs);
+    for (const tracked of live) tracked.connection.checkTimeouts();
   }, limits.timeoutCheckIntervalMs);
   timeouts.unref();
   // Browser-session feeds end when their session expires (private-feed.ts).

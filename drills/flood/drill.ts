@@ -248,6 +248,8 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
   const httpFlood = startChild<GeneratorLine>("http-flood.ts", httpInput, onGeneratorLine(0));
   const socketFlood = startChild<GeneratorLine>("socket-flood.ts", socketInput, onGeneratorLine(1));
   const children: { kill(): void }[] = [server, httpFlood, socketFlood];
+  /** What must stop if the drill fails half way (timers and sockets would keep the process up). */
+  const stoppers: (() => Promise<void>)[] = [];
   try {
     const [ready] = await Promise.all([server.ready, httpFlood.ready, socketFlood.ready]);
     if (ready.kind !== "ready") throw new Error("the exchange child did not say ready");
@@ -267,7 +269,12 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
       healthTimeoutMs: options.healthTimeoutMs,
       now,
     });
+    stoppers.push(() => sampler.stop());
     const traders = startTraders(ready.url, ready.traders, options.traderCyclesPerSecond, now);
+    stoppers.push(async () => {
+      await traders.stop();
+      for (const client of traders.clients) client.agent.destroy();
+    });
     const calmFromMs = now();
     log(`calm: ${options.traders} traders, ${options.calmSeconds} s`);
     await sleep(options.calmSeconds * 1000);
@@ -319,6 +326,8 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
     }
     return report;
   } finally {
+    // Stopping twice is harmless (each stop only ends what still runs).
+    await Promise.allSettled(stoppers.map((stop) => stop()));
     for (const child of children) child.kill();
   }
 }

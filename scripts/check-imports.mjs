@@ -57,6 +57,8 @@ const ALLOWED = {
     // CSRF double submit, Origin check) and login throttle, not the rest of the gateway.
     "gateway/session/session-auth.ts",
     "gateway/session/login-throttle.ts",
+    // The flood guard's operator face (degraded mode, bans): a plain state object, no gateway code.
+    "gateway/guard/guard-control.ts",
     ...BOUNDARY,
     ...CUSTODY_PORT,
     ...INCIDENT_PORT,

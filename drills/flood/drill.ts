@@ -137,9 +137,17 @@ export const FULL_DRILL: FloodDrillOptions = {
 export interface FloodReport {
   /** The machine: a drill on a machine busy with other work measures that work too. */
   machine: { cpus: number; loadAverageBefore: number; loadAverageAfter: number };
-  options: { calmSeconds: number; floodSeconds: number; recoverySeconds: number; traders: number };
+  options: {
+    calmSeconds: number;
+    floodSeconds: number;
+    recoverySeconds: number;
+    traders: number;
+    onsetSeconds: number;
+  };
   calm: LatencySummary;
   flood: LatencySummary;
+  /** The flood after its first ONSET_SECONDS: the steady state once the guard has reacted. */
+  floodSteady: LatencySummary;
   recovery: LatencySummary;
   /** flood p99 / calm p99. */
   p99Ratio: number | null;
@@ -394,6 +402,13 @@ function buildReport(input: BuildInput): FloodReport {
   const { options, records, samples, phases } = input;
   const calm = summarizeTrades(recordsBetween(records, phases.calmFromMs, phases.floodFromMs));
   const flood = summarizeTrades(recordsBetween(records, phases.floodFromMs, phases.floodToMs));
+  const floodSteady = summarizeTrades(
+    recordsBetween(
+      records,
+      Math.min(phases.floodToMs, phases.floodFromMs + ONSET_SECONDS * 1000),
+      phases.floodToMs,
+    ),
+  );
   const recovery = summarizeTrades(recordsBetween(records, phases.floodToMs, phases.endMs));
   const floodByKind: Record<string, FloodCounters> = {};
   const floodNotes: Record<string, number> = {};
@@ -453,9 +468,11 @@ function buildReport(input: BuildInput): FloodReport {
       floodSeconds: options.floodSeconds,
       recoverySeconds: options.recoverySeconds,
       traders: options.traders,
+      onsetSeconds: ONSET_SECONDS,
     },
     calm,
     flood,
+    floodSteady,
     recovery,
     p99Ratio: calm.p99Ms !== null && flood.p99Ms !== null && calm.p99Ms > 0 ? flood.p99Ms / calm.p99Ms : null,
     calmRequestsPerSecond,
@@ -512,6 +529,12 @@ function buildReport(input: BuildInput): FloodReport {
     chartPath: null,
   };
 }
+
+/**
+ * The flood's first seconds, reported apart as well: the guard reacts to a flood (shedding after
+ * two loaded samples, bans after repeated refusals), so its onset and its steady state differ.
+ */
+export const ONSET_SECONDS = 3;
 
 /** Recovered: order-entry median within this factor of calm, every request succeeding. */
 export const RECOVERY_FACTOR = 1.5;

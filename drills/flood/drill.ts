@@ -122,6 +122,25 @@ export function onlyKinds(shape: FloodShape, kinds: readonly FloodKind[]): Flood
   };
 }
 
+/** `shape` `factor` times as heavy: every rate, connection and socket count scaled (at least 1). */
+export function scaledFlood(shape: FloodShape, factor: number): FloodShape {
+  if (!(factor > 0) || factor > 20) throw new RangeError(`flood scale must be in (0, 20], not ${factor}`);
+  const scale = (value: number) => (value === 0 ? 0 : Math.max(1, Math.round(value * factor)));
+  const http: FloodShape["http"] = {};
+  for (const [kind, given] of Object.entries(shape.http) as [
+    HttpFloodKind,
+    { connections: number; ratePerSecond: number },
+  ][])
+    http[kind] = { connections: scale(given.connections), ratePerSecond: scale(given.ratePerSecond) };
+  return {
+    ...shape,
+    http,
+    slowloris: { ...shape.slowloris, sockets: scale(shape.slowloris.sockets) },
+    wsStorm: { ...shape.wsStorm, connectionsPerSecond: scale(shape.wsStorm.connectionsPerSecond) },
+    subscribeStorm: { ...shape.subscribeStorm, sockets: scale(shape.subscribeStorm.sockets) },
+  };
+}
+
 export const FULL_DRILL: FloodDrillOptions = {
   calmSeconds: 10,
   floodSeconds: 20,

@@ -4,7 +4,8 @@
 // --json (the table's figures as one JSON object on stdout instead of the table), --profile (a
 // CPU profile of the exchange process into --out: where its time went; read it with
 // `node --import tsx bench/cpu-profile-top.ts FILE`), --kinds a,b (only these floods, e.g.
-// `--kinds public,junk`: which one hurts order entry; default all).
+// `--kinds public,junk`: which one hurts order entry; default all), --scale F (every flood rate,
+// connection and socket count × F, e.g. 3 to push the exchange to saturation; default 1).
 // Exit status 1 when a target is missed.
 
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import {
   FULL_DRILL,
   onlyKinds,
   runFloodDrill,
+  scaledFlood,
 } from "./drill.ts";
 import { checksOf, summaryOf, tableOf } from "./report.ts";
 
@@ -26,6 +28,7 @@ const { values: flags } = parseArgs({
     out: { type: "string" },
     profile: { type: "boolean", default: false },
     kinds: { type: "string" },
+    scale: { type: "string" },
   },
 });
 const floodSeconds = Number(flags.seconds ?? FULL_DRILL.floodSeconds);
@@ -39,10 +42,15 @@ if (unknownKind !== undefined) {
   console.error(`--kinds: unknown ${unknownKind}; known: ${FLOOD_KINDS.join(", ")}`);
   process.exit(2);
 }
+const floodScale = Number(flags.scale ?? 1);
+if (!(floodScale > 0 && floodScale <= 20)) {
+  console.error("--scale must be a number above 0 and at most 20");
+  process.exit(2);
+}
 const outDir = flags.out ?? join(import.meta.dirname, "out");
 const report: FloodReport = await runFloodDrill({
   ...FULL_DRILL,
-  flood: onlyKinds(FULL_DRILL.flood, kinds as FloodKind[]),
+  flood: scaledFlood(onlyKinds(FULL_DRILL.flood, kinds as FloodKind[]), floodScale),
   floodSeconds,
   calmSeconds: Math.max(2, Math.round(floodSeconds / 2)),
   recoverySeconds: Math.max(2, Math.round(floodSeconds / 2)),

@@ -18,9 +18,11 @@ export interface Panel {
 
 export interface ChartInput {
   title: string;
+  /** One or two lines ("\n" between). */
   subtitle: string;
   durationMs: number;
-  flood: { fromMs: number; toMs: number };
+  /** The flood's span; `onsetToMs` ends its onset, drawn darker. */
+  flood: { fromMs: number; toMs: number; onsetToMs?: number };
   panels: readonly Panel[];
 }
 
@@ -29,7 +31,8 @@ const PANEL_HEIGHT = 150;
 const PANEL_GAP = 46;
 const LEFT = 78;
 const RIGHT = 170;
-const TOP = 70;
+/** Room for the title and two subtitle lines. */
+const TOP = 90;
 
 function escapeXml(text: string): string {
   return text.replace(
@@ -61,7 +64,10 @@ export function renderChart(input: ChartInput): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="${LEFT}" y="26" font-size="18" font-weight="bold">${escapeXml(input.title)}</text>`,
-    `<text x="${LEFT}" y="46" fill="#555">${escapeXml(input.subtitle)}</text>`,
+    ...input.subtitle
+      .split("\n")
+      .slice(0, 2)
+      .map((line, index) => `<text x="${LEFT}" y="${46 + index * 16}" fill="#555">${escapeXml(line)}</text>`),
   ];
   input.panels.forEach((panel, index) => {
     const top = TOP + index * (PANEL_HEIGHT + PANEL_GAP);
@@ -72,10 +78,16 @@ export function renderChart(input: ChartInput): string {
     const y = (value: number) => top + PANEL_HEIGHT - (Math.min(value, yMax) / yMax) * PANEL_HEIGHT;
     parts.push(
       `<rect x="${x(input.flood.fromMs)}" y="${top}" width="${x(input.flood.toMs) - x(input.flood.fromMs)}" height="${PANEL_HEIGHT}" fill="#fde8e8"/>`,
+      ...(input.flood.onsetToMs === undefined
+        ? []
+        : [
+            `<rect x="${x(input.flood.fromMs)}" y="${top}" width="${x(input.flood.onsetToMs) - x(input.flood.fromMs)}" height="${PANEL_HEIGHT}" fill="#f8cccc"/>`,
+          ]),
       `<text x="${LEFT}" y="${top - 8}" font-weight="bold">${escapeXml(panel.title)} <tspan font-weight="normal" fill="#555">(${escapeXml(panel.unit)})</tspan></text>`,
     );
-    for (let step = 0; step <= 4; step++) {
-      const value = (yMax * step) / 4;
+    // Five divisions: round labels for every niceMax (1, 2, 5 × 10^n).
+    for (let step = 0; step <= 5; step++) {
+      const value = (yMax * step) / 5;
       parts.push(
         `<line x1="${LEFT}" x2="${LEFT + plotWidth}" y1="${y(value)}" y2="${y(value)}" stroke="#e4e4e4"/>`,
         `<text x="${LEFT - 6}" y="${y(value) + 4}" text-anchor="end" fill="#555">${formatValue(value)}</text>`,

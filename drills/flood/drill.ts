@@ -569,11 +569,16 @@ function chartOf(
   return renderChart({
     title: "Bulwark flood drill",
     subtitle:
-      `order entry p99 calm ${fmt(report.calm.p99Ms)} ms, under flood ${fmt(report.flood.p99Ms)} ms; ` +
-      `flood offered ${Math.round(report.floodOfferedPerSecond)} req/s (${Math.round(report.floodTimesCalm)}× calm); ` +
-      `acknowledged orders lost: ${report.verify.lost.length}`,
+      `order entry p99 calm ${fmt(report.calm.p99Ms)} ms, under flood ${fmt(report.flood.p99Ms)} ms ` +
+      `(after its first ${ONSET_SECONDS} s ${fmt(report.floodSteady.p99Ms)} ms); acknowledged orders lost: ${report.verify.lost.length}\n` +
+      `flood (shaded; its first ${ONSET_SECONDS} s darker) offered ${Math.round(report.floodOfferedPerSecond)}/s (${Math.round(report.floodTimesCalm)}× calm); ` +
+      `machine load average ${report.machine.loadAverageBefore.toFixed(1)} on ${report.machine.cpus} CPUs`,
     durationMs: phases.endMs,
-    flood: { fromMs: phases.floodFromMs, toMs: phases.floodToMs },
+    flood: {
+      fromMs: phases.floodFromMs,
+      toMs: phases.floodToMs,
+      onsetToMs: Math.min(phases.floodToMs, phases.floodFromMs + ONSET_SECONDS * 1000),
+    },
     panels: [
       {
         title: "Order entry latency, well-behaved traders (per 250 ms)",

@@ -8,10 +8,11 @@
 //   BULWARK_KEY_TIERS        JSON: {"<api key id>":"marketMaker", …}
 //   BULWARK_TRUSTED_PROXIES  comma-separated CIDRs/addresses whose forwarded client address is believed
 //   BULWARK_CLIENT_IP_HEADER the header they put it in; default x-forwarded-for (e.g. cf-connecting-ip)
-//   BULWARK_LOAD_SHEDDING    "on" sheds under load; default off (the sampler still feeds /metrics).
-//                            Off by default until the flood drill has calibrated the thresholds on
-//                            the deployment's machine: a loaded shared machine (CI) shows event-loop
-//                            delays a dedicated one would call an attack.
+//   BULWARK_LOAD_SHEDDING    "off" never sheds (the sampler still feeds /metrics); default on: under
+//                            sustained event-loop delay the lowest classes get 503 first. The test
+//                            suite turns it off (test/support/worker-setup.ts): a loaded shared
+//                            machine shows delays a dedicated one would call an attack, and
+//                            shedding has its own tests and the flood drill.
 
 import type { LoadShedderOptions } from "./load-shedder.ts";
 import type { RateLimitOptions, TierBudget } from "./rate-limit.ts";
@@ -44,7 +45,7 @@ export function guardOptionsFromEnv(
     rateLimit,
     ...(proxies.length === 0 ? {} : { trustedProxies: proxies }),
     ...(env.BULWARK_CLIENT_IP_HEADER ? { clientAddressHeader: env.BULWARK_CLIENT_IP_HEADER } : {}),
-    loadShedding: { enabled: env.BULWARK_LOAD_SHEDDING === "on" },
+    loadShedding: { enabled: env.BULWARK_LOAD_SHEDDING !== "off" },
   };
 }
 

@@ -6,8 +6,9 @@ import { guardOptionsFromEnv } from "../../../src/gateway/guard/env-options.ts";
 import { RequestRateLimiter } from "../../../src/gateway/guard/rate-limit.ts";
 
 describe("guard options from the environment", () => {
-  it("nothing set: memory counters, nobody trusted, no shedding", () => {
-    expect(guardOptionsFromEnv({}, {})).toEqual({ rateLimit: {}, loadShedding: { enabled: false } });
+  it("nothing set: memory counters, nobody trusted, shedding on", () => {
+    expect(guardOptionsFromEnv({}, {})).toEqual({ rateLimit: {}, loadShedding: { enabled: true } });
+    expect(guardOptionsFromEnv({ BULWARK_LOAD_SHEDDING: "off" }, {}).loadShedding).toEqual({ enabled: false });
   });
 
   it("reads Redis, tiers, key tiers, proxies, the header and shedding", () => {

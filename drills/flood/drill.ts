@@ -74,6 +74,8 @@ export interface FloodDrillOptions {
   serverProfileDir?: string;
   /** The exchange's REST rate limit; absent: its default. */
   rateLimit?: RateLimitOptions;
+  /** Load shedding in the exchange; absent: BULWARK_LOAD_SHEDDING, else on (the product's default). */
+  loadShedding?: boolean;
   log?: (line: string) => void;
 }
 
@@ -239,7 +241,12 @@ export async function runFloodDrill(options: FloodDrillOptions): Promise<FloodRe
   const loopLines: { atMs: number; p99Ms: number; maxMs: number }[] = [];
   const server: DrillChild<ServerLine> = startChild<ServerLine>(
     "server-child.ts",
-    { traders: options.traders, loopSampleMs: options.sampleMs, rateLimit: options.rateLimit },
+    {
+      traders: options.traders,
+      loopSampleMs: options.sampleMs,
+      rateLimit: options.rateLimit,
+      loadShedding: options.loadShedding ?? process.env.BULWARK_LOAD_SHEDDING !== "off",
+    },
     (line) => {
       if (line.kind === "loop" && loopLines.length < 100_000)
         loopLines.push({ atMs: line.atMs - epochMs, p99Ms: line.p99Ms, maxMs: line.maxMs });

@@ -21,6 +21,7 @@ export interface ServerChildInput {
   /** The REST rate limit (absent: the server's default, EXMO's 10 req/s per address and key). */
   rateLimit?: RateLimitOptions;
   loopSampleMs: number;
+  loadShedding: boolean;
 }
 
 const input = JSON.parse(process.argv[2]) as ServerChildInput;
@@ -38,9 +39,9 @@ const server = await startExchangeServer({
   devnet: false,
   logger: pino({ level: "silent" }),
   passwordScrypt: FAST_SCRYPT,
-  // The drill rehearses the guard as it would run under attack: load shedding on unless the
-  // caller's environment says otherwise (BULWARK_LOAD_SHEDDING=off measures without it).
-  env: { ...process.env, BULWARK_LOAD_SHEDDING: process.env.BULWARK_LOAD_SHEDDING ?? "on" },
+  // The drill rehearses the guard as it runs under attack: load shedding as the parent decided
+  // (on unless BULWARK_LOAD_SHEDDING=off; the test suite asks for it explicitly).
+  env: { ...process.env, BULWARK_LOAD_SHEDDING: input.loadShedding ? "on" : "off" },
   ...(input.rateLimit === undefined ? {} : { rateLimit: input.rateLimit }),
 });
 const actions = new OperatorActions(

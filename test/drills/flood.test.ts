@@ -19,6 +19,8 @@ const SMALL_DRILL: FloodDrillOptions = {
   floodSeconds: 3,
   recoverySeconds: 1,
   traders: 3,
+  // The suite's servers run without shedding (test/support/worker-setup.ts); the drill rehearses it.
+  loadShedding: true,
   traderCyclesPerSecond: 2,
   flood: {
     sources: 40,

@@ -8,7 +8,9 @@ import { RequestRateLimiter } from "../../../src/gateway/guard/rate-limit.ts";
 describe("guard options from the environment", () => {
   it("nothing set: memory counters, nobody trusted, shedding on", () => {
     expect(guardOptionsFromEnv({}, {})).toEqual({ rateLimit: {}, loadShedding: { enabled: true } });
-    expect(guardOptionsFromEnv({ BULWARK_LOAD_SHEDDING: "off" }, {}).loadShedding).toEqual({ enabled: false });
+    expect(guardOptionsFromEnv({ BULWARK_LOAD_SHEDDING: "off" }, {}).loadShedding).toEqual({
+      enabled: false,
+    });
   });
 
   it("reads Redis, tiers, key tiers, proxies, the header and shedding", () => {

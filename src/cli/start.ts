@@ -190,6 +190,8 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
     devnet: !cli.values["no-devnet"],
     devnetBlockMs: devnetBlockMsOf(cli),
     env: io.env,
+    // Under an application-layer flood the lowest classes are shed first (BULWARK_LOAD_SHEDDING=off: never).
+    loadShedding: true,
     // Absent: <data-dir>/webhooks.json (src/server/incidents.ts). The secret never comes from argv.
     ...(cli.values.webhook === undefined ? {} : { webhooks: cli.values.webhook.map((url) => ({ url })) }),
   });

@@ -97,6 +97,11 @@ export interface ExchangeServerOptions extends WebhookOptions {
   /** The REST gateway's per-address / per-key limit (GatewayOptions.rateLimit); default EXMO's 10 req/s. */
   rateLimit?: RateLimitOptions | false;
   /**
+   * Load shedding by priority class (src/gateway/guard/load-shedder.ts) unless BULWARK_LOAD_SHEDDING
+   * says otherwise; default off here, on for `bulwark start` (src/cli/start.ts).
+   */
+  loadShedding?: boolean;
+  /**
    * "HOST:PORT": also serve the operator API on TCP there (bearer token); else env
    * BULWARK_OPERATOR_LISTEN; else only on the data dir's Unix socket.
    */

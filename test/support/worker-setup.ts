@@ -3,7 +3,7 @@
 import { useWorkerDatabase } from "./postgres-database.ts";
 
 await useWorkerDatabase();
-// Servers the tests start (and the CLI processes they spawn) shed nothing under load: two test
-// workers on two cores make event-loop delays that would shed public data at random. Shedding is
-// tested on purpose (test/gateway/guard/load-shedder.test.ts, test/drills/flood.test.ts).
+// `bulwark start` processes the tests spawn shed nothing under load (embedded servers default to
+// off already): two test workers on two cores make event-loop delays that would shed public data
+// at random. Shedding is tested on purpose (test/gateway/guard/, test/drills/flood.test.ts).
 process.env.BULWARK_LOAD_SHEDDING ??= "off";

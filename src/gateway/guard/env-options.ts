@@ -8,11 +8,11 @@
 //   BULWARK_KEY_TIERS        JSON: {"<api key id>":"marketMaker", …}
 //   BULWARK_TRUSTED_PROXIES  comma-separated CIDRs/addresses whose forwarded client address is believed
 //   BULWARK_CLIENT_IP_HEADER the header they put it in; default x-forwarded-for (e.g. cf-connecting-ip)
-//   BULWARK_LOAD_SHEDDING    "off" never sheds (the sampler still feeds /metrics); default on: under
-//                            sustained event-loop delay the lowest classes get 503 first. The test
-//                            suite turns it off (test/support/worker-setup.ts): a loaded shared
-//                            machine shows delays a dedicated one would call an attack, and
-//                            shedding has its own tests and the flood drill.
+//   BULWARK_LOAD_SHEDDING    "on" / "off"; unset: on for `bulwark start` (under sustained event-loop
+//                            delay the lowest classes get 503 first), off for an embedded server
+//                            (startExchangeServer's `loadShedding` option, which tests leave off:
+//                            a loaded shared machine shows delays a dedicated one would call an
+//                            attack; shedding has its own tests and the flood drill).
 
 import type { LoadShedderOptions } from "./load-shedder.ts";
 import type { RateLimitOptions, TierBudget } from "./rate-limit.ts";
@@ -27,7 +27,7 @@ export interface GuardEnvOptions {
 /** Reads the guard's environment; throws a plain Error naming the variable when one is malformed. */
 export function guardOptionsFromEnv(
   env: NodeJS.ProcessEnv,
-  given: { rateLimit?: RateLimitOptions | false },
+  given: { rateLimit?: RateLimitOptions | false; loadShedding?: boolean },
 ): GuardEnvOptions {
   const fromEnv: RateLimitOptions = {};
   if (env.BULWARK_REDIS_URL) fromEnv.redisUrl = env.BULWARK_REDIS_URL;
@@ -45,8 +45,15 @@ export function guardOptionsFromEnv(
     rateLimit,
     ...(proxies.length === 0 ? {} : { trustedProxies: proxies }),
     ...(env.BULWARK_CLIENT_IP_HEADER ? { clientAddressHeader: env.BULWARK_CLIENT_IP_HEADER } : {}),
-    loadShedding: { enabled: env.BULWARK_LOAD_SHEDDING !== "off" },
+    loadShedding: { enabled: sheddingEnabled(env.BULWARK_LOAD_SHEDDING, given.loadShedding ?? false) },
   };
+}
+
+/** BULWARK_LOAD_SHEDDING "on" / "off" wins; otherwise the caller's default. */
+function sheddingEnabled(text: string | undefined, byDefault: boolean): boolean {
+  if (text === "on") return true;
+  if (text === "off") return false;
+  return byDefault;
 }
 
 function jsonObject<V>(name: string, text: string): Record<string, V> {

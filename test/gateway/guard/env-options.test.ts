@@ -6,9 +6,14 @@ import { guardOptionsFromEnv } from "../../../src/gateway/guard/env-options.ts";
 import { RequestRateLimiter } from "../../../src/gateway/guard/rate-limit.ts";
 
 describe("guard options from the environment", () => {
-  it("nothing set: memory counters, nobody trusted, shedding on", () => {
-    expect(guardOptionsFromEnv({}, {})).toEqual({ rateLimit: {}, loadShedding: { enabled: true } });
-    expect(guardOptionsFromEnv({ BULWARK_LOAD_SHEDDING: "off" }, {}).loadShedding).toEqual({
+  it("nothing set: memory counters, nobody trusted, shedding as the caller says (bulwark start: on)", () => {
+    expect(guardOptionsFromEnv({}, {})).toEqual({ rateLimit: {}, loadShedding: { enabled: false } });
+    // `bulwark start` asks for it; the environment decides over both.
+    expect(guardOptionsFromEnv({}, { loadShedding: true }).loadShedding).toEqual({ enabled: true });
+    expect(guardOptionsFromEnv({ BULWARK_LOAD_SHEDDING: "on" }, {}).loadShedding).toEqual({ enabled: true });
+    expect(
+      guardOptionsFromEnv({ BULWARK_LOAD_SHEDDING: "off" }, { loadShedding: true }).loadShedding,
+    ).toEqual({
       enabled: false,
     });
   });

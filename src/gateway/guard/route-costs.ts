@@ -23,7 +23,9 @@ interface RouteCost {
 
 /** Rows by route path (after /v1.1/). A route not listed costs 1. */
 export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
-  // Public market data: cheap snapshots, except depth and history.
+  // Public market data: answered from snapshots rebuilt at most every 100 ms whatever the rate
+  // (exmo/public-snapshots.ts), so cheap; deep books and trade lists cost a little more. The web
+  // app's markets page (a ticker, and a day of hourly candles for each pair) fits in one burst.
   ticker: { basePoints: 1 },
   pair_settings: { basePoints: 1 },
   currency: { basePoints: 1 },
@@ -31,15 +33,15 @@ export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
   "payments/providers/crypto/list": { basePoints: 1 },
   required_amount: { basePoints: 1 },
   order_book: {
-    basePoints: 2,
+    basePoints: 1,
     byLimit: [
-      { above: 100, points: 5 },
-      { above: 500, points: 10 },
+      { above: 100, points: 2 },
+      { above: 500, points: 5 },
     ],
     perPair: true,
   },
-  trades: { basePoints: 2, byLimit: [{ above: 100, points: 5 }], perPair: true },
-  candles_history: { basePoints: 5 },
+  trades: { basePoints: 1, byLimit: [{ above: 100, points: 2 }], perPair: true },
+  candles_history: { basePoints: 1 },
   // Private reads: store queries, heavier for history pages.
   user_info: { basePoints: 1 },
   user_open_orders: { basePoints: 2 },

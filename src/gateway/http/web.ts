@@ -141,7 +141,10 @@ export interface WebApp {
  */
 export function mountWebRoutes(fastify: FastifyInstance, webRoot: string | null): WebApp | null {
   if (webRoot === null) return null;
-  const config = { guardLane: "ops" as const };
+  // No guard lane and no class: the app's files are not charged to the API's rate limit (they
+  // are served from memory, immutable, cached by browsers and the edge; a page load is a dozen of
+  // them). The API calls the pages make are charged like any client's.
+  const config = {};
   const index = join(webRoot, "index.html");
   if (!existsSync(index)) {
     fastify.get("/", { config }, (_request, reply) =>

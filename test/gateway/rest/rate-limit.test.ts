@@ -129,14 +129,13 @@ describe("rate limit per address", () => {
 
   it("weighs requests: a deep order book costs more than a ticker", async () => {
     const from = freshAddress();
-    // limit=1000 costs 10 points: two fit in the burst of 20, the third does not.
+    // limit=1000 costs 5 points: four fit in the burst of 20, the fifth does not.
     const deep = () => send(from, "GET", "/v1.1/order_book?pair=BTC_USD&limit=1000");
-    expect(isRateLimited(await deep())).toBe(false);
-    expect(isRateLimited(await deep())).toBe(false);
-    expect(isRateLimited(await deep())).toBe(true);
+    const deepAnswers = await burst(5, deep);
+    expect(deepAnswers.map(isRateLimited)).toEqual([false, false, false, false, true]);
     const other = freshAddress();
-    // Ten default-depth books (2 points each) fill the same burst.
-    const books = await burst(11, () => send(other, "GET", "/v1.1/order_book?pair=BTC_USD"));
+    // Ten books of limit 300 (2 points each) fill the same burst.
+    const books = await burst(11, () => send(other, "GET", "/v1.1/order_book?pair=BTC_USD&limit=300"));
     expect(books.map(isRateLimited)).toEqual([...new Array<boolean>(10).fill(false), true]);
   });
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the lint first (a few seconds), then the type check and vitest side by side. Run one
 // after the other they took 19 s + 135 s on this 2-core machine; the type check's single thread
-// fits beside vitest's two workers, whose tests wait on child processes and sockets much of the
-// time. Both always run to the end; the exit status is the first failure's. Arguments go to
+// fits beside vitest's workers (vitest.config.ts), whose tests wait on child processes and sockets
+// much of the time. Both always run to the end; the exit status is the first failure's. Arguments go to
 // vitest (`npm test -- test/store`).
 
 import { spawn } from "node:child_process";

@@ -110,35 +110,39 @@ describe("data dir permissions", () => {
 });
 
 describe("demo mode on a data dir with real users", () => {
-  it("is refused with a message naming --no-demo; --no-demo starts; a demo-only data dir restarts in demo mode", async () => {
-    // The demo's accounts are what the refusal reads; its custody (wallet init, signer and keygen
-    // children, funding by deposits: server-demo.test.ts) is not, and cost two-thirds of this
-    // file's time, so these demo starts run without the devnet chains.
-    const demoDir = join(parentDir(), "demo");
-    const demo = await start(demoDir, { demo: true, devnet: false });
-    expect(demo.demo?.email).toBe(DEMO_TRADER_EMAIL);
-    await stop(demo);
-    // Only demo accounts: demo mode starts again.
-    await stop(await start(demoDir, { demo: true, devnet: false }));
+  // Four production-cost starts (~10 s): in `npm run test:full`, which CI runs.
+  it.skipIf(process.env.BULWARK_TEST_FULL !== "1")(
+    "is refused with a message naming --no-demo; --no-demo starts; a demo-only data dir restarts in demo mode",
+    async () => {
+      // The demo's accounts are what the refusal reads; its custody (wallet init, signer and keygen
+      // children, funding by deposits: server-demo.test.ts) is not, and cost two-thirds of this
+      // file's time, so these demo starts run without the devnet chains.
+      const demoDir = join(parentDir(), "demo");
+      const demo = await start(demoDir, { demo: true, devnet: false });
+      expect(demo.demo?.email).toBe(DEMO_TRADER_EMAIL);
+      await stop(demo);
+      // Only demo accounts: demo mode starts again.
+      await stop(await start(demoDir, { demo: true, devnet: false }));
 
-    const realDir = join(parentDir(), "real");
-    const real = await start(realDir);
-    const created = await real.exchange.accounts.createUser({
-      email: "alice@example.com",
-      passwordHash: "x",
-      createdMs: 1,
-    });
-    expect(created.ok).toBe(true);
-    await stop(real);
+      const realDir = join(parentDir(), "real");
+      const real = await start(realDir);
+      const created = await real.exchange.accounts.createUser({
+        email: "alice@example.com",
+        passwordHash: "x",
+        createdMs: 1,
+      });
+      expect(created.ok).toBe(true);
+      await stop(real);
 
-    const refusal = start(realDir, { demo: true });
-    await expect(refusal).rejects.toBeInstanceOf(DemoOnRealDataError);
-    await expect(refusal).rejects.toThrow(/--no-demo/);
-    // Refused before any demo account was made, and the lock was released.
-    const again = await start(realDir, { demo: false });
-    expect(again.demo).toBeNull();
-    expect(await again.exchange.accounts.userByEmail(DEMO_TRADER_EMAIL)).toBeUndefined();
-  });
+      const refusal = start(realDir, { demo: true });
+      await expect(refusal).rejects.toBeInstanceOf(DemoOnRealDataError);
+      await expect(refusal).rejects.toThrow(/--no-demo/);
+      // Refused before any demo account was made, and the lock was released.
+      const again = await start(realDir, { demo: false });
+      expect(again.demo).toBeNull();
+      expect(await again.exchange.accounts.userByEmail(DEMO_TRADER_EMAIL)).toBeUndefined();
+    },
+  );
 });
 
 // One data dir started twice (the second start on the existing 0700 dir, after commands were

@@ -124,7 +124,9 @@ describe("the demo wallets", () => {
   });
 });
 
-describe("the signer supervisor", () => {
+// Signer processes started, killed and restarted (~8 s): in `npm run test:full`, which CI runs;
+// custody's tests drive a real signer process in `npm test` (test/signer/process.test.ts).
+describe.skipIf(process.env.BULWARK_TEST_FULL !== "1")("the signer supervisor", () => {
   const dir = dataDir();
   const policy = loadOrCreatePolicyKey(dir);
   const { passphrase } = ensureDemoWallets(dir, ["devnet-btc"]);

@@ -199,7 +199,7 @@ async function profiled<T>(run: () => Promise<T>): Promise<{ result: T; top: Top
   });
   const top = [...selfByName.entries()]
     .sort((left, right) => right[1] - left[1])
-    .slice(0, 15)
+    .slice(0, 30)
     .map(([name, time]) => ({ name, selfPercent: (time / total) * 100 }));
   return { result, top };
 }

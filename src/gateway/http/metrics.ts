@@ -141,9 +141,22 @@ export class GatewayMetrics {
   }
 
   /** The guard's gauges: active bans, pressure level, event-loop delay and utilisation. */
-  attachGuard(guard: { limiter: RequestRateLimiter | null; loadShedder: LoadShedder | null }): void {
+  attachGuard(guard: {
+    limiter: RequestRateLimiter | null;
+    loadShedder: LoadShedder | null;
+    /** Whether an operator switched degraded mode on (GuardControl). */
+    degraded: () => boolean;
+  }): void {
     const registers = [this.registry];
-    const { limiter, loadShedder } = guard;
+    const { limiter, loadShedder, degraded } = guard;
+    new Gauge({
+      name: "bulwark_guard_degraded",
+      help: "1 while an operator has degraded mode on (public REST from cache only, new public WebSockets refused, order entry for allow-listed keys)",
+      registers,
+      collect() {
+        this.set(degraded() ? 1 : 0);
+      },
+    });
     new Gauge({
       name: "bulwark_guard_bans_active",
       help: "Temporary bans in force in this gateway",

@@ -746,9 +746,9 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
           ...options.loadShedding,
         });
   loadShedder?.start();
-  metrics.attachGuard({ limiter, loadShedder });
-  const guard = makeGuard(metrics, results, limiter, loadShedder);
   const guardControl = new GuardControl(limiter);
+  metrics.attachGuard({ limiter, loadShedder, degraded: () => guardControl.isDegraded });
+  const guard = makeGuard(metrics, results, limiter, loadShedder);
   fastify.addHook("onRequest", (request, reply) => guard.onRequest(request, reply));
   installMetricsHook(fastify, metrics, results);
   installErrorHandling(fastify, results);

@@ -238,11 +238,14 @@ it("degraded: cached public answers go on, a miss is 503 + Retry-After 59036; or
 
     const cancel = await signedPost(harness, other, "order_cancel", { order_id: restingId });
     expect(cancel.body).toMatchObject({ result: true });
+    // Operators see it in /metrics too.
+    expect(await (await fetch(`${harness.baseUrl}/metrics`)).text()).toMatch(/^bulwark_guard_degraded 1$/m);
   } finally {
     harness.gateway.guardControl.setDegraded({ on: false, actor: "test" });
   }
   const after = await publicGet(harness, "/v1.1/order_book?pair=ETH_USD&limit=7");
   expect(after.status).toBe(200);
+  expect(await (await fetch(`${harness.baseUrl}/metrics`)).text()).toMatch(/^bulwark_guard_degraded 0$/m);
   const orderAgain = await signedPost(harness, other, "order_create", {
     pair: "BTC_USD",
     quantity: "0.001",

@@ -60,6 +60,25 @@ export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
   withdraw_crypt: { basePoints: 5 },
   order_cancel: { basePoints: 1 },
   stop_market_order_cancel: { basePoints: 1 },
+  // The Binance dialect's public market data (gateway/binance/), answered from 100 ms caches too;
+  // deep books and long trade lists cost more, as Binance weighs them.
+  "binance:ping": { basePoints: 1 },
+  "binance:time": { basePoints: 1 },
+  "binance:exchangeInfo": { basePoints: 2 },
+  "binance:depth": {
+    basePoints: 1,
+    byLimit: [
+      { above: 100, points: 2 },
+      { above: 500, points: 5 },
+    ],
+  },
+  "binance:trades": { basePoints: 1, byLimit: [{ above: 100, points: 2 }] },
+  "binance:aggTrades": { basePoints: 1, byLimit: [{ above: 100, points: 2 }] },
+  "binance:klines": { basePoints: 1, byLimit: [{ above: 500, points: 2 }] },
+  "binance:ticker/24hr": { basePoints: 2 },
+  "binance:ticker/price": { basePoints: 1 },
+  "binance:ticker/bookTicker": { basePoints: 1 },
+  "binance:avgPrice": { basePoints: 1 },
 };
 
 /** Points of a request outside EXMO's routes: /docs, /openapi.json, /metrics are whole documents. */

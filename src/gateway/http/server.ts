@@ -32,6 +32,7 @@ import type { IncidentPort } from "../../incidents/port.ts";
 import type { ReservesPort } from "../../reserves/port.ts";
 import { type AuthResult, authenticate } from "../auth/authenticate.ts";
 import { nonceGateFor } from "../auth/nonce-gate.ts";
+import { mountBinanceRoutes } from "../binance/mount.ts";
 import { type ExmoErrorKind, exmoErrorBody } from "../exmo/errors.ts";
 import { privateRoutes } from "../exmo/private-routes.ts";
 import { publicRoutes } from "../exmo/public-routes.ts";
@@ -797,6 +798,8 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   });
   mountOpsRoutes(fastify, exchange, metrics, routes);
   mountPublicReservesRoute(fastify, options.reserves ?? null);
+  // The Binance Spot API v3 dialect (gateway/binance/): the same data, guard and hooks.
+  mountBinanceRoutes(fastify, { exchange, clock });
   const webApp = mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
   // A browser opening /status gets the app's Status page when the app is built.
   mountStatusRoutes(

@@ -1,0 +1,144 @@
+// Mounts the Binance Spot API v3 dialect on the gateway's Fastify server (src/gateway/http/server.ts
+// calls mountBinanceRoutes once). Every route carries the guard's priority class and weight row
+// (config.priority / costPath), so the one guard hook charges and sheds it like EXMO's routes;
+// a refusal the guard answers in EXMO's shape is rewritten here into Binance's (-1003 with 429,
+// ban or not: the guard's answer does not say which, so Binance's 418 is not used yet; -1008
+// with 503 when shed).
+//
+// Answers are kept per (path, canonical query) for ANSWER_MAX_AGE_MS, as EXMO's public snapshots
+// are (exmo/public-snapshots.ts): a flood of identical requests costs one build per 100 ms.
+// Errors are never cached.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import { PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
+import { type BinanceErrorKind, BinanceFailure, binanceError } from "./errors.ts";
+import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./public-routes.ts";
+
+/** Parameters one request may carry (Binance's public endpoints take at most six). */
+const MAX_PARAMETERS = 16;
+/** Distinct (path, query) answers kept; the oldest build goes first. */
+const MAX_CACHED_ANSWERS = 512;
+/** Paths of the dialect that no route serves: answered in Binance's shape, not EXMO's. */
+const DIALECT_PREFIXES = ["/api/v3", "/sapi", "/fapi", "/dapi"] as const;
+
+export interface BinanceMountOptions {
+  exchange: ExchangeBoundary;
+  /** Milliseconds since the epoch; default Date.now. */
+  clock?: () => number;
+}
+
+interface CachedAnswer {
+  json: string;
+  builtAtMs: number;
+}
+
+/** The query's parameters, each name at most once (Binance refuses duplicates with -1101). */
+export function parseBinanceQuery(url: string | undefined): BinanceQuery {
+  const at = (url ?? "").indexOf("?");
+  if (at === -1) return {};
+  const params = new URLSearchParams((url ?? "").slice(at + 1));
+  const query: Record<string, string> = {};
+  let count = 0;
+  for (const [name, value] of params) {
+    count += 1;
+    if (count > MAX_PARAMETERS) throw new BinanceFailure("tooManyParameters");
+    if (Object.hasOwn(query, name))
+      throw new BinanceFailure("tooManyParameters", name, "Duplicate values for a parameter detected.");
+    query[name] = value;
+  }
+  return query;
+}
+
+function canonicalKey(url: string, query: BinanceQuery): string {
+  const names = Object.keys(query).sort();
+  return `${url}?${names.map((name) => `${name}=${encodeURIComponent(query[name] as string)}`).join("&")}`;
+}
+
+function sendBinanceError(reply: FastifyReply, kind: BinanceErrorKind, detail?: string, msg?: string) {
+  const { status, body } = binanceError(kind, detail, msg);
+  return reply
+    .code(status)
+    .header("content-type", "application/json; charset=utf-8")
+    .send(JSON.stringify(body));
+}
+
+/** The guard's EXMO-shaped refusal as Binance's, by EXMO code. */
+function translateGuardRefusal(reply: FastifyReply, payload: string): string {
+  const match = /^\{"result":false,"error":"Error (\d+)/.exec(payload);
+  if (match === null) return payload;
+  let kind: BinanceErrorKind = "unknown";
+  if (match[1] === "40034") kind = "tooManyRequests";
+  else if (reply.statusCode === 503) kind = "serverBusy";
+  const { status, body } = binanceError(kind);
+  reply.code(status);
+  return JSON.stringify(body);
+}
+
+class AnswerCache {
+  private readonly entries = new Map<string, CachedAnswer>();
+  constructor(private readonly clock: () => number) {}
+
+  async answer(key: string, build: () => Promise<unknown> | unknown): Promise<string> {
+    const nowMs = this.clock();
+    const entry = this.entries.get(key);
+    if (entry !== undefined && nowMs - entry.builtAtMs < PUBLIC_SNAPSHOT_MAX_AGE_MS) return entry.json;
+    const json = JSON.stringify(await build());
+    this.entries.delete(key);
+    this.entries.set(key, { json, builtAtMs: nowMs });
+    for (const [oldest] of this.entries) {
+      if (this.entries.size <= MAX_CACHED_ANSWERS) break;
+      this.entries.delete(oldest);
+    }
+    return json;
+  }
+}
+
+async function runRoute(
+  route: BinanceRoute,
+  cache: AnswerCache,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  try {
+    const query = parseBinanceQuery(request.raw.url);
+    // ping and time are never cached: time must be now.
+    const json =
+      route.url === "/api/v3/time" || route.url === "/api/v3/ping"
+        ? JSON.stringify(await route.handle(query))
+        : await cache.answer(canonicalKey(route.url, query), () => route.handle(query));
+    return reply.code(200).header("content-type", "application/json; charset=utf-8").send(json);
+  } catch (error) {
+    if (error instanceof BinanceFailure)
+      return sendBinanceError(reply, error.kind, error.detail, error.overrideMsg);
+    request.log.error({ err: error }, "binance route failed");
+    return sendBinanceError(reply, "unknown");
+  }
+}
+
+/** Mounts /api/v3/… (and the futures exchangeInfo ccxt asks for) on `fastify`. */
+export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMountOptions): void {
+  const clock = options.clock ?? Date.now;
+  const cache = new AnswerCache(clock);
+  const onSend = async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) =>
+    typeof payload === "string" ? translateGuardRefusal(reply, payload) : payload;
+  for (const route of binancePublicRoutes({ exchange: options.exchange, clock })) {
+    fastify.route({
+      method: "GET",
+      url: route.url,
+      config: { priority: "publicData", costPath: route.costPath },
+      onSend,
+      handler: (request, reply) => runRoute(route, cache, request, reply),
+    });
+  }
+  for (const prefix of DIALECT_PREFIXES) {
+    fastify.route({
+      method: ["GET", "POST", "PUT", "DELETE"],
+      url: `${prefix}/*`,
+      config: { priority: "publicData", costPath: "binance:unknown" },
+      onSend,
+      handler: (request, reply) =>
+        sendBinanceError(reply, "unknownEndpoint", (request.raw.url ?? "").split("?")[0]),
+    });
+  }
+}

@@ -7,11 +7,13 @@
 //
 // Answers are kept per (path, canonical query) for ANSWER_MAX_AGE_MS, as EXMO's public snapshots
 // are (exmo/public-snapshots.ts): a flood of identical requests costs one build per 100 ms.
-// Errors are never cached.
+// Errors are never cached. In degraded mode (docs/SECURITY.md#degraded-mode) no new answer is
+// built: one not cached yet is refused with -1008 (HTTP 503 + Retry-After), cached ones are
+// rebuilt at most every DEGRADED_SNAPSHOT_MAX_AGE_MS, as EXMO's public snapshots do.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
-import { PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
+import { DEGRADED_SNAPSHOT_MAX_AGE_MS, PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
 import { type BinanceErrorKind, BinanceFailure, binanceError } from "./errors.ts";
 import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./public-routes.ts";
 
@@ -19,6 +21,8 @@ import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./pub
 const MAX_PARAMETERS = 16;
 /** Distinct (path, query) answers kept; the oldest build goes first. */
 const MAX_CACHED_ANSWERS = 512;
+/** Retry-After of a refusal in degraded mode (an operator's switch lasts minutes). */
+const DEGRADED_RETRY_AFTER_SECONDS = 30;
 /** Paths of the dialect that no route serves: answered in Binance's shape, not EXMO's. */
 const DIALECT_PREFIXES = ["/api/v3", "/sapi", "/fapi", "/dapi"] as const;
 
@@ -26,6 +30,8 @@ export interface BinanceMountOptions {
   exchange: ExchangeBoundary;
   /** Milliseconds since the epoch; default Date.now. */
   clock?: () => number;
+  /** Whether degraded mode is on (GuardControl.isDegraded); default never. */
+  isDegraded?: () => boolean;
 }
 
 interface CachedAnswer {
@@ -75,14 +81,23 @@ function translateGuardRefusal(reply: FastifyReply, payload: string): string {
   return JSON.stringify(body);
 }
 
+/** Thrown when degraded mode refuses to build an answer not cached yet. */
+class DegradedRefusal extends Error {}
+
 class AnswerCache {
   private readonly entries = new Map<string, CachedAnswer>();
-  constructor(private readonly clock: () => number) {}
+  constructor(
+    private readonly clock: () => number,
+    private readonly isDegraded: () => boolean,
+  ) {}
 
   async answer(key: string, build: () => Promise<unknown> | unknown): Promise<string> {
     const nowMs = this.clock();
     const entry = this.entries.get(key);
-    if (entry !== undefined && nowMs - entry.builtAtMs < PUBLIC_SNAPSHOT_MAX_AGE_MS) return entry.json;
+    const degraded = this.isDegraded();
+    const maxAgeMs = degraded ? DEGRADED_SNAPSHOT_MAX_AGE_MS : PUBLIC_SNAPSHOT_MAX_AGE_MS;
+    if (entry !== undefined && nowMs - entry.builtAtMs < maxAgeMs) return entry.json;
+    if (entry === undefined && degraded) throw new DegradedRefusal();
     const json = JSON.stringify(await build());
     this.entries.delete(key);
     this.entries.set(key, { json, builtAtMs: nowMs });
@@ -111,6 +126,10 @@ async function runRoute(
   } catch (error) {
     if (error instanceof BinanceFailure)
       return sendBinanceError(reply, error.kind, error.detail, error.overrideMsg);
+    if (error instanceof DegradedRefusal) {
+      reply.header("retry-after", String(DEGRADED_RETRY_AFTER_SECONDS));
+      return sendBinanceError(reply, "serverBusy");
+    }
     request.log.error({ err: error }, "binance route failed");
     return sendBinanceError(reply, "unknown");
   }
@@ -119,7 +138,7 @@ async function runRoute(
 /** Mounts /api/v3/… (and the futures exchangeInfo ccxt asks for) on `fastify`. */
 export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMountOptions): void {
   const clock = options.clock ?? Date.now;
-  const cache = new AnswerCache(clock);
+  const cache = new AnswerCache(clock, options.isDegraded ?? (() => false));
   const onSend = async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) =>
     typeof payload === "string" ? translateGuardRefusal(reply, payload) : payload;
   for (const route of binancePublicRoutes({ exchange: options.exchange, clock })) {

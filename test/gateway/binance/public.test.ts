@@ -125,6 +125,10 @@ describe("ccxt binance, spot only", () => {
     const derived = await client.fetchOHLCV("BTC/USD", "3m");
     expect(derived.reduce((sum, candle) => sum + (candle[5] ?? 0), 0)).toBeCloseTo(0.009, 10);
     for (const candle of derived) expect((candle[0] ?? 1) % 180_000).toBe(0);
+    // From a start time (startTime): the same candles, oldest first; after the last one, none.
+    const since = await client.fetchOHLCV("BTC/USD", "1m", candles[0]?.[0]);
+    expect(since).toEqual(candles);
+    expect(await client.fetchOHLCV("BTC/USD", "1h", Date.now() + 3_600_000)).toEqual([]);
   });
 });
 
@@ -275,6 +279,22 @@ describe("suspended markets", () => {
     // The answer cache keeps an answer 100 ms: ask with a parameter set not asked before.
     const info = await publicGet(harness, `/api/v3/exchangeInfo?symbols=${encodeURIComponent('["ETHBTC"]')}`);
     expect((info.body as { symbols: { status: string }[] }).symbols[0]?.status).toBe("BREAK");
+  });
+});
+
+describe("degraded mode", () => {
+  it("serves cached answers only; a new one is refused with -1008 and 503", async () => {
+    await publicGet(harness, "/api/v3/ticker/price?symbol=ETHUSD");
+    harness.gateway.guardControl.setDegraded({ on: true, actor: "test" });
+    try {
+      expect((await publicGet(harness, "/api/v3/ticker/price?symbol=ETHUSD")).status).toBe(200);
+      const refused = await publicGet(harness, "/api/v3/ticker/price?symbol=BTCUSDT");
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ code: -1008 });
+      expect((await publicGet(harness, "/api/v3/time")).status).toBe(200);
+    } finally {
+      harness.gateway.guardControl.setDegraded({ on: false, actor: "test" });
+    }
   });
 });
 

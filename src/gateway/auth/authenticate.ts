@@ -61,7 +61,7 @@ export interface AuthDependencies {
 }
 
 /** A key's secret opened and its allow-list parsed, once per cached record. */
-interface OpenedKey {
+export interface OpenedKey {
   secret: string | null;
   openFailure: string;
   /** null: the stored list no longer parses, which refuses everyone. */
@@ -72,7 +72,8 @@ interface OpenedKey {
 // entry goes with the old one and this map is bounded by the AccountCache's own bound.
 const openedKeys = new WeakMap<ApiKeyRecord, OpenedKey>();
 
-function openKey(secretBox: SecretBox, key: ApiKeyRecord): OpenedKey {
+/** The key's secret and allow-list, opened once per cached record (the Binance dialect shares it: binance/auth.ts). */
+export function openKey(secretBox: SecretBox, key: ApiKeyRecord): OpenedKey {
   let opened = openedKeys.get(key);
   if (opened === undefined) {
     const result = secretBox.open(key.secretCiphertext.toString("utf8"), apiSecretContext(key.keyId));

@@ -15,7 +15,12 @@ export type BinanceErrorKind =
   | "invalidInterval"
   | "invalidSymbol"
   | "unknownEndpoint"
-  | "badParameterCombination";
+  | "badParameterCombination"
+  | "timestampOutsideRecvWindow"
+  | "badSignature"
+  | "badRecvWindow"
+  | "badApiKeyFormat"
+  | "rejectedApiKey";
 
 interface BinanceErrorRow {
   code: number;
@@ -50,9 +55,20 @@ export const BINANCE_ERRORS: Readonly<Record<BinanceErrorKind, BinanceErrorRow>>
   unknownEndpoint: {
     code: -1000,
     status: 404,
-    msg: "Unknown endpoint: %s (Bulwark serves the Binance public market data endpoints; signed ones are not built yet).",
+    msg: "Unknown endpoint: %s (Bulwark serves the Binance public market data endpoints and the signed account reads; orders are not built yet).",
   },
   badParameterCombination: { code: -1128, status: 400, msg: "Combination of optional parameters invalid." },
+  // Signed requests (auth.ts). Every refusal of a key, its scope, its IP or its user is the one
+  // -2015, as on Binance: a caller without the secret learns nothing about which check failed.
+  timestampOutsideRecvWindow: {
+    code: -1021,
+    status: 400,
+    msg: "Timestamp for this request is outside of the recvWindow.",
+  },
+  badSignature: { code: -1022, status: 400, msg: "Signature for this request is not valid." },
+  badRecvWindow: { code: -1131, status: 400, msg: "recvWindow must be less than 60000" },
+  badApiKeyFormat: { code: -2014, status: 401, msg: "API-key format invalid." },
+  rejectedApiKey: { code: -2015, status: 401, msg: "Invalid API-key, IP, or permissions for action." },
 };
 
 export interface BinanceErrorBody {

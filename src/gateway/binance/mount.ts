@@ -3,7 +3,8 @@
 // (config.priority / costPath), so the one guard hook charges and sheds it like EXMO's routes;
 // a refusal the guard answers in EXMO's shape is rewritten here into Binance's (-1003 with 429,
 // ban or not: the guard's answer does not say which, so Binance's 418 is not used yet; -1008
-// with 503 when shed).
+// with 503 when shed). Signed routes (signed-routes.ts, priority privateRead) are authenticated by
+// auth.ts and never cached.
 //
 // Answers are kept per (path, canonical query) for ANSWER_MAX_AGE_MS, as EXMO's public snapshots
 // are (exmo/public-snapshots.ts): a flood of identical requests costs one build per 100 ms.
@@ -12,10 +13,15 @@
 // rebuilt at most every DEGRADED_SNAPSHOT_MAX_AGE_MS, as EXMO's public snapshots do.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { SecretBox } from "../../accounts/secret-box.ts";
+import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import { DEGRADED_SNAPSHOT_MAX_AGE_MS, PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
+import type { WriteWatermarks } from "../exmo/write-watermarks.ts";
+import { authenticateBinance, type BinanceAuthDependencies } from "./auth.ts";
 import { type BinanceErrorKind, BinanceFailure, binanceError } from "./errors.ts";
 import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./public-routes.ts";
+import { type BinanceSignedRoute, binanceSignedRoutes } from "./signed-routes.ts";
 
 /** Parameters one request may carry (Binance's public endpoints take at most six). */
 const MAX_PARAMETERS = 16;
@@ -32,6 +38,14 @@ export interface BinanceMountOptions {
   clock?: () => number;
   /** Whether degraded mode is on (GuardControl.isDegraded); default never. */
   isDegraded?: () => boolean;
+  /** The signed endpoints (signed-routes.ts); absent: only the public ones are mounted. */
+  signed?: {
+    /** Opens API key secrets (the EXMO dialect's). */
+    secretBox: SecretBox;
+    custody: CustodyPort | null;
+    /** The EXMO dialect's read-after-write marks, so a read sees the caller's last write. */
+    watermarks?: WriteWatermarks;
+  };
 }
 
 interface CachedAnswer {
@@ -135,6 +149,45 @@ async function runRoute(
   }
 }
 
+function headerText(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Authenticates (auth.ts), then runs the route; never cached, nothing journaled (reads only). */
+async function runSignedRoute(
+  route: BinanceSignedRoute,
+  deps: BinanceAuthDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  try {
+    const url = request.raw.url ?? "";
+    const queryAt = url.indexOf("?");
+    const auth = await authenticateBinance(
+      deps,
+      {
+        apiKeyHeader: headerText(request, "x-mbx-apikey"),
+        queryText: queryAt === -1 ? "" : url.slice(queryAt + 1),
+        bodyText: Buffer.isBuffer(request.body) ? request.body.toString("utf8") : "",
+        remoteAddress: request.ip,
+      },
+      route.scope,
+    );
+    if (!auth.ok) {
+      request.log.info({ reason: auth.reason, kind: auth.failure.kind }, "binance authentication refused");
+      return sendBinanceError(reply, auth.failure.kind, auth.failure.detail, auth.failure.overrideMsg);
+    }
+    const json = JSON.stringify(await route.handle(auth.params, auth.caller));
+    return reply.code(200).header("content-type", "application/json; charset=utf-8").send(json);
+  } catch (error) {
+    if (error instanceof BinanceFailure)
+      return sendBinanceError(reply, error.kind, error.detail, error.overrideMsg);
+    request.log.error({ err: error }, "binance signed route failed");
+    return sendBinanceError(reply, "unknown");
+  }
+}
+
 /** Mounts /api/v3/… (and the futures exchangeInfo ccxt asks for) on `fastify`. */
 export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMountOptions): void {
   const clock = options.clock ?? Date.now;
@@ -149,6 +202,25 @@ export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMou
       onSend,
       handler: (request, reply) => runRoute(route, cache, request, reply),
     });
+  }
+  const signed = options.signed;
+  if (signed !== undefined) {
+    const deps = { accounts: options.exchange.accounts, secretBox: signed.secretBox, clock };
+    const routes = binanceSignedRoutes({
+      exchange: options.exchange,
+      custody: signed.custody,
+      clock,
+      ...(signed.watermarks === undefined ? {} : { watermarks: signed.watermarks }),
+    });
+    for (const route of routes) {
+      fastify.route({
+        method: "GET",
+        url: route.url,
+        config: { priority: "privateRead", costPath: route.costPath },
+        onSend,
+        handler: (request, reply) => runSignedRoute(route, deps, request, reply),
+      });
+    }
   }
   for (const prefix of DIALECT_PREFIXES) {
     fastify.route({

@@ -25,7 +25,7 @@ const SECONDS_PER_MINUTE = 60;
 const MAX_SECONDS = 1e12;
 
 /** Descriptions for the currencies Bulwark ships with; others show their code. */
-const CURRENCY_DESCRIPTIONS: Readonly<Record<string, string>> = {
+export const CURRENCY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   BTC: "Bitcoin",
   ETH: "Ethereum",
   USDT: "Tether",

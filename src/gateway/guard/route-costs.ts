@@ -79,6 +79,11 @@ export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
   "binance:ticker/price": { basePoints: 1 },
   "binance:ticker/bookTicker": { basePoints: 1 },
   "binance:avgPrice": { basePoints: 1 },
+  // Its signed reads (priority privateRead): store queries like user_info; margin lists are empty.
+  "binance:account": { basePoints: 2 },
+  "binance:capital/config/getall": { basePoints: 2 },
+  "binance:margin/allPairs": { basePoints: 1 },
+  "binance:margin/isolated/allPairs": { basePoints: 1 },
 };
 
 /** Points of a request outside EXMO's routes: /docs, /openapi.json, /metrics are whole documents. */

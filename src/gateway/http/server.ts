@@ -799,7 +799,12 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
   mountOpsRoutes(fastify, exchange, metrics, routes);
   mountPublicReservesRoute(fastify, options.reserves ?? null);
   // The Binance Spot API v3 dialect (gateway/binance/): the same data, guard and hooks.
-  mountBinanceRoutes(fastify, { exchange, clock, isDegraded: () => guardControl.isDegraded });
+  mountBinanceRoutes(fastify, {
+    exchange,
+    clock,
+    isDegraded: () => guardControl.isDegraded,
+    signed: { secretBox: options.secretBox, custody, watermarks },
+  });
   const webApp = mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
   // A browser opening /status gets the app's Status page when the app is built.
   mountStatusRoutes(

@@ -257,7 +257,7 @@ describe("raw HTTP", () => {
       code: -1101,
       msg: "Too many parameters sent for this endpoint.",
     });
-    const unknown = await publicGet(harness, "/api/v3/account");
+    const unknown = await publicGet(harness, "/api/v3/noSuchEndpoint");
     expect(unknown.status).toBe(404);
     expect((unknown.body as { code: number }).code).toBe(-1000);
     // Nothing changed: the book is as it was.

@@ -59,6 +59,12 @@ export type BinanceAuthResult =
       failure: BinanceFailure;
       /** For logs only, never for the client. */
       reason: string;
+      /**
+       * Whether the key's signature was proven before the failure. Failures before it (malformed
+       * parameters, unknown key, bad signature) may come from anyone who knows the key id: the
+       * flood guard gives the key's points back for them.
+       */
+      signatureProven: boolean;
     };
 
 export interface BinanceAuthDependencies {
@@ -69,7 +75,12 @@ export interface BinanceAuthDependencies {
 }
 
 function refuse(kind: BinanceErrorKind, reason: string, detail?: string, msg?: string): BinanceAuthResult {
-  return { ok: false, failure: new BinanceFailure(kind, detail, msg), reason };
+  return { ok: false, failure: new BinanceFailure(kind, detail, msg), reason, signatureProven: false };
+}
+
+/** A refusal of a request whose signature is the key's (its holder sent it). */
+function refuseProven(kind: BinanceErrorKind, reason: string): BinanceAuthResult {
+  return { ok: false, failure: new BinanceFailure(kind), reason, signatureProven: true };
 }
 
 /** Query and body parameters together; a name twice (in either or across both) is -1101. */
@@ -129,7 +140,8 @@ export async function authenticateBinance(
   const keyId = request.apiKeyHeader;
   if (!isWellFormedKeyId(keyId)) return refuse("badApiKeyFormat", "malformed or missing X-MBX-APIKEY");
   const parsed = parseSignedParams(request.queryText, request.bodyText);
-  if (parsed instanceof BinanceFailure) return { ok: false, failure: parsed, reason: "parameters" };
+  if (parsed instanceof BinanceFailure)
+    return { ok: false, failure: parsed, reason: "parameters", signatureProven: false };
   const { timestamp, signature, recvWindow } = parsed;
   if (timestamp === undefined || timestamp === "")
     return refuse("mandatoryParamMissing", "no timestamp", "timestamp");
@@ -153,13 +165,13 @@ export async function authenticateBinance(
   const timestampMs = Number(timestamp);
   const nowMs = deps.clock();
   if (timestampMs > nowMs + MAX_TIMESTAMP_AHEAD_MS || nowMs - timestampMs > recvWindowMs)
-    return refuse("timestampOutsideRecvWindow", `timestamp ${timestamp}, server ${nowMs}`);
-  if (!key.scopes.includes(scope)) return refuse("rejectedApiKey", `key lacks scope ${scope}`);
+    return refuseProven("timestampOutsideRecvWindow", `timestamp ${timestamp}, server ${nowMs}`);
+  if (!key.scopes.includes(scope)) return refuseProven("rejectedApiKey", `key lacks scope ${scope}`);
   // An allow-list that no longer parses refuses everyone: fail closed.
   if (opened.allowList === null || !isIpAllowed(request.remoteAddress, opened.allowList))
-    return refuse("rejectedApiKey", "address not in allow-list");
+    return refuseProven("rejectedApiKey", "address not in allow-list");
   const status = await deps.accounts.cachedUserStatus(key.userId);
-  if (status === undefined) return refuse("rejectedApiKey", "key's user does not exist");
-  if (status !== "active") return refuse("rejectedApiKey", `user is ${status}`);
+  if (status === undefined) return refuseProven("rejectedApiKey", "key's user does not exist");
+  if (status !== "active") return refuseProven("rejectedApiKey", `user is ${status}`);
   return { ok: true, caller: { userId: key.userId, keyId, scopes: key.scopes }, params: parsed };
 }

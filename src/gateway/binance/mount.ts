@@ -4,7 +4,9 @@
 // a refusal the guard answers in EXMO's shape is rewritten here into Binance's (-1003 with 429,
 // ban or not: the guard's answer does not say which, so Binance's 418 is not used yet; -1008
 // with 503 when shed). Signed routes (signed-routes.ts, priority privateRead) are authenticated by
-// auth.ts and never cached.
+// auth.ts and never cached; the guard charges them to their X-MBX-APIKEY and its user as it does
+// EXMO's Key (config.signedDialect), and the outcome of authentication is reported back to it
+// (`signed.guard`) so the key's user is learnt and an unproven request's key points are refunded.
 //
 // Answers are kept per (path, canonical query) for ANSWER_MAX_AGE_MS, as EXMO's public snapshots
 // are (exmo/public-snapshots.ts): a flood of identical requests costs one build per 100 ms.
@@ -45,7 +47,17 @@ export interface BinanceMountOptions {
     custody: CustodyPort | null;
     /** The EXMO dialect's read-after-write marks, so a read sees the caller's last write. */
     watermarks?: WriteWatermarks;
+    /** The flood guard's authentication callbacks (http/server.ts makeGuard); absent: none. */
+    guard?: BinanceGuardCallbacks;
   };
+}
+
+/** What the flood guard learns from a signed request's authentication. */
+export interface BinanceGuardCallbacks {
+  /** The key proved its signature: its user is charged per user from now on. */
+  authenticated(keyId: string, userId: number): void;
+  /** Authentication failed before the signature was proven: the key's points are given back. */
+  unprovenAuthenticationFailed(request: FastifyRequest): void;
 }
 
 interface CachedAnswer {
@@ -158,6 +170,7 @@ function headerText(request: FastifyRequest, name: string): string | undefined {
 async function runSignedRoute(
   route: BinanceSignedRoute,
   deps: BinanceAuthDependencies,
+  guard: BinanceGuardCallbacks | undefined,
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
@@ -175,9 +188,11 @@ async function runSignedRoute(
       route.scope,
     );
     if (!auth.ok) {
+      if (!auth.signatureProven) guard?.unprovenAuthenticationFailed(request);
       request.log.info({ reason: auth.reason, kind: auth.failure.kind }, "binance authentication refused");
       return sendBinanceError(reply, auth.failure.kind, auth.failure.detail, auth.failure.overrideMsg);
     }
+    guard?.authenticated(auth.caller.keyId, auth.caller.userId);
     const json = JSON.stringify(await route.handle(auth.params, auth.caller));
     return reply.code(200).header("content-type", "application/json; charset=utf-8").send(json);
   } catch (error) {
@@ -216,9 +231,9 @@ export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMou
       fastify.route({
         method: "GET",
         url: route.url,
-        config: { priority: "privateRead", costPath: route.costPath },
+        config: { priority: "privateRead", costPath: route.costPath, signedDialect: "binance" },
         onSend,
-        handler: (request, reply) => runSignedRoute(route, deps, request, reply),
+        handler: (request, reply) => runSignedRoute(route, deps, signed.guard, request, reply),
       });
     }
   }

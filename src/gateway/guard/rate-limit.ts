@@ -120,7 +120,7 @@ export interface LimitedRequest {
   priority: PriorityClass;
   /** Points this request costs (route-costs.ts); default 1. */
   costPoints?: number;
-  /** Raw `Key` and `Sign` headers. */
+  /** Raw `Key` and `Sign` headers (Binance's dialect: `X-MBX-APIKEY` and the `signature` parameter). */
   keyHeader: string | undefined;
   signHeader: string | undefined;
 }

@@ -82,6 +82,12 @@ declare module "fastify" {
     guardLane?: "ops" | "health";
     /** The EXMO route path (after /v1.1/) whose weight the guard charges (guard/route-costs.ts). */
     costPath?: string;
+    /**
+     * Where a signed request of this route carries its key and signature, for the guard's per-key
+     * budget: "binance" = the X-MBX-APIKEY header and a `signature` query parameter; absent:
+     * EXMO's Key and Sign headers.
+     */
+    signedDialect?: "binance";
   }
 }
 
@@ -315,6 +321,27 @@ function headerText(request: FastifyRequest, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/** Query pairs the guard scans for one parameter (Binance's signed requests carry at most 32). */
+const MAX_SCANNED_QUERY_PAIRS = 32;
+
+/**
+ * The raw (undecoded) value of the first `name=` pair among the first MAX_SCANNED_QUERY_PAIRS
+ * pairs of `query`, else undefined. The guard only needs to know that a value is there.
+ */
+function queryParamText(query: string | undefined, name: string): string | undefined {
+  if (query === undefined) return undefined;
+  const prefix = `${name}=`;
+  let start = 0;
+  for (let pair = 0; pair < MAX_SCANNED_QUERY_PAIRS && start <= query.length; pair++) {
+    const end = query.indexOf("&", start);
+    const stop = end === -1 ? query.length : end;
+    if (query.startsWith(prefix, start)) return query.slice(start + prefix.length, stop);
+    if (end === -1) return undefined;
+    start = end + 1;
+  }
+  return undefined;
+}
+
 interface Mounted {
   route: ExmoRoute;
   exchange: ExchangeBoundary;
@@ -518,6 +545,8 @@ interface Guard {
   onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
   /** The route's authentication refused the request (see rate-limit.ts on refunds). */
   authenticationFailed(request: FastifyRequest, auth: AuthResult & { ok: false }): void;
+  /** Authentication failed before the signature was proven: the key's (and user's) points go back. */
+  unprovenAuthenticationFailed(request: FastifyRequest): void;
   /** A key proved its signature: its user is charged per user from now on. */
   authenticated(keyId: string, userId: number): void;
 }
@@ -543,7 +572,8 @@ const UNPROVEN_AUTH_FAILURES: ReadonlySet<ExmoErrorKind> = new Set(["unknownApiK
  *
  * Lanes, by where the request goes:
  *   - EXMO routes (/v1.1/…): the route's class, per address and per key; refused with EXMO's
- *     HTTP 200 + 40034, which ccxt raises as RateLimitExceeded;
+ *     HTTP 200 + 40034, which ccxt raises as RateLimitExceeded; Binance's routes the same way
+ *     (a signed one's key is X-MBX-APIKEY, config.signedDialect), refused in Binance's shape;
  *   - /metrics, /docs, /openapi.json and any unknown path: the address's general budget, refused
  *     with HTTP 429 + 40034 (a scraper must not take an error body for a 200 answer);
  *   - /health: its own generous per-address budget (monitors often share an address), HTTP 429;
@@ -582,6 +612,10 @@ function makeGuard(
     }
     return true;
   };
+  const refundUnproven = (request: FastifyRequest): void => {
+    const charge = keyCharges.get(request);
+    if (charge !== undefined && limiter !== null) void limiter.refundUnproven(charge);
+  };
   const answerShed = (request: FastifyRequest, reply: FastifyReply, shedClass: ShedClass): FastifyReply => {
     metrics.recordShed(shedClass);
     request.log.debug({ shedClass, ip: request.ip }, "shed under load");
@@ -614,16 +648,14 @@ function makeGuard(
       if (configured === undefined) return undefined;
       const url = request.raw.url ?? "";
       const queryAt = url.indexOf("?");
+      const query = queryAt === -1 ? undefined : url.slice(queryAt + 1);
+      const binance = config.signedDialect === "binance";
       const decision = await limiter.admit({
         ip: request.ip,
         priority,
-        costPoints: routeCostPoints(
-          config.costPath ?? "",
-          request.method,
-          queryAt === -1 ? undefined : url.slice(queryAt + 1),
-        ),
-        keyHeader: headerText(request, "key"),
-        signHeader: headerText(request, "sign"),
+        costPoints: routeCostPoints(config.costPath ?? "", request.method, query),
+        keyHeader: headerText(request, binance ? "x-mbx-apikey" : "key"),
+        signHeader: binance ? queryParamText(query, "signature") : headerText(request, "sign"),
       });
       if (decision.admitted) {
         if (decision.keyCharge !== null) keyCharges.set(request, decision.keyCharge);
@@ -632,10 +664,9 @@ function makeGuard(
       return refuse(request, reply, priority, decision);
     },
     authenticationFailed(request, auth) {
-      const charge = keyCharges.get(request);
-      if (charge !== undefined && limiter !== null && UNPROVEN_AUTH_FAILURES.has(auth.kind))
-        void limiter.refundUnproven(charge);
+      if (UNPROVEN_AUTH_FAILURES.has(auth.kind)) refundUnproven(request);
     },
+    unprovenAuthenticationFailed: refundUnproven,
     authenticated(keyId, userId) {
       limiter?.authenticated(keyId, userId);
     },
@@ -803,7 +834,15 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
     exchange,
     clock,
     isDegraded: () => guardControl.isDegraded,
-    signed: { secretBox: options.secretBox, custody, watermarks },
+    signed: {
+      secretBox: options.secretBox,
+      custody,
+      watermarks,
+      guard: {
+        authenticated: (keyId, userId) => guard.authenticated(keyId, userId),
+        unprovenAuthenticationFailed: (request) => guard.unprovenAuthenticationFailed(request),
+      },
+    },
   });
   const webApp = mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
   // A browser opening /status gets the app's Status page when the app is built.

@@ -9,9 +9,11 @@
 
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateApiKey, sealApiSecret } from "../../../src/accounts/api-keys.ts";
 import { signRestBody } from "../../../src/gateway/auth/signature.ts";
 import { signBinancePayload } from "../../../src/gateway/binance/auth.ts";
 import { DEFAULT_RATE_LIMIT } from "../../../src/gateway/guard/rate-limit.ts";
+import { createApiKey } from "../../../src/store/accounts.ts";
 import { createTrader, type Harness, nextNonce, startHarness, type Trader } from "../support/rest-harness.ts";
 
 interface Answer {
@@ -74,6 +76,20 @@ function exmoUserInfo(from: string, trader: Trader): Promise<Answer> {
     key: trader.keyId,
     sign: signRestBody(trader.secret, body),
   });
+}
+
+/** Another API key of `trader`'s user. */
+async function secondKey(trader: Trader): Promise<Trader> {
+  const { keyId, secret } = generateApiKey();
+  await createApiKey(harness.exchange.internals.store.db, {
+    keyId,
+    userId: trader.userId,
+    secretCiphertext: sealApiSecret(harness.secretBox, keyId, secret),
+    scopes: ["info", "trade"],
+    ipAllowList: [],
+    createdMs: Date.now(),
+  });
+  return { userId: trader.userId, keyId, secret };
 }
 
 async function burst(count: number, sendOne: () => Promise<Answer>): Promise<Answer[]> {
@@ -152,5 +168,23 @@ describe("Binance signed requests and the per-key budget", () => {
     expect(own.every((answer) => servedAccount(answer, victim))).toBe(true);
     const ownExmo = await burst(BURST / 2, () => exmoUserInfo(freshAddress(), victim));
     expect(ownExmo.every((answer) => answer.body.uid === victim.userId)).toBe(true);
+  });
+
+  it("a key proven through Binance charges its user: two keys of one user share the user's budget", async () => {
+    const first = await createTrader(harness);
+    const second = await secondKey(first);
+    // Each key proves itself once (the gateway learns its user): 2 points on the first key, 1 on
+    // the second, none on the user yet.
+    expect(servedAccount(await binanceAccount(freshAddress(), first), first)).toBe(true);
+    expect((await exmoUserInfo(freshAddress(), second)).body.uid).toBe(first.userId);
+    // The user's 20 points: 10 through Binance with the first key, 10 through EXMO with the second.
+    const [a, b, c] = [freshAddress(), freshAddress(), freshAddress()];
+    const binance = await burst(BURST / 2 / ACCOUNT_POINTS, () => binanceAccount(a, first));
+    expect(binance.every((answer) => servedAccount(answer, first))).toBe(true);
+    const exmo = await burst(BURST / 2, () => exmoUserInfo(b, second));
+    expect(exmo.every((answer) => answer.body.uid === first.userId)).toBe(true);
+    // Neither key has spent its own 20 points: the user's budget refuses both.
+    expect((await exmoUserInfo(c, second)).body.error).toMatch(/^Error 40034: /);
+    expectBinanceRateLimited(await binanceAccount(c, first));
   });
 });

@@ -623,15 +623,17 @@ function readBody(
         amountUnits: readNumber(r, "amountUnits"),
         source: readEnum(LOSS_COVER_SOURCES, r.u8("source"), "loss cover source", r.position - 1),
       } satisfies CoverIncidentLossCommand;
-    case KIND_TOUCH_NONCE:
-      // Its stamp follows, read by the caller; a placeholder until then.
+    case KIND_TOUCH_NONCE: {
+      // Its one field, then its stamp (always version 3: decode checked).
+      const userId = readNumber(r, "userId");
       return {
         kind: "touchNonce",
         sequence,
         timestampMs,
-        userId: readNumber(r, "userId"),
-        nonce: { keyId: "", nonce: 0 },
+        userId,
+        nonce: readNonceStamp(r),
       } satisfies TouchNonceCommand;
+    }
     case KIND_FUND_INSURANCE:
       return {
         kind: "fundInsurance",
@@ -652,16 +654,20 @@ function readBody(
   }
 }
 
-/** Reads the stamp that follows a version 3 command's fields onto the command. */
+function readNonceStamp(r: ByteReader): NonceStamp {
+  return { keyId: readString(r, "nonce.keyId"), nonce: readNumber(r, "nonce.nonce") };
+}
+
+/** Reads the stamp that follows a version 3 command's fields onto the command (touchNonce reads its own). */
 function attachNonceStamp(r: ByteReader, command: Command): void {
-  const stamp: NonceStamp = { keyId: readString(r, "nonce.keyId"), nonce: readNumber(r, "nonce.nonce") };
   switch (command.kind) {
     case "placeOrder":
     case "cancelOrder":
     case "cancelByClientId":
     case "cancelAll":
+      command.nonce = readNonceStamp(r);
+      return;
     case "touchNonce":
-      command.nonce = stamp;
       return;
     default:
       throw new DecodeError(`a ${command.kind} command cannot carry a nonce stamp`, 1);

@@ -66,8 +66,23 @@ export interface PlaceOrderCommand extends CommandStamp, SignedRequestCommand {
   postOnly: boolean;
   /** The client's own id, 0 when none. */
   clientOrderId: number;
+  /**
+   * The client's id as text, when the client named its order with a string the number cannot
+   * hold (the Binance dialect's newClientOrderId; clientOrderId is then its hash). Absent: none.
+   * The core does not read it: it is journaled with the order and echoed in orderAccepted.
+   */
+  clientOrderText?: string;
   /** null: the market's default. */
   selfTradePrevention: SelfTradePrevention | null;
+}
+
+/** Longest clientOrderText (Binance's 36 characters). */
+export const MAX_CLIENT_ORDER_TEXT_LENGTH = 36;
+
+/** Whether a command's clientOrderText is absent or a string of 1..MAX_CLIENT_ORDER_TEXT_LENGTH units. */
+export function isValidClientOrderText(text: unknown): boolean {
+  if (text === undefined) return true;
+  return typeof text === "string" && text.length >= 1 && text.length <= MAX_CLIENT_ORDER_TEXT_LENGTH;
 }
 
 export interface CancelOrderCommand extends CommandStamp, SignedRequestCommand {

@@ -7,6 +7,7 @@ import type {
   MarketStatus,
   OrderType,
   Side,
+  TimeInForce,
   WalletAccount,
 } from "./commands.ts";
 import type { AssetConfig, MarketConfig } from "./config.ts";
@@ -75,6 +76,11 @@ export interface OrderAcceptedEvent {
   quoteAmountUnits: number;
   triggerPriceTicks: number;
   clientOrderId: number;
+  /** The command's clientOrderText, null when it had none. */
+  clientOrderText: string | null;
+  /** The command's time in force and post-only flag (what the order was asked to do). */
+  timeInForce: TimeInForce;
+  postOnly: boolean;
   /** What the order holds from the user's available balance (quote for buys, base for sells). */
   heldUnits: number;
 }

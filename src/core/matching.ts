@@ -64,6 +64,9 @@ export class Matcher {
       quoteAmountUnits: command.quoteAmountUnits,
       triggerPriceTicks: command.triggerPriceTicks,
       clientOrderId: command.clientOrderId,
+      clientOrderText: command.clientOrderText ?? null,
+      timeInForce: command.timeInForce,
+      postOnly: command.postOnly,
       heldUnits: hold,
     });
     const policy = policyIndex(command, market);

@@ -1,6 +1,6 @@
 // Pure checks of a placeOrder command against its market (steps 3 to 6 of docs/CORE.md).
 
-import type { OrderType, PlaceOrderCommand } from "./commands.ts";
+import { isValidClientOrderText, type OrderType, type PlaceOrderCommand } from "./commands.ts";
 import { MAX_USER_ID, type MarketConfig, SELF_TRADE_PREVENTIONS } from "./config.ts";
 import type { RejectReason } from "./events.ts";
 
@@ -42,6 +42,7 @@ function shapeProblem(command: PlaceOrderCommand): boolean {
   const stp = command.selfTradePrevention;
   if (stp !== null && !SELF_TRADE_PREVENTIONS.includes(stp)) return true;
   if (!isIntegerIn(command.clientOrderId, 0, Number.MAX_SAFE_INTEGER)) return true;
+  if (!isValidClientOrderText(command.clientOrderText)) return true;
   if (!isUserId(command.userId)) return true;
   if (type !== "limit" && (command.priceTicks !== 0 || tif !== "gtc" || command.postOnly)) return true;
   if (type === "limit" && command.postOnly && tif !== "gtc") return true;

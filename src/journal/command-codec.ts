@@ -27,6 +27,10 @@
 //    bytes, then [keyId string][nonce num]. Written only for a command with a stamp, so every
 //    other record is byte for byte what version 2 wrote. Kind 16 (touchNonce = [userId num]) is
 //    always version 3.
+// 4: a placeOrder carrying a client order text (the Binance dialect's client order id string):
+//    version 2's bytes, then [flags u8: bit 0 = a nonce stamp follows, other bits zero], the
+//    stamp if any (as version 3's), then [clientOrderText string]. Written only for an order
+//    with a text, so every other record is byte for byte what versions 2 and 3 wrote.
 
 import { ByteReader, ByteWriter, ByteWriterFullError, DecodeError } from "../core/bytes.ts";
 import {
@@ -77,6 +81,10 @@ export { CommandEncodeError, MAX_CODEC_STRING_UNITS } from "./codec-values.ts";
 export const COMMAND_FORMAT_VERSION = 2;
 /** The version encode writes for a command with a nonce stamp: version 2 plus the stamp. */
 export const COMMAND_FORMAT_VERSION_SIGNED = 3;
+/** The version encode writes for a placeOrder with a client order text. */
+export const COMMAND_FORMAT_VERSION_TEXT = 4;
+/** Version 4's flags: bit 0 says a nonce stamp follows. */
+const TEXT_FLAG_STAMP = 1;
 /** The first version: still read (its placeOrder flags hold the order type in 2 bits). */
 const COMMAND_FORMAT_VERSION_1 = 1;
 
@@ -346,12 +354,16 @@ function encodeCommandInto(w: ByteWriter, command: Command): void {
   const view = w.view;
   let at = w.length;
   const stamp = nonceStampOf(command);
-  buffer[at++] = stamp === undefined ? COMMAND_FORMAT_VERSION : COMMAND_FORMAT_VERSION_SIGNED;
+  const text = command.kind === "placeOrder" ? command.clientOrderText : undefined;
+  if (text !== undefined) buffer[at++] = COMMAND_FORMAT_VERSION_TEXT;
+  else buffer[at++] = stamp === undefined ? COMMAND_FORMAT_VERSION : COMMAND_FORMAT_VERSION_SIGNED;
   buffer[at++] = kindCode(command);
   at = putNumber(buffer, view, at, command.sequence);
   w.length = putNumber(buffer, view, at, command.timestampMs);
   writeBody(w, command);
+  if (text !== undefined) w.u8(stamp === undefined ? 0 : TEXT_FLAG_STAMP);
   if (stamp !== undefined) writeNonceStamp(w, stamp);
+  if (text !== undefined) writeString(w, text, "clientOrderText");
 }
 
 function writeNonceStamp(w: ByteWriter, stamp: NonceStamp | null): void {
@@ -674,6 +686,16 @@ function attachNonceStamp(r: ByteReader, command: Command): void {
   }
 }
 
+/** Reads what follows a version 4 placeOrder's fields: flags, the stamp if flagged, the text. */
+function attachClientOrderText(r: ByteReader, command: Command): void {
+  if (command.kind !== "placeOrder") throw new DecodeError("client order text on a non-order", 1);
+  const flagsAt = r.position;
+  const flags = r.u8("client order text flags");
+  if ((flags & ~TEXT_FLAG_STAMP) !== 0) throw new DecodeError(`unknown flags ${flags}`, flagsAt);
+  if ((flags & TEXT_FLAG_STAMP) !== 0) command.nonce = readNonceStamp(r);
+  command.clientOrderText = readString(r, "clientOrderText");
+}
+
 /**
  * Reusable decoder for replay: one reader for every record, pointed at each payload in place
  * (inside the journal segment's bytes), so decoding allocates only the command it returns.
@@ -689,18 +711,24 @@ export class CommandDecoder {
     if (
       version !== COMMAND_FORMAT_VERSION &&
       version !== COMMAND_FORMAT_VERSION_SIGNED &&
+      version !== COMMAND_FORMAT_VERSION_TEXT &&
       version !== COMMAND_FORMAT_VERSION_1
     ) {
       throw new DecodeError(`unsupported command format version ${version}`, 0);
     }
     const signed = version === COMMAND_FORMAT_VERSION_SIGNED;
+    const texted = version === COMMAND_FORMAT_VERSION_TEXT;
     const kind = r.u8("kind");
     if (kind === KIND_TOUCH_NONCE && !signed)
       throw new DecodeError("touchNonce without a nonce stamp (version 3 only)", 1);
+    if (texted && kind !== KIND_PLACE_ORDER)
+      throw new DecodeError("only placeOrder carries a client order text (version 4)", 1);
     const sequence = readNumber(r, "sequence");
     const timestampMs = readNumber(r, "timestampMs");
-    const command = readBody(r, signed ? COMMAND_FORMAT_VERSION : version, kind, sequence, timestampMs);
+    const bodyVersion = signed || texted ? COMMAND_FORMAT_VERSION : version;
+    const command = readBody(r, bodyVersion, kind, sequence, timestampMs);
     if (signed) attachNonceStamp(r, command);
+    if (texted) attachClientOrderText(r, command);
     if (r.remaining !== 0) {
       throw new DecodeError(`${r.remaining} trailing bytes after the command`, r.position);
     }

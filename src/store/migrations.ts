@@ -500,6 +500,21 @@ async function addOperatorTotpColumns(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("operator_accounts").addColumn("totp_last_used_step", "bigint").execute();
 }
 
+// What an order was asked to do besides its numbers, for the Binance dialect (issue 11): the
+// client's text id, its time in force, post-only. Orders placed before carry the defaults (EXMO
+// orders: GTC unless IOC/FOK, which never rest, so the old rows' default is right for open ones).
+async function addOrderRequestColumns(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("orders").addColumn("client_order_text", "text").execute();
+  await db.schema
+    .alterTable("orders")
+    .addColumn("time_in_force", "text", (c) => c.notNull().defaultTo("gtc"))
+    .execute();
+  await db.schema
+    .alterTable("orders")
+    .addColumn("post_only", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+}
+
 /** Migrations by name; the Migrator runs them in name order. */
 export function storeMigrations(engine: StoreEngine): Record<string, Migration> {
   return {
@@ -511,6 +526,7 @@ export function storeMigrations(engine: StoreEngine): Record<string, Migration> 
     "0006_sessions": { up: createSessionTables },
     "0007_operators": operatorMigration(engine),
     "0008_operator_totp": { up: addOperatorTotpColumns },
+    "0009_order_request_columns": { up: addOrderRequestColumns },
   };
 }
 

@@ -41,6 +41,10 @@ export interface OrderRecord {
   quoteAmountUnits: number;
   triggerPriceTicks: number;
   clientOrderId: number;
+  /** The client's id as text (the Binance dialect's), null when none. */
+  clientOrderText: string | null;
+  timeInForce: "gtc" | "ioc" | "fok";
+  postOnly: boolean;
   heldUnits: number;
   status: OrderStatus;
   doneReason: DoneReason | null;
@@ -135,6 +139,9 @@ function toOrder(row: OrderRow): OrderRecord {
     quoteAmountUnits: row.quote_amount_units,
     triggerPriceTicks: row.trigger_price_ticks,
     clientOrderId: row.client_order_id,
+    clientOrderText: row.client_order_text,
+    timeInForce: row.time_in_force,
+    postOnly: row.post_only === 1,
     heldUnits: row.held_units,
     status: row.status,
     // Only the projector writes this column, always from a DoneReason.

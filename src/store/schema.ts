@@ -55,6 +55,11 @@ export interface OrdersTable {
   quote_amount_units: number;
   trigger_price_ticks: number;
   client_order_id: number;
+  /** The client's id as text (placeOrder's clientOrderText), null when it had none. */
+  client_order_text: string | null;
+  time_in_force: "gtc" | "ioc" | "fok";
+  /** 1 for a post-only order, else 0. */
+  post_only: number;
   /** Hold taken at acceptance (quote units for buys, base units for sells). */
   held_units: number;
   status: OrderStatus;

@@ -108,6 +108,7 @@ export interface PlaceArgs {
   timeInForce?: TimeInForce;
   postOnly?: boolean;
   clientOrderId?: number;
+  clientOrderText?: string;
   selfTradePrevention?: SelfTradePrevention | null;
 }
 
@@ -125,6 +126,7 @@ export function placeOrder(args: PlaceArgs): Omit<PlaceOrderCommand, "sequence" 
     timeInForce: args.timeInForce ?? "gtc",
     postOnly: args.postOnly ?? false,
     clientOrderId: args.clientOrderId ?? 0,
+    ...(args.clientOrderText === undefined ? {} : { clientOrderText: args.clientOrderText }),
     selfTradePrevention: args.selfTradePrevention ?? null,
   };
 }
@@ -246,6 +248,9 @@ export function accepted(
     quoteAmountUnits: c.quoteAmountUnits,
     triggerPriceTicks: c.triggerPriceTicks,
     clientOrderId: c.clientOrderId,
+    clientOrderText: c.clientOrderText ?? null,
+    timeInForce: c.timeInForce,
+    postOnly: c.postOnly,
     heldUnits: args.heldUnits,
   };
 }

@@ -70,6 +70,10 @@ describe.each(factories)("placeOrder rejections on $name", (factory) => {
     expectReject(d, limit({ orderType: "twap" as "limit" }), "invalidCommand");
     expectReject(d, limit({ timeInForce: "day" as "gtc" }), "invalidCommand");
     expectReject(d, limit({ selfTradePrevention: "decrementAndCancel" as "cancelBoth" }), "invalidCommand");
+    // A client order text is 1..36 characters (Binance's newClientOrderId).
+    expectReject(d, limit({ clientOrderText: "" }), "invalidCommand");
+    expectReject(d, limit({ clientOrderText: "x".repeat(37) }), "invalidCommand");
+    expectReject(d, limit({ clientOrderText: 7 as unknown as string }), "invalidCommand");
     // An invalid command beats an invalid price.
     expectReject(d, limit({ userId: 0, priceTicks: 0 }), "invalidCommand");
   });

@@ -71,6 +71,28 @@ describe("command codec", () => {
     );
   });
 
+  it("writes a placeOrder with a client order text as version 4 and only such an order", () => {
+    const texted: PlaceOrderCommand = { ...limitBuy, clientOrderText: "x-abc/1:2" };
+    const plain = encodeCommand(limitBuy);
+    const bytes = encodeCommand(texted);
+    expect(bytes[0]).toBe(4);
+    // Version 2's fields unchanged, then flags 0 (no stamp) and the text.
+    expect(Buffer.from(bytes.subarray(2, plain.length)).equals(Buffer.from(plain.subarray(2)))).toBe(true);
+    expect(bytes[plain.length]).toBe(0);
+    expect(decodeCommand(bytes)).toEqual(texted);
+    const signed: PlaceOrderCommand = { ...texted, nonce: { keyId: "k1", nonce: 7 } };
+    const signedBytes = encodeCommand(signed);
+    expect(signedBytes[plain.length]).toBe(1);
+    expect(decodeCommand(signedBytes)).toEqual(signed);
+    // Unknown flag bits, and version 4 on another kind, are refused.
+    const badFlags = bytes.slice();
+    badFlags[plain.length] = 2;
+    expect(() => decodeCommand(badFlags)).toThrow(DecodeError);
+    const cancelBytes = encodeCommand(cancel);
+    cancelBytes[0] = 4;
+    expect(() => decodeCommand(cancelBytes)).toThrow(/only placeOrder carries a client order text/);
+  });
+
   it("keeps -0 distinct from 0", () => {
     const decoded = decodeCommand(encodeCommand({ ...limitBuy, priceTicks: -0 })) as PlaceOrderCommand;
     expect(Object.is(decoded.priceTicks, -0)).toBe(true);

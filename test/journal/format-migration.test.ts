@@ -52,7 +52,12 @@ function encodeVersion1(command: Command): Uint8Array {
 const SEED = 20_240_611;
 const OLD_COUNT = 1_500;
 const TOTAL_COUNT = 2_200;
-const commands = stampedStream(SEED, 1, TOTAL_COUNT);
+// Version 1 predates client order texts (version 4): the stream's orders go without them here.
+const commands = stampedStream(SEED, 1, TOTAL_COUNT).map((command) => {
+  if (command.kind !== "placeOrder" || command.clientOrderText === undefined) return command;
+  const { clientOrderText: _text, ...withoutText } = command;
+  return withoutText;
+});
 
 let dir: string;
 const opened: FileJournal[] = [];

@@ -324,6 +324,10 @@ function placeOrder(place: StreamProfile["place"], prng: Prng): UnstampedCommand
   if (stray === "trigger") command.triggerPriceTicks = 12;
   if (stray === "tif") command.timeInForce = "ioc";
   if (stray === "postOnly") command.postOnly = true;
+  // Some orders carry a client order text (the Binance dialect's), a few an over-long one the
+  // cores must both refuse; derived from the client id so existing seeds draw the same numbers.
+  if (command.clientOrderId % 7 === 3) command.clientOrderText = `text-${command.clientOrderId}`;
+  if (command.clientOrderId % 97 === 5) command.clientOrderText = "x".repeat(37);
   return command;
 }
 

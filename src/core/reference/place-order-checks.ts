@@ -3,7 +3,7 @@
 // return the reject reason, or the plan the execution carries out (executePlaceOrder in
 // reference-matching.ts).
 
-import { isOrderType, type PlaceOrderCommand } from "../commands.ts";
+import { isOrderType, isValidClientOrderText, type PlaceOrderCommand } from "../commands.ts";
 import { BPS, type CoreLimits, SELF_TRADE_PREVENTIONS, type SelfTradePrevention } from "../config.ts";
 import type { RejectReason } from "../events.ts";
 import {
@@ -67,6 +67,7 @@ export function checkPlaceOrder(c: PlaceOrderCommand, core: ReferenceReads): Ord
   if (!isLimit && c.timeInForce !== "gtc") return "invalidCommand";
   if (c.postOnly && !(isLimit && c.timeInForce === "gtc")) return "invalidCommand";
   if (!Number.isSafeInteger(c.clientOrderId) || c.clientOrderId < 0) return "invalidCommand";
+  if (!isValidClientOrderText(c.clientOrderText)) return "invalidCommand";
   if (!isValidUserId(c.userId)) return "invalidCommand";
 
   // 4. invalidPrice: limit price or stop trigger price.

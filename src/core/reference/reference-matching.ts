@@ -73,6 +73,9 @@ export function executePlaceOrder(s: ReferenceState, c: PlaceOrderCommand, plan:
     quoteAmountUnits: c.quoteAmountUnits,
     triggerPriceTicks: c.triggerPriceTicks,
     clientOrderId: c.clientOrderId,
+    clientOrderText: c.clientOrderText ?? null,
+    timeInForce: c.timeInForce,
+    postOnly: c.postOnly,
     heldUnits: hold,
   });
 

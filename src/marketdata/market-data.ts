@@ -122,6 +122,9 @@ export class MarketData {
           quoteAmountUnits: 0,
           triggerPriceTicks: 0,
           clientOrderId: order.clientOrderId,
+          clientOrderText: null,
+          timeInForce: "gtc",
+          postOnly: false,
           heldUnits: 0,
         });
       }

@@ -13,7 +13,9 @@
 //     clientAddress?: (peer, headers) => string,  // trusted-proxy rule; default the TCP peer
 //   }) → { close(): Promise<void>; readonly connectionCount: number; readonly coalescingCount: number }
 //
-// Paths: `/v1/public` and `/v1/private` (a query string is ignored); any other upgrade is refused
+// Paths: `/v1/public` and `/v1/private` (a query string is ignored), and Binance's `/ws`, `/ws/…`,
+// `/stream?streams=…` and `/ws-api/v3` (src/gateway/binance/ws/attach.ts, public market data like
+// /v1/public, user data handed to options.binanceUserData); any other upgrade is refused
 // with 404, a public one in degraded mode with 503 + Retry-After, an address (IPv4, or IPv6 /64)
 // over its connection cap with 429, a full gateway with 503, before any WebSocket
 // state is allocated. Uses `ws` in noServer mode so HTTP routing stays with the HTTP server.
@@ -31,6 +33,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentPort } from "../../incidents/port.ts";
+import { type BinanceStreamLimits, BinanceWebSockets } from "../binance/ws/attach.ts";
+import type { BinanceUserDataSockets } from "../binance/ws/user-data-port.ts";
 import type { GuardControl } from "../guard/guard-control.ts";
 import { addressBucketKey } from "../guard/rate-limit.ts";
 import { DEFAULT_SESSION_TIMES, type SessionRequest, type SessionTimes } from "../session/session-auth.ts";
@@ -64,6 +68,13 @@ export interface AttachWebSocketOptions {
    * for trusted proxies, src/gateway/guard/client-address.ts); default the TCP peer.
    */
   clientAddress?: (socketAddress: string | undefined, headers: IncomingHttpHeaders) => string;
+  /**
+   * Binance's user data sockets (/ws/<listenKey>, /ws-api/v3; src/gateway/binance/ws/user-data-port.ts).
+   * Absent: /ws-api/v3 is refused 404. Binance market streams (/ws, /stream) are served either way.
+   */
+  binanceUserData?: BinanceUserDataSockets | null;
+  /** Binance market stream bounds and update speeds (src/gateway/binance/ws/connection.ts); tests shorten them. */
+  binanceStreams?: Partial<BinanceStreamLimits>;
 }
 
 export interface WebSocketGateway {
@@ -121,6 +132,13 @@ export function attachWebSocket(
   const sessionTimes = options.sessionTimes ?? DEFAULT_SESSION_TIMES;
   const feed = new PrivateFeed(exchange, { clock, sessionTimes });
   const books = new BookSnapshots(exchange);
+  const binance = new BinanceWebSockets(exchange, {
+    limits,
+    clock,
+    userData: options.binanceUserData ?? null,
+    ...(options.binanceStreams === undefined ? {} : { streamLimits: options.binanceStreams }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
   const perIp = new Map<string, number>();
   const live = new Set<Tracked>();
   /** Cancel-on-disconnect submissions not yet durable: at most one per connection that closed. */
@@ -137,10 +155,13 @@ export function attachWebSocket(
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = PATHS.get(pathOf(request.url));
-    if (path === undefined) return refuse(socket, 404, "Not Found");
+    // Binance's paths (src/gateway/binance/ws/attach.ts) share every cap below.
+    const binanceRoute = path === undefined ? binance.route(request.url) : null;
+    if (path === undefined && binanceRoute === null) return refuse(socket, 404, "Not Found");
     if (closing !== null) return refuse(socket, 503, "Service Unavailable");
+    const publicData = path === "public" || binanceRoute?.kind === "market";
     // Degraded mode (docs/SECURITY.md#degraded-mode): public market data is the first thing shed.
-    if (path === "public" && options.guardControl?.isDegraded === true)
+    if (publicData && options.guardControl?.isDegraded === true)
       return refuse(socket, 503, "Service Unavailable", DEGRADED_RETRY_AFTER_SECONDS);
     const ip =
       options.clientAddress?.(request.socket.remoteAddress, request.headers) ??
@@ -157,6 +178,8 @@ export function attachWebSocket(
     perIp.set(group, (perIp.get(group) ?? 0) + 1);
     socket.once("close", () => release(group));
     wss.handleUpgrade(request, socket, head, (ws) => {
+      if (binanceRoute !== null) return binance.open(ws, binanceRoute, ip);
+      if (path === undefined) return;
       const connection = new WsConnection(ws, path, ip, {
         exchange,
         feed,
@@ -224,10 +247,10 @@ export function attachWebSocket(
 
   return {
     get connectionCount(): number {
-      return live.size;
+      return live.size + binance.connectionCount;
     },
     get coalescingCount(): number {
-      let count = 0;
+      let count = binance.coalescingCount;
       for (const tracked of live) if (tracked.connection.coalescing) count += 1;
       return count;
     },
@@ -240,7 +263,7 @@ export function attachWebSocket(
         clearInterval(sessionChecker);
         // A shutdown is not the client's disconnect: armed connections keep their orders.
         for (const tracked of live) tracked.connection.markServerShutdown();
-        await Promise.all([...live].map((tracked) => closeSocket(tracked.socket)));
+        await Promise.all([...[...live].map((tracked) => closeSocket(tracked.socket)), binance.close()]);
         // Cancels of connections that dropped before the shutdown finish before the exchange closes.
         await Promise.all([...cancelling]);
         feed.close();

@@ -7,7 +7,7 @@
 
 import { z } from "zod";
 import type { AssetConfig } from "../../core/config.ts";
-import { CustodyError, type CustodyPort } from "../../custody/port.ts";
+import { CustodyError, type CustodyPort, type WithdrawalView } from "../../custody/port.ts";
 import { type ExchangeBoundary, STORE_LIMITS } from "../../exchange/boundary.ts";
 import { parseDecimal } from "../../units/decimal.ts";
 import { CUSTODY_ERRORS } from "./errors.ts";
@@ -15,13 +15,14 @@ import { formatWalletHistoryRow, formatWalletOperation, walletOrderId } from "./
 import { optionalInteger, parseInteger } from "./parse.ts";
 import type { PrivateRouteContext } from "./private-routes.ts";
 import { providerName, transportMatches } from "./providers.ts";
-import { ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
+import { type CallerIdentity, ExmoFailure, type ExmoRoute, privateRoute, text } from "./route.ts";
 import type { WalletOperationKind, WalletOperationRecord } from "./wallet-types.ts";
+import type { WriteWatermarks } from "./write-watermarks.ts";
 
 const ID_TEXT = 16;
 const DECIMAL_TEXT = 40;
 /** Withdrawal addresses: printable ASCII without spaces or commas (the memo separator). */
-const ADDRESS = /^[\x21-\x2b\x2d-\x7e]{1,128}$/;
+export const WITHDRAWAL_ADDRESS = /^[\x21-\x2b\x2d-\x7e]{1,128}$/;
 /** wallet_operations pages: EXMO's default and maximum are both 100. */
 const OPERATIONS_PAGE = 100;
 const DAY_SECONDS = 86_400;
@@ -37,7 +38,7 @@ async function viewFor(context: PrivateRouteContext, userId: number): Promise<vo
 }
 
 /** Runs a custody call; a CustodyError becomes its row of the errors table (CUSTODY_ERRORS). */
-async function custodyCall<T>(call: () => Promise<T>): Promise<T> {
+export async function custodyCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -61,7 +62,7 @@ function withdrawalAmount(text: string, asset: AssetConfig): void {
 }
 
 /** The caller's deposit addresses: every currency whose wallet is ready, or just `currency`. */
-async function depositAddresses(
+export async function depositAddresses(
   custody: CustodyPort,
   userId: number,
   currency: AssetConfig | undefined,
@@ -77,6 +78,62 @@ async function depositAddresses(
     result[code] = found.address;
   }
   return result;
+}
+
+/** What a withdrawal request needs of its dialect's context (EXMO's PrivateRouteContext, Binance's). */
+export interface WalletWriteContext {
+  exchange: ExchangeBoundary;
+  custody: CustodyPort | null;
+  /** The caller's next read waits until the hold is projected (absent: reads do not wait). */
+  watermarks?: WriteWatermarks;
+}
+
+/** A withdrawal as a dialect received it, its fields as sent (decimal text, network name, memo). */
+export interface WithdrawalInput {
+  currency: string;
+  amount: string;
+  address: string;
+  /** The network the client names (EXMO's transport, Binance's network); absent: the currency's. */
+  network?: string;
+  /** A memo / tag (EXMO's invoice, Binance's addressTag): no currency served here takes one. */
+  memo?: string;
+}
+
+/** The caller as custody's proof needs it (an API key from its address, or the session's TOTP). */
+export type WithdrawalCaller = Pick<CallerIdentity, "userId" | "keyId" | "clientIp" | "withdrawalProof">;
+
+/**
+ * withdraw_crypt's pipeline, shared by every dialect (Binance's withdraw/apply too): currency,
+ * amount against its decimals, custody connected, network, memo, then custody's own checks
+ * (address book, limits, breaker, key and IP, balance) in requestWithdrawal. Every refusal is an
+ * ExmoFailure of EXMO's table and changes nothing; a dialect maps it to its own codes.
+ */
+export async function requestCustodyWithdrawal(
+  context: WalletWriteContext,
+  caller: WithdrawalCaller,
+  input: WithdrawalInput,
+): Promise<WithdrawalView> {
+  const { exchange, custody } = context;
+  const asset = exchange.assetByCode(input.currency);
+  if (asset === undefined) throw new ExmoFailure("unknownAsset", input.currency);
+  withdrawalAmount(input.amount, asset);
+  if (custody === null) throw new ExmoFailure("walletNotAvailable");
+  const terms = custody.terms().find((entry) => entry.currency === asset.code);
+  if (terms !== undefined && input.network !== undefined && !transportMatches(custody, terms, input.network))
+    throw new ExmoFailure("networkNotSupported", `${asset.code} is withdrawn on ${terms.network}`);
+  if (input.memo !== undefined) throw new ExmoFailure("memoNotSupported", asset.code);
+  const view = await custodyCall(() =>
+    custody.requestWithdrawal({
+      userId: caller.userId,
+      currency: asset.code,
+      amount: input.amount,
+      address: input.address,
+      proof: caller.withdrawalProof ?? { kind: "apiKey", keyId: caller.keyId, clientIp: caller.clientIp },
+    }),
+  );
+  // Custody submitted the hold itself; the caller's next read waits until it is projected.
+  context.watermarks?.record(caller.userId, exchange.status().acknowledgedSequence);
+  return view;
 }
 
 /**
@@ -179,37 +236,18 @@ export function walletRoutes(context: PrivateRouteContext): ExmoRoute[] {
       params: z.object({
         amount: text(DECIMAL_TEXT),
         currency: text(16),
-        address: text(128).regex(ADDRESS),
+        address: text(128).regex(WITHDRAWAL_ADDRESS),
         invoice: text(128).optional(),
         transport: text(32).optional(),
       }),
       handle: async (params, caller) => {
-        const asset = requireCurrency(params.currency);
-        withdrawalAmount(params.amount, asset);
-        const port = requireCustody();
-        const terms = port.terms().find((entry) => entry.currency === asset.code);
-        if (
-          terms !== undefined &&
-          params.transport !== undefined &&
-          !transportMatches(port, terms, params.transport)
-        )
-          throw new ExmoFailure("networkNotSupported", `${asset.code} is withdrawn on ${terms.network}`);
-        if (params.invoice !== undefined) throw new ExmoFailure("memoNotSupported", asset.code);
-        const view = await custodyCall(() =>
-          port.requestWithdrawal({
-            userId: caller.userId,
-            currency: asset.code,
-            amount: params.amount,
-            address: params.address,
-            proof: caller.withdrawalProof ?? {
-              kind: "apiKey",
-              keyId: caller.keyId,
-              clientIp: caller.clientIp,
-            },
-          }),
-        );
-        // Custody submitted the hold itself; the caller's next read waits until it is projected.
-        context.watermarks.record(caller.userId, exchange.status().acknowledgedSequence);
+        const view = await requestCustodyWithdrawal(context, caller, {
+          currency: params.currency,
+          amount: params.amount,
+          address: params.address,
+          ...(params.transport === undefined ? {} : { network: params.transport }),
+          ...(params.invoice === undefined ? {} : { memo: params.invoice }),
+        });
         return { result: true, error: "", task_id: view.withdrawalId };
       },
     }),

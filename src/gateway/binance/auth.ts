@@ -50,6 +50,8 @@ export interface BinanceCaller {
   userId: number;
   keyId: string;
   scopes: readonly string[];
+  /** The TCP peer's address the key's allow-list was checked against (custody checks it again). */
+  clientIp: string;
 }
 
 export type BinanceAuthResult =
@@ -173,5 +175,9 @@ export async function authenticateBinance(
   const status = await deps.accounts.cachedUserStatus(key.userId);
   if (status === undefined) return refuseProven("rejectedApiKey", "key's user does not exist");
   if (status !== "active") return refuseProven("rejectedApiKey", `user is ${status}`);
-  return { ok: true, caller: { userId: key.userId, keyId, scopes: key.scopes }, params: parsed };
+  return {
+    ok: true,
+    caller: { userId: key.userId, keyId, scopes: key.scopes, clientIp: request.remoteAddress },
+    params: parsed,
+  };
 }

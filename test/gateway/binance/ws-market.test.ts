@@ -3,11 +3,21 @@
 // and raw `ws` sockets for Binance's frames, errors and bounds. One server; update speeds are
 // shortened (fast 20 ms, slow 60 ms) so the suite stays fast.
 
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import ccxt from "ccxt-current";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { UnstampedCommand } from "../../../src/core/commands.ts";
+import {
+  BinanceStreamConnection,
+  DEFAULT_BINANCE_STREAM_LIMITS,
+} from "../../../src/gateway/binance/ws/connection.ts";
+import type { MarketStreams } from "../../../src/gateway/binance/ws/market-streams.ts";
+import { intervalBounds } from "../../../src/gateway/binance/ws/payloads.ts";
+import type { BinanceUserDataSockets } from "../../../src/gateway/binance/ws/user-data-port.ts";
+import { resolveWsLimits } from "../../../src/gateway/ws/limits.ts";
 import { attachWebSocket, type WebSocketGateway } from "../../../src/gateway/ws/server.ts";
 import { limitOrder } from "../../support/orders.ts";
 import { createTrader, type Harness, startHarness, type Trader } from "../support/rest-harness.ts";
@@ -322,5 +332,146 @@ describe("raw sockets", () => {
       degraded.isDegraded = false;
     }
     expect(await status("/stream?streams=btcusd@trade")).toBe(101);
+  });
+});
+
+describe("more streams", () => {
+  it("pushes klines, the all-market mini tickers and the best bid/ask to a new subscriber", async () => {
+    const socket = await raw("/ws");
+    socket.send({
+      method: "SUBSCRIBE",
+      params: ["btcusd@kline_1m", "!miniTicker@arr", "btcusd@bookTicker"],
+      id: 1,
+    });
+    expect(await socket.next(answer(1))).toEqual({ result: null, id: 1 });
+    const best = await socket.next((frame) => "u" in frame && frame.s === "BTCUSD");
+    expect(best).toMatchObject({
+      u: coreBook().sequence,
+      b: coreBook().bids[0]![0],
+      a: coreBook().asks[0]![0],
+    });
+    const kline = await socket.next((frame) => frame.e === "kline");
+    const bounds = intervalBounds("1m", Date.now());
+    expect(kline).toMatchObject({
+      s: "BTCUSD",
+      k: { i: "1m", s: "BTCUSD", t: bounds.openTimeMs, T: bounds.closeTimeMs, x: false },
+    });
+    const array = await socket.next((frame) => Array.isArray(frame));
+    expect(array).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ e: "24hrMiniTicker", s: "BTCUSD", c: expect.any(String) }),
+      ]),
+    );
+  });
+
+  it("computes interval buckets as REST klines does (weeks from Monday, months from the 1st, 3d on the epoch grid)", () => {
+    const wednesday = Date.UTC(2026, 10, 25, 13, 7, 9);
+    expect(intervalBounds("1w", wednesday)).toEqual({
+      openTimeMs: Date.UTC(2026, 10, 23),
+      closeTimeMs: Date.UTC(2026, 10, 30) - 1,
+    });
+    expect(intervalBounds("1M", wednesday)).toEqual({
+      openTimeMs: Date.UTC(2026, 10, 1),
+      closeTimeMs: Date.UTC(2026, 11, 1) - 1,
+    });
+    const threeDaysMs = 3 * 86_400_000;
+    expect(intervalBounds("3d", wednesday).openTimeMs % threeDaysMs).toBe(0);
+    expect(intervalBounds("4h", wednesday)).toEqual({
+      openTimeMs: Date.UTC(2026, 10, 25, 12),
+      closeTimeMs: Date.UTC(2026, 10, 25, 16) - 1,
+    });
+  });
+
+  it("hands /ws/<listenKey>, /stream?streams=<listenKey> and /ws-api/v3 to the user data side, and closes it", async () => {
+    const opened: string[] = [];
+    let closed = false;
+    const userData: BinanceUserDataSockets = {
+      isListenKey: (candidate) => candidate === "KEY123",
+      openListenKeyStream: (socket, listenKey, clientAddress) => {
+        opened.push(`stream:${listenKey}:${clientAddress}`);
+        socket.close(1000, "test");
+      },
+      openWsApi: (socket, clientAddress) => {
+        opened.push(`api:${clientAddress}`);
+        socket.close(1000, "test");
+      },
+      close: async () => {
+        closed = true;
+      },
+    };
+    const server = createServer();
+    const gateway = attachWebSocket(server, harness.exchange, {
+      secretBox: harness.secretBox,
+      binanceUserData: userData,
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const closeCode = (path: string) =>
+      new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${base}${path}`);
+        socket.on("close", (code) => resolve(code));
+        socket.on("error", () => undefined);
+      });
+    try {
+      expect(await closeCode("/ws/KEY123")).toBe(1000);
+      expect(await closeCode("/stream?streams=KEY123")).toBe(1000);
+      expect(await closeCode("/ws-api/v3")).toBe(1000);
+      // Not a live key and not a stream: Binance's error, then 1008.
+      expect(await closeCode("/ws/KEY999")).toBe(1008);
+      expect(opened).toEqual(["stream:KEY123:127.0.0.1", "stream:KEY123:127.0.0.1", "api:127.0.0.1"]);
+    } finally {
+      await gateway.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    expect(closed).toBe(true);
+  });
+
+  it("keeps only the newest latest-state payload while a socket is behind, and drops it past the byte cap", () => {
+    const limits = resolveWsLimits({
+      coalesceBufferedBytes: 100,
+      maxBufferedBytes: 1_000,
+      coalesceCheckIntervalMs: 1_000,
+    });
+    const sent: string[] = [];
+    const socket = {
+      readyState: 1,
+      bufferedAmount: 0,
+      terminated: false,
+      send: (text: string) => sent.push(text),
+    };
+    const fakeSocket = {
+      ...socket,
+      get bufferedAmount() {
+        return socket.bufferedAmount;
+      },
+      send: (text: string) => sent.push(text),
+      terminate: () => {
+        socket.terminated = true;
+      },
+      close: () => undefined,
+    } as unknown as ConstructorParameters<typeof BinanceStreamConnection>[0];
+    const streams = { subscribe: () => undefined, unsubscribe: () => undefined } as unknown as MarketStreams;
+    const connection = new BinanceStreamConnection(fakeSocket, false, "test", {
+      streams,
+      lookup: (symbol) => (symbol === "btcusd" ? harness.exchange.market(1) : undefined),
+      limits,
+      streamLimits: DEFAULT_BINANCE_STREAM_LIMITS,
+      clock: Date.now,
+      monotonicMs: () => performance.now(),
+    });
+    connection.start(["btcusd@ticker", "btcusd@trade"]);
+    connection.deliver("btcusd@ticker", '{"n":1}', true);
+    socket.bufferedAmount = 500;
+    connection.deliver("btcusd@ticker", '{"n":2}', true);
+    connection.deliver("btcusd@ticker", '{"n":3}', true);
+    connection.deliver("btcusd@trade", '{"t":1}', false);
+    expect(sent).toEqual(['{"n":1}', '{"t":1}']);
+    expect(connection.coalescing).toBe(true);
+    socket.bufferedAmount = 2_000;
+    connection.deliver("btcusd@trade", '{"t":2}', false);
+    expect(socket.terminated).toBe(true);
+    connection.deliver("btcusd@trade", '{"t":3}', false);
+    expect(sent).toEqual(['{"n":1}', '{"t":1}', '{"t":2}']);
   });
 });

@@ -22,6 +22,7 @@ import {
   bookTickerPayload,
   depthUpdatePayload,
   partialDepthPayload,
+  type RestKline,
   RestReads,
   tradePayload,
 } from "./payloads.ts";
@@ -52,9 +53,8 @@ interface Entry {
   sinks: Set<StreamSink>;
   /** Subscribed since the last push: push it at the next tick even if nothing moved. */
   pending: boolean;
-  /** Klines: the last pushed candle, so its close is pushed once (x: true) when the interval ends. */
-  klineCloseMs?: number;
-  klineClosed?: boolean;
+  /** Klines: the last pushed candle, so it is pushed once more (x: true) when its interval ends. */
+  kline?: { row: RestKline; closed: boolean };
 }
 
 interface WatchedBook {
@@ -353,18 +353,39 @@ export class MarketStreams {
               : this.rest.miniTickerPayload(market, eventMs);
           this.send(entry, JSON.stringify(payload));
         } else if (spec.kind === "kline") {
-          const closing = entry.klineClosed === false && (entry.klineCloseMs ?? 0) < eventMs;
-          if (!moved && !entry.pending && !closing) continue;
-          entry.pending = false;
-          const kline = this.rest.klinePayload(market, spec.interval, eventMs);
-          if (kline === null) continue;
-          entry.klineCloseMs = kline.closeTimeMs;
-          entry.klineClosed = kline.closed;
-          this.send(entry, kline.text);
+          this.pushKline(entry, market, spec.interval, moved, eventMs);
         }
       }
     }
     this.pushArrays(eventMs);
+  }
+
+  /**
+   * A kline stream: the candle that just ended once more with x: true, then the current bucket's
+   * candle when the market moved, the stream is new, or a new bucket began (so a quiet market's
+   * stream still advances, as Binance's does).
+   */
+  private pushKline(
+    entry: Entry,
+    market: MarketContext,
+    interval: string,
+    moved: boolean,
+    eventMs: number,
+  ): void {
+    const last = entry.kline;
+    const ended = last !== undefined && last.row[6] < eventMs;
+    if (ended && !last.closed) {
+      // Trades may have reached the candle since it was pushed: read it again (a quiet one stays as pushed).
+      const row = this.rest.klineAt(market, interval, last.row[0]) ?? last.row;
+      this.send(entry, this.rest.klinePayload(market, interval, row, true, eventMs));
+      last.closed = true;
+    }
+    if (!moved && !entry.pending && !ended && last !== undefined) return;
+    entry.pending = false;
+    const row = this.rest.currentKline(market, interval, eventMs);
+    if (row === null) return;
+    entry.kline = { row, closed: false };
+    this.send(entry, this.rest.klinePayload(market, interval, row, false, eventMs));
   }
 
   /** !ticker@arr and !miniTicker@arr: the markets that moved (every market to a new subscriber). */

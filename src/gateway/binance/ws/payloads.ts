@@ -4,10 +4,13 @@
 // fields, so a stream and the matching REST read always agree.
 
 import type { ExchangeBoundary, MarketContext } from "../../../exchange/boundary.ts";
+import { bucketStartMs, MS_PER_DAY } from "../../../marketdata/candles.ts";
 import type { DepthLevel } from "../../../marketdata/depth.ts";
+import { MS_PER_MINUTE } from "../../../marketdata/limits.ts";
 import type { PublicTrade } from "../../../marketdata/trades.ts";
+import { SOURCE_MAX_AGE_MS } from "../../exmo/public-snapshots.ts";
 import { binanceSymbol, depthLevels, formatAggTrade } from "../format.ts";
-import { type BinanceRoute, binancePublicRoutes } from "../public-routes.ts";
+import { BINANCE_INTERVALS, type BinanceRoute, binancePublicRoutes } from "../public-routes.ts";
 
 export function tradePayload(market: MarketContext, trade: PublicTrade, eventMs: number): string {
   const units = market.units;
@@ -106,7 +109,7 @@ interface RestTicker {
   count: number;
 }
 
-type RestKline = [
+export type RestKline = [
   number,
   string,
   string,
@@ -126,7 +129,10 @@ export class RestReads {
   private readonly ticker: BinanceRoute;
   private readonly klines: BinanceRoute;
 
-  constructor(exchange: ExchangeBoundary, clock: () => number) {
+  constructor(
+    private readonly exchange: ExchangeBoundary,
+    clock: () => number,
+  ) {
     const routes = binancePublicRoutes({ exchange, clock });
     const byUrl = (url: string): BinanceRoute => {
       const route = routes.find((candidate) => candidate.url === url);
@@ -181,22 +187,44 @@ export class RestReads {
     };
   }
 
+  /** The kline opening at `openTimeMs` (REST klines, startTime, limit 1), or null when none traded in it. */
+  klineAt(market: MarketContext, interval: string, openTimeMs: number): RestKline | null {
+    const rows = this.klines.handle({
+      symbol: binanceSymbol(market),
+      interval,
+      startTime: String(openTimeMs),
+      limit: "1",
+    }) as RestKline[];
+    const row = rows[0];
+    return row !== undefined && row[0] === openTimeMs ? row : null;
+  }
+
   /**
-   * The newest kline of the interval (REST klines, limit 1), or null when the market has no
-   * candle in the last two buckets. Trade ids are not kept per candle: f and L are -1, n, q, V
-   * and Q as REST writes them (docs/API.md#binance-spot).
+   * The kline of the interval's current bucket: REST's candle when the market traded in it, else,
+   * as Binance pushes for a quiet interval, one with open = high = low = close = the last trade's
+   * price and no volume; null when the market never traded.
    */
+  currentKline(market: MarketContext, interval: string, eventMs: number): RestKline | null {
+    const { openTimeMs, closeTimeMs } = intervalBounds(interval, eventMs);
+    const row = this.klineAt(market, interval, openTimeMs);
+    if (row !== null) return row;
+    const last = this.exchange.marketData.trades(market.config.marketId, SOURCE_MAX_AGE_MS)?.[0];
+    if (last === undefined) return null;
+    const price = market.units.formatPrice(last.priceTicks);
+    const none = market.units.formatBase(0n);
+    return [openTimeMs, price, price, price, price, none, closeTimeMs, "0", 0, "0", "0", "0"];
+  }
+
+  /** Trade ids are not kept per candle: f and L are -1; n, q, V and Q as REST writes them (docs/API.md#binance-spot). */
   klinePayload(
     market: MarketContext,
     interval: string,
+    row: RestKline,
+    closed: boolean,
     eventMs: number,
-  ): { text: string; openTimeMs: number; closeTimeMs: number; closed: boolean } | null {
-    const rows = this.klines.handle({ symbol: binanceSymbol(market), interval, limit: "1" }) as RestKline[];
-    const row = rows.at(-1);
-    if (row === undefined) return null;
-    const closed = row[6] < eventMs;
+  ): string {
     const symbol = binanceSymbol(market);
-    const text = JSON.stringify({
+    return JSON.stringify({
       e: "kline",
       E: eventMs,
       s: symbol,
@@ -220,6 +248,30 @@ export class RestReads {
         B: "0",
       },
     });
-    return { text, openTimeMs: row[0], closeTimeMs: row[6], closed };
   }
+}
+
+/** The bucket of a Binance interval holding `timestampMs` (REST klines' buckets: public-routes.ts). */
+export function intervalBounds(
+  interval: string,
+  timestampMs: number,
+): { openTimeMs: number; closeTimeMs: number } {
+  const source = BINANCE_INTERVALS[interval];
+  if (source === undefined) throw new RangeError(`unknown interval ${interval}`);
+  if (source.derivedBucketMs !== undefined) {
+    const openTimeMs = Math.floor(timestampMs / source.derivedBucketMs) * source.derivedBucketMs;
+    return { openTimeMs, closeTimeMs: openTimeMs + source.derivedBucketMs - 1 };
+  }
+  const openTimeMs = bucketStartMs(source.resolution, timestampMs);
+  if (source.resolution === "M") {
+    const date = new Date(openTimeMs);
+    return { openTimeMs, closeTimeMs: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) - 1 };
+  }
+  const lengthMs =
+    source.resolution === "W"
+      ? 7 * MS_PER_DAY
+      : source.resolution === "D"
+        ? MS_PER_DAY
+        : Number(source.resolution) * MS_PER_MINUTE;
+  return { openTimeMs, closeTimeMs: openTimeMs + lengthMs - 1 };
 }

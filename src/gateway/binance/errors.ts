@@ -4,6 +4,8 @@
 // side). Messages are Binance's exact text where clients match on it (ccxt matches codes,
 // freqtrade-style bots sometimes the text).
 
+import { type ExmoErrorKind, sanitizeErrorDetail } from "../exmo/errors.ts";
+
 export type BinanceErrorKind =
   | "unknown"
   | "tooManyRequests"
@@ -20,7 +22,25 @@ export type BinanceErrorKind =
   | "badSignature"
   | "badRecvWindow"
   | "badApiKeyFormat"
-  | "rejectedApiKey";
+  | "rejectedApiKey"
+  // The wallet endpoints (wallet-routes.ts), from EXMO's wallet refusals through binanceKindOfExmo.
+  | "paramNotRequired"
+  | "invalidParamValue"
+  | "timeRangeTooLong"
+  | "unknownCoin"
+  | "walletNotAvailable"
+  | "withdrawalsDisabled"
+  | "amountNotMultipleOfUnit"
+  | "belowMinimumWithdrawal"
+  | "aboveWithdrawalLimit"
+  | "insufficientBalance"
+  | "twoFactorRequired"
+  | "twoFactorInvalid"
+  | "withdrawalsLocked"
+  | "badAddress"
+  | "addressNotInBook"
+  | "addressNotActive"
+  | "withdrawalNotFound";
 
 interface BinanceErrorRow {
   code: number;
@@ -69,7 +89,114 @@ export const BINANCE_ERRORS: Readonly<Record<BinanceErrorKind, BinanceErrorRow>>
   badRecvWindow: { code: -1131, status: 400, msg: "recvWindow must be less than 60000" },
   badApiKeyFormat: { code: -2014, status: 401, msg: "API-key format invalid." },
   rejectedApiKey: { code: -2015, status: 401, msg: "Invalid API-key, IP, or permissions for action." },
+  // ---- wallet (/sapi/v1/capital/..., wallet-routes.ts) ------------------------------------------
+  // Binance's documented -4xxx wallet codes where one means the same refusal (its Wallet API error
+  // list; ccxt 4.5.84's `spot` table names them), else the general -1xxx parameter codes. A `%s`
+  // takes the refusal's detail; rows without one get it appended (binanceFailureOfExmo). Which
+  // class ccxt raises for a -4xxx code depends on the URL it was given: its spot table (for
+  // api.<hostname> URLs) differs from its generic table (any other URL, e.g. Bulwark's own), so
+  // the balance refusal also carries Binance's exact "insufficient balance" text, which ccxt
+  // matches first whatever the URL (InsufficientFunds).
+  paramNotRequired: { code: -1106, status: 400, msg: "Parameter '%s' sent when not required." },
+  invalidParamValue: { code: -1130, status: 400, msg: "Data sent for parameter '%s' is not valid." },
+  timeRangeTooLong: { code: -4047, status: 400, msg: "Time interval must be within 0-90 days" },
+  unknownCoin: { code: -4018, status: 400, msg: "We don't have this asset." },
+  // Custody not connected, or the chain's wallet not set up or its signer down.
+  walletNotAvailable: {
+    code: -4019,
+    status: 400,
+    msg: "Current asset is not open for deposits and withdrawals: the wallet is not available yet, try again later.",
+  },
+  // Paused by an operator, the chain's breaker, or a halted signer (the detail says which).
+  withdrawalsDisabled: { code: -4019, status: 400, msg: "Current asset is not open for withdrawal:" },
+  amountNotMultipleOfUnit: {
+    code: -4021,
+    status: 400,
+    msg: "Asset withdrawal must be an integer multiple of the coin's smallest unit:",
+  },
+  belowMinimumWithdrawal: { code: -4022, status: 400, msg: "Not less than the minimum pick-up quantity:" },
+  // Per withdrawal, the user's 24 h / 30 d limits or the platform's hourly one (the detail says which).
+  aboveWithdrawalLimit: { code: -4023, status: 400, msg: "The withdrawal exceeds the maximum amount:" },
+  insufficientBalance: {
+    code: -4026,
+    status: 400,
+    msg: "Account has insufficient balance for requested action.",
+  },
+  // TOTP proofs come from the web and the CLI, never from an API key; listed so every refusal maps.
+  twoFactorRequired: { code: -4013, status: 400, msg: "2FA is not opened." },
+  twoFactorInvalid: { code: -4032, status: 400, msg: "Withdraw verification exception." },
+  withdrawalsLocked: {
+    code: -4016,
+    status: 400,
+    msg: "Within 24 hours after password modification, withdrawal is prohibited.",
+  },
+  // Not an address of the coin's chain, or one of the exchange's own.
+  badAddress: { code: -4033, status: 400, msg: "Illegal address." },
+  addressNotInBook: {
+    code: -4035,
+    status: 400,
+    msg: "This address is not on the whitelist. Please join and try again.",
+  },
+  addressNotActive: { code: -4036, status: 400, msg: "The new address cannot be withdrawn to yet:" },
+  withdrawalNotFound: { code: -4029, status: 400, msg: "The withdrawal record does not exist." },
 };
+
+/**
+ * EXMO's domain refusals (gateway/exmo/errors.ts) → this table, for the pipelines both dialects
+ * share (exmo/wallet-routes.ts requestCustodyWithdrawal, depositAddresses): THE one mapping, so a
+ * refusal reads the same whichever door it came through. `detail` replaces the refusal's own
+ * (a parameter name). Kinds the shared pipelines never raise are absent and answer -1000.
+ */
+export const BINANCE_KIND_OF_EXMO: Readonly<
+  Partial<Record<ExmoErrorKind, { kind: BinanceErrorKind; detail?: string }>>
+> = {
+  missingParameter: { kind: "mandatoryParamMissing" },
+  invalidParameter: { kind: "illegalChars" },
+  unknownAsset: { kind: "unknownCoin" },
+  walletNotAvailable: { kind: "walletNotAvailable" },
+  withdrawalsDisabled: { kind: "withdrawalsDisabled" },
+  amountTooPrecise: { kind: "amountNotMultipleOfUnit" },
+  badAddress: { kind: "badAddress" },
+  belowMinimumWithdrawal: { kind: "belowMinimumWithdrawal" },
+  aboveWithdrawalLimit: { kind: "aboveWithdrawalLimit" },
+  insufficientFunds: { kind: "insufficientBalance" },
+  addressNotInBook: { kind: "addressNotInBook" },
+  addressNotActive: { kind: "addressNotActive" },
+  twoFactorRequired: { kind: "twoFactorRequired" },
+  twoFactorInvalid: { kind: "twoFactorInvalid" },
+  withdrawalsLocked: { kind: "withdrawalsLocked" },
+  // Binance names the parameter: the network sent is not the coin's, a memo the coin does not take.
+  networkNotSupported: { kind: "invalidParamValue", detail: "network" },
+  memoNotSupported: { kind: "paramNotRequired", detail: "addressTag" },
+  withdrawalNotFound: { kind: "withdrawalNotFound" },
+  // Custody's own key checks (withdrawScopeRequired, ipNotAllowed): authentication refuses these first.
+  noPermission: { kind: "rejectedApiKey" },
+  ipNotAllowed: { kind: "rejectedApiKey" },
+  userBlocked: { kind: "rejectedApiKey" },
+  busy: { kind: "serverBusy" },
+  overloaded: { kind: "serverBusy" },
+  degraded: { kind: "serverBusy" },
+  internalError: { kind: "unknown" },
+};
+
+export function binanceKindOfExmo(kind: ExmoErrorKind): { kind: BinanceErrorKind; detail?: string } {
+  return BINANCE_KIND_OF_EXMO[kind] ?? { kind: "unknown" };
+}
+
+/**
+ * An EXMO-table refusal as Binance's: the mapped row, its `%s` filled with the detail (made safe:
+ * printable, bounded), or the detail appended to a row ending in ":" (dropped otherwise).
+ */
+export function binanceFailureOfExmo(kind: ExmoErrorKind, detail?: string): BinanceFailure {
+  const mapped = binanceKindOfExmo(kind);
+  const shown = mapped.detail ?? (detail === undefined ? undefined : sanitizeErrorDetail(detail));
+  const row = BINANCE_ERRORS[mapped.kind];
+  if (row.msg.includes("%s")) return new BinanceFailure(mapped.kind, shown ?? "");
+  if (!row.msg.endsWith(":")) return new BinanceFailure(mapped.kind, shown);
+  const msg = shown === undefined || shown === "" ? row.msg.slice(0, -1) : `${row.msg} ${shown}`;
+  return new BinanceFailure(mapped.kind, shown, msg);
+}
+
 
 export interface BinanceErrorBody {
   code: number;

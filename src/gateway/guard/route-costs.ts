@@ -84,6 +84,12 @@ export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
   "binance:capital/config/getall": { basePoints: 2 },
   "binance:margin/allPairs": { basePoints: 1 },
   "binance:margin/isolated/allPairs": { basePoints: 1 },
+  // Its wallet endpoints, weighed as EXMO's deposit_address, withdraw_crypt, wallet_operations.
+  "binance:capital/deposit/address": { basePoints: 2 },
+  "binance:capital/withdraw/apply": { basePoints: 5 },
+  "binance:capital/deposit/hisrec": { basePoints: 3 },
+  "binance:capital/withdraw/history": { basePoints: 3 },
+  "binance:asset/tradeFee": { basePoints: 1 },
 };
 
 /** Points of a request outside EXMO's routes: /docs, /openapi.json, /metrics are whole documents. */

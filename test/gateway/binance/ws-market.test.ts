@@ -258,6 +258,69 @@ describe("raw sockets", () => {
     expect(agg.data).toMatchObject({ e: "aggTrade", p: "49000", q: "0.001", m: true });
   });
 
+  it("a client doing Binance's documented sync (buffer diffs, REST depth, drop u <= lastUpdateId) ends with the core's book", async () => {
+    const socket = await raw("/ws/btcusd@depth");
+    // Orders in flight while the client subscribes and reads REST depth; several share a batch.
+    const flow = (offset: number) =>
+      Promise.all(
+        Array.from({ length: 12 }, (_, index) =>
+          submit(
+            limitOrder(
+              index % 3 === 0 ? taker.userId : maker.userId,
+              index % 2 === 0 ? "buy" : "sell",
+              4_900_000 + 50_000 * (index % 4) + offset,
+              5 + index,
+            ),
+          ),
+        ),
+      );
+    const first = flow(1);
+    const rest = await fetch(`${harness.baseUrl}/api/v3/depth?symbol=BTCUSD&limit=1000`);
+    const snapshot = (await rest.json()) as { lastUpdateId: number; bids: string[][]; asks: string[][] };
+    await first;
+    await flow(2);
+    const core = coreBook();
+    await socket.next((frame) => frame.u === core.sequence);
+    const bids = new Map(snapshot.bids.map(([price, quantity]) => [price!, quantity!]));
+    const asks = new Map(snapshot.asks.map(([price, quantity]) => [price!, quantity!]));
+    let last = snapshot.lastUpdateId;
+    let synced = false;
+    for (const frame of socket.frames as { U: number; u: number; b: string[][]; a: string[][] }[]) {
+      if (frame.u <= last) continue;
+      // The first applied diff straddles lastUpdateId + 1; each later one starts where the previous ended.
+      if (synced) expect(frame.U).toBe(last + 1);
+      else expect(frame.U).toBeLessThanOrEqual(last + 1);
+      synced = true;
+      for (const [side, levels] of [
+        [bids, frame.b],
+        [asks, frame.a],
+      ] as const)
+        for (const [price, quantity] of levels)
+          if (Number(quantity) === 0) side.delete(price!);
+          else side.set(price!, quantity!);
+      last = frame.u;
+    }
+    expect(last).toBe(core.sequence);
+    const sorted = (side: Map<string, string>, descending: boolean) =>
+      [...side].sort((left, right) => (descending ? -1 : 1) * (Number(left[0]) - Number(right[0])));
+    expect(sorted(bids, true)).toEqual(core.bids);
+    expect(sorted(asks, false)).toEqual(core.asks);
+  });
+
+  it("a new diff subscriber never sees REST depth older than its first diff (the REST cache is brought up to the feed)", async () => {
+    const market = harness.exchange.marketBySymbol("ETH_BTC")!;
+    const marketId = market.config.marketId;
+    // ETH_BTC: tick 0.00001 BTC, lot 0.001 ETH; nobody streams it yet.
+    await submit(limitOrder(maker.userId, "buy", 5_000, 100, { marketId }));
+    const cached = harness.exchange.marketData.orderBook(marketId, 0, 100)!.updateSequence;
+    await submit(limitOrder(maker.userId, "buy", 5_001, 100, { marketId }));
+    const socket = await raw("/ws");
+    socket.send({ method: "SUBSCRIBE", params: ["ethbtc@depth@100ms"], id: 1 });
+    await socket.next(answer(1));
+    // Within REST's cache age the answer would still be `cached` had the subscription not rebuilt it.
+    expect(harness.exchange.marketData.orderBook(marketId, 0, 100)!.updateSequence).toBe(cached + 1);
+  });
+
   it("refuses bad stream names and malformed frames with Binance's errors, subscribing nothing", async () => {
     const socket = await raw("/ws/0");
     socket.send({ method: "SUBSCRIBE", params: ["btcusd@trade", "nosuch@trade"], id: 1 });

@@ -8,11 +8,13 @@
 // (errors.ts binanceFailureOfExmo). withdraw/apply is a signed write, accepted once per signature
 // (mount.ts replay guard): that replaces EXMO's journaled nonce, so nothing is journaled here.
 // The histories read the store's projection of custody's core commands, as EXMO's wallet reads do,
-// after the caller's own last write is projected.
+// after the caller's own last write is projected; deposit/hisrec also lists the deposits custody's
+// watchers have seen and not yet credited (Binance's status 0), which EXMO's wallet_operations does not.
 
 import type { AssetConfig } from "../../core/config.ts";
+import { MAX_PENDING_DEPOSITS_SHOWN, type PendingDepositView } from "../../custody/port.ts";
 import { type ExchangeBoundary, STORE_LIMITS } from "../../exchange/boundary.ts";
-import { formatUnits } from "../../units/decimal.ts";
+import { formatUnits, parseDecimal } from "../../units/decimal.ts";
 import { providerName, transportMatches } from "../exmo/providers.ts";
 import { ExmoFailure } from "../exmo/route.ts";
 import { depositAddresses, requestCustodyWithdrawal, WITHDRAWAL_ADDRESS } from "../exmo/wallet-routes.ts";
@@ -38,8 +40,12 @@ const MAX_TIME_MS = 8_640_000_000_000_000;
 /** Fees are integers of parts per million: Binance writes them as fractions (2000 ppm → "0.002"). */
 const PPM_SCALE = 6;
 
-/** Binance's deposit statuses (capital/deposit/hisrec): a projected deposit is credited. */
+/**
+ * Binance's deposit statuses (capital/deposit/hisrec): a projected deposit is credited (1); one
+ * custody's watcher has seen on chain, still short of its confirmations, is pending (0).
+ */
 const DEPOSIT_SUCCESS = 1;
+const DEPOSIT_PENDING = 0;
 /**
  * Binance's withdrawal statuses (capital/withdraw/history) for the store's three: held is
  * Processing (4), settled Completed (6), released (rejected or failed; the hold given back)
@@ -170,6 +176,17 @@ export function binanceWalletRoutes(context: BinanceSignedContext): BinanceSigne
   const viewFor = async (caller: BinanceCaller) => {
     if (watermarks !== undefined) await exchange.whenProjected(watermarks.sequenceFor(caller.userId));
   };
+  /** Deposits custody's watchers hold for the user (in memory, newest first), filtered as `query` asks. */
+  const pendingOf = (userId: number, query: HistoryQuery, txId: string | undefined): PendingDepositView[] => {
+    const code = query.assetId === undefined ? undefined : exchange.asset(query.assetId)?.code;
+    return (custody?.pendingDeposits?.(userId, MAX_PENDING_DEPOSITS_SHOWN) ?? []).filter(
+      (deposit) =>
+        (code === undefined || deposit.currency === code) &&
+        deposit.seenMs >= query.fromMs &&
+        deposit.seenMs <= query.toMs &&
+        (txId === undefined || deposit.txId === txId),
+    );
+  };
   /** The caller's deposit address per coin, looked up once per answer (it is stable per user). */
   const addressBook = (userId: number) => {
     const found = new Map<string, string>();
@@ -252,19 +269,52 @@ export function binanceWalletRoutes(context: BinanceSignedContext): BinanceSigne
         const status = optionalInt(params, "status", 0, 8);
         const txId = optional(params, "txId", new RegExp(`^.{1,${TX_ID_TEXT_LENGTH}}$`), "1..128 characters");
         await viewFor(caller);
-        // Only credited deposits are projected: any other status lists none.
+        // Pending deposits first (they are the newest), then the credited ones; offset and limit
+        // run over both. Statuses other than 0 and 1 list none.
+        const pending =
+          status === undefined || status === DEPOSIT_PENDING ? pendingOf(caller.userId, query, txId) : [];
+        const shownPending = pending.slice(query.offset, query.offset + query.limit);
+        const creditedQuery = {
+          ...query,
+          offset: Math.max(0, query.offset - pending.length),
+          limit: query.limit - shownPending.length,
+        };
         const rows =
-          status !== undefined && status !== DEPOSIT_SUCCESS
+          (status !== undefined && status !== DEPOSIT_SUCCESS) || creditedQuery.limit === 0
             ? []
             : await scanHistory(
                 exchange,
                 caller.userId,
                 "deposit",
-                query,
+                creditedQuery,
                 (row) => txId === undefined || row.txId === txId,
               );
         const addressOf = addressBook(caller.userId);
-        const answer = [];
+        const answer: Record<string, unknown>[] = [];
+        for (const deposit of shownPending) {
+          const asset = exchange.assetByCode(deposit.currency);
+          const units = asset === undefined ? undefined : parseDecimal(deposit.amount, asset.scale);
+          answer.push({
+            // Not credited yet, so no operation id: the chain's output names it. Once credited it is
+            // listed with its operation id (EXMO's order_id); txId is the same in both.
+            id: `${deposit.txId}:${deposit.outputIndex}`,
+            amount:
+              asset !== undefined && units?.ok === true
+                ? fixedDecimal(units.value, asset.scale)
+                : deposit.amount,
+            coin: deposit.currency,
+            network: providerName(custody, deposit.currency),
+            status: DEPOSIT_PENDING,
+            address: await addressOf(deposit.currency),
+            addressTag: "",
+            txId: deposit.txId,
+            insertTime: deposit.seenMs,
+            transferType: 0,
+            confirmTimes: `${deposit.confirmations}/${deposit.confirmationsNeeded}`,
+            unlockConfirm: 0,
+            walletType: 0,
+          });
+        }
         for (const row of rows) {
           const asset = assetOf(row);
           const confirmations =

@@ -251,7 +251,7 @@ describe("ccxt 4.5.84 binance: the wallet through custody", () => {
     expect((await binance(bob).fetchDepositAddress("BTC")).address).not.toBe(aliceDeposit.address);
   });
 
-  it("fetchDeposits: the credited deposit, as EXMO's wallet_operations shows it", async () => {
+  it("fetchDeposits: the credited deposit as EXMO's wallet_operations shows it, and one still pending (0)", async () => {
     const deposits = await binance(alice).fetchDeposits();
     expect(
       deposits.map((d) => [d.type, d.currency, d.amount, d.status, d.txid, d.network, d.address]),
@@ -264,6 +264,24 @@ describe("ccxt 4.5.84 binance: the wallet through custody", () => {
     ]);
     expect(Math.floor((deposits[0]?.timestamp ?? 0) / 1000)).toBe(exmo.items[0]?.created);
     expect(await binance(bob).fetchDeposits()).toEqual([]);
+    // Bob's deposit seen on chain, one confirmation of two: pending (status 0) until credited,
+    // while EXMO's wallet_operations lists credited deposits only.
+    const bobAddress = (await service.depositAddress(bob.userId, "BTC")).address;
+    const bobTx = chain.faucet(bobAddress, "BTC", ONE_BTC / 2n);
+    chain.mine(1);
+    await service.tick();
+    const pending = await binance(bob).fetchDeposits("BTC");
+    expect(pending.map((d) => [d.amount, d.status, d.txid, d.address])).toEqual([
+      [0.5, "pending", bobTx, bobAddress],
+    ]);
+    expect(pending[0]?.id).toMatch(new RegExp(`^${bobTx}:[0-9]+$`));
+    const raw = await get("/sapi/v1/capital/deposit/hisrec", {}, bob);
+    expect(raw.body).toMatchObject([{ status: 0, amount: "0.50000000", confirmTimes: "1/2", coin: "BTC" }]);
+    expect((await get("/sapi/v1/capital/deposit/hisrec", { status: "1" }, bob)).body).toEqual([]);
+    expect((await signedPost(harness, bob, "wallet_operations", { type: "deposit" })).body).toEqual({
+      items: [],
+      count: 0,
+    });
     expect(await binance(alice).fetchDeposits("BTC", Date.now() + 1_000)).toEqual([]);
   });
 

@@ -513,6 +513,18 @@ async function addOrderRequestColumns(db: Kysely<unknown>): Promise<void> {
     .alterTable("orders")
     .addColumn("post_only", "integer", (c) => c.notNull().defaultTo(0))
     .execute();
+  // The Binance dialect's reads: allOrders (a user's orders in one market by id) and an order by
+  // its client id.
+  await db.schema
+    .createIndex("orders_by_user_market")
+    .on("orders")
+    .columns(["user_id", "market_id", "order_id"])
+    .execute();
+  await db.schema
+    .createIndex("orders_by_user_client_id")
+    .on("orders")
+    .columns(["user_id", "client_order_id"])
+    .execute();
 }
 
 /** Migrations by name; the Migrator runs them in name order. */

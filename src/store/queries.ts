@@ -9,6 +9,7 @@ import type { DoneReason } from "../core/events.ts";
 import {
   checkAssetId,
   checkId,
+  checkIntegerIn,
   checkLimit,
   checkMarketId,
   checkOffset,
@@ -277,7 +278,97 @@ export async function cancelledOrdersOfUser(
   return rows.map(toOrder);
 }
 
+/**
+ * A window of a user's orders or fills in one market (the Binance dialect's allOrders and
+ * myTrades): ids from `fromId` up, oldest first; or, without fromId, the newest `limit` inside
+ * [startMs, endMs], returned oldest first.
+ */
+export interface HistoryWindow {
+  marketId: number;
+  fromId?: number;
+  startMs?: number;
+  endMs?: number;
+  limit: number;
+}
+
+function checkTime(name: string, value: number | undefined): number | undefined {
+  return value === undefined ? undefined : checkIntegerIn(name, value, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** Orders of a user in one market, any status (see HistoryWindow). */
+export async function ordersOfUserInMarket(db: Db, userId: number, window: HistoryWindow): Promise<OrderRecord[]> {
+  let query = db
+    .selectFrom("orders")
+    .selectAll()
+    .where("user_id", "=", checkUserId(userId))
+    .where("market_id", "=", checkMarketId(window.marketId));
+  const startMs = checkTime("startMs", window.startMs);
+  const endMs = checkTime("endMs", window.endMs);
+  if (startMs !== undefined) query = query.where("created_ms", ">=", startMs);
+  if (endMs !== undefined) query = query.where("created_ms", "<=", endMs);
+  const limit = checkLimit(window.limit);
+  if (window.fromId !== undefined) {
+    const rows = await query
+      .where("order_id", ">=", checkId("fromId", window.fromId))
+      .orderBy("order_id", "asc")
+      .limit(limit)
+      .execute();
+    return rows.map(toOrder);
+  }
+  const rows = await query.orderBy("order_id", "desc").limit(limit).execute();
+  return rows.reverse().map(toOrder);
+}
+
+/** The newest order of a user in a market carrying this client order id (0 is nobody's). */
+export async function orderOfUserByClientId(
+  db: Db,
+  userId: number,
+  marketId: number,
+  clientOrderId: number,
+): Promise<OrderRecord | undefined> {
+  const row = await db
+    .selectFrom("orders")
+    .selectAll()
+    .where("user_id", "=", checkUserId(userId))
+    .where("client_order_id", "=", checkId("clientOrderId", clientOrderId))
+    .where("market_id", "=", checkMarketId(marketId))
+    .orderBy("order_id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row === undefined ? undefined : toOrder(row);
+}
+
 // ---- trades --------------------------------------------------------------------------------------
+
+/** A user's fills in one market by trade id (see HistoryWindow), optionally of one order. */
+export async function fillsOfUserInMarket(
+  db: Db,
+  userId: number,
+  window: HistoryWindow & { orderId?: number },
+): Promise<FillRecord[]> {
+  let query = db
+    .selectFrom("fills")
+    .selectAll()
+    .where("user_id", "=", checkUserId(userId))
+    .where("market_id", "=", checkMarketId(window.marketId));
+  if (window.orderId !== undefined) query = query.where("order_id", "=", checkId("orderId", window.orderId));
+  const startMs = checkTime("startMs", window.startMs);
+  const endMs = checkTime("endMs", window.endMs);
+  if (startMs !== undefined) query = query.where("ts_ms", ">=", startMs);
+  if (endMs !== undefined) query = query.where("ts_ms", "<=", endMs);
+  const limit = checkLimit(window.limit);
+  if (window.fromId !== undefined) {
+    const rows = await query
+      .where("trade_id", ">=", checkId("fromId", window.fromId))
+      .orderBy("trade_id", "asc")
+      .orderBy("side", "asc")
+      .limit(limit)
+      .execute();
+    return rows.map(toFill);
+  }
+  const rows = await query.orderBy("trade_id", "desc").orderBy("side", "desc").limit(limit).execute();
+  return rows.reverse().map(toFill);
+}
 
 /** A user's fills in one market, newest first (EXMO user_trades). */
 export async function fillsOfUser(

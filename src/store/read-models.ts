@@ -16,11 +16,15 @@ import {
   type FillRecord,
   fillsOfOrder,
   fillsOfUser,
+  fillsOfUserInMarket,
   getOrder,
+  type HistoryWindow,
   listMarkets,
   type MarketRecord,
   type OrderRecord,
   openOrdersOfUser,
+  orderOfUserByClientId,
+  ordersOfUserInMarket,
   projectedSequence,
 } from "./queries.ts";
 import type { StoreDatabase, WithdrawalStatus } from "./schema.ts";
@@ -71,6 +75,21 @@ export class StoreReadModels {
     options: { marketId: number; offset: number; limit: number },
   ): Promise<FillRecord[]> {
     return fillsOfUser(this.db, userId, options);
+  }
+
+  /** Orders of a user in one market, any status, oldest first (the Binance dialect's allOrders). */
+  ordersOfUserInMarket(userId: number, window: HistoryWindow): Promise<OrderRecord[]> {
+    return ordersOfUserInMarket(this.db, userId, window);
+  }
+
+  /** The newest order of a user in a market with this client order id (> 0). */
+  orderOfUserByClientId(userId: number, marketId: number, clientOrderId: number): Promise<OrderRecord | undefined> {
+    return orderOfUserByClientId(this.db, userId, marketId, clientOrderId);
+  }
+
+  /** Fills of a user in one market by trade id, oldest first (the Binance dialect's myTrades). */
+  fillsOfUserInMarket(userId: number, window: HistoryWindow & { orderId?: number }): Promise<FillRecord[]> {
+    return fillsOfUserInMarket(this.db, userId, window);
   }
 
   fillsOfOrder(orderId: number, options: { limit: number }): Promise<FillRecord[]> {

@@ -20,9 +20,25 @@ export type BinanceErrorKind =
   | "badParameterCombination"
   | "timestampOutsideRecvWindow"
   | "badSignature"
+  | "invalidListenKey"
   | "badRecvWindow"
   | "badApiKeyFormat"
   | "rejectedApiKey"
+  | "replayedRequest"
+  | "payloadTooLarge"
+  | "malformedRequest"
+  | "requestTimeout"
+  // Orders (order-params.ts, order-routes.ts).
+  | "tooMuchPrecision"
+  | "filterFailure"
+  | "invalidSide"
+  | "invalidOrderType"
+  | "invalidTimeInForce"
+  | "orderTypeNotOffered"
+  | "quantityOrQuoteMissing"
+  | "orderRejected"
+  | "cancelRejected"
+  | "orderDoesNotExist"
   // The wallet endpoints (wallet-routes.ts), from EXMO's wallet refusals through binanceKindOfExmo.
   | "paramNotRequired"
   | "invalidParamValue"
@@ -75,7 +91,7 @@ export const BINANCE_ERRORS: Readonly<Record<BinanceErrorKind, BinanceErrorRow>>
   unknownEndpoint: {
     code: -1000,
     status: 404,
-    msg: "Unknown endpoint: %s (Bulwark serves the Binance public market data endpoints and the signed account reads; orders are not built yet).",
+    msg: "Unknown endpoint: %s (docs/API.md#binance-spot-api-v3 lists the Binance endpoints Bulwark serves).",
   },
   badParameterCombination: { code: -1128, status: 400, msg: "Combination of optional parameters invalid." },
   // Signed requests (auth.ts). Every refusal of a key, its scope, its IP or its user is the one
@@ -86,9 +102,44 @@ export const BINANCE_ERRORS: Readonly<Record<BinanceErrorKind, BinanceErrorRow>>
     msg: "Timestamp for this request is outside of the recvWindow.",
   },
   badSignature: { code: -1022, status: 400, msg: "Signature for this request is not valid." },
+  // Listen keys (user-data/listen-keys.ts): unknown, expired, deleted, or another API key's.
+  invalidListenKey: { code: -1125, status: 400, msg: "This listenKey does not exist." },
   badRecvWindow: { code: -1131, status: 400, msg: "recvWindow must be less than 60000" },
   badApiKeyFormat: { code: -2014, status: 401, msg: "API-key format invalid." },
   rejectedApiKey: { code: -2015, status: 401, msg: "Invalid API-key, IP, or permissions for action." },
+  // A signed write is accepted once per signature (replay-guard.ts); Binance has no such code, so
+  // the timestamp family's: a client signs again with a fresh timestamp (ccxt: InvalidNonce).
+  // Orders. A price, quantity or notional outside the symbol's filters is -1013 naming the filter,
+  // as on Binance (ccxt raises InvalidOrder for LOT_SIZE / PRICE_FILTER bodies).
+  tooMuchPrecision: { code: -1111, status: 400, msg: "Parameter '%s' has too much precision." },
+  filterFailure: { code: -1013, status: 400, msg: "Filter failure: %s" },
+  invalidSide: { code: -1117, status: 400, msg: "Invalid side." },
+  invalidOrderType: { code: -1116, status: 400, msg: "Invalid orderType." },
+  invalidTimeInForce: { code: -1115, status: 400, msg: "Invalid timeInForce." },
+  orderTypeNotOffered: {
+    code: -1116,
+    status: 400,
+    msg: "Invalid orderType. %s is not offered: exchangeInfo's orderTypes lists the ones that are.",
+  },
+  quantityOrQuoteMissing: {
+    code: -1102,
+    status: 400,
+    msg: "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+  },
+  // NEW_ORDER_REJECTED: the core refused the order; the message says why (BINANCE_ORDER_REJECTIONS).
+  orderRejected: { code: -2010, status: 400, msg: "%s" },
+  // CANCEL_REJECTED.
+  cancelRejected: { code: -2011, status: 400, msg: "%s" },
+  orderDoesNotExist: { code: -2013, status: 400, msg: "Order does not exist." },
+  // The HTTP layer's refusals (body size, content type, slow requests), before a route runs.
+  payloadTooLarge: { code: -1000, status: 413, msg: "Request body too large." },
+  malformedRequest: { code: -1100, status: 400, msg: "Illegal characters found in the request: it does not parse." },
+  requestTimeout: { code: -1007, status: 408, msg: "Timeout waiting for response from backend server. Send status unknown; execution status unknown." },
+  replayedRequest: {
+    code: -1021,
+    status: 400,
+    msg: "Timestamp for this request is outside of the recvWindow: this signed request was already received.",
+  },
   // ---- wallet (/sapi/v1/capital/..., wallet-routes.ts) ------------------------------------------
   // Binance's documented -4xxx wallet codes where one means the same refusal (its Wallet API error
   // list; ccxt 4.5.84's `spot` table names them), else the general -1xxx parameter codes. A `%s`
@@ -197,6 +248,37 @@ export function binanceFailureOfExmo(kind: ExmoErrorKind, detail?: string): Bina
   return new BinanceFailure(mapped.kind, shown, msg);
 }
 
+/**
+ * The core's order refusals (RejectReason, the same kinds EXMO's table answers) as Binance says
+ * them on the order endpoints: -2010 NEW_ORDER_REJECTED with Binance's own message where it has
+ * one (clients match "Account has insufficient balance for requested action." and "Order would
+ * immediately match and take."), -2011 for a cancel of nothing. Kinds not listed answer -1000.
+ */
+export const BINANCE_ORDER_REJECTIONS: Readonly<
+  Partial<Record<ExmoErrorKind, { kind: BinanceErrorKind; detail?: string }>>
+> = {
+  insufficientFunds: { kind: "orderRejected", detail: "Account has insufficient balance for requested action." },
+  postOnlyWouldTake: { kind: "orderRejected", detail: "Order would immediately match and take." },
+  fokCannotFill: { kind: "orderRejected", detail: "Order would not be filled completely (FOK): nothing was traded." },
+  noLiquidity: { kind: "orderRejected", detail: "Order could not be filled: no liquidity on the other side." },
+  marketSuspended: { kind: "orderRejected", detail: "Market is closed." },
+  unknownMarket: { kind: "invalidSymbol" },
+  tooManyOpenOrders: { kind: "orderRejected", detail: "Filter failure: MAX_NUM_ORDERS" },
+  tooManyStopOrders: { kind: "orderRejected", detail: "Filter failure: MAX_NUM_ALGO_ORDERS" },
+  invalidPrice: { kind: "filterFailure", detail: "PRICE_FILTER" },
+  invalidQuantity: { kind: "filterFailure", detail: "LOT_SIZE" },
+  invalidNotional: { kind: "filterFailure", detail: "NOTIONAL" },
+  invalidCommand: { kind: "orderRejected", detail: "The order's parameters do not go together." },
+  limitReached: { kind: "orderRejected", detail: "Filter failure: MAX_NUM_ORDERS" },
+  orderNotFound: { kind: "cancelRejected", detail: "Unknown order sent." },
+  busy: { kind: "serverBusy" },
+};
+
+/** A core refusal of an order or cancel (RejectReason) as the Binance failure to answer. */
+export function binanceOrderFailure(reason: ExmoErrorKind): BinanceFailure {
+  const mapped = BINANCE_ORDER_REJECTIONS[reason] ?? { kind: "unknown" as const };
+  return new BinanceFailure(mapped.kind, mapped.detail);
+}
 
 export interface BinanceErrorBody {
   code: number;

@@ -18,11 +18,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import { EXMO_ERRORS } from "../exmo/errors.ts";
 import { DEGRADED_SNAPSHOT_MAX_AGE_MS, PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
+import { BAN_HEADER } from "../guard/bans.ts";
+import { routeCostPoints } from "../guard/route-costs.ts";
 import type { WriteWatermarks } from "../exmo/write-watermarks.ts";
-import { authenticateBinance, type BinanceAuthDependencies } from "./auth.ts";
+import { authenticateBinance, type BinanceAuthDependencies, DEFAULT_RECV_WINDOW_MS } from "./auth.ts";
 import { type BinanceErrorKind, BinanceFailure, binanceError } from "./errors.ts";
 import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./public-routes.ts";
+import { SignatureReplayGuard } from "./replay-guard.ts";
+import { UsedWeightPerMinute } from "./used-weight.ts";
 import { type BinanceSignedRoute, binanceSignedRoutes } from "./signed-routes.ts";
 
 /** Parameters one request may carry (Binance's public endpoints take at most six). */
@@ -31,6 +36,8 @@ const MAX_PARAMETERS = 16;
 const MAX_CACHED_ANSWERS = 512;
 /** Retry-After of a refusal in degraded mode (an operator's switch lasts minutes). */
 const DEGRADED_RETRY_AFTER_SECONDS = 30;
+/** Binance's status for an address banned for going on past its limits ("I'm a teapot"). */
+const BANNED_STATUS = 418;
 /** Paths of the dialect that no route serves: answered in Binance's shape, not EXMO's. */
 const DIALECT_PREFIXES = ["/api/v3", "/sapi", "/fapi", "/dapi"] as const;
 
@@ -95,15 +102,27 @@ function sendBinanceError(reply: FastifyReply, kind: BinanceErrorKind, detail?: 
     .send(JSON.stringify(body));
 }
 
-/** The guard's EXMO-shaped refusal as Binance's, by EXMO code. */
-function translateGuardRefusal(reply: FastifyReply, payload: string): string {
+/** EXMO codes of the refusals the gateway's shared hooks answer before a Binance route runs. */
+const SHARED_REFUSALS: ReadonlyMap<number, BinanceErrorKind> = new Map([
+  [EXMO_ERRORS.rateLimited.code, "tooManyRequests"],
+  [EXMO_ERRORS.payloadTooLarge.code, "payloadTooLarge"],
+  [EXMO_ERRORS.invalidParameter.code, "malformedRequest"],
+  [EXMO_ERRORS.requestTimeout.code, "requestTimeout"],
+]);
+
+/**
+ * A refusal the shared hooks answered in EXMO's shape (the guard's limit, ban or shedding; the
+ * HTTP layer's body and content-type checks) as Binance's: a limit -1003 with 429, a ban -1003
+ * with 418 (BAN_HEADER), shedding -1008 with 503.
+ */
+function translateSharedRefusal(reply: FastifyReply, payload: string): string {
   const match = /^\{"result":false,"error":"Error (\d+)/.exec(payload);
   if (match === null) return payload;
-  let kind: BinanceErrorKind = "unknown";
-  if (match[1] === "40034") kind = "tooManyRequests";
-  else if (reply.statusCode === 503) kind = "serverBusy";
+  let kind = SHARED_REFUSALS.get(Number(match[1])) ?? "unknown";
+  if (reply.statusCode === 503) kind = "serverBusy";
   const { status, body } = binanceError(kind);
-  reply.code(status);
+  const banned = kind === "tooManyRequests" && reply.getHeader(BAN_HEADER) !== undefined;
+  reply.code(banned ? BANNED_STATUS : status);
   return JSON.stringify(body);
 }
 
@@ -167,9 +186,25 @@ function headerText(request: FastifyRequest, name: string): string | undefined {
 }
 
 /** Authenticates (auth.ts), then runs the route; never cached, nothing journaled (reads only). */
+/** Why a signed write may not run (replay-guard.ts), or null when it may. */
+function replayRefusal(
+  replay: SignatureReplayGuard,
+  keyId: string,
+  params: Readonly<Record<string, string>>,
+): BinanceErrorKind | null {
+  // authenticateBinance has checked both are digits and inside the window.
+  const timestampMs = Number(params.timestamp);
+  const recvWindowMs = params.recvWindow === undefined ? DEFAULT_RECV_WINDOW_MS : Number(params.recvWindow);
+  const verdict = replay.accept(keyId, params.signature ?? "", timestampMs, recvWindowMs);
+  if (verdict === "accepted") return null;
+  if (verdict === "full") return "serverBusy";
+  return verdict === "replayed" ? "replayedRequest" : "timestampOutsideRecvWindow";
+}
+
 async function runSignedRoute(
   route: BinanceSignedRoute,
   deps: BinanceAuthDependencies,
+  replay: SignatureReplayGuard,
   guard: BinanceGuardCallbacks | undefined,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -193,6 +228,13 @@ async function runSignedRoute(
       return sendBinanceError(reply, auth.failure.kind, auth.failure.detail, auth.failure.overrideMsg);
     }
     guard?.authenticated(auth.caller.keyId, auth.caller.userId);
+    if (route.write === true) {
+      const refusal = replayRefusal(replay, auth.caller.keyId, auth.params);
+      if (refusal !== null) {
+        request.log.info({ refusal, keyId: auth.caller.keyId }, "binance signed write refused by the replay guard");
+        return sendBinanceError(reply, refusal);
+      }
+    }
     const json = JSON.stringify(await route.handle(auth.params, auth.caller));
     return reply.code(200).header("content-type", "application/json; charset=utf-8").send(json);
   } catch (error) {
@@ -207,8 +249,19 @@ async function runSignedRoute(
 export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMountOptions): void {
   const clock = options.clock ?? Date.now;
   const cache = new AnswerCache(clock, options.isDegraded ?? (() => false));
-  const onSend = async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) =>
-    typeof payload === "string" ? translateGuardRefusal(reply, payload) : payload;
+  const usedWeight = new UsedWeightPerMinute(clock);
+  const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const url = request.raw.url ?? "";
+    const queryAt = url.indexOf("?");
+    const weight = routeCostPoints(
+      request.routeOptions.config.costPath ?? "",
+      request.method,
+      queryAt === -1 ? undefined : url.slice(queryAt + 1),
+    );
+    const used = String(usedWeight.charge(request.ip, weight));
+    reply.header("x-mbx-used-weight", used).header("x-mbx-used-weight-1m", used);
+    return typeof payload === "string" ? translateSharedRefusal(reply, payload) : payload;
+  };
   for (const route of binancePublicRoutes({ exchange: options.exchange, clock })) {
     fastify.route({
       method: "GET",
@@ -227,13 +280,19 @@ export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMou
       clock,
       ...(signed.watermarks === undefined ? {} : { watermarks: signed.watermarks }),
     });
+    const replay = new SignatureReplayGuard(clock);
     for (const route of routes) {
       fastify.route({
-        method: "GET",
+        method: route.method ?? "GET",
         url: route.url,
-        config: { priority: "privateRead", costPath: route.costPath, signedDialect: "binance" },
+        ...(route.bodyLimitBytes === undefined ? {} : { bodyLimit: route.bodyLimitBytes }),
+        config: {
+          priority: route.priority ?? "privateRead",
+          costPath: route.costPath,
+          signedDialect: "binance",
+        },
         onSend,
-        handler: (request, reply) => runSignedRoute(route, deps, signed.guard, request, reply),
+        handler: (request, reply) => runSignedRoute(route, deps, replay, signed.guard, request, reply),
       });
     }
   }

@@ -115,7 +115,7 @@ function marketsBySymbol(exchange: ExchangeBoundary): Map<string, MarketContext>
   return new Map(exchange.markets().map((market) => [binanceSymbol(market), market]));
 }
 
-function requireSymbol(exchange: ExchangeBoundary, query: BinanceQuery): MarketContext {
+export function requireSymbol(exchange: ExchangeBoundary, query: BinanceQuery): MarketContext {
   const text = query.symbol;
   if (text === undefined || text === "") throw new BinanceFailure("mandatoryParamMissing", "symbol");
   return lookupSymbol(marketsBySymbol(exchange), text);

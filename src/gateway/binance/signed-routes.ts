@@ -9,9 +9,12 @@ import type { CurrencyTerms, CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import { formatUnits } from "../../units/decimal.ts";
 import { CURRENCY_DESCRIPTIONS } from "../exmo/public-routes.ts";
+import type { PriorityClass } from "../exmo/route.ts";
 import type { WriteWatermarks } from "../exmo/write-watermarks.ts";
 import type { BinanceCaller } from "./auth.ts";
 import { BinanceFailure } from "./errors.ts";
+import { binanceOrderRoutes } from "./order-routes.ts";
+import { binanceWalletRoutes } from "./wallet-routes.ts";
 
 /** Binance writes balances and rates with at least 8 decimals ("0.00100000"). */
 const BINANCE_MIN_DECIMALS = 8;
@@ -19,8 +22,19 @@ const PPM_SCALE = 6;
 const PPM_PER_BASIS_POINT = 100;
 
 export interface BinanceSignedRoute {
+  /** Default GET. */
+  method?: "GET" | "POST" | "DELETE" | "PUT";
   /** Path after the server root, e.g. "/api/v3/account". */
   url: string;
+  /** The guard's shedding class; default privateRead. */
+  priority?: PriorityClass;
+  /**
+   * A write (it submits a command or moves money): accepted once per signature
+   * (replay-guard.ts). Reads are not guarded (a replayed read changes nothing).
+   */
+  write?: boolean;
+  /** Largest body accepted; default the gateway's. */
+  bodyLimitBytes?: number;
   /** The guard's weight row (guard/route-costs.ts), "binance:<name>". */
   costPath: string;
   /** The key scope the route needs (EXMO's: `info` for reads). */
@@ -204,5 +218,8 @@ export function binanceSignedRoutes(context: BinanceSignedContext): BinanceSigne
       scope: "info",
       handle: async () => [],
     },
+    // Deposit address, withdraw/apply, deposit and withdrawal histories, trade fees.
+    ...binanceWalletRoutes(context),
+    ...binanceOrderRoutes({ exchange, ...(watermarks === undefined ? {} : { watermarks }) }),
   ];
 }

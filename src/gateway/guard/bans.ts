@@ -13,6 +13,9 @@
 import { LruMap } from "../../lib/lru.ts";
 import type { BanRecord, GuardSubjectScope } from "./guard-control.ts";
 
+/** Set on a rate-limit refusal that is a ban, not a full bucket (the Binance dialect answers it 418). */
+export const BAN_HEADER = "x-bulwark-refusal";
+
 export interface BanPolicy {
   /** Refusals within the window that earn a ban; default 50. */
   refusalsBeforeBan: number;

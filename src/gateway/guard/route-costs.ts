@@ -84,6 +84,15 @@ export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
   "binance:capital/config/getall": { basePoints: 2 },
   "binance:margin/allPairs": { basePoints: 1 },
   "binance:margin/isolated/allPairs": { basePoints: 1 },
+  // Binance orders: entry and cancels cost what EXMO's do; history reads a little more.
+  "binance:order": { basePoints: 1 },
+  "binance:order/test": { basePoints: 1 },
+  "binance:order:get": { basePoints: 1 },
+  "binance:order:delete": { basePoints: 1 },
+  "binance:openOrders:delete": { basePoints: 1 },
+  "binance:openOrders": { basePoints: 2 },
+  "binance:allOrders": { basePoints: 2 },
+  "binance:myTrades": { basePoints: 2 },
   // Its wallet endpoints, weighed as EXMO's deposit_address, withdraw_crypt, wallet_operations.
   "binance:capital/deposit/address": { basePoints: 2 },
   "binance:capital/withdraw/apply": { basePoints: 5 },

@@ -45,6 +45,7 @@ import {
   type PriorityClass,
 } from "../exmo/route.ts";
 import { WriteWatermarks } from "../exmo/write-watermarks.ts";
+import { BAN_HEADER } from "../guard/bans.ts";
 import { type ClientAddressRule, makeClientAddress } from "../guard/client-address.ts";
 import { applyDegradedMode } from "../guard/degraded-routes.ts";
 import { GuardControl } from "../guard/guard-control.ts";
@@ -598,6 +599,8 @@ function makeGuard(
     metrics.recordRateLimited(priority, decision.scope, decision.reason);
     if (decision.ban !== null) metrics.recordBan(decision.ban.scope);
     reply.header("retry-after", String(decision.retryAfterSeconds));
+    // Says a refusal is a ban, not a full bucket (the Binance dialect answers bans with 418).
+    if (decision.reason === "banned" || decision.ban !== null) reply.header(BAN_HEADER, "banned");
     request.log.debug({ scope: decision.scope, reason: decision.reason, ip: request.ip }, "rate limited");
     return sendError(reply, results, "rateLimited", undefined, status);
   };

@@ -19,6 +19,7 @@ import { createTrader, type Harness, nextNonce, startHarness, type Trader } from
 interface Answer {
   status: number;
   retryAfter: string | undefined;
+  usedWeight: string | string[] | undefined;
   body: Record<string, unknown>;
 }
 
@@ -53,7 +54,8 @@ function send(
             parsed = {};
           }
           const retryAfter = response.headers["retry-after"];
-          resolve({ status: response.statusCode ?? 0, retryAfter, body: parsed });
+          const usedWeight = response.headers["x-mbx-used-weight-1m"];
+          resolve({ status: response.statusCode ?? 0, retryAfter, usedWeight, body: parsed });
         });
       },
     );
@@ -114,6 +116,7 @@ beforeAll(async () => {
       burst: BURST,
       cancel: { requestsPerSecond: 10, burst: 100 },
       health: { requestsPerSecond: 1, burst: 100 },
+      bans: { refusalsBeforeBan: 3 },
     },
   });
   port = Number(new URL(harness.baseUrl).port);
@@ -186,5 +189,30 @@ describe("Binance signed requests and the per-key budget", () => {
     // Neither key has spent its own 20 points: the user's budget refuses both.
     expect((await exmoUserInfo(c, second)).body.error).toMatch(/^Error 40034: /);
     expectBinanceRateLimited(await binanceAccount(c, first));
+  });
+});
+
+describe("Binance weight headers and bans", () => {
+  it("reports the address's used weight this minute, and answers a ban with 418 + -1003", async () => {
+    const from = freshAddress();
+    // exchangeInfo weighs 2 (guard/route-costs.ts): the header counts up by it.
+    const first = await send(from, "GET", "/api/v3/exchangeInfo", "");
+    expect(first.status).toBe(200);
+    expect(first.usedWeight).toBe("2");
+    const second = await send(from, "GET", "/api/v3/exchangeInfo", "");
+    expect(second.usedWeight).toBe("4");
+    // Past the burst the limit refuses (429); three refusals earn a ban (bans: refusalsBeforeBan 3),
+    // answered 418 from then on, each with Retry-After.
+    const answers = await burst(BURST, () => send(from, "GET", "/api/v3/exchangeInfo", ""));
+    const limited = answers.filter((answer) => answer.status === 429);
+    const banned = answers.filter((answer) => answer.status === 418);
+    expect(limited.length).toBeGreaterThanOrEqual(1);
+    expect(banned.length).toBeGreaterThanOrEqual(1);
+    for (const answer of banned) {
+      expect(answer.body.code).toBe(-1003);
+      expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    // The last answers are all bans.
+    expect(answers.at(-1)?.status).toBe(418);
   });
 });

@@ -296,7 +296,11 @@ function checkTime(name: string, value: number | undefined): number | undefined 
 }
 
 /** Orders of a user in one market, any status (see HistoryWindow). */
-export async function ordersOfUserInMarket(db: Db, userId: number, window: HistoryWindow): Promise<OrderRecord[]> {
+export async function ordersOfUserInMarket(
+  db: Db,
+  userId: number,
+  window: HistoryWindow,
+): Promise<OrderRecord[]> {
   let query = db
     .selectFrom("orders")
     .selectAll()

@@ -83,7 +83,11 @@ export class StoreReadModels {
   }
 
   /** The newest order of a user in a market with this client order id (> 0). */
-  orderOfUserByClientId(userId: number, marketId: number, clientOrderId: number): Promise<OrderRecord | undefined> {
+  orderOfUserByClientId(
+    userId: number,
+    marketId: number,
+    clientOrderId: number,
+  ): Promise<OrderRecord | undefined> {
     return orderOfUserByClientId(this.db, userId, marketId, clientOrderId);
   }
 

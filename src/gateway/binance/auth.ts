@@ -14,9 +14,9 @@
 // inside the window (-1021, checked after the signature so only a key's holder learns the server's
 // clock from it); scope, IP allow-list, user active (-2015 each, as on Binance).
 //
-// No nonce is claimed or journaled: the endpoints behind this check only read (a replayed read
-// changes nothing), and the recvWindow bounds how long a captured request stays valid. Signed
-// writes will need EXMO's nonce discipline (auth/nonce-gate.ts) before they are built.
+// No nonce is claimed or journaled: Binance signs a timestamp, and a key's requests may carry equal
+// or out-of-order ones. A replayed read changes nothing; a signed write is accepted once per
+// signature inside its window (replay-guard.ts, applied by mount.ts to routes marked `write`).
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Accounts } from "../../accounts/accounts.ts";

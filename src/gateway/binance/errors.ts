@@ -107,8 +107,6 @@ export const BINANCE_ERRORS: Readonly<Record<BinanceErrorKind, BinanceErrorRow>>
   badRecvWindow: { code: -1131, status: 400, msg: "recvWindow must be less than 60000" },
   badApiKeyFormat: { code: -2014, status: 401, msg: "API-key format invalid." },
   rejectedApiKey: { code: -2015, status: 401, msg: "Invalid API-key, IP, or permissions for action." },
-  // A signed write is accepted once per signature (replay-guard.ts); Binance has no such code, so
-  // the timestamp family's: a client signs again with a fresh timestamp (ccxt: InvalidNonce).
   // Orders. A price, quantity or notional outside the symbol's filters is -1013 naming the filter,
   // as on Binance (ccxt raises InvalidOrder for LOT_SIZE / PRICE_FILTER bodies).
   tooMuchPrecision: { code: -1111, status: 400, msg: "Parameter '%s' has too much precision." },
@@ -133,8 +131,18 @@ export const BINANCE_ERRORS: Readonly<Record<BinanceErrorKind, BinanceErrorRow>>
   orderDoesNotExist: { code: -2013, status: 400, msg: "Order does not exist." },
   // The HTTP layer's refusals (body size, content type, slow requests), before a route runs.
   payloadTooLarge: { code: -1000, status: 413, msg: "Request body too large." },
-  malformedRequest: { code: -1100, status: 400, msg: "Illegal characters found in the request: it does not parse." },
-  requestTimeout: { code: -1007, status: 408, msg: "Timeout waiting for response from backend server. Send status unknown; execution status unknown." },
+  malformedRequest: {
+    code: -1100,
+    status: 400,
+    msg: "Illegal characters found in the request: it does not parse.",
+  },
+  requestTimeout: {
+    code: -1007,
+    status: 408,
+    msg: "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+  },
+  // A signed write is accepted once per signature (replay-guard.ts); Binance has no such code, so
+  // the timestamp family's: a client signs again with a fresh timestamp (ccxt: InvalidNonce).
   replayedRequest: {
     code: -1021,
     status: 400,
@@ -257,10 +265,19 @@ export function binanceFailureOfExmo(kind: ExmoErrorKind, detail?: string): Bina
 export const BINANCE_ORDER_REJECTIONS: Readonly<
   Partial<Record<ExmoErrorKind, { kind: BinanceErrorKind; detail?: string }>>
 > = {
-  insufficientFunds: { kind: "orderRejected", detail: "Account has insufficient balance for requested action." },
+  insufficientFunds: {
+    kind: "orderRejected",
+    detail: "Account has insufficient balance for requested action.",
+  },
   postOnlyWouldTake: { kind: "orderRejected", detail: "Order would immediately match and take." },
-  fokCannotFill: { kind: "orderRejected", detail: "Order would not be filled completely (FOK): nothing was traded." },
-  noLiquidity: { kind: "orderRejected", detail: "Order could not be filled: no liquidity on the other side." },
+  fokCannotFill: {
+    kind: "orderRejected",
+    detail: "Order would not be filled completely (FOK): nothing was traded.",
+  },
+  noLiquidity: {
+    kind: "orderRejected",
+    detail: "Order could not be filled: no liquidity on the other side.",
+  },
   marketSuspended: { kind: "orderRejected", detail: "Market is closed." },
   unknownMarket: { kind: "invalidSymbol" },
   tooManyOpenOrders: { kind: "orderRejected", detail: "Filter failure: MAX_NUM_ORDERS" },

@@ -6,6 +6,7 @@ import type { Candle } from "../../marketdata/candles.ts";
 import type { DepthLevel } from "../../marketdata/depth.ts";
 import type { PublicTrade } from "../../marketdata/trades.ts";
 import { formatUnits, MAX_DECIMAL_SCALE } from "../../units/decimal.ts";
+import { binanceStpName } from "./order-params.ts";
 
 /** Decimals past the tick written for averages (weightedAvgPrice, avgPrice), rounded down. */
 const AVERAGE_EXTRA_DECIMALS = 4;
@@ -78,7 +79,7 @@ export function exchangeInfoSymbol(market: MarketContext, trading: boolean) {
     ],
     permissions: [],
     permissionSets: [["SPOT"]],
-    defaultSelfTradePreventionMode: "EXPIRE_TAKER",
+    defaultSelfTradePreventionMode: binanceStpName(market.config.selfTradePrevention),
     allowedSelfTradePreventionModes: ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
   };
 }

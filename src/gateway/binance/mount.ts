@@ -20,15 +20,15 @@ import type { CustodyPort } from "../../custody/port.ts";
 import type { ExchangeBoundary } from "../../exchange/boundary.ts";
 import { EXMO_ERRORS } from "../exmo/errors.ts";
 import { DEGRADED_SNAPSHOT_MAX_AGE_MS, PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
+import type { WriteWatermarks } from "../exmo/write-watermarks.ts";
 import { BAN_HEADER } from "../guard/bans.ts";
 import { routeCostPoints } from "../guard/route-costs.ts";
-import type { WriteWatermarks } from "../exmo/write-watermarks.ts";
 import { authenticateBinance, type BinanceAuthDependencies, DEFAULT_RECV_WINDOW_MS } from "./auth.ts";
 import { type BinanceErrorKind, BinanceFailure, binanceError } from "./errors.ts";
 import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./public-routes.ts";
 import { SignatureReplayGuard } from "./replay-guard.ts";
-import { UsedWeightPerMinute } from "./used-weight.ts";
 import { type BinanceSignedRoute, binanceSignedRoutes } from "./signed-routes.ts";
+import { UsedWeightPerMinute } from "./used-weight.ts";
 
 /** Parameters one request may carry (Binance's public endpoints take at most six). */
 const MAX_PARAMETERS = 16;
@@ -231,7 +231,10 @@ async function runSignedRoute(
     if (route.write === true) {
       const refusal = replayRefusal(replay, auth.caller.keyId, auth.params);
       if (refusal !== null) {
-        request.log.info({ refusal, keyId: auth.caller.keyId }, "binance signed write refused by the replay guard");
+        request.log.info(
+          { refusal, keyId: auth.caller.keyId },
+          "binance signed write refused by the replay guard",
+        );
         return sendBinanceError(reply, refusal);
       }
     }

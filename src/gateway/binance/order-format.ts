@@ -61,14 +61,18 @@ export function formatBinanceOrder(market: MarketContext, order: OrderRecord) {
   return {
     ...orderCore(market, order),
     stopPrice:
-      order.orderType === "stopMarket" ? units.formatPrice(order.triggerPriceTicks) : zero(units.pricePrecision),
+      order.orderType === "stopMarket"
+        ? units.formatPrice(order.triggerPriceTicks)
+        : zero(units.pricePrecision),
     icebergQty: zero(market.base.scale),
     time: order.createdMs,
     updateTime: order.updatedMs,
     isWorking: workingTimeMs(order) !== -1,
     workingTime: workingTimeMs(order),
     origQuoteOrderQty:
-      order.orderType === "marketTotal" ? units.formatQuote(order.quoteAmountUnits) : zero(market.quote.scale),
+      order.orderType === "marketTotal"
+        ? units.formatQuote(order.quoteAmountUnits)
+        : zero(market.quote.scale),
     selfTradePreventionMode: binanceStpName(market.config.selfTradePrevention),
   };
 }
@@ -88,7 +92,12 @@ export function formatBinanceCancel(market: MarketContext, order: OrderRecord, t
 }
 
 /** POST /api/v3/order with newOrderRespType ACK. */
-export function formatBinanceAck(market: MarketContext, orderId: number, clientOrderId: string, transactTimeMs: number) {
+export function formatBinanceAck(
+  market: MarketContext,
+  orderId: number,
+  clientOrderId: string,
+  transactTimeMs: number,
+) {
   return {
     symbol: binanceSymbol(market),
     orderId,
@@ -117,7 +126,9 @@ export function formatBinanceNewOrder(
     workingTime: workingTimeMs(order),
     selfTradePreventionMode,
     // Conditional fields appear only on the orders that have them, as on Binance.
-    ...(order.orderType === "stopMarket" ? { stopPrice: market.units.formatPrice(order.triggerPriceTicks) } : {}),
+    ...(order.orderType === "stopMarket"
+      ? { stopPrice: market.units.formatPrice(order.triggerPriceTicks) }
+      : {}),
   };
   if (fills === null) return answer;
   return {
@@ -136,7 +147,11 @@ export function formatBinanceNewOrder(
 }
 
 /** GET /api/v3/myTrades: one side of a trade as its user sees it. */
-export function formatBinanceMyTrade(market: MarketContext, fill: FillRecord, feeAsset: AssetConfig | undefined) {
+export function formatBinanceMyTrade(
+  market: MarketContext,
+  fill: FillRecord,
+  feeAsset: AssetConfig | undefined,
+) {
   const units = market.units;
   return {
     symbol: binanceSymbol(market),

@@ -125,14 +125,21 @@ function checkNotional(market: MarketContext, priceTicks: number, quantityLots: 
     throw new BinanceFailure("filterFailure", "NOTIONAL");
 }
 
-function parseEnum<T>(table: Readonly<Record<string, T>>, value: string, kind: "invalidSide" | "invalidTimeInForce"): T {
+function parseEnum<T>(
+  table: Readonly<Record<string, T>>,
+  value: string,
+  kind: "invalidSide" | "invalidTimeInForce",
+): T {
   const parsed = Object.hasOwn(table, value) ? table[value] : undefined;
   if (parsed === undefined) throw new BinanceFailure(kind);
   return parsed;
 }
 
 /** newClientOrderId → the core's number and the text to journal (null for a number's digits). */
-export function parseClientOrderId(name: string, text: string | undefined): { number: number; text: string | null } {
+export function parseClientOrderId(
+  name: string,
+  text: string | undefined,
+): { number: number; text: string | null } {
   if (text === undefined) return { number: 0, text: null };
   if (text.length > MAX_CLIENT_ORDER_ID_LENGTH || !isValidClientOrderId(text))
     throw new BinanceFailure(
@@ -147,11 +154,15 @@ function parseResponseType(params: Params, orderType: string): NewOrderResponseT
   const text = params.newOrderRespType;
   // Binance's default: FULL for MARKET and LIMIT, ACK for the others.
   if (text === undefined) return orderType === "MARKET" || orderType === "LIMIT" ? "FULL" : "ACK";
-  if (!(RESPONSE_TYPES as readonly string[]).includes(text)) throw new BinanceFailure("invalidParamValue", "newOrderRespType");
+  if (!(RESPONSE_TYPES as readonly string[]).includes(text))
+    throw new BinanceFailure("invalidParamValue", "newOrderRespType");
   return text as NewOrderResponseType;
 }
 
-function parseSelfTradePrevention(params: Params, market: MarketContext): { mode: SelfTradePrevention | null; name: string } {
+function parseSelfTradePrevention(
+  params: Params,
+  market: MarketContext,
+): { mode: SelfTradePrevention | null; name: string } {
   const text = params.selfTradePreventionMode;
   if (text === undefined) return { mode: null, name: binanceStpName(market.config.selfTradePrevention) };
   const mode = Object.hasOwn(STP_MODES, text) ? STP_MODES[text] : undefined;
@@ -168,7 +179,8 @@ export function binanceStpName(mode: SelfTradePrevention): string {
 /** Refuses what Bulwark does not offer on any order (iceberg parts, trailing stops, strategies). */
 function refuseUnoffered(params: Params): void {
   const iceberg = params.icebergQty;
-  if (iceberg !== undefined && !/^0*(\.0*)?$/.test(iceberg)) throw new BinanceFailure("invalidParamValue", "icebergQty");
+  if (iceberg !== undefined && !/^0*(\.0*)?$/.test(iceberg))
+    throw new BinanceFailure("invalidParamValue", "icebergQty");
   notAllowed(params, "trailingDelta");
   notAllowed(params, "pegPriceType");
 }
@@ -214,7 +226,9 @@ function orderFields(
       notAllowed(params, "stopPrice");
       notAllowed(params, "quoteOrderQty");
       const timeInForce =
-        orderType === "LIMIT" ? parseEnum(TIMES_IN_FORCE, required(params, "timeInForce"), "invalidTimeInForce") : "gtc";
+        orderType === "LIMIT"
+          ? parseEnum(TIMES_IN_FORCE, required(params, "timeInForce"), "invalidTimeInForce")
+          : "gtc";
       // A LIMIT_MAKER rests or is refused: a time in force other than GTC would contradict it.
       if (orderType === "LIMIT_MAKER" && params.timeInForce !== undefined && params.timeInForce !== "GTC")
         throw new BinanceFailure("paramNotRequired", "timeInForce");

@@ -52,10 +52,18 @@ function optionalInteger(params: Params, name: string, min: number, max: number)
   if (text === undefined) return undefined;
   if (text === "") throw new BinanceFailure("paramEmpty", name);
   if (!INTEGER_TEXT.test(text))
-    throw new BinanceFailure("illegalChars", name, `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,16}$'.`);
+    throw new BinanceFailure(
+      "illegalChars",
+      name,
+      `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,16}$'.`,
+    );
   const value = Number(text);
   if (value < min || value > max)
-    throw new BinanceFailure("illegalChars", name, `Illegal characters found in parameter '${name}'; legal range is '${min}..${max}'.`);
+    throw new BinanceFailure(
+      "illegalChars",
+      name,
+      `Illegal characters found in parameter '${name}'; legal range is '${min}..${max}'.`,
+    );
   return value;
 }
 
@@ -204,7 +212,12 @@ export function binanceOrderRoutes(context: BinanceOrderContext): BinanceSignedR
           },
           specialCommissionForOrder: { maker: "0.000000", taker: "0.000000" },
           taxCommissionForOrder: { maker: "0.000000", taker: "0.000000" },
-          discount: { enabledForAccount: false, enabledForSymbol: false, discountAsset: "", discount: "0.000000" },
+          discount: {
+            enabledForAccount: false,
+            enabledForSymbol: false,
+            discountAsset: "",
+            discount: "0.000000",
+          },
         };
       },
     },

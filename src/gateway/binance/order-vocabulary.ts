@@ -25,7 +25,13 @@ const HASHED_FLOOR = 2 ** 52;
 
 export type BinanceOrderType = "LIMIT" | "LIMIT_MAKER" | "MARKET" | "STOP_LOSS";
 export type BinanceTimeInForce = "GTC" | "IOC" | "FOK";
-export type BinanceOrderStatus = "NEW" | "PARTIALLY_FILLED" | "FILLED" | "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH";
+export type BinanceOrderStatus =
+  | "NEW"
+  | "PARTIALLY_FILLED"
+  | "FILLED"
+  | "CANCELED"
+  | "EXPIRED"
+  | "EXPIRED_IN_MATCH";
 
 export function isValidClientOrderId(text: string): boolean {
   return CLIENT_ORDER_ID_PATTERN.test(text);
@@ -55,7 +61,11 @@ export function clientOrderTextOf(text: string): string | null {
 }
 
 /** What Binance shows as an order's clientOrderId. */
-export function binanceClientOrderId(orderId: number, clientOrderId: number, clientOrderText: string | null): string {
+export function binanceClientOrderId(
+  orderId: number,
+  clientOrderId: number,
+  clientOrderText: string | null,
+): string {
   if (clientOrderText !== null) return clientOrderText;
   if (clientOrderId !== 0) return String(clientOrderId);
   return `${GENERATED_PREFIX}${orderId}`;

@@ -329,6 +329,21 @@ const MAX_SCANNED_QUERY_PAIRS = 32;
  * The raw (undecoded) value of the first `name=` pair among the first MAX_SCANNED_QUERY_PAIRS
  * pairs of `query`, else undefined. The guard only needs to know that a value is there.
  */
+/**
+ * A Binance signed request's signature as far as the guard can see it before the body is read:
+ * the query's, or for a request with a body (ccxt signs order and withdrawal POSTs in the body)
+ * a marker. Either way the request is charged to its key; a signature that does not prove out
+ * gets the key's points back (unprovenAuthenticationFailed).
+ */
+function binanceSignature(request: FastifyRequest, query: string | undefined): string | undefined {
+  const inQuery = queryParamText(query, "signature");
+  if (inQuery !== undefined) return inQuery;
+  const length = request.headers["content-length"];
+  const hasBody =
+    (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
+  return hasBody ? "in-body" : undefined;
+}
+
 function queryParamText(query: string | undefined, name: string): string | undefined {
   if (query === undefined) return undefined;
   const prefix = `${name}=`;
@@ -658,7 +673,7 @@ function makeGuard(
         priority,
         costPoints: routeCostPoints(config.costPath ?? "", request.method, query),
         keyHeader: headerText(request, binance ? "x-mbx-apikey" : "key"),
-        signHeader: binance ? queryParamText(query, "signature") : headerText(request, "sign"),
+        signHeader: binance ? binanceSignature(request, query) : headerText(request, "sign"),
       });
       if (decision.admitted) {
         if (decision.keyCharge !== null) keyCharges.set(request, decision.keyCharge);

@@ -147,9 +147,16 @@ describe("ccxt binance orders", () => {
     expect(byAmount).toMatchObject({ status: "closed", filled: 0.01, cost: 400, average: 40000 });
     expect(byAmount.trades.length).toBe(1);
     expect(byAmount.fee?.currency).toBe("BTC");
-    const byCost = await client.createOrder("BTC/USD", "market", "buy", undefined as unknown as number, undefined, {
-      cost: 800,
-    });
+    const byCost = await client.createOrder(
+      "BTC/USD",
+      "market",
+      "buy",
+      undefined as unknown as number,
+      undefined,
+      {
+        cost: 800,
+      },
+    );
     expect(byCost).toMatchObject({ status: "closed", filled: 0.02, cost: 800 });
     // IOC at 40,000 takes what is left there (0.02) and expires the rest.
     const ioc = await client.createOrder("BTC/USD", "limit", "buy", 0.03, 40000, { timeInForce: "IOC" });
@@ -165,7 +172,9 @@ describe("ccxt binance orders", () => {
     ).rejects.toBeInstanceOf(ccxt.OrderImmediatelyFillable);
     const postOnly = await client.createOrder("BTC/USD", "limit", "buy", 0.01, 39000, { postOnly: true });
     expect(postOnly).toMatchObject({ status: "open", postOnly: true });
-    const stop = await client.createOrder("BTC/USD", "market", "sell", 0.01, undefined, { triggerPrice: 35000 });
+    const stop = await client.createOrder("BTC/USD", "market", "sell", 0.01, undefined, {
+      triggerPrice: 35000,
+    });
     expect(stop).toMatchObject({ status: "open", triggerPrice: 35000 });
     const open = await client.fetchOpenOrders("BTC/USD");
     expect(open.map((entry) => entry.id).sort()).toEqual([postOnly.id, stop.id].sort());
@@ -182,8 +191,12 @@ describe("ccxt binance orders", () => {
       list.map((entry) => [entry.id, entry.price, entry.amount, entry.fee?.cost]).sort();
     expect(summary(trades)).toEqual(summary(exmoTrades));
     expect(trades.every((entry) => entry.takerOrMaker === "taker")).toBe(true);
-    const makerTrades = await makerClient.fetchMyTrades("BTC/USD", undefined, undefined, { orderId: ask1.id });
-    expect(makerTrades.every((entry) => entry.takerOrMaker === "maker" && entry.order === ask1.id)).toBe(true);
+    const makerTrades = await makerClient.fetchMyTrades("BTC/USD", undefined, undefined, {
+      orderId: ask1.id,
+    });
+    expect(makerTrades.every((entry) => entry.takerOrMaker === "maker" && entry.order === ask1.id)).toBe(
+      true,
+    );
     // cancelAllOrders empties the symbol (the stop and the post-only order).
     const cancelledAll = await client.cancelAllOrders("BTC/USD");
     expect(cancelledAll.length).toBe(2);
@@ -218,10 +231,37 @@ describe("ccxt binance orders", () => {
   });
 });
 
+describe("ccxt binance error mapping on orders", () => {
+  it("a wrong secret is AuthenticationError, a stale timestamp InvalidNonce, and neither places anything", async () => {
+    const before = harness.exchange.status().lastSequence;
+    const wrongSecret = binanceClient(trader);
+    await wrongSecret.loadMarkets();
+    wrongSecret.secret = "not-the-secret";
+    await expect(wrongSecret.createOrder("BTC/USD", "limit", "buy", 0.01, 30000)).rejects.toBeInstanceOf(
+      ccxt.AuthenticationError,
+    );
+    const stale = binanceClient(trader);
+    await stale.loadMarkets();
+    // ccxt signs with now − timeDifference: two minutes behind is past any recvWindow.
+    stale.options.timeDifference = 120_000;
+    await expect(stale.createOrder("BTC/USD", "limit", "buy", 0.01, 30000)).rejects.toBeInstanceOf(
+      ccxt.InvalidNonce,
+    );
+    expect(harness.exchange.status().lastSequence).toBe(before);
+  });
+});
+
 describe("order endpoints over raw HTTP", () => {
   it("refuse malformed orders in Binance's shape and change nothing", async () => {
     const before = harness.exchange.status().lastSequence;
-    const order = { symbol: "BTCUSD", side: "BUY", type: "LIMIT", timeInForce: "GTC", quantity: "0.01", price: "30000" };
+    const order = {
+      symbol: "BTCUSD",
+      side: "BUY",
+      type: "LIMIT",
+      timeInForce: "GTC",
+      quantity: "0.01",
+      price: "30000",
+    };
     const cases: [Record<string, string>, number, string][] = [
       [{ ...order, symbol: "NOPE" }, -1121, "Invalid symbol."],
       [{ ...order, side: "HOLD" }, -1117, "Invalid side."],
@@ -279,15 +319,26 @@ describe("order endpoints over raw HTTP", () => {
     });
     expect(placed.status).toBe(200);
     const orderId = (placed.body as { orderId: number }).orderId;
-    expect(placed.body).toMatchObject({ symbol: "BTCUSD", orderListId: -1, clientOrderId: `bulwark-${orderId}` });
+    expect(placed.body).toMatchObject({
+      symbol: "BTCUSD",
+      orderListId: -1,
+      clientOrderId: `bulwark-${orderId}`,
+    });
     const after = harness.exchange.status().lastSequence;
     const replay = await signed("POST", "/api/v3/order", {}, { replayOf: placed.query });
     expectError(replay, 400, -1021);
     expect(harness.exchange.status().lastSequence).toBe(after);
     // Its generated client id names it; a cancel's replay is refused too.
-    const cancel = await signed("DELETE", "/api/v3/order", { symbol: "BTCUSD", origClientOrderId: `bulwark-${orderId}` });
+    const cancel = await signed("DELETE", "/api/v3/order", {
+      symbol: "BTCUSD",
+      origClientOrderId: `bulwark-${orderId}`,
+    });
     expect(cancel.status).toBe(200);
-    expect(cancel.body).toMatchObject({ orderId, status: "CANCELED", origClientOrderId: `bulwark-${orderId}` });
+    expect(cancel.body).toMatchObject({
+      orderId,
+      status: "CANCELED",
+      origClientOrderId: `bulwark-${orderId}`,
+    });
     expectError(await signed("DELETE", "/api/v3/order", {}, { replayOf: cancel.query }), 400, -1021);
   });
 

@@ -142,6 +142,24 @@ describe("Binance signed requests and the per-key budget", () => {
     expect(servedAccount(await binanceAccount(c, other), other)).toBe(true);
   });
 
+  it("a write signed in its body (as ccxt signs order POSTs) is charged to its key too", async () => {
+    const trader = await createTrader(harness, { funds: { USD: "1000" } });
+    const [a, b] = [freshAddress(), freshAddress()];
+    // order/test weighs 1 and places nothing; its parameters and signature travel in the body.
+    const orderTest = (from: string) => {
+      const unsigned = `symbol=BTCUSD&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=30000&timestamp=${Date.now()}`;
+      const body = `${unsigned}&signature=${signBinancePayload(trader.secret, unsigned)}`;
+      return send(from, "POST", "/api/v3/order/test", body, {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-mbx-apikey": trader.keyId,
+      });
+    };
+    const served = await burst(BURST, () => orderTest(a));
+    expect(served.every((answer) => answer.status === 200)).toBe(true);
+    // b has spent nothing; the key's budget refuses it.
+    expectBinanceRateLimited(await orderTest(b));
+  });
+
   it("EXMO and Binance requests with the same key spend one budget", async () => {
     const trader = await createTrader(harness);
     const [a, b, c] = [freshAddress(), freshAddress(), freshAddress()];

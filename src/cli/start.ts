@@ -166,6 +166,8 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
       "  connect with ccxt 4.5.73 (node --input-type=module, or an .mjs file):",
       ...demo.ccxtSnippet.split("\n").map((line) => `    ${line}`),
       "    // for watch* over plain ws:// first: await ex.loadHttpProxyAgent();",
+      "  or with today's ccxt (4.5.84) through the Binance dialect:",
+      ...demo.ccxtBinanceSnippet.split("\n").map((line) => `    ${line}`),
       "  a demo market maker is quoting and trading; --no-demo turns it off",
     );
     const deposits = Object.entries(demo.depositAddresses);
@@ -229,6 +231,7 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
               apiKey: server.demo.apiKey.keyId,
               secret: server.demo.apiKey.secret,
               ccxt: server.demo.ccxtSnippet,
+              ccxtBinance: server.demo.ccxtBinanceSnippet,
               consoleOperators: server.demo.operators,
             },
     },

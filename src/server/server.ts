@@ -41,6 +41,7 @@ import { ensureDefaultMarkets } from "./default-markets.ts";
 import { ensureDemoColdWallets } from "./demo/cold-wallet.ts";
 import { DemoWalletActivity, fundByDeposits } from "./demo/custody-demo.ts";
 import {
+  ccxtBinanceSnippet,
   ccxtSnippet,
   DEMO_ACTOR,
   DEMO_LIQUIDITY_FUNDING,
@@ -144,6 +145,8 @@ export interface DemoInfo {
   password: string;
   apiKey: DemoApiKey;
   ccxtSnippet: string;
+  /** The same for today's ccxt through the Binance dialect. */
+  ccxtBinanceSnippet: string;
   maker: DemoMarketMaker;
   /** The demo's own deposits and withdrawals (null without custody). */
   wallet: DemoWalletActivity | null;
@@ -273,6 +276,7 @@ async function setUpDemo(
     password: DEMO_TRADER_PASSWORD,
     apiKey,
     ccxtSnippet: ccxtSnippet(url, apiKey),
+    ccxtBinanceSnippet: ccxtBinanceSnippet(url, apiKey),
     maker,
   };
 }

@@ -7,6 +7,7 @@ import { createHmac } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import ccxtCurrent from "ccxt-current";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_SCRYPT_PARAMS } from "../../src/accounts/passwords.ts";
 import type { CustodyService } from "../../src/custody/custody-service.ts";
@@ -160,6 +161,12 @@ describe("demo mode", () => {
     };
     expect(info.balances.USD).toBe("10000");
     expect(info.balances.BTC).toBe("1");
+    // The banner's Binance lines work as printed with today's ccxt (its import aside).
+    const binanceBody = `${demo.ccxtBinanceSnippet.replace("import ccxt from 'ccxt';", "")}\nreturn ex;`;
+    const binance = new Function("ccxt", binanceBody)(ccxtCurrent) as InstanceType<typeof ccxtCurrent.binance>;
+    const binanceBalance = await binance.fetchBalance();
+    expect(binanceBalance.USD?.total).toBe(10000);
+    await binance.close();
 
     await until(() => tradeCount(server) >= 3, 10_000);
     const makerId = (await getUserByEmail(server.exchange.internals.store.db, DEMO_MAKER_EMAIL))!.userId;

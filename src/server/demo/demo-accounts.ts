@@ -122,3 +122,15 @@ export function ccxtSnippet(httpOrigin: string, key: DemoApiKey): string {
     `const ex = new ccxt.pro.exmo({ apiKey: '${key.keyId}', secret: '${key.secret}', urls: { api: { public: base, private: base, web: base, ws: { public: ws + '/v1/public', spot: ws + '/v1/private', margin: ws + '/v1/margin/private' } } } });`
   );
 }
+
+/**
+ * The same for today's ccxt (`npm i ccxt`, 4.5.84 here) through the Binance dialect: its spot
+ * REST, WebSocket streams and WebSocket API pointed at this server, spot only.
+ */
+export function ccxtBinanceSnippet(httpOrigin: string, key: DemoApiKey): string {
+  const wsOrigin = httpOrigin.replace(/^http/, "ws");
+  return (
+    `import ccxt from 'ccxt'; const base = '${httpOrigin}', ws = '${wsOrigin}';\n` +
+    `const ex = new ccxt.pro.binance({ apiKey: '${key.keyId}', secret: '${key.secret}', options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] } }, urls: { api: { public: base + '/api/v3', private: base + '/api/v3', v1: base + '/api/v1', sapi: base + '/sapi/v1', ws: { spot: ws + '/ws', 'ws-api': { spot: ws + '/ws-api/v3' } } } } });`
+  );
+}

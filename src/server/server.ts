@@ -17,6 +17,7 @@ import { DEMO_ADDRESS_ACTIVATION_DELAY_MS } from "../custody/config.ts";
 import type { CustodyService } from "../custody/custody-service.ts";
 import { Exchange } from "../exchange/exchange.ts";
 import type { MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
+import { BinanceUserData } from "../gateway/binance/user-data/sockets.ts";
 import { guardOptionsFromEnv } from "../gateway/guard/env-options.ts";
 import type { RateLimitOptions } from "../gateway/guard/rate-limit.ts";
 import { createGateway } from "../gateway/http/server.ts";
@@ -412,6 +413,8 @@ export async function startExchangeServer(options: ExchangeServerOptions): Promi
       guardControl: gateway.guardControl,
       // Forwarded client addresses from trusted proxies, as REST counts them.
       clientAddress: gateway.clientAddress,
+      // Binance user data streams (/ws/<listenKey>, /ws-api/v3); closed with the WebSocket gateway.
+      binanceUserData: new BinanceUserData(exchange, { secretBox: serverKey.secretBox, logger, clock }),
     });
     cleanups.push(() => gateway.close());
     cleanups.push(() => webSocket.close());

@@ -29,6 +29,7 @@ import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./pub
 import { SignatureReplayGuard } from "./replay-guard.ts";
 import { type BinanceSignedRoute, binanceSignedRoutes } from "./signed-routes.ts";
 import { UsedWeightPerMinute } from "./used-weight.ts";
+import { binanceUserDataRoutes } from "./user-data/routes.ts";
 
 /** Parameters one request may carry (Binance's public endpoints take at most six). */
 const MAX_PARAMETERS = 16;
@@ -296,6 +297,21 @@ export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMou
         },
         onSend,
         handler: (request, reply) => runSignedRoute(route, deps, replay, signed.guard, request, reply),
+      });
+    }
+  }
+  // ---- Listen keys of the user data streams (user-data/routes.ts): X-MBX-APIKEY only, no
+  // signature, so the guard charges them to the address (user-data/routes.ts says why). ----
+  if (signed !== undefined) {
+    const userDataContext = { exchange: options.exchange, secretBox: signed.secretBox, clock };
+    for (const route of binanceUserDataRoutes(userDataContext)) {
+      fastify.route({
+        method: route.method,
+        url: route.url,
+        bodyLimit: route.bodyLimitBytes,
+        config: { priority: "privateRead", costPath: route.costPath, signedDialect: "binance" },
+        onSend,
+        handler: route.handler,
       });
     }
   }

@@ -93,6 +93,8 @@ export const ROUTE_COST_POINTS: Readonly<Record<string, RouteCost>> = {
   "binance:openOrders": { basePoints: 2 },
   "binance:allOrders": { basePoints: 2 },
   "binance:myTrades": { basePoints: 2 },
+  // Listen keys of the user data streams (POST/PUT/DELETE /api/v3/userDataStream): Binance weight 2.
+  "binance:userDataStream": { basePoints: 2 },
   // Its wallet endpoints, weighed as EXMO's deposit_address, withdraw_crypt, wallet_operations.
   "binance:capital/deposit/address": { basePoints: 2 },
   "binance:capital/withdraw/apply": { basePoints: 5 },

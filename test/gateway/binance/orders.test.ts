@@ -129,6 +129,7 @@ describe("ccxt binance orders", () => {
     expect(exmoOpen[0]?.price).toBe(30000);
     expect(exmoOpen[0]?.amount).toBe(0.01);
     expect(exmoOpen[0]?.clientOrderId).toBe(String(clientOrderNumberOf("bot-order_1")));
+    expect(exmoOpen[0]?.timestamp).toBe(Math.floor((fetched.timestamp ?? 0) / 1000) * 1000);
     const cancelled = await client.cancelOrder(orderId, "BTC/USD");
     expect(cancelled).toMatchObject({ id: order.id, status: "canceled" });
     expect(coreBalance(trader.userId, "USD").heldUnits).toBe(0);
@@ -187,8 +188,27 @@ describe("ccxt binance orders", () => {
     const trades = await client.fetchMyTrades("BTC/USD");
     expect(trades.length).toBe(3);
     const exmoTrades = await ccxtExmo(harness, trader).fetchMyTrades("BTC/USD");
-    const summary = (list: { id?: string; price?: number; amount?: number; fee?: { cost?: number } }[]) =>
-      list.map((entry) => [entry.id, entry.price, entry.amount, entry.fee?.cost]).sort();
+    // EXMO's trade times are whole seconds: the same second.
+    const summary = (
+      list: {
+        id?: string;
+        price?: number;
+        amount?: number;
+        fee?: { cost?: number };
+        timestamp?: number;
+        order?: string;
+      }[],
+    ) =>
+      list
+        .map((entry) => [
+          entry.id,
+          entry.price,
+          entry.amount,
+          entry.fee?.cost,
+          Math.floor((entry.timestamp ?? 0) / 1000),
+          entry.order,
+        ])
+        .sort();
     expect(summary(trades)).toEqual(summary(exmoTrades));
     expect(trades.every((entry) => entry.takerOrMaker === "taker")).toBe(true);
     const makerTrades = await makerClient.fetchMyTrades("BTC/USD", undefined, undefined, {

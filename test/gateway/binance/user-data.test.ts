@@ -5,10 +5,16 @@
 // executionReport and is ended when its key is deleted; a subscribe with a bad signature or a
 // stale timestamp is refused and subscribes nothing.
 
+import { EventEmitter } from "node:events";
 import ccxt from "ccxt-current";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { signBinancePayload } from "../../../src/gateway/binance/auth.ts";
+import {
+  LISTEN_KEY_LIFETIME_MS,
+  type ListenKeyEndReason,
+  ListenKeyRegistry,
+} from "../../../src/gateway/binance/user-data/listen-keys.ts";
 import { BinanceUserData } from "../../../src/gateway/binance/user-data/sockets.ts";
 import { attachWebSocket, type WebSocketGateway } from "../../../src/gateway/ws/server.ts";
 import {
@@ -410,5 +416,58 @@ describe("/ws-api/v3 requests", () => {
     expect(served).toBeGreaterThanOrEqual(10);
     expect(served).toBeLessThan(20);
     expect(api.frames.some((frame) => (frame.error as { code?: number })?.code === -1003)).toBe(true);
+  });
+});
+
+describe("bounds", () => {
+  it("listen keys expire 60 minutes after their last keepalive, one per API key, at most the cap", () => {
+    let nowMs = 1_000_000;
+    const registry = new ListenKeyRegistry(() => nowMs, 2);
+    const ended: [string, ListenKeyEndReason][] = [];
+    registry.onEnd((entry, reason) => ended.push([entry.listenKey, reason]));
+    const first = registry.create("key-a", 1);
+    expect(registry.create("key-a", 1)).toBe(first);
+    const second = registry.create("key-b", 2);
+    expect(registry.create("key-c", 3)).toBeNull();
+    nowMs += LISTEN_KEY_LIFETIME_MS - 1;
+    expect(registry.keepAlive(first?.listenKey ?? "", "key-a")).toBe(true);
+    nowMs += 1;
+    registry.sweep();
+    expect(ended).toEqual([[second?.listenKey, "expired"]]);
+    expect(registry.get(first?.listenKey ?? "")).toBe(first);
+    nowMs += LISTEN_KEY_LIFETIME_MS;
+    expect(registry.get(first?.listenKey ?? "")).toBeUndefined();
+    expect(registry.keepAlive(first?.listenKey ?? "", "key-a")).toBe(false);
+    expect(registry.size).toBe(0);
+  });
+
+  it("terminate a socket whose unsent output passes the buffered-bytes cap", async () => {
+    const slow = new BinanceUserData(harness.exchange, { secretBox: harness.secretBox });
+    // A socket that never drains: what a client too slow to read looks like from here.
+    const socket = Object.assign(new EventEmitter(), {
+      readyState: 1,
+      bufferedAmount: 5 * 1024 * 1024,
+      sent: [] as string[],
+      terminated: false,
+      send(text: string) {
+        this.sent.push(text);
+      },
+      terminate() {
+        this.terminated = true;
+      },
+      close() {},
+      ping() {},
+    });
+    try {
+      slow.openWsApi(socket as unknown as WebSocket, "127.0.0.1");
+      expect(slow.connectionCount).toBe(1);
+      socket.emit("message", Buffer.from(JSON.stringify({ id: 1, method: "ping" })), false);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(socket.terminated).toBe(true);
+      expect(socket.sent).toEqual([]);
+      expect(slow.connectionCount).toBe(0);
+    } finally {
+      await slow.close();
+    }
   });
 });

@@ -238,7 +238,8 @@ export class UserStream {
         case "trade":
           if (event.makerUserId === this.userId)
             this.onTrade(event, true, finalTrade(event.makerOrderId, index, event.sequence));
-          if (event.takerUserId === this.userId && event.takerUserId !== event.makerUserId)
+          // Both sides when both are this user's (STP forbids it today; each order still gets its report).
+          if (event.takerUserId === this.userId)
             this.onTrade(event, false, finalTrade(event.takerOrderId, index, event.sequence));
           return;
         case "orderDone":

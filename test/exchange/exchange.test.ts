@@ -116,6 +116,45 @@ describe("Exchange (embedded composition)", () => {
     }
   });
 
+  it("keeps an order's client text, time in force and post-only through the journal into a rebuilt store", async () => {
+    const directory = dataDir();
+    // Journaled by a core without a store: the store learns them only by replaying the journal.
+    const core = await startEmbeddedCore({ dataDir: directory });
+    for (const command of setup) await core.sequencer.submit(command);
+    const texted = await core.sequencer.submit({
+      ...limitOrder(1, "buy", 6_000_000, 2),
+      clientOrderId: 2 ** 52 + 7,
+      clientOrderText: "x-bot/order:1",
+      postOnly: true,
+    });
+    const ioc = await core.sequencer.submit({ ...limitOrder(1, "buy", 6_000_000, 1), timeInForce: "ioc" });
+    await core.close();
+
+    const exchange = await Exchange.open({ dataDir: directory });
+    try {
+      await exchange.whenProjected(exchange.internals.core.lastSequence);
+      const rested = await exchange.reads.order(texted.sequence);
+      expect(rested).toMatchObject({
+        clientOrderId: 2 ** 52 + 7,
+        clientOrderText: "x-bot/order:1",
+        timeInForce: "gtc",
+        postOnly: true,
+        status: "open",
+      });
+      expect(await exchange.reads.order(ioc.sequence)).toMatchObject({
+        clientOrderText: null,
+        timeInForce: "ioc",
+        postOnly: false,
+        status: "expired",
+      });
+      expect(await exchange.reads.orderOfUserByClientId(1, rested?.marketId ?? 0, 2 ** 52 + 7)).toMatchObject(
+        { orderId: texted.sequence },
+      );
+    } finally {
+      await exchange.close();
+    }
+  });
+
   it("projects from a worker thread on SQLite, and close() drains it before stopping it", async () => {
     const directory = dataDir();
     const exchange = await Exchange.open({ dataDir: directory });

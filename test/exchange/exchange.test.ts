@@ -121,13 +121,14 @@ describe("Exchange (embedded composition)", () => {
     // Journaled by a core without a store: the store learns them only by replaying the journal.
     const core = await startEmbeddedCore({ dataDir: directory });
     for (const command of setup) await core.sequencer.submit(command);
+    const order = limitOrder(1, "buy", 6_000_000, 2) as Extract<UnstampedCommand, { kind: "placeOrder" }>;
     const texted = await core.sequencer.submit({
-      ...limitOrder(1, "buy", 6_000_000, 2),
+      ...order,
       clientOrderId: 2 ** 52 + 7,
       clientOrderText: "x-bot/order:1",
       postOnly: true,
     });
-    const ioc = await core.sequencer.submit({ ...limitOrder(1, "buy", 6_000_000, 1), timeInForce: "ioc" });
+    const ioc = await core.sequencer.submit(limitOrder(1, "buy", 6_000_000, 1, { timeInForce: "ioc" }));
     await core.close();
 
     const exchange = await Exchange.open({ dataDir: directory });

@@ -163,7 +163,9 @@ describe("demo mode", () => {
     expect(info.balances.BTC).toBe("1");
     // The banner's Binance lines work as printed with today's ccxt (its import aside).
     const binanceBody = `${demo.ccxtBinanceSnippet.replace("import ccxt from 'ccxt';", "")}\nreturn ex;`;
-    const binance = new Function("ccxt", binanceBody)(ccxtCurrent) as InstanceType<typeof ccxtCurrent.binance>;
+    const binance = new Function("ccxt", binanceBody)(ccxtCurrent) as InstanceType<
+      typeof ccxtCurrent.binance
+    >;
     const binanceBalance = await binance.fetchBalance();
     expect(binanceBalance.USD?.total).toBe(10000);
     await binance.close();

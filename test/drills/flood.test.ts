@@ -42,22 +42,27 @@ const SMALL_DRILL: FloodDrillOptions = {
 };
 
 describe("the flood drill, small", () => {
-  it("keeps order entry working and loses nothing acknowledged while the guard refuses the flood", async () => {
-    const report: FloodReport = await runFloodDrill(SMALL_DRILL);
-    const detail = JSON.stringify({ ...report, timeline: undefined }, null, 1);
-    expect(report.floodTimesCalm, detail).toBeGreaterThanOrEqual(50);
-    expect(report.flood.requests, detail).toBeGreaterThan(0);
-    expect(report.flood.successRate, detail).toBeGreaterThanOrEqual(0.95);
-    expect(report.verify.acked, detail).toBeGreaterThan(0);
-    expect(report.ackedDuringFlood, detail).toBeGreaterThan(0);
-    expect(report.verify.lost, detail).toEqual([]);
-    // /health throughout: no stretch of 2 s without an answer, and at most one probe in 20 over
-    // its 2 s timeout (npm test shares the machine with vitest's other workers and the type check).
-    expect(report.health.probes, detail).toBeGreaterThan(10);
-    expect(report.health.answeredPercent, detail).toBeGreaterThanOrEqual(95);
-    expect(report.health.longestGapMs, detail).toBeLessThanOrEqual(2_000);
-    expect(report.floodTotal.rejected + report.floodTotal.shed, detail).toBeGreaterThan(0);
-  }, 40_000);
+  // ~13 s of flood: `npm run test:full`, which CI runs.
+  it.skipIf(process.env.BULWARK_TEST_FULL !== "1")(
+    "keeps order entry working and loses nothing acknowledged while the guard refuses the flood",
+    async () => {
+      const report: FloodReport = await runFloodDrill(SMALL_DRILL);
+      const detail = JSON.stringify({ ...report, timeline: undefined }, null, 1);
+      expect(report.floodTimesCalm, detail).toBeGreaterThanOrEqual(50);
+      expect(report.flood.requests, detail).toBeGreaterThan(0);
+      expect(report.flood.successRate, detail).toBeGreaterThanOrEqual(0.95);
+      expect(report.verify.acked, detail).toBeGreaterThan(0);
+      expect(report.ackedDuringFlood, detail).toBeGreaterThan(0);
+      expect(report.verify.lost, detail).toEqual([]);
+      // /health throughout: no stretch of 2 s without an answer, and at most one probe in 20 over
+      // its 2 s timeout (npm test shares the machine with vitest's other workers and the type check).
+      expect(report.health.probes, detail).toBeGreaterThan(10);
+      expect(report.health.answeredPercent, detail).toBeGreaterThanOrEqual(95);
+      expect(report.health.longestGapMs, detail).toBeLessThanOrEqual(2_000);
+      expect(report.floodTotal.rejected + report.floodTotal.shed, detail).toBeGreaterThan(0);
+    },
+    40_000,
+  );
 
   it("floods only loopback: any other target is refused before a socket opens", () => {
     expect(assertLoopbackTarget("http://127.0.0.1:8080/").hostname).toBe("127.0.0.1");

@@ -309,6 +309,17 @@ describe("listen keys", () => {
     expect(await stream.next((frame) => frame.e === "listenKeyExpired")).toMatchObject({ listenKey });
     expect(await stream.closed).toBe(1000);
   });
+
+  it("wrap a listen key's events as a combined stream at /stream?streams=<listenKey>", async () => {
+    const listenKey = ((await userDataStream("POST", buyer.keyId)).body as { listenKey: string }).listenKey;
+    const stream = await openSocket(`${wsBase}/stream?streams=${listenKey}`);
+    const orderId = await placeExmo(buyer, "buy", "0.01", "38000");
+    const wrapped = await stream.next((frame) => frame.stream === listenKey);
+    expect(wrapped.data).toMatchObject({ e: "executionReport", i: orderId, x: "NEW" });
+    await signedPost(harness, buyer, "order_cancel", { order_id: String(orderId) });
+    expect(await userDataStream("DELETE", buyer.keyId, listenKey)).toMatchObject({ status: 200 });
+    expect(await stream.closed).toBe(1000);
+  });
 });
 
 describe("/ws-api/v3 requests", () => {

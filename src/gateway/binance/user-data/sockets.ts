@@ -173,7 +173,7 @@ function rawText(data: unknown): string | null {
   return null;
 }
 
-/** /ws/<listenKey>: one stream, bare events. */
+/** /ws/<listenKey>: one stream, bare events; /stream?streams=<listenKey>: wrapped ones. */
 class ListenKeyConnection extends UserDataConnection {
   stream: UserStream | null = null;
 
@@ -182,8 +182,15 @@ class ListenKeyConnection extends UserDataConnection {
     clientAddress: string,
     owner: BinanceUserData,
     readonly entry: ListenKeyEntry,
+    /** Wrap each event as a combined stream's {"stream": listenKey, "data": event}. */
+    private readonly combined: boolean,
   ) {
     super(socket, clientAddress, owner);
+  }
+
+  /** An event as this socket's path says: bare, or wrapped for a combined stream. */
+  private deliver(event: unknown): void {
+    this.send(this.combined ? { stream: this.entry.listenKey, data: event } : event);
   }
 
   /** Registers the stream, checks the key still has access, then reads the open orders. */
@@ -193,7 +200,7 @@ class ListenKeyConnection extends UserDataConnection {
       this.entry.keyId,
       this.owner.exchange,
       {
-        send: (event) => this.send(event),
+        send: (event) => this.deliver(event),
         overflow: () => this.close(CLOSE_POLICY_VIOLATION, "slow consumer"),
       },
       this.owner.limits.maxEventsBufferedDuringLoad,
@@ -216,7 +223,7 @@ class ListenKeyConnection extends UserDataConnection {
   /** The listen key ended: Binance says so on the stream, then the stream closes. */
   expire(): void {
     if (this.closed) return;
-    this.send({ e: "listenKeyExpired", E: this.owner.clock(), listenKey: this.entry.listenKey });
+    this.deliver({ e: "listenKeyExpired", E: this.owner.clock(), listenKey: this.entry.listenKey });
     this.close(CLOSE_NORMAL, "listen key expired");
   }
 
@@ -535,13 +542,13 @@ export class BinanceUserData implements BinanceUserDataSockets {
     return isWellFormedListenKey(candidate) && this.registry.get(candidate) !== undefined;
   }
 
-  openListenKeyStream(socket: WebSocket, listenKey: string, clientAddress: string): void {
+  openListenKeyStream(socket: WebSocket, listenKey: string, clientAddress: string, combined = false): void {
     const entry = this.closing ? undefined : this.registry.get(listenKey);
     if (entry === undefined) {
       socket.close(CLOSE_POLICY_VIOLATION, "unknown listen key");
       return;
     }
-    const connection = new ListenKeyConnection(socket, clientAddress, this, entry);
+    const connection = new ListenKeyConnection(socket, clientAddress, this, entry, combined);
     this.connections.add(connection);
     let sockets = this.byListenKey.get(listenKey);
     if (sockets === undefined) {

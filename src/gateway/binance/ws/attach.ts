@@ -28,7 +28,7 @@ export type { BinanceStreamLimits } from "./connection.ts";
 
 export type BinanceWsRoute =
   | { kind: "market"; names: string[]; combined: boolean }
-  | { kind: "listenKey"; listenKey: string }
+  | { kind: "listenKey"; listenKey: string; combined: boolean }
   | { kind: "wsApi" };
 
 export interface BinanceWebSocketsOptions {
@@ -104,7 +104,7 @@ export class BinanceWebSockets {
   open(socket: WebSocket, route: BinanceWsRoute, clientAddress: string): void {
     if (route.kind === "wsApi") return this.userData?.openWsApi(socket, clientAddress);
     if (route.kind === "listenKey")
-      return this.userData?.openListenKeyStream(socket, route.listenKey, clientAddress);
+      return this.userData?.openListenKeyStream(socket, route.listenKey, clientAddress, route.combined);
     this.streams ??= new MarketStreams(
       this.exchange,
       this.options.clock,
@@ -151,7 +151,7 @@ export class BinanceWebSockets {
     const list = names ?? ["\u0000"];
     const only = list.length === 1 ? list[0] : undefined;
     if (only !== undefined && this.userData?.isListenKey(only) === true)
-      return { kind: "listenKey", listenKey: only };
+      return { kind: "listenKey", listenKey: only, combined };
     return { kind: "market", names: list, combined };
   }
 

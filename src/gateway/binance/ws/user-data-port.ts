@@ -9,8 +9,11 @@ import type { WebSocket } from "ws";
 export interface BinanceUserDataSockets {
   /** Whether `candidate` is a live listen key (then /ws/<candidate> is a user data stream). */
   isListenKey(candidate: string): boolean;
-  /** Takes over a socket upgraded at /ws/<listenKey> (or /stream?streams=<listenKey>). */
-  openListenKeyStream(socket: WebSocket, listenKey: string, clientAddress: string): void;
+  /**
+   * Takes over a socket upgraded at /ws/<listenKey>, or at /stream?streams=<listenKey>
+   * (`combined`: each event wrapped as {"stream": listenKey, "data": event}, as on Binance).
+   */
+  openListenKeyStream(socket: WebSocket, listenKey: string, clientAddress: string, combined?: boolean): void;
   /** Takes over a socket upgraded at /ws-api/v3. */
   openWsApi(socket: WebSocket, clientAddress: string): void;
   /** Ends every user data socket (server shutdown); resolves once they are closed. */

@@ -180,7 +180,8 @@ describe.skipIf(process.env.BULWARK_TEST_FULL !== "1")("the signer supervisor", 
       payload: unsigned.payload,
     };
     const signature = Buffer.from(signIntent(intent, policy.secretKey).signature).toString("hex");
-    const client = new SignerClient(socketPath);
+    // Generous: under a loaded CI machine a restarted signer (keystore decryption) answers slowly.
+    const client = new SignerClient(socketPath, { timeoutMs: 30_000 });
     const signed = await client.sign(intentToWire(intent), signature);
     if (!signed.ok) throw new Error(`${signed.code}: ${signed.detail}`);
     const usedBefore = await client.status();

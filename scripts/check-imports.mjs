@@ -31,6 +31,11 @@ const ALLOWED = {
   units: ["core"],
   journal: ["core"],
   runtime: ["core", "journal"],
+  /**
+   * Cluster mode's parts on NATS (issue 12): the journal as a JetStream stream, the command bus,
+   * the leader lease, the standby's follower. They sit beside runtime/ (the core's durable loop).
+   */
+  cluster: ["core", "journal", "runtime"],
   store: ["core"],
   marketdata: ["core", "units"],
   accounts: ["store", ...CORE_CONTRACT],

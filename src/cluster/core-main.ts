@@ -1,0 +1,58 @@
+// The core role as a process: `node src/cluster/core-main.ts` (or `bulwark start --role core`).
+// Settings from the environment (docs/cluster.md): BULWARK_NATS_URL, BULWARK_CLUSTER_NAME (names
+// the stream, its subject, the command subject and the lease), BULWARK_CORE_ID (this process in
+// the lease), BULWARK_LEASE_TTL_MS. Prints one JSON line per change of role on stdout (tests and
+// supervisors read them), and exits 1 once stopped for any reason but SIGTERM/SIGINT: its
+// supervisor restarts it, and it comes back as a standby.
+
+import { hostname } from "node:os";
+import { clusterNames } from "./cluster-names.ts";
+import { ClusterCore } from "./core-role.ts";
+import { connectNats } from "./nats-connection.ts";
+
+const DEFAULT_LEASE_TTL_MS = 2_000;
+
+function say(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ atMs: Date.now(), ...line })}\n`);
+}
+
+async function main(): Promise<void> {
+  const names = clusterNames(process.env.BULWARK_CLUSTER_NAME ?? "bulwark");
+  const holderId = process.env.BULWARK_CORE_ID ?? `${hostname()}-${process.pid}`;
+  const leaseTtlMs = Number(process.env.BULWARK_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS);
+  const connection = await connectNats(process.env.BULWARK_NATS_URL, { name: `bulwark-core ${holderId}` });
+  let exiting = false;
+  let core: ClusterCore | undefined;
+  core = await ClusterCore.start({
+    connection,
+    ...names,
+    holderId,
+    leaseTtlMs,
+    onRoleChange: (role, reason) => {
+      say({ role, reason, lastSequence: core?.core.lastSequence ?? 0 });
+      if (role === "stopped" && !exiting) {
+        void connection.close().finally(() => process.exit(1));
+      }
+    },
+  });
+  const started = core;
+  const shutdown = async () => {
+    exiting = true;
+    await started.close();
+    say({
+      role: "stopped",
+      reason: "signal",
+      lastSequence: started.core.lastSequence,
+      stateHash: started.core.stateHash(),
+    });
+    await connection.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown());
+  process.once("SIGINT", () => void shutdown());
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`core role failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -34,8 +34,9 @@ const ALLOWED = {
   /**
    * Cluster mode's parts on NATS (issue 12): the journal as a JetStream stream, the command bus,
    * the leader lease, the standby's follower. They sit beside runtime/ (the core's durable loop).
+   * The projector role is a composition root (like server/): it writes the store's read models.
    */
-  cluster: ["core", "journal", "runtime"],
+  cluster: ["core", "journal", "runtime", "store"],
   store: ["core"],
   marketdata: ["core", "units"],
   accounts: ["store", ...CORE_CONTRACT],
@@ -103,7 +104,7 @@ const ALLOWED = {
   ],
   /** The CLI may use everything the composition root does, and the composition root itself. */
   get cli() {
-    return [...this.server, "server"];
+    return [...this.server, "server", "cluster"];
   },
 };
 

@@ -14,6 +14,10 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         on demand) unless --no-devnet; alerts (incidents, notices, the audit head) to each --webhook
         (else <data-dir>/webhooks.json), signed with BULWARK_WEBHOOK_SECRET or <data-dir>/webhook-secret;
         Ctrl-C stops cleanly
+  start --role core            cluster mode (docs/cluster.md): this process is a core on NATS
+        JetStream (BULWARK_NATS_URL, BULWARK_CLUSTER_NAME, BULWARK_CORE_ID, BULWARK_LEASE_TTL_MS):
+        a standby following the journal stream until it holds the lease, then the primary;
+        --role all (the default) is the embedded exchange above
   verify                       recover, check every invariant, print last sequence and state hash
   user create --email E        the password is read from stdin (one line) or typed at a prompt
   user freeze|unfreeze --email E
@@ -182,7 +186,7 @@ export const OPTIONS = {
   user: { type: "string" },
   proof: { type: "string" },
   root: { type: "string" },
-  // operator add (src/cli/operator.ts)
+  // operator add (src/cli/operator.ts); start: the cluster role (docs/cluster.md), default all
   role: { type: "string" },
   // guard degrade on (src/cli/guard.ts): API keys whose order entry goes on while degraded
   "allow-key": { type: "string", multiple: true },

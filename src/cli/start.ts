@@ -3,6 +3,7 @@
 // cut, time to open), so a slow or surprising restart explains itself.
 
 import { resolve } from "node:path";
+import { runCoreRole } from "../cluster/core-main.ts";
 import { coreSummary } from "../server/core-report.ts";
 import { coldWalletsOf, type DemoColdWallet } from "../server/demo/cold-wallet.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, MAX_DEVNET_BLOCK_MS } from "../server/devnet.ts";
@@ -181,7 +182,21 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
   return lines.join("\n");
 }
 
+/** The roles of cluster mode (docs/cluster.md); `all` is the embedded exchange in one process. */
+const CLUSTER_ROLES = ["all", "core"] as const;
+type ClusterRole = (typeof CLUSTER_ROLES)[number];
+
+function roleOf(cli: Cli): ClusterRole {
+  const role = cli.values.role ?? "all";
+  if (!(CLUSTER_ROLES as readonly string[]).includes(role))
+    throw usageError(`--role must be one of ${CLUSTER_ROLES.join(", ")}, got ${JSON.stringify(role)}`);
+  return role as ClusterRole;
+}
+
 export async function start(cli: Cli, io: CliIo): Promise<void> {
+  const role = roleOf(cli);
+  // A cluster role takes its settings from the environment (BULWARK_NATS_URL, BULWARK_CLUSTER_NAME, …).
+  if (role === "core") return runCoreRole(io.env);
   const server = await startExchangeServer({
     dataDir: cli.dataDir,
     port: portOf(cli, io),

@@ -6,6 +6,8 @@
 // supervisor restarts it, and it comes back as a standby.
 
 import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { clusterNames } from "./cluster-names.ts";
 import { ClusterCore } from "./core-role.ts";
 import { connectNats } from "./nats-connection.ts";
@@ -16,11 +18,14 @@ function say(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ atMs: Date.now(), ...line })}\n`);
 }
 
-async function main(): Promise<void> {
-  const names = clusterNames(process.env.BULWARK_CLUSTER_NAME ?? "bulwark");
-  const holderId = process.env.BULWARK_CORE_ID ?? `${hostname()}-${process.pid}`;
-  const leaseTtlMs = Number(process.env.BULWARK_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS);
-  const connection = await connectNats(process.env.BULWARK_NATS_URL, { name: `bulwark-core ${holderId}` });
+/** Runs the core role until SIGTERM/SIGINT (exit 0) or until it stops on its own (exit 1). */
+export async function runCoreRole(env: NodeJS.ProcessEnv): Promise<void> {
+  const names = clusterNames(env.BULWARK_CLUSTER_NAME ?? "bulwark");
+  const holderId = env.BULWARK_CORE_ID ?? `${hostname()}-${process.pid}`;
+  const leaseTtlMs = Number(env.BULWARK_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS);
+  if (!Number.isSafeInteger(leaseTtlMs) || leaseTtlMs < 50 || leaseTtlMs > 600_000)
+    throw new RangeError(`BULWARK_LEASE_TTL_MS must be 50..600000, got ${env.BULWARK_LEASE_TTL_MS}`);
+  const connection = await connectNats(env.BULWARK_NATS_URL, { name: `bulwark-core ${holderId}` });
   let exiting = false;
   let core: ClusterCore | undefined;
   core = await ClusterCore.start({
@@ -52,7 +57,10 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`core role failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+/** Run directly (node / tsx), not imported by the CLI. */
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  runCoreRole(process.env).catch((error: unknown) => {
+    process.stderr.write(`core role failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}

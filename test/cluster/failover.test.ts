@@ -24,6 +24,7 @@ import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-market
 import { nodeEntry } from "../support/node-entry.ts";
 
 const CORE_MAIN = join(import.meta.dirname, "..", "..", "src", "cluster", "core-main.ts");
+const BULWARK = join(import.meta.dirname, "..", "..", "bin", "bulwark.mjs");
 const LEASE_TTL_MS = 1_000;
 const CLIENTS = 4;
 const ACKS_BEFORE_KILL = 150;
@@ -50,8 +51,10 @@ const names = clusterNames(clusterName);
 let connection: NatsConnection;
 const children: ChildProcess[] = [];
 
-function startCore(id: string): CoreProcess {
-  const child = spawn(process.execPath, nodeEntry(CORE_MAIN), {
+/** A core process: its module directly, or (`viaCli`) as an operator starts it, `bulwark start --role core`. */
+function startCore(id: string, viaCli = false): CoreProcess {
+  const args = viaCli ? [BULWARK, "start", "--role", "core"] : nodeEntry(CORE_MAIN);
+  const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
       BULWARK_CLUSTER_NAME: clusterName,
@@ -150,12 +153,12 @@ describe("cluster core failover", () => {
   it("a standby takes over from a SIGKILLed primary: nothing acknowledged is lost, nothing applied twice", async () => {
     const first = startCore("core-a");
     await first.waitFor((line) => line.role === "primary", 20_000);
-    const second = startCore("core-b");
+    const second = startCore("core-b", true);
     await second.waitFor((line) => line.role === "standby", 20_000);
 
     const bus = new CommandBusClient(connection, {
       subject: names.commandSubject,
-      timeoutMs: 2_000,
+      timeoutMs: 1_000,
       maxInFlight: 64,
     });
     for (const asset of DEFAULT_ASSETS) await bus.submit({ kind: "addAsset", asset });

@@ -35,8 +35,10 @@ const ALLOWED = {
    * Cluster mode's parts on NATS (issue 12): the journal as a JetStream stream, the command bus,
    * the leader lease, the standby's follower. They sit beside runtime/ (the core's durable loop).
    * The projector role is a composition root (like server/): it writes the store's read models.
+   * The gateway role too (cluster-exchange.ts, gateway-main.ts): an ExchangeBoundary over the
+   * bus, a core replica and the store, served by the gateways.
    */
-  cluster: ["core", "journal", "runtime", "store"],
+  cluster: ["core", "journal", "runtime", "store", "units", "marketdata", "accounts", "exchange", "gateway"],
   store: ["core"],
   marketdata: ["core", "units"],
   accounts: ["store", ...CORE_CONTRACT],

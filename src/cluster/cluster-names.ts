@@ -9,6 +9,8 @@ export interface ClusterNames {
   commandSubject: string;
   leaseBucket: string;
   leaseKey: string;
+  /** The object store of core snapshots. */
+  snapshotBucket: string;
 }
 
 /** Every NATS name a cluster uses, from its one name (letters, digits, _ and -). */
@@ -23,5 +25,6 @@ export function clusterNames(clusterName: string): ClusterNames {
     commandSubject: `${clusterName}.commands`,
     leaseBucket: `${clusterName}-lease`,
     leaseKey: "core",
+    snapshotBucket: `${clusterName}-snapshots`,
   };
 }

@@ -20,10 +20,12 @@ import { type CoreLimits, DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import { Core } from "../core/core.ts";
 import { replayJournal } from "../runtime/recovery.ts";
 import { Sequencer, type SubmitResult } from "../runtime/sequencer.ts";
+import { type SnapshotPolicy, Snapshotter } from "../runtime/snapshotter.ts";
 import { type CommandServer, serveCommands } from "./command-bus.ts";
 import { CoreFollower } from "./core-follower.ts";
 import { JetStreamJournal } from "./jetstream-journal.ts";
 import { LeaderLease, type LeaseLostReason } from "./leader-lease.ts";
+import { ObjectSnapshotStore } from "./snapshot-objects.ts";
 
 export type ClusterCoreRole = "standby" | "primary" | "stopped";
 
@@ -40,6 +42,10 @@ export interface ClusterCoreOptions {
   leaseTtlMs: number;
   /** This process, as the lease and the logs name it. */
   holderId: string;
+  /** The object store of snapshots (snapshot-objects.ts): where a core starts from, where the primary writes. */
+  snapshotBucket: string;
+  /** When the primary snapshots; default every 100,000 commands or 5 minutes. */
+  snapshotPolicy?: SnapshotPolicy;
   limits?: Partial<CoreLimits>;
   /** Wall clock for command timestamps and the lease (ms since the epoch). */
   clock?: () => number;
@@ -51,6 +57,7 @@ export interface ClusterCoreOptions {
 }
 
 const DEFAULT_MAX_QUEUED_COMMANDS = 100_000;
+const DEFAULT_CLUSTER_SNAPSHOT_POLICY: SnapshotPolicy = { everyCommands: 100_000, everyMs: 5 * 60_000 };
 const DEFAULT_MAX_IN_FLIGHT_COMMANDS = 10_000;
 
 export class ClusterCore {
@@ -64,15 +71,23 @@ export class ClusterCore {
   private acquiring = false;
   private stopping: Promise<void> | null = null;
 
+  private snapshotter: Snapshotter | null = null;
+
   private constructor(
     private readonly options: ClusterCoreOptions,
     readonly core: Core,
+    private readonly snapshots: ObjectSnapshotStore,
+    /** The snapshot the core was restored from (0: none). */
+    readonly snapshotSequence: number,
   ) {}
 
   /** Recovers a core from the stream, follows it as a standby, and tries for the lease. */
   static async start(options: ClusterCoreOptions): Promise<ClusterCore> {
     const limits = { ...DEFAULT_CORE_LIMITS, ...options.limits };
-    const clusterCore = new ClusterCore(options, new Core(limits));
+    const snapshots = await ObjectSnapshotStore.open(options.connection, options.snapshotBucket);
+    const newest = await snapshots.newest();
+    const core = newest === null ? new Core(limits) : Core.restore(newest.core, limits);
+    const clusterCore = new ClusterCore(options, core, snapshots, newest?.sequence ?? 0);
     await clusterCore.recoverAndFollow();
     clusterCore.lease = await LeaderLease.open(options.connection, {
       bucket: options.leaseBucket,
@@ -105,8 +120,8 @@ export class ClusterCore {
   private async recoverAndFollow(): Promise<void> {
     // Opening creates the stream when it is the first core ever; the records are applied, then
     // the journal is let go: a standby only reads, through the follower.
-    const journal = await JetStreamJournal.open(this.journalOptions(undefined));
-    replayJournal(this.core, journal, this.core.limits.maxCommandsPerBatch);
+    const journal = await JetStreamJournal.open(this.journalOptions(this.core.lastSequence + 1));
+    const replayed = replayJournal(this.core, journal, this.core.limits.maxCommandsPerBatch);
     await journal.close();
     this.follower = new CoreFollower({
       connection: this.options.connection,
@@ -115,7 +130,10 @@ export class ClusterCore {
       onFailure: (error) => void this.stop(`follower stopped: ${error.message}`),
     });
     await this.follower.start();
-    this.options.onRoleChange?.("standby", `following from ${this.core.lastSequence}`);
+    this.options.onRoleChange?.(
+      "standby",
+      `following from ${this.core.lastSequence} (snapshot ${this.snapshotSequence} + ${replayed} records)`,
+    );
   }
 
   private journalOptions(fromSequence: number | undefined) {
@@ -154,9 +172,24 @@ export class ClusterCore {
     const journal = await JetStreamJournal.open(this.journalOptions(this.core.lastSequence + 1));
     const caughtUp = replayJournal(this.core, journal, this.core.limits.maxCommandsPerBatch);
     this.journal = journal;
+    // The stream is not pruned (pruneLimit 0): a projector or gateway may still need its records.
+    this.snapshotter = new Snapshotter({
+      store: this.snapshots,
+      journal,
+      policy: this.options.snapshotPolicy ?? DEFAULT_CLUSTER_SNAPSHOT_POLICY,
+      monotonicClock: () => performance.now(),
+      lastSnapshotSequence: this.snapshots.oldestRetainedSequence() === 0 ? 0 : this.snapshotSequence,
+      pruneLimit: () => 0,
+      onError: (error) =>
+        this.options.onRoleChange?.(
+          "primary",
+          `snapshot failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+    });
     this.sequencer = new Sequencer({
       core: this.core,
       journal,
+      batchBoundaryHook: this.snapshotter,
       clock: this.options.clock ?? Date.now,
       maxQueuedCommands: this.options.maxQueuedCommands ?? DEFAULT_MAX_QUEUED_COMMANDS,
       maxCommandsPerBatch: this.core.limits.maxCommandsPerBatch,
@@ -198,6 +231,7 @@ export class ClusterCore {
     await this.server?.stop().catch(() => undefined);
     await this.follower?.stop().catch(() => undefined);
     await this.sequencer?.close().catch(() => undefined);
+    await this.snapshotter?.idle().catch(() => undefined);
     await this.journal?.close().catch(() => undefined);
     // A primary that closes cleanly hands over at once; one that lost the lease has nothing to release.
     if (wasPrimary && reason === "closed") await this.lease?.release().catch(() => undefined);

@@ -56,6 +56,15 @@ function encodeHeader(sequence: number, core: Uint8Array): Uint8Array {
   return header;
 }
 
+/** A snapshot file's bytes (header + core), for stores that keep them elsewhere (an object store). */
+export function encodeSnapshotFile(sequence: number, core: Uint8Array): Uint8Array {
+  const header = encodeHeader(sequence, core);
+  const bytes = new Uint8Array(header.length + core.length);
+  bytes.set(header, 0);
+  bytes.set(core, header.length);
+  return bytes;
+}
+
 /** Checks a snapshot file's bytes; returns the core bytes or throws SnapshotCorruptError. */
 export function decodeSnapshotFile(path: string, bytes: Uint8Array, expectedSequence: number): Uint8Array {
   if (bytes.length < SNAPSHOT_HEADER_SIZE_BYTES) throw new SnapshotCorruptError(path, "header truncated");

@@ -6,7 +6,12 @@
 
 import type { Journal } from "../journal/journal.ts";
 import type { BatchBoundaryHook, SequencedCore } from "./sequencer.ts";
-import type { SnapshotStore } from "./snapshot-store.ts";
+/** Where snapshots go: files (SnapshotStore) or, in cluster mode, a JetStream object store. */
+export interface SnapshotSink {
+  write(sequence: number, core: Uint8Array): Promise<unknown>;
+  /** Sequence of the oldest snapshot kept, 0 if none: the journal is needed after it. */
+  oldestRetainedSequence(): number;
+}
 
 export interface SnapshotPolicy {
   /** Snapshot after this many commands since the last one. */
@@ -16,7 +21,7 @@ export interface SnapshotPolicy {
 }
 
 export interface SnapshotterOptions {
-  store: SnapshotStore;
+  store: SnapshotSink;
   journal: Journal;
   policy: SnapshotPolicy;
   /** Monotonic milliseconds (performance.now in production). */

@@ -4,6 +4,8 @@
 
 import { resolve } from "node:path";
 import { runCoreRole } from "../cluster/core-main.ts";
+import { runGatewayRole } from "../cluster/gateway-main.ts";
+import { runProjectorRole } from "../cluster/projector-main.ts";
 import { coreSummary } from "../server/core-report.ts";
 import { coldWalletsOf, type DemoColdWallet } from "../server/demo/cold-wallet.ts";
 import { DEFAULT_DEVNET_BLOCK_MS, MAX_DEVNET_BLOCK_MS } from "../server/devnet.ts";
@@ -183,7 +185,7 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
 }
 
 /** The roles of cluster mode (docs/cluster.md); `all` is the embedded exchange in one process. */
-const CLUSTER_ROLES = ["all", "core"] as const;
+const CLUSTER_ROLES = ["all", "core", "gateway", "projector"] as const;
 type ClusterRole = (typeof CLUSTER_ROLES)[number];
 
 function roleOf(cli: Cli): ClusterRole {
@@ -197,6 +199,8 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
   const role = roleOf(cli);
   // A cluster role takes its settings from the environment (BULWARK_NATS_URL, BULWARK_CLUSTER_NAME, …).
   if (role === "core") return runCoreRole(io.env);
+  if (role === "gateway") return runGatewayRole(io.env);
+  if (role === "projector") return runProjectorRole(io.env);
   const server = await startExchangeServer({
     dataDir: cli.dataDir,
     port: portOf(cli, io),

@@ -43,6 +43,7 @@ import {
 } from "../exchange/event-pipeline.ts";
 import { MarketData } from "../marketdata/market-data.ts";
 import { replayJournal } from "../runtime/recovery.ts";
+import { CommandOutcomeUnknownError } from "../runtime/sequencer.ts";
 import { maxUserIdOf, raiseUserIdFloor } from "../store/accounts.ts";
 import {
   assignDepositAddress,
@@ -68,7 +69,12 @@ import { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
 import { MarketUnits } from "../units/market-units.ts";
 import type { ClusterNames } from "./cluster-names.ts";
-import { CommandBusClient, CommandResultTooLargeError } from "./command-bus.ts";
+import {
+  CommandBusClient,
+  CommandResultTooLargeError,
+  CoreBusyError,
+  CoreUnavailableError,
+} from "./command-bus.ts";
 import { CoreFollower } from "./core-follower.ts";
 import { JetStreamJournal } from "./jetstream-journal.ts";
 
@@ -296,6 +302,12 @@ export class ClusterExchange implements ExchangeBoundary {
     try {
       result = await this.bus.submit(command);
     } catch (error) {
+      // No primary answered: not applied when none was subscribed (busy: safe to send again),
+      // unknown when one may have journaled it before it died or timed out.
+      if (error instanceof CoreUnavailableError)
+        throw error.outcomeUnknown
+          ? new CommandOutcomeUnknownError(error.message, { cause: error })
+          : new CoreBusyError(error.message);
       if (!(error instanceof CommandResultTooLargeError)) throw error;
       // Applied: this gateway derives the same events from its replica.
       await this.replicaReached(error.sequence);

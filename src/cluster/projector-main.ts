@@ -7,6 +7,8 @@
 // SIGTERM/SIGINT: its supervisor restarts it, and the restart projects what is missing.
 
 import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { clusterNames } from "./cluster-names.ts";
 import { connectNats } from "./nats-connection.ts";
 import { ProjectorRole } from "./projector-role.ts";
@@ -19,20 +21,21 @@ function say(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ atMs: Date.now(), ...line })}\n`);
 }
 
-function statusIntervalMs(): number {
-  const value = Number(process.env.BULWARK_STATUS_INTERVAL_MS ?? DEFAULT_STATUS_INTERVAL_MS);
+function statusIntervalMs(env: NodeJS.ProcessEnv): number {
+  const value = Number(env.BULWARK_STATUS_INTERVAL_MS ?? DEFAULT_STATUS_INTERVAL_MS);
   if (!Number.isSafeInteger(value) || value < 0)
     throw new RangeError("BULWARK_STATUS_INTERVAL_MS must be a non-negative integer");
   return value === 0 ? 0 : Math.max(MIN_STATUS_INTERVAL_MS, value);
 }
 
-async function main(): Promise<void> {
-  const names = clusterNames(process.env.BULWARK_CLUSTER_NAME ?? "bulwark");
-  const databaseUrl = process.env.BULWARK_DATABASE_URL;
+/** Runs the projector role until SIGTERM/SIGINT (exit 0) or until it stops on its own (exit 1). */
+export async function runProjectorRole(env: NodeJS.ProcessEnv): Promise<void> {
+  const names = clusterNames(env.BULWARK_CLUSTER_NAME ?? "bulwark");
+  const databaseUrl = env.BULWARK_DATABASE_URL;
   if (databaseUrl === undefined || databaseUrl === "")
     throw new Error("BULWARK_DATABASE_URL (postgres://…) is required for the projector role");
-  const intervalMs = statusIntervalMs();
-  const connection = await connectNats(process.env.BULWARK_NATS_URL, {
+  const intervalMs = statusIntervalMs(env);
+  const connection = await connectNats(env.BULWARK_NATS_URL, {
     name: `bulwark-projector ${hostname()}-${process.pid}`,
   });
   let exiting = false;
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
     streamName: names.streamName,
     subject: names.subject,
     databaseUrl,
-    ...(process.env.BULWARK_PG_SCHEMA ? { pgSchema: process.env.BULWARK_PG_SCHEMA } : {}),
+    ...(env.BULWARK_PG_SCHEMA ? { pgSchema: env.BULWARK_PG_SCHEMA } : {}),
     onError: (what, error) =>
       process.stderr.write(`${what}: ${error instanceof Error ? error.message : String(error)}\n`),
     onFailure: (error) => stopFor(error.message),
@@ -74,7 +77,10 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`projector role failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+/** Run directly (node / tsx), not imported by the CLI. */
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  runProjectorRole(process.env).catch((error: unknown) => {
+    process.stderr.write(`projector role failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -27,7 +27,7 @@ import type { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
 import type { MarketUnits } from "../units/market-units.ts";
 import type { EventPipelineStage, EventPipelineStats, EventStageHandler } from "./event-pipeline.ts";
 
-export { SequencerQueueFullError } from "../runtime/sequencer.ts";
+export { CommandOutcomeUnknownError, SequencerQueueFullError } from "../runtime/sequencer.ts";
 export type { AuditEntry, AuditVerifyResult, JsonValue } from "../store/audit-log.ts";
 export { auditRowHash } from "../store/audit-log.ts";
 export type { DepositAddressRecord, ScannerState } from "../store/custody.ts";

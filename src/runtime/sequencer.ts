@@ -62,6 +62,18 @@ export class SequencerQueueFullError extends Error {
   }
 }
 
+/**
+ * The core did not answer in time (cluster mode: a request to the primary timed out, or the
+ * primary died with it): the command may or may not be durable. The caller must read back
+ * before sending it again; an API answers "execution status unknown".
+ */
+export class CommandOutcomeUnknownError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CommandOutcomeUnknownError";
+  }
+}
+
 /** The sequencer stopped (journal failure, core failure, or close): restart and recover. */
 export class SequencerStoppedError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -19,13 +19,13 @@ import { generateApiKey, sealApiSecret } from "../../src/accounts/api-keys.ts";
 import { SecretBox } from "../../src/accounts/secret-box.ts";
 import { ClusterExchange, ProjectionTimeoutError } from "../../src/cluster/cluster-exchange.ts";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
-import { CoreBusyError, CoreUnavailableError } from "../../src/cluster/command-bus.ts";
+import { CoreBusyError } from "../../src/cluster/command-bus.ts";
 import { CoreFollower } from "../../src/cluster/core-follower.ts";
 import { ClusterCore } from "../../src/cluster/core-role.ts";
 import { connectNats } from "../../src/cluster/nats-connection.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { Core } from "../../src/core/core.ts";
-import { SequencerQueueFullError } from "../../src/exchange/boundary.ts";
+import { CommandOutcomeUnknownError, SequencerQueueFullError } from "../../src/exchange/boundary.ts";
 import { createGateway, type Gateway } from "../../src/gateway/http/server.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../src/store/accounts.ts";
@@ -369,7 +369,7 @@ describe("ClusterExchange: a stateless gateway on the command bus, a replica and
     }
   });
 
-  it("with no primary, submit fails as not applied and the Binance dialect answers -1000", async () => {
+  it("with no primary, submit is busy (not applied, safe to send again) and the Binance dialect answers -1008", async () => {
     const trader = await createTrader({ USD: "1000" });
     const client = binanceClient(trader);
     await client.loadMarkets();
@@ -382,12 +382,54 @@ describe("ClusterExchange: a stateless gateway on the command bus, a replica and
       amountUnits: 1,
       reason: "never applied",
     });
-    await expect(refusal).rejects.toBeInstanceOf(CoreUnavailableError);
-    await expect(refusal).rejects.toMatchObject({ reason: "noResponders", outcomeUnknown: false });
-    // No mapping for CoreUnavailableError in the dialects yet: Binance's -1000 (ccxt ExchangeError).
-    // ccxt reads Binance's -1000 as OperationFailed (a NetworkError: retryable), though the order
-    // was not applied here only because nobody answered; a timeout's outcome would be unknown.
-    await expect(client.createOrder("BTC/USD", "limit", "buy", 0.01, 30000)).rejects.toThrow(/"code":-1000/);
+    // No core subscribed: nothing was applied, so the gateways answer busy (retry is safe); a
+    // timeout (outcome unknown) is CommandOutcomeUnknownError instead (-1007 / EXMO requestTimeout).
+    await expect(refusal).rejects.toBeInstanceOf(SequencerQueueFullError);
+    await expect(client.createOrder("BTC/USD", "limit", "buy", 0.01, 30000)).rejects.toThrow(/"code":-1008/);
     expect(primary.core.lastSequence).toBe(before);
+  });
+
+  it("a core that takes the command and never answers: outcome unknown, answered -1007 by the Binance dialect", async () => {
+    // A stand-in primary that takes requests and answers nothing (one that died mid-command).
+    const silent = connection.subscribe(names.commandSubject, { queue: "bulwark-core" });
+    const quick = await ClusterExchange.open({
+      connection,
+      names,
+      databaseUrl: TEST_DATABASE_URL,
+      pgSchema,
+      busTimeoutMs: 300,
+    });
+    try {
+      const unknown = quick.submit({
+        kind: "adjustBalance",
+        userId: 1,
+        assetId: quick.assetByCode("USD")?.assetId ?? 0,
+        amountUnits: 1,
+        reason: "unknown outcome",
+      });
+      await expect(unknown).rejects.toBeInstanceOf(CommandOutcomeUnknownError);
+      const quickGateway = createGateway(quick, {
+        secretBox,
+        logger: pino({ level: "silent" }),
+        port: 0,
+        host: "127.0.0.1",
+        defaultMetrics: false,
+        rateLimit: UNREACHABLE_RATE_LIMIT,
+      });
+      const { port } = await quickGateway.listen();
+      try {
+        const trader = await createTrader({});
+        const client = binanceClient(trader, `http://127.0.0.1:${port}`);
+        await client.loadMarkets();
+        await expect(client.createOrder("BTC/USD", "limit", "buy", 0.01, 30000)).rejects.toThrow(
+          /"code":-1007/,
+        );
+      } finally {
+        await quickGateway.close();
+      }
+    } finally {
+      silent.unsubscribe();
+      await quick.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
@@ -145,6 +146,10 @@ afterAll(async () => {
   await new Kvm(connection)
     .open(names.leaseBucket)
     .then((kv) => kv.destroy())
+    .catch(() => undefined);
+  await new Objm(connection)
+    .open(names.snapshotBucket)
+    .then((objects) => objects.destroy())
     .catch(() => undefined);
   await connection.close();
 });

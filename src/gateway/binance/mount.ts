@@ -17,7 +17,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { CustodyPort } from "../../custody/port.ts";
-import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import { CommandOutcomeUnknownError, type ExchangeBoundary } from "../../exchange/boundary.ts";
 import { EXMO_ERRORS } from "../exmo/errors.ts";
 import { DEGRADED_SNAPSHOT_MAX_AGE_MS, PUBLIC_SNAPSHOT_MAX_AGE_MS } from "../exmo/public-snapshots.ts";
 import type { WriteWatermarks } from "../exmo/write-watermarks.ts";
@@ -244,6 +244,8 @@ async function runSignedRoute(
   } catch (error) {
     if (error instanceof BinanceFailure)
       return sendBinanceError(reply, error.kind, error.detail, error.overrideMsg);
+    // Cluster mode: the core did not answer in time; Binance's -1007 says exactly that.
+    if (error instanceof CommandOutcomeUnknownError) return sendBinanceError(reply, "requestTimeout");
     request.log.error({ err: error }, "binance signed route failed");
     return sendBinanceError(reply, "unknown");
   }

@@ -27,7 +27,7 @@ import { z } from "zod";
 import { addressGroupKey } from "../../accounts/api-keys.ts";
 import type { SecretBox } from "../../accounts/secret-box.ts";
 import type { CustodyPort } from "../../custody/port.ts";
-import type { ExchangeBoundary } from "../../exchange/boundary.ts";
+import { CommandOutcomeUnknownError, type ExchangeBoundary } from "../../exchange/boundary.ts";
 import type { IncidentPort } from "../../incidents/port.ts";
 import type { ReservesPort } from "../../reserves/port.ts";
 import { type AuthResult, authenticate } from "../auth/authenticate.ts";
@@ -465,6 +465,14 @@ async function runRoute(
     return reply.code(200).send(answer);
   } catch (error) {
     if (error instanceof ExmoFailure) return sendError(reply, results, error.kind, error.detail);
+    // Cluster mode: the core did not answer in time; the command may be durable (read back first).
+    if (error instanceof CommandOutcomeUnknownError)
+      return sendError(
+        reply,
+        results,
+        "requestTimeout",
+        "the core did not answer: read back before resending",
+      );
     request.log.error({ err: error }, "route failed");
     return sendError(reply, results, "internalError");
   }

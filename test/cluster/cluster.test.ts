@@ -58,6 +58,9 @@ interface Proc {
 const children: ChildProcess[] = [];
 let connection: NatsConnection;
 let store: Store;
+/** The first test's rate-limited trader and gateway settings, for the second. */
+let limitedTrader: Trader | null = null;
+let sharedGatewayEnv: Record<string, string> = {};
 
 function run(file: string, env: Record<string, string>): Proc {
   const child = spawn(process.execPath, nodeEntry(join(SRC, file)), {
@@ -224,6 +227,8 @@ describe("the whole cluster as processes", () => {
         Object.fromEntries(traders.map((trader) => [trader.keyId, "trader"])),
       ),
     };
+    limitedTrader = limited;
+    sharedGatewayEnv = gatewayEnv;
     const gateways = [run("gateway-main.ts", gatewayEnv), run("gateway-main.ts", gatewayEnv)];
     const urls = await Promise.all(
       gateways.map(
@@ -344,4 +349,41 @@ describe("the whole cluster as processes", () => {
         `acknowledged through 2 gateways (${acksAfterTakeover.join(" + ")} after the takeover); journal ${finalSequence} records`,
     );
   }, 120_000);
+
+  it("a gateway whose Redis is gone keeps limiting from memory", async () => {
+    const trader = limitedTrader;
+    if (trader === null) throw new Error("runs after the first test");
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const redis = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {
+        stdio: "ignore",
+      },
+    );
+    children.push(redis);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const gateway = run("gateway-main.ts", {
+      ...sharedGatewayEnv,
+      BULWARK_REDIS_URL: `redis://127.0.0.1:${port}`,
+      BULWARK_REDIS_PREFIX: `${clusterName}-gone`,
+    });
+    const url = (await gateway.waitFor((line) => typeof line.listening === "string", 30_000))
+      .listening as string;
+    redis.kill("SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Account reads need the store only; the key's 20-point burst holds with Redis gone.
+    const statuses: number[] = [];
+    for (let index = 0; index < 12; index++) {
+      const unsigned = `timestamp=${Date.now()}`;
+      const query = `${unsigned}&signature=${signBinancePayload(trader.secret, unsigned)}`;
+      const response = await fetch(`${url}/api/v3/account?${query}`, {
+        headers: { "X-MBX-APIKEY": trader.keyId, "X-Forwarded-For": `10.7.${index}.1` },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses.filter((status) => status === 200).length).toBe(10);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    gateway.child.kill("SIGTERM");
+  }, 60_000);
 });

@@ -90,8 +90,11 @@ describe("ccxt wallet reads over projected deposits and withdrawals", () => {
   it("fetchWithdrawals / fetchWithdrawal: settled ok, released canceled, held pending; amount net of the fee", async () => {
     const client = ccxtExmo(harness, alice);
     const withdrawals = await client.fetchWithdrawals("BTC");
+    // ccxt sorts by time in whole seconds: rows made across a second boundary may swap, so by id.
     expect(
-      withdrawals.map((w) => [w.id, w.currency, w.amount, w.status, w.txid, w.fee?.cost, w.fee?.currency]),
+      withdrawals
+        .map((w) => [w.id, w.currency, w.amount, w.status, w.txid, w.fee?.cost, w.fee?.currency])
+        .sort((a, b) => Number(b[0]) - Number(a[0])),
     ).toEqual([
       ["103", "BTC", 0.05, "pending", undefined, 0, "BTC"],
       ["102", "BTC", 0.0995, "canceled", undefined, 0.0005, "BTC"],

@@ -36,9 +36,24 @@ const ALLOWED = {
    * the leader lease, the standby's follower. They sit beside runtime/ (the core's durable loop).
    * The projector role is a composition root (like server/): it writes the store's read models.
    * The gateway role too (cluster-exchange.ts, gateway-main.ts): an ExchangeBoundary over the
-   * bus, a core replica and the store, served by the gateways.
+   * bus, a core replica and the store, served by the gateways. The custody role (custody-main.ts)
+   * runs the server's custody composition (devnet, signers, CustodyService) over that exchange.
    */
-  cluster: ["core", "journal", "runtime", "store", "units", "marketdata", "accounts", "exchange", "gateway"],
+  cluster: [
+    "core",
+    "journal",
+    "runtime",
+    "store",
+    "units",
+    "marketdata",
+    "accounts",
+    "exchange",
+    "gateway",
+    "server",
+    "custody",
+    "chains",
+    "signer",
+  ],
   store: ["core"],
   marketdata: ["core", "units"],
   accounts: ["store", ...CORE_CONTRACT],

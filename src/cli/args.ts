@@ -14,11 +14,13 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         on demand) unless --no-devnet; alerts (incidents, notices, the audit head) to each --webhook
         (else <data-dir>/webhooks.json), signed with BULWARK_WEBHOOK_SECRET or <data-dir>/webhook-secret;
         Ctrl-C stops cleanly
-  start --role core|gateway|projector   cluster mode (docs/cluster.md), settings from the
-        environment (BULWARK_NATS_URL, BULWARK_CLUSTER_NAME; gateway and projector also
+  start --role core|gateway|projector|custody   cluster mode (docs/cluster.md), settings from the
+        environment (BULWARK_NATS_URL, BULWARK_CLUSTER_NAME; gateway, projector and custody also
         BULWARK_DATABASE_URL; gateway BULWARK_PORT, BULWARK_SECRET_KEY_FILE, BULWARK_REDIS_URL;
-        core BULWARK_CORE_ID, BULWARK_LEASE_TTL_MS): core = a standby following the journal
-        stream until it holds the lease, then the primary; --role all (the default) is the
+        core BULWARK_CORE_ID, BULWARK_LEASE_TTL_MS; custody BULWARK_DATA_DIR (else --data-dir),
+        BULWARK_CHAINS, BULWARK_DEVNET_BLOCK_MS, BULWARK_SIGNER_PASSPHRASE): core = a standby
+        following the journal stream until it holds the lease, then the primary; custody = the
+        devnet chains, their signer processes and custody; --role all (the default) is the
         embedded exchange above
   verify                       recover, check every invariant, print last sequence and state hash
   user create --email E        the password is read from stdin (one line) or typed at a prompt

@@ -4,6 +4,7 @@
 
 import { resolve } from "node:path";
 import { runCoreRole } from "../cluster/core-main.ts";
+import { runCustodyRole } from "../cluster/custody-main.ts";
 import { runGatewayRole } from "../cluster/gateway-main.ts";
 import { runProjectorRole } from "../cluster/projector-main.ts";
 import { coreSummary } from "../server/core-report.ts";
@@ -185,7 +186,7 @@ function startedText(server: ExchangeServer, dataDir: string, recovery: Recovery
 }
 
 /** The roles of cluster mode (docs/cluster.md); `all` is the embedded exchange in one process. */
-const CLUSTER_ROLES = ["all", "core", "gateway", "projector"] as const;
+const CLUSTER_ROLES = ["all", "core", "gateway", "projector", "custody"] as const;
 type ClusterRole = (typeof CLUSTER_ROLES)[number];
 
 function roleOf(cli: Cli): ClusterRole {
@@ -201,6 +202,8 @@ export async function start(cli: Cli, io: CliIo): Promise<void> {
   if (role === "core") return runCoreRole(io.env);
   if (role === "gateway") return runGatewayRole(io.env);
   if (role === "projector") return runProjectorRole(io.env);
+  // Custody's data dir (devnet, keystores, state): BULWARK_DATA_DIR, else --data-dir.
+  if (role === "custody") return runCustodyRole({ BULWARK_DATA_DIR: cli.dataDir, ...io.env });
   const server = await startExchangeServer({
     dataDir: cli.dataDir,
     port: portOf(cli, io),

@@ -30,7 +30,7 @@ import {
 } from "../custody/custody-service.ts";
 import type { RetiredHotWallet } from "../custody/rotation.ts";
 import { SignerClient } from "../custody/signer-client.ts";
-import type { Exchange } from "../exchange/exchange.ts";
+import type { ExchangeBoundary } from "../exchange/boundary.ts";
 import type { IncidentPort } from "../incidents/port.ts";
 import { formatUnits } from "../units/decimal.ts";
 import type { DevnetChains } from "./devnet.ts";
@@ -92,7 +92,7 @@ export function readColdAddress(dataDir: string, chain: string): string | null {
  * liabilities now, with the hot cap's minimum as a floor so a young exchange can withdraw at all
  * (docs/SECURITY.md); null when the exchange has no such asset.
  */
-function signerTenMinuteUnits(exchange: Exchange, currency: CurrencyCustodyConfig): number | null {
+function signerTenMinuteUnits(exchange: ExchangeBoundary, currency: CurrencyCustodyConfig): number | null {
   const asset = exchange.assetByCode(currency.currency);
   if (asset === undefined) return null;
   const liabilities = exchange.walletBooks(asset.assetId).customerLiabilitiesUnits;
@@ -107,7 +107,7 @@ function signerTenMinuteUnits(exchange: Exchange, currency: CurrencyCustodyConfi
  * 1 h is twice and 24 h eight times that; one transaction at most the largest withdrawal.
  */
 export function signerCapsOf(
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   config: ChainCustodyConfig,
   chainDecimals: ReadonlyMap<string, number>,
 ): Map<string, { perTransaction: bigint; per10m: bigint; per1h: bigint; per24h: bigint }> {
@@ -139,7 +139,7 @@ export function signerCapsOf(
  * whose approval threshold is at or above that maximum (two-approver withdrawals impossible).
  */
 export function signerBoundConfig(
-  exchange: Exchange,
+  exchange: ExchangeBoundary,
   config: ChainCustodyConfig,
 ): { config: ChainCustodyConfig; warnings: string[] } {
   const warnings: string[] = [];
@@ -162,7 +162,7 @@ export function signerBoundConfig(
 }
 
 /** The devnet chains' custody settings, each bound to its signer's budget now (signerBoundConfig). */
-export function serverCustodyConfigs(exchange: Exchange): {
+export function serverCustodyConfigs(exchange: ExchangeBoundary): {
   configs: ChainCustodyConfig[];
   warnings: string[];
 } {
@@ -201,8 +201,9 @@ export function chainWalletOf(dataDir: string, chain: string, kind: "utxo" | "ac
 
 export interface EmbeddedCustodyOptions {
   dataDir: string;
-  exchange: Exchange;
-  devnet: DevnetChains;
+  exchange: ExchangeBoundary;
+  /** The chains custody runs on (a cluster custody role passes a subset: BULWARK_CHAINS). */
+  devnet: Pick<DevnetChains, "chains">;
   policySecretKey: Uint8Array;
   /** chain → the signer's socket, for chains whose signer runs. */
   signerSockets: ReadonlyMap<string, string>;

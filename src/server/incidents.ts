@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { JsonValue } from "../exchange/boundary.ts";
+import type { ExchangeBoundary, JsonValue } from "../exchange/boundary.ts";
 import type { Exchange } from "../exchange/exchange.ts";
 import {
   DEFAULT_AUDIT_HEAD_INTERVAL_MS,
@@ -283,7 +283,7 @@ export async function startIncidents(input: {
  * pipeline; `then` runs after it (the crash drill's kill).
  */
 export function auditWithdrawalSteps(
-  exchange: Exchange,
+  exchange: Pick<ExchangeBoundary, "custody" | "audit">,
   clock: () => number,
   log: (message: string) => void,
   then?: (withdrawalId: number, step: string) => void,

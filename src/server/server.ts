@@ -15,6 +15,7 @@ import { DEFAULT_SCRYPT_PARAMS, type ScryptParams, scryptParamsProblem } from ".
 import { loadServerKey } from "../accounts/server-key.ts";
 import { DEMO_ADDRESS_ACTIVATION_DELAY_MS } from "../custody/config.ts";
 import type { CustodyService } from "../custody/custody-service.ts";
+import type { ExchangeBoundary } from "../exchange/boundary.ts";
 import { Exchange } from "../exchange/exchange.ts";
 import type { MarketDataRestoreReport } from "../exchange/market-data-persistence.ts";
 import { BinanceUserData } from "../gateway/binance/user-data/sockets.ts";
@@ -505,16 +506,17 @@ function crashDrillHook(env: NodeJS.ProcessEnv): { onWithdrawalStep?: (id: numbe
  * Custody on the devnet chains: the demo initialises its wallets (with a demo-only passphrase);
  * otherwise the operator ran `bulwark wallet init` and gives BULWARK_SIGNER_PASSPHRASE. Signers
  * start for the chains with a wallet; custody runs either way (chains without one answer
- * walletNotAvailable).
+ * walletNotAvailable). Also the cluster's custody role (src/cluster/custody-main.ts), over
+ * its ClusterExchange, on the chains it serves and without an incident service.
  */
-async function startCustody(
-  options: ExchangeServerOptions,
+export async function startCustody(
+  options: Pick<ExchangeServerOptions, "dataDir" | "custodyTickMs" | "productionMode" | "clock">,
   env: NodeJS.ProcessEnv,
-  exchange: Exchange,
-  devnet: DevnetChains,
+  exchange: ExchangeBoundary,
+  devnet: Pick<DevnetChains, "chains">,
   demoMode: boolean,
   logger: pino.Logger,
-  incidents: IncidentPort,
+  incidents: IncidentPort | undefined,
 ): Promise<{
   custody: CustodyService;
   signers: SignerSupervisor | null;

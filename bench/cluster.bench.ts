@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { clusterNames } from "../src/cluster/cluster-names.ts";
 import { CommandBusClient, CoreBusyError, CoreUnavailableError } from "../src/cluster/command-bus.ts";
@@ -22,6 +23,8 @@ import { connectNats } from "../src/cluster/nats-connection.ts";
 import type { UnstampedCommand } from "../src/core/commands.ts";
 import { startEmbeddedCore } from "../src/runtime/embedded.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../src/server/default-markets.ts";
+import { dropPgSchema, openStore } from "../src/store/open-store.ts";
+import { projectedSequence } from "../src/store/queries.ts";
 import { median, percentileSorted } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -37,6 +40,10 @@ const CONCURRENCY = Number(values.concurrency);
 const GATEWAYS = 2;
 const USERS = 8;
 const CORE_MAIN = join(import.meta.dirname, "..", "src", "cluster", "core-main.ts");
+const PROJECTOR_MAIN = join(import.meta.dirname, "..", "src", "cluster", "projector-main.ts");
+const DATABASE_URL = process.env.BULWARK_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+/** How often the projector's lag (commands acknowledged but not yet in PostgreSQL) is sampled. */
+const LAG_SAMPLE_MS = 100;
 
 type Submit = (command: UnstampedCommand) => Promise<{ sequence: number }>;
 
@@ -175,12 +182,31 @@ function startCore(clusterName: string, id: string): CoreChild {
   };
 }
 
+interface ProjectorLag {
+  medianCommands: number;
+  maxCommands: number;
+  /** After a run's last acknowledgement, until PostgreSQL held it. */
+  catchUpMs: number[];
+}
+
 async function clusterRuns(
   admin: NatsConnection,
-): Promise<{ runs: RunResult[]; failover: Record<string, number> }> {
+): Promise<{ runs: RunResult[]; failover: Record<string, number>; lag: ProjectorLag }> {
   const clusterName = `bench-${randomBytes(4).toString("hex")}`;
   const names = clusterNames(clusterName);
+  const pgSchema = `bench_cluster_${randomBytes(4).toString("hex")}`;
   const primary = startCore(clusterName, "bench-a");
+  const projector = spawn(process.execPath, ["--import", "tsx", PROJECTOR_MAIN], {
+    env: {
+      ...process.env,
+      BULWARK_CLUSTER_NAME: clusterName,
+      BULWARK_DATABASE_URL: DATABASE_URL,
+      BULWARK_PG_SCHEMA: pgSchema,
+      BULWARK_STATUS_INTERVAL_MS: "0",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const store = await openStore({ databaseUrl: DATABASE_URL, pgSchema });
   const gateways = await Promise.all(
     Array.from({ length: GATEWAYS }, (_, index) =>
       connectNats(undefined, { name: `bench gateway ${index}` }),
@@ -196,10 +222,36 @@ async function clusterRuns(
           maxInFlight: CONCURRENCY * 2,
         }),
     );
-    for (const command of setupCommands) await clients[0].submit(command);
+    let lastAcknowledged = 0;
+    const submitVia = (client: CommandBusClient) => async (command: UnstampedCommand) => {
+      const result = await client.submit(command);
+      if (result.sequence > lastAcknowledged) lastAcknowledged = result.sequence;
+      return result;
+    };
+    for (const command of setupCommands) await submitVia(clients[0] as CommandBusClient)(command);
+    const lagSamples: number[] = [];
+    const catchUpMs: number[] = [];
+    const sampler = setInterval(() => {
+      void projectedSequence(store.db).then((projected) =>
+        lagSamples.push(Math.max(0, lastAcknowledged - projected)),
+      );
+    }, LAG_SAMPLE_MS);
     const runs: RunResult[] = [];
-    for (let run = 0; run < RUNS; run++)
-      runs.push(await drive(clients.map((client) => (command) => client.submit(command))));
+    for (let run = 0; run < RUNS; run++) {
+      runs.push(await drive(clients.map(submitVia)));
+      const target = lastAcknowledged;
+      const startedMs = performance.now();
+      while ((await projectedSequence(store.db)) < target)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      catchUpMs.push(performance.now() - startedMs);
+    }
+    clearInterval(sampler);
+    const sortedLag = Float64Array.from(lagSamples).sort();
+    const lag: ProjectorLag = {
+      medianCommands: percentileSorted(sortedLag, 50),
+      maxCommands: sortedLag[sortedLag.length - 1] ?? 0,
+      catchUpMs,
+    };
 
     // Failover under load: the standby follows, the primary is killed.
     const standby = startCore(clusterName, "bench-b");
@@ -234,15 +286,23 @@ async function clusterRuns(
     return {
       runs,
       failover: { takeoverMs: takeover.atMs - killedAtMs, firstAckMs: firstAckAfterKillMs - killedAtMs },
+      lag,
     };
   } finally {
     if (primary.child.exitCode === null) primary.child.kill("SIGKILL");
+    projector.kill("SIGKILL");
+    await store.close();
+    await dropPgSchema(DATABASE_URL, pgSchema);
     for (const connection of gateways) await connection.close();
     const jsm = await jetstreamManager(admin);
     await jsm.streams.delete(names.streamName).catch(() => undefined);
     await new Kvm(admin)
       .open(names.leaseBucket)
       .then((kv) => kv.destroy())
+      .catch(() => undefined);
+    await new Objm(admin)
+      .open(names.snapshotBucket)
+      .then((objects) => objects.destroy())
       .catch(() => undefined);
   }
 }
@@ -269,7 +329,11 @@ try {
   console.log(
     `failover (lease ttl 1000 ms): kill → standby primary ${cluster.failover.takeoverMs} ms, → first acknowledgement ${cluster.failover.firstAckMs} ms`,
   );
-  console.log("projector lag: measured by test/cluster/projector-role.test.ts (not in this bench yet)");
+  console.log(
+    `projector lag (PostgreSQL behind the acknowledged journal, sampled every ${LAG_SAMPLE_MS} ms under load): ` +
+      `median ${cluster.lag.medianCommands} commands, max ${cluster.lag.maxCommands}; caught up ` +
+      `${median(cluster.lag.catchUpMs).toFixed(0)} ms after a run's last acknowledgement (median)`,
+  );
 } finally {
   await admin.close();
 }

@@ -28,6 +28,27 @@ export async function runCoreRole(env: NodeJS.ProcessEnv): Promise<void> {
   const connection = await connectNats(env.BULWARK_NATS_URL, { name: `bulwark-core ${holderId}` });
   let exiting = false;
   let core: ClusterCore | undefined;
+  // Handlers before the first line: a supervisor may signal the moment it reads "standby". A
+  // signal during the start is answered once the core is up (its close releases the lease).
+  let signalled = false;
+  const shutdown = async (started: ClusterCore) => {
+    exiting = true;
+    await started.close();
+    say({
+      role: "stopped",
+      reason: "signal",
+      lastSequence: started.core.lastSequence,
+      stateHash: started.core.stateHash(),
+    });
+    await connection.close();
+    process.exit(0);
+  };
+  const onSignal = () => {
+    signalled = true;
+    if (core !== undefined) void shutdown(core);
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
   core = await ClusterCore.start({
     connection,
     ...names,
@@ -40,21 +61,7 @@ export async function runCoreRole(env: NodeJS.ProcessEnv): Promise<void> {
       }
     },
   });
-  const started = core;
-  const shutdown = async () => {
-    exiting = true;
-    await started.close();
-    say({
-      role: "stopped",
-      reason: "signal",
-      lastSequence: started.core.lastSequence,
-      stateHash: started.core.stateHash(),
-    });
-    await connection.close();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void shutdown());
-  process.once("SIGINT", () => void shutdown());
+  if (signalled) void shutdown(core);
 }
 
 /** Run directly (node / tsx), not imported by the CLI. */

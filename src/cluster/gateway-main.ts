@@ -151,9 +151,10 @@ export async function runGatewayRole(env: NodeJS.ProcessEnv): Promise<void> {
       void exit(1);
     },
   });
-  process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);
+  // Handlers first: a supervisor may signal the moment it reads the ready line.
   process.once("SIGTERM", () => void exit(0));
   process.once("SIGINT", () => void exit(0));
+  process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);
 }
 
 /** Run directly (node / tsx), not imported by the CLI. */

@@ -59,11 +59,8 @@ export async function runProjectorRole(env: NodeJS.ProcessEnv): Promise<void> {
     onFailure: (error) => stopFor(error.message),
   });
   const role = started;
-  say({ state: "projecting", ...role.status() });
-  const timer =
-    intervalMs > 0 ? setInterval(() => say({ state: "status", ...role.status() }), intervalMs) : null;
-  // A NATS connection closed for good (reconnects exhausted) ends the role: the supervisor restarts it.
-  void connection.closed().then(() => stopFor("NATS connection closed"));
+  let timer: NodeJS.Timeout | null = null;
+  // Handlers before the ready line: a supervisor may signal the moment it reads it.
   const shutdown = async () => {
     if (exiting) return;
     exiting = true;
@@ -75,6 +72,10 @@ export async function runProjectorRole(env: NodeJS.ProcessEnv): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown());
   process.once("SIGINT", () => void shutdown());
+  say({ state: "projecting", ...role.status() });
+  if (intervalMs > 0) timer = setInterval(() => say({ state: "status", ...role.status() }), intervalMs);
+  // A NATS connection closed for good (reconnects exhausted) ends the role: the supervisor restarts it.
+  void connection.closed().then(() => stopFor("NATS connection closed"));
 }
 
 /** Run directly (node / tsx), not imported by the CLI. */

@@ -9,8 +9,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import ccxt from "ccxt-current";
 import pino from "pino";
@@ -34,6 +32,7 @@ import { Projector } from "../../src/store/projector.ts";
 import { parseDecimal } from "../../src/units/decimal.ts";
 import { TEST_DATABASE_URL, UNREACHABLE_RATE_LIMIT } from "../gateway/support/rest-harness.ts";
 import { nodeEntry } from "../support/node-entry.ts";
+import { removeClusterState } from "./support.ts";
 
 const clusterName = `gw-${randomBytes(4).toString("hex")}`;
 const names = clusterNames(clusterName);
@@ -197,12 +196,7 @@ afterAll(async () => {
   await projectorFollower?.stop();
   await projectorStore?.close();
   await primary?.close();
-  const jsm = await jetstreamManager(connection);
-  await jsm.streams.delete(names.streamName).catch(() => undefined);
-  await new Kvm(connection)
-    .open(names.leaseBucket)
-    .then((kv) => kv.destroy())
-    .catch(() => undefined);
+  await removeClusterState(connection, names);
   await connection.close();
   await dropPgSchema(TEST_DATABASE_URL, pgSchema);
   rmSync(tempDir, { recursive: true, force: true });

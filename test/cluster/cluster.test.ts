@@ -11,9 +11,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import ccxt from "ccxt-current";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +30,7 @@ import { dropPgSchema, openStore, type Store } from "../../src/store/open-store.
 import { balancesOfUser, projectedSequence } from "../../src/store/queries.ts";
 import { TEST_DATABASE_URL } from "../gateway/support/rest-harness.ts";
 import { nodeEntry } from "../support/node-entry.ts";
+import { removeClusterState } from "./support.ts";
 
 const SRC = join(import.meta.dirname, "..", "..", "src", "cluster");
 const clusterName = `whole-${randomBytes(4).toString("hex")}`;
@@ -164,16 +162,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  const jsm = await jetstreamManager(connection);
-  await jsm.streams.delete(names.streamName).catch(() => undefined);
-  await new Kvm(connection)
-    .open(names.leaseBucket)
-    .then((kv) => kv.destroy())
-    .catch(() => undefined);
-  await new Objm(connection)
-    .open(names.snapshotBucket)
-    .then((objects) => objects.destroy())
-    .catch(() => undefined);
+  await removeClusterState(connection, names);
   await connection.close();
   await store.close();
   await dropPgSchema(TEST_DATABASE_URL, pgSchema);

@@ -10,9 +10,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
@@ -26,6 +23,7 @@ import { DEMO_SCRYPT, initWallet } from "../../src/server/signers.ts";
 import { dropPgSchema } from "../../src/store/open-store.ts";
 import { TEST_DATABASE_URL } from "../store/engines.ts";
 import { nodeEntry } from "../support/node-entry.ts";
+import { removeClusterState } from "./support.ts";
 
 const CUSTODY_MAIN = join(import.meta.dirname, "..", "..", "src", "cluster", "custody-main.ts");
 const run = randomBytes(4).toString("hex");
@@ -112,16 +110,7 @@ afterAll(async () => {
   await custody?.close();
   await projector?.close();
   await primary?.close();
-  const jsm = await jetstreamManager(connection);
-  await jsm.streams.delete(names.streamName).catch(() => undefined);
-  await new Kvm(connection)
-    .open(names.leaseBucket)
-    .then((kv) => kv.destroy())
-    .catch(() => undefined);
-  await new Objm(connection)
-    .open(names.snapshotBucket)
-    .then((objects) => objects.destroy())
-    .catch(() => undefined);
+  await removeClusterState(connection, names);
   await connection.close();
   await dropPgSchema(TEST_DATABASE_URL, pgSchema);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

@@ -8,9 +8,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
@@ -23,6 +20,7 @@ import { CommandDecoder } from "../../src/journal/command-codec.ts";
 import { replayJournal } from "../../src/runtime/recovery.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
 import { nodeEntry } from "../support/node-entry.ts";
+import { removeClusterState } from "./support.ts";
 
 const CORE_MAIN = join(import.meta.dirname, "..", "..", "src", "cluster", "core-main.ts");
 const BULWARK = join(import.meta.dirname, "..", "..", "bin", "bulwark.mjs");
@@ -141,16 +139,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  const jsm = await jetstreamManager(connection);
-  await jsm.streams.delete(names.streamName).catch(() => undefined);
-  await new Kvm(connection)
-    .open(names.leaseBucket)
-    .then((kv) => kv.destroy())
-    .catch(() => undefined);
-  await new Objm(connection)
-    .open(names.snapshotBucket)
-    .then((objects) => objects.destroy())
-    .catch(() => undefined);
+  await removeClusterState(connection, names);
   await connection.close();
 });
 

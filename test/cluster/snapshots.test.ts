@@ -3,8 +3,6 @@
 // journal after it, to the primary's state hash; a damaged snapshot is passed over.
 
 import { randomBytes } from "node:crypto";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +12,7 @@ import { connectNats } from "../../src/cluster/nats-connection.ts";
 import { ObjectSnapshotStore } from "../../src/cluster/snapshot-objects.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
+import { removeClusterState } from "./support.ts";
 
 const names = clusterNames(`snapshots-${randomBytes(4).toString("hex")}`);
 let connection: NatsConnection;
@@ -23,16 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const jsm = await jetstreamManager(connection);
-  await jsm.streams.delete(names.streamName).catch(() => undefined);
-  await new Kvm(connection)
-    .open(names.leaseBucket)
-    .then((kv) => kv.destroy())
-    .catch(() => undefined);
-  await new Objm(connection)
-    .open(names.snapshotBucket)
-    .then((objects) => objects.destroy())
-    .catch(() => undefined);
+  await removeClusterState(connection, names);
   await connection.close();
 });
 

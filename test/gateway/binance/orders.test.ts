@@ -12,6 +12,7 @@ import {
   createTrader,
   type Harness,
   type RawResponse,
+  readResponse,
   startHarness,
   type Trader,
 } from "../support/rest-harness.ts";
@@ -38,17 +39,6 @@ function binanceClient(keys: Trader) {
       },
     },
   });
-}
-
-async function readResponse(response: Response): Promise<RawResponse> {
-  const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { status: response.status, body, text };
 }
 
 /** A signed request as ccxt sends it (params in the query, signature last). */

@@ -11,6 +11,7 @@ import {
   createTrader,
   type Harness,
   type RawResponse,
+  readResponse,
   signedPost,
   startHarness,
   type Trader,
@@ -53,17 +54,6 @@ function binanceClient(keys: { apiKey: string; secret: string }) {
       },
     },
   });
-}
-
-async function readResponse(response: Response): Promise<RawResponse> {
-  const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { status: response.status, body, text };
 }
 
 /** GET `path` with `query` signed as ccxt signs it (signature last); `sign: false` leaves it unsigned. */

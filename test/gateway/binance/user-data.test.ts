@@ -21,6 +21,7 @@ import {
   createTrader,
   type Harness,
   type RawResponse,
+  readResponse,
   signedPost,
   startHarness,
   type Trader,
@@ -51,17 +52,6 @@ afterAll(async () => {
   await webSocket?.close();
   await harness?.close();
 });
-
-async function readResponse(response: Response): Promise<RawResponse> {
-  const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { status: response.status, body, text };
-}
 
 async function userDataStream(
   method: "POST" | "PUT" | "DELETE",

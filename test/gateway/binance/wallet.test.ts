@@ -26,6 +26,7 @@ import {
   createTrader,
   type Harness,
   type RawResponse,
+  readResponse,
   signedPost,
   startHarness,
   type Trader,
@@ -71,17 +72,6 @@ function binance(key: Trader): InstanceType<typeof ccxt.binance> {
     urls: { api: { public: `${base}/api/v3`, private: `${base}/api/v3`, sapi: `${base}/sapi/v1` } },
     options: { defaultType: "spot", fetchMarkets: { types: ["spot"] } },
   });
-}
-
-async function readResponse(response: Response): Promise<RawResponse> {
-  const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { status: response.status, body, text };
 }
 
 /** Binance's totalParams for `params` with a fresh timestamp, signed by `key`, signature last. */

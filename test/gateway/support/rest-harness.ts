@@ -179,7 +179,8 @@ export interface RawResponse {
   text: string;
 }
 
-async function readResponse(response: Response): Promise<RawResponse> {
+/** A fetch Response's status, text and parsed JSON body (null when it is not JSON). */
+export async function readResponse(response: Response): Promise<RawResponse> {
   const text = await response.text();
   let body: unknown = null;
   try {

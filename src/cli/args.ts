@@ -22,6 +22,13 @@ export const USAGE = `usage: bulwark <command> [options] [--data-dir DIR] [--jso
         following the journal stream until it holds the lease, then the primary; custody = the
         devnet chains, their signer processes and custody; --role all (the default) is the
         embedded exchange above
+  cluster migrate              moves a STOPPED data dir into an EMPTY cluster (docs/cluster.md): the
+        journal into the stream (BULWARK_NATS_URL, BULWARK_CLUSTER_NAME), checked by state hash;
+        the store's rows the journal cannot rebuild (users, keys, sessions, operators, custody,
+        incidents, audit log) into PostgreSQL (BULWARK_DATABASE_URL, BULWARK_PG_SCHEMA); prints a
+        JSON summary. Refuses a journal not starting at 1, a non-empty stream or schema
+  cluster chain-info           after the projector role caught up: custody's withdrawal columns
+        (destination, txid, confirmations, reason) from the data dir into PostgreSQL
   verify                       recover, check every invariant, print last sequence and state hash
   user create --email E        the password is read from stdin (one line) or typed at a prompt
   user freeze|unfreeze --email E

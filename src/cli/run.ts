@@ -57,6 +57,11 @@ async function dispatch(cli: Cli, io: CliIo): Promise<void> {
     const { start } = await import("./start.ts");
     return start(cli, io);
   }
+  // Offline only, under the data dir's lock, to the cluster named by the environment (src/cli/cluster.ts).
+  if (cli.command.startsWith("cluster ")) {
+    const { clusterCommand } = await import("./cluster.ts");
+    return clusterCommand(cli, io);
+  }
   // Pure: a proof file against a root, no data dir and no server (src/cli/reserves.ts).
   if (cli.command === "reserves verify") {
     const { reservesVerify } = await import("./reserves.ts");

@@ -38,7 +38,7 @@ import { CommandDecoder } from "../journal/command-codec.ts";
 import { FileJournal } from "../journal/file-journal.ts";
 import { recover } from "../runtime/recovery.ts";
 import { SnapshotStore } from "../runtime/snapshot-store.ts";
-import { acquireDataDirLock } from "../server/data-dir-lock.ts";
+import { acquireDataDirLock, DataDirBusyError, liveLockOwner } from "../server/data-dir-lock.ts";
 import { maxUserIdOf } from "../store/accounts.ts";
 import { openStore } from "../store/open-store.ts";
 import { type ClusterNames, clusterNames } from "./cluster-names.ts";
@@ -608,6 +608,8 @@ function migrationNotes(
  * (destination, tx_id, confirmations, reason) from the data dir's SQLite store into the rows the
  * projector rebuilt. Refuses while a row is not rebuilt yet (run it once the projector caught up).
  * Only columns still null in PostgreSQL are set: custody in the cluster may have written since.
+ * Takes no lock (it only reads SQLite, and the custody role may hold the data dir by then), but
+ * refuses while an embedded server runs on the data dir.
  */
 export async function copyWithdrawalChainInfo(options: {
   dataDir: string;
@@ -615,50 +617,46 @@ export async function copyWithdrawalChainInfo(options: {
   pgSchema?: string;
 }): Promise<{ withdrawalsUpdated: number; withdrawalsWithChainInfo: number }> {
   const pgSchema = options.pgSchema ?? "public";
-  const lock = acquireDataDirLock(options.dataDir, "cli cluster chain-info");
+  const owner = liveLockOwner(options.dataDir);
+  if (owner?.role === "server") throw new DataDirBusyError(options.dataDir, owner);
+  const sqlite = new Database(join(options.dataDir, SQLITE_FILE_NAME), {
+    readonly: true,
+    fileMustExist: true,
+  });
   try {
-    const sqlite = new Database(join(options.dataDir, SQLITE_FILE_NAME), {
-      readonly: true,
-      fileMustExist: true,
-    });
-    try {
-      const read = sqlite
-        .prepare(
-          `select withdrawal_id, destination, tx_id, confirmations, reason from withdrawals
-           where destination is not null or tx_id is not null or confirmations is not null or reason is not null`,
-        )
-        .safeIntegers(true);
+    const read = sqlite
+      .prepare(
+        `select withdrawal_id, destination, tx_id, confirmations, reason from withdrawals
+         where destination is not null or tx_id is not null or confirmations is not null or reason is not null`,
+      )
+      .safeIntegers(true);
+    // One transaction: all of them or, when one is not rebuilt yet, none.
+    return await withPgClient(options.databaseUrl, async (client) => {
       let seen = 0;
-      let updated = 0;
-      await withPgClient(options.databaseUrl, async (client) => {
-        await client.query("begin");
-        try {
-          for (const row of read.iterate() as IterableIterator<Record<string, unknown>>) {
-            seen++;
-            const result = await client.query(
-              `update ${qualified(pgSchema, "withdrawals")} set
-                 destination = coalesce(destination, $2), tx_id = coalesce(tx_id, $3),
-                 confirmations = coalesce(confirmations, $4), reason = coalesce(reason, $5)
-               where withdrawal_id = $1`,
-              [row.withdrawal_id, row.destination, row.tx_id, row.confirmations, row.reason],
+      await client.query("begin");
+      try {
+        for (const row of read.iterate() as IterableIterator<Record<string, unknown>>) {
+          seen++;
+          const result = await client.query(
+            `update ${qualified(pgSchema, "withdrawals")} set
+               destination = coalesce(destination, $2), tx_id = coalesce(tx_id, $3),
+               confirmations = coalesce(confirmations, $4), reason = coalesce(reason, $5)
+             where withdrawal_id = $1`,
+            [row.withdrawal_id, row.destination, row.tx_id, row.confirmations, row.reason],
+          );
+          if (result.rowCount !== 1)
+            throw new MigrationRefusedError(
+              `withdrawal ${String(row.withdrawal_id)} is not projected in schema ${pgSchema} yet: run this once the projector role has caught up`,
             );
-            if (result.rowCount !== 1)
-              throw new MigrationRefusedError(
-                `withdrawal ${String(row.withdrawal_id)} is not projected in schema ${pgSchema} yet: run this once the projector role has caught up`,
-              );
-            updated++;
-          }
-          await client.query("commit");
-        } catch (error) {
-          await client.query("rollback").catch(() => undefined);
-          throw error;
         }
-      });
-      return { withdrawalsUpdated: updated, withdrawalsWithChainInfo: seen };
-    } finally {
-      sqlite.close();
-    }
+        await client.query("commit");
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throw error;
+      }
+      return { withdrawalsUpdated: seen, withdrawalsWithChainInfo: seen };
+    });
   } finally {
-    lock.release();
+    sqlite.close();
   }
 }

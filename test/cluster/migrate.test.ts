@@ -32,9 +32,12 @@ import { connectNats } from "../../src/cluster/nats-connection.ts";
 import { ProjectorRole } from "../../src/cluster/projector-role.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
+import { startEmbeddedCore } from "../../src/runtime/embedded.ts";
 import { acquireDataDirLock, DataDirBusyError } from "../../src/server/data-dir-lock.ts";
 import { DEFAULT_ASSETS, ensureDefaultMarkets } from "../../src/server/default-markets.ts";
 import { createApiKey, createUser } from "../../src/store/accounts.ts";
+import { appendAudit, verifyAuditLog } from "../../src/store/audit-log.ts";
+import { openIncident } from "../../src/store/incidents.ts";
 import { dropPgSchema, openStore, type Store } from "../../src/store/open-store.ts";
 import { balancesOfUser, openOrdersOfUser, projectedSequence } from "../../src/store/queries.ts";
 import { TEST_DATABASE_URL } from "../store/engines.ts";
@@ -145,6 +148,21 @@ async function runEmbeddedExchange(): Promise<void> {
         txId: "tx-abc",
       }),
     ).toBe(true);
+    for (const action of ["user.create", "apiKey.create"])
+      await appendAudit(db, {
+        tsMs: Date.now(),
+        actor: "operator:test",
+        action,
+        subject: "user:1",
+        details: {},
+      });
+    await openIncident(db, {
+      kind: "test",
+      chain: null,
+      title: "before the move",
+      openedMs: Date.now(),
+      first: { type: "opened", atMs: Date.now(), actor: "system", message: "opened", detailJson: "{}" },
+    });
     embeddedHash = exchange.internals.core.stateHash();
     embeddedLastSequence = exchange.internals.core.lastSequence;
   } finally {
@@ -233,6 +251,42 @@ describe("cluster migrate", () => {
       }),
     ).toMatchObject({ status: 1, json: { ok: false, error: { kind: "conflict" } } });
     expect(await streamMessages(refused.streamName)).toBe(1);
+  });
+
+  it("refuses a journal pruned after a snapshot (it does not start at 1), and writes nothing", async () => {
+    const { clusterName, names } = newCluster();
+    const prunedDir = mkdtempSync(join(tmpdir(), "bulwark-migrate-pruned-"));
+    try {
+      const embedded = await startEmbeddedCore({
+        dataDir: prunedDir,
+        segmentSizeBytes: 512,
+        snapshotPolicy: { everyCommands: 10, everyMs: 60_000 },
+        keepSnapshotCount: 1,
+      });
+      await embedded.sequencer.submit({ kind: "addAsset", asset: DEFAULT_ASSETS[0] });
+      for (let index = 0; index < 60; index++)
+        await embedded.sequencer.submit({
+          kind: "adjustBalance",
+          userId: 1,
+          assetId: 1,
+          amountUnits: 1,
+          reason: "r",
+        });
+      await embedded.close();
+      await (await openStore({ dataDir: prunedDir })).close();
+      await expect(
+        migrateToCluster({
+          dataDir: prunedDir,
+          connection,
+          clusterName,
+          databaseUrl: TEST_DATABASE_URL,
+          pgSchema: newSchema(),
+        }),
+      ).rejects.toThrow(/journal starts at \d+, not 1: .*pruned/);
+      expect(await streamMessages(names.streamName)).toBe(null);
+    } finally {
+      rmSync(prunedDir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a data dir a server holds", async () => {
@@ -349,6 +403,23 @@ describe("cluster migrate", () => {
         createdMs: 1,
       });
       expect(fresh.ok && fresh.user.userId).toBe(summary.store.nextIds.users);
+
+      // The audit chain verifies as it did; incident ids go on after the migrated ones.
+      expect(await verifyAuditLog(store.db)).toMatchObject({ ok: true, checkedRows: 2 });
+      const incident = await openIncident(store.db, {
+        kind: "test-after",
+        chain: null,
+        title: "after the move",
+        openedMs: Date.now(),
+        first: { type: "opened", atMs: Date.now(), actor: "system", message: "opened", detailJson: "{}" },
+      });
+      expect(incident.incident.incidentId).toBe(summary.store.nextIds.incidents);
+      expect(summary.store.copiedRows).toMatchObject({
+        audit_log: 2,
+        audit_head: 1,
+        incidents: 1,
+        incident_entries: 1,
+      });
 
       // Custody's columns of the rebuilt withdrawal: empty until chain-info copies them.
       const withdrawal = () =>

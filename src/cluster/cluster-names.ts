@@ -11,6 +11,8 @@ export interface ClusterNames {
   leaseKey: string;
   /** The object store of core snapshots. */
   snapshotBucket: string;
+  /** Custody's port over request/reply (custody-bus.ts): the custody role serves it, gateways ask. */
+  custodySubject: string;
 }
 
 /** Every NATS name a cluster uses, from its one name (letters, digits, _ and -). */
@@ -26,5 +28,6 @@ export function clusterNames(clusterName: string): ClusterNames {
     leaseBucket: `${clusterName}-lease`,
     leaseKey: "core",
     snapshotBucket: `${clusterName}-snapshots`,
+    custodySubject: `${clusterName}.custody`,
   };
 }

@@ -44,11 +44,14 @@ import { startCustody } from "../server/server.ts";
 import type { SignerSupervisor } from "../server/signers.ts";
 import { ClusterExchange } from "./cluster-exchange.ts";
 import { clusterNames } from "./cluster-names.ts";
+import { serveCustody } from "./custody-bus.ts";
 import { clusterSecretBox } from "./gateway-main.ts";
 import { connectNats } from "./nats-connection.ts";
 
 /** Longest custody step interval accepted (one minute): slower would leave deposits waiting. */
 const MAX_CUSTODY_TICK_MS = 60_000;
+/** Custody requests from gateways answered at once; past it they get "busy" (walletNotAvailable). */
+const CUSTODY_MAX_IN_FLIGHT = 64;
 
 export interface RunningCustody {
   exchange: ClusterExchange;
@@ -164,6 +167,15 @@ export async function startCustodyRole(
     );
     cleanups.push(() => started.signers?.stop());
     cleanups.push(() => started.custody.stop());
+    // Gateways reach custody's port over the bus (custody-bus.ts); stopped first on close, so no
+    // request reaches a stopping custody.
+    const custodyServer = serveCustody(connection, {
+      subject: names.custodySubject,
+      custody: started.custody,
+      maxInFlight: CUSTODY_MAX_IN_FLIGHT,
+      onError: (method, error) => logger.error({ err: error, method }, "custody request failed"),
+    });
+    cleanups.push(() => custodyServer.stop());
     return {
       exchange,
       devnet,

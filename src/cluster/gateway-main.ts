@@ -35,6 +35,7 @@ import { createGateway } from "../gateway/http/server.ts";
 import { attachWebSocket } from "../gateway/ws/server.ts";
 import { ClusterExchange } from "./cluster-exchange.ts";
 import { clusterNames } from "./cluster-names.ts";
+import { RemoteCustodyPort } from "./custody-bus.ts";
 import { connectNats } from "./nats-connection.ts";
 
 export const SECRET_KEY_FILE_ENV = "BULWARK_SECRET_KEY_FILE";
@@ -43,6 +44,11 @@ const DEFAULT_PORT = 8080;
 const DEFAULT_HOST = "127.0.0.1";
 /** A key file is one line of base64; anything much larger is not one. */
 const MAX_KEY_FILE_BYTES = 1024;
+/** Custody's answer bound: a withdrawal request checks limits, holds funds on the core and persists. */
+const CUSTODY_TIMEOUT_MS = 10_000;
+const CUSTODY_MAX_IN_FLIGHT = 64;
+/** How stale the currencies' terms (enabled, minimums, fees) may be on a gateway. */
+const CUSTODY_TERMS_REFRESH_MS = 5_000;
 
 /** The SecretBox every gateway of the cluster shares, from BULWARK_SERVER_KEY or BULWARK_SECRET_KEY_FILE. */
 export function clusterSecretBox(env: NodeJS.ProcessEnv): SecretBox {
@@ -109,8 +115,19 @@ export async function startGatewayRole(
       ...(hooks.onFailure === undefined ? {} : { onFailure: hooks.onFailure }),
     });
     cleanups.push(() => exchange.close());
+    // Custody's port over the bus (custody-bus.ts): the wallet endpoints answer while a custody
+    // role serves names.custodySubject; without one they answer walletNotAvailable.
+    const custody = await RemoteCustodyPort.open(connection, {
+      subject: names.custodySubject,
+      timeoutMs: CUSTODY_TIMEOUT_MS,
+      maxInFlight: CUSTODY_MAX_IN_FLIGHT,
+      termsRefreshMs: CUSTODY_TERMS_REFRESH_MS,
+      onRefreshError: (error) => logger.debug({ err: error }, "custody terms refresh failed"),
+    });
+    cleanups.push(() => custody.close());
     const gateway = createGateway(exchange, {
       secretBox,
+      custody,
       logger,
       port,
       host,

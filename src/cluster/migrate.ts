@@ -301,19 +301,32 @@ function classifySqliteTables(sqliteFile: string): string[] {
   }
 }
 
+/** The stream's info, or null when it does not exist. */
+async function streamInfoOrNull(
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  streamName: string,
+): Promise<{ messages: number; lastSequence: number } | null> {
+  try {
+    const info = await jsm.streams.info(streamName);
+    return { messages: info.state.messages, lastSequence: info.state.last_seq };
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return null;
+    throw error;
+  }
+}
+
+/** Refuses a stream with a history or a snapshot bucket with snapshots; creates neither. */
 async function checkClusterEmpty(connection: NatsConnection, names: ClusterNames): Promise<void> {
   const jsm = await jetstreamManager(connection);
-  try {
-    const info = await jsm.streams.info(names.streamName);
-    if (info.state.last_seq > 0 || info.state.messages > 0)
-      throw new MigrationRefusedError(
-        `stream ${names.streamName} is not empty (last sequence ${info.state.last_seq}, ${info.state.messages} messages): the cluster already has a history; migrate only into a new cluster (or delete the stream)`,
-      );
-  } catch (error) {
-    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
-  }
-  const snapshots = await ObjectSnapshotStore.open(connection, names.snapshotBucket);
-  const held = await snapshots.refresh();
+  const stream = await streamInfoOrNull(jsm, names.streamName);
+  if (stream !== null && (stream.lastSequence > 0 || stream.messages > 0))
+    throw new MigrationRefusedError(
+      `stream ${names.streamName} is not empty (last sequence ${stream.lastSequence}, ${stream.messages} messages): the cluster already has a history; migrate only into a new cluster (or delete the stream)`,
+    );
+  // An object store is the stream OBJ_<bucket>; only one holding messages can hold a snapshot.
+  const bucket = await streamInfoOrNull(jsm, `OBJ_${names.snapshotBucket}`);
+  if (bucket === null || bucket.messages === 0) return;
+  const held = await (await ObjectSnapshotStore.open(connection, names.snapshotBucket)).refresh();
   if (held.length > 0)
     throw new MigrationRefusedError(
       `snapshot bucket ${names.snapshotBucket} holds snapshots (${held.join(", ")}) of another history: a core would start from them; delete the bucket first`,

@@ -224,6 +224,7 @@ describe("cluster migrate", () => {
       migrateToCluster({ dataDir, connection, clusterName, databaseUrl: TEST_DATABASE_URL, pgSchema }),
     ).rejects.toThrow(/schema .* is not empty \(users\)/);
     expect(await streamMessages(names.streamName)).toBe(null);
+    expect(await streamMessages(`OBJ_${names.snapshotBucket}`)).toBe(null);
     const rows = await store.db.selectFrom("users").select("email").execute();
     expect(rows.map((row) => row.email)).toEqual(["already@example.test"]);
   });

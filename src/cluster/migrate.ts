@@ -12,11 +12,12 @@
 //    sessions, operators, 2FA, address book, custody's addresses and pipeline, incidents, the
 //    audit log, …) are copied to the PostgreSQL schema, ids kept, one transaction per table, in
 //    bounded batches. The projected tables (orders, trades, balances, …) are left empty: the
-//    projector role rebuilds them from the journal. See PROJECTED_TABLES for the one gap
+//    projector role rebuilds them from the journal. See PROJECTED_TABLES (store-copy.ts) for the gap
 //    (withdrawals' chain columns) and copyWithdrawalChainInfo for closing it.
 //
 // Everything is checked before anything is written: the data dir's lock (no server on it), the
-// journal's first sequence, an empty stream and snapshot bucket, empty target tables.
+// journal's first sequence, an empty stream and snapshot bucket, empty target tables. The SQL is
+// in src/store/store-copy.ts, which also classifies every table as copied or projected.
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -28,8 +29,6 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import Database from "better-sqlite3";
-import pg from "pg";
 import type { Command } from "../core/commands.ts";
 import { type CoreLimits, DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import { Core } from "../core/core.ts";
@@ -41,6 +40,13 @@ import { SnapshotStore } from "../runtime/snapshot-store.ts";
 import { acquireDataDirLock, DataDirBusyError, liveLockOwner } from "../server/data-dir-lock.ts";
 import { maxUserIdOf } from "../store/accounts.ts";
 import { openStore } from "../store/open-store.ts";
+import {
+  copyStoreTables,
+  copyWithdrawalChainColumns,
+  nonEmptyTables,
+  PROJECTED_TABLES,
+  sqliteStoreTables,
+} from "../store/store-copy.ts";
 import { type ClusterNames, clusterNames } from "./cluster-names.ts";
 import { JetStreamJournal } from "./jetstream-journal.ts";
 import { ObjectSnapshotStore } from "./snapshot-objects.ts";
@@ -55,69 +61,11 @@ export class MigrationRefusedError extends Error {
   }
 }
 
-/**
- * Tables the journal cannot rebuild, copied row for row, parents before children (foreign keys).
- * `identity`: the PostgreSQL identity column, moved past the largest id copied.
- */
-export const COPIED_TABLES: readonly { table: string; identity?: string }[] = [
-  { table: "users", identity: "id" },
-  { table: "api_keys" },
-  // Legacy: nonces before they moved into the core (src/server/legacy-nonces.ts). Kept for the record.
-  { table: "api_nonces" },
-  { table: "user_totp" },
-  { table: "user_security" },
-  { table: "address_book" },
-  { table: "user_sessions" },
-  { table: "operator_accounts", identity: "operator_id" },
-  { table: "operator_sessions" },
-  { table: "deposit_addresses" },
-  { table: "scanner_state" },
-  { table: "custody_withdrawals" },
-  { table: "custody_withdrawal_steps" },
-  { table: "incidents", identity: "incident_id" },
-  { table: "incident_entries" },
-  { table: "audit_log" },
-  { table: "audit_head" },
-];
-
-/**
- * Tables the projector writes from the core's events (src/store/projector.ts): left empty, the
- * projector role rebuilds them from the journal, cursor (projector_state) included. One part of
- * `withdrawals` is not the core's: destination, tx_id, confirmations and reason are written by
- * custody (setWithdrawalChainInfo) into the projected row; copyWithdrawalChainInfo copies them
- * once the projector has rebuilt the rows.
- */
-export const PROJECTED_TABLES: readonly string[] = [
-  "assets",
-  "markets",
-  "orders",
-  "trades",
-  "fills",
-  "balances",
-  "balance_history",
-  "adjustments",
-  "deposits",
-  "withdrawals",
-  "withdrawal_status_history",
-  "wallet_movements",
-  "projector_state",
-];
-
-/** The store's own bookkeeping (Kysely's migrations, SQLite's AUTOINCREMENT counters). */
-const BOOKKEEPING_TABLES: ReadonlySet<string> = new Set([
-  "kysely_migration",
-  "kysely_migration_lock",
-  "sqlite_sequence",
-]);
-
 const DEFAULT_CHUNK_RECORDS = 10_000;
 const DEFAULT_BATCH_ROWS = 500;
 const MAX_BATCH_ROWS = 10_000;
-/** PostgreSQL takes at most 65,535 parameters per statement. */
-const MAX_PG_PARAMETERS = 60_000;
 const READ_BATCH_MESSAGES = 1_000;
 const READ_FETCH_EXPIRES_MS = 5_000;
-const PG_CONNECT_TIMEOUT_MS = 5_000;
 const SQLITE_FILE_NAME = "bulwark.sqlite";
 
 export interface MigrateOptions {
@@ -193,9 +141,13 @@ export async function migrateToCluster(options: MigrateOptions): Promise<Migrati
       const embedded = recoverEmbedded(options.dataDir, journal, limits);
       progress(`data dir: journal 1..${journal.lastSequence}, state hash ${embedded.stateHash()}`);
       const sqliteFile = await migratedSqliteFile(options.dataDir);
-      const tables = classifySqliteTables(sqliteFile);
+      const tables = sqliteStoreTables(sqliteFile);
       await checkClusterEmpty(options.connection, names);
-      await checkTargetEmpty(options.databaseUrl, pgSchema);
+      const holding = await nonEmptyTables(options.databaseUrl, pgSchema);
+      if (holding.length > 0)
+        throw new MigrationRefusedError(
+          `PostgreSQL schema ${pgSchema} is not empty (${holding.join(", ")}): migrate only into a new schema`,
+        );
       progress(`stream ${names.streamName} and schema ${pgSchema} are empty: copying`);
 
       const recordsCopied = await copyJournal(journal, options.connection, names, chunkRecords, progress);
@@ -220,15 +172,15 @@ export async function migrateToCluster(options: MigrateOptions): Promise<Migrati
       }
 
       const userIdFloor = maxUserIdOf(embedded.exportState());
-      const copied = await copyStore(
+      const copied = await copyStoreTables({
         sqliteFile,
-        tables,
-        options.databaseUrl,
+        sqliteTables: tables,
+        databaseUrl: options.databaseUrl,
         pgSchema,
         batchRows,
         userIdFloor,
         progress,
-      );
+      });
       return {
         dataDir: options.dataDir,
         clusterName: options.clusterName,
@@ -280,27 +232,6 @@ async function migratedSqliteFile(dataDir: string): Promise<string> {
   return join(dataDir, SQLITE_FILE_NAME);
 }
 
-/** Every table of the SQLite store must be known as copied or projected: a new one must be classified here. */
-function classifySqliteTables(sqliteFile: string): string[] {
-  const sqlite = new Database(sqliteFile, { readonly: true, fileMustExist: true });
-  try {
-    const rows = sqlite.prepare("select name from sqlite_master where type = 'table'").all() as {
-      name: string;
-    }[];
-    const known = new Set([...COPIED_TABLES.map((entry) => entry.table), ...PROJECTED_TABLES]);
-    const unknown = rows
-      .map((row) => row.name)
-      .filter((name) => !known.has(name) && !BOOKKEEPING_TABLES.has(name));
-    if (unknown.length > 0)
-      throw new Error(
-        `the store has tables this migration does not know (${unknown.join(", ")}): classify them in src/cluster/migrate.ts`,
-      );
-    return rows.map((row) => row.name);
-  } finally {
-    sqlite.close();
-  }
-}
-
 /** The stream's info, or null when it does not exist. */
 async function streamInfoOrNull(
   jsm: Awaited<ReturnType<typeof jetstreamManager>>,
@@ -331,44 +262,6 @@ async function checkClusterEmpty(connection: NatsConnection, names: ClusterNames
     throw new MigrationRefusedError(
       `snapshot bucket ${names.snapshotBucket} holds snapshots (${held.join(", ")}) of another history: a core would start from them; delete the bucket first`,
     );
-}
-
-async function withPgClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    connectionString: databaseUrl,
-    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-  });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function qualified(pgSchema: string, table: string): string {
-  return `"${pgSchema}"."${table}"`;
-}
-
-/** Creates and migrates the schema (openStore), then refuses unless every table is empty. */
-async function checkTargetEmpty(databaseUrl: string, pgSchema: string): Promise<void> {
-  const store = await openStore({ databaseUrl, pgSchema, pgMaxConnections: 1 });
-  await store.close();
-  await withPgClient(databaseUrl, async (client) => {
-    const holding: string[] = [];
-    for (const table of [...COPIED_TABLES.map((entry) => entry.table), ...PROJECTED_TABLES]) {
-      // The projector's cursor row at 0 is what an opened, never-fed projector leaves: still empty.
-      const where = table === "projector_state" ? " where last_sequence > 0" : "";
-      const result = await client.query(
-        `select exists (select 1 from ${qualified(pgSchema, table)}${where}) as held`,
-      );
-      if (result.rows[0]?.held === true) holding.push(table);
-    }
-    if (holding.length > 0)
-      throw new MigrationRefusedError(
-        `PostgreSQL schema ${pgSchema} is not empty (${holding.join(", ")}): migrate only into a new schema`,
-      );
-  });
 }
 
 async function copyJournal(
@@ -456,147 +349,6 @@ async function verifyStream(
   return { messages: info.state.messages, lastSequence, stateHash: core.stateHash() };
 }
 
-/** Copies every COPIED_TABLES table present in SQLite, one transaction each; moves identities. */
-async function copyStore(
-  sqliteFile: string,
-  sqliteTables: readonly string[],
-  databaseUrl: string,
-  pgSchema: string,
-  batchRows: number,
-  userIdFloor: number,
-  progress: (line: string) => void,
-): Promise<{ copiedRows: Record<string, number>; nextIds: Record<string, number> }> {
-  const sqlite = new Database(sqliteFile, { readonly: true, fileMustExist: true });
-  const present = new Set(sqliteTables);
-  const copiedRows: Record<string, number> = {};
-  const nextIds: Record<string, number> = {};
-  try {
-    await withPgClient(databaseUrl, async (client) => {
-      for (const { table, identity } of COPIED_TABLES) {
-        if (!present.has(table)) {
-          copiedRows[table] = 0;
-          continue;
-        }
-        copiedRows[table] = await copyTable(sqlite, client, pgSchema, table, batchRows);
-        if (identity !== undefined) {
-          const floor = table === "users" ? userIdFloor : 0;
-          nextIds[table] = await moveIdentity(sqlite, client, pgSchema, table, identity, floor);
-        }
-        progress(`store: ${table} ${copiedRows[table]} rows`);
-      }
-    });
-  } finally {
-    sqlite.close();
-  }
-  return { copiedRows, nextIds };
-}
-
-/** One table in one PostgreSQL transaction, streamed from SQLite in batches of `batchRows`. */
-async function copyTable(
-  sqlite: Database.Database,
-  client: pg.Client,
-  pgSchema: string,
-  table: string,
-  batchRows: number,
-): Promise<number> {
-  const columns = (sqlite.prepare(`pragma table_info("${table}")`).all() as { name: string }[]).map(
-    (column) => column.name,
-  );
-  const target = await client.query(
-    "select column_name from information_schema.columns where table_schema = $1 and table_name = $2",
-    [pgSchema, table],
-  );
-  const targetColumns = new Set(target.rows.map((row: { column_name: string }) => row.column_name));
-  const missing = columns.filter((column) => !targetColumns.has(column));
-  if (missing.length > 0 || targetColumns.size !== columns.length)
-    throw new Error(
-      `table ${table}: SQLite columns ${columns.join(",")} differ from PostgreSQL's ${[...targetColumns].join(",")}`,
-    );
-  const rowsPerInsert = Math.max(1, Math.min(batchRows, Math.floor(MAX_PG_PARAMETERS / columns.length)));
-  const columnList = columns.map((column) => `"${column}"`).join(", ");
-  // Exact integers: int8 values come as bigint (node-postgres sends their decimal text).
-  const read = sqlite.prepare(`select ${columnList} from "${table}"`).safeIntegers(true).raw(true);
-  let copied = 0;
-  await client.query("begin");
-  try {
-    let batch: unknown[][] = [];
-    for (const row of read.iterate() as IterableIterator<unknown[]>) {
-      batch.push(row);
-      if (batch.length === rowsPerInsert) {
-        await insertRows(client, qualified(pgSchema, table), columnList, columns.length, batch);
-        copied += batch.length;
-        batch = [];
-      }
-    }
-    if (batch.length > 0) {
-      await insertRows(client, qualified(pgSchema, table), columnList, columns.length, batch);
-      copied += batch.length;
-    }
-    const count = await client.query(`select count(*)::int8 as n from ${qualified(pgSchema, table)}`);
-    if (Number(count.rows[0]?.n) !== copied)
-      throw new Error(
-        `table ${table}: ${copied} rows copied but PostgreSQL counts ${String(count.rows[0]?.n)}`,
-      );
-    await client.query("commit");
-  } catch (error) {
-    await client.query("rollback").catch(() => undefined);
-    throw new Error(
-      `copying table ${table} failed (rolled back; tables copied before it stay: drop schema ${pgSchema} before retrying): ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
-  return copied;
-}
-
-async function insertRows(
-  client: pg.Client,
-  target: string,
-  columnList: string,
-  columnCount: number,
-  rows: readonly unknown[][],
-): Promise<void> {
-  const values: unknown[] = [];
-  const tuples: string[] = [];
-  for (const row of rows) {
-    const placeholders: string[] = [];
-    for (let index = 0; index < columnCount; index++) {
-      values.push(row[index]);
-      placeholders.push(`$${values.length}`);
-    }
-    tuples.push(`(${placeholders.join(", ")})`);
-  }
-  await client.query(`insert into ${target} (${columnList}) values ${tuples.join(", ")}`, values);
-}
-
-/**
- * Moves the identity past every id SQLite ever gave (its AUTOINCREMENT counter, which never goes
- * back, and the largest row) and `floor` (users: the largest id the core holds money for), so an
- * id is never handed out twice. Returns the next id.
- */
-async function moveIdentity(
-  sqlite: Database.Database,
-  client: pg.Client,
-  pgSchema: string,
-  table: string,
-  column: string,
-  floor: number,
-): Promise<number> {
-  const maxRow = sqlite.prepare(`select coalesce(max("${column}"), 0) as n from "${table}"`).get() as {
-    n: number;
-  };
-  const counter = sqlite.prepare("select seq from sqlite_sequence where name = ?").get(table) as
-    | { seq: number }
-    | undefined;
-  const last = Math.max(maxRow.n, counter?.seq ?? 0, floor);
-  if (last === 0) return 1;
-  await client.query("select setval(pg_get_serial_sequence($1, $2), $3)", [
-    qualified(pgSchema, table),
-    column,
-    last,
-  ]);
-  return last + 1;
-}
-
 function migrationNotes(
   dataDir: string,
   copiedRows: Record<string, number>,
@@ -617,12 +369,11 @@ function migrationNotes(
 }
 
 /**
- * Closes the gap PROJECTED_TABLES describes: copies custody's columns of `withdrawals`
- * (destination, tx_id, confirmations, reason) from the data dir's SQLite store into the rows the
- * projector rebuilt. Refuses while a row is not rebuilt yet (run it once the projector caught up).
- * Only columns still null in PostgreSQL are set: custody in the cluster may have written since.
- * Takes no lock (it only reads SQLite, and the custody role may hold the data dir by then), but
- * refuses while an embedded server runs on the data dir.
+ * Closes the gap PROJECTED_TABLES describes (src/store/store-copy.ts): custody's columns of
+ * `withdrawals` from the data dir's SQLite store into the rows the projector rebuilt. Refuses
+ * while a row is not rebuilt yet (run it once the projector caught up). Takes no lock (it only
+ * reads SQLite, and the custody role may hold the data dir by then), but refuses while an
+ * embedded server runs on the data dir.
  */
 export async function copyWithdrawalChainInfo(options: {
   dataDir: string;
@@ -632,44 +383,17 @@ export async function copyWithdrawalChainInfo(options: {
   const pgSchema = options.pgSchema ?? "public";
   const owner = liveLockOwner(options.dataDir);
   if (owner?.role === "server") throw new DataDirBusyError(options.dataDir, owner);
-  const sqlite = new Database(join(options.dataDir, SQLITE_FILE_NAME), {
-    readonly: true,
-    fileMustExist: true,
-  });
-  try {
-    const read = sqlite
-      .prepare(
-        `select withdrawal_id, destination, tx_id, confirmations, reason from withdrawals
-         where destination is not null or tx_id is not null or confirmations is not null or reason is not null`,
-      )
-      .safeIntegers(true);
-    // One transaction: all of them or, when one is not rebuilt yet, none.
-    return await withPgClient(options.databaseUrl, async (client) => {
-      let seen = 0;
-      await client.query("begin");
-      try {
-        for (const row of read.iterate() as IterableIterator<Record<string, unknown>>) {
-          seen++;
-          const result = await client.query(
-            `update ${qualified(pgSchema, "withdrawals")} set
-               destination = coalesce(destination, $2), tx_id = coalesce(tx_id, $3),
-               confirmations = coalesce(confirmations, $4), reason = coalesce(reason, $5)
-             where withdrawal_id = $1`,
-            [row.withdrawal_id, row.destination, row.tx_id, row.confirmations, row.reason],
-          );
-          if (result.rowCount !== 1)
-            throw new MigrationRefusedError(
-              `withdrawal ${String(row.withdrawal_id)} is not projected in schema ${pgSchema} yet: run this once the projector role has caught up`,
-            );
-        }
-        await client.query("commit");
-      } catch (error) {
-        await client.query("rollback").catch(() => undefined);
-        throw error;
-      }
-      return { withdrawalsUpdated: seen, withdrawalsWithChainInfo: seen };
-    });
-  } finally {
-    sqlite.close();
-  }
+  const result = await copyWithdrawalChainColumns(
+    join(options.dataDir, SQLITE_FILE_NAME),
+    options.databaseUrl,
+    pgSchema,
+  );
+  if (result.missingWithdrawalId !== null)
+    throw new MigrationRefusedError(
+      `withdrawal ${result.missingWithdrawalId} is not projected in schema ${pgSchema} yet: run this once the projector role has caught up`,
+    );
+  return {
+    withdrawalsUpdated: result.withdrawalsWithChainInfo,
+    withdrawalsWithChainInfo: result.withdrawalsWithChainInfo,
+  };
 }

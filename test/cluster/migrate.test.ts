@@ -30,6 +30,7 @@ import {
 } from "../../src/cluster/migrate.ts";
 import { connectNats } from "../../src/cluster/nats-connection.ts";
 import { ProjectorRole } from "../../src/cluster/projector-role.ts";
+import { ObjectSnapshotStore } from "../../src/cluster/snapshot-objects.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { Exchange } from "../../src/exchange/exchange.ts";
 import { startEmbeddedCore } from "../../src/runtime/embedded.ts";
@@ -213,6 +214,22 @@ describe("cluster migrate", () => {
       migrateToCluster({ dataDir, connection, clusterName, databaseUrl: TEST_DATABASE_URL, pgSchema }),
     ).rejects.toThrow(/stream .* is not empty/);
     expect(await streamMessages(names.streamName)).toBe(1);
+  });
+
+  it("refuses a snapshot bucket holding another history's snapshots", async () => {
+    const { clusterName, names } = newCluster();
+    const snapshots = await ObjectSnapshotStore.open(connection, names.snapshotBucket);
+    await snapshots.write(5, new Uint8Array([1, 2, 3]));
+    await expect(
+      migrateToCluster({
+        dataDir,
+        connection,
+        clusterName,
+        databaseUrl: TEST_DATABASE_URL,
+        pgSchema: newSchema(),
+      }),
+    ).rejects.toThrow(/snapshot bucket .* holds snapshots \(5\)/);
+    expect(await streamMessages(names.streamName)).toBe(null);
   });
 
   it("refuses a target table that is not empty, and writes nothing", async () => {

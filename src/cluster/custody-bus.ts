@@ -12,10 +12,21 @@
 // a malformed request gets "malformed" and custody never sees it. Custody's own refusals cross as
 // their code and detail, so the gateways' error tables map them exactly as in embedded mode.
 //
-// terms() and productionMode are synchronous in the port: the client keeps a copy, fetched at
-// open and refreshed every `termsRefreshMs` ("info" request). pendingDeposits() is synchronous too
-// and per user: it cannot be answered from a cache without one per user, so RemoteCustodyPort does
-// not have it (the port allows that): cluster gateways list no pending (unconfirmed) deposits.
+// Subjects: a cluster may run one custody process per chain (BULWARK_CHAINS), so each process
+// takes requests on `<subject>.<instance>` (a queue group) and answers "info" on `<subject>.info`
+// (no queue group: all of them answer). The client gathers the infos (bounded: at most
+// MAX_CUSTODY_INSTANCES, ending INFO_STALL_MS after the last answer) and routes each request by
+// currency or chain; listings across chains are merged (RemoteCustodyPort says which is which).
+//
+// terms() and productionMode are synchronous in the port: the client keeps a copy, gathered at
+// open and refreshed every `termsRefreshMs` (and on demand when a request finds no route, at most
+// once a second). pendingDeposits() is synchronous too and per user: it cannot be answered from a
+// cache without one per user, so RemoteCustodyPort does not have it (the port allows that):
+// cluster gateways list no pending (unconfirmed) deposits.
+//
+// Read-your-writes holds without the gateway's watermark: custody resolves requestWithdrawal only
+// after the store shows its hold (withdrawal-pipeline.ts waits for whenProjected), and the gateway
+// reads that same store.
 //
 // What a caller sees when custody does not answer (CustodyPort callers catch CustodyError and
 // CommandOutcomeUnknownError already, so both map through the dialects' existing tables):
@@ -29,6 +40,7 @@
 //   withdrawal: the client must read its withdrawal history (withdraw/history, wallet_history)
 //   and find the first before asking again. The server never drops a request it has started.
 
+import { randomBytes } from "node:crypto";
 import {
   type Msg,
   type NatsConnection,
@@ -40,10 +52,13 @@ import { z } from "zod";
 import {
   COLD_REFILL_ERROR_CODES,
   ColdRefillError,
+  type ColdRefillView,
   CUSTODY_ERROR_CODES,
   type CurrencyTerms,
   CustodyError,
   type CustodyPort,
+  type ReserveAddressReport,
+  type SweepView,
   WITHDRAWAL_STEPS,
   type WithdrawalView,
 } from "../custody/port.ts";
@@ -55,12 +70,19 @@ export const CUSTODY_BUS_VERSION = 1;
 export const MAX_CUSTODY_REQUEST_BYTES = 64 * 1024;
 /** The reply bound when the connection does not know the server's max_payload (NATS's default). */
 const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024;
-/** Every custody process serving the subject joins it, so one of them answers each request. */
+/** Processes taking one instance subject join it, so one of them answers each request. */
 export const DEFAULT_CUSTODY_QUEUE = "bulwark-custody";
 /** Bounds of the client's terms refresh interval. */
 export const MIN_TERMS_REFRESH_MS = 100;
 export const MAX_TERMS_REFRESH_MS = 60_000;
 const MAX_MESSAGE_CHARS = 1024;
+/** Most custody processes a gateway routes to (one per chain, and a few spare). */
+export const MAX_CUSTODY_INSTANCES = 32;
+/** An info gathering ends once no process answered for this long after the last answer. */
+const INFO_STALL_MS = 100;
+/** A process missing from this many gatherings in a row is dropped (one slow answer keeps its routes). */
+const MAX_MISSED_GATHERINGS = 3;
+const INSTANCE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 // ---- Argument schemas, one per method ----------------------------------------------------------
 
@@ -174,10 +196,13 @@ const TERMS = z.object({
   withdrawFee: DECIMAL,
 });
 const INFO = z.object({
+  /** Where this custody process takes its requests (`<subject>.<instance>`). */
+  subject: z.string().min(1).max(256),
   terms: z.array(TERMS).max(1_000),
   productionMode: z.boolean(),
   methods: z.array(z.string()).max(64),
 });
+type Info = z.infer<typeof INFO>;
 const DEPOSIT_ADDRESS = z.object({ currency: CODE, chain: CODE, address: z.string().max(512) });
 const WITHDRAWAL = z.object({
   withdrawalId: ID,
@@ -284,7 +309,15 @@ function errorReply(
 // ---- Server (the custody role) -----------------------------------------------------------------
 
 export interface ServeCustodyOptions {
+  /**
+   * The cluster's custody subject (names.custodySubject). Each custody process answers "info" on
+   * `<subject>.info` (every process: a gateway gathers them all) and every method on
+   * `<subject>.<instance>` (in a queue group): a cluster may run one custody process per chain,
+   * and a gateway routes each request to the process serving its currency or chain.
+   */
   subject: string;
+  /** This process's subject token: letters, digits, _ and -; a random one unless given. */
+  instance?: string;
   custody: CustodyPort;
   /** Requests being answered at once; past it a request gets "busy" without reaching custody. */
   maxInFlight: number;
@@ -312,14 +345,22 @@ export interface CustodyServerStats {
 
 export interface CustodyServer {
   readonly stats: CustodyServerStats;
+  /** Where this process takes requests (`<subject>.<instance>`). */
+  readonly subject: string;
   /** Stops taking requests, lets the delivered ones finish and answer, then resolves. */
   stop(): Promise<void>;
 }
 
-/** Runs one checked request against the port. */
-async function invoke(custody: CustodyPort, method: CustodyMethod, args: unknown[]): Promise<unknown> {
+/** Runs one checked request against the port; `subject` is where this process takes requests. */
+async function invoke(
+  custody: CustodyPort,
+  subject: string,
+  method: CustodyMethod,
+  args: unknown[],
+): Promise<unknown> {
   if (method === "info")
     return {
+      subject,
       terms: custody.terms(),
       productionMode: custody.productionMode === true,
       methods: METHODS.filter((name) => name === "info" || typeof portMethod(custody, name) === "function"),
@@ -358,10 +399,14 @@ export function serveCustody(connection: NatsConnection, options: ServeCustodyOp
     droppedNoReply: 0,
   };
   const idleWaiters: Array<() => void> = [];
+  const instance = options.instance ?? randomBytes(8).toString("hex");
+  if (!INSTANCE_PATTERN.test(instance) || instance === "info")
+    throw new RangeError(`instance must match ${INSTANCE_PATTERN} and not be "info"`);
+  const methodSubject = `${options.subject}.${instance}`;
 
   const answer = async (method: CustodyMethod, args: unknown[]): Promise<Uint8Array> => {
     try {
-      const result = await invoke(options.custody, method, args);
+      const result = await invoke(options.custody, methodSubject, method, args);
       const bytes = encoder.encode(strictJson({ v: CUSTODY_BUS_VERSION, ok: true, result: result ?? null }));
       if (bytes.length > maxReplyBytes) {
         stats.failed++;
@@ -389,8 +434,13 @@ export function serveCustody(connection: NatsConnection, options: ServeCustodyOp
     }
   };
 
-  const handle = async (msg: Msg): Promise<void> => {
+  const handle = async (msg: Msg, infoOnly: boolean): Promise<void> => {
     const decoded = decodeCustodyRequest(msg.data, maxRequestBytes);
+    if (decoded.ok && infoOnly && decoded.method !== "info") {
+      stats.refusedMalformed++;
+      msg.respond(errorReply("malformed", { message: `only info is answered on ${options.subject}.info` }));
+      return;
+    }
     if (!decoded.ok) {
       stats.refusedMalformed++;
       msg.respond(errorReply("malformed", { message: decoded.message }));
@@ -413,23 +463,32 @@ export function serveCustody(connection: NatsConnection, options: ServeCustodyOp
     }
   };
 
-  const subscription: Subscription = connection.subscribe(options.subject, {
-    queue: options.queue ?? DEFAULT_CUSTODY_QUEUE,
-    // A callback: each request starts at once, bounded by maxInFlight, no backlog in the client library.
-    callback: (error, msg) => {
+  // A callback: each request starts at once, bounded by maxInFlight, no backlog in the client library.
+  const callback =
+    (infoOnly: boolean) =>
+    (error: Error | null, msg: Msg): void => {
       if (error) return;
       if (!msg.reply) {
         stats.droppedNoReply++;
         return;
       }
-      void handle(msg);
-    },
-  });
+      void handle(msg, infoOnly);
+    };
+  const subscriptions: Subscription[] = [
+    connection.subscribe(methodSubject, {
+      queue: options.queue ?? DEFAULT_CUSTODY_QUEUE,
+      callback: callback(false),
+    }),
+    // No queue group: every custody process answers a gateway's info request.
+    connection.subscribe(`${options.subject}.info`, { callback: callback(true) }),
+  ];
 
   return {
     stats,
+    subject: methodSubject,
     async stop() {
-      if (!subscription.isClosed() && !subscription.isDraining()) await subscription.drain();
+      for (const subscription of subscriptions)
+        if (!subscription.isClosed() && !subscription.isDraining()) await subscription.drain();
       if (stats.inFlight > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
   };
@@ -463,30 +522,52 @@ export class CustodyBusError extends Error {
 }
 
 export interface RemoteCustodyOptions {
+  /** The cluster's custody subject (names.custodySubject), as serveCustody's. */
   subject: string;
-  /** How long to wait for custody's answer. */
+  /** How long to wait for custody's answer (and, at most, for an info gathering). */
   timeoutMs: number;
   /** Requests outstanding at once; past it a call fails with walletNotAvailable without sending. */
   maxInFlight: number;
-  /** How often terms() and productionMode are refreshed (MIN_TERMS_REFRESH_MS..MAX_TERMS_REFRESH_MS). */
+  /** How often terms(), productionMode and the routes are refreshed (MIN_TERMS_REFRESH_MS..MAX_TERMS_REFRESH_MS). */
   termsRefreshMs: number;
-  /** A failed refresh (custody down): the last terms stay; logs only. */
+  /** A failed refresh (custody down): the last terms and routes stay; logs only. */
   onRefreshError?: (error: unknown) => void;
 }
 
 type RemoteOptional = Required<Pick<CustodyPort, OptionalMethod>>;
 
+/** One custody process as its info answered: where it takes requests and what it serves. */
+interface CustodyInstance {
+  subject: string;
+  /** Its info as last gathered, and how many gatherings in a row it has missed since. */
+  info: Info;
+  missed: number;
+  currencies: ReadonlySet<string>;
+  chains: ReadonlySet<string>;
+  methods: ReadonlySet<string>;
+}
+
+/** A refresh asked for by a request that found no route waits at most this long after the last. */
+const MIN_ON_DEMAND_REFRESH_MS = 1_000;
+
 /**
- * CustodyPort over NATS for a gateway. terms() and productionMode answer from a copy refreshed
- * every termsRefreshMs; every other method is one request (see the file's head for the errors).
- * Optional methods exist only when the custody answering the first info request has them.
+ * CustodyPort over NATS for a gateway. Every custody process answers `<subject>.info`; the
+ * gathered answers give terms() and productionMode (cached, refreshed every termsRefreshMs) and
+ * the routes: a currency's requests (deposit address, withdrawal) go to the process serving it,
+ * a chain's (breaker, reconciliations, sweeps, cold refills) to the one serving the chain, and
+ * the listings that span chains (status, breakers, reserves) are merged from every process.
+ * Withdrawals live in the shared store, so any process answers withdrawal(s); an approval or a
+ * rejection goes to the process serving the withdrawal's chain. Optional methods exist while
+ * some process has them. See the file's head for the errors.
  */
 export class RemoteCustodyPort implements CustodyPort {
   private outstanding = 0;
   private cachedTerms: CurrencyTerms[] = [];
+  private instances: CustodyInstance[] = [];
   private production = false;
   private timer: NodeJS.Timeout | null = null;
-  private refreshing = false;
+  private refreshing: Promise<void> | null = null;
+  private lastRefreshMs = Number.NEGATIVE_INFINITY;
   private closed = false;
 
   sweeps?: RemoteOptional["sweeps"];
@@ -519,9 +600,9 @@ export class RemoteCustodyPort implements CustodyPort {
   }
 
   /**
-   * Fetches the terms once, then refreshes them in the background. Custody not answering does not
-   * fail the open (a gateway trades without custody): terms() is empty until it answers, and
-   * the optional methods stay absent until an info request lists them.
+   * Gathers the custody processes once, then refreshes in the background. Custody not answering
+   * does not fail the open (a gateway trades without custody): terms() is empty and every call
+   * answers walletNotAvailable until a process answers.
    */
   static async open(connection: NatsConnection, options: RemoteCustodyOptions): Promise<RemoteCustodyPort> {
     const port = new RemoteCustodyPort(connection, options);
@@ -545,6 +626,11 @@ export class RemoteCustodyPort implements CustodyPort {
     return this.outstanding;
   }
 
+  /** Custody processes known from the last refresh that found any. */
+  get instanceCount(): number {
+    return this.instances.length;
+  }
+
   get productionMode(): boolean {
     return this.production;
   }
@@ -553,84 +639,243 @@ export class RemoteCustodyPort implements CustodyPort {
     return this.cachedTerms;
   }
 
-  /** One info request: the terms, production mode and which optional methods custody has. */
-  async refresh(): Promise<void> {
-    if (this.refreshing) return;
-    this.refreshing = true;
+  /** Gathers every custody process's info (one at a time: a refresh under way is shared). */
+  refresh(): Promise<void> {
+    if (this.refreshing === null)
+      this.refreshing = this.gather().finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private async gather(): Promise<void> {
+    if (this.closed) throw new CustodyError("walletNotAvailable", "custody connection closed");
+    this.lastRefreshMs = performance.now();
+    const infos: Info[] = [];
     try {
-      const info = INFO.parse(await this.call("info", []));
-      this.cachedTerms = info.terms;
-      this.production = info.productionMode;
-      for (const name of OPTIONAL_METHODS) this.bindOptional(name, info.methods.includes(name));
-    } finally {
-      this.refreshing = false;
+      const replies = await this.connection.requestMany(
+        `${this.options.subject}.info`,
+        encodeCustodyRequest("info", []),
+        {
+          strategy: "stall",
+          stall: INFO_STALL_MS,
+          maxWait: this.options.timeoutMs,
+          maxMessages: MAX_CUSTODY_INSTANCES,
+        },
+      );
+      for await (const reply of replies) {
+        // One process's bad answer leaves it out; the others still route.
+        const parsed = INFO.safeParse(safeResult(reply.data));
+        if (parsed.success && parsed.data.subject.startsWith(`${this.options.subject}.`))
+          infos.push(parsed.data);
+      }
+    } catch (error) {
+      if (infos.length === 0) throw requestFailure("info", error);
     }
+    if (infos.length === 0) throw new CustodyError("walletNotAvailable", "custody is not running");
+    this.adopt(infos);
+  }
+
+  /**
+   * The routes from a gathering: the processes that answered, then (for a few gatherings) those
+   * that answered before and not this time (a slow answer must not unroute a currency; a process
+   * gone answers no-responders, i.e. walletNotAvailable). Those that answered come first, so a
+   * restarted process wins over its old entry; within each group, a stable order.
+   */
+  private adopt(infos: Info[]): void {
+    const answered = new Set(infos.map((info) => info.subject));
+    const kept = this.instances
+      .filter((instance) => !answered.has(instance.subject) && instance.missed + 1 < MAX_MISSED_GATHERINGS)
+      .map((instance) => ({ info: instance.info, missed: instance.missed + 1 }));
+    const bySubject = (a: { info: Info }, b: { info: Info }) =>
+      a.info.subject < b.info.subject ? -1 : a.info.subject > b.info.subject ? 1 : 0;
+    const entries = [
+      ...infos.map((info) => ({ info, missed: 0 })).sort(bySubject),
+      ...kept.sort(bySubject),
+    ].slice(0, MAX_CUSTODY_INSTANCES);
+    const seen = new Set<string>();
+    this.cachedTerms = entries.flatMap(({ info }) =>
+      info.terms.filter((terms) => !seen.has(terms.currency) && seen.add(terms.currency)),
+    );
+    this.production = entries.some(({ info }) => info.productionMode);
+    this.instances = entries.map(({ info, missed }) => ({
+      subject: info.subject,
+      info,
+      missed,
+      currencies: new Set(info.terms.map((terms) => terms.currency)),
+      chains: new Set(info.terms.map((terms) => terms.chain)),
+      methods: new Set(info.methods),
+    }));
+    for (const name of OPTIONAL_METHODS)
+      this.bindOptional(
+        name,
+        entries.some(({ info }) => info.methods.includes(name)),
+      );
   }
 
   private bindOptional(name: OptionalMethod, present: boolean): void {
     const self = this as unknown as Record<string, unknown>;
-    self[name] = present ? (...args: unknown[]) => this.call(name, args) : undefined;
+    self[name] = present ? this.optionalMethod(name) : undefined;
+  }
+
+  /** The optional methods, routed like the rest. */
+  private optionalMethod(name: OptionalMethod): (...args: never[]) => Promise<unknown> {
+    switch (name) {
+      case "sweeps":
+        return async (input: { chain?: string; limit: number }) => {
+          if (input.chain !== undefined) return this.call(name, [input], await this.byChain(input.chain));
+          const all = (await this.everyInstance(name, [input])).flat() as SweepView[];
+          return all.sort((a, b) => b.createdMs - a.createdMs).slice(0, input.limit);
+        };
+      case "reserveAddresses":
+        return async () => {
+          const reports = (await this.everyInstance(name, [])) as ReserveAddressReport[];
+          return {
+            addresses: reports.flatMap((report) => report.addresses),
+            complete: reports.every((report) => report.complete),
+          };
+        };
+      case "coldRefills":
+        return async (chain?: string) => {
+          if (chain !== undefined) return this.call(name, [chain], await this.byChain(chain));
+          const all = (await this.everyInstance(name, [])).flat() as ColdRefillView[];
+          return all.sort((a, b) => b.refillId - a.refillId);
+        };
+      case "requestColdRefill":
+        return async (request: { chain: string }) =>
+          this.call(name, [request], await this.byChain(request.chain));
+      default:
+        // By refill id: the process serving the refill's chain.
+        return async (refillId: number, ...rest: unknown[]) =>
+          this.call(name, [refillId, ...rest], await this.byRefill(refillId));
+    }
   }
 
   async depositAddress(userId: number, currency: string) {
-    return DEPOSIT_ADDRESS.parse(await this.call("depositAddress", [userId, currency]));
+    return DEPOSIT_ADDRESS.parse(
+      await this.call("depositAddress", [userId, currency], await this.byCurrency(currency)),
+    );
   }
 
   async requestWithdrawal(request: Parameters<CustodyPort["requestWithdrawal"]>[0]): Promise<WithdrawalView> {
-    return WITHDRAWAL.parse(await this.call("requestWithdrawal", [request]));
+    const target = await this.byCurrency(request.currency);
+    return WITHDRAWAL.parse(await this.call("requestWithdrawal", [request], target));
   }
 
   async withdrawal(withdrawalId: number): Promise<WithdrawalView | undefined> {
-    const result = await this.call("withdrawal", [withdrawalId]);
+    const result = await this.call("withdrawal", [withdrawalId], this.anyInstance());
     return result === null ? undefined : WITHDRAWAL.parse(result);
   }
 
   async withdrawals(filter: Parameters<CustodyPort["withdrawals"]>[0]): Promise<WithdrawalView[]> {
-    return z.array(WITHDRAWAL).parse(await this.call("withdrawals", [filter]));
+    return z.array(WITHDRAWAL).parse(await this.call("withdrawals", [filter], this.anyInstance()));
   }
 
   async approveWithdrawal(withdrawalId: number, approver: string): Promise<WithdrawalView> {
-    return WITHDRAWAL.parse(await this.call("approveWithdrawal", [withdrawalId, approver]));
+    const target = await this.byWithdrawal(withdrawalId);
+    return WITHDRAWAL.parse(await this.call("approveWithdrawal", [withdrawalId, approver], target));
   }
 
   async rejectWithdrawal(withdrawalId: number, actor: string, reason: string): Promise<WithdrawalView> {
-    return WITHDRAWAL.parse(await this.call("rejectWithdrawal", [withdrawalId, actor, reason]));
+    const target = await this.byWithdrawal(withdrawalId);
+    return WITHDRAWAL.parse(await this.call("rejectWithdrawal", [withdrawalId, actor, reason], target));
   }
 
   async status() {
-    const report = z
-      .object({ chains: VIEWS })
-      .passthrough()
-      .parse(await this.call("status", []));
-    return report as unknown as Awaited<ReturnType<CustodyPort["status"]>>;
+    const reports = await this.everyInstance("status", []);
+    const chains = reports.flatMap((report) => z.object({ chains: VIEWS }).parse(report).chains);
+    return { chains } as unknown as Awaited<ReturnType<CustodyPort["status"]>>;
   }
 
   async breakers() {
-    return VIEWS.parse(await this.call("breakers", [])) as unknown as Awaited<
-      ReturnType<CustodyPort["breakers"]>
-    >;
+    const views = (await this.everyInstance("breakers", [])).flatMap((list) => VIEWS.parse(list));
+    return views as unknown as Awaited<ReturnType<CustodyPort["breakers"]>>;
   }
 
   async tripBreaker(request: Parameters<CustodyPort["tripBreaker"]>[0]) {
-    const views = VIEWS.parse(await this.call("tripBreaker", [request]));
-    return views as unknown as Awaited<ReturnType<CustodyPort["tripBreaker"]>>;
+    const lists =
+      request.chain === "all"
+        ? await this.everyInstance("tripBreaker", [request])
+        : [await this.call("tripBreaker", [request], await this.byChain(request.chain))];
+    return lists.flatMap((list) => VIEWS.parse(list)) as unknown as Awaited<
+      ReturnType<CustodyPort["tripBreaker"]>
+    >;
   }
 
   async resumeBreaker(request: Parameters<CustodyPort["resumeBreaker"]>[0]) {
-    const view = VIEW.parse(await this.call("resumeBreaker", [request]));
+    const view = VIEW.parse(await this.call("resumeBreaker", [request], await this.byChain(request.chain)));
     return view as unknown as Awaited<ReturnType<CustodyPort["resumeBreaker"]>>;
   }
 
   async reconciliations(chain: string, limit: number) {
-    const views = VIEWS.parse(await this.call("reconciliations", [chain, limit]));
+    const views = VIEWS.parse(await this.call("reconciliations", [chain, limit], await this.byChain(chain)));
     return views as unknown as Awaited<ReturnType<CustodyPort["reconciliations"]>>;
   }
 
+  // ---- Routes ----------------------------------------------------------------------------------
+
+  /** Known processes; none known: one refresh (at most every MIN_ON_DEMAND_REFRESH_MS), then walletNotAvailable. */
+  private async known(
+    predicate: (instance: CustodyInstance) => boolean,
+  ): Promise<CustodyInstance | undefined> {
+    const found = this.instances.find(predicate);
+    if (found !== undefined || performance.now() - this.lastRefreshMs < MIN_ON_DEMAND_REFRESH_MS)
+      return found;
+    // A process that started since the last refresh (or custody back after being down).
+    await this.refresh().catch(() => undefined);
+    return this.instances.find(predicate);
+  }
+
+  private anyInstance(): string {
+    const first = this.instances[0];
+    if (first === undefined) throw new CustodyError("walletNotAvailable", "custody is not running");
+    return first.subject;
+  }
+
+  /** The process serving `currency`; none: unknownCurrency (as custody answers a currency it lacks). */
+  private async byCurrency(currency: string): Promise<string> {
+    const found = await this.known((instance) => instance.currencies.has(currency));
+    if (found !== undefined) return found.subject;
+    this.anyInstance();
+    throw new CustodyError("unknownCurrency", `custody does not serve ${currency}`);
+  }
+
+  /** The process serving `chain`; none: any process (it refuses the chain as embedded custody would). */
+  private async byChain(chain: string): Promise<string> {
+    return (await this.known((instance) => instance.chains.has(chain)))?.subject ?? this.anyInstance();
+  }
+
+  /** The process serving the withdrawal's chain (withdrawals are in the shared store: any one finds it). */
+  private async byWithdrawal(withdrawalId: number): Promise<string> {
+    if (this.instances.length === 1) return this.anyInstance();
+    const view = await this.withdrawal(withdrawalId);
+    return view === undefined ? this.anyInstance() : this.byChain(view.chain);
+  }
+
+  /** The process whose refills list `refillId`; none: any process (it answers notFound). */
+  private async byRefill(refillId: number): Promise<string> {
+    if (this.instances.length === 1) return this.anyInstance();
+    for (const instance of this.instances) {
+      if (!instance.methods.has("coldRefills")) continue;
+      const refills = VIEWS.parse(await this.call("coldRefills", [], instance.subject));
+      if (refills.some((refill) => refill.refillId === refillId)) return instance.subject;
+    }
+    return this.anyInstance();
+  }
+
+  /** The same request to every process that has the method, answers in the processes' order. */
+  private async everyInstance(method: CustodyMethod, args: readonly unknown[]): Promise<unknown[]> {
+    this.anyInstance();
+    const targets = this.instances.filter((instance) => method === "info" || instance.methods.has(method));
+    return Promise.all(targets.map((instance) => this.call(method, args, instance.subject)));
+  }
+
   /**
-   * One request. The result is JSON as custody sent it (the callers above check its shape);
-   * failures become CustodyError, ColdRefillError, CustodyOutcomeUnknownError or CustodyBusError.
+   * One request to one process. The result is JSON as custody sent it (the callers above check
+   * its shape); failures become CustodyError, ColdRefillError, CustodyOutcomeUnknownError or
+   * CustodyBusError.
    */
-  private async call(method: CustodyMethod, args: readonly unknown[]): Promise<unknown> {
+  private async call(method: CustodyMethod, args: readonly unknown[], subject: string): Promise<unknown> {
     if (this.closed) throw new CustodyError("walletNotAvailable", "custody connection closed");
     let request: Uint8Array;
     try {
@@ -644,15 +889,22 @@ export class RemoteCustodyPort implements CustodyPort {
     this.outstanding++;
     let response: Msg;
     try {
-      response = await this.connection.request(this.options.subject, request, {
-        timeout: this.options.timeoutMs,
-      });
+      response = await this.connection.request(subject, request, { timeout: this.options.timeoutMs });
     } catch (error) {
       throw requestFailure(method, error);
     } finally {
       this.outstanding--;
     }
     return resultOf(method, response.data);
+  }
+}
+
+/** An info reply's result, or undefined when it is not a good one. */
+function safeResult(bytes: Uint8Array): unknown {
+  try {
+    return resultOf("info", bytes);
+  } catch {
+    return undefined;
   }
 }
 

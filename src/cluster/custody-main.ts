@@ -84,6 +84,12 @@ function selectChains(devnet: DevnetChains, text: string | undefined): DevnetCha
   return devnet.chains.filter((handle) => wanted.includes(handle.id) || wanted.includes(handle.name));
 }
 
+/** The custody bus instance of a process serving `chains`: their names, when they fit a subject token. */
+function custodyInstance(chains: string[]): { instance?: string } {
+  const instance = [...chains].sort().join("_");
+  return /^[A-Za-z0-9_-]{1,64}$/.test(instance) ? { instance } : {};
+}
+
 /** The secret box when the cluster's server key is configured; custody runs without one. */
 function optionalSecretBox(env: NodeJS.ProcessEnv) {
   const configured = [env.BULWARK_SERVER_KEY, env.BULWARK_SECRET_KEY_FILE].some(
@@ -173,6 +179,8 @@ export async function startCustodyRole(
       subject: names.custodySubject,
       custody: started.custody,
       maxInFlight: CUSTODY_MAX_IN_FLIGHT,
+      // Named by its chains, so a restarted process takes the same subject (gateways route by it).
+      ...custodyInstance(served.map((handle) => handle.name)),
       onError: (method, error) => logger.error({ err: error, method }, "custody request failed"),
     });
     cleanups.push(() => custodyServer.stop());

@@ -329,7 +329,7 @@ async function served(
   doubles.push(double);
   servers.push(server);
   remotes.push(remote);
-  return { double, server, remote, subject: at };
+  return { double, server, remote, subject: server.subject };
 }
 
 beforeAll(async () => {
@@ -413,6 +413,96 @@ describe("serveCustody and RemoteCustodyPort", () => {
       { method: "coldRefills", args: ["devnet-btc"] },
       { method: "approveColdRefill", args: [4, "operator:carol"] },
     ]);
+  });
+
+  it("one custody process per chain: requests go to the process serving the currency or chain; listings are merged", async () => {
+    const base = subject();
+    const btc = new CustodyDouble();
+    const eth = new CustodyDouble();
+    const ethTerms: CurrencyTerms = {
+      ...(TERMS[0] as CurrencyTerms),
+      currency: "ETH",
+      chain: "devnet-eth",
+      network: "ERC20",
+    };
+    eth.currentTerms = [ethTerms];
+    eth.productionMode = false;
+    btc.productionMode = false;
+    doubles.push(btc, eth);
+    for (const [custody, instance] of [
+      [btc, "btc"],
+      [eth, "eth"],
+    ] as const)
+      servers.push(serveCustody(connection, { subject: base, custody, maxInFlight: 4, instance }));
+    await connection.flush();
+    const remote = await RemoteCustodyPort.open(connection, {
+      subject: base,
+      timeoutMs: 2_000,
+      maxInFlight: 8,
+      termsRefreshMs: 60_000,
+    });
+    remotes.push(remote);
+    expect(remote.instanceCount).toBe(2);
+    expect(remote.terms()).toEqual([TERMS[0], ethTerms]);
+    expect(remote.productionMode).toBe(false);
+    expect((await remote.depositAddress(5, "ETH")).address).toBe("bcrt1qdeposit5");
+    expect(eth.calls).toEqual([{ method: "depositAddress", args: [5, "ETH"] }]);
+    await remote.requestWithdrawal({
+      userId: 5,
+      currency: "BTC",
+      amount: "1",
+      address: "x",
+      proof: { kind: "totp", code: "1" },
+    });
+    expect(btc.calls.map((call) => call.method)).toEqual(["requestWithdrawal"]);
+    // A currency no process serves: custody's own refusal, and no process is asked.
+    await expect(remote.depositAddress(5, "DOGE")).rejects.toMatchObject({ code: "unknownCurrency" });
+    // Spanning chains: every process's part.
+    expect((await remote.status()).chains).toHaveLength(2);
+    expect(await remote.breakers()).toEqual([BREAKER, BREAKER]);
+    expect(await remote.reserveAddresses?.()).toEqual({
+      addresses: [...RESERVES.addresses, ...RESERVES.addresses],
+      complete: false,
+    });
+    // By chain.
+    eth.calls.length = 0;
+    btc.calls.length = 0;
+    await remote.reconciliations("devnet-eth", 3);
+    expect(eth.calls).toEqual([{ method: "reconciliations", args: ["devnet-eth", 3] }]);
+    expect(btc.calls).toEqual([]);
+    // An approval goes to the process serving the withdrawal's chain (withdrawal 77 is on devnet-btc).
+    await remote.approveWithdrawal(77, "operator:bob");
+    expect(btc.calls.some((call) => call.method === "approveWithdrawal")).toBe(true);
+    expect(eth.calls.some((call) => call.method === "approveWithdrawal")).toBe(false);
+    // The ETH process goes away: its routes stay for a missed gathering or two (a slow answer must
+    // not unroute ETH), asking it answers walletNotAvailable; then it is dropped.
+    const ethServer = servers.find((server) => server.subject === `${base}.eth`);
+    await ethServer?.stop();
+    await remote.refresh();
+    expect(remote.instanceCount).toBe(2);
+    expect(remote.terms().map((terms) => terms.currency)).toEqual(["BTC", "ETH"]);
+    await expect(remote.depositAddress(5, "ETH")).rejects.toMatchObject({
+      code: "walletNotAvailable",
+      detail: "custody is not running",
+    });
+    await remote.refresh();
+    await remote.refresh();
+    expect(remote.instanceCount).toBe(1);
+    expect(remote.terms()).toEqual(TERMS);
+    expect((await remote.depositAddress(6, "BTC")).address).toBe("bcrt1qdeposit6");
+  });
+
+  it("the info subject answers info and nothing else", async () => {
+    const { double, server } = await served();
+    const at = server.subject.slice(0, server.subject.lastIndexOf("."));
+    const info = await rawRequest(`${at}.info`, json({ v: 1, method: "info", args: [] }));
+    expect(info).toMatchObject({ ok: true, result: { subject: server.subject, terms: TERMS } });
+    const refused = await rawRequest(
+      `${at}.info`,
+      json({ v: 1, method: "depositAddress", args: [5, "BTC"] }),
+    );
+    expect(refused).toMatchObject({ ok: false, error: "malformed" });
+    expect(double.calls).toEqual([]);
   });
 
   it("terms are refreshed on their interval", async () => {
@@ -507,9 +597,13 @@ describe("serveCustody and RemoteCustodyPort", () => {
     expect(server.stats.refusedMalformed).toBe(bad.length);
     expect(double.calls).toEqual([]);
     // The client refuses what it cannot send exactly or within the bound, without sending.
-    await expect(remote.depositAddress(5, "x".repeat(MAX_CUSTODY_REQUEST_BYTES))).rejects.toMatchObject({
-      code: "invalidRequest",
-    });
+    await expect(
+      remote.tripBreaker({
+        chain: "all",
+        actor: "operator:alice",
+        reason: "x".repeat(MAX_CUSTODY_REQUEST_BYTES),
+      }),
+    ).rejects.toMatchObject({ code: "invalidRequest" });
     await expect(remote.withdrawal(Number.NaN)).rejects.toMatchObject({ code: "invalidRequest" });
     // Valid on the wire, refused by the server's schema: a bus error, never custody.
     await expect(remote.depositAddress(0, "BTC")).rejects.toMatchObject({ reason: "malformed" });

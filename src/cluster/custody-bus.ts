@@ -380,7 +380,7 @@ class UnsupportedMethodError extends Error {
   }
 }
 
-/** Serves `custody` on `subject` (in a queue group) until stop(). */
+/** Serves `custody` on `<subject>.<instance>` (a queue group) and its info on `<subject>.info`, until stop(). */
 export function serveCustody(connection: NatsConnection, options: ServeCustodyOptions): CustodyServer {
   if (!Number.isSafeInteger(options.maxInFlight) || options.maxInFlight < 1)
     throw new RangeError("maxInFlight must be a positive integer");

@@ -2,7 +2,9 @@
 // `bulwark start --role gateway`). Stateless: commands go to the primary core over NATS, events
 // come from a core replica following the journal stream, reads from PostgreSQL (written by the
 // projector role), rate limits from Redis (cluster-exchange.ts says how). Run as many as needed
-// behind a load balancer; every one needs the same settings:
+// behind a load balancer. The wallet endpoints reach the custody role(s) over NATS
+// (custody-bus.ts); without a custody role they answer walletNotAvailable. Every gateway needs the
+// same settings:
 //
 //   BULWARK_NATS_URL         NATS with JetStream; default nats://127.0.0.1:4222
 //   BULWARK_CLUSTER_NAME     names the journal stream and the command subject (cluster-names.ts); default "bulwark"

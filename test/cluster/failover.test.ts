@@ -143,7 +143,9 @@ afterAll(async () => {
   await connection.close();
 });
 
-describe("cluster core failover", () => {
+// Four clients and a measured failover (~7 s); the whole-cluster test (cluster.test.ts) kills a
+// primary in npm test, this runs in `npm run test:full`, which CI runs.
+describe.skipIf(process.env.BULWARK_TEST_FULL !== "1")("cluster core failover", () => {
   it("a standby takes over from a SIGKILLed primary: nothing acknowledged is lost, nothing applied twice", async () => {
     const first = startCore("core-a");
     await first.waitFor((line) => line.role === "primary", 20_000);

@@ -52,6 +52,7 @@ export async function runProjectorRole(env: NodeJS.ProcessEnv): Promise<void> {
     connection,
     streamName: names.streamName,
     subject: names.subject,
+    snapshotBucket: names.snapshotBucket,
     databaseUrl,
     ...(env.BULWARK_PG_SCHEMA ? { pgSchema: env.BULWARK_PG_SCHEMA } : {}),
     onError: (what, error) =>

@@ -32,6 +32,7 @@ import { Projector, type ProjectorBatch } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
 import { CoreFollower } from "./core-follower.ts";
 import { JetStreamJournal } from "./jetstream-journal.ts";
+import { ObjectSnapshotStore } from "./snapshot-objects.ts";
 
 export interface ProjectorRoleOptions {
   /** The caller's connection; close() leaves it open. */
@@ -41,6 +42,12 @@ export interface ProjectorRoleOptions {
   subject: string;
   /** postgres://… (the cluster's store is PostgreSQL). */
   databaseUrl: string;
+  /**
+   * The core snapshots' object store (clusterNames(name).snapshotBucket): the replica starts from
+   * the newest snapshot at or below the store's cursor (everything up to it is projected already)
+   * and reads only the stream after it. Absent, or no such snapshot: from sequence 1.
+   */
+  snapshotBucket?: string;
   /** PostgreSQL schema; default "public". */
   pgSchema?: string;
   /** The core's limits: must be the primary's, or the replica would not produce its events. */
@@ -140,6 +147,8 @@ export class ProjectorRole {
     /** The store's cursor at start: commands at or below it are applied, not projected. */
     private readonly startCursor: number,
     journalSequence: number,
+    /** The snapshot the replica started from (0: sequence 1). */
+    readonly snapshotSequence: number,
   ) {
     this.journalSequenceSeen = journalSequence;
   }
@@ -163,15 +172,30 @@ export class ProjectorRole {
         ...options.projectorQueue,
         onError: (error) => report("projector write failed; retrying", error),
       });
-      const core = new Core({ ...DEFAULT_CORE_LIMITS, ...options.limits });
+      const cursor = projector.lastSequence;
+      const limits = { ...DEFAULT_CORE_LIMITS, ...options.limits };
+      const snapshot =
+        options.snapshotBucket === undefined
+          ? null
+          : await (await ObjectSnapshotStore.open(options.connection, options.snapshotBucket)).newest(cursor);
+      const core = snapshot === null ? new Core(limits) : Core.restore(snapshot.core, limits);
       const journal = await JetStreamJournal.open({
         connection: options.connection,
         streamName: options.streamName,
         subject: options.subject,
+        fromSequence: core.lastSequence + 1,
         ...(options.maxReplayBytes === undefined ? {} : { maxReplayBytes: options.maxReplayBytes }),
       });
-      const cursor = projector.lastSequence;
-      const role = new ProjectorRole(options, store, projector, queue, core, cursor, journal.lastSequence);
+      const role = new ProjectorRole(
+        options,
+        store,
+        projector,
+        queue,
+        core,
+        cursor,
+        journal.lastSequence,
+        snapshot?.sequence ?? 0,
+      );
       try {
         // A store ahead of the stream belongs to another journal: projecting onto it would skip
         // commands silently.

@@ -9,12 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
 import { ClusterCore } from "../../src/cluster/core-role.ts";
 import { connectNats } from "../../src/cluster/nats-connection.ts";
+import { ProjectorRole } from "../../src/cluster/projector-role.ts";
 import { ObjectSnapshotStore } from "../../src/cluster/snapshot-objects.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
+import { dropPgSchema } from "../../src/store/open-store.ts";
+import { TEST_DATABASE_URL } from "../gateway/support/rest-harness.ts";
 import { removeClusterState } from "./support.ts";
 
 const names = clusterNames(`snapshots-${randomBytes(4).toString("hex")}`);
+const pgSchema = `cluster_snapshots_${process.pid}_${randomBytes(4).toString("hex")}`;
 let connection: NatsConnection;
 
 beforeAll(async () => {
@@ -23,6 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeClusterState(connection, names);
+  await dropPgSchema(TEST_DATABASE_URL, pgSchema);
   await connection.close();
 });
 
@@ -92,6 +97,37 @@ describe("cluster snapshots", () => {
     await until(() => standby.core.lastSequence === primary.core.lastSequence, 5_000);
     expect(standby.core.stateHash()).toBe(primary.core.stateHash());
     await standby.close();
+
+    // A projector that restarts past a snapshot starts its replica from it, not from sequence 1.
+    const projectorOptions = {
+      connection,
+      streamName: names.streamName,
+      subject: names.subject,
+      snapshotBucket: names.snapshotBucket,
+      databaseUrl: TEST_DATABASE_URL,
+      pgSchema,
+    };
+    const first = await ProjectorRole.start(projectorOptions);
+    expect(first.snapshotSequence).toBe(0); // an empty store: nothing projected, from the start
+    await first.whenProjected(primary.core.lastSequence);
+    await first.close();
+    for (let index = 0; index < 50; index++)
+      await primary.submit({
+        kind: "adjustBalance",
+        userId: 1,
+        assetId: DEFAULT_ASSETS[0].assetId,
+        amountUnits: 7,
+        reason: "after the projector stopped",
+      });
+    const again = await ProjectorRole.start(projectorOptions);
+    try {
+      expect(again.snapshotSequence).toBeGreaterThan(0);
+      await again.whenProjected(primary.core.lastSequence);
+      expect(again.core.stateHash()).toBe(primary.core.stateHash());
+      expect(again.status().projectedSequence).toBe(primary.core.lastSequence);
+    } finally {
+      await again.close();
+    }
     await primary.close();
   }, 30_000);
 });

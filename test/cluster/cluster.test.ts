@@ -1,5 +1,6 @@
 // The whole cluster as processes (issue 12 §2): a primary and a standby core on NATS JetStream,
-// a projector into PostgreSQL, two gateways with their rate limits in Redis. Stock ccxt 4.5.84
+// a projector into PostgreSQL, two gateways with their rate limits in Redis, and a custody process
+// for devnet BTC with its signer (its own child process, on an owner-only socket). Stock ccxt 4.5.84
 // `binance` clients trade through both gateways; the primary is SIGKILLed mid-load. Asserts: the
 // standby takes over; every acknowledged order is in the journal, at its order id, once; no
 // order is in it twice; both gateways keep serving after the switch; the projector's PostgreSQL
@@ -8,7 +9,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -25,6 +26,7 @@ import { signBinancePayload } from "../../src/gateway/binance/auth.ts";
 import { CommandDecoder } from "../../src/journal/command-codec.ts";
 import { replayJournal } from "../../src/runtime/recovery.ts";
 import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-markets.ts";
+import { DEMO_SCRYPT, initWallet } from "../../src/server/signers.ts";
 import { createApiKey, createUser } from "../../src/store/accounts.ts";
 import { dropPgSchema, openStore, type Store } from "../../src/store/open-store.ts";
 import { balancesOfUser, projectedSequence } from "../../src/store/queries.ts";
@@ -198,6 +200,18 @@ describe("the whole cluster as processes", () => {
 
     const projector = run("projector-main.ts", { BULWARK_STATUS_INTERVAL_MS: "0" });
     await projector.waitFor((line) => line.state === "projecting", 30_000);
+    // Custody for devnet BTC and its signer (`bulwark wallet init` beforehand).
+    const custodyDir = join(tempDir, "custody");
+    mkdirSync(custodyDir, { mode: 0o700 });
+    initWallet(custodyDir, "devnet-btc", "whole cluster signer", DEMO_SCRYPT);
+    const custody = run("custody-main.ts", {
+      BULWARK_DATA_DIR: custodyDir,
+      BULWARK_CHAINS: "btc",
+      BULWARK_DEVNET_BLOCK_MS: "0",
+      BULWARK_SIGNER_PASSPHRASE: "whole cluster signer",
+    });
+    const custodyLine = await custody.waitFor((line) => line.custody === "running", 30_000);
+    expect(custodyLine).toMatchObject({ chains: ["devnet-btc"], signers: ["devnet-btc"] });
     const gatewayEnv = {
       BULWARK_SECRET_KEY_FILE: keyFile,
       BULWARK_PORT: "0",
@@ -239,6 +253,11 @@ describe("the whole cluster as processes", () => {
     }
     expect(accountAnswers.filter((status) => status === 200).length).toBe(10);
     expect(accountAnswers.slice(10)).toEqual([429, 429, 429, 429]);
+
+    // Custody through a gateway: a BTC deposit address from the custody process, over NATS.
+    const depositClient = binanceClient(traders[0] as Trader, urls[1] as string, "10.8.1.1");
+    const depositAddress = await depositClient.fetchDepositAddress("BTC");
+    expect(depositAddress.address).toMatch(/^dvbtc1/);
 
     // Trading through both gateways while the primary dies.
     const clients = traders.map((trader, index) =>

@@ -251,8 +251,13 @@ describe("the whole cluster as processes", () => {
       });
       accountAnswers.push(response.status);
     }
-    expect(accountAnswers.filter((status) => status === 200).length).toBe(10);
-    expect(accountAnswers.slice(10)).toEqual([429, 429, 429, 429]);
+    // 14 requests of 2 points against a 20-point burst refilling 10 points/s: 10 served, one more
+    // for every 0.2 s the loop took. Unshared, each gateway would see 14 points and serve all 14.
+    const served = accountAnswers.filter((status) => status === 200).length;
+    expect(served).toBeGreaterThanOrEqual(10);
+    expect(served).toBeLessThanOrEqual(12);
+    expect(accountAnswers.filter((status) => status === 429).length).toBe(14 - served);
+    expect(accountAnswers.at(-1)).toBe(429);
 
     // Custody through a gateway: a BTC deposit address from the custody process, over NATS.
     const depositClient = binanceClient(traders[0] as Trader, urls[1] as string, "10.8.1.1");
@@ -382,7 +387,7 @@ describe("the whole cluster as processes", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     // Account reads need the store only; the key's 20-point burst holds with Redis gone.
     const statuses: number[] = [];
-    for (let index = 0; index < 12; index++) {
+    for (let index = 0; index < 14; index++) {
       const unsigned = `timestamp=${Date.now()}`;
       const query = `${unsigned}&signature=${signBinancePayload(trader.secret, unsigned)}`;
       const response = await fetch(`${url}/api/v3/account?${query}`, {
@@ -390,8 +395,11 @@ describe("the whole cluster as processes", () => {
       });
       statuses.push(response.status);
     }
-    expect(statuses.filter((status) => status === 200).length).toBe(10);
-    expect(statuses.slice(10)).toEqual([429, 429]);
+    // The 20-point burst (and its refill while the loop runs) from memory: not all 14 served.
+    const servedFromMemory = statuses.filter((status) => status === 200).length;
+    expect(servedFromMemory).toBeGreaterThanOrEqual(10);
+    expect(servedFromMemory).toBeLessThanOrEqual(12);
+    expect(statuses.at(-1)).toBe(429);
     gateway.child.kill("SIGTERM");
   }, 60_000);
 });

@@ -113,7 +113,7 @@ export interface ClusterExchangeOptions {
   onFailure?: (error: Error) => void;
 }
 
-const DEFAULT_BUS_TIMEOUT_MS = 10_000;
+const DEFAULT_BUS_TIMEOUT_MS = 5_000;
 const DEFAULT_MAX_IN_FLIGHT_COMMANDS = 10_000;
 const DEFAULT_REPLICA_WAIT_MS = 2_000;
 const DEFAULT_PROJECTED_POLL_MS = 15;

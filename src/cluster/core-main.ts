@@ -8,6 +8,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../server/default-markets.ts";
 import { clusterNames } from "./cluster-names.ts";
 import { ClusterCore } from "./core-role.ts";
 import { connectNats } from "./nats-connection.ts";
@@ -54,6 +55,11 @@ export async function runCoreRole(env: NodeJS.ProcessEnv): Promise<void> {
     ...names,
     holderId,
     leaseTtlMs,
+    // A new cluster gets embedded mode's default assets and markets (BULWARK_DEFAULT_MARKETS=off:
+    // none, e.g. before `bulwark cluster migrate`, which needs an empty journal).
+    ...(env.BULWARK_DEFAULT_MARKETS === "off"
+      ? {}
+      : { seed: { assets: DEFAULT_ASSETS, markets: DEFAULT_MARKETS } }),
     onRoleChange: (role, reason) => {
       say({ role, reason, lastSequence: core?.core.lastSequence ?? 0 });
       if (role === "stopped" && !exiting) {

@@ -16,7 +16,7 @@
 
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { UnstampedCommand } from "../core/commands.ts";
-import { type CoreLimits, DEFAULT_CORE_LIMITS } from "../core/config.ts";
+import { type AssetConfig, type CoreLimits, DEFAULT_CORE_LIMITS, type MarketConfig } from "../core/config.ts";
 import { Core } from "../core/core.ts";
 import { replayJournal } from "../runtime/recovery.ts";
 import { Sequencer, type SubmitResult } from "../runtime/sequencer.ts";
@@ -54,6 +54,11 @@ export interface ClusterCoreOptions {
   maxInFlightCommands?: number;
   /** Told of every change of role, with why. */
   onRoleChange?: (role: ClusterCoreRole, reason: string) => void;
+  /**
+   * Reference data a primary adds when it takes over an empty journal (a new cluster), as
+   * `bulwark start` does for an embedded data dir. Absent: none.
+   */
+  seed?: { assets: readonly AssetConfig[]; markets: readonly MarketConfig[] };
 }
 
 const DEFAULT_MAX_QUEUED_COMMANDS = 100_000;
@@ -204,6 +209,25 @@ export class ClusterCore {
     this.options.onRoleChange?.(
       "primary",
       `term ${this.lease?.term}, at ${this.core.lastSequence} (${caughtUp} records caught up in ${tookMs} ms)`,
+    );
+    if (this.core.lastSequence === 0 && this.options.seed !== undefined)
+      await this.seedEmptyJournal(this.options.seed);
+  }
+
+  /** A new cluster's first primary adds the default assets and markets (refusals are reported, not fatal). */
+  private async seedEmptyJournal(seed: NonNullable<ClusterCoreOptions["seed"]>): Promise<void> {
+    const commands: UnstampedCommand[] = [
+      ...seed.assets.map((asset): UnstampedCommand => ({ kind: "addAsset", asset })),
+      ...seed.markets.map((market): UnstampedCommand => ({ kind: "addMarket", market })),
+    ];
+    let added = 0;
+    for (const command of commands) {
+      const result = await this.submit(command);
+      if (!result.events.some((event) => event.type === "rejected")) added += 1;
+    }
+    this.options.onRoleChange?.(
+      "primary",
+      `seeded a new cluster: ${added} of ${commands.length} default assets and markets added`,
     );
   }
 

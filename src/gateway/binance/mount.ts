@@ -26,7 +26,7 @@ import { routeCostPoints } from "../guard/route-costs.ts";
 import { authenticateBinance, type BinanceAuthDependencies, DEFAULT_RECV_WINDOW_MS } from "./auth.ts";
 import { type BinanceErrorKind, BinanceFailure, binanceError } from "./errors.ts";
 import { type BinanceQuery, type BinanceRoute, binancePublicRoutes } from "./public-routes.ts";
-import { SignatureReplayGuard } from "./replay-guard.ts";
+import { type SharedClaim, SignatureReplayGuard } from "./replay-guard.ts";
 import { type BinanceSignedRoute, binanceSignedRoutes } from "./signed-routes.ts";
 import { UsedWeightPerMinute } from "./used-weight.ts";
 import { binanceUserDataRoutes } from "./user-data/routes.ts";
@@ -57,6 +57,8 @@ export interface BinanceMountOptions {
     watermarks?: WriteWatermarks;
     /** The flood guard's authentication callbacks (http/server.ts makeGuard); absent: none. */
     guard?: BinanceGuardCallbacks;
+    /** Memory shared with other gateways for the signed-write replay guard (replay-guard.ts). */
+    sharedClaim?: SharedClaim;
   };
 }
 
@@ -188,15 +190,15 @@ function headerText(request: FastifyRequest, name: string): string | undefined {
 
 /** Authenticates (auth.ts), then runs the route; never cached, nothing journaled (reads only). */
 /** Why a signed write may not run (replay-guard.ts), or null when it may. */
-function replayRefusal(
+async function replayRefusal(
   replay: SignatureReplayGuard,
   keyId: string,
   params: Readonly<Record<string, string>>,
-): BinanceErrorKind | null {
+): Promise<BinanceErrorKind | null> {
   // authenticateBinance has checked both are digits and inside the window.
   const timestampMs = Number(params.timestamp);
   const recvWindowMs = params.recvWindow === undefined ? DEFAULT_RECV_WINDOW_MS : Number(params.recvWindow);
-  const verdict = replay.accept(keyId, params.signature ?? "", timestampMs, recvWindowMs);
+  const verdict = await replay.acceptShared(keyId, params.signature ?? "", timestampMs, recvWindowMs);
   if (verdict === "accepted") return null;
   if (verdict === "full") return "serverBusy";
   return verdict === "replayed" ? "replayedRequest" : "timestampOutsideRecvWindow";
@@ -230,7 +232,7 @@ async function runSignedRoute(
     }
     guard?.authenticated(auth.caller.keyId, auth.caller.userId);
     if (route.write === true) {
-      const refusal = replayRefusal(replay, auth.caller.keyId, auth.params);
+      const refusal = await replayRefusal(replay, auth.caller.keyId, auth.params);
       if (refusal !== null) {
         request.log.info(
           { refusal, keyId: auth.caller.keyId },
@@ -286,7 +288,9 @@ export function mountBinanceRoutes(fastify: FastifyInstance, options: BinanceMou
       clock,
       ...(signed.watermarks === undefined ? {} : { watermarks: signed.watermarks }),
     });
-    const replay = new SignatureReplayGuard(clock);
+    const replay = new SignatureReplayGuard(clock, {
+      ...(signed.sharedClaim === undefined ? {} : { shared: signed.sharedClaim }),
+    });
     for (const route of routes) {
       fastify.route({
         method: route.method ?? "GET",

@@ -22,6 +22,13 @@ const MAX_EXPIRED_DROPPED_PER_CALL = 64;
 
 export type ReplayVerdict = "accepted" | "replayed" | "signedBeforeStart" | "full";
 
+/**
+ * Memory shared by several gateways (the flood guard's Redis: RequestRateLimiter.claimOnce): true
+ * if this claim is the first, false if the signature was seen, null when the shared memory is
+ * unavailable (this gateway's own memory still decides).
+ */
+export type SharedClaim = (name: string, ttlMs: number) => Promise<boolean | null>;
+
 export class SignatureReplayGuard {
   /** key + signature → the time the request's window ends; insertion order ≈ expiry order. */
   private readonly remembered = new Map<string, number>();
@@ -29,14 +36,33 @@ export class SignatureReplayGuard {
 
   constructor(
     private readonly clock: () => number,
-    options: { maxRemembered?: number; processStartMs?: number } = {},
+    options: { maxRemembered?: number; processStartMs?: number; shared?: SharedClaim } = {},
   ) {
+    this.shared = options.shared ?? null;
     this.maxRemembered = options.maxRemembered ?? MAX_REMEMBERED_SIGNATURES;
     const processStartMs = options.processStartMs ?? Math.floor(performance.timeOrigin);
     this.acceptsSignedFromMs = processStartMs + MAX_TIMESTAMP_AHEAD_MS;
   }
 
   readonly maxRemembered: number;
+  private readonly shared: SharedClaim | null;
+
+  /**
+   * accept(), then the shared memory when there is one: a signature another gateway accepted is
+   * a replay here too (cluster mode: a captured request sent to a second gateway).
+   */
+  async acceptShared(
+    keyId: string,
+    signature: string,
+    timestampMs: number,
+    recvWindowMs: number,
+  ): Promise<ReplayVerdict> {
+    const verdict = this.accept(keyId, signature, timestampMs, recvWindowMs);
+    if (verdict !== "accepted" || this.shared === null) return verdict;
+    const ttlMs = Math.max(timestampMs, this.clock()) + recvWindowMs - this.clock();
+    const first = await this.shared(`binance-signature:${keyId}:${signature.toLowerCase()}`, ttlMs);
+    return first === false ? "replayed" : "accepted";
+  }
 
   /** Records the write unless it was seen (or could have been seen before this process started). */
   accept(keyId: string, signature: string, timestampMs: number, recvWindowMs: number): ReplayVerdict {

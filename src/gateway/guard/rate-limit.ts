@@ -343,6 +343,28 @@ export class RequestRateLimiter implements BanRegistry {
     return this.bans?.activeCount(this.clock()) ?? 0;
   }
 
+  /**
+   * Claims `name` for `ttlMs` in the shared Redis (SET NX PX), so several gateways agree that a
+   * thing happened once (the Binance dialect's signed writes, replay-guard.ts): true for the first
+   * claim, false if another gateway (or this one) claimed it first; null without Redis or while it
+   * is away (the caller falls back to its own memory).
+   */
+  async claimOnce(name: string, ttlMs: number): Promise<boolean | null> {
+    if (this.redis === null || this.redis.status !== "ready") return null;
+    try {
+      const answer = await this.redis.set(
+        `${this.keyPrefix}:once:${name}`,
+        "1",
+        "PX",
+        Math.max(1, Math.ceil(ttlMs)),
+        "NX",
+      );
+      return answer === "OK";
+    } catch {
+      return null;
+    }
+  }
+
   /** Closes the Redis connection, if any. */
   async close(): Promise<void> {
     if (this.redis === null) return;

@@ -868,6 +868,10 @@ export function createGateway(exchange: ExchangeBoundary, options: GatewayOption
         authenticated: (keyId, userId) => guard.authenticated(keyId, userId),
         unprovenAuthenticationFailed: (request) => guard.unprovenAuthenticationFailed(request),
       },
+      // With Redis, a signed write's replay sent to another gateway is refused too.
+      ...(limiter === null
+        ? {}
+        : { sharedClaim: (name: string, ttlMs: number) => limiter.claimOnce(name, ttlMs) }),
     },
   });
   const webApp = mountWebRoutes(fastify, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);

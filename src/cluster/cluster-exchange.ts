@@ -22,7 +22,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Accounts, type AccountsOptions } from "../accounts/accounts.ts";
 import type { Command, CommandStamp, UnstampedCommand } from "../core/commands.ts";
-import type { AssetConfig, CoreLimits, MarketConfig } from "../core/config.ts";
+import type { AssetConfig, CoreLimits } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import { Core } from "../core/core.ts";
 import type { CoreEvent } from "../core/events.ts";
@@ -35,39 +35,23 @@ import type {
   MarketContext,
   WalletBooks,
 } from "../exchange/boundary.ts";
+import { bindCustodyStore } from "../exchange/custody-store.ts";
 import {
   type DurableBatch,
   EventPipeline,
   type EventPipelineStage,
   type EventStageHandler,
 } from "../exchange/event-pipeline.ts";
+import { ReferenceData } from "../exchange/reference-data.ts";
 import { MarketData } from "../marketdata/market-data.ts";
 import { replayJournal } from "../runtime/recovery.ts";
 import { CommandOutcomeUnknownError } from "../runtime/sequencer.ts";
 import { maxUserIdOf, raiseUserIdFloor } from "../store/accounts.ts";
-import {
-  assignDepositAddress,
-  depositAddressesOfChain,
-  depositAddressOwners,
-  getDepositAddress,
-  getScannerState,
-  saveScannerState,
-} from "../store/custody.ts";
-import {
-  getPipelineWithdrawal,
-  insertPipelineWithdrawal,
-  listPipelineWithdrawals,
-  updatePipelineWithdrawal,
-  walletMovementExists,
-  withdrawnUnitsSince,
-} from "../store/custody-withdrawals.ts";
 import { bindIncidentStore, type IncidentStore } from "../store/incidents.ts";
 import { openStore, type Store } from "../store/open-store.ts";
 import { bindOperatorStore, type OperatorStore } from "../store/operators.ts";
 import { projectedSequence } from "../store/queries.ts";
 import { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
-import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
-import { MarketUnits } from "../units/market-units.ts";
 import type { ClusterNames } from "./cluster-names.ts";
 import {
   CommandBusClient,
@@ -158,10 +142,7 @@ interface ProjectedWaiter {
 }
 
 export class ClusterExchange implements ExchangeBoundary {
-  private readonly marketsById = new Map<number, MarketContext>();
-  private readonly marketsBySymbol = new Map<string, MarketContext>();
-  private readonly assetsById = new Map<number, AssetConfig>();
-  private readonly assetsByCode = new Map<string, AssetConfig>();
+  private readonly reference: ReferenceData;
   private readonly pipeline: EventPipeline;
   private readonly bus: CommandBusClient;
   private follower: CoreFollower | null = null;
@@ -214,24 +195,9 @@ export class ClusterExchange implements ExchangeBoundary {
     this.incidents = bindIncidentStore(store.db);
     this.operators = bindOperatorStore(store.db);
     this.accounts = new Accounts(store, options.accounts ?? {});
-    const db = store.db;
-    this.custody = {
-      getDepositAddress: (userId, chain, account) => getDepositAddress(db, userId, chain, account),
-      assignDepositAddress: (input, derive) => assignDepositAddress(db, input, derive),
-      depositAddressOwners: (chain, addresses) => depositAddressOwners(db, chain, addresses),
-      depositAddressesOfChain: (chain, options) => depositAddressesOfChain(db, chain, options),
-      getScannerState: (chain) => getScannerState(db, chain),
-      saveScannerState: (state) => saveScannerState(db, state),
-      insertWithdrawal: (input) => insertPipelineWithdrawal(db, input),
-      updateWithdrawal: (id, expectedStep, patch) => updatePipelineWithdrawal(db, id, expectedStep, patch),
-      getWithdrawal: (id) => getPipelineWithdrawal(db, id),
-      listWithdrawals: (filter) => listPipelineWithdrawals(db, filter),
-      withdrawnUnitsSince: (filter) => withdrawnUnitsSince(db, filter),
-      walletMovementExists: (filter) => walletMovementExists(db, filter),
-      setWithdrawalChainInfo: (id, info) => setWithdrawalChainInfo(db, id, info),
-    };
-    for (const asset of core.assetList()) this.learnAsset(asset);
-    for (const market of core.marketList()) this.learnMarket(market);
+    this.custody = bindCustodyStore(store.db);
+    this.reference = new ReferenceData((config) => this.marketData.addMarket(config));
+    this.reference.learnAll(core.assetList(), core.marketList());
     this.pipeline = new EventPipeline((stage, error) =>
       this.report(`event pipeline stage ${stage} failed`, error),
     );
@@ -378,27 +344,27 @@ export class ClusterExchange implements ExchangeBoundary {
   }
 
   market(marketId: number): MarketContext | undefined {
-    return this.marketsById.get(marketId);
+    return this.reference.market(marketId);
   }
 
   marketBySymbol(symbol: string): MarketContext | undefined {
-    return this.marketsBySymbol.get(symbol);
+    return this.reference.marketBySymbol(symbol);
   }
 
   markets(): MarketContext[] {
-    return [...this.marketsById.values()];
+    return this.reference.markets();
   }
 
   asset(assetId: number): AssetConfig | undefined {
-    return this.assetsById.get(assetId);
+    return this.reference.asset(assetId);
   }
 
   assetByCode(code: string): AssetConfig | undefined {
-    return this.assetsByCode.get(code);
+    return this.reference.assetByCode(code);
   }
 
   assets(): AssetConfig[] {
-    return [...this.assetsById.values()];
+    return this.reference.assets();
   }
 
   /** The replica's state hash (tests compare it with the primary's). */
@@ -559,27 +525,8 @@ export class ClusterExchange implements ExchangeBoundary {
 
   /** The pipeline's first stage: reference data, books, trades, tickers, candles. */
   private applyToMarketData(batch: DurableBatch): void {
-    for (const event of batch.events) {
-      if (event.type === "assetAdded") this.learnAsset(event.asset);
-      else if (event.type === "marketAdded") this.learnMarket(event.market);
-    }
+    this.reference.learnFrom(batch.events);
     this.marketData.apply(batch.events);
-  }
-
-  private learnAsset(asset: AssetConfig): void {
-    this.assetsById.set(asset.assetId, asset);
-    this.assetsByCode.set(asset.code, asset);
-  }
-
-  private learnMarket(config: MarketConfig): void {
-    const base = this.assetsById.get(config.baseAssetId);
-    const quote = this.assetsById.get(config.quoteAssetId);
-    if (base === undefined || quote === undefined)
-      throw new Error(`market ${config.symbol} has unknown assets`);
-    const context: MarketContext = { config, base, quote, units: new MarketUnits(config, base, quote) };
-    this.marketsById.set(config.marketId, context);
-    this.marketsBySymbol.set(config.symbol, context);
-    this.marketData.addMarket(config);
   }
 }
 

@@ -6,7 +6,7 @@
 
 import { Accounts, type AccountsOptions } from "../accounts/accounts.ts";
 import type { UnstampedCommand } from "../core/commands.ts";
-import type { AssetConfig, CoreLimits, MarketConfig } from "../core/config.ts";
+import type { AssetConfig, CoreLimits } from "../core/config.ts";
 import { DEFAULT_CORE_LIMITS } from "../core/config.ts";
 import type { Core } from "../core/core.ts";
 import type { IncidentCoverView } from "../core/state-view.ts";
@@ -14,22 +14,6 @@ import { MarketData } from "../marketdata/market-data.ts";
 import { type EmbeddedCore, startEmbeddedCore } from "../runtime/embedded.ts";
 import type { SnapshotPolicy } from "../runtime/snapshotter.ts";
 import { maxUserIdOf, raiseUserIdFloor } from "../store/accounts.ts";
-import {
-  assignDepositAddress,
-  depositAddressesOfChain,
-  depositAddressOwners,
-  getDepositAddress,
-  getScannerState,
-  saveScannerState,
-} from "../store/custody.ts";
-import {
-  getPipelineWithdrawal,
-  insertPipelineWithdrawal,
-  listPipelineWithdrawals,
-  updatePipelineWithdrawal,
-  walletMovementExists,
-  withdrawnUnitsSince,
-} from "../store/custody-withdrawals.ts";
 import { bindIncidentStore, type IncidentStore } from "../store/incidents.ts";
 import { openStore, type Store, type StoreConfig } from "../store/open-store.ts";
 import { bindOperatorStore, type OperatorStore } from "../store/operators.ts";
@@ -37,8 +21,6 @@ import { type BatchProjector, Projector } from "../store/projector.ts";
 import { ProjectorQueue, type ProjectorQueueOptions } from "../store/projector-queue.ts";
 import { WorkerProjector } from "../store/projector-worker.ts";
 import { StoreAuditTrail, StoreReadModels } from "../store/read-models.ts";
-import { setWithdrawalChainInfo } from "../store/wallet-queries.ts";
-import { MarketUnits } from "../units/market-units.ts";
 import type {
   CommandResult,
   CustodyStore,
@@ -47,6 +29,7 @@ import type {
   MarketContext,
   WalletBooks,
 } from "./boundary.ts";
+import { bindCustodyStore } from "./custody-store.ts";
 import {
   type DurableBatch,
   EventPipeline,
@@ -54,6 +37,7 @@ import {
   type EventStageHandler,
 } from "./event-pipeline.ts";
 import { MarketDataPersistence, type MarketDataRestoreReport } from "./market-data-persistence.ts";
+import { ReferenceData } from "./reference-data.ts";
 
 export type { MarketContext } from "./boundary.ts";
 
@@ -103,10 +87,7 @@ export interface ExchangeInternals {
 }
 
 export class Exchange implements ExchangeBoundary {
-  private readonly marketsById = new Map<number, MarketContext>();
-  private readonly marketsBySymbol = new Map<string, MarketContext>();
-  private readonly assetsById = new Map<number, AssetConfig>();
-  private readonly assetsByCode = new Map<string, AssetConfig>();
+  private readonly reference: ReferenceData;
   private closing: Promise<void> | null = null;
   private readonly pipeline: EventPipeline;
   readonly reads: StoreReadModels;
@@ -138,24 +119,9 @@ export class Exchange implements ExchangeBoundary {
     this.incidents = bindIncidentStore(store.db);
     this.operators = bindOperatorStore(store.db);
     this.accounts = new Accounts(store, accountsOptions);
-    const db = store.db;
-    this.custody = {
-      getDepositAddress: (userId, chain, account) => getDepositAddress(db, userId, chain, account),
-      assignDepositAddress: (input, derive) => assignDepositAddress(db, input, derive),
-      depositAddressOwners: (chain, addresses) => depositAddressOwners(db, chain, addresses),
-      depositAddressesOfChain: (chain, options) => depositAddressesOfChain(db, chain, options),
-      getScannerState: (chain) => getScannerState(db, chain),
-      saveScannerState: (state) => saveScannerState(db, state),
-      insertWithdrawal: (input) => insertPipelineWithdrawal(db, input),
-      updateWithdrawal: (id, expectedStep, patch) => updatePipelineWithdrawal(db, id, expectedStep, patch),
-      getWithdrawal: (id) => getPipelineWithdrawal(db, id),
-      listWithdrawals: (filter) => listPipelineWithdrawals(db, filter),
-      withdrawnUnitsSince: (filter) => withdrawnUnitsSince(db, filter),
-      walletMovementExists: (filter) => walletMovementExists(db, filter),
-      setWithdrawalChainInfo: (id, info) => setWithdrawalChainInfo(db, id, info),
-    };
-    for (const asset of embedded.core.assetList()) this.learnAsset(asset);
-    for (const market of embedded.core.marketList()) this.learnMarket(market);
+    this.custody = bindCustodyStore(store.db);
+    this.reference = new ReferenceData((config) => this.marketData.addMarket(config));
+    this.reference.learnAll(embedded.core.assetList(), embedded.core.marketList());
     this.pipeline = new EventPipeline((stage, error) =>
       reportError(`event pipeline stage ${stage} failed`, error),
     );
@@ -297,27 +263,27 @@ export class Exchange implements ExchangeBoundary {
   }
 
   market(marketId: number): MarketContext | undefined {
-    return this.marketsById.get(marketId);
+    return this.reference.market(marketId);
   }
 
   marketBySymbol(symbol: string): MarketContext | undefined {
-    return this.marketsBySymbol.get(symbol);
+    return this.reference.marketBySymbol(symbol);
   }
 
   markets(): MarketContext[] {
-    return [...this.marketsById.values()];
+    return this.reference.markets();
   }
 
   asset(assetId: number): AssetConfig | undefined {
-    return this.assetsById.get(assetId);
+    return this.reference.asset(assetId);
   }
 
   assetByCode(code: string): AssetConfig | undefined {
-    return this.assetsByCode.get(code);
+    return this.reference.assetByCode(code);
   }
 
   assets(): AssetConfig[] {
-    return [...this.assetsById.values()];
+    return this.reference.assets();
   }
 
   /** Drains the sequencer, writes what the projector holds, saves candles, closes journal and store. Idempotent. */
@@ -336,10 +302,7 @@ export class Exchange implements ExchangeBoundary {
 
   /** The pipeline's first stage: reference data, books, trades, tickers, candles. */
   private applyToMarketData(batch: DurableBatch): void {
-    for (const event of batch.events) {
-      if (event.type === "assetAdded") this.learnAsset(event.asset);
-      else if (event.type === "marketAdded") this.learnMarket(event.market);
-    }
+    this.reference.learnFrom(batch.events);
     this.marketData.apply(batch.events);
     this.candles.noteTrades(batch.events);
   }
@@ -351,22 +314,6 @@ export class Exchange implements ExchangeBoundary {
   private project(batch: DurableBatch): Promise<void> | undefined {
     if (this.projectorQueue.offer(batch)) return undefined;
     return this.projectorQueue.push(batch);
-  }
-
-  private learnAsset(asset: AssetConfig): void {
-    this.assetsById.set(asset.assetId, asset);
-    this.assetsByCode.set(asset.code, asset);
-  }
-
-  private learnMarket(config: MarketConfig): void {
-    const base = this.assetsById.get(config.baseAssetId);
-    const quote = this.assetsById.get(config.quoteAssetId);
-    if (base === undefined || quote === undefined)
-      throw new Error(`market ${config.symbol} has unknown assets`);
-    const context: MarketContext = { config, base, quote, units: new MarketUnits(config, base, quote) };
-    this.marketsById.set(config.marketId, context);
-    this.marketsBySymbol.set(config.symbol, context);
-    this.marketData.addMarket(config);
   }
 }
 

@@ -19,7 +19,7 @@ import { ClusterExchange, ProjectionTimeoutError } from "../../src/cluster/clust
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
 import { CoreBusyError } from "../../src/cluster/command-bus.ts";
 import { CoreFollower } from "../../src/cluster/core-follower.ts";
-import { ClusterCore } from "../../src/cluster/core-role.ts";
+import type { ClusterCore } from "../../src/cluster/core-role.ts";
 import { connectNats } from "../../src/cluster/nats-connection.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
 import { Core } from "../../src/core/core.ts";
@@ -32,7 +32,7 @@ import { Projector } from "../../src/store/projector.ts";
 import { parseDecimal } from "../../src/units/decimal.ts";
 import { TEST_DATABASE_URL, UNREACHABLE_RATE_LIMIT } from "../gateway/support/rest-harness.ts";
 import { nodeEntry } from "../support/node-entry.ts";
-import { removeClusterState } from "./support.ts";
+import { removeClusterState, startPrimaryCore } from "./support.ts";
 
 const clusterName = `gw-${randomBytes(4).toString("hex")}`;
 const names = clusterNames(clusterName);
@@ -77,20 +77,7 @@ async function startProjector(): Promise<void> {
 }
 
 async function startPrimary(): Promise<void> {
-  let becamePrimary: () => void = () => undefined;
-  const promoted = new Promise<void>((resolve) => {
-    becamePrimary = resolve;
-  });
-  primary = await ClusterCore.start({
-    connection,
-    ...names,
-    holderId: "test-primary",
-    leaseTtlMs: 2_000,
-    onRoleChange: (role) => {
-      if (role === "primary") becamePrimary();
-    },
-  });
-  await promoted;
+  primary = await startPrimaryCore(connection, names, "test-primary");
 }
 
 async function createTrader(funds: Record<string, string>): Promise<Trader> {

@@ -16,7 +16,7 @@ import { generateApiKey, sealApiSecret } from "../../src/accounts/api-keys.ts";
 import { SecretBox } from "../../src/accounts/secret-box.ts";
 import { ClusterExchange } from "../../src/cluster/cluster-exchange.ts";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
-import { ClusterCore } from "../../src/cluster/core-role.ts";
+import type { ClusterCore } from "../../src/cluster/core-role.ts";
 import {
   CustodyBusError,
   CustodyOutcomeUnknownError,
@@ -51,7 +51,7 @@ import { DEFAULT_ASSETS, DEFAULT_MARKETS } from "../../src/server/default-market
 import { createApiKey, createUser } from "../../src/store/accounts.ts";
 import { dropPgSchema, openStore, type Store } from "../../src/store/open-store.ts";
 import { TEST_DATABASE_URL, UNREACHABLE_RATE_LIMIT } from "../gateway/support/rest-harness.ts";
-import { removeClusterState } from "./support.ts";
+import { removeClusterState, startPrimaryCore } from "./support.ts";
 
 // ---- A CustodyPort double: canned answers, every call recorded ----------------------------------
 
@@ -692,20 +692,7 @@ describe("a cluster gateway with RemoteCustodyPort: ccxt 4.5.84 binance", () => 
   let userId: number;
 
   beforeAll(async () => {
-    let promoted: () => void = () => undefined;
-    const isPrimary = new Promise<void>((resolve) => {
-      promoted = resolve;
-    });
-    primary = await ClusterCore.start({
-      connection,
-      ...names,
-      holderId: "custody-bus-primary",
-      leaseTtlMs: 2_000,
-      onRoleChange: (role) => {
-        if (role === "primary") promoted();
-      },
-    });
-    await isPrimary;
+    primary = await startPrimaryCore(connection, names, "custody-bus-primary");
     store = await openStore({ databaseUrl: TEST_DATABASE_URL, pgSchema });
     exchange = await ClusterExchange.open({
       connection,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
-import { ClusterCore } from "../../src/cluster/core-role.ts";
+import type { ClusterCore } from "../../src/cluster/core-role.ts";
 import { type RunningCustody, startCustodyRole } from "../../src/cluster/custody-main.ts";
 import { connectNats } from "../../src/cluster/nats-connection.ts";
 import { ProjectorRole } from "../../src/cluster/projector-role.ts";
@@ -23,7 +23,7 @@ import { DEMO_SCRYPT, initWallet } from "../../src/server/signers.ts";
 import { dropPgSchema } from "../../src/store/open-store.ts";
 import { TEST_DATABASE_URL } from "../store/engines.ts";
 import { nodeEntry } from "../support/node-entry.ts";
-import { removeClusterState } from "./support.ts";
+import { removeClusterState, startPrimaryCore } from "./support.ts";
 
 const CUSTODY_MAIN = join(import.meta.dirname, "..", "..", "src", "cluster", "custody-main.ts");
 const run = randomBytes(4).toString("hex");
@@ -72,20 +72,7 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
 }
 
 async function startPrimary(): Promise<void> {
-  let becamePrimary: () => void = () => undefined;
-  const promoted = new Promise<void>((resolve) => {
-    becamePrimary = resolve;
-  });
-  primary = await ClusterCore.start({
-    connection,
-    ...names,
-    holderId: "custody-test-primary",
-    leaseTtlMs: 2_000,
-    onRoleChange: (role) => {
-      if (role === "primary") becamePrimary();
-    },
-  });
-  await promoted;
+  primary = await startPrimaryCore(connection, names, "custody-test-primary");
 }
 
 beforeAll(async () => {

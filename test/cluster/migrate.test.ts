@@ -21,7 +21,6 @@ import { loadServerKey } from "../../src/accounts/server-key.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { runCli } from "../../src/cli/run.ts";
 import { type ClusterNames, clusterNames } from "../../src/cluster/cluster-names.ts";
-import { ClusterCore } from "../../src/cluster/core-role.ts";
 import { JetStreamJournal } from "../../src/cluster/jetstream-journal.ts";
 import {
   copyWithdrawalChainInfo,
@@ -43,6 +42,7 @@ import { dropPgSchema, openStore, type Store } from "../../src/store/open-store.
 import { balancesOfUser, openOrdersOfUser, projectedSequence } from "../../src/store/queries.ts";
 import { TEST_DATABASE_URL } from "../store/engines.ts";
 import { limitOrder } from "../support/orders.ts";
+import { startPrimaryCore } from "./support.ts";
 
 const run = randomBytes(4).toString("hex");
 const clusters: ClusterNames[] = [];
@@ -352,23 +352,10 @@ describe("cluster migrate", () => {
     expect(summary.store.projectedTables).toContain("balances");
 
     // A cluster primary recovers from the stream to the embedded state, and carries on after it.
-    let becamePrimary: () => void = () => undefined;
-    const isPrimary = new Promise<void>((resolve) => {
-      becamePrimary = resolve;
-    });
-    const primary = await ClusterCore.start({
-      connection,
-      ...names,
-      holderId: `migrate-test-${run}`,
-      leaseTtlMs: 2_000,
-      onRoleChange: (role) => {
-        if (role === "primary") becamePrimary();
-      },
-    });
+    const primary = await startPrimaryCore(connection, names, `migrate-test-${run}`);
     let projector: ProjectorRole | undefined;
     try {
       expect(primary.core.stateHash()).toBe(embeddedHash);
-      await isPrimary;
       const [buyer, seller] = users;
       const next = await primary.submit(limitOrder(buyer.userId, "buy", 6_390_000, 1));
       expect(next.sequence).toBe(embeddedLastSequence + 1);

@@ -13,7 +13,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterNames } from "../../src/cluster/cluster-names.ts";
-import { ClusterCore } from "../../src/cluster/core-role.ts";
+import type { ClusterCore } from "../../src/cluster/core-role.ts";
 import { connectNats } from "../../src/cluster/nats-connection.ts";
 import { ProjectorRole } from "../../src/cluster/projector-role.ts";
 import type { UnstampedCommand } from "../../src/core/commands.ts";
@@ -23,6 +23,7 @@ import { balancesOfUser, openOrdersOfUser, projectedSequence } from "../../src/s
 import { TEST_DATABASE_URL } from "../store/engines.ts";
 import { nodeEntry } from "../support/node-entry.ts";
 import { limitOrder } from "../support/orders.ts";
+import { startPrimaryCore } from "./support.ts";
 
 const PROJECTOR_MAIN = join(import.meta.dirname, "..", "..", "src", "cluster", "projector-main.ts");
 const run = randomBytes(4).toString("hex");
@@ -195,20 +196,7 @@ function startProjectorProcess(pgSchema: string): ProjectorProcess {
 
 beforeAll(async () => {
   connection = await connectNats(undefined, { name: "projector role test" });
-  let becamePrimary: () => void = () => undefined;
-  const isPrimary = new Promise<void>((resolve) => {
-    becamePrimary = resolve;
-  });
-  primary = await ClusterCore.start({
-    connection,
-    ...names,
-    holderId: `projector-test-${run}`,
-    leaseTtlMs: 2_000,
-    onRoleChange: (role) => {
-      if (role === "primary") becamePrimary();
-    },
-  });
-  await isPrimary;
+  primary = await startPrimaryCore(connection, names, `projector-test-${run}`);
   for (const asset of DEFAULT_ASSETS) await submit({ kind: "addAsset", asset });
   for (const market of DEFAULT_MARKETS) await submit({ kind: "addMarket", market });
   await submit({ kind: "adjustBalance", userId: 1, assetId: 4, amountUnits: 10 ** 13, reason: "fund" });

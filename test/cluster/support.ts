@@ -6,6 +6,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ClusterNames } from "../../src/cluster/cluster-names.ts";
+import { ClusterCore } from "../../src/cluster/core-role.ts";
 
 /** Deletes what a cluster named `names` keeps in NATS; what is already gone is fine. */
 export async function removeClusterState(connection: NatsConnection, names: ClusterNames): Promise<void> {
@@ -19,4 +20,27 @@ export async function removeClusterState(connection: NatsConnection, names: Clus
     .open(names.snapshotBucket)
     .then((objects) => objects.destroy())
     .catch(() => undefined);
+}
+
+/** A ClusterCore started in this process, resolved once it holds the lease (the primary). */
+export async function startPrimaryCore(
+  connection: NatsConnection,
+  names: ClusterNames,
+  holderId: string,
+): Promise<ClusterCore> {
+  let promoted: () => void = () => undefined;
+  const isPrimary = new Promise<void>((resolve) => {
+    promoted = resolve;
+  });
+  const core = await ClusterCore.start({
+    connection,
+    ...names,
+    holderId,
+    leaseTtlMs: 2_000,
+    onRoleChange: (role) => {
+      if (role === "primary") promoted();
+    },
+  });
+  await isPrimary;
+  return core;
 }

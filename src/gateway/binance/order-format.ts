@@ -3,6 +3,7 @@
 // (exmo/format.ts): ids, quantities, fills, fees and times come from the same rows.
 
 import type { AssetConfig } from "../../core/config.ts";
+import type { CoreEvent, OrderAcceptedEvent } from "../../core/events.ts";
 import type { FillRecord, MarketContext, OrderRecord } from "../../exchange/boundary.ts";
 import { formatUnits } from "../../units/decimal.ts";
 import { binanceSymbol } from "./format.ts";
@@ -168,4 +169,86 @@ export function formatBinanceMyTrade(
     isMaker: fill.role === "maker",
     isBestMatch: true,
   };
+}
+
+/**
+ * A new order as its own command left it, from that command's events: what the store will show
+ * once it has projected them (store/projection.ts folds the same events the same way), so POST
+ * /api/v3/order answers RESULT and FULL without waiting for the projector. The order is the
+ * taker of every trade in its command (a resting order trades as maker only in later commands).
+ */
+export function newOrderFromEvents(
+  market: MarketContext,
+  accepted: OrderAcceptedEvent,
+  events: readonly CoreEvent[],
+): { order: OrderRecord; fills: FillRecord[] } {
+  const isBuy = accepted.side === "buy";
+  const config = market.config;
+  const order: OrderRecord = {
+    orderId: accepted.orderId,
+    userId: accepted.userId,
+    marketId: accepted.marketId,
+    side: accepted.side,
+    orderType: accepted.orderType,
+    priceTicks: accepted.priceTicks,
+    quantityLots: accepted.quantityLots,
+    quoteAmountUnits: accepted.quoteAmountUnits,
+    triggerPriceTicks: accepted.triggerPriceTicks,
+    clientOrderId: accepted.clientOrderId,
+    clientOrderText: accepted.clientOrderText,
+    timeInForce: accepted.timeInForce,
+    postOnly: accepted.postOnly,
+    heldUnits: accepted.heldUnits,
+    status: "open",
+    doneReason: null,
+    filledLots: 0,
+    filledQuoteUnits: 0,
+    feeUnits: 0,
+    remainingLots: accepted.quantityLots,
+    releasedUnits: 0,
+    triggeredMs: null,
+    createdMs: accepted.timestampMs,
+    updatedMs: accepted.timestampMs,
+  };
+  const fills: FillRecord[] = [];
+  for (const event of events) {
+    if (event.type === "stopTriggered" && event.orderId === order.orderId)
+      order.triggeredMs = accepted.timestampMs;
+    if (event.type === "trade" && event.takerOrderId === order.orderId) {
+      const feeUnits = isBuy ? event.buyerFeeUnits : event.sellerFeeUnits;
+      order.filledLots += event.quantityLots;
+      order.filledQuoteUnits += event.notionalUnits;
+      order.feeUnits += feeUnits;
+      order.remainingLots = order.quantityLots === 0 ? 0 : order.quantityLots - order.filledLots;
+      order.updatedMs = event.timestampMs;
+      fills.push({
+        tradeId: event.tradeId,
+        orderId: order.orderId,
+        userId: order.userId,
+        marketId: event.marketId,
+        side: order.side,
+        role: "taker",
+        clientOrderId: order.clientOrderId,
+        priceTicks: event.priceTicks,
+        quantityLots: event.quantityLots,
+        notionalUnits: event.notionalUnits,
+        feeUnits,
+        feeAssetId: isBuy ? config.baseAssetId : config.quoteAssetId,
+        feeRatePpm: config.takerFeePpm,
+        tsMs: event.timestampMs,
+      });
+    }
+    if (event.type === "orderDone" && event.orderId === order.orderId) {
+      order.doneReason = event.reason;
+      order.status =
+        event.reason === "filled"
+          ? "filled"
+          : event.reason === "cancelled" || event.reason === "selfTrade"
+            ? "cancelled"
+            : "expired";
+      order.remainingLots = event.remainingLots;
+      order.releasedUnits = event.releasedUnits;
+    }
+  }
+  return { order, fills };
 }

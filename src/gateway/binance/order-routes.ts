@@ -26,6 +26,7 @@ import {
   formatBinanceMyTrade,
   formatBinanceNewOrder,
   formatBinanceOrder,
+  newOrderFromEvents,
 } from "./order-format.ts";
 import { type Params, parseClientOrderId, parseNewOrder } from "./order-params.ts";
 import { binanceClientOrderId, generatedClientOrderIdTarget } from "./order-vocabulary.ts";
@@ -178,17 +179,14 @@ export function binanceOrderRoutes(context: BinanceOrderContext): BinanceSignedR
         );
         if (parsed.responseType === "ACK")
           return formatBinanceAck(market, accepted.orderId, clientOrderId, accepted.timestampMs);
-        const order = await projectedOrder(result.sequence, accepted.orderId);
-        const fills =
-          parsed.responseType === "FULL"
-            ? await reads.fillsOfOrder(order.orderId, { limit: MAX_FILLS_PER_ANSWER })
-            : null;
+        // From the command's own events: no wait for the projector on the order entry path.
+        const { order, fills } = newOrderFromEvents(market, accepted, result.events);
         return formatBinanceNewOrder(
           market,
           order,
           accepted.timestampMs,
           parsed.selfTradePreventionMode,
-          fills,
+          parsed.responseType === "FULL" ? fills.slice(0, MAX_FILLS_PER_ANSWER) : null,
           (assetId) => exchange.asset(assetId),
         );
       },

@@ -138,6 +138,14 @@ describe("ccxt binance orders", () => {
     expect(byAmount).toMatchObject({ status: "closed", filled: 0.01, cost: 400, average: 40000 });
     expect(byAmount.trades.length).toBe(1);
     expect(byAmount.fee?.currency).toBe("BTC");
+    // The answer is built from the command's events; the store, once projected, says the same.
+    const stored = await client.fetchOrder(String(byAmount.id), "BTC/USD");
+    for (const field of ["status", "filled", "cost", "average", "amount", "remaining", "timestamp"] as const)
+      expect(stored[field]).toBe(byAmount[field]);
+    const storedFills = await client.fetchMyTrades("BTC/USD", undefined, undefined, { orderId: byAmount.id });
+    expect(storedFills.map((fill) => [fill.id, fill.price, fill.amount, fill.fee?.cost])).toEqual(
+      byAmount.trades.map((fill) => [fill.id, fill.price, fill.amount, fill.fee?.cost]),
+    );
     const byCost = await client.createOrder(
       "BTC/USD",
       "market",

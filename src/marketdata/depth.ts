@@ -121,19 +121,27 @@ export class SideLevels {
     if (!this.before.has(priceTicks)) this.before.set(priceTicks, old);
   }
 
-  /** Index of `priceTicks` if present, else where it would be inserted. */
   private insertionIndex(priceTicks: number): number {
-    const prices = this.prices;
-    let low = 0;
-    let high = prices.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const better = this.descending ? prices[middle] > priceTicks : prices[middle] < priceTicks;
-      if (better) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    return priceIndex(this.prices, priceTicks, this.descending);
   }
+}
+
+/**
+ * Index of `priceTicks` in `prices` (sorted best first: descending for bids) if present, else
+ * where it would be inserted. Shared by every sorted side of a book (also the Binance streams').
+ */
+export function priceIndex(prices: readonly number[], priceTicks: number, descending: boolean): number {
+  let low = 0;
+  let high = prices.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const better = descending
+      ? (prices[middle] as number) > priceTicks
+      : (prices[middle] as number) < priceTicks;
+    if (better) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 class MarketDepth {

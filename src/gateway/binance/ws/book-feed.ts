@@ -8,7 +8,7 @@
 // a client doing Binance's documented sync ends with exactly the core's book. A gap in the
 // sequence (the subscriber was dropped) ends the feed: its diff watchers must resync.
 
-import type { DepthLevel } from "../../../marketdata/depth.ts";
+import { type DepthLevel, priceIndex } from "../../../marketdata/depth.ts";
 import { MAX_DEPTH_LEVELS } from "../../../marketdata/limits.ts";
 import type { MarketDataUpdate } from "../../../marketdata/subscriptions.ts";
 import type { StreamSpeed } from "./streams.ts";
@@ -61,16 +61,7 @@ export class SortedSide {
   }
 
   private indexOf(priceTicks: number): number {
-    const prices = this.prices;
-    let low = 0;
-    let high = prices.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const better = this.descending ? prices[middle] > priceTicks : prices[middle] < priceTicks;
-      if (better) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    return priceIndex(this.prices, priceTicks, this.descending);
   }
 }
 

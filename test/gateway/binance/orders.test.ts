@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signBinancePayload } from "../../../src/gateway/binance/auth.ts";
 import { clientOrderNumberOf } from "../../../src/gateway/binance/order-vocabulary.ts";
 import {
+  binanceRestUrls,
   ccxtExmo,
   createTrader,
   type Harness,
@@ -29,14 +30,7 @@ function binanceClient(keys: Trader) {
     rateLimit: 5,
     options: { defaultType: "spot", fetchMarkets: { types: ["spot"] } },
     urls: {
-      api: {
-        public: `${base}/api/v3`,
-        private: `${base}/api/v3`,
-        v1: `${base}/api/v1`,
-        sapi: `${base}/sapi/v1`,
-        fapiPublic: `${base}/fapi/v1`,
-        dapiPublic: `${base}/dapi/v1`,
-      },
+      api: binanceRestUrls(base),
     },
   });
 }

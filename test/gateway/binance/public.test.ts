@@ -5,6 +5,7 @@
 import ccxt from "ccxt-current";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  binanceRestUrls,
   createTrader,
   type Harness,
   publicGet,
@@ -23,14 +24,7 @@ function binanceClient(options: Record<string, unknown>) {
     rateLimit: 5,
     options,
     urls: {
-      api: {
-        public: `${base}/api/v3`,
-        private: `${base}/api/v3`,
-        v1: `${base}/api/v1`,
-        sapi: `${base}/sapi/v1`,
-        fapiPublic: `${base}/fapi/v1`,
-        dapiPublic: `${base}/dapi/v1`,
-      },
+      api: binanceRestUrls(base),
     },
   });
 }

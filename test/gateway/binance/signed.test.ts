@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CurrencyTerms, CustodyPort } from "../../../src/custody/port.ts";
 import { signBinancePayload } from "../../../src/gateway/binance/auth.ts";
 import {
+  binanceRestUrls,
   createTrader,
   type Harness,
   type RawResponse,
@@ -44,14 +45,7 @@ function binanceClient(keys: { apiKey: string; secret: string }) {
     ...keys,
     rateLimit: 5,
     urls: {
-      api: {
-        public: `${base}/api/v3`,
-        private: `${base}/api/v3`,
-        v1: `${base}/api/v1`,
-        sapi: `${base}/sapi/v1`,
-        fapiPublic: `${base}/fapi/v1`,
-        dapiPublic: `${base}/dapi/v1`,
-      },
+      api: binanceRestUrls(base),
     },
   });
 }

@@ -18,6 +18,7 @@ import {
 import { BinanceUserData } from "../../../src/gateway/binance/user-data/sockets.ts";
 import { attachWebSocket, type WebSocketGateway } from "../../../src/gateway/ws/server.ts";
 import {
+  binanceRestUrls,
   createTrader,
   type Harness,
   type RawResponse,
@@ -140,12 +141,7 @@ describe("ccxt pro.binance over /ws-api/v3", () => {
       options: { fetchMarkets: { types: ["spot"] }, fetchCurrencies: false },
       urls: {
         api: {
-          public: `${base}/api/v3`,
-          private: `${base}/api/v3`,
-          v1: `${base}/api/v1`,
-          sapi: `${base}/sapi/v1`,
-          fapiPublic: `${base}/fapi/v1`,
-          dapiPublic: `${base}/dapi/v1`,
+          ...binanceRestUrls(base),
           ws: { "ws-api": { spot: `${wsBase}/ws-api/v3` } },
         },
       },

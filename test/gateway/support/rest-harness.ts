@@ -224,3 +224,15 @@ export async function signedPost(
 export async function publicGet(harness: Harness, pathAndQuery: string): Promise<RawResponse> {
   return readResponse(await fetch(`${harness.baseUrl}${pathAndQuery}`));
 }
+
+/** ccxt binance's REST URLs (`urls.api`) pointed at a Bulwark server at `base` (docs/API.md §17). */
+export function binanceRestUrls(base: string) {
+  return {
+    public: `${base}/api/v3`,
+    private: `${base}/api/v3`,
+    v1: `${base}/api/v1`,
+    sapi: `${base}/sapi/v1`,
+    fapiPublic: `${base}/fapi/v1`,
+    dapiPublic: `${base}/dapi/v1`,
+  };
+}

@@ -82,6 +82,8 @@ abstract class UserDataConnection {
   lastMessageMs: number;
   readonly lifetimeMs: number;
   protected readonly rate: InboundRateLimit;
+  /** A flood ended this socket: it closes with this once its requests already taken are answered. */
+  private closeWhenAnswered: { code: number; reason: string } | null = null;
 
   constructor(
     readonly socket: WebSocket,
@@ -124,12 +126,26 @@ abstract class UserDataConnection {
     this.socket.close(code, reason);
   }
 
+  /** Requests taken and not answered yet (the WebSocket API's); none on a listen-key stream. */
+  protected get requestsInFlight(): number {
+    return 0;
+  }
+
+  /** Called as each request is answered: a socket closing for a flood closes after the last. */
+  protected requestAnswered(): void {
+    const pending = this.closeWhenAnswered;
+    if (pending !== null && this.requestsInFlight === 0) this.close(pending.code, pending.reason);
+  }
+
   private onRawMessage(data: unknown, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.closeWhenAnswered !== null) return;
     this.lastMessageMs = this.owner.clock();
     const decision = this.rate.take();
     if (decision === "close") {
-      this.close(CLOSE_POLICY_VIOLATION, "too many messages");
+      // Nothing more is read; what was taken before the flood still gets its answer (bounded by
+      // the pending-request limit), then the socket closes.
+      this.closeWhenAnswered = { code: CLOSE_POLICY_VIOLATION, reason: "too many messages" };
+      this.requestAnswered();
       return;
     }
     const text = isBinary ? null : rawText(data);
@@ -305,7 +321,12 @@ class WsApiConnection extends UserDataConnection {
       )
       .finally(() => {
         this.pendingRequests -= 1;
+        this.requestAnswered();
       });
+  }
+
+  protected override get requestsInFlight(): number {
+    return this.pendingRequests;
   }
 
   protected refused(text: string | null): void {
